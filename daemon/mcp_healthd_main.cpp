@@ -1,0 +1,275 @@
+// mcp-healthd: composition root. Parses arguments, loads the config, builds the object graph,
+// runs the loop.
+#include <curl/curl.h>
+#include <signal.h>
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/auth_provider.hpp"
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "http/curl_multi_client.hpp"
+#include "loop/uv_loop.hpp"
+#include "mcp/prober.hpp"
+#include "publish/messages.hpp"
+#include "publish/state_publisher.hpp"
+#include "redis/redis_client.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace {
+
+using namespace mcphd;
+
+constexpr int kExitUsage = 2;
+
+struct Args {
+  std::string configPath;
+  std::optional<std::string> redisUrl;
+  bool checkConfig = false;
+  bool once = false;
+  std::string logLevel = "info";
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: mcp-healthd --config FILE [--redis URL] [--once] [--check-config] [--log-level LEVEL]\n"
+               "  --config FILE      the YAML config (see config/mcp-healthd.yaml)\n"
+               "  --redis URL        overrides redis.url (redis://[:pw@]host[:port][/db] or unix:///path)\n"
+               "  --once             check every server once without Redis, print one health JSON line\n"
+               "                     per server, exit 0 when all are healthy and 1 otherwise\n"
+               "  --check-config     validate the config and exit 0, or 2 with the error\n"
+               "  --log-level LEVEL  error, warning, notice, info (default) or debug\n"
+               "  --version          print the version\n");
+}
+
+std::optional<Args> parseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "mcp-healthd: %s needs a value\n", name);
+        return std::nullopt;
+      }
+      return std::string(argv[++i]);
+    };
+    if (arg == "--config") {
+      auto v = value("--config");
+      if (!v) {
+        return std::nullopt;
+      }
+      a.configPath = *v;
+    } else if (arg == "--redis") {
+      a.redisUrl = value("--redis");
+      if (!a.redisUrl) {
+        return std::nullopt;
+      }
+    } else if (arg == "--log-level") {
+      auto v = value("--log-level");
+      if (!v) {
+        return std::nullopt;
+      }
+      a.logLevel = *v;
+    } else if (arg == "--check-config") {
+      a.checkConfig = true;
+    } else if (arg == "--once") {
+      a.once = true;
+    } else if (arg == "--help" || arg == "-h") {
+      usage(stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("mcp-healthd %s\n", MCPHD_VERSION);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "mcp-healthd: unknown argument '%s'\n", arg.c_str());
+      usage(stderr);
+      return std::nullopt;
+    }
+  }
+  if (a.configPath.empty()) {
+    std::fprintf(stderr, "mcp-healthd: --config FILE is required\n");
+    usage(stderr);
+    return std::nullopt;
+  }
+  return a;
+}
+
+bool setLogLevel(const std::string& name) {
+  static const std::pair<const char*, log::Level> kLevels[] = {
+      {"error", log::Level::kError}, {"warning", log::Level::kWarning}, {"notice", log::Level::kNotice},
+      {"info", log::Level::kInfo},   {"debug", log::Level::kDebug}};
+  for (const auto& [n, l] : kLevels) {
+    if (name == n) {
+      log::setLevel(l);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Runs after the loop stopped: every handle must be closed by now.
+int closeLoop(loop::UvLoop& loop, int status) {
+  if (auto r = loop.close(); !r) {
+    log::error(r.error().message);
+    return 70;
+  }
+  return status;
+}
+
+int runOnce(const config::Config& cfg) {
+  loop::UvLoop loop;
+  int status = 0;
+  {
+    auto http = std::make_unique<http::CurlMultiClient>(loop);
+    auth::StaticAuthProvider auth;
+    mcp::HttpProber prober(*http, auth, loop, loop);
+    std::vector<std::optional<scheduler::CheckReport>> reports(cfg.servers.size());
+    std::vector<std::unique_ptr<mcp::RunningCheck>> running(cfg.servers.size());
+    size_t next = 0;
+    size_t active = 0;
+    std::function<void()> startMore = [&] {
+      while (active < cfg.maxConcurrentChecks && next < cfg.servers.size()) {
+        size_t i = next++;
+        ++active;
+        running[i] = prober.start(cfg.servers[i], [&, i](mcp::ProbeResult r) {
+          --active;
+          scheduler::HealthState state;
+          scheduler::CheckReport rep;
+          rep.serverId = cfg.servers[i].id;
+          rep.changed = state.apply(r.error ? (r.initialized ? scheduler::Outcome::kDegraded
+                                                             : scheduler::Outcome::kHardFailure)
+                                            : scheduler::Outcome::kSuccess,
+                                    1, 1);
+          rep.status = state.status();
+          rep.trigger = "once";
+          rep.checkedAtWallMs = loop.wallMs();
+          rep.consecutiveFailures = state.consecutiveFailures();
+          rep.consecutiveSuccesses = state.consecutiveSuccesses();
+          rep.probe = std::move(r);
+          reports[i] = std::move(rep);
+          startMore();
+        });
+      }
+    };
+    startMore();
+    loop.run();
+    for (const auto& rep : reports) {
+      if (!rep) {
+        status = 1;
+        continue;
+      }
+      std::cout << publish::healthJson(*rep, 1) << '\n';
+      if (rep->status != scheduler::Status::kHealthy) {
+        status = 1;
+      }
+    }
+    std::cout.flush();
+    running.clear();
+  }
+  return closeLoop(loop, status);
+}
+
+int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
+  loop::UvLoop loop;
+  {
+    SystemRandom random;
+    auto http = std::make_unique<http::CurlMultiClient>(loop);
+    auth::StaticAuthProvider auth;
+    mcp::HttpProber prober(*http, auth, loop, loop);
+    log::info("redis: " + endpoint.display() + ", prefix '" + cfg.redis.prefix + "'");
+    auto redis = std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random);
+    publish::StatePublisher publisher(*redis, loop, cfg.redis.prefix);
+    auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, publisher,
+                                                        cfg.maxConcurrentChecks);
+    redis->start();
+    for (const auto& s : cfg.servers) {
+      sched->upsertServer(s);
+    }
+    log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(cfg.servers.size()) +
+                " servers");
+
+    bool stopping = false;
+    auto hardStop = loop.createTimer();
+    auto shutdown = [&](const char* why) {
+      if (stopping) {
+        return;
+      }
+      stopping = true;
+      log::notice(std::string("stopping (") + why + ")");
+      sched->stop();
+      // Results already handed to Redis get up to 1 s to be written; the loop stops at 1.5 s
+      // whatever happens.
+      redis->shutdown(1000, [&loop] { loop.stop(); });
+      hardStop->start(1500, [&loop] { loop.stop(); });
+    };
+    loop::UvSignal sigint(loop, SIGINT, [&] { shutdown("SIGINT"); });
+    loop::UvSignal sigterm(loop, SIGTERM, [&] { shutdown("SIGTERM"); });
+    loop::UvSignal sighup(loop, SIGHUP, [] { log::notice("SIGHUP: reload is not implemented yet; restart to apply a new config"); });
+    loop.run();
+    // Tear down in dependency order; each destructor closes its handles.
+    sched.reset();
+    redis.reset();  // runs outstanding reply callbacks while the publisher still exists
+    hardStop.reset();
+    http.reset();
+  }
+  return closeLoop(loop, 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = parseArgs(argc, argv);
+  if (!args) {
+    return kExitUsage;
+  }
+  if (!setLogLevel(args->logLevel)) {
+    std::fprintf(stderr, "mcp-healthd: --log-level must be error, warning, notice, info or debug\n");
+    return kExitUsage;
+  }
+  // Writes to a closed Redis or HTTP socket must fail with EPIPE, not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "mcp-healthd: libsodium failed to initialise\n");
+    return 1;
+  }
+  auto cfg = config::loadFile(args->configPath);
+  if (!cfg) {
+    std::fprintf(stderr, "mcp-healthd: %s\n", cfg.error().message.c_str());
+    return kExitUsage;
+  }
+  std::string redisUrl = args->redisUrl.value_or(cfg->redis.url);
+  auto endpoint = redis::parseUrl(redisUrl);
+  if (!endpoint) {
+    std::fprintf(stderr, "mcp-healthd: %s: %s\n", args->redisUrl ? "--redis" : "redis.url",
+                 endpoint.error().message.c_str());
+    return kExitUsage;
+  }
+  if (!cfg->redis.password.empty()) {
+    endpoint->password = cfg->redis.password;
+  }
+  if (args->checkConfig) {
+    std::printf("%s: OK, %zu servers\n", args->configPath.c_str(), cfg->servers.size());
+    return 0;
+  }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    std::fprintf(stderr, "mcp-healthd: libcurl failed to initialise\n");
+    return 1;
+  }
+  const curl_version_info_data* cv = curl_version_info(CURLVERSION_NOW);
+  if (http::CurlMultiClient::asyncDns()) {
+    log::info(std::string("libcurl ") + cv->version + ": resolves names asynchronously");
+  } else {
+    log::warn(std::string("libcurl ") + cv->version +
+              ": resolves names synchronously; a slow DNS server will stall the loop");
+  }
+  int rc = args->once ? runOnce(cfg.value()) : runDaemon(cfg.value(), std::move(endpoint.value()));
+  curl_global_cleanup();
+  return rc;
+}

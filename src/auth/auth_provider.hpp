@@ -1,0 +1,42 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "registry/server_spec.hpp"
+
+namespace mcphd::auth {
+
+// Work in flight for an AuthProvider; destroying it cancels, and its callback never runs.
+class Pending {
+ public:
+  virtual ~Pending() = default;
+};
+
+// Supplies the credential headers of a request to a server. Static credentials answer at once;
+// OAuth2 (next) fetches and caches tokens, so the interface is asynchronous.
+class AuthProvider {
+ public:
+  virtual ~AuthProvider() = default;
+  // Calls `done` with "Name: value" header lines (secret: the caller wipes them after use) or an
+  // error whose message never contains a secret. `done` may run before authorize() returns.
+  virtual std::unique_ptr<Pending> authorize(
+      const registry::ServerSpec& spec,
+      std::function<void(Result<std::vector<std::string>>)> done) = 0;
+  // The server answered 401 to these credentials: drop any cached token for it.
+  virtual void rejected(const registry::ServerSpec& spec) = 0;
+};
+
+// none | bearer | basic | headers, from the spec itself.
+class StaticAuthProvider final : public AuthProvider {
+ public:
+  std::unique_ptr<Pending> authorize(
+      const registry::ServerSpec& spec,
+      std::function<void(Result<std::vector<std::string>>)> done) override;
+  void rejected(const registry::ServerSpec&) override {}
+};
+
+}  // namespace mcphd::auth

@@ -1,0 +1,45 @@
+#include <sodium.h>
+
+#include "auth/auth_provider.hpp"
+#include "common/secret.hpp"
+
+namespace mcphd::auth {
+
+namespace {
+
+std::string base64(std::string_view in) {
+  std::string out(sodium_base64_ENCODED_LEN(in.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
+                    in.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Pending> StaticAuthProvider::authorize(
+    const registry::ServerSpec& spec, std::function<void(Result<std::vector<std::string>>)> done) {
+  std::vector<std::string> headers;
+  switch (spec.auth.type) {
+    case registry::AuthType::kNone:
+      break;
+    case registry::AuthType::kBearer:
+      headers.push_back("Authorization: Bearer " + std::string(spec.auth.token.reveal()));
+      break;
+    case registry::AuthType::kBasic: {
+      std::string pair = spec.auth.username + ":" + std::string(spec.auth.password.reveal());
+      headers.push_back("Authorization: Basic " + base64(pair));
+      wipeString(pair);
+      break;
+    }
+    case registry::AuthType::kHeaders:
+      for (const auto& [name, value] : spec.auth.headers) {
+        headers.push_back(name + ": " + std::string(value.reveal()));
+      }
+      break;
+  }
+  done(std::move(headers));
+  return nullptr;
+}
+
+}  // namespace mcphd::auth

@@ -1,0 +1,476 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "redis/redis_url.hpp"
+
+namespace mcphd::config {
+
+namespace {
+
+using registry::AuthType;
+using registry::ServerSpec;
+
+// Thrown inside the loader only, turned into a Result at its boundary (no exception leaves it).
+struct ConfigError {
+  std::string message;
+};
+
+class Loader {
+ public:
+  Loader(std::string name, std::string baseDir) : name_(std::move(name)), baseDir_(std::move(baseDir)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& msg) const {
+    std::string where = name_;
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      where += ":" + std::to_string(node.Mark().line + 1);
+    }
+    throw ConfigError{where + ": " + key + ": " + msg};
+  }
+
+  void allowOnly(const YAML::Node& map, const std::string& path, const std::set<std::string>& keys) const {
+    if (!map.IsMap()) {
+      fail(map, path, "must be a mapping");
+    }
+    for (const auto& kv : map) {
+      std::string k = kv.first.as<std::string>();
+      if (keys.count(k) == 0) {
+        std::string known;
+        for (const auto& s : keys) {
+          known += (known.empty() ? "" : ", ") + s;
+        }
+        fail(kv.first, path.empty() ? k : path + "." + k, "unknown key (known keys: " + known + ")");
+      }
+    }
+  }
+
+  std::string str(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) {
+      fail(n, key, "must be a string");
+    }
+    auto expanded = expandEnv(n.Scalar());
+    if (!expanded) {
+      fail(n, key, expanded.error().message);
+    }
+    return expanded.value();
+  }
+
+  int64_t duration(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) {
+      fail(n, key, "must be a duration such as 500ms, 10s or 5m");
+    }
+    auto d = parseDuration(n.Scalar());
+    if (!d) {
+      fail(n, key, d.error().message);
+    }
+    return d.value();
+  }
+
+  long integer(const YAML::Node& n, const std::string& key, long lo, long hi) const {
+    long v = 0;
+    const std::string& s = n.IsScalar() ? n.Scalar() : std::string();
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (!n.IsScalar() || ec != std::errc() || p != s.data() + s.size()) {
+      fail(n, key, "must be an integer");
+    }
+    if (v < lo || v > hi) {
+      fail(n, key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    return v;
+  }
+
+  Secret readSecretFile(const YAML::Node& n, const std::string& key) const {
+    std::string path = str(n, key);
+    if (path.empty()) {
+      fail(n, key, "is empty");
+    }
+    if (path.front() != '/') {
+      path = baseDir_ + "/" + path;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      fail(n, key, "cannot read " + path + ": " + std::strerror(errno));
+    }
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
+      content.pop_back();
+    }
+    if (content.empty()) {
+      fail(n, key, path + " is empty");
+    }
+    if (content.size() > 64 * 1024) {
+      wipeString(content);
+      fail(n, key, path + " is larger than 64 KiB");
+    }
+    Secret s(content);
+    wipeString(content);
+    return s;
+  }
+
+  std::vector<std::pair<std::string, std::string>> headerMap(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsMap()) {
+      fail(n, key, "must be a mapping of header names to values");
+    }
+    static const std::regex kName("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$");
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& kv : n) {
+      std::string name = kv.first.as<std::string>();
+      if (!std::regex_match(name, kName)) {
+        fail(kv.first, key, "'" + name + "' is not a valid header name");
+      }
+      std::string value = str(kv.second, key + "." + name);
+      if (value.find_first_of("\r\n") != std::string::npos) {
+        fail(kv.second, key + "." + name, "header values cannot contain line breaks");
+      }
+      out.emplace_back(name, value);
+    }
+    return out;
+  }
+
+  void auth(const YAML::Node& n, const std::string& key, registry::AuthSpec& a) const {
+    allowOnly(n, key, {"type", "token", "token_file", "username", "password", "password_file", "headers"});
+    if (!n["type"]) {
+      fail(n, key + ".type", "is required: none, bearer, basic or headers");
+    }
+    std::string type = str(n["type"], key + ".type");
+    a = registry::AuthSpec{};
+    auto forbid = [&](const char* field) {
+      if (n[field]) {
+        fail(n[field], key + "." + field, "does not apply to auth type " + type);
+      }
+    };
+    if (type == "none") {
+      a.type = AuthType::kNone;
+      for (const char* f : {"token", "token_file", "username", "password", "password_file", "headers"}) {
+        forbid(f);
+      }
+    } else if (type == "bearer") {
+      a.type = AuthType::kBearer;
+      for (const char* f : {"username", "password", "password_file", "headers"}) {
+        forbid(f);
+      }
+      if (n["token"] && n["token_file"]) {
+        fail(n["token"], key, "set token or token_file, not both");
+      }
+      if (n["token_file"]) {
+        a.token = readSecretFile(n["token_file"], key + ".token_file");
+      } else if (n["token"]) {
+        a.token = Secret(str(n["token"], key + ".token"));
+      } else {
+        fail(n, key, "bearer auth needs token_file (or token, e.g. \"${MY_TOKEN}\")");
+      }
+    } else if (type == "basic") {
+      a.type = AuthType::kBasic;
+      for (const char* f : {"token", "token_file", "headers"}) {
+        forbid(f);
+      }
+      if (!n["username"]) {
+        fail(n, key + ".username", "is required for basic auth");
+      }
+      a.username = str(n["username"], key + ".username");
+      if (a.username.find(':') != std::string::npos) {
+        fail(n["username"], key + ".username", "cannot contain ':'");
+      }
+      if (n["password_file"]) {
+        a.password = readSecretFile(n["password_file"], key + ".password_file");
+      } else if (n["password"]) {
+        a.password = Secret(str(n["password"], key + ".password"));
+      } else {
+        fail(n, key, "basic auth needs password_file (or password, e.g. \"${MY_PASSWORD}\")");
+      }
+    } else if (type == "headers") {
+      a.type = AuthType::kHeaders;
+      for (const char* f : {"token", "token_file", "username", "password", "password_file"}) {
+        forbid(f);
+      }
+      if (!n["headers"]) {
+        fail(n, key + ".headers", "is required for auth type headers");
+      }
+      for (auto& [name, value] : headerMap(n["headers"], key + ".headers")) {
+        a.headers.emplace_back(name, Secret(value));
+        wipeString(value);
+      }
+    } else {
+      fail(n["type"], key + ".type", "'" + type + "' is not one of none, bearer, basic, headers");
+    }
+  }
+
+  // Fields shared by `defaults` and each server. `marks` remembers where each came from.
+  void serverFields(const YAML::Node& n, const std::string& path, ServerSpec& s,
+                    std::map<std::string, YAML::Node>& marks) const {
+    for (const auto& kv : n) {
+      const std::string k = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      const std::string key = path + "." + k;
+      marks[k] = v;
+      if (k == "id") {
+        continue;
+      } else if (k == "url") {
+        s.url = str(v, key);
+        if (s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
+          fail(v, key, "must be an http:// or https:// URL");
+        }
+      } else if (k == "transport") {
+        std::string t = str(v, key);
+        if (t != "streamable_http") {
+          fail(v, key, "'" + t + "' is not supported; use streamable_http");
+        }
+        s.transport = registry::Transport::kStreamableHttp;
+      } else if (k == "headers") {
+        s.headers = headerMap(v, key);
+      } else if (k == "auth") {
+        auth(v, key, s.auth);
+      } else if (k == "interval") {
+        s.intervalMs = duration(v, key);
+      } else if (k == "timeout") {
+        s.timeoutMs = duration(v, key);
+      } else if (k == "connect_timeout") {
+        s.connectTimeoutMs = duration(v, key);
+      } else if (k == "jitter") {
+        auto p = v.IsScalar() ? parsePercent(v.Scalar()) : Result<double>(makeError("must be a percentage such as 10%"));
+        if (!p) {
+          fail(v, key, p.error().message);
+        }
+        s.jitter = p.value();
+      } else if (k == "healthy_threshold") {
+        s.healthyThreshold = static_cast<int>(integer(v, key, 1, 1000));
+      } else if (k == "unhealthy_threshold") {
+        s.unhealthyThreshold = static_cast<int>(integer(v, key, 1, 1000));
+      } else if (k == "unhealthy_interval") {
+        s.unhealthyIntervalMs = duration(v, key);
+      } else if (k == "max_backoff") {
+        s.maxBackoffMs = duration(v, key);
+      } else if (k == "max_body") {
+        auto sz = v.IsScalar() ? parseSize(v.Scalar()) : Result<size_t>(makeError("must be a size such as 8MiB"));
+        if (!sz) {
+          fail(v, key, sz.error().message);
+        }
+        if (sz.value() < 1024) {
+          fail(v, key, "must be at least 1KiB");
+        }
+        s.maxBody = sz.value();
+      }
+    }
+  }
+
+  void validate(const ServerSpec& s, const std::string& path, const YAML::Node& serverNode,
+                const std::map<std::string, YAML::Node>& own,
+                const std::map<std::string, YAML::Node>& defaults) const {
+    auto where = [&](const std::string& k) -> std::pair<YAML::Node, std::string> {
+      if (auto it = own.find(k); it != own.end()) {
+        return {it->second, path + "." + k};
+      }
+      if (auto it = defaults.find(k); it != defaults.end()) {
+        return {it->second, "defaults." + k};
+      }
+      return {serverNode, path + "." + k};
+    };
+    if (s.url.empty()) {
+      fail(serverNode, path + ".url", "is required");
+    }
+    if (s.timeoutMs >= s.intervalMs) {
+      auto [n, k] = where("timeout");
+      fail(n, k, "must be shorter than interval (timeout " + std::to_string(s.timeoutMs) +
+                     " ms, interval " + std::to_string(s.intervalMs) + " ms)");
+    }
+    if (s.connectTimeoutMs > s.timeoutMs) {
+      auto [n, k] = where("connect_timeout");
+      fail(n, k, "must not be longer than timeout");
+    }
+    if (s.maxBackoffMs < s.unhealthyIntervalMs) {
+      auto [n, k] = where("max_backoff");
+      fail(n, k, "must not be shorter than unhealthy_interval");
+    }
+  }
+
+  Config load(const YAML::Node& root) const {
+    Config c;
+    if (!root.IsDefined() || root.IsNull()) {
+      throw ConfigError{name_ + ": the file is empty"};
+    }
+    allowOnly(root, "", {"redis", "defaults", "max_concurrent_checks", "servers"});
+    if (const auto& r = root["redis"]) {
+      allowOnly(r, "redis", {"url", "prefix", "password_file"});
+      if (r["url"]) {
+        c.redis.url = str(r["url"], "redis.url");
+        if (auto ep = redis::parseUrl(c.redis.url); !ep) {
+          fail(r["url"], "redis.url", ep.error().message);
+        }
+      }
+      if (r["prefix"]) {
+        c.redis.prefix = str(r["prefix"], "redis.prefix");
+        if (c.redis.prefix.size() > 64) {
+          fail(r["prefix"], "redis.prefix", "is longer than 64 characters");
+        }
+      }
+      if (r["password_file"]) {
+        c.redis.password = readSecretFile(r["password_file"], "redis.password_file");
+      }
+    }
+    if (const auto& m = root["max_concurrent_checks"]) {
+      c.maxConcurrentChecks = static_cast<size_t>(integer(m, "max_concurrent_checks", 1, 100000));
+    }
+    static const std::set<std::string> kServerKeys = {
+        "id", "url", "transport", "headers", "auth", "interval", "timeout", "connect_timeout", "jitter",
+        "healthy_threshold", "unhealthy_threshold", "unhealthy_interval", "max_backoff", "max_body"};
+    ServerSpec defaults;
+    std::map<std::string, YAML::Node> defaultMarks;
+    if (const auto& d = root["defaults"]) {
+      std::set<std::string> keys = kServerKeys;
+      keys.erase("id");
+      allowOnly(d, "defaults", keys);
+      serverFields(d, "defaults", defaults, defaultMarks);
+    }
+    if (const auto& servers = root["servers"]) {
+      if (!servers.IsSequence()) {
+        fail(servers, "servers", "must be a list");
+      }
+      static const std::regex kId("^[A-Za-z0-9._-]{1,128}$");
+      std::set<std::string> ids;
+      for (size_t i = 0; i < servers.size(); ++i) {
+        const YAML::Node& n = servers[i];
+        const std::string path = "servers[" + std::to_string(i) + "]";
+        allowOnly(n, path, kServerKeys);
+        if (!n["id"]) {
+          fail(n, path + ".id", "is required");
+        }
+        ServerSpec s = defaults;
+        s.id = str(n["id"], path + ".id");
+        if (!std::regex_match(s.id, kId)) {
+          fail(n["id"], path + ".id", "'" + s.id + "' must match [A-Za-z0-9._-]{1,128}");
+        }
+        if (!ids.insert(s.id).second) {
+          fail(n["id"], path + ".id", "duplicate id '" + s.id + "'");
+        }
+        std::map<std::string, YAML::Node> marks;
+        serverFields(n, path, s, marks);
+        validate(s, path, n, marks, defaultMarks);
+        c.servers.push_back(std::move(s));
+      }
+    }
+    return c;
+  }
+
+ private:
+  std::string name_;
+  std::string baseDir_;
+};
+
+}  // namespace
+
+Result<int64_t> parseDuration(const std::string& s) {
+  static const std::regex kDuration("^([0-9]{1,9})(ms|s|m|h)$");
+  std::smatch m;
+  if (!std::regex_match(s, m, kDuration)) {
+    return makeError("'" + s + "' is not a duration (write e.g. 500ms, 10s, 5m, 1h)");
+  }
+  int64_t v = std::stoll(m[1]);
+  const std::string unit = m[2];
+  int64_t mult = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : 3'600'000;
+  if (v == 0) {
+    return makeError("'" + s + "' must be longer than zero");
+  }
+  return v * mult;
+}
+
+Result<size_t> parseSize(const std::string& s) {
+  static const std::regex kSize("^([0-9]{1,12})(B|KiB|MiB|GiB|KB|MB|GB)?$");
+  std::smatch m;
+  if (!std::regex_match(s, m, kSize)) {
+    return makeError("'" + s + "' is not a size (write e.g. 512KiB, 8MiB)");
+  }
+  size_t v = std::stoull(m[1]);
+  const std::string unit = m[2];
+  size_t mult = unit == "KiB" ? 1024 : unit == "MiB" ? 1024 * 1024 : unit == "GiB" ? 1024UL * 1024 * 1024
+              : unit == "KB" ? 1000 : unit == "MB" ? 1000 * 1000 : unit == "GB" ? 1000UL * 1000 * 1000 : 1;
+  if (v > (size_t{1} << 40) / mult) {
+    return makeError("'" + s + "' is too large");
+  }
+  return v * mult;
+}
+
+Result<double> parsePercent(const std::string& s) {
+  static const std::regex kPercent("^([0-9]{1,3}(\\.[0-9]+)?)%$");
+  std::smatch m;
+  double v = 0;
+  if (std::regex_match(s, m, kPercent)) {
+    v = std::stod(m[1]) / 100.0;
+  } else {
+    return makeError("'" + s + "' is not a percentage (write e.g. 10%)");
+  }
+  if (v < 0 || v > 1) {
+    return makeError("'" + s + "' must be between 0% and 100%");
+  }
+  return v;
+}
+
+Result<std::string> expandEnv(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '$') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 < s.size() && s[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (i + 1 < s.size() && s[i + 1] == '{') {
+      size_t close = s.find('}', i + 2);
+      if (close == std::string::npos) {
+        return makeError("unterminated ${ in '" + s + "'");
+      }
+      std::string name = s.substr(i + 2, close - i - 2);
+      const char* value = std::getenv(name.c_str());
+      if (name.empty() || value == nullptr) {
+        return makeError("environment variable '" + name + "' is not set");
+      }
+      out += value;
+      i = close;
+      continue;
+    }
+    out += '$';
+  }
+  return out;
+}
+
+Result<Config> loadString(const std::string& text, const std::string& name, const std::string& baseDir) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    Loader loader(name, baseDir);
+    Config c = loader.load(root);
+    c.path = name;
+    return c;
+  } catch (const ConfigError& e) {
+    return makeError(e.message);
+  } catch (const YAML::Exception& e) {
+    return makeError(name + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+Result<Config> loadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return makeError(path + ": cannot open the config file: " + std::strerror(errno));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string dir = ".";
+  if (auto slash = path.rfind('/'); slash != std::string::npos) {
+    dir = slash == 0 ? "/" : path.substr(0, slash);
+  }
+  return loadString(buf.str(), path, dir);
+}
+
+}  // namespace mcphd::config

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/secret.hpp"
+#include "registry/server_spec.hpp"
+
+namespace mcphd::config {
+
+struct RedisSettings {
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string prefix = "mcp:";
+  Secret password;  // from password_file; a password in the URL is used when this is empty
+};
+
+struct Config {
+  std::string path;
+  RedisSettings redis;
+  size_t maxConcurrentChecks = 256;
+  std::vector<registry::ServerSpec> servers;
+};
+
+// Loads and validates a config file. Errors name the file, the line and the key, e.g.
+// "/etc/mcp-healthd/mcp-healthd.yaml:14: servers[0].timeout: must be shorter than interval (10s)".
+Result<Config> loadFile(const std::string& path);
+// The same from text; `name` stands for the file name in errors. Relative *_file paths resolve
+// against `baseDir`.
+Result<Config> loadString(const std::string& text, const std::string& name,
+                          const std::string& baseDir = ".");
+
+// "500ms", "10s", "5m", "1h" in milliseconds.
+Result<int64_t> parseDuration(const std::string& s);
+// "8MiB", "512KiB", "1GiB", "1000" (bytes).
+Result<size_t> parseSize(const std::string& s);
+// "10%" or a fraction "0.1" of 1.
+Result<double> parsePercent(const std::string& s);
+// Replaces ${NAME} with the environment variable NAME; "$$" is a literal "$".
+Result<std::string> expandEnv(const std::string& s);
+
+}  // namespace mcphd::config

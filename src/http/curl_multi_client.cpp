@@ -1,0 +1,505 @@
+#include "http/curl_multi_client.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+#include <string>
+
+#include "common/secret.hpp"
+
+namespace mcphd::http {
+
+const char* failureName(Failure f) {
+  switch (f) {
+    case Failure::kNone:
+      return "none";
+    case Failure::kDns:
+      return "dns";
+    case Failure::kConnect:
+      return "connect";
+    case Failure::kTls:
+      return "tls";
+    case Failure::kTimeout:
+      return "timeout";
+    case Failure::kTooLarge:
+      return "too_large";
+    case Failure::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+struct CurlMultiClient::Socket {
+  uv_poll_t* poll;
+  curl_socket_t fd;
+};
+
+struct CurlMultiClient::Transfer final : Call {
+  CurlMultiClient* owner = nullptr;
+  uint64_t id = 0;
+  CURL* easy = nullptr;
+  curl_slist* headerList = nullptr;
+  Request req;
+  Response resp;
+  std::function<void(Response)> done;
+  std::string pending;  // body bytes not yet handed to req.onChunk
+  size_t received = 0;
+  bool tooLarge = false;
+  bool inMulti = false;
+  bool finished = false;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  ~Transfer() override {
+    if (owner != nullptr) {
+      owner->release(this);
+    }
+  }
+};
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+Failure classify(CURLcode code, bool tooLarge) {
+  switch (code) {
+    case CURLE_OK:
+      return Failure::kNone;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return Failure::kDns;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      return Failure::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return Failure::kTimeout;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+      return Failure::kTls;
+    case CURLE_FILESIZE_EXCEEDED:
+      return Failure::kTooLarge;
+    case CURLE_WRITE_ERROR:
+      return tooLarge ? Failure::kTooLarge : Failure::kOther;
+    default:
+      return Failure::kOther;
+  }
+}
+
+}  // namespace
+
+bool CurlMultiClient::asyncDns() {
+  const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  return info != nullptr && (info->features & CURL_VERSION_ASYNCHDNS) != 0;
+}
+
+CurlMultiClient::CurlMultiClient(loop::UvLoop& loop)
+    : loop_(loop), multi_(curl_multi_init()), timer_(new uv_timer_t), deferred_(new uv_timer_t) {
+  if (multi_ == nullptr) {
+    delete timer_;
+    delete deferred_;
+    throw std::runtime_error("curl_multi_init failed");
+  }
+  uv_timer_init(loop_.raw(), timer_);
+  timer_->data = this;
+  uv_timer_init(loop_.raw(), deferred_);
+  deferred_->data = this;
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMultiClient::onSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMultiClient::onTimerChange);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+}
+
+CurlMultiClient::~CurlMultiClient() {
+  // Transfers still owned by callers are detached: their destructors then do nothing.
+  for (auto& [id, t] : live_) {
+    if (t->inMulti) {
+      curl_multi_remove_handle(multi_, t->easy);
+      t->inMulti = false;
+    }
+    t->owner = nullptr;
+    if (t->easy != nullptr) {
+      curl_easy_cleanup(t->easy);
+      t->easy = nullptr;
+    }
+  }
+  live_.clear();
+  for (CURL* e : idleEasy_) {
+    curl_easy_cleanup(e);
+  }
+  idleEasy_.clear();
+  // curl_multi_cleanup may still call onSocket (CURL_POLL_REMOVE for cached connections), which
+  // closes the polls; the timers are closed afterwards so onTimerChange finds them alive.
+  curl_multi_cleanup(multi_);
+  timer_->data = nullptr;
+  uv_timer_stop(timer_);
+  loop::closeAndDelete(timer_);
+  deferred_->data = nullptr;
+  uv_timer_stop(deferred_);
+  loop::closeAndDelete(deferred_);
+}
+
+CURL* CurlMultiClient::takeEasy() {
+  if (!idleEasy_.empty()) {
+    CURL* e = idleEasy_.back();
+    idleEasy_.pop_back();
+    curl_easy_reset(e);
+    return e;
+  }
+  return curl_easy_init();
+}
+
+void CurlMultiClient::returnEasy(CURL* easy) {
+  // A small pool: reset handles are cheap to keep, and keeping thousands buys nothing.
+  if (idleEasy_.size() < 1024) {
+    idleEasy_.push_back(easy);
+  } else {
+    curl_easy_cleanup(easy);
+  }
+}
+
+std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(Response)> done) {
+  auto t = std::make_unique<Transfer>();
+  t->owner = this;
+  t->id = nextId_++;
+  t->req = std::move(request);
+  t->done = std::move(done);
+  live_.emplace(t->id, t.get());
+
+  CURL* e = takeEasy();
+  t->easy = e;
+  bool ok = e != nullptr;
+  if (ok) {
+    for (const auto& h : t->req.headers) {
+      curl_slist* next = curl_slist_append(t->headerList, h.c_str());
+      if (next == nullptr) {
+        ok = false;
+        break;
+      }
+      t->headerList = next;
+    }
+    // No "Expect: 100-continue" round trip for larger bodies.
+    if (ok) {
+      curl_slist* next = curl_slist_append(t->headerList, "Expect:");
+      ok = next != nullptr;
+      if (ok) {
+        t->headerList = next;
+      }
+    }
+  }
+  if (ok) {
+    auto writeFn = +[](char* data, size_t size, size_t n, void* userp) -> size_t {
+      auto* tr = static_cast<Transfer*>(userp);
+      size_t len = size * n;
+      if (tr->received + len > tr->req.maxBody) {
+        tr->tooLarge = true;
+        return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+      }
+      tr->received += len;
+      if (tr->req.onChunk) {
+        if (tr->pending.empty()) {
+          tr->owner->dirty_.push_back(tr->id);
+        }
+        tr->pending.append(data, len);
+      } else {
+        tr->resp.body.append(data, len);
+      }
+      return len;
+    };
+    auto headerFn = +[](char* data, size_t size, size_t n, void* userp) -> size_t {
+      auto* tr = static_cast<Transfer*>(userp);
+      std::string_view line(data, size * n);
+      if (line.substr(0, 5) == "HTTP/") {
+        // A new response (after 1xx): forget headers of the previous one.
+        tr->resp.contentType.clear();
+        tr->resp.sessionId.clear();
+        tr->resp.retryAfter.clear();
+        tr->resp.wwwAuthenticate.clear();
+        return line.size();
+      }
+      size_t colon = line.find(':');
+      if (colon == std::string_view::npos) {
+        return line.size();
+      }
+      std::string name = lower(trim(line.substr(0, colon)));
+      std::string_view value = trim(line.substr(colon + 1));
+      if (name == "content-type") {
+        std::string_view media = value.substr(0, value.find(';'));
+        tr->resp.contentType = lower(trim(media));
+      } else if (name == "mcp-session-id") {
+        tr->resp.sessionId = std::string(value);
+      } else if (name == "retry-after") {
+        tr->resp.retryAfter = std::string(value);
+      } else if (name == "www-authenticate") {
+        tr->resp.wwwAuthenticate = std::string(value);
+      }
+      return line.size();
+    };
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, t->req.timeoutMs)));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(1, t->req.connectTimeoutMs)));
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->req.maxBody));
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headerList);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "mcp-healthd/" MCPHD_VERSION);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, writeFn);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, headerFn);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+    if (t->req.method == "POST") {
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.data());
+    } else if (t->req.method != "GET") {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
+    }
+    ok = curl_multi_add_handle(multi_, e) == CURLM_OK;
+    t->inMulti = ok;
+  }
+  if (!ok) {
+    std::snprintf(t->errbuf, sizeof t->errbuf, "%s", "could not set up the HTTP transfer");
+    failedEarly_.push_back(t->id);
+    uv_timer_start(
+        deferred_,
+        [](uv_timer_t* h) {
+          auto* self = static_cast<CurlMultiClient*>(h->data);
+          if (self == nullptr) {
+            return;
+          }
+          auto ids = std::move(self->failedEarly_);
+          self->failedEarly_.clear();
+          for (uint64_t id : ids) {
+            auto it = self->live_.find(id);
+            if (it != self->live_.end() && !it->second->finished) {
+              self->finish(it->second, CURLE_FAILED_INIT);
+            }
+          }
+        },
+        0, 0);
+  }
+  return t;
+}
+
+void CurlMultiClient::release(Transfer* t) {
+  live_.erase(t->id);
+  if (t->inMulti) {
+    curl_multi_remove_handle(multi_, t->easy);
+    t->inMulti = false;
+  }
+  // Header lines may carry credentials: wipe libcurl's copies and ours.
+  for (curl_slist* s = t->headerList; s != nullptr; s = s->next) {
+    sodium_memzero(s->data, std::char_traits<char>::length(s->data));
+  }
+  curl_slist_free_all(t->headerList);
+  t->headerList = nullptr;
+  for (auto& h : t->req.headers) {
+    wipeString(h);
+  }
+  if (t->easy != nullptr) {
+    returnEasy(t->easy);
+    t->easy = nullptr;
+  }
+}
+
+int CurlMultiClient::onSocket(CURL*, curl_socket_t fd, int what, void* selfp, void* socketp) {
+  auto* self = static_cast<CurlMultiClient*>(selfp);
+  auto* sock = static_cast<Socket*>(socketp);
+  if (what == CURL_POLL_REMOVE) {
+    if (sock != nullptr) {
+      uv_poll_stop(sock->poll);
+      sock->poll->data = nullptr;
+      loop::closeAndDelete(sock->poll);
+      delete sock;
+      curl_multi_assign(self->multi_, fd, nullptr);
+    }
+    return 0;
+  }
+  if (sock == nullptr) {
+    sock = new Socket{new uv_poll_t, fd};
+    if (uv_poll_init_socket(self->loop_.raw(), sock->poll, fd) != 0) {
+      delete sock->poll;
+      delete sock;
+      return -1;  // libcurl fails this transfer
+    }
+    sock->poll->data = self;
+    curl_multi_assign(self->multi_, fd, sock);
+  }
+  int events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) {
+    events |= UV_READABLE;
+  }
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) {
+    events |= UV_WRITABLE;
+  }
+  uv_poll_start(sock->poll, events, [](uv_poll_t* h, int status, int ev) {
+    auto* client = static_cast<CurlMultiClient*>(h->data);
+    if (client == nullptr) {
+      return;
+    }
+    int flags = 0;
+    if (status < 0) {
+      flags = CURL_CSELECT_ERR;
+    } else {
+      if ((ev & UV_READABLE) != 0) {
+        flags |= CURL_CSELECT_IN;
+      }
+      if ((ev & UV_WRITABLE) != 0) {
+        flags |= CURL_CSELECT_OUT;
+      }
+    }
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd);
+    client->socketAction(fd, flags);
+  });
+  return 0;
+}
+
+int CurlMultiClient::onTimerChange(CURLM*, long timeoutMs, void* selfp) {
+  auto* self = static_cast<CurlMultiClient*>(selfp);
+  if (timeoutMs < 0) {
+    uv_timer_stop(self->timer_);
+    return 0;
+  }
+  // A 0 ms timeout runs on the next loop iteration: never call libcurl from inside its callback,
+  // and never turn 0 into 1 ms (curl's multi-uv.c example does, costing a millisecond per request).
+  uv_timer_start(
+      self->timer_,
+      [](uv_timer_t* h) {
+        if (auto* client = static_cast<CurlMultiClient*>(h->data); client != nullptr) {
+          client->socketAction(CURL_SOCKET_TIMEOUT, 0);
+        }
+      },
+      static_cast<uint64_t>(timeoutMs), 0);
+  return 0;
+}
+
+void CurlMultiClient::socketAction(curl_socket_t fd, int events) {
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, events, &running);
+  processCompletions();
+}
+
+void CurlMultiClient::processCompletions() {
+  if (processing_) {
+    return;
+  }
+  processing_ = true;
+  do {
+    std::vector<uint64_t> dirty = std::move(dirty_);
+    dirty_.clear();
+    for (uint64_t id : dirty) {
+      auto it = live_.find(id);
+      if (it == live_.end() || it->second->finished) {
+        continue;
+      }
+      Transfer* t = it->second;
+      std::string chunk = std::move(t->pending);
+      t->pending.clear();
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
+      if (!t->req.onChunk(t->resp, chunk)) {
+        t->resp.stopped = true;
+        finish(t, CURLE_OK);
+      }
+    }
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE) {
+        continue;
+      }
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      if (t != nullptr && !t->finished) {
+        CURLcode code = msg->data.result;
+        finish(t, code);  // may remove other handles: their messages leave the queue with them
+      }
+    }
+  } while (!dirty_.empty());
+  processing_ = false;
+}
+
+void CurlMultiClient::finish(Transfer* t, CURLcode code) {
+  t->finished = true;
+  // Hand over body bytes that arrived together with the end of the transfer.
+  if (t->req.onChunk && !t->pending.empty() && !t->resp.stopped) {
+    std::string chunk = std::move(t->pending);
+    t->pending.clear();
+    if (t->easy != nullptr) {
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
+    }
+    if (!t->req.onChunk(t->resp, chunk)) {
+      t->resp.stopped = true;
+    }
+  }
+  if (t->easy != nullptr) {
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
+    curl_off_t v = 0;
+    if (curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &v) == CURLE_OK) {
+      t->resp.timings.connectUs = v;
+    }
+    if (curl_easy_getinfo(t->easy, CURLINFO_APPCONNECT_TIME_T, &v) == CURLE_OK) {
+      t->resp.timings.tlsUs = v;
+    }
+    if (curl_easy_getinfo(t->easy, CURLINFO_STARTTRANSFER_TIME_T, &v) == CURLE_OK) {
+      t->resp.timings.firstByteUs = v;
+    }
+    if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &v) == CURLE_OK) {
+      t->resp.timings.totalUs = v;
+    }
+    long connects = 0;
+    if (curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) {
+      t->resp.timings.newConnection = connects > 0;
+    }
+  }
+  if (t->inMulti) {
+    curl_multi_remove_handle(multi_, t->easy);
+    t->inMulti = false;
+  }
+  if (!t->resp.stopped) {
+    t->resp.failure = classify(code, t->tooLarge);
+    if (t->resp.failure == Failure::kTooLarge) {
+      t->resp.failureMessage = "response body exceeds max_body (" + std::to_string(t->req.maxBody) + " bytes)";
+    } else if (t->resp.failure != Failure::kNone) {
+      t->resp.failureMessage = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(code);
+    }
+  }
+  auto done = std::move(t->done);
+  Response resp = std::move(t->resp);
+  if (done) {
+    done(std::move(resp));  // may destroy t
+  }
+}
+
+}  // namespace mcphd::http

@@ -1,0 +1,249 @@
+#include "mcp/jsonrpc.hpp"
+
+#include <simdjson.h>
+
+#include "common/json_writer.hpp"
+#include "common/sha256.hpp"
+
+namespace mcphd::mcp {
+
+namespace ondemand = simdjson::ondemand;
+
+namespace {
+
+// Deeper JSON than this is refused: no MCP message needs it, and it bounds the parser's stack.
+constexpr size_t kMaxDepth = 256;
+
+std::string describe(simdjson::error_code e) { return simdjson::error_message(e); }
+
+// A DOM parse validates every byte (ondemand skips what is not visited), so raw text that we keep
+// and republish is known to be valid JSON.
+Result<simdjson::dom::element> validate(simdjson::dom::parser& parser, std::string_view json,
+                                        const char* what) {
+  if (parser.allocate(json.size() + 1, kMaxDepth) != simdjson::SUCCESS) {
+    return makeError(std::string("cannot allocate a JSON parser for ") + what);
+  }
+  simdjson::dom::element root;
+  if (auto e = parser.parse(json.data(), json.size()).get(root); e != simdjson::SUCCESS) {
+    return makeError(std::string("invalid JSON in ") + what + ": " + describe(e));
+  }
+  return root;
+}
+
+}  // namespace
+
+Result<Message> decodeMessage(std::string_view json) {
+  simdjson::dom::parser parser;
+  auto root = validate(parser, json, "JSON-RPC message");
+  if (!root) {
+    return root.error();
+  }
+  if (root->is_array()) {
+    return makeError("JSON-RPC batch received; batches are not allowed since 2025-06-18");
+  }
+  simdjson::dom::object obj;
+  if (root->get_object().get(obj) != simdjson::SUCCESS) {
+    return makeError("JSON-RPC message is not an object");
+  }
+  Message m;
+  std::string_view version;
+  if (obj["jsonrpc"].get_string().get(version) != simdjson::SUCCESS || version != "2.0") {
+    return makeError("message is not JSON-RPC 2.0 (\"jsonrpc\":\"2.0\" missing)");
+  }
+  simdjson::dom::element id;
+  bool hasId = obj["id"].get(id) == simdjson::SUCCESS && !id.is_null();
+  if (hasId) {
+    if (!id.is_string() && !id.is_int64() && !id.is_uint64()) {
+      return makeError("JSON-RPC id must be a string or an integer");
+    }
+    m.id = simdjson::minify(id);
+  }
+  std::string_view method;
+  if (obj["method"].get_string().get(method) == simdjson::SUCCESS) {
+    m.method = std::string(method);
+    m.kind = hasId ? MessageKind::kRequest : MessageKind::kNotification;
+    return m;
+  }
+  if (!hasId) {
+    // Error responses to unparseable requests carry id null.
+    simdjson::dom::object err;
+    if (obj["error"].get_object().get(err) == simdjson::SUCCESS) {
+      m.kind = MessageKind::kErrorResponse;
+      std::string_view msg;
+      if (err["message"].get_string().get(msg) == simdjson::SUCCESS) {
+        m.errorMessage = std::string(msg);
+      }
+      int64_t code = 0;
+      if (err["code"].get_int64().get(code) == simdjson::SUCCESS) {
+        m.errorCode = code;
+      }
+      return m;
+    }
+    return makeError("JSON-RPC message has neither method nor id");
+  }
+  simdjson::dom::element result;
+  if (obj["result"].get(result) == simdjson::SUCCESS) {
+    m.kind = MessageKind::kResponse;
+    // The result's exact text: re-read it with ondemand, which points into the input.
+    simdjson::padded_string padded(json);
+    ondemand::parser od;
+    ondemand::document doc;
+    std::string_view raw;
+    if (od.iterate(padded).get(doc) != simdjson::SUCCESS) {
+      return makeError("invalid JSON-RPC response");
+    }
+    ondemand::value v;
+    if (doc["result"].get(v) != simdjson::SUCCESS) {
+      return makeError("invalid JSON-RPC result");
+    }
+    ondemand::json_type type;
+    if (v.type().get(type) != simdjson::SUCCESS) {
+      return makeError("invalid JSON-RPC result");
+    }
+    if (type == ondemand::json_type::object) {
+      ondemand::object o;
+      if (v.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw) != simdjson::SUCCESS) {
+        return makeError("invalid JSON-RPC result object");
+      }
+      m.result = std::string(raw);
+    } else {
+      m.result = simdjson::minify(result);
+    }
+    return m;
+  }
+  simdjson::dom::object err;
+  if (obj["error"].get_object().get(err) == simdjson::SUCCESS) {
+    m.kind = MessageKind::kErrorResponse;
+    int64_t code = 0;
+    if (err["code"].get_int64().get(code) != simdjson::SUCCESS) {
+      return makeError("JSON-RPC error without an integer code");
+    }
+    m.errorCode = code;
+    std::string_view msg;
+    if (err["message"].get_string().get(msg) == simdjson::SUCCESS) {
+      m.errorMessage = std::string(msg);
+    }
+    return m;
+  }
+  return makeError("JSON-RPC response has neither result nor error");
+}
+
+std::string encodeRequest(int64_t id, std::string_view method, std::string_view params) {
+  std::string out = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":";
+  json::appendString(out, method);
+  if (!params.empty()) {
+    out += ",\"params\":";
+    out += params;
+  }
+  out += '}';
+  return out;
+}
+
+std::string encodeNotification(std::string_view method) {
+  std::string out = "{\"jsonrpc\":\"2.0\",\"method\":";
+  json::appendString(out, method);
+  out += '}';
+  return out;
+}
+
+std::string encodeResult(std::string_view rawId, std::string_view result) {
+  std::string out = "{\"jsonrpc\":\"2.0\",\"id\":";
+  out += rawId;
+  out += ",\"result\":";
+  out += result;
+  out += '}';
+  return out;
+}
+
+std::string encodeError(std::string_view rawId, int64_t code, std::string_view message) {
+  std::string out = "{\"jsonrpc\":\"2.0\",\"id\":";
+  out += rawId;
+  out += ",\"error\":{\"code\":" + std::to_string(code) + ",\"message\":";
+  json::appendString(out, message);
+  out += "}}";
+  return out;
+}
+
+Result<InitializeResult> decodeInitializeResult(std::string_view resultJson) {
+  simdjson::dom::parser parser;
+  auto root = validate(parser, resultJson, "initialize result");
+  if (!root) {
+    return root.error();
+  }
+  InitializeResult r;
+  std::string_view s;
+  if ((*root)["protocolVersion"].get_string().get(s) != simdjson::SUCCESS) {
+    return makeError("initialize result has no protocolVersion string");
+  }
+  r.protocolVersion = std::string(s);
+  simdjson::dom::object info;
+  if ((*root)["serverInfo"].get_object().get(info) == simdjson::SUCCESS) {
+    if (info["name"].get_string().get(s) == simdjson::SUCCESS) {
+      r.serverName = std::string(s);
+    }
+    if (info["version"].get_string().get(s) == simdjson::SUCCESS) {
+      r.serverVersion = std::string(s);
+    }
+  }
+  simdjson::dom::object tools;
+  if ((*root)["capabilities"]["tools"].get_object().get(tools) == simdjson::SUCCESS) {
+    r.toolsCapability = true;
+    bool lc = false;
+    if (tools["listChanged"].get_bool().get(lc) == simdjson::SUCCESS) {
+      r.toolsListChanged = lc;
+    }
+  }
+  return r;
+}
+
+Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
+  simdjson::dom::parser parser;
+  auto root = validate(parser, resultJson, "tools/list result");
+  if (!root) {
+    return root.error();
+  }
+  ToolsPage page;
+  simdjson::dom::element cursor;
+  if ((*root)["nextCursor"].get(cursor) == simdjson::SUCCESS && !cursor.is_null()) {
+    std::string_view c;
+    if (cursor.get_string().get(c) != simdjson::SUCCESS) {
+      return makeError("tools/list nextCursor is not a string");
+    }
+    page.nextCursor = std::string(c);
+  }
+  simdjson::dom::array tools;
+  if ((*root)["tools"].get_array().get(tools) != simdjson::SUCCESS) {
+    return makeError("tools/list result has no tools array");
+  }
+  // Names come from the validated DOM; the exact text of each tool from ondemand.
+  simdjson::padded_string padded(resultJson);
+  ondemand::parser od;
+  ondemand::document doc;
+  ondemand::array arr;
+  if (od.iterate(padded).get(doc) != simdjson::SUCCESS || doc["tools"].get_array().get(arr) != simdjson::SUCCESS) {
+    return makeError("tools/list result has no tools array");
+  }
+  auto domIt = tools.begin();
+  size_t index = 0;
+  for (auto element : arr) {
+    ondemand::object o;
+    std::string_view raw;
+    if (element.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw) != simdjson::SUCCESS) {
+      return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
+    }
+    std::string_view name;
+    if ((*domIt)["name"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+      return makeError("tools/list tool #" + std::to_string(index) + " has no name");
+    }
+    Tool t;
+    t.name = std::string(name);
+    t.raw = std::string(raw);
+    t.hash = sha256Hex(t.raw);
+    page.tools.push_back(std::move(t));
+    ++domIt;
+    ++index;
+  }
+  return page;
+}
+
+}  // namespace mcphd::mcp

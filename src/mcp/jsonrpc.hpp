@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace mcphd::mcp {
+
+enum class MessageKind { kResponse, kErrorResponse, kRequest, kNotification };
+
+// One decoded JSON-RPC 2.0 message.
+struct Message {
+  MessageKind kind = MessageKind::kNotification;
+  std::string id;      // the id's raw JSON token (1, "abc"); empty for notifications
+  std::string method;  // requests and notifications
+  std::string result;  // raw JSON of `result` (responses)
+  int64_t errorCode = 0;
+  std::string errorMessage;
+};
+
+// Decodes one JSON-RPC 2.0 message. Batches (arrays) are refused: they were removed in 2025-06-18.
+Result<Message> decodeMessage(std::string_view json);
+
+// The JSON-RPC request text, `params` being raw JSON (or empty for none).
+std::string encodeRequest(int64_t id, std::string_view method, std::string_view params);
+std::string encodeNotification(std::string_view method);
+// A reply to a server's request: `result` is raw JSON.
+std::string encodeResult(std::string_view rawId, std::string_view result);
+std::string encodeError(std::string_view rawId, int64_t code, std::string_view message);
+
+struct InitializeResult {
+  std::string protocolVersion;
+  std::string serverName;
+  std::string serverVersion;
+  bool toolsCapability = false;
+  bool toolsListChanged = false;
+};
+Result<InitializeResult> decodeInitializeResult(std::string_view resultJson);
+
+struct Tool {
+  std::string name;
+  std::string raw;   // the tool object exactly as the server sent it
+  std::string hash;  // sha256 hex of `raw`
+};
+
+struct ToolsPage {
+  std::vector<Tool> tools;
+  std::optional<std::string> nextCursor;
+};
+Result<ToolsPage> decodeToolsListResult(std::string_view resultJson);
+
+}  // namespace mcphd::mcp

@@ -1,0 +1,369 @@
+#include "mcp/probe.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <unordered_set>
+
+#include "common/json_writer.hpp"
+#include "common/secret.hpp"
+#include "mcp/retry_after.hpp"
+
+namespace mcphd::mcp {
+
+namespace {
+
+constexpr int kMaxPages = 64;
+constexpr size_t kErrorSnippet = 200;
+
+bool isSuccess(long status) { return status >= 200 && status < 300; }
+
+// A server-chosen session id goes back into a header: only visible ASCII, bounded length.
+bool validSessionId(std::string_view s) {
+  if (s.empty() || s.size() > 512) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+std::string snippet(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, kErrorSnippet)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : ' ';
+  }
+  return out;
+}
+
+}  // namespace
+
+bool isAcceptedProtocolVersion(std::string_view v) {
+  return v == "2025-11-25" || v == "2025-06-18" || v == "2025-03-26";
+}
+
+// The state of one HTTP exchange that expects a JSON-RPC response: JSON or an SSE stream.
+struct Probe::Exchange {
+  explicit Exchange(size_t maxBody, std::string expect) : sse(maxBody), expectId(std::move(expect)) {}
+  SseParser sse;
+  std::string expectId;
+  std::string body;  // a JSON body, or the start of an error body
+  std::optional<Message> response;
+  std::optional<std::string> streamError;
+  bool sawSse = false;
+};
+
+Probe::Probe(http::Client& client, const Clock& clock, ProbeOptions options,
+             std::function<void(ProbeResult)> done)
+    : client_(client), clock_(clock), options_(std::move(options)), done_(std::move(done)) {}
+
+Probe::~Probe() {
+  call_.reset();
+  replies_.clear();
+  for (auto& h : options_.headers) {
+    wipeString(h);
+  }
+}
+
+void Probe::start() {
+  startUs_ = clock_.nowUs();
+  std::string params = std::string("{\"protocolVersion\":\"") + kOfferedProtocolVersion +
+                       "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" +
+                       MCPHD_VERSION + "\"}}";
+  int64_t id = nextId_++;
+  sendRequest(Step::kInitialize, encodeRequest(id, "initialize", params), id);
+}
+
+const char* Probe::stepName(Step s) const {
+  switch (s) {
+    case Step::kInitialize:
+      return "initialize";
+    case Step::kInitialized:
+      return "notifications/initialized";
+    case Step::kToolsList:
+      return "tools/list";
+    case Step::kDelete:
+      return "DELETE";
+  }
+  return "?";
+}
+
+int64_t Probe::remainingMs() const {
+  return options_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
+}
+
+std::vector<std::string> Probe::requestHeaders(bool afterInit) const {
+  std::vector<std::string> h = {"Content-Type: application/json",
+                                "Accept: application/json, text/event-stream"};
+  h.insert(h.end(), options_.headers.begin(), options_.headers.end());
+  if (afterInit) {
+    if (!sessionId_.empty()) {
+      h.push_back("Mcp-Session-Id: " + sessionId_);
+    }
+    h.push_back("MCP-Protocol-Version: " + result_.protocolVersion);
+  }
+  return h;
+}
+
+void Probe::sendRequest(Step step, std::string body, int64_t expectId) {
+  int64_t remaining = remainingMs();
+  if (remaining <= 0) {
+    fail(ErrorKind::kTimeout, std::string("check timed out before ") + stepName(step), 0, true);
+    return;
+  }
+  http::Request req;
+  req.method = "POST";
+  req.url = options_.url;
+  req.headers = requestHeaders(step != Step::kInitialize);
+  req.body = std::move(body);
+  req.timeoutMs = remaining;
+  req.connectTimeoutMs = std::min(options_.connectTimeoutMs, remaining);
+  req.maxBody = options_.maxBody;
+  if (expectId > 0) {
+    exchange_ = std::make_unique<Exchange>(options_.maxBody, std::to_string(expectId));
+    Exchange* ex = exchange_.get();
+    req.onChunk = [this, ex](const http::Response& head, std::string_view chunk) {
+      if (!isSuccess(head.status)) {
+        if (ex->body.size() < kErrorSnippet) {
+          ex->body.append(chunk.substr(0, kErrorSnippet - ex->body.size()));
+        }
+        return true;
+      }
+      if (head.contentType != "text/event-stream") {
+        ex->body.append(chunk);  // bounded by maxBody in the client
+        return true;
+      }
+      ex->sawSse = true;
+      auto r = ex->sse.feed(chunk, [&](SseEvent& ev) {
+        if (ev.data.empty() || ev.type != "message") {
+          return true;  // priming events and other event types carry no JSON-RPC message
+        }
+        auto m = decodeMessage(ev.data);
+        if (!m) {
+          ex->streamError = m.error().message;
+          return false;
+        }
+        if (m->kind == MessageKind::kRequest) {
+          replyToServer(*m);
+          return true;
+        }
+        if (m->kind == MessageKind::kNotification) {
+          return true;
+        }
+        if (m->id == ex->expectId || m->id.empty()) {
+          ex->response = std::move(m.value());
+          return false;
+        }
+        return true;  // a response to something else: not ours
+      });
+      if (!r) {
+        ex->streamError = r.error().message;
+      }
+      return !ex->response && !ex->streamError;
+    };
+  } else {
+    exchange_.reset();
+  }
+  call_ = client_.send(std::move(req), [this, step](http::Response r) { onExchangeDone(step, std::move(r)); });
+}
+
+void Probe::replyToServer(const Message& request) {
+  // Answer a server's ping so it does not give up on us; refuse anything else politely.
+  std::string body = request.method == "ping"
+                         ? encodeResult(request.id, "{}")
+                         : encodeError(request.id, -32601, "Method not found");
+  http::Request req;
+  req.url = options_.url;
+  req.headers = requestHeaders(!sessionId_.empty() || !result_.protocolVersion.empty());
+  req.body = std::move(body);
+  req.timeoutMs = std::max<int64_t>(1, remainingMs());
+  req.connectTimeoutMs = options_.connectTimeoutMs;
+  req.maxBody = 64 * 1024;
+  replies_.push_back(client_.send(std::move(req), [](http::Response) {}));
+}
+
+void Probe::onExchangeDone(Step step, http::Response r) {
+  std::unique_ptr<Exchange> ex = std::move(exchange_);
+  if (step == Step::kDelete) {
+    complete();
+    return;
+  }
+  if (step == Step::kInitialize) {
+    result_.initializeUs = r.timings.totalUs;
+    result_.connectUs = r.timings.newConnection ? r.timings.connectUs : 0;
+  } else if (step == Step::kToolsList) {
+    result_.toolsListUs += r.timings.totalUs;
+  }
+  const std::string where = std::string(" during ") + stepName(step);
+  if (r.failure != http::Failure::kNone && !r.stopped) {
+    switch (r.failure) {
+      case http::Failure::kDns:
+        return fail(ErrorKind::kDns, r.failureMessage + where, 0, true);
+      case http::Failure::kConnect:
+        return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
+      case http::Failure::kTls:
+        return fail(ErrorKind::kTls, r.failureMessage + where, 0, true);
+      case http::Failure::kTimeout:
+        return fail(ErrorKind::kTimeout,
+                    "check timed out after " + std::to_string(options_.timeoutMs) + " ms" + where, 0,
+                    true);
+      case http::Failure::kTooLarge:
+        return fail(ErrorKind::kProtocol, r.failureMessage + where, r.status);
+      default:
+        return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
+    }
+  }
+  if (!isSuccess(r.status)) {
+    if (auto ra = parseRetryAfter(r.retryAfter, clock_.wallMs()); ra) {
+      result_.retryAfterMs = ra;
+    }
+    std::string msg = "HTTP " + std::to_string(r.status) + where;
+    if (ex && !ex->body.empty()) {
+      msg += ": " + snippet(ex->body);
+    }
+    if (r.status == 401 || r.status == 403) {
+      return fail(ErrorKind::kAuth, msg, r.status);
+    }
+    bool retriable = r.status >= 500 || r.status == 429;
+    return fail(ErrorKind::kHttp, msg, r.status, retriable);
+  }
+  if (step == Step::kInitialized) {
+    seenCursors_.clear();
+    int64_t id = nextId_++;
+    sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", "{}"), id);
+    return;
+  }
+  // initialize or tools/list: a JSON-RPC response is expected.
+  std::optional<Message> m;
+  if (ex && ex->streamError) {
+    return fail(ErrorKind::kProtocol, "bad SSE stream" + where + ": " + *ex->streamError, r.status);
+  }
+  if (ex && ex->response) {
+    m = std::move(ex->response);
+  } else if (r.contentType == "application/json") {
+    auto decoded = decodeMessage(ex ? ex->body : r.body);
+    if (!decoded) {
+      return fail(ErrorKind::kProtocol, decoded.error().message + where, r.status);
+    }
+    m = std::move(decoded.value());
+  } else if (ex && ex->sawSse) {
+    return fail(ErrorKind::kProtocol, "SSE stream ended without the response" + where, r.status);
+  } else {
+    return fail(ErrorKind::kProtocol,
+                "unexpected Content-Type '" + snippet(r.contentType) + "'" + where +
+                    " (want application/json or text/event-stream)",
+                r.status);
+  }
+  if (m->kind == MessageKind::kErrorResponse) {
+    return fail(ErrorKind::kProtocol,
+                std::string(stepName(step)) + " failed: JSON-RPC error " + std::to_string(m->errorCode) +
+                    " " + snippet(m->errorMessage),
+                r.status);
+  }
+  if (m->kind != MessageKind::kResponse || (ex && m->id != ex->expectId)) {
+    return fail(ErrorKind::kProtocol, "response id does not match the request" + where, r.status);
+  }
+  if (step == Step::kInitialize) {
+    if (!r.sessionId.empty() && !validSessionId(r.sessionId)) {
+      return fail(ErrorKind::kProtocol, "server sent an invalid Mcp-Session-Id", r.status);
+    }
+    sessionId_ = r.sessionId;
+    onInitializeResult(*m);
+  } else {
+    onToolsPage(*m, r);
+  }
+}
+
+void Probe::onInitializeResult(const Message& m) {
+  auto init = decodeInitializeResult(m.result);
+  if (!init) {
+    return fail(ErrorKind::kProtocol, init.error().message);
+  }
+  if (!isAcceptedProtocolVersion(init->protocolVersion)) {
+    return fail(ErrorKind::kProtocol,
+                "server chose unsupported protocol version '" + snippet(init->protocolVersion) + "'");
+  }
+  result_.protocolVersion = init->protocolVersion;
+  result_.serverName = init->serverName;
+  result_.serverVersion = init->serverVersion;
+  result_.toolsListChanged = init->toolsListChanged;
+  result_.initialized = true;
+  sendRequest(Step::kInitialized, encodeNotification("notifications/initialized"), 0);
+}
+
+void Probe::onToolsPage(const Message& m, const http::Response&) {
+  auto page = decodeToolsListResult(m.result);
+  if (!page) {
+    return fail(ErrorKind::kProtocol, page.error().message);
+  }
+  ++pages_;
+  for (auto& t : page->tools) {
+    result_.tools.push_back(std::move(t));
+  }
+  if (!page->nextCursor) {
+    std::unordered_set<std::string_view> names;
+    for (const auto& t : result_.tools) {
+      if (!names.insert(t.name).second) {
+        return fail(ErrorKind::kProtocol, "tools/list returned the tool name '" + snippet(t.name) + "' twice");
+      }
+    }
+    result_.toolsComplete = true;
+    result_.toolsHash = computeToolsHash(result_.tools);
+    sendDelete();
+    return;
+  }
+  const std::string& cursor = *page->nextCursor;
+  if (std::find(seenCursors_.begin(), seenCursors_.end(), cursor) != seenCursors_.end()) {
+    return fail(ErrorKind::kProtocol, "tools/list repeated the cursor '" + snippet(cursor) +
+                                          "' after " + std::to_string(pages_) + " pages");
+  }
+  if (pages_ >= kMaxPages) {
+    return fail(ErrorKind::kProtocol, "tools/list has more than " + std::to_string(kMaxPages) + " pages");
+  }
+  seenCursors_.push_back(cursor);
+  std::string params = "{\"cursor\":" + json::quote(cursor) + "}";
+  int64_t id = nextId_++;
+  sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", params), id);
+}
+
+void Probe::sendDelete() {
+  int64_t remaining = remainingMs();
+  if (sessionId_.empty() || remaining <= 0) {
+    complete();
+    return;
+  }
+  // Ending the session is courtesy: its outcome (200, 405, anything) does not change the result.
+  http::Request req;
+  req.method = "DELETE";
+  req.url = options_.url;
+  req.headers = requestHeaders(true);
+  req.timeoutMs = remaining;
+  req.connectTimeoutMs = std::min(options_.connectTimeoutMs, remaining);
+  req.maxBody = 64 * 1024;
+  exchange_.reset();
+  call_ = client_.send(std::move(req), [this](http::Response r) { onExchangeDone(Step::kDelete, std::move(r)); });
+}
+
+void Probe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
+  result_.error = CheckError{kind, std::move(message), status};
+  result_.retriable = retriable;
+  result_.toolsComplete = false;
+  result_.tools.clear();
+  result_.toolsHash.clear();
+  // A session was opened: close it, unless time is up.
+  if (!sessionId_.empty() && kind != ErrorKind::kTimeout) {
+    sendDelete();
+    return;
+  }
+  complete();
+}
+
+void Probe::complete() {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  result_.totalUs = clock_.nowUs() - startUs_;
+  auto done = std::move(done_);
+  done(std::move(result_));  // may destroy this
+}
+
+}  // namespace mcphd::mcp

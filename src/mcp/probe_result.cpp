@@ -1,0 +1,49 @@
+#include "mcp/probe_result.hpp"
+
+#include <algorithm>
+
+#include "common/sha256.hpp"
+
+namespace mcphd::mcp {
+
+const char* errorKindName(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::kDns:
+      return "dns";
+    case ErrorKind::kConnect:
+      return "connect";
+    case ErrorKind::kTls:
+      return "tls";
+    case ErrorKind::kTimeout:
+      return "timeout";
+    case ErrorKind::kHttp:
+      return "http";
+    case ErrorKind::kAuth:
+      return "auth";
+    case ErrorKind::kProtocol:
+      return "protocol";
+    case ErrorKind::kConfig:
+      return "config";
+  }
+  return "protocol";
+}
+
+std::string computeToolsHash(const std::vector<Tool>& tools) {
+  std::vector<const Tool*> sorted;
+  sorted.reserve(tools.size());
+  for (const auto& t : tools) {
+    sorted.push_back(&t);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const Tool* a, const Tool* b) { return a->name < b->name; });
+  std::string material;
+  material.reserve(tools.size() * 96);
+  for (const Tool* t : sorted) {
+    material += t->name;
+    material += '\0';
+    material += t->hash;
+    material += '\n';
+  }
+  return sha256Hex(material);
+}
+
+}  // namespace mcphd::mcp

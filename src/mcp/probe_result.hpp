@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mcp/jsonrpc.hpp"
+
+namespace mcphd::mcp {
+
+// The published error kinds (docs/PROTOCOL.md).
+enum class ErrorKind { kDns, kConnect, kTls, kTimeout, kHttp, kAuth, kProtocol, kConfig };
+const char* errorKindName(ErrorKind k);
+
+struct CheckError {
+  ErrorKind kind = ErrorKind::kProtocol;
+  std::string message;  // never holds a secret
+  long httpStatus = 0;  // 0 when no HTTP status applies
+};
+
+// What one check of one server found.
+struct ProbeResult {
+  std::optional<CheckError> error;  // none: initialize and the whole tools/list succeeded
+  bool initialized = false;         // initialize succeeded (with an error: degraded)
+  bool retriable = false;           // the error is transient (network, timeout, 5xx, 429)
+  std::optional<int64_t> retryAfterMs;
+  std::string protocolVersion;
+  std::string serverName;
+  std::string serverVersion;
+  bool toolsListChanged = false;  // the server advertises tools.listChanged
+  bool toolsComplete = false;     // every tools/list page was read
+  std::vector<Tool> tools;        // in the server's order
+  std::string toolsHash;          // over the sorted (name, tool hash) pairs; empty unless complete
+  int64_t totalUs = 0;
+  int64_t connectUs = 0;
+  int64_t initializeUs = 0;
+  int64_t toolsListUs = 0;
+};
+
+// sha256 over the tools sorted by name: equal exactly when every tool's raw JSON is equal.
+std::string computeToolsHash(const std::vector<Tool>& tools);
+
+}  // namespace mcphd::mcp

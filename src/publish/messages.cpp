@@ -1,0 +1,157 @@
+#include "publish/messages.hpp"
+
+#include "common/json_writer.hpp"
+
+namespace mcphd::publish {
+
+namespace {
+
+void appendStringOrNull(std::string& out, const std::string& s) {
+  if (s.empty()) {
+    out += "null";
+  } else {
+    json::appendString(out, s);
+  }
+}
+
+void appendNames(std::string& out, const std::vector<std::string>& names) {
+  out += '[';
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    json::appendString(out, names[i]);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+HealthParts healthParts(const scheduler::CheckReport& r) {
+  const mcp::ProbeResult& p = r.probe;
+  HealthParts parts;
+  parts.head = "{\"v\":1,\"type\":\"health\",\"server_id\":";
+  json::appendString(parts.head, r.serverId);
+  parts.head += ",\"seq\":";
+  std::string& o = parts.tail;
+  o += ",\"status\":";
+  json::appendString(o, scheduler::statusName(r.status));
+  o += ",\"previous_status\":";
+  json::appendString(o, scheduler::statusName(r.previousStatus));
+  o += ",\"changed\":";
+  o += r.changed ? "true" : "false";
+  o += ",\"checked_at\":";
+  json::appendString(o, json::rfc3339Millis(r.checkedAtWallMs));
+  o += ",\"trigger\":";
+  json::appendString(o, r.trigger);
+  o += ",\"latency_ms\":{\"total\":";
+  json::appendMillis(o, p.totalUs);
+  o += ",\"connect\":";
+  json::appendMillis(o, p.connectUs);
+  o += ",\"initialize\":";
+  json::appendMillis(o, p.initializeUs);
+  o += ",\"tools_list\":";
+  json::appendMillis(o, p.toolsListUs);
+  o += "},\"protocol_version\":";
+  appendStringOrNull(o, p.protocolVersion);
+  o += ",\"server_info\":";
+  if (p.initialized) {
+    o += "{\"name\":";
+    appendStringOrNull(o, p.serverName);
+    o += ",\"version\":";
+    appendStringOrNull(o, p.serverVersion);
+    o += '}';
+  } else {
+    o += "null";
+  }
+  o += ",\"tool_count\":";
+  o += p.toolsComplete ? std::to_string(p.tools.size()) : "null";
+  o += ",\"tools_hash\":";
+  appendStringOrNull(o, p.toolsComplete ? p.toolsHash : std::string());
+  o += ",\"consecutive_failures\":" + std::to_string(r.consecutiveFailures);
+  o += ",\"consecutive_successes\":" + std::to_string(r.consecutiveSuccesses);
+  o += ",\"error\":";
+  if (p.error) {
+    o += "{\"kind\":";
+    json::appendString(o, mcp::errorKindName(p.error->kind));
+    o += ",\"message\":";
+    json::appendString(o, p.error->message);
+    o += ",\"http_status\":";
+    o += p.error->httpStatus > 0 ? std::to_string(p.error->httpStatus) : "null";
+    o += '}';
+  } else {
+    o += "null";
+  }
+  o += '}';
+  return parts;
+}
+
+std::string healthJson(const scheduler::CheckReport& report, uint64_t seq) {
+  return healthParts(report).join(seq);
+}
+
+ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after) {
+  ToolsDiff d;
+  for (const auto& [name, hash] : after) {
+    auto it = before.find(name);
+    if (it == before.end()) {
+      d.added.push_back(name);
+    } else if (it->second != hash) {
+      d.changed.push_back(name);
+    }
+  }
+  for (const auto& [name, hash] : before) {
+    if (after.count(name) == 0) {
+      d.removed.push_back(name);
+    }
+  }
+  return d;
+}
+
+std::string toolsEventJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
+                           size_t toolCount, const ToolsDiff& diff, int64_t discoveredAtWallMs) {
+  std::string o = "{\"v\":1,\"type\":\"tools\",\"server_id\":";
+  json::appendString(o, serverId);
+  o += ",\"seq\":" + std::to_string(seq) + ",\"tools_hash\":";
+  json::appendString(o, toolsHash);
+  o += ",\"tool_count\":" + std::to_string(toolCount) + ",\"added\":";
+  appendNames(o, diff.added);
+  o += ",\"removed\":";
+  appendNames(o, diff.removed);
+  o += ",\"changed\":";
+  appendNames(o, diff.changed);
+  o += ",\"discovered_at\":";
+  json::appendString(o, json::rfc3339Millis(discoveredAtWallMs));
+  o += '}';
+  return o;
+}
+
+std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
+                              int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools) {
+  std::string o = "{\"server_id\":";
+  json::appendString(o, serverId);
+  o += ",\"seq\":" + std::to_string(seq) + ",\"tools_hash\":";
+  json::appendString(o, toolsHash);
+  o += ",\"discovered_at\":";
+  json::appendString(o, json::rfc3339Millis(discoveredAtWallMs));
+  o += ",\"tools\":[";
+  for (size_t i = 0; i < tools.size(); ++i) {
+    if (i > 0) {
+      o += ',';
+    }
+    o += tools[i].raw;  // validated JSON, exactly as the server sent it
+  }
+  o += "]}";
+  return o;
+}
+
+std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs) {
+  std::string o = "{\"v\":1,\"type\":\"removed\",\"server_id\":";
+  json::appendString(o, serverId);
+  o += ",\"seq\":" + std::to_string(seq) + ",\"removed_at\":";
+  json::appendString(o, json::rfc3339Millis(atWallMs));
+  o += '}';
+  return o;
+}
+
+}  // namespace mcphd::publish

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "publish/messages.hpp"
+#include "redis/commands.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace mcphd::publish {
+
+// Writes every check result to Redis: HSET <prefix>status, PUBLISH <prefix>health, and on a tool
+// set change SET <prefix>tools:<id> + PUBLISH <prefix>tools. While Redis is away results are
+// coalesced per server (latest wins, nothing grows with the outage); when it is back, seq numbers
+// are restored from the stored status (so they keep increasing across daemon restarts), every
+// server's latest state is written again, and lost tool snapshots are rewritten on the next check.
+class StatePublisher final : public scheduler::ResultSink {
+ public:
+  StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix);
+
+  void onReport(const scheduler::CheckReport& report) override;
+  void onRemoved(const std::string& serverId) override;
+
+  uint64_t published() const { return published_; }
+
+ private:
+  struct PendingTools {
+    std::string hash;
+    int64_t discoveredAtWallMs = 0;
+    std::vector<mcp::Tool> tools;
+  };
+  struct ServerState {
+    uint64_t seq = 0;
+    std::optional<HealthParts> pendingHealth;  // not yet written
+    std::string latestHealth;                  // last written, for refills after a reconnect
+    std::optional<PendingTools> pendingTools;
+    std::string publishedToolsHash;
+    ToolHashes publishedTools;
+    bool removed = false;
+  };
+
+  void onReady(bool ready);
+  void restore(const redis::Reply& statusHash);
+  void flush(const std::string& id, ServerState& s);
+  void send(std::vector<std::string> argv);
+
+  redis::Commands& redis_;
+  const Clock& clock_;
+  std::string prefix_;
+  bool ready_ = false;  // connected and seq restored
+  uint64_t generation_ = 0;
+  uint64_t published_ = 0;
+  std::map<std::string, ServerState> servers_;
+};
+
+}  // namespace mcphd::publish

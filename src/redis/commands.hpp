@@ -1,0 +1,32 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace mcphd::redis {
+
+struct Reply {
+  enum class Type { kNil, kString, kStatus, kInteger, kArray, kError };
+  Type type = Type::kNil;
+  std::string str;
+  long long integer = 0;
+  std::vector<Reply> elements;
+};
+
+// The commands side of a Redis connection, as logic modules see it.
+class Commands {
+ public:
+  virtual ~Commands() = default;
+  // True once connected, authenticated and the database selected.
+  virtual bool ready() const = 0;
+  // Sends a command. `done` gets the reply (a Redis error reply is a Reply of type kError), or an
+  // Error when the connection drops first. Returns false without calling `done` when not ready.
+  virtual bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) = 0;
+  // `listener(true)` runs each time the connection becomes ready, `listener(false)` when it is lost.
+  virtual void onReadyChange(std::function<void(bool)> listener) = 0;
+};
+
+}  // namespace mcphd::redis

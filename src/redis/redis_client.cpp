@@ -1,0 +1,355 @@
+#include "redis/redis_client.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "common/log.hpp"
+
+namespace mcphd::redis {
+
+namespace {
+
+// Our own libuv binding for hiredis: unlike 0.14's adapter it reports poll errors to hiredis
+// (which then sees the failed read) instead of ignoring them.
+struct Binding {
+  redisAsyncContext* ac;
+  uv_poll_t* poll;
+  int events = 0;
+};
+
+void pollCallback(uv_poll_t* handle, int status, int events) {
+  auto* b = static_cast<Binding*>(handle->data);
+  if (b == nullptr || b->ac == nullptr) {
+    return;
+  }
+  if (status < 0) {
+    events = b->events;  // let hiredis find the error on the socket
+  }
+  redisAsyncContext* ac = b->ac;
+  if ((events & UV_READABLE) != 0) {
+    redisAsyncHandleRead(ac);
+  }
+  // The read may have freed the context (and this binding, via cleanup): re-read the pointer.
+  b = static_cast<Binding*>(handle->data);
+  if (b != nullptr && b->ac != nullptr && (events & UV_WRITABLE) != 0) {
+    redisAsyncHandleWrite(b->ac);
+  }
+}
+
+void update(Binding* b) {
+  if (b->events != 0) {
+    uv_poll_start(b->poll, b->events, pollCallback);
+  } else {
+    uv_poll_stop(b->poll);
+  }
+}
+
+int attach(redisAsyncContext* ac, uv_loop_t* loop) {
+  auto* b = new Binding{ac, new uv_poll_t};
+  if (uv_poll_init_socket(loop, b->poll, ac->c.fd) != 0) {
+    delete b->poll;
+    delete b;
+    return REDIS_ERR;
+  }
+  b->poll->data = b;
+  ac->ev.data = b;
+  ac->ev.addRead = [](void* p) {
+    auto* b = static_cast<Binding*>(p);
+    b->events |= UV_READABLE;
+    update(b);
+  };
+  ac->ev.delRead = [](void* p) {
+    auto* b = static_cast<Binding*>(p);
+    b->events &= ~UV_READABLE;
+    update(b);
+  };
+  ac->ev.addWrite = [](void* p) {
+    auto* b = static_cast<Binding*>(p);
+    b->events |= UV_WRITABLE;
+    update(b);
+  };
+  ac->ev.delWrite = [](void* p) {
+    auto* b = static_cast<Binding*>(p);
+    b->events &= ~UV_WRITABLE;
+    update(b);
+  };
+  ac->ev.cleanup = [](void* p) {
+    auto* b = static_cast<Binding*>(p);
+    uv_poll_stop(b->poll);
+    b->poll->data = nullptr;
+    loop::closeAndDelete(b->poll);
+    delete b;
+  };
+  return REDIS_OK;
+}
+
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) {
+        out.elements.push_back(convert(r->element[i]));
+      }
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct RedisClient::Pending {
+  RedisClient* self;
+  std::function<void(Result<Reply>)> done;
+};
+
+RedisClient::RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random)
+    : loop_(loop), endpoint_(std::move(endpoint)), random_(random),
+      reconnectTimer_(loop.createTimer()), watchdog_(loop.createTimer()), graceTimer_(loop.createTimer()) {}
+
+RedisClient::~RedisClient() {
+  listener_ = nullptr;
+  stopping_ = true;
+  if (ac_ != nullptr) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    ac->data = nullptr;
+    redisAsyncFree(ac);  // runs pending callbacks with NULL replies and the binding's cleanup
+  }
+}
+
+void RedisClient::start() { connect(); }
+
+void RedisClient::connect() {
+  if (stopping_) {
+    return;
+  }
+  redisAsyncContext* ac = endpoint_.unixPath.empty()
+                              ? redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port)
+                              : redisAsyncConnectUnix(endpoint_.unixPath.c_str());
+  if (ac == nullptr) {
+    log::error("redis: out of memory creating a connection");
+    scheduleReconnect();
+    return;
+  }
+  if (ac->err != 0) {
+    std::string why = ac->errstr;
+    redisAsyncFree(ac);
+    if (why != lastError_) {
+      log::warn("redis: cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
+      lastError_ = why;
+    }
+    scheduleReconnect();
+    return;
+  }
+  if (attach(ac, loop_.raw()) != REDIS_OK) {
+    redisAsyncFree(ac);
+    log::error("redis: cannot watch the socket");
+    scheduleReconnect();
+    return;
+  }
+  ac->data = this;
+  ac_ = ac;
+  redisAsyncSetConnectCallback(ac, [](const redisAsyncContext* c, int status) {
+    if (auto* self = static_cast<RedisClient*>(c->data); self != nullptr) {
+      self->onConnected(status);
+    }
+  });
+  redisAsyncSetDisconnectCallback(ac, [](const redisAsyncContext* c, int status) {
+    if (auto* self = static_cast<RedisClient*>(c->data); self != nullptr) {
+      self->onDisconnected(status);
+    }
+  });
+  // hiredis 0.14 has no connect timeout of its own on the async API.
+  watchdog_->start(kConnectTimeoutMs, [this] { forceClose("connect timed out"); });
+}
+
+void RedisClient::onConnected(int status) {
+  if (status != REDIS_OK) {
+    // A failed connect is reported only here; hiredis frees the context after this callback.
+    std::string why = ac_ != nullptr && ac_->errstr[0] != '\0' ? ac_->errstr : "connection failed";
+    ac_ = nullptr;
+    watchdog_->stop();
+    if (why != lastError_) {
+      log::warn("redis: cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
+      lastError_ = why;
+    }
+    scheduleReconnect();
+    return;
+  }
+  watchdog_->stop();
+  auto fail = [this](const char* what) {
+    return [this, what](Result<Reply> r) {
+      if (r && r->type == Reply::Type::kError) {
+        log::error(std::string("redis: ") + what + " failed: " + r->str);
+        forceClose(std::string(what) + " failed");
+      }
+    };
+  };
+  if (!endpoint_.password.empty()) {
+    send({"AUTH", std::string(endpoint_.password.reveal())}, fail("AUTH"));
+  }
+  if (endpoint_.db != 0) {
+    send({"SELECT", std::to_string(endpoint_.db)}, fail("SELECT"));
+  }
+  send({"PING"}, [this](Result<Reply> r) {
+    if (r && r->type != Reply::Type::kError && ac_ != nullptr) {
+      backoffMs_ = 100;
+      lastError_.clear();
+      log::notice(std::string("redis: ") + (everConnected_ ? "reconnected to " : "connected to ") +
+                  endpoint_.display());
+      if (everConnected_) {
+        ++reconnects_;
+      }
+      everConnected_ = true;
+      setReady(true);
+    }
+  });
+  watchdog_->start(1000, [this] { checkTimeouts(); });
+}
+
+void RedisClient::onDisconnected(int status) {
+  ac_ = nullptr;
+  sentAtMs_.clear();
+  watchdog_->stop();
+  bool wasReady = ready_;
+  if (wasReady) {
+    log::warn(std::string("redis: connection to ") + endpoint_.display() + " lost" +
+              (status == REDIS_OK ? "" : " (error)"));
+  }
+  setReady(false);
+  if (stopping_) {
+    graceTimer_->stop();
+    if (shutdownDone_) {
+      auto done = std::move(shutdownDone_);
+      done();
+    }
+    return;
+  }
+  scheduleReconnect();
+}
+
+void RedisClient::setReady(bool ready) {
+  if (ready_ == ready) {
+    return;
+  }
+  ready_ = ready;
+  if (listener_) {
+    listener_(ready);
+  }
+}
+
+void RedisClient::scheduleReconnect() {
+  if (stopping_) {
+    return;
+  }
+  int64_t delay = backoffMs_ + static_cast<int64_t>(random_.uniform() * static_cast<double>(backoffMs_) * 0.5);
+  backoffMs_ = std::min<int64_t>(backoffMs_ * 2, 10'000);
+  reconnectTimer_->start(delay, [this] { connect(); });
+}
+
+void RedisClient::forceClose(const std::string& why) {
+  if (ac_ == nullptr) {
+    return;
+  }
+  log::warn("redis: closing the connection: " + why);
+  redisAsyncContext* ac = ac_;
+  // redisAsyncFree calls the disconnect callback only for a connected context; do its work here.
+  bool connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+  ac->data = nullptr;
+  ac_ = nullptr;
+  redisAsyncFree(ac);
+  (void)connected;
+  onDisconnected(REDIS_ERR);
+}
+
+void RedisClient::checkTimeouts() {
+  if (ac_ == nullptr) {
+    return;
+  }
+  if (!sentAtMs_.empty() && loop_.nowMs() - sentAtMs_.front() > kCommandTimeoutMs) {
+    forceClose("a command got no reply within " + std::to_string(kCommandTimeoutMs) + " ms");
+    return;
+  }
+  watchdog_->start(1000, [this] { checkTimeouts(); });
+}
+
+bool RedisClient::command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) {
+  if (!ready_) {
+    return false;
+  }
+  return send(std::move(argv), std::move(done));
+}
+
+bool RedisClient::send(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) {
+  if (ac_ == nullptr) {
+    return false;
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (const auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* pending = new Pending{this, std::move(done)};
+  int rc = redisAsyncCommandArgv(
+      ac_,
+      [](redisAsyncContext*, void* r, void* privdata) {
+        std::unique_ptr<Pending> p(static_cast<Pending*>(privdata));
+        if (!p->self->sentAtMs_.empty()) {
+          p->self->sentAtMs_.pop_front();
+        }
+        if (!p->done) {
+          return;
+        }
+        if (r == nullptr) {
+          p->done(makeError("redis connection lost before the reply"));
+        } else {
+          p->done(convert(static_cast<redisReply*>(r)));
+        }
+      },
+      pending, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+  if (rc != REDIS_OK) {
+    delete pending;
+    return false;
+  }
+  sentAtMs_.push_back(loop_.nowMs());
+  return true;
+}
+
+void RedisClient::shutdown(int64_t graceMs, std::function<void()> done) {
+  stopping_ = true;
+  reconnectTimer_->stop();
+  watchdog_->stop();
+  if (ac_ == nullptr) {
+    done();
+    return;
+  }
+  shutdownDone_ = std::move(done);
+  // Waits for outstanding replies, then closes; the grace timer cuts it short.
+  redisAsyncDisconnect(ac_);
+  graceTimer_->start(graceMs, [this] { forceClose("shutdown grace period over"); });
+}
+
+}  // namespace mcphd::redis

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "loop/uv_loop.hpp"
+#include "redis/commands.hpp"
+#include "redis/redis_url.hpp"
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace mcphd::redis {
+
+// One hiredis async connection on the loop with reconnects (backoff 100 ms doubling to 10 s, with
+// jitter), its own connect timeout and command timeout (hiredis 0.14's libuv adapter arms none),
+// and AUTH/SELECT on every connect. hiredis owns the redisAsyncContext and frees it after the
+// disconnect callback: we keep a non-owning pointer and null it there.
+class RedisClient final : public Commands {
+ public:
+  RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random);
+  ~RedisClient() override;
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  void start();
+  // Flushes what was sent, then disconnects; `done` runs once the connection is gone (at most
+  // `graceMs` later).
+  void shutdown(int64_t graceMs, std::function<void()> done);
+
+  bool ready() const override { return ready_; }
+  bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) override;
+  void onReadyChange(std::function<void(bool)> listener) override { listener_ = std::move(listener); }
+
+  uint64_t reconnects() const { return reconnects_; }
+
+  static constexpr int64_t kConnectTimeoutMs = 3000;
+  static constexpr int64_t kCommandTimeoutMs = 5000;
+
+ private:
+  struct Pending;
+  void connect();
+  void onConnected(int status);
+  void onDisconnected(int status);
+  void scheduleReconnect();
+  void setReady(bool ready);
+  void forceClose(const std::string& why);
+  bool send(std::vector<std::string> argv, std::function<void(Result<Reply>)> done);
+  void checkTimeouts();
+
+  loop::UvLoop& loop_;
+  Endpoint endpoint_;
+  Random& random_;
+  redisAsyncContext* ac_ = nullptr;  // not owned: hiredis frees it
+  bool ready_ = false;
+  bool stopping_ = false;
+  int64_t backoffMs_ = 100;
+  uint64_t reconnects_ = 0;
+  bool everConnected_ = false;
+  std::string lastError_;
+  std::unique_ptr<loop::Timer> reconnectTimer_;
+  std::unique_ptr<loop::Timer> watchdog_;
+  std::unique_ptr<loop::Timer> graceTimer_;
+  std::deque<int64_t> sentAtMs_;  // send times of outstanding commands, oldest first
+  std::function<void(bool)> listener_;
+  std::function<void()> shutdownDone_;
+};
+
+}  // namespace mcphd::redis

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/secret.hpp"
+
+namespace mcphd::registry {
+
+enum class Transport { kStreamableHttp };
+enum class AuthType { kNone, kBearer, kBasic, kHeaders };
+
+struct AuthSpec {
+  AuthType type = AuthType::kNone;
+  Secret token;                                       // bearer
+  std::string username;                               // basic
+  Secret password;                                    // basic
+  std::vector<std::pair<std::string, Secret>> headers;  // headers: secret header values
+  bool operator==(const AuthSpec&) const = default;
+};
+
+// Everything needed to check one server, whatever source (config file, Redis) it came from.
+struct ServerSpec {
+  std::string id;
+  std::string url;
+  Transport transport = Transport::kStreamableHttp;
+  std::vector<std::pair<std::string, std::string>> headers;  // not secret
+  AuthSpec auth;
+  int64_t intervalMs = 30'000;
+  int64_t timeoutMs = 10'000;
+  int64_t connectTimeoutMs = 3'000;
+  double jitter = 0.10;  // fraction of the interval
+  int healthyThreshold = 2;
+  int unhealthyThreshold = 3;
+  int64_t unhealthyIntervalMs = 5'000;
+  int64_t maxBackoffMs = 300'000;
+  size_t maxBody = 8 * 1024 * 1024;
+  bool operator==(const ServerSpec&) const = default;
+};
+
+const char* transportName(Transport t);
+const char* authTypeName(AuthType t);
+
+// A source of servers (the config file now, the Redis registry next). It announces the full set
+// at start and every later change to its listener.
+class ServerListener {
+ public:
+  virtual ~ServerListener() = default;
+  // Adds the server, or replaces the one with the same id.
+  virtual void upsertServer(const ServerSpec& spec) = 0;
+  virtual void removeServer(const std::string& id) = 0;
+};
+
+}  // namespace mcphd::registry

@@ -1,0 +1,77 @@
+#include "scheduler/health_state.hpp"
+
+#include <algorithm>
+
+namespace mcphd::scheduler {
+
+const char* statusName(Status s) {
+  switch (s) {
+    case Status::kUnknown:
+      return "unknown";
+    case Status::kHealthy:
+      return "healthy";
+    case Status::kDegraded:
+      return "degraded";
+    case Status::kUnhealthy:
+      return "unhealthy";
+  }
+  return "unknown";
+}
+
+bool HealthState::apply(Outcome outcome, int healthyThreshold, int unhealthyThreshold) {
+  const Status before = status_;
+  const bool first = status_ == Status::kUnknown;
+  if (outcome == Outcome::kSuccess) {
+    ++successes_;
+    failures_ = 0;
+    if (first || successes_ >= healthyThreshold) {
+      status_ = Status::kHealthy;
+    }
+  } else {
+    ++failures_;
+    successes_ = 0;
+    switch (outcome) {
+      case Outcome::kDegraded:
+        status_ = Status::kDegraded;
+        break;
+      case Outcome::kHardFailure:
+        status_ = Status::kUnhealthy;
+        break;
+      case Outcome::kRetriableFailure:
+        if (first || failures_ >= unhealthyThreshold) {
+          status_ = Status::kUnhealthy;
+        }
+        break;
+      case Outcome::kSuccess:
+        break;
+    }
+  }
+  if (status_ != Status::kUnhealthy) {
+    backoffStep_ = 0;
+  }
+  return status_ != before;
+}
+
+int64_t HealthState::nextDelayMs(const registry::ServerSpec& spec,
+                                 std::optional<int64_t> retryAfterMs, Random& random) {
+  int64_t base = spec.intervalMs;
+  if (status_ == Status::kUnhealthy) {
+    base = spec.unhealthyIntervalMs;
+    for (int i = 0; i < backoffStep_ && base < spec.maxBackoffMs; ++i) {
+      base *= 2;
+    }
+    base = std::min(base, spec.maxBackoffMs);
+    if (base < spec.maxBackoffMs) {
+      ++backoffStep_;
+    }
+  }
+  base = std::max<int64_t>(base, 1);
+  auto jitter = static_cast<int64_t>(random.uniform() * spec.jitter * static_cast<double>(base));
+  int64_t delay = base + jitter;
+  if (retryAfterMs) {
+    delay = std::max(delay, std::min(*retryAfterMs, spec.maxBackoffMs));
+  }
+  return delay;
+}
+
+}  // namespace mcphd::scheduler

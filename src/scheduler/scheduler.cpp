@@ -1,0 +1,140 @@
+#include "scheduler/scheduler.hpp"
+
+#include <algorithm>
+
+namespace mcphd::scheduler {
+
+Scheduler::Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, mcp::Prober& prober,
+                     ResultSink& sink, size_t maxConcurrent)
+    : clock_(clock), timers_(timers), random_(random), prober_(prober), sink_(sink),
+      maxConcurrent_(std::max<size_t>(1, maxConcurrent)) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::stop() {
+  stopped_ = true;
+  for (auto& [id, s] : sessions_) {
+    s->timer->stop();
+    s->inFlight.reset();
+    s->queued = false;
+  }
+  queue_.clear();
+  running_ = 0;
+}
+
+const HealthState* Scheduler::state(const std::string& id) const {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : &it->second->state;
+}
+
+void Scheduler::upsertServer(const registry::ServerSpec& spec) {
+  auto it = sessions_.find(spec.id);
+  if (it != sessions_.end()) {
+    it->second->spec = spec;
+    return;
+  }
+  auto s = std::make_unique<Session>();
+  s->spec = spec;
+  s->timer = timers_.createTimer();
+  Session* raw = s.get();
+  sessions_.emplace(spec.id, std::move(s));
+  if (stopped_) {
+    return;
+  }
+  auto delay = static_cast<int64_t>(random_.uniform() * static_cast<double>(spec.intervalMs));
+  raw->timer->start(delay, [this, raw] { due(*raw, "startup"); });
+}
+
+void Scheduler::removeServer(const std::string& id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    return;
+  }
+  if (it->second->inFlight) {
+    --running_;
+  }
+  sessions_.erase(it);  // cancels its timer and any check in flight
+  // Its queue entry, if any, is skipped when reached.
+  sink_.onRemoved(id);
+  startQueued();
+}
+
+void Scheduler::checkNow(const std::string& id, const std::string& trigger) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || stopped_) {
+    return;
+  }
+  Session& s = *it->second;
+  if (s.inFlight || s.queued) {
+    return;
+  }
+  s.timer->stop();
+  due(s, trigger);
+}
+
+void Scheduler::due(Session& s, std::string trigger) {
+  s.trigger = std::move(trigger);
+  if (s.inFlight || s.queued) {
+    return;
+  }
+  if (running_ < maxConcurrent_) {
+    launch(s);
+    return;
+  }
+  s.queued = true;
+  queue_.push_back(s.spec.id);
+}
+
+void Scheduler::launch(Session& s) {
+  ++running_;
+  Session* raw = &s;
+  s.inFlight = prober_.start(s.spec, [this, raw](mcp::ProbeResult r) { onDone(*raw, std::move(r)); });
+}
+
+Outcome Scheduler::outcomeOf(const mcp::ProbeResult& r) {
+  if (!r.error) {
+    return Outcome::kSuccess;
+  }
+  if (r.initialized) {
+    return Outcome::kDegraded;
+  }
+  return r.retriable ? Outcome::kRetriableFailure : Outcome::kHardFailure;
+}
+
+void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
+  std::unique_ptr<mcp::RunningCheck> finished = std::move(s.inFlight);
+  --running_;
+  CheckReport report;
+  report.serverId = s.spec.id;
+  report.previousStatus = s.state.status();
+  report.changed = s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);
+  report.status = s.state.status();
+  report.trigger = s.trigger;
+  report.checkedAtWallMs = clock_.wallMs();
+  report.consecutiveFailures = s.state.consecutiveFailures();
+  report.consecutiveSuccesses = s.state.consecutiveSuccesses();
+  s.checkedOnce = true;
+  const std::optional<int64_t> retryAfter = result.retryAfterMs;
+  report.probe = std::move(result);
+
+  Session* raw = &s;
+  int64_t delay = s.state.nextDelayMs(s.spec, retryAfter, random_);
+  s.timer->start(delay, [this, raw] { due(*raw, "schedule"); });
+  sink_.onReport(report);
+  startQueued();
+}
+
+void Scheduler::startQueued() {
+  while (running_ < maxConcurrent_ && !queue_.empty() && !stopped_) {
+    std::string id = std::move(queue_.front());
+    queue_.pop_front();
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || !it->second->queued) {
+      continue;
+    }
+    it->second->queued = false;
+    launch(*it->second);
+  }
+}
+
+}  // namespace mcphd::scheduler

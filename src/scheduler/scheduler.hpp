@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.hpp"
+#include "loop/timer.hpp"
+#include "mcp/prober.hpp"
+#include "registry/server_spec.hpp"
+#include "scheduler/health_state.hpp"
+
+namespace mcphd::scheduler {
+
+// One check's result with the state it led to: what gets published.
+struct CheckReport {
+  std::string serverId;
+  Status status = Status::kUnknown;
+  Status previousStatus = Status::kUnknown;
+  bool changed = false;
+  std::string trigger;  // "startup", "schedule", ...
+  int64_t checkedAtWallMs = 0;
+  int consecutiveFailures = 0;
+  int consecutiveSuccesses = 0;
+  mcp::ProbeResult probe;
+};
+
+// Receives every check result, in completion order.
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  // Called from the loop; must not call back into the Scheduler synchronously.
+  virtual void onReport(const CheckReport& report) = 0;
+  // The server left the registry.
+  virtual void onRemoved(const std::string& serverId) = 0;
+};
+
+// Schedules the checks of every server: per-server timers with jitter, a random initial delay, at
+// most one check per server at a time and at most `maxConcurrent` overall (extra work waits in due
+// order), the health state machine, and backoff while unhealthy.
+class Scheduler final : public registry::ServerListener {
+ public:
+  Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, mcp::Prober& prober,
+            ResultSink& sink, size_t maxConcurrent);
+  ~Scheduler() override;
+
+  // A new server gets its first check after a random delay within its interval (spreading the
+  // start); an existing one keeps its state and schedule with the new settings.
+  void upsertServer(const registry::ServerSpec& spec) override;
+  void removeServer(const std::string& id) override;
+
+  // Checks a server as soon as a slot is free; no-op while one of its checks is in flight.
+  void checkNow(const std::string& id, const std::string& trigger);
+  // Cancels every timer and check in flight; nothing runs afterwards.
+  void stop();
+
+  size_t running() const { return running_; }
+  size_t queued() const { return queue_.size(); }
+  size_t servers() const { return sessions_.size(); }
+  const HealthState* state(const std::string& id) const;
+
+ private:
+  struct Session {
+    registry::ServerSpec spec;
+    HealthState state;
+    std::unique_ptr<loop::Timer> timer;
+    std::unique_ptr<mcp::RunningCheck> inFlight;
+    bool queued = false;
+    bool checkedOnce = false;
+    std::string trigger;
+  };
+
+  void due(Session& s, std::string trigger);
+  void launch(Session& s);
+  void onDone(Session& s, mcp::ProbeResult result);
+  void startQueued();
+  static Outcome outcomeOf(const mcp::ProbeResult& r);
+
+  Clock& clock_;
+  loop::TimerFactory& timers_;
+  Random& random_;
+  mcp::Prober& prober_;
+  ResultSink& sink_;
+  size_t maxConcurrent_;
+  size_t running_ = 0;
+  bool stopped_ = false;
+  std::map<std::string, std::unique_ptr<Session>> sessions_;
+  std::deque<std::string> queue_;  // ids waiting for a slot, in the order they fell due
+};
+
+}  // namespace mcphd::scheduler
