@@ -283,10 +283,6 @@ class Loader {
       fail(n, k, "must be shorter than interval (timeout " + std::to_string(s.timeoutMs) +
                      " ms, interval " + std::to_string(s.intervalMs) + " ms)");
     }
-    if (s.connectTimeoutMs > s.timeoutMs) {
-      auto [n, k] = where("connect_timeout");
-      fail(n, k, "must not be longer than timeout");
-    }
     if (s.maxBackoffMs < s.unhealthyIntervalMs) {
       auto [n, k] = where("max_backoff");
       fail(n, k, "must not be shorter than unhealthy_interval");

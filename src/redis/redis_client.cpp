@@ -232,7 +232,7 @@ void RedisClient::onDisconnected(int status) {
   sentAtMs_.clear();
   watchdog_->stop();
   bool wasReady = ready_;
-  if (wasReady) {
+  if (wasReady && !stopping_) {
     log::warn(std::string("redis: connection to ") + endpoint_.display() + " lost" +
               (status == REDIS_OK ? "" : " (error)"));
   }

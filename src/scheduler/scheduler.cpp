@@ -102,7 +102,7 @@ Outcome Scheduler::outcomeOf(const mcp::ProbeResult& r) {
 }
 
 void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
-  std::unique_ptr<mcp::RunningCheck> finished = std::move(s.inFlight);
+  s.inFlight.reset();  // allowed from inside its own callback (mcp::Prober's contract)
   --running_;
   CheckReport report;
   report.serverId = s.spec.id;

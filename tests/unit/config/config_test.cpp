@@ -1,0 +1,121 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "config/config.hpp"
+
+using namespace mcphd::config;
+
+namespace {
+
+std::string errorOf(const std::string& yaml) {
+  auto r = loadString(yaml, "test.yaml");
+  REQUIRE_FALSE(r.ok());
+  return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("the example in the issue loads with defaults applied") {
+  setenv("MCPHD_TEST_TEAM", "search", 1);
+  auto r = loadString(R"(
+redis:
+  url: redis://127.0.0.1:6379/0
+  prefix: "mcp:"
+defaults:
+  interval: 30s
+  timeout: 10s
+  connect_timeout: 3s
+  jitter: 10%
+  healthy_threshold: 2
+  unhealthy_threshold: 3
+  unhealthy_interval: 5s
+  max_backoff: 5m
+  max_body: 8MiB
+max_concurrent_checks: 256
+servers:
+  - id: everything
+    url: http://127.0.0.1:3001/mcp
+    transport: streamable_http
+    headers: {X-Team: "${MCPHD_TEST_TEAM}"}
+    auth: {type: bearer, token: "t0k"}
+    interval: 10s
+    timeout: 2s
+  - id: other
+    url: https://example.invalid/mcp
+)", "test.yaml");
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  REQUIRE(r->servers.size() == 2);
+  const auto& s = r->servers[0];
+  CHECK(s.intervalMs == 10'000);
+  CHECK(s.timeoutMs == 2'000);
+  CHECK(s.headers.at(0).second == "search");
+  CHECK(s.auth.token.reveal() == "t0k");
+  CHECK(r->servers[1].intervalMs == 30'000);
+  CHECK(r->servers[1].maxBody == 8u * 1024 * 1024);
+  CHECK(r->servers[1].jitter == Approx(0.10));
+  CHECK(r->maxConcurrentChecks == 256);
+}
+
+TEST_CASE("config errors name the file, the line and the key") {
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
+        "test.yaml:4: servers[0].intervall: unknown key (known keys: auth, connect_timeout, headers, "
+        "healthy_threshold, id, interval, jitter, max_backoff, max_body, timeout, transport, "
+        "unhealthy_interval, unhealthy_threshold, url)");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5 s\n")
+            .rfind("test.yaml:4: servers[0].interval: '5 s' is not a duration", 0) == 0);
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n  - id: a\n    url: http://y/mcp\n") ==
+        "test.yaml:4: servers[1].id: duplicate id 'a'");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5s\n    timeout: 5s\n")
+            .rfind("test.yaml:5: servers[0].timeout: must be shorter than interval", 0) == 0);
+  CHECK(errorOf("defaults:\n  timeout: 40s\nservers:\n  - id: a\n    url: http://x/mcp\n")
+            .rfind("test.yaml:2: defaults.timeout: must be shorter than interval", 0) == 0);
+  CHECK(errorOf("max_concurrent_checks: many\n") ==
+        "test.yaml:1: max_concurrent_checks: must be an integer");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    healthy_threshold: [1]\n") ==
+        "test.yaml:4: servers[0].healthy_threshold: must be an integer");
+  CHECK(errorOf("servers:\n  - id: 'bad id'\n    url: http://x/mcp\n").rfind("test.yaml:2: servers[0].id:", 0) == 0);
+  CHECK(errorOf("servers:\n  - id: a\n    url: ftp://x\n") ==
+        "test.yaml:3: servers[0].url: must be an http:// or https:// URL");
+  CHECK(errorOf("servers:\n  - id: a\n").rfind("test.yaml:2: servers[0].url: is required", 0) == 0);
+  CHECK(errorOf("servers: [\n").rfind("test.yaml:", 0) == 0);
+  CHECK(errorOf("redis:\n  url: http://x\n").rfind("test.yaml:2: redis.url:", 0) == 0);
+}
+
+TEST_CASE("auth settings are checked and secrets come from files or the environment") {
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: magic}\n")
+            .rfind("test.yaml:4: servers[0].auth.type: 'magic' is not one of", 0) == 0);
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer}\n")
+            .find("bearer auth needs token_file") != std::string::npos);
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: /nonexistent/t}\n")
+            .rfind("test.yaml:4: servers[0].auth.token_file: cannot read /nonexistent/t", 0) == 0);
+  unsetenv("MCPHD_TEST_UNSET");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token: \"${MCPHD_TEST_UNSET}\"}\n") ==
+        "test.yaml:4: servers[0].auth.token: environment variable 'MCPHD_TEST_UNSET' is not set");
+  const std::string path = "/tmp/mcphd-config-test.token";
+  {
+    std::ofstream(path) << "file-secret\n";
+  }
+  auto r = loadString("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: " + path + "}\n", "t.yaml");
+  REQUIRE(r.ok());
+  CHECK(r->servers[0].auth.token.reveal() == "file-secret");
+  std::remove(path.c_str());
+}
+
+TEST_CASE("durations, sizes and percentages") {
+  CHECK(parseDuration("500ms").value() == 500);
+  CHECK(parseDuration("10s").value() == 10'000);
+  CHECK(parseDuration("5m").value() == 300'000);
+  CHECK(parseDuration("1h").value() == 3'600'000);
+  CHECK_FALSE(parseDuration("0s").ok());
+  CHECK_FALSE(parseDuration("10").ok());
+  CHECK_FALSE(parseDuration("-1s").ok());
+  CHECK(parseSize("8MiB").value() == 8u * 1024 * 1024);
+  CHECK(parseSize("512KiB").value() == 512u * 1024);
+  CHECK_FALSE(parseSize("8 MiB").ok());
+  CHECK(parsePercent("10%").value() == Approx(0.1));
+  CHECK_FALSE(parsePercent("150%").ok());
+  CHECK(expandEnv("a$$b").value() == "a$b");
+}

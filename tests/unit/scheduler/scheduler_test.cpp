@@ -1,0 +1,224 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "loop/sim_loop.hpp"
+#include "scheduler/scheduler.hpp"
+
+using namespace mcphd;
+using namespace mcphd::scheduler;
+
+namespace {
+
+struct SeqRandom : Random {
+  double value = 0.0;
+  double uniform() override { return value; }
+};
+
+// A prober whose checks finish only when the test says so.
+struct FakeProber : mcp::Prober {
+  struct Check : mcp::RunningCheck {
+    FakeProber* owner;
+    std::string id;
+    std::function<void(mcp::ProbeResult)> done;
+    ~Check() override { owner->running.erase(id); }
+  };
+  std::map<std::string, Check*> running;
+  std::vector<std::string> started;
+  std::map<std::string, int> concurrentPeak;
+  size_t peak = 0;
+
+  std::unique_ptr<mcp::RunningCheck> start(const registry::ServerSpec& spec,
+                                           std::function<void(mcp::ProbeResult)> done) override {
+    auto c = std::make_unique<Check>();
+    c->owner = this;
+    c->id = spec.id;
+    c->done = std::move(done);
+    REQUIRE(running.count(spec.id) == 0);  // never two checks of one server at once
+    running[spec.id] = c.get();
+    started.push_back(spec.id);
+    peak = std::max(peak, running.size());
+    return c;
+  }
+  void finish(const std::string& id, mcp::ProbeResult r = {}) {
+    REQUIRE(running.count(id) == 1);
+    auto done = running[id]->done;
+    done(std::move(r));
+  }
+};
+
+struct FakeSink : ResultSink {
+  std::vector<CheckReport> reports;
+  std::vector<std::string> removed;
+  void onReport(const CheckReport& r) override { reports.push_back(r); }
+  void onRemoved(const std::string& id) override { removed.push_back(id); }
+};
+
+registry::ServerSpec server(const std::string& id, int64_t intervalMs = 10'000) {
+  registry::ServerSpec s;
+  s.id = id;
+  s.url = "http://127.0.0.1:1/mcp";
+  s.intervalMs = intervalMs;
+  s.timeoutMs = intervalMs / 2;
+  s.jitter = 0.10;
+  return s;
+}
+
+mcp::ProbeResult refused() {
+  mcp::ProbeResult r;
+  r.error = mcp::CheckError{mcp::ErrorKind::kConnect, "refused", 0};
+  r.retriable = true;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the first check of a server comes after a random delay within its interval") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  random.value = 0.25;
+  sched.upsertServer(server("a", 10'000));
+  loop.advance(2'499);
+  CHECK(prober.started.empty());
+  loop.advance(1);
+  CHECK(prober.started == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("the next check is armed at exactly the interval plus jitter after a result") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  random.value = 0.0;
+  sched.upsertServer(server("a", 10'000));
+  loop.runDue();
+  loop.advance(300);
+  random.value = 0.5;
+  prober.finish("a");
+  REQUIRE(sink.reports.size() == 1);
+  CHECK(sink.reports[0].trigger == "startup");
+  CHECK(sink.reports[0].status == Status::kHealthy);
+  CHECK(loop.nextDueIn() == 10'500);
+  loop.advance(10'500);
+  CHECK(prober.started.size() == 2);
+  prober.finish("a");
+  CHECK(sink.reports[1].trigger == "schedule");
+}
+
+TEST_CASE("a server turns unhealthy after three consecutive timeouts and is retried with backoff") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  auto s = server("a", 10'000);
+  s.unhealthyIntervalMs = 1'000;
+  s.maxBackoffMs = 4'000;
+  sched.upsertServer(s);
+  loop.runDue();
+  prober.finish("a");
+  mcp::ProbeResult timeout;
+  timeout.error = mcp::CheckError{mcp::ErrorKind::kTimeout, "timed out", 0};
+  timeout.retriable = true;
+  std::vector<Status> statuses;
+  std::vector<int64_t> gaps;
+  for (int i = 0; i < 6; ++i) {
+    gaps.push_back(loop.nextDueIn());
+    loop.advance(loop.nextDueIn());
+    prober.finish("a", timeout);
+    statuses.push_back(sink.reports.back().status);
+  }
+  CHECK(statuses == std::vector<Status>{Status::kHealthy, Status::kHealthy, Status::kUnhealthy,
+                                        Status::kUnhealthy, Status::kUnhealthy, Status::kUnhealthy});
+  CHECK(gaps == std::vector<int64_t>{10'000, 10'000, 10'000, 1'000, 2'000, 4'000});
+  CHECK(sink.reports.back().consecutiveFailures == 6);
+  CHECK(sink.reports[3].changed);
+  CHECK(sink.reports[3].previousStatus == Status::kHealthy);
+}
+
+TEST_CASE("no more than max_concurrent_checks run at once and queued checks start in due order") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 2);
+  for (int i = 0; i < 5; ++i) {
+    random.value = 0.1 * (5 - i);  // e is due first, a last
+    sched.upsertServer(server(std::string(1, static_cast<char>('a' + i))));
+  }
+  loop.advance(10'000);
+  CHECK(prober.started == std::vector<std::string>{"e", "d"});
+  CHECK(sched.queued() == 3);
+  prober.finish("d");
+  CHECK(prober.started.back() == "c");
+  prober.finish("e");
+  prober.finish("c");
+  CHECK(prober.started == std::vector<std::string>{"e", "d", "c", "b", "a"});
+  CHECK(prober.peak == 2);
+}
+
+TEST_CASE("a check asked for while one is in flight does not start a second") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  sched.upsertServer(server("a"));
+  loop.runDue();
+  sched.checkNow("a", "command");
+  CHECK(prober.started.size() == 1);
+  prober.finish("a");
+  sched.checkNow("a", "command");
+  CHECK(prober.started.size() == 2);
+  prober.finish("a");
+  CHECK(sink.reports.back().trigger == "command");
+}
+
+TEST_CASE("removing a server cancels its check and frees its slot") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 1);
+  sched.upsertServer(server("a"));
+  random.value = 0.5;
+  sched.upsertServer(server("b"));
+  loop.advance(5'000);
+  CHECK(prober.started == std::vector<std::string>{"a"});
+  CHECK(sched.queued() == 1);
+  sched.removeServer("a");
+  CHECK(prober.running.count("a") == 0);
+  CHECK(prober.started == std::vector<std::string>{"a", "b"});
+  CHECK(sink.removed == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("after stop nothing is armed and no check runs") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  sched.upsertServer(server("a"));
+  sched.upsertServer(server("b"));
+  loop.runDue();
+  sched.stop();
+  CHECK(prober.running.empty());
+  CHECK(loop.armedTimers() == 0);
+}
+
+TEST_CASE("a retriable failure on the very first check makes the server unhealthy at once") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  sched.upsertServer(server("a"));
+  loop.runDue();
+  prober.finish("a", refused());
+  CHECK(sink.reports.back().status == Status::kUnhealthy);
+  CHECK(sink.reports.back().previousStatus == Status::kUnknown);
+}
