@@ -1,0 +1,316 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace mcphd::itest {
+
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool waitForPort(int port, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    if (ok) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "mcphd-itest-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (std::getenv("MCPHD_KEEP_TMP") == nullptr) {
+    std::filesystem::remove_all(path_, ec);
+  }
+}
+
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 const std::string& logPath) {
+  std::vector<std::string> envStrings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry = *e;
+    std::string name = entry.substr(0, entry.find('='));
+    if (env.count(name) == 0) {
+      envStrings.push_back(entry);
+    }
+  }
+  for (const auto& [k, v] : env) {
+    envStrings.push_back(k + "=" + v);
+  }
+  std::vector<char*> argvp, envp;
+  for (auto& a : argv) {
+    argvp.push_back(a.data());
+  }
+  argvp.push_back(nullptr);
+  for (auto& e : envStrings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  int rc = posix_spawnp(&pid_, argv[0].c_str(), &fa, nullptr, argvp.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  }
+}
+
+Process::~Process() {
+  if (running()) {
+    stop(SIGTERM, std::chrono::milliseconds(3000));
+  }
+  if (running()) {
+    stop(SIGKILL, std::chrono::milliseconds(3000));
+  }
+}
+
+bool Process::running() {
+  if (status_) {
+    return false;
+  }
+  return !wait(std::chrono::milliseconds(0)).has_value();
+}
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+  if (status_) {
+    return status_;
+  }
+  auto deadline = Clock::now() + timeout;
+  do {
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return status_;
+    }
+    if (timeout.count() > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } while (Clock::now() < deadline);
+  return std::nullopt;
+}
+
+std::optional<int> Process::stop(int sig, std::chrono::milliseconds timeout) {
+  if (!status_) {
+    kill(pid_, sig);
+  }
+  return wait(timeout);
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void writeFile(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
+
+RedisServer::RedisServer(const TempDir& dir, int port) : dir_(dir), port_(port == 0 ? freePort() : port) { start(); }
+
+RedisServer::~RedisServer() { stop(); }
+
+void RedisServer::start() {
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", dir_.path()},
+      std::map<std::string, std::string>{}, dir_.file("redis.log"));
+  if (!waitForPort(port_, std::chrono::seconds(10))) {
+    throw std::runtime_error("redis-server did not start; see " + dir_.file("redis.log"));
+  }
+}
+
+void RedisServer::stop() {
+  if (proc_) {
+    proc_->stop(SIGKILL, std::chrono::seconds(5));
+    proc_.reset();
+  }
+}
+
+std::optional<std::string> RedisServer::query(const std::vector<std::string>& argv) const {
+  timeval tv{5, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (c == nullptr || c->err != 0) {
+    if (c != nullptr) {
+      redisFree(c);
+    }
+    return std::nullopt;
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (const auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+  std::optional<std::string> out;
+  if (r != nullptr) {
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+      out = std::string(r->str, r->len);
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+      out = std::to_string(r->integer);
+    }
+    freeReplyObject(r);
+  }
+  redisFree(c);
+  return out;
+}
+
+EverythingServer::EverythingServer(const TempDir& dir, int port) : dir_(dir), port_(port == 0 ? freePort() : port) {
+  start();
+}
+
+EverythingServer::~EverythingServer() { stop(); }
+
+void EverythingServer::start() {
+  std::string script = std::string(MCPHD_PEERS_DIR) +
+                       "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+  proc_ = std::make_unique<Process>(std::vector<std::string>{"node", script, "streamableHttp"},
+                                    std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},
+                                    dir_.file("everything.log"));
+  if (!waitForPort(port_, std::chrono::seconds(30))) {
+    throw std::runtime_error("server-everything did not start; see " + dir_.file("everything.log"));
+  }
+}
+
+void EverythingServer::stop() {
+  if (proc_) {
+    proc_->stop(SIGKILL, std::chrono::seconds(5));
+    proc_.reset();
+  }
+}
+
+Subscriber::Subscriber(int port, std::vector<std::string> channels) : port_(port), channels_(std::move(channels)) {
+  if (!connect()) {
+    throw std::runtime_error("cannot subscribe");
+  }
+}
+
+Subscriber::~Subscriber() {
+  if (ctx_ != nullptr) {
+    redisFree(ctx_);
+  }
+}
+
+bool Subscriber::connect() {
+  if (ctx_ != nullptr) {
+    redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  timeval tv{1, 0};
+  ctx_ = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (ctx_ == nullptr || ctx_->err != 0) {
+    return false;
+  }
+  std::vector<const char*> argv = {"SUBSCRIBE"};
+  for (const auto& c : channels_) {
+    argv.push_back(c.c_str());
+  }
+  auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), nullptr));
+  if (r == nullptr) {
+    return false;
+  }
+  freeReplyObject(r);
+  for (size_t i = 1; i < channels_.size(); ++i) {
+    void* more = nullptr;
+    if (redisGetReply(ctx_, &more) != REDIS_OK) {
+      return false;
+    }
+    freeReplyObject(more);
+  }
+  return true;
+}
+
+std::optional<Message> Subscriber::waitFor(const std::function<bool(const Message&)>& pred,
+                                           std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (ctx_ == nullptr || ctx_->err != 0) {
+      if (!connect()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
+    // Take a complete reply from what was read already; otherwise wait for bytes with poll so a
+    // quiet channel never breaks the connection (a hiredis read timeout would, losing messages).
+    void* reply = nullptr;
+    if (redisReaderGetReply(ctx_->reader, &reply) != REDIS_OK) {
+      connect();
+      continue;
+    }
+    if (reply == nullptr) {
+      pollfd p{ctx_->fd, POLLIN, 0};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (poll(&p, 1, static_cast<int>(std::max<long>(1, std::min<long>(left, 200)))) > 0) {
+        if (redisBufferRead(ctx_) != REDIS_OK) {
+          connect();  // Redis went away: resubscribe when it is back
+        }
+      }
+      continue;
+    }
+    auto* r = static_cast<redisReply*>(reply);
+    std::optional<Message> m;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && std::string(r->element[0]->str) == "message") {
+      m = Message{std::string(r->element[1]->str, r->element[1]->len),
+                  std::string(r->element[2]->str, r->element[2]->len)};
+    }
+    freeReplyObject(r);
+    if (m && pred(*m)) {
+      return m;
+    }
+  }
+  return std::nullopt;
+}
+
+Json::Json(const std::string& text) { ok = parser.parse(text).get(root) == simdjson::SUCCESS; }
+
+}  // namespace mcphd::itest

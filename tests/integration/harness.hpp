@@ -1,0 +1,122 @@
+#pragma once
+
+// Test harness: real processes (redis-server, node MCP servers, the daemon) on free loopback
+// ports in a temporary folder, always stopped when the test ends.
+
+#include <hiredis/hiredis.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mcphd::itest {
+
+using Clock = std::chrono::steady_clock;
+
+int freePort();
+bool waitForPort(int port, std::chrono::milliseconds timeout);
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+class Process {
+ public:
+  // Starts argv[0] (looked up in PATH) with extra environment entries; stdout and stderr go to
+  // `logPath`.
+  Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const std::string& logPath);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Sends `sig` and waits up to `timeout` for the exit; returns the exit status (or 128+signal),
+  // or nullopt if it did not exit in time.
+  std::optional<int> stop(int sig, std::chrono::milliseconds timeout);
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+std::string readFile(const std::string& path);
+void writeFile(const std::string& path, const std::string& content);
+
+// A real redis-server on a free port with no persistence.
+class RedisServer {
+ public:
+  explicit RedisServer(const TempDir& dir, int port = 0);
+  ~RedisServer();
+  void stop();
+  void start();
+  int port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  // Runs a command on a fresh connection; the reply as a string (nil -> nullopt).
+  std::optional<std::string> query(const std::vector<std::string>& argv) const;
+
+ private:
+  const TempDir& dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
+// @modelcontextprotocol/server-everything in streamableHttp mode.
+class EverythingServer {
+ public:
+  explicit EverythingServer(const TempDir& dir, int port = 0);
+  ~EverythingServer();
+  void stop();
+  void start();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+
+ private:
+  const TempDir& dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
+struct Message {
+  std::string channel;
+  std::string payload;
+};
+
+// A SUBSCRIBE connection that reconnects when Redis restarts.
+class Subscriber {
+ public:
+  Subscriber(int port, std::vector<std::string> channels);
+  ~Subscriber();
+  // The next message matching `pred` before `timeout`, or nullopt.
+  std::optional<Message> waitFor(const std::function<bool(const Message&)>& pred,
+                                 std::chrono::milliseconds timeout);
+
+ private:
+  bool connect();
+  int port_;
+  std::vector<std::string> channels_;
+  redisContext* ctx_ = nullptr;
+};
+
+// Parsed JSON kept alive with its parser.
+struct Json {
+  explicit Json(const std::string& text);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  bool ok = false;
+};
+
+}  // namespace mcphd::itest
