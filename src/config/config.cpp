@@ -2,13 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -20,6 +21,35 @@ namespace {
 
 using registry::AuthType;
 using registry::ServerSpec;
+
+// Hand-written matchers: std::regex is slow, recursive, and trips GCC 12's warnings under ASan.
+bool isTokenChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+.^_`|~-", c) != nullptr;
+}
+
+bool isHeaderName(const std::string& s) {
+  return !s.empty() && s.size() <= 256 && std::all_of(s.begin(), s.end(), isTokenChar);
+}
+
+bool isServerId(const std::string& s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// Splits "123unit" into its number (at most `maxDigits` digits) and unit.
+bool splitNumber(const std::string& s, size_t maxDigits, uint64_t& number, std::string& unit) {
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    ++i;
+  }
+  if (i == 0 || i > maxDigits) {
+    return false;
+  }
+  number = std::stoull(s.substr(0, i));
+  unit = s.substr(i);
+  return true;
+}
 
 // Thrown inside the loader only, turned into a Result at its boundary (no exception leaves it).
 struct ConfigError {
@@ -121,11 +151,10 @@ class Loader {
     if (!n.IsMap()) {
       fail(n, key, "must be a mapping of header names to values");
     }
-    static const std::regex kName("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$");
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& kv : n) {
       std::string name = kv.first.as<std::string>();
-      if (!std::regex_match(name, kName)) {
+      if (!isHeaderName(name)) {
         fail(kv.first, key, "'" + name + "' is not a valid header name");
       }
       std::string value = str(kv.second, key + "." + name);
@@ -331,7 +360,6 @@ class Loader {
       if (!servers.IsSequence()) {
         fail(servers, "servers", "must be a list");
       }
-      static const std::regex kId("^[A-Za-z0-9._-]{1,128}$");
       std::set<std::string> ids;
       for (size_t i = 0; i < servers.size(); ++i) {
         const YAML::Node& n = servers[i];
@@ -342,7 +370,7 @@ class Loader {
         }
         ServerSpec s = defaults;
         s.id = str(n["id"], path + ".id");
-        if (!std::regex_match(s.id, kId)) {
+        if (!isServerId(s.id)) {
           fail(n["id"], path + ".id", "'" + s.id + "' must match [A-Za-z0-9._-]{1,128}");
         }
         if (!ids.insert(s.id).second) {
@@ -365,46 +393,53 @@ class Loader {
 }  // namespace
 
 Result<int64_t> parseDuration(const std::string& s) {
-  static const std::regex kDuration("^([0-9]{1,9})(ms|s|m|h)$");
-  std::smatch m;
-  if (!std::regex_match(s, m, kDuration)) {
+  uint64_t v = 0;
+  std::string unit;
+  if (!splitNumber(s, 9, v, unit) || (unit != "ms" && unit != "s" && unit != "m" && unit != "h")) {
     return makeError("'" + s + "' is not a duration (write e.g. 500ms, 10s, 5m, 1h)");
   }
-  int64_t v = std::stoll(m[1]);
-  const std::string unit = m[2];
   int64_t mult = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : 3'600'000;
   if (v == 0) {
     return makeError("'" + s + "' must be longer than zero");
   }
-  return v * mult;
+  return static_cast<int64_t>(v) * mult;
 }
 
 Result<size_t> parseSize(const std::string& s) {
-  static const std::regex kSize("^([0-9]{1,12})(B|KiB|MiB|GiB|KB|MB|GB)?$");
-  std::smatch m;
-  if (!std::regex_match(s, m, kSize)) {
+  static const std::map<std::string, size_t> kUnits = {
+      {"", 1},           {"B", 1},          {"KiB", 1024},           {"MiB", 1024 * 1024},
+      {"GiB", 1UL << 30}, {"KB", 1000},      {"MB", 1000 * 1000},     {"GB", 1000UL * 1000 * 1000}};
+  uint64_t v = 0;
+  std::string unit;
+  auto it = kUnits.end();
+  if (!splitNumber(s, 12, v, unit) || (it = kUnits.find(unit)) == kUnits.end()) {
     return makeError("'" + s + "' is not a size (write e.g. 512KiB, 8MiB)");
   }
-  size_t v = std::stoull(m[1]);
-  const std::string unit = m[2];
-  size_t mult = unit == "KiB" ? 1024 : unit == "MiB" ? 1024 * 1024 : unit == "GiB" ? 1024UL * 1024 * 1024
-              : unit == "KB" ? 1000 : unit == "MB" ? 1000 * 1000 : unit == "GB" ? 1000UL * 1000 * 1000 : 1;
-  if (v > (size_t{1} << 40) / mult) {
+  if (v > (uint64_t{1} << 40) / it->second) {
     return makeError("'" + s + "' is too large");
   }
-  return v * mult;
+  return static_cast<size_t>(v * it->second);
 }
 
 Result<double> parsePercent(const std::string& s) {
-  static const std::regex kPercent("^([0-9]{1,3}(\\.[0-9]+)?)%$");
-  std::smatch m;
+  uint64_t whole = 0;
+  std::string rest;
   double v = 0;
-  if (std::regex_match(s, m, kPercent)) {
-    v = std::stod(m[1]) / 100.0;
-  } else {
+  if (!splitNumber(s, 3, whole, rest) || rest.empty() || rest.back() != '%') {
     return makeError("'" + s + "' is not a percentage (write e.g. 10%)");
   }
-  if (v < 0 || v > 1) {
+  rest.pop_back();
+  double fraction = 0;
+  if (!rest.empty()) {
+    uint64_t digits = 0;
+    std::string none;
+    if (rest.front() != '.' || !splitNumber(rest.substr(1), 6, digits, none) || !none.empty()) {
+      return makeError("'" + s + "' is not a percentage (write e.g. 10%)");
+    }
+    fraction = std::stod("0" + rest);
+  }
+  v = (static_cast<double>(whole) + fraction) / 100.0;
+  if (v > 1) {
     return makeError("'" + s + "' must be between 0% and 100%");
   }
   return v;
