@@ -310,7 +310,8 @@ class Loader {
     if (s.timeoutMs >= s.intervalMs) {
       auto [n, k] = where("timeout");
       fail(n, k, "must be shorter than interval (timeout " + std::to_string(s.timeoutMs) +
-                     " ms, interval " + std::to_string(s.intervalMs) + " ms)");
+                     " ms, interval " + std::to_string(s.intervalMs) + " ms" +
+                     (k.rfind("defaults.", 0) == 0 ? " for " + path + " '" + s.id + "'" : "") + ")");
     }
     if (s.maxBackoffMs < s.unhealthyIntervalMs) {
       auto [n, k] = where("max_backoff");
