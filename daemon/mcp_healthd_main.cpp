@@ -253,6 +253,8 @@ int main(int argc, char** argv) {
   }
   if (!cfg->redis.password.empty()) {
     endpoint->password = cfg->redis.password;
+  } else if (args->redisUrl && !endpoint->password.empty()) {
+    log::warn("--redis: a password in the URL is visible in the process list; use redis.password_file");
   }
   if (args->checkConfig) {
     std::printf("%s: OK, %zu servers\n", args->configPath.c_str(), cfg->servers.size());

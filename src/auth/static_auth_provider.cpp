@@ -28,8 +28,10 @@ std::unique_ptr<Pending> StaticAuthProvider::authorize(
       break;
     case registry::AuthType::kBasic: {
       std::string pair = spec.auth.username + ":" + std::string(spec.auth.password.reveal());
-      headers.push_back("Authorization: Basic " + base64(pair));
+      std::string encoded = base64(pair);
+      headers.push_back("Authorization: Basic " + encoded);
       wipeString(pair);
+      wipeString(encoded);
       break;
     }
     case registry::AuthType::kHeaders:

@@ -142,7 +142,7 @@ void Probe::sendRequest(Step step, std::string body, int64_t expectId) {
           return false;
         }
         if (m->kind == MessageKind::kRequest) {
-          replyToServer(*m);
+          replyToServer(*m, head.sessionId);
           return true;
         }
         if (m->kind == MessageKind::kNotification) {
@@ -165,14 +165,19 @@ void Probe::sendRequest(Step step, std::string body, int64_t expectId) {
   call_ = client_.send(std::move(req), [this, step](http::Response r) { onExchangeDone(step, std::move(r)); });
 }
 
-void Probe::replyToServer(const Message& request) {
+void Probe::replyToServer(const Message& request, const std::string& streamSessionId) {
   // Answer a server's ping so it does not give up on us; refuse anything else politely.
   std::string body = request.method == "ping"
                          ? encodeResult(request.id, "{}")
                          : encodeError(request.id, -32601, "Method not found");
   http::Request req;
   req.url = options_.url;
-  req.headers = requestHeaders(!sessionId_.empty() || !result_.protocolVersion.empty());
+  req.headers = requestHeaders(!result_.protocolVersion.empty());
+  // A request that arrives on the initialize stream comes before we know the session from the
+  // result: take it from that response's headers.
+  if (sessionId_.empty() && validSessionId(streamSessionId)) {
+    req.headers.push_back("Mcp-Session-Id: " + streamSessionId);
+  }
   req.body = std::move(body);
   req.timeoutMs = std::max<int64_t>(1, remainingMs());
   req.connectTimeoutMs = options_.connectTimeoutMs;

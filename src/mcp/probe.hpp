@@ -50,7 +50,7 @@ class Probe {
   std::vector<std::string> requestHeaders(bool afterInit) const;
   int64_t remainingMs() const;
   const char* stepName(Step s) const;
-  void replyToServer(const Message& request);
+  void replyToServer(const Message& request, const std::string& streamSessionId);
 
   http::Client& client_;
   const Clock& clock_;

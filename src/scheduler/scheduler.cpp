@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/log.hpp"
+
 namespace mcphd::scheduler {
 
 Scheduler::Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, mcp::Prober& prober,
@@ -117,6 +119,15 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   const std::optional<int64_t> retryAfter = result.retryAfterMs;
   report.probe = std::move(result);
 
+  if (report.changed) {
+    std::string line = "server " + s.spec.id + ": " + statusName(report.previousStatus) + " -> " +
+                       statusName(report.status);
+    if (report.probe.error) {
+      line += std::string(" (") + mcp::errorKindName(report.probe.error->kind) + ": " +
+              report.probe.error->message + ")";
+    }
+    log::notice(line);
+  }
   Session* raw = &s;
   int64_t delay = s.state.nextDelayMs(s.spec, retryAfter, random_);
   s.timer->start(delay, [this, raw] { due(*raw, "schedule"); });

@@ -85,9 +85,10 @@ TEST_CASE("SSE responses: priming events and comments are skipped, a server ping
                      sse(R"({"jsonrpc":"2.0","id":"srv-1","method":"ping"})") +
                      sse(R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})") + sse(kInitResult);
   h.http.answer(0, 200, "text/event-stream", body, "s");
-  // The ping answer goes out, then notifications/initialized.
+  // The ping answer goes out (in the session from the stream's headers), then initialized.
   REQUIRE(h.http.sent.size() == 3);
   CHECK(h.http.sent[1]->request.body == R"({"jsonrpc":"2.0","id":"srv-1","result":{}})");
+  CHECK(h.http.hasHeader(1, "Mcp-Session-Id: s"));
   CHECK(h.http.sent[2]->request.body.find("notifications/initialized") != std::string::npos);
   h.http.answer(2, 202, "", "");
   h.http.answer(3, 200, "text/event-stream", "id: x\r\ndata: \r\n\r\n" + sse(toolsPage(2, {"t"})));
