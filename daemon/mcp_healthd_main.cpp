@@ -38,15 +38,17 @@ struct Args {
 };
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: mcp-healthd --config FILE [--redis URL] [--once] [--check-config] [--log-level LEVEL]\n"
-               "  --config FILE      the YAML config (see config/mcp-healthd.yaml)\n"
-               "  --redis URL        overrides redis.url (redis://[:pw@]host[:port][/db] or unix:///path)\n"
-               "  --once             check every server once without Redis, print one health JSON line\n"
-               "                     per server, exit 0 when all are healthy and 1 otherwise\n"
-               "  --check-config     validate the config and exit 0, or 2 with the error\n"
-               "  --log-level LEVEL  error, warning, notice, info (default) or debug\n"
-               "  --version          print the version\n");
+  std::fprintf(
+      out,
+      "usage: mcp-healthd --config FILE [--redis URL] [--once] [--check-config] [--log-level "
+      "LEVEL]\n"
+      "  --config FILE      the YAML config (see config/mcp-healthd.yaml)\n"
+      "  --redis URL        overrides redis.url (redis://[:pw@]host[:port][/db] or unix:///path)\n"
+      "  --once             check every server once without Redis, print one health JSON line\n"
+      "                     per server, exit 0 when all are healthy and 1 otherwise\n"
+      "  --check-config     validate the config and exit 0, or 2 with the error\n"
+      "  --log-level LEVEL  error, warning, notice, info (default) or debug\n"
+      "  --version          print the version\n");
 }
 
 std::optional<Args> parseArgs(int argc, char** argv) {
@@ -102,9 +104,11 @@ std::optional<Args> parseArgs(int argc, char** argv) {
 }
 
 bool setLogLevel(const std::string& name) {
-  static const std::pair<const char*, log::Level> kLevels[] = {
-      {"error", log::Level::kError}, {"warning", log::Level::kWarning}, {"notice", log::Level::kNotice},
-      {"info", log::Level::kInfo},   {"debug", log::Level::kDebug}};
+  static const std::pair<const char*, log::Level> kLevels[] = {{"error", log::Level::kError},
+                                                               {"warning", log::Level::kWarning},
+                                                               {"notice", log::Level::kNotice},
+                                                               {"info", log::Level::kInfo},
+                                                               {"debug", log::Level::kDebug}};
   for (const auto& [n, l] : kLevels) {
     if (name == n) {
       log::setLevel(l);
@@ -211,7 +215,9 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     };
     loop::UvSignal sigint(loop, SIGINT, [&] { shutdown("SIGINT"); });
     loop::UvSignal sigterm(loop, SIGTERM, [&] { shutdown("SIGTERM"); });
-    loop::UvSignal sighup(loop, SIGHUP, [] { log::notice("SIGHUP: reload is not implemented yet; restart to apply a new config"); });
+    loop::UvSignal sighup(loop, SIGHUP, [] {
+      log::notice("SIGHUP: reload is not implemented yet; restart to apply a new config");
+    });
     loop.run();
     // Tear down in dependency order; each destructor closes its handles.
     sched.reset();
@@ -230,7 +236,8 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (!setLogLevel(args->logLevel)) {
-    std::fprintf(stderr, "mcp-healthd: --log-level must be error, warning, notice, info or debug\n");
+    std::fprintf(stderr,
+                 "mcp-healthd: --log-level must be error, warning, notice, info or debug\n");
     return kExitUsage;
   }
   // Writes to a closed Redis or HTTP socket must fail with EPIPE, not kill the process.
@@ -254,7 +261,8 @@ int main(int argc, char** argv) {
   if (!cfg->redis.password.empty()) {
     endpoint->password = cfg->redis.password;
   } else if (args->redisUrl && !endpoint->password.empty()) {
-    log::warn("--redis: a password in the URL is visible in the process list; use redis.password_file");
+    log::warn(
+        "--redis: a password in the URL is visible in the process list; use redis.password_file");
   }
   if (args->checkConfig) {
     std::printf("%s: OK, %zu servers\n", args->configPath.c_str(), cfg->servers.size());

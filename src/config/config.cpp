@@ -24,7 +24,8 @@ using registry::ServerSpec;
 
 // Hand-written matchers: std::regex is slow, recursive, and trips GCC 12's warnings under ASan.
 bool isTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+.^_`|~-", c) != nullptr;
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+         std::strchr("!#$%&'*+.^_`|~-", c) != nullptr;
 }
 
 bool isHeaderName(const std::string& s) {
@@ -58,9 +59,11 @@ struct ConfigError {
 
 class Loader {
  public:
-  Loader(std::string name, std::string baseDir) : name_(std::move(name)), baseDir_(std::move(baseDir)) {}
+  Loader(std::string name, std::string baseDir)
+      : name_(std::move(name)), baseDir_(std::move(baseDir)) {}
 
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& msg) const {
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+                         const std::string& msg) const {
     std::string where = name_;
     if (node.IsDefined() && node.Mark().line >= 0) {
       where += ":" + std::to_string(node.Mark().line + 1);
@@ -68,7 +71,8 @@ class Loader {
     throw ConfigError{where + ": " + key + ": " + msg};
   }
 
-  void allowOnly(const YAML::Node& map, const std::string& path, const std::set<std::string>& keys) const {
+  void allowOnly(const YAML::Node& map, const std::string& path,
+                 const std::set<std::string>& keys) const {
     if (!map.IsMap()) {
       fail(map, path, "must be a mapping");
     }
@@ -79,7 +83,8 @@ class Loader {
         for (const auto& s : keys) {
           known += (known.empty() ? "" : ", ") + s;
         }
-        fail(kv.first, path.empty() ? k : path + "." + k, "unknown key (known keys: " + known + ")");
+        fail(kv.first, path.empty() ? k : path + "." + k,
+             "unknown key (known keys: " + known + ")");
       }
     }
   }
@@ -147,7 +152,8 @@ class Loader {
     return s;
   }
 
-  std::vector<std::pair<std::string, std::string>> headerMap(const YAML::Node& n, const std::string& key) const {
+  std::vector<std::pair<std::string, std::string>> headerMap(const YAML::Node& n,
+                                                             const std::string& key) const {
     if (!n.IsMap()) {
       fail(n, key, "must be a mapping of header names to values");
     }
@@ -167,7 +173,8 @@ class Loader {
   }
 
   void auth(const YAML::Node& n, const std::string& key, registry::AuthSpec& a) const {
-    allowOnly(n, key, {"type", "token", "token_file", "username", "password", "password_file", "headers"});
+    allowOnly(n, key,
+              {"type", "token", "token_file", "username", "password", "password_file", "headers"});
     if (!n["type"]) {
       fail(n, key + ".type", "is required: none, bearer, basic or headers");
     }
@@ -180,7 +187,8 @@ class Loader {
     };
     if (type == "none") {
       a.type = AuthType::kNone;
-      for (const char* f : {"token", "token_file", "username", "password", "password_file", "headers"}) {
+      for (const char* f :
+           {"token", "token_file", "username", "password", "password_file", "headers"}) {
         forbid(f);
       }
     } else if (type == "bearer") {
@@ -266,7 +274,8 @@ class Loader {
       } else if (k == "connect_timeout") {
         s.connectTimeoutMs = duration(v, key);
       } else if (k == "jitter") {
-        auto p = v.IsScalar() ? parsePercent(v.Scalar()) : Result<double>(makeError("must be a percentage such as 10%"));
+        auto p = v.IsScalar() ? parsePercent(v.Scalar())
+                              : Result<double>(makeError("must be a percentage such as 10%"));
         if (!p) {
           fail(v, key, p.error().message);
         }
@@ -280,7 +289,8 @@ class Loader {
       } else if (k == "max_backoff") {
         s.maxBackoffMs = duration(v, key);
       } else if (k == "max_body") {
-        auto sz = v.IsScalar() ? parseSize(v.Scalar()) : Result<size_t>(makeError("must be a size such as 8MiB"));
+        auto sz = v.IsScalar() ? parseSize(v.Scalar())
+                               : Result<size_t>(makeError("must be a size such as 8MiB"));
         if (!sz) {
           fail(v, key, sz.error().message);
         }
@@ -309,9 +319,10 @@ class Loader {
     }
     if (s.timeoutMs >= s.intervalMs) {
       auto [n, k] = where("timeout");
-      fail(n, k, "must be shorter than interval (timeout " + std::to_string(s.timeoutMs) +
-                     " ms, interval " + std::to_string(s.intervalMs) + " ms" +
-                     (k.rfind("defaults.", 0) == 0 ? " for " + path + " '" + s.id + "'" : "") + ")");
+      fail(n, k,
+           "must be shorter than interval (timeout " + std::to_string(s.timeoutMs) +
+               " ms, interval " + std::to_string(s.intervalMs) + " ms" +
+               (k.rfind("defaults.", 0) == 0 ? " for " + path + " '" + s.id + "'" : "") + ")");
     }
     if (s.maxBackoffMs < s.unhealthyIntervalMs) {
       auto [n, k] = where("max_backoff");
@@ -346,9 +357,20 @@ class Loader {
     if (const auto& m = root["max_concurrent_checks"]) {
       c.maxConcurrentChecks = static_cast<size_t>(integer(m, "max_concurrent_checks", 1, 100000));
     }
-    static const std::set<std::string> kServerKeys = {
-        "id", "url", "transport", "headers", "auth", "interval", "timeout", "connect_timeout", "jitter",
-        "healthy_threshold", "unhealthy_threshold", "unhealthy_interval", "max_backoff", "max_body"};
+    static const std::set<std::string> kServerKeys = {"id",
+                                                      "url",
+                                                      "transport",
+                                                      "headers",
+                                                      "auth",
+                                                      "interval",
+                                                      "timeout",
+                                                      "connect_timeout",
+                                                      "jitter",
+                                                      "healthy_threshold",
+                                                      "unhealthy_threshold",
+                                                      "unhealthy_interval",
+                                                      "max_backoff",
+                                                      "max_body"};
     ServerSpec defaults;
     std::map<std::string, YAML::Node> defaultMarks;
     if (const auto& d = root["defaults"]) {
@@ -407,9 +429,14 @@ Result<int64_t> parseDuration(const std::string& s) {
 }
 
 Result<size_t> parseSize(const std::string& s) {
-  static const std::map<std::string, size_t> kUnits = {
-      {"", 1},           {"B", 1},          {"KiB", 1024},           {"MiB", 1024 * 1024},
-      {"GiB", 1UL << 30}, {"KB", 1000},      {"MB", 1000 * 1000},     {"GB", 1000UL * 1000 * 1000}};
+  static const std::map<std::string, size_t> kUnits = {{"", 1},
+                                                       {"B", 1},
+                                                       {"KiB", 1024},
+                                                       {"MiB", 1024 * 1024},
+                                                       {"GiB", 1UL << 30},
+                                                       {"KB", 1000},
+                                                       {"MB", 1000 * 1000},
+                                                       {"GB", 1000UL * 1000 * 1000}};
   uint64_t v = 0;
   std::string unit;
   auto it = kUnits.end();
@@ -477,7 +504,8 @@ Result<std::string> expandEnv(const std::string& s) {
   return out;
 }
 
-Result<Config> loadString(const std::string& text, const std::string& name, const std::string& baseDir) {
+Result<Config> loadString(const std::string& text, const std::string& name,
+                          const std::string& baseDir) {
   try {
     YAML::Node root = YAML::Load(text);
     Loader loader(name, baseDir);

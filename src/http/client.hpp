@@ -13,11 +13,11 @@ namespace mcphd::http {
 enum class Failure { kNone, kDns, kConnect, kTls, kTimeout, kTooLarge, kOther };
 
 struct Timings {
-  int64_t connectUs = 0;        // TCP connect finished (0 when a kept-alive connection was reused)
-  int64_t tlsUs = 0;            // TLS handshake finished (0 for http or reuse)
-  int64_t firstByteUs = 0;      // first response byte
-  int64_t totalUs = 0;          // whole transfer
-  bool newConnection = false;   // a new connection was opened for this transfer
+  int64_t connectUs = 0;       // TCP connect finished (0 when a kept-alive connection was reused)
+  int64_t tlsUs = 0;           // TLS handshake finished (0 for http or reuse)
+  int64_t firstByteUs = 0;     // first response byte
+  int64_t totalUs = 0;         // whole transfer
+  bool newConnection = false;  // a new connection was opened for this transfer
 };
 
 struct Request {
@@ -40,12 +40,12 @@ struct Response {
   Failure failure = Failure::kNone;
   std::string failureMessage;  // libcurl's words; never contains header values
   long status = 0;
-  std::string contentType;     // media type only, lower case, parameters dropped
-  std::string sessionId;       // Mcp-Session-Id
-  std::string retryAfter;      // raw Retry-After
+  std::string contentType;  // media type only, lower case, parameters dropped
+  std::string sessionId;    // Mcp-Session-Id
+  std::string retryAfter;   // raw Retry-After
   std::string wwwAuthenticate;
-  std::string body;            // empty when onChunk was set
-  bool stopped = false;        // the onChunk consumer stopped the transfer
+  std::string body;      // empty when onChunk was set
+  bool stopped = false;  // the onChunk consumer stopped the transfer
   Timings timings;
 };
 

@@ -71,7 +71,8 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);
   }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -268,7 +269,8 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, t->req.timeoutMs)));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(1, t->req.timeoutMs)));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, t->req.connectTimeoutMs)));
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->req.maxBody));
@@ -490,7 +492,8 @@ void CurlMultiClient::finish(Transfer* t, CURLcode code) {
   if (!t->resp.stopped) {
     t->resp.failure = classify(code, t->tooLarge);
     if (t->resp.failure == Failure::kTooLarge) {
-      t->resp.failureMessage = "response body exceeds max_body (" + std::to_string(t->req.maxBody) + " bytes)";
+      t->resp.failureMessage =
+          "response body exceeds max_body (" + std::to_string(t->req.maxBody) + " bytes)";
     } else if (t->resp.failure != Failure::kNone) {
       t->resp.failureMessage = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(code);
     }

@@ -49,7 +49,7 @@ class CurlMultiClient final : public Client {
   uv_timer_t* deferred_;  // completes transfers that failed before reaching libcurl
   uint64_t nextId_ = 1;
   std::unordered_map<uint64_t, Transfer*> live_;
-  std::vector<uint64_t> dirty_;      // transfers with body bytes to hand over
+  std::vector<uint64_t> dirty_;  // transfers with body bytes to hand over
   std::vector<uint64_t> failedEarly_;
   std::vector<CURL*> idleEasy_;
   bool processing_ = false;

@@ -102,7 +102,8 @@ Result<Message> decodeMessage(std::string_view json) {
     }
     if (type == ondemand::json_type::object) {
       ondemand::object o;
-      if (v.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw) != simdjson::SUCCESS) {
+      if (v.get_object().get(o) != simdjson::SUCCESS ||
+          o.raw_json().get(raw) != simdjson::SUCCESS) {
         return makeError("invalid JSON-RPC result object");
       }
       m.result = std::string(raw);
@@ -220,7 +221,8 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
   ondemand::parser od;
   ondemand::document doc;
   ondemand::array arr;
-  if (od.iterate(padded).get(doc) != simdjson::SUCCESS || doc["tools"].get_array().get(arr) != simdjson::SUCCESS) {
+  if (od.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc["tools"].get_array().get(arr) != simdjson::SUCCESS) {
     return makeError("tools/list result has no tools array");
   }
   auto domIt = tools.begin();
@@ -228,7 +230,8 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
   for (auto element : arr) {
     ondemand::object o;
     std::string_view raw;
-    if (element.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw) != simdjson::SUCCESS) {
+    if (element.get_object().get(o) != simdjson::SUCCESS ||
+        o.raw_json().get(raw) != simdjson::SUCCESS) {
       return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
     }
     std::string_view name;

@@ -42,7 +42,8 @@ bool isAcceptedProtocolVersion(std::string_view v) {
 
 // The state of one HTTP exchange that expects a JSON-RPC response: JSON or an SSE stream.
 struct Probe::Exchange {
-  explicit Exchange(size_t maxBody, std::string expect) : sse(maxBody), expectId(std::move(expect)) {}
+  explicit Exchange(size_t maxBody, std::string expect)
+      : sse(maxBody), expectId(std::move(expect)) {}
   SseParser sse;
   std::string expectId;
   std::string body;  // a JSON body, or the start of an error body
@@ -65,9 +66,10 @@ Probe::~Probe() {
 
 void Probe::start() {
   startUs_ = clock_.nowUs();
-  std::string params = std::string("{\"protocolVersion\":\"") + kOfferedProtocolVersion +
-                       "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" +
-                       MCPHD_VERSION + "\"}}";
+  std::string params =
+      std::string("{\"protocolVersion\":\"") + kOfferedProtocolVersion +
+      "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" +
+      MCPHD_VERSION + "\"}}";
   int64_t id = nextId_++;
   sendRequest(Step::kInitialize, encodeRequest(id, "initialize", params), id);
 }
@@ -162,14 +164,14 @@ void Probe::sendRequest(Step step, std::string body, int64_t expectId) {
   } else {
     exchange_.reset();
   }
-  call_ = client_.send(std::move(req), [this, step](http::Response r) { onExchangeDone(step, std::move(r)); });
+  call_ = client_.send(std::move(req),
+                       [this, step](http::Response r) { onExchangeDone(step, std::move(r)); });
 }
 
 void Probe::replyToServer(const Message& request, const std::string& streamSessionId) {
   // Answer a server's ping so it does not give up on us; refuse anything else politely.
-  std::string body = request.method == "ping"
-                         ? encodeResult(request.id, "{}")
-                         : encodeError(request.id, -32601, "Method not found");
+  std::string body = request.method == "ping" ? encodeResult(request.id, "{}")
+                                              : encodeError(request.id, -32601, "Method not found");
   http::Request req;
   req.url = options_.url;
   req.headers = requestHeaders(!result_.protocolVersion.empty());
@@ -208,8 +210,8 @@ void Probe::onExchangeDone(Step step, http::Response r) {
         return fail(ErrorKind::kTls, r.failureMessage + where, 0, true);
       case http::Failure::kTimeout:
         return fail(ErrorKind::kTimeout,
-                    "check timed out after " + std::to_string(options_.timeoutMs) + " ms" + where, 0,
-                    true);
+                    "check timed out after " + std::to_string(options_.timeoutMs) + " ms" + where,
+                    0, true);
       case http::Failure::kTooLarge:
         return fail(ErrorKind::kProtocol, r.failureMessage + where, r.status);
       default:
@@ -259,8 +261,8 @@ void Probe::onExchangeDone(Step step, http::Response r) {
   }
   if (m->kind == MessageKind::kErrorResponse) {
     return fail(ErrorKind::kProtocol,
-                std::string(stepName(step)) + " failed: JSON-RPC error " + std::to_string(m->errorCode) +
-                    " " + snippet(m->errorMessage),
+                std::string(stepName(step)) + " failed: JSON-RPC error " +
+                    std::to_string(m->errorCode) + " " + snippet(m->errorMessage),
                 r.status);
   }
   if (m->kind != MessageKind::kResponse || (ex && m->id != ex->expectId)) {
@@ -283,8 +285,8 @@ void Probe::onInitializeResult(const Message& m) {
     return fail(ErrorKind::kProtocol, init.error().message);
   }
   if (!isAcceptedProtocolVersion(init->protocolVersion)) {
-    return fail(ErrorKind::kProtocol,
-                "server chose unsupported protocol version '" + snippet(init->protocolVersion) + "'");
+    return fail(ErrorKind::kProtocol, "server chose unsupported protocol version '" +
+                                          snippet(init->protocolVersion) + "'");
   }
   result_.protocolVersion = init->protocolVersion;
   result_.serverName = init->serverName;
@@ -307,7 +309,8 @@ void Probe::onToolsPage(const Message& m, const http::Response&) {
     std::unordered_set<std::string_view> names;
     for (const auto& t : result_.tools) {
       if (!names.insert(t.name).second) {
-        return fail(ErrorKind::kProtocol, "tools/list returned the tool name '" + snippet(t.name) + "' twice");
+        return fail(ErrorKind::kProtocol,
+                    "tools/list returned the tool name '" + snippet(t.name) + "' twice");
       }
     }
     result_.toolsComplete = true;
@@ -321,7 +324,8 @@ void Probe::onToolsPage(const Message& m, const http::Response&) {
                                           "' after " + std::to_string(pages_) + " pages");
   }
   if (pages_ >= kMaxPages) {
-    return fail(ErrorKind::kProtocol, "tools/list has more than " + std::to_string(kMaxPages) + " pages");
+    return fail(ErrorKind::kProtocol,
+                "tools/list has more than " + std::to_string(kMaxPages) + " pages");
   }
   seenCursors_.push_back(cursor);
   std::string params = "{\"cursor\":" + json::quote(cursor) + "}";
@@ -344,7 +348,8 @@ void Probe::sendDelete() {
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, remaining);
   req.maxBody = 64 * 1024;
   exchange_.reset();
-  call_ = client_.send(std::move(req), [this](http::Response r) { onExchangeDone(Step::kDelete, std::move(r)); });
+  call_ = client_.send(std::move(req),
+                       [this](http::Response r) { onExchangeDone(Step::kDelete, std::move(r)); });
 }
 
 void Probe::fail(ErrorKind kind, std::string message, long status, bool retriable) {

@@ -34,7 +34,8 @@ std::string computeToolsHash(const std::vector<Tool>& tools) {
   for (const auto& t : tools) {
     sorted.push_back(&t);
   }
-  std::sort(sorted.begin(), sorted.end(), [](const Tool* a, const Tool* b) { return a->name < b->name; });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Tool* a, const Tool* b) { return a->name < b->name; });
   std::string material;
   material.reserve(tools.size() * 96);
   for (const Tool* t : sorted) {

@@ -12,7 +12,11 @@ class HttpCheck final : public RunningCheck {
   HttpCheck(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
             loop::TimerFactory& timers, const registry::ServerSpec& spec,
             std::function<void(ProbeResult)> done)
-      : client_(client), auth_(auth), clock_(clock), spec_(spec), done_(std::move(done)),
+      : client_(client),
+        auth_(auth),
+        clock_(clock),
+        spec_(spec),
+        done_(std::move(done)),
         deferred_(timers.createTimer()) {}
 
   void begin() {

@@ -126,8 +126,9 @@ std::string toolsEventJson(const std::string& serverId, uint64_t seq, const std:
   return o;
 }
 
-std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
-                              int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools) {
+std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
+                              const std::string& toolsHash, int64_t discoveredAtWallMs,
+                              const std::vector<mcp::Tool>& tools) {
   std::string o = "{\"server_id\":";
   json::appendString(o, serverId);
   o += ",\"seq\":" + std::to_string(seq) + ",\"tools_hash\":";

@@ -30,8 +30,9 @@ ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after);
 
 std::string toolsEventJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
                            size_t toolCount, const ToolsDiff& diff, int64_t discoveredAtWallMs);
-std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
-                              int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools);
+std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
+                              const std::string& toolsHash, int64_t discoveredAtWallMs,
+                              const std::vector<mcp::Tool>& tools);
 std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs);
 
 }  // namespace mcphd::publish

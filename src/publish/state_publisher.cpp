@@ -26,8 +26,8 @@ void StatePublisher::onReady(bool ready) {
       return;  // a newer connection took over
     }
     if (!r || r->type != redis::Reply::Type::kArray) {
-      log::warn("redis: cannot read " + prefix_ + "status to restore sequence numbers: " +
-                (r ? r->str : r.error().message));
+      log::warn("redis: cannot read " + prefix_ +
+                "status to restore sequence numbers: " + (r ? r->str : r.error().message));
       return;  // the next connection tries again
     }
     restore(r.value());
@@ -39,7 +39,8 @@ void StatePublisher::onReady(bool ready) {
       }
       std::string key = prefix_ + "tools:" + id;
       redis_.command({"EXISTS", key}, [this, gen, id = id](Result<redis::Reply> e) {
-        if (gen != generation_ || !e || e->type != redis::Reply::Type::kInteger || e->integer != 0) {
+        if (gen != generation_ || !e || e->type != redis::Reply::Type::kInteger ||
+            e->integer != 0) {
           return;
         }
         if (auto it = servers_.find(id); it != servers_.end()) {
@@ -65,7 +66,8 @@ void StatePublisher::restore(const redis::Reply& hash) {
     const std::string& value = hash.elements[i + 1].str;
     uint64_t seq = 0;
     simdjson::dom::element doc;
-    if (parser.parse(value).get(doc) != simdjson::SUCCESS || doc["seq"].get_uint64().get(seq) != simdjson::SUCCESS) {
+    if (parser.parse(value).get(doc) != simdjson::SUCCESS ||
+        doc["seq"].get_uint64().get(seq) != simdjson::SUCCESS) {
       log::warn("redis: " + prefix_ + "status field '" + id + "' holds no valid seq; ignored");
       continue;
     }
@@ -117,7 +119,8 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     }
     ToolsDiff diff = diffTools(s.publishedTools, now);
     uint64_t seq = s.seq == 0 ? ++s.seq : s.seq;
-    send({"SET", prefix_ + "tools:" + id, toolsSnapshotJson(id, seq, t.hash, t.discoveredAtWallMs, t.tools)});
+    send({"SET", prefix_ + "tools:" + id,
+          toolsSnapshotJson(id, seq, t.hash, t.discoveredAtWallMs, t.tools)});
     std::string event = toolsEventJson(id, seq, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
     if (s.pendingHealth) {
       s.latestHealth = s.pendingHealth->join(s.seq);

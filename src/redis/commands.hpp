@@ -25,7 +25,8 @@ class Commands {
   // Sends a command. `done` gets the reply (a Redis error reply is a Reply of type kError), or an
   // Error when the connection drops first. Returns false without calling `done` when not ready.
   virtual bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) = 0;
-  // `listener(true)` runs each time the connection becomes ready, `listener(false)` when it is lost.
+  // `listener(true)` runs each time the connection becomes ready, `listener(false)` when it is
+  // lost.
   virtual void onReadyChange(std::function<void(bool)> listener) = 0;
 };
 

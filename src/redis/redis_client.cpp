@@ -123,8 +123,12 @@ struct RedisClient::Pending {
 };
 
 RedisClient::RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random)
-    : loop_(loop), endpoint_(std::move(endpoint)), random_(random),
-      reconnectTimer_(loop.createTimer()), watchdog_(loop.createTimer()), graceTimer_(loop.createTimer()) {}
+    : loop_(loop),
+      endpoint_(std::move(endpoint)),
+      random_(random),
+      reconnectTimer_(loop.createTimer()),
+      watchdog_(loop.createTimer()),
+      graceTimer_(loop.createTimer()) {}
 
 RedisClient::~RedisClient() {
   listener_ = nullptr;
@@ -262,7 +266,8 @@ void RedisClient::scheduleReconnect() {
   if (stopping_) {
     return;
   }
-  int64_t delay = backoffMs_ + static_cast<int64_t>(random_.uniform() * static_cast<double>(backoffMs_) * 0.5);
+  int64_t delay =
+      backoffMs_ + static_cast<int64_t>(random_.uniform() * static_cast<double>(backoffMs_) * 0.5);
   backoffMs_ = std::min<int64_t>(backoffMs_ * 2, 10'000);
   reconnectTimer_->start(delay, [this] { connect(); });
 }

@@ -35,7 +35,9 @@ class RedisClient final : public Commands {
 
   bool ready() const override { return ready_; }
   bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) override;
-  void onReadyChange(std::function<void(bool)> listener) override { listener_ = std::move(listener); }
+  void onReadyChange(std::function<void(bool)> listener) override {
+    listener_ = std::move(listener);
+  }
 
   uint64_t reconnects() const { return reconnects_; }
 

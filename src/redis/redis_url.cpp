@@ -50,7 +50,8 @@ Result<Endpoint> parseUrl(const std::string& url) {
     size_t q = rest.find('?');
     ep.unixPath = std::string(rest.substr(0, q));
     if (ep.unixPath.empty() || ep.unixPath.front() != '/') {
-      return makeError("redis url: unix:// needs an absolute socket path, e.g. unix:///run/redis/redis.sock");
+      return makeError(
+          "redis url: unix:// needs an absolute socket path, e.g. unix:///run/redis/redis.sock");
     }
     if (q != std::string_view::npos) {
       std::string_view query = rest.substr(q + 1);
@@ -78,7 +79,8 @@ Result<Endpoint> parseUrl(const std::string& url) {
     authority = authority.substr(at + 1);
     size_t colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
-      return makeError("redis url: write the password as redis://:PASSWORD@host (user names are not supported)");
+      return makeError(
+          "redis url: write the password as redis://:PASSWORD@host (user names are not supported)");
     }
     if (colon != 0) {
       return makeError("redis url: ACL user names are not supported; use redis://:PASSWORD@host");
@@ -100,7 +102,8 @@ Result<Endpoint> parseUrl(const std::string& url) {
   } else {
     size_t colon = authority.rfind(':');
     ep.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos && !parseInt(authority.substr(colon + 1), ep.port, 1, 65535)) {
+    if (colon != std::string_view::npos &&
+        !parseInt(authority.substr(colon + 1), ep.port, 1, 65535)) {
       return makeError("redis url: the port must be a number from 1 to 65535");
     }
   }

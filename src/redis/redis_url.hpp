@@ -9,7 +9,7 @@ namespace mcphd::redis {
 
 // Where and how to reach Redis: redis://[:password@]host[:port][/db] or unix:///path[?db=N].
 struct Endpoint {
-  std::string host;      // empty for a unix socket
+  std::string host;  // empty for a unix socket
   int port = 6379;
   std::string unixPath;  // set for unix://
   int db = 0;

@@ -15,9 +15,9 @@ enum class AuthType { kNone, kBearer, kBasic, kHeaders };
 
 struct AuthSpec {
   AuthType type = AuthType::kNone;
-  Secret token;                                       // bearer
-  std::string username;                               // basic
-  Secret password;                                    // basic
+  Secret token;                                         // bearer
+  std::string username;                                 // basic
+  Secret password;                                      // basic
   std::vector<std::pair<std::string, Secret>> headers;  // headers: secret header values
   bool operator==(const AuthSpec&) const = default;
 };

@@ -8,7 +8,11 @@ namespace mcphd::scheduler {
 
 Scheduler::Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, mcp::Prober& prober,
                      ResultSink& sink, size_t maxConcurrent)
-    : clock_(clock), timers_(timers), random_(random), prober_(prober), sink_(sink),
+    : clock_(clock),
+      timers_(timers),
+      random_(random),
+      prober_(prober),
+      sink_(sink),
       maxConcurrent_(std::max<size_t>(1, maxConcurrent)) {}
 
 Scheduler::~Scheduler() { stop(); }
@@ -90,7 +94,8 @@ void Scheduler::due(Session& s, std::string trigger) {
 void Scheduler::launch(Session& s) {
   ++running_;
   Session* raw = &s;
-  s.inFlight = prober_.start(s.spec, [this, raw](mcp::ProbeResult r) { onDone(*raw, std::move(r)); });
+  s.inFlight =
+      prober_.start(s.spec, [this, raw](mcp::ProbeResult r) { onDone(*raw, std::move(r)); });
 }
 
 Outcome Scheduler::outcomeOf(const mcp::ProbeResult& r) {
@@ -109,7 +114,8 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   CheckReport report;
   report.serverId = s.spec.id;
   report.previousStatus = s.state.status();
-  report.changed = s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);
+  report.changed =
+      s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);
   report.status = s.state.status();
   report.trigger = s.trigger;
   report.checkedAtWallMs = clock_.wallMs();

@@ -1,7 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "harness.hpp"
@@ -13,16 +12,26 @@ namespace {
 
 constexpr auto kWait = 30s;
 
-const std::vector<std::string> kEverythingTools = {
-    "echo", "get-annotated-message", "get-env", "get-resource-links", "get-resource-reference",
-    "get-structured-content", "get-sum", "get-tiny-image", "gzip-file-as-resource", "simulate-research-query",
-    "toggle-simulated-logging", "toggle-subscriber-updates", "trigger-long-running-operation"};
+const std::vector<std::string> kEverythingTools = {"echo",
+                                                   "get-annotated-message",
+                                                   "get-env",
+                                                   "get-resource-links",
+                                                   "get-resource-reference",
+                                                   "get-structured-content",
+                                                   "get-sum",
+                                                   "get-tiny-image",
+                                                   "gzip-file-as-resource",
+                                                   "simulate-research-query",
+                                                   "toggle-simulated-logging",
+                                                   "toggle-subscriber-updates",
+                                                   "trigger-long-running-operation"};
 
 std::string configFor(const std::string& redisUrl, const std::string& serverUrl) {
   return "redis:\n  url: " + redisUrl +
          "\n  prefix: \"mcp:\"\n"
          "defaults:\n  interval: 1s\n  timeout: 900ms\n  connect_timeout: 500ms\n  jitter: 0%\n"
-         "  healthy_threshold: 2\n  unhealthy_threshold: 2\n  unhealthy_interval: 300ms\n  max_backoff: 1s\n"
+         "  healthy_threshold: 2\n  unhealthy_threshold: 2\n  unhealthy_interval: 300ms\n  "
+         "max_backoff: 1s\n"
          "servers:\n  - id: everything\n    url: " +
          serverUrl + "\n";
 }
@@ -62,7 +71,8 @@ int64_t num(simdjson::dom::element e, const char* key) {
 
 }  // namespace
 
-TEST_CASE("the daemon checks server-everything, follows its failures and survives a Redis restart") {
+TEST_CASE(
+    "the daemon checks server-everything, follows its failures and survives a Redis restart") {
   TempDir dir;
   RedisServer redis(dir);
   EverythingServer everything(dir);
@@ -73,7 +83,8 @@ TEST_CASE("the daemon checks server-everything, follows its failures and survive
   INFO("daemon log: " << dir.file("daemon.log"));
 
   // 1. healthy, with all 13 tools, published and stored.
-  auto first = sub.waitFor(health("everything", [](auto e) { return str(e, "status") == "healthy"; }), kWait);
+  auto first = sub.waitFor(
+      health("everything", [](auto e) { return str(e, "status") == "healthy"; }), kWait);
   REQUIRE(first);
   Json h(first->payload);
   CHECK(num(h.root, "v") == 1);
@@ -100,12 +111,14 @@ TEST_CASE("the daemon checks server-everything, follows its failures and survive
 
   // 2. the server dies: one failure is tolerated, the second (threshold 2) turns it unhealthy.
   everything.stop();
-  auto firstFailure = sub.waitFor(health("everything", [](auto e) { return num(e, "consecutive_failures") == 1; }), kWait);
+  auto firstFailure = sub.waitFor(
+      health("everything", [](auto e) { return num(e, "consecutive_failures") == 1; }), kWait);
   REQUIRE(firstFailure);
   Json f1(firstFailure->payload);
   CHECK(str(f1.root, "status") == "healthy");
   CHECK(str(f1.root["error"], "kind") == "connect");
-  auto down = sub.waitFor(health("everything", [](auto e) { return str(e, "status") == "unhealthy"; }), kWait);
+  auto down = sub.waitFor(
+      health("everything", [](auto e) { return str(e, "status") == "unhealthy"; }), kWait);
   REQUIRE(down);
   Json d(down->payload);
   CHECK(num(d.root, "consecutive_failures") == 2);
@@ -115,7 +128,8 @@ TEST_CASE("the daemon checks server-everything, follows its failures and survive
 
   // 3. it comes back: healthy after two consecutive successes.
   everything.start();
-  auto up = sub.waitFor(health("everything", [](auto e) { return str(e, "status") == "healthy"; }), kWait);
+  auto up = sub.waitFor(health("everything", [](auto e) { return str(e, "status") == "healthy"; }),
+                        kWait);
   REQUIRE(up);
   CHECK(num(Json(up->payload).root, "consecutive_successes") == 2);
 
@@ -124,7 +138,8 @@ TEST_CASE("the daemon checks server-everything, follows its failures and survive
   redis.stop();
   std::this_thread::sleep_for(1500ms);  // checks go on meanwhile
   redis.start();
-  auto after = sub.waitFor(health("everything", [&](auto e) { return num(e, "seq") > lastSeq; }), kWait);
+  auto after =
+      sub.waitFor(health("everything", [&](auto e) { return num(e, "seq") > lastSeq; }), kWait);
   REQUIRE(after);
   auto deadline = Clock::now() + kWait;
   while (Clock::now() < deadline && !(redis.query({"HGET", "mcp:status", "everything"}) &&
@@ -146,7 +161,8 @@ TEST_CASE("the daemon checks server-everything, follows its failures and survive
   // 6. seq keeps increasing across daemon restarts.
   int64_t beforeRestart = num(Json(*redis.query({"HGET", "mcp:status", "everything"})).root, "seq");
   daemon = startDaemon(dir, config);
-  auto next = sub.waitFor(health("everything", [](auto e) { return str(e, "trigger") == "startup"; }), kWait);
+  auto next = sub.waitFor(
+      health("everything", [](auto e) { return str(e, "trigger") == "startup"; }), kWait);
   REQUIRE(next);
   CHECK(num(Json(next->payload).root, "seq") == beforeRestart + 1);
   auto rc2 = daemon->stop(SIGINT, 5s);
@@ -159,7 +175,8 @@ TEST_CASE("--once prints one health line per server and exits 1 unless all are h
   EverythingServer everything(dir);
   const std::string config = dir.file("once.yaml");
   writeFile(config, "servers:\n  - id: ok\n    url: " + everything.url() +
-                        "\n  - id: refused\n    url: http://127.0.0.1:" + std::to_string(freePort()) + "/mcp\n");
+                        "\n  - id: refused\n    url: http://127.0.0.1:" +
+                        std::to_string(freePort()) + "/mcp\n");
   Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("once.out"));
   auto rc = p.wait(30s);
   REQUIRE(rc);
@@ -181,9 +198,12 @@ TEST_CASE("--check-config exits 0 for a good config and 2 with the error for a b
   Process p({MCPHD_DAEMON_PATH, "--config", good, "--check-config"}, {}, dir.file("good.out"));
   CHECK(p.wait(10s) == std::optional<int>(0));
   const std::string bad = dir.file("bad.yaml");
-  writeFile(bad, "servers:\n  - id: a\n    url: http://127.0.0.1:1/mcp\n    interval: 1s\n    timeout: 2s\n");
+  writeFile(
+      bad,
+      "servers:\n  - id: a\n    url: http://127.0.0.1:1/mcp\n    interval: 1s\n    timeout: 2s\n");
   Process q({MCPHD_DAEMON_PATH, "--config", bad, "--check-config"}, {}, dir.file("bad.out"));
   CHECK(q.wait(10s) == std::optional<int>(2));
-  CHECK(readFile(dir.file("bad.out")).find(bad + ":5: servers[0].timeout: must be shorter than interval") !=
+  CHECK(readFile(dir.file("bad.out"))
+            .find(bad + ":5: servers[0].timeout: must be shorter than interval") !=
         std::string::npos);
 }

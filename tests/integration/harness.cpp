@@ -153,16 +153,22 @@ std::string readFile(const std::string& path) {
   return s.str();
 }
 
-void writeFile(const std::string& path, const std::string& content) { std::ofstream(path) << content; }
+void writeFile(const std::string& path, const std::string& content) {
+  std::ofstream(path) << content;
+}
 
-RedisServer::RedisServer(const TempDir& dir, int port) : dir_(dir), port_(port == 0 ? freePort() : port) { start(); }
+RedisServer::RedisServer(const TempDir& dir, int port)
+    : dir_(dir), port_(port == 0 ? freePort() : port) {
+  start();
+}
 
 RedisServer::~RedisServer() { stop(); }
 
 void RedisServer::start() {
   proc_ = std::make_unique<Process>(
-      std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--dir", dir_.path()},
+      std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind",
+                               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                               dir_.path()},
       std::map<std::string, std::string>{}, dir_.file("redis.log"));
   if (!waitForPort(port_, std::chrono::seconds(10))) {
     throw std::runtime_error("redis-server did not start; see " + dir_.file("redis.log"));
@@ -191,7 +197,8 @@ std::optional<std::string> RedisServer::query(const std::vector<std::string>& ar
     ptrs.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
   std::optional<std::string> out;
   if (r != nullptr) {
     if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
@@ -205,7 +212,8 @@ std::optional<std::string> RedisServer::query(const std::vector<std::string>& ar
   return out;
 }
 
-EverythingServer::EverythingServer(const TempDir& dir, int port) : dir_(dir), port_(port == 0 ? freePort() : port) {
+EverythingServer::EverythingServer(const TempDir& dir, int port)
+    : dir_(dir), port_(port == 0 ? freePort() : port) {
   start();
 }
 
@@ -214,9 +222,10 @@ EverythingServer::~EverythingServer() { stop(); }
 void EverythingServer::start() {
   std::string script = std::string(MCPHD_PEERS_DIR) +
                        "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
-  proc_ = std::make_unique<Process>(std::vector<std::string>{"node", script, "streamableHttp"},
-                                    std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},
-                                    dir_.file("everything.log"));
+  proc_ =
+      std::make_unique<Process>(std::vector<std::string>{"node", script, "streamableHttp"},
+                                std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},
+                                dir_.file("everything.log"));
   if (!waitForPort(port_, std::chrono::seconds(30))) {
     throw std::runtime_error("server-everything did not start; see " + dir_.file("everything.log"));
   }
@@ -229,7 +238,8 @@ void EverythingServer::stop() {
   }
 }
 
-Subscriber::Subscriber(int port, std::vector<std::string> channels) : port_(port), channels_(std::move(channels)) {
+Subscriber::Subscriber(int port, std::vector<std::string> channels)
+    : port_(port), channels_(std::move(channels)) {
   if (!connect()) {
     throw std::runtime_error("cannot subscribe");
   }
@@ -255,7 +265,8 @@ bool Subscriber::connect() {
   for (const auto& c : channels_) {
     argv.push_back(c.c_str());
   }
-  auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), nullptr));
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), nullptr));
   if (r == nullptr) {
     return false;
   }
@@ -289,7 +300,8 @@ std::optional<Message> Subscriber::waitFor(const std::function<bool(const Messag
     }
     if (reply == nullptr) {
       pollfd p{ctx_->fd, POLLIN, 0};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (poll(&p, 1, static_cast<int>(std::max<long>(1, std::min<long>(left, 200)))) > 0) {
         if (redisBufferRead(ctx_) != REDIS_OK) {
           connect();  // Redis went away: resubscribe when it is back
@@ -299,7 +311,8 @@ std::optional<Message> Subscriber::waitFor(const std::function<bool(const Messag
     }
     auto* r = static_cast<redisReply*>(reply);
     std::optional<Message> m;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && std::string(r->element[0]->str) == "message") {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        std::string(r->element[0]->str) == "message") {
       m = Message{std::string(r->element[1]->str, r->element[1]->len),
                   std::string(r->element[2]->str, r->element[2]->len)};
     }

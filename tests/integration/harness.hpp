@@ -36,7 +36,8 @@ class Process {
  public:
   // Starts argv[0] (looked up in PATH) with extra environment entries; stdout and stderr go to
   // `logPath`.
-  Process(std::vector<std::string> argv, std::map<std::string, std::string> env, const std::string& logPath);
+  Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+          const std::string& logPath);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "common/json_writer.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace mcphd;
 

@@ -1,9 +1,8 @@
-#include <catch2/catch.hpp>
+#include "config/config.hpp"
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
-
-#include "config/config.hpp"
 
 using namespace mcphd::config;
 
@@ -44,7 +43,8 @@ servers:
     timeout: 2s
   - id: other
     url: https://example.invalid/mcp
-)", "test.yaml");
+)",
+                      "test.yaml");
   INFO((r.ok() ? std::string() : r.error().message));
   REQUIRE(r.ok());
   REQUIRE(r->servers.size() == 2);
@@ -60,10 +60,11 @@ servers:
 }
 
 TEST_CASE("config errors name the file, the line and the key") {
-  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
-        "test.yaml:4: servers[0].intervall: unknown key (known keys: auth, connect_timeout, headers, "
-        "healthy_threshold, id, interval, jitter, max_backoff, max_body, timeout, transport, "
-        "unhealthy_interval, unhealthy_threshold, url)");
+  CHECK(
+      errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
+      "test.yaml:4: servers[0].intervall: unknown key (known keys: auth, connect_timeout, headers, "
+      "healthy_threshold, id, interval, jitter, max_backoff, max_body, timeout, transport, "
+      "unhealthy_interval, unhealthy_threshold, url)");
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5 s\n")
             .rfind("test.yaml:4: servers[0].interval: '5 s' is not a duration", 0) == 0);
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n  - id: a\n    url: http://y/mcp\n") ==
@@ -76,7 +77,8 @@ TEST_CASE("config errors name the file, the line and the key") {
         "test.yaml:1: max_concurrent_checks: must be an integer");
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    healthy_threshold: [1]\n") ==
         "test.yaml:4: servers[0].healthy_threshold: must be an integer");
-  CHECK(errorOf("servers:\n  - id: 'bad id'\n    url: http://x/mcp\n").rfind("test.yaml:2: servers[0].id:", 0) == 0);
+  CHECK(errorOf("servers:\n  - id: 'bad id'\n    url: http://x/mcp\n")
+            .rfind("test.yaml:2: servers[0].id:", 0) == 0);
   CHECK(errorOf("servers:\n  - id: a\n    url: ftp://x\n") ==
         "test.yaml:3: servers[0].url: must be an http:// or https:// URL");
   CHECK(errorOf("servers:\n  - id: a\n").rfind("test.yaml:2: servers[0].url: is required", 0) == 0);
@@ -89,16 +91,19 @@ TEST_CASE("auth settings are checked and secrets come from files or the environm
             .rfind("test.yaml:4: servers[0].auth.type: 'magic' is not one of", 0) == 0);
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer}\n")
             .find("bearer auth needs token_file") != std::string::npos);
-  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: /nonexistent/t}\n")
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: "
+                "/nonexistent/t}\n")
             .rfind("test.yaml:4: servers[0].auth.token_file: cannot read /nonexistent/t", 0) == 0);
   unsetenv("MCPHD_TEST_UNSET");
-  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token: \"${MCPHD_TEST_UNSET}\"}\n") ==
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token: "
+                "\"${MCPHD_TEST_UNSET}\"}\n") ==
         "test.yaml:4: servers[0].auth.token: environment variable 'MCPHD_TEST_UNSET' is not set");
   const std::string path = "/tmp/mcphd-config-test.token";
-  {
-    std::ofstream(path) << "file-secret\n";
-  }
-  auto r = loadString("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: " + path + "}\n", "t.yaml");
+  { std::ofstream(path) << "file-secret\n"; }
+  auto r = loadString(
+      "servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: " + path +
+          "}\n",
+      "t.yaml");
   REQUIRE(r.ok());
   CHECK(r->servers[0].auth.token.reveal() == "file-secret");
   std::remove(path.c_str());

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "loop/uv_loop.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace mcphd;
 

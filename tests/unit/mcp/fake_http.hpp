@@ -1,7 +1,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +27,8 @@ class FakeHttp final : public http::Client {
     }
   };
 
-  std::unique_ptr<http::Call> send(http::Request request, std::function<void(http::Response)> done) override {
+  std::unique_ptr<http::Call> send(http::Request request,
+                                   std::function<void(http::Response)> done) override {
     auto s = std::make_shared<Sent>();
     s->request = std::move(request);
     s->done = std::move(done);

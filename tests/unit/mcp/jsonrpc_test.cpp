@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "mcp/jsonrpc.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace mcphd::mcp;
 
@@ -17,7 +17,8 @@ TEST_CASE("JSON-RPC messages are classified by their members") {
   auto note = decodeMessage(R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})");
   REQUIRE(note.ok());
   CHECK(note->kind == MessageKind::kNotification);
-  auto err = decodeMessage(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}})");
+  auto err = decodeMessage(
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}})");
   REQUIRE(err.ok());
   CHECK(err->kind == MessageKind::kErrorResponse);
   CHECK(err->errorCode == -32601);
@@ -29,7 +30,8 @@ TEST_CASE("malformed JSON-RPC gets a specific error") {
   CHECK_FALSE(decodeMessage(R"([{"jsonrpc":"2.0","id":1,"result":{}}])").ok());  // batch
   CHECK_FALSE(decodeMessage(R"({"jsonrpc":"2.0","id":{},"result":{}})").ok());   // bad id
   CHECK_FALSE(decodeMessage(R"({"jsonrpc":"2.0","id":1})").ok());                // nothing
-  CHECK_FALSE(decodeMessage("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":\"\xff\"}}").ok());  // bad UTF-8
+  CHECK_FALSE(decodeMessage("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":\"\xff\"}}")
+                  .ok());  // bad UTF-8
   CHECK_FALSE(decodeMessage("").ok());
   std::string deep = R"({"jsonrpc":"2.0","id":1,"result":)" + std::string(10'000, '[') +
                      std::string(10'000, ']') + "}";

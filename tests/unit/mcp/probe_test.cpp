@@ -1,8 +1,9 @@
+#include "mcp/probe.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "loop/sim_loop.hpp"
 #include "mcp/fake_http.hpp"
-#include "mcp/probe.hpp"
 
 using namespace mcphd;
 using namespace mcphd::mcp;
@@ -15,10 +16,12 @@ const std::string kInitResult =
 
 std::string sse(const std::string& json) { return "event: message\nid: 7\ndata: " + json + "\n\n"; }
 
-std::string toolsPage(int id, const std::vector<std::string>& names, const std::string& cursor = "") {
+std::string toolsPage(int id, const std::vector<std::string>& names,
+                      const std::string& cursor = "") {
   std::string s = R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":{"tools":[)";
   for (size_t i = 0; i < names.size(); ++i) {
-    s += (i ? "," : "") + std::string(R"({"name":")") + names[i] + R"(","inputSchema":{"type":"object"}})";
+    s += (i ? "," : "") + std::string(R"({"name":")") + names[i] +
+         R"(","inputSchema":{"type":"object"}})";
   }
   s += "]";
   if (!cursor.empty()) {
@@ -37,7 +40,8 @@ struct Harness {
     o.url = "http://srv/mcp";
     o.headers = {"Authorization: Bearer secret-token"};
     o.timeoutMs = timeoutMs;
-    probe = std::make_unique<Probe>(http, clock, o, [this](ProbeResult r) { result = std::move(r); });
+    probe =
+        std::make_unique<Probe>(http, clock, o, [this](ProbeResult r) { result = std::move(r); });
     probe->start();
   }
 };
@@ -51,11 +55,14 @@ TEST_CASE("a full check over JSON responses: initialize, initialized, tools/list
   CHECK(h.http.hasHeader(0, "Accept: application/json, text/event-stream"));
   CHECK(h.http.hasHeader(0, "Content-Type: application/json"));
   CHECK(h.http.hasHeader(0, "Authorization: Bearer secret-token"));
-  CHECK(h.http.sent[0]->request.body.find("\"protocolVersion\":\"2025-11-25\"") != std::string::npos);
-  CHECK(h.http.sent[0]->request.body.find("\"clientInfo\":{\"name\":\"mcp-healthd\"") != std::string::npos);
+  CHECK(h.http.sent[0]->request.body.find("\"protocolVersion\":\"2025-11-25\"") !=
+        std::string::npos);
+  CHECK(h.http.sent[0]->request.body.find("\"clientInfo\":{\"name\":\"mcp-healthd\"") !=
+        std::string::npos);
   h.http.answer(0, 200, "application/json", kInitResult, "sess-1");
   REQUIRE(h.http.sent.size() == 2);
-  CHECK(h.http.sent[1]->request.body == R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  CHECK(h.http.sent[1]->request.body ==
+        R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
   CHECK(h.http.hasHeader(1, "Mcp-Session-Id: sess-1"));
   CHECK(h.http.hasHeader(1, "MCP-Protocol-Version: 2025-11-25"));
   h.http.answer(1, 202, "", "");
@@ -83,7 +90,8 @@ TEST_CASE("SSE responses: priming events and comments are skipped, a server ping
   Harness h;
   std::string body = ": keepalive\n\nid: p1\ndata: \n\n" +
                      sse(R"({"jsonrpc":"2.0","id":"srv-1","method":"ping"})") +
-                     sse(R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})") + sse(kInitResult);
+                     sse(R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})") +
+                     sse(kInitResult);
   h.http.answer(0, 200, "text/event-stream", body, "s");
   // The ping answer goes out (in the session from the stream's headers), then initialized.
   REQUIRE(h.http.sent.size() == 3);
@@ -130,7 +138,8 @@ TEST_CASE("more than 64 pages is a protocol error") {
   h.http.answer(0, 200, "application/json", kInitResult);
   h.http.answer(1, 202, "", "");
   for (int i = 0; i < 64; ++i) {
-    h.http.answer(2 + i, 200, "application/json", toolsPage(2 + i, {"t" + std::to_string(i)}, "c" + std::to_string(i)));
+    h.http.answer(2 + i, 200, "application/json",
+                  toolsPage(2 + i, {"t" + std::to_string(i)}, "c" + std::to_string(i)));
   }
   REQUIRE(h.result);
   REQUIRE(h.result->error);
@@ -181,8 +190,9 @@ TEST_CASE("network failures map to their error kinds and are retriable") {
 TEST_CASE("an unsupported protocol version or content type is a protocol error") {
   {
     Harness h;
-    h.http.answer(0, 200, "application/json",
-                  R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2024-11-05","capabilities":{}}})");
+    h.http.answer(
+        0, 200, "application/json",
+        R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2024-11-05","capabilities":{}}})");
     REQUIRE(h.result);
     CHECK(h.result->error->kind == ErrorKind::kProtocol);
     CHECK(h.result->error->message.find("2024-11-05") != std::string::npos);
@@ -207,7 +217,8 @@ TEST_CASE("an SSE stream that ends without the response is a protocol error") {
 TEST_CASE("a JSON-RPC error from initialize is a protocol error; one from tools/list degrades") {
   {
     Harness h;
-    h.http.answer(0, 200, "application/json", R"({"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"nope"}})");
+    h.http.answer(0, 200, "application/json",
+                  R"({"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"nope"}})");
     REQUIRE(h.result);
     CHECK(h.result->error->kind == ErrorKind::kProtocol);
     CHECK_FALSE(h.result->initialized);
@@ -216,7 +227,8 @@ TEST_CASE("a JSON-RPC error from initialize is a protocol error; one from tools/
     Harness h;
     h.http.answer(0, 200, "application/json", kInitResult, "s1");
     h.http.answer(1, 202, "", "");
-    h.http.answer(2, 200, "application/json", R"({"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no tools"}})");
+    h.http.answer(2, 200, "application/json",
+                  R"({"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no tools"}})");
     REQUIRE(h.http.sent.size() == 4);  // the session is still ended
     CHECK(h.http.sent[3]->request.method == "DELETE");
     h.http.answer(3, 200, "", "");

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "mcp/sse_parser.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace mcphd::mcp;
 

@@ -1,12 +1,12 @@
-#include <catch2/catch.hpp>
+#include "publish/state_publisher.hpp"
 
 #include <simdjson.h>
 
+#include <catch2/catch.hpp>
 #include <map>
 #include <set>
 
 #include "loop/sim_loop.hpp"
-#include "publish/state_publisher.hpp"
 
 using namespace mcphd;
 
@@ -22,7 +22,8 @@ struct FakeRedis : redis::Commands {
 
   bool ready() const override { return up; }
   void onReadyChange(std::function<void(bool)> l) override { listener = std::move(l); }
-  bool command(std::vector<std::string> argv, std::function<void(Result<redis::Reply>)> done) override {
+  bool command(std::vector<std::string> argv,
+               std::function<void(Result<redis::Reply>)> done) override {
     if (!up) {
       return false;
     }
@@ -71,7 +72,8 @@ uint64_t seqOf(const std::string& json) {
   return uint64_t(e["seq"]);
 }
 
-scheduler::CheckReport report(const std::string& id, std::vector<std::pair<std::string, std::string>> tools) {
+scheduler::CheckReport report(const std::string& id,
+                              std::vector<std::pair<std::string, std::string>> tools) {
   scheduler::CheckReport r;
   r.serverId = id;
   r.status = scheduler::Status::kHealthy;
@@ -133,7 +135,8 @@ TEST_CASE("while Redis is away results are coalesced and the latest is written w
   CHECK(health[0].find("\"consecutive_successes\":99") != std::string::npos);
 }
 
-TEST_CASE("after a Redis restart the status hash is refilled and lost tool snapshots are rewritten") {
+TEST_CASE(
+    "after a Redis restart the status hash is refilled and lost tool snapshots are rewritten") {
   loop::SimLoop clock;
   FakeRedis redis;
   publish::StatePublisher pub(redis, clock, "mcp:");
@@ -153,7 +156,8 @@ TEST_CASE("after a Redis restart the status hash is refilled and lost tool snaps
 }
 
 TEST_CASE("tool changes are reported as added, removed and changed names") {
-  auto d = publish::diffTools({{"a", "1"}, {"b", "2"}, {"c", "3"}}, {{"a", "1"}, {"b", "9"}, {"d", "4"}});
+  auto d = publish::diffTools({{"a", "1"}, {"b", "2"}, {"c", "3"}},
+                              {{"a", "1"}, {"b", "9"}, {"d", "4"}});
   CHECK(d.added == std::vector<std::string>{"d"});
   CHECK(d.removed == std::vector<std::string>{"c"});
   CHECK(d.changed == std::vector<std::string>{"b"});
@@ -166,9 +170,10 @@ TEST_CASE("a health message is valid JSON with every documented field") {
   simdjson::dom::parser p;
   simdjson::dom::element e;
   REQUIRE(p.parse(j).get(e) == simdjson::SUCCESS);
-  for (const char* k : {"v", "type", "server_id", "seq", "status", "previous_status", "changed", "checked_at",
-                        "trigger", "latency_ms", "protocol_version", "server_info", "tool_count", "tools_hash",
-                        "consecutive_failures", "consecutive_successes", "error"}) {
+  for (const char* k :
+       {"v", "type", "server_id", "seq", "status", "previous_status", "changed", "checked_at",
+        "trigger", "latency_ms", "protocol_version", "server_info", "tool_count", "tools_hash",
+        "consecutive_failures", "consecutive_successes", "error"}) {
     INFO(k);
     CHECK(e[k].error() == simdjson::SUCCESS);
   }

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "scheduler/health_state.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace mcphd;
 using namespace mcphd::scheduler;

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "scheduler/scheduler.hpp"
 
+#include <catch2/catch.hpp>
 #include <map>
 
 #include "loop/sim_loop.hpp"
-#include "scheduler/scheduler.hpp"
 
 using namespace mcphd;
 using namespace mcphd::scheduler;
@@ -133,7 +133,8 @@ TEST_CASE("a server turns unhealthy after three consecutive timeouts and is retr
     statuses.push_back(sink.reports.back().status);
   }
   CHECK(statuses == std::vector<Status>{Status::kHealthy, Status::kHealthy, Status::kUnhealthy,
-                                        Status::kUnhealthy, Status::kUnhealthy, Status::kUnhealthy});
+                                        Status::kUnhealthy, Status::kUnhealthy,
+                                        Status::kUnhealthy});
   CHECK(gaps == std::vector<int64_t>{10'000, 10'000, 10'000, 1'000, 2'000, 4'000});
   CHECK(sink.reports.back().consecutiveFailures == 6);
   CHECK(sink.reports[3].changed);
