@@ -216,7 +216,14 @@ void RedisClient::onConnected(int status) {
     send({"SELECT", std::to_string(endpoint_.db)}, fail("SELECT"));
   }
   send({"PING"}, [this](Result<Reply> r) {
-    if (r && r->type != Reply::Type::kError && ac_ != nullptr) {
+    if (r && r->type == Reply::Type::kError) {
+      // e.g. NOAUTH: without this the connection would sit there, never ready, saying nothing.
+      log::error("redis: PING failed: " + r->str +
+                 (r->str.rfind("NOAUTH", 0) == 0 ? " (set redis.password_file)" : ""));
+      forceClose("PING failed");
+      return;
+    }
+    if (r && ac_ != nullptr) {
       backoffMs_ = 100;
       lastError_.clear();
       log::notice(std::string("redis: ") + (everConnected_ ? "reconnected to " : "connected to ") +
