@@ -335,7 +335,32 @@ class Loader {
     if (!root.IsDefined() || root.IsNull()) {
       throw ConfigError{name_ + ": the file is empty"};
     }
-    allowOnly(root, "", {"redis", "defaults", "max_concurrent_checks", "servers"});
+    allowOnly(root, "", {"redis", "defaults", "max_concurrent_checks", "registry_resync", "secrets", "servers"});
+    if (const auto& r = root["registry_resync"]) {
+      c.registryResyncMs = duration(r, "registry_resync");
+    }
+    if (const auto& s = root["secrets"]) {
+      allowOnly(s, "secrets", {"keys", "active"});
+      const auto& keys = s["keys"];
+      if (!keys || !keys.IsMap() || keys.size() == 0) {
+        fail(keys ? keys : s, "secrets.keys", "must map key ids to key files, e.g. {k1: /etc/mcp-healthd/k1.key}");
+      }
+      const char* credDir = std::getenv("CREDENTIALS_DIRECTORY");
+      for (const auto& kv : keys) {
+        std::string id = kv.first.as<std::string>();
+        std::string file = str(kv.second, "secrets.keys." + id);
+        std::string dir = credDir != nullptr && *credDir != '\0' ? std::string(credDir) : baseDir_;
+        if (auto r = c.keys.addKeyFile(id, file, dir); !r) {
+          fail(kv.second, "secrets.keys." + id, r.error().message);
+        }
+      }
+      if (!s["active"]) {
+        fail(s, "secrets.active", "is required: the id of the key that encrypts new credentials");
+      }
+      if (auto r = c.keys.setActive(str(s["active"], "secrets.active")); !r) {
+        fail(s["active"], "secrets.active", r.error().message);
+      }
+    }
     if (const auto& r = root["redis"]) {
       allowOnly(r, "redis", {"url", "prefix", "password_file"});
       if (r["url"]) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "auth/key_ring.hpp"
 #include "common/secret.hpp"
 #include "registry/server_spec.hpp"
 
@@ -20,6 +21,8 @@ struct Config {
   std::string path;
   RedisSettings redis;
   size_t maxConcurrentChecks = 256;
+  int64_t registryResyncMs = 60'000;  // full reload of the Redis registry
+  auth::KeyRing keys;                 // secrets.keys / secrets.active; may be empty
   std::vector<registry::ServerSpec> servers;
 };
 

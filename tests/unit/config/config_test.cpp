@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <sodium.h>
+
 using namespace mcphd::config;
 
 namespace {
@@ -123,4 +125,21 @@ TEST_CASE("durations, sizes and percentages") {
   CHECK(parsePercent("10%").value() == Approx(0.1));
   CHECK_FALSE(parsePercent("150%").ok());
   CHECK(expandEnv("a$$b").value() == "a$b");
+}
+
+TEST_CASE("secrets: key files load, relative to CREDENTIALS_DIRECTORY, and the active key must exist") {
+  REQUIRE(sodium_init() >= 0);
+  std::ofstream("/tmp/mcphd-cfg-k1.key") << mcphd::auth::generateKeyBase64();
+  setenv("CREDENTIALS_DIRECTORY", "/tmp", 1);
+  auto r = loadString("secrets:\n  keys: {k1: mcphd-cfg-k1.key}\n  active: k1\n", "t.yaml");
+  unsetenv("CREDENTIALS_DIRECTORY");
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r->keys.activeId() == "k1");
+  CHECK(errorOf("secrets:\n  keys: {k1: /tmp/mcphd-cfg-k1.key}\n  active: k2\n") ==
+        "test.yaml:3: secrets.active: the active key 'k2' is not among the listed keys");
+  CHECK(errorOf("secrets:\n  keys: {k1: /nonexistent.key}\n  active: k1\n")
+            .rfind("test.yaml:2: secrets.keys.k1: cannot read key file /nonexistent.key", 0) == 0);
+  CHECK(errorOf("registry_resync: soon\n").rfind("test.yaml:1: registry_resync:", 0) == 0);
+  std::remove("/tmp/mcphd-cfg-k1.key");
 }

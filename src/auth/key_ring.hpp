@@ -1,0 +1,54 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "common/secret.hpp"
+
+namespace mcphd::auth {
+
+// The credentials envelope (docs/PROTOCOL.md): v1.<key_id>.<base64url(nonce || ciphertext)>,
+// XChaCha20-Poly1305-IETF with the server id as associated data, so a blob copied into another
+// server's record does not decrypt.
+//
+// Keys live in sodium_malloc'd memory (guard pages, locked, wiped when freed) and are never logged.
+class KeyRing {
+ public:
+  static constexpr size_t kKeyBytes = 32;
+
+  KeyRing();
+  ~KeyRing();
+  KeyRing(KeyRing&&) noexcept;
+  KeyRing& operator=(KeyRing&&) noexcept;
+
+  // Adds a key from its base64 text (standard or URL-safe, padding optional, surrounding
+  // whitespace ignored). `id` is [A-Za-z0-9_-]{1,64}.
+  Result<void> addKey(const std::string& id, std::string_view base64Text);
+  // Reads the key file; a relative path resolves in `credentialsDir` when that is non-empty.
+  Result<void> addKeyFile(const std::string& id, const std::string& path, const std::string& credentialsDir);
+  Result<void> setActive(const std::string& id);
+
+  bool empty() const { return keys_.empty(); }
+  const std::string& activeId() const { return active_; }
+
+  // Encrypts with the active key.
+  Result<std::string> seal(std::string_view plaintext, std::string_view serverId) const;
+  // Decrypts with the key the envelope names. Errors say what is wrong (unknown key id, damaged
+  // blob, wrong server) without revealing anything of the content.
+  Result<Secret> open(std::string_view envelope, std::string_view serverId) const;
+
+ private:
+  struct SodiumKey;
+  std::map<std::string, std::unique_ptr<SodiumKey>> keys_;
+  std::string active_;
+};
+
+// A new random key as base64 (what `mcp-healthctl keygen` prints).
+std::string generateKeyBase64();
+
+bool isKeyId(std::string_view id);
+
+}  // namespace mcphd::auth
