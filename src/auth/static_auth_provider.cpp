@@ -39,6 +39,9 @@ std::unique_ptr<Pending> StaticAuthProvider::authorize(
         headers.push_back(name + ": " + std::string(value.reveal()));
       }
       break;
+    case registry::AuthType::kOAuth2:
+      done(makeError("OAuth2 servers need the OAuth2 provider, which this build does not wire in"));
+      return nullptr;
   }
   done(std::move(headers));
   return nullptr;

@@ -7,6 +7,7 @@
 #include "common/result.hpp"
 #include "auth/key_ring.hpp"
 #include "common/secret.hpp"
+#include "common/units.hpp"
 #include "registry/server_spec.hpp"
 
 namespace mcphd::config {
@@ -34,12 +35,9 @@ Result<Config> loadFile(const std::string& path);
 Result<Config> loadString(const std::string& text, const std::string& name,
                           const std::string& baseDir = ".");
 
-// "500ms", "10s", "5m", "1h" in milliseconds.
-Result<int64_t> parseDuration(const std::string& s);
-// "8MiB", "512KiB", "1GiB", "1000" (bytes).
-Result<size_t> parseSize(const std::string& s);
-// "10%" or a fraction "0.1" of 1.
-Result<double> parsePercent(const std::string& s);
+using mcphd::parseDuration;
+using mcphd::parsePercent;
+using mcphd::parseSize;
 // Replaces ${NAME} with the environment variable NAME; "$$" is a literal "$".
 Result<std::string> expandEnv(const std::string& s);
 

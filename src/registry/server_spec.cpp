@@ -20,6 +20,22 @@ const char* authTypeName(AuthType t) {
       return "basic";
     case AuthType::kHeaders:
       return "headers";
+    case AuthType::kOAuth2:
+      return "oauth2";
+  }
+  return "?";
+}
+
+const char* tokenAuthMethodName(TokenAuthMethod m) {
+  switch (m) {
+    case TokenAuthMethod::kAuto:
+      return "auto";
+    case TokenAuthMethod::kClientSecretBasic:
+      return "client_secret_basic";
+    case TokenAuthMethod::kClientSecretPost:
+      return "client_secret_post";
+    case TokenAuthMethod::kPrivateKeyJwt:
+      return "private_key_jwt";
   }
   return "?";
 }

@@ -11,7 +11,23 @@
 namespace mcphd::registry {
 
 enum class Transport { kStreamableHttp };
-enum class AuthType { kNone, kBearer, kBasic, kHeaders };
+enum class AuthType { kNone, kBearer, kBasic, kHeaders, kOAuth2 };
+enum class OAuth2Flow { kClientCredentials, kAuthorizationCode };
+enum class TokenAuthMethod { kAuto, kClientSecretBasic, kClientSecretPost, kPrivateKeyJwt };
+
+struct OAuth2Spec {
+  OAuth2Flow flow = OAuth2Flow::kClientCredentials;
+  std::string tokenUrl;  // empty: discovered from the server (MCP authorization spec)
+  std::string scopes;    // space-separated
+  std::string audience;
+  std::string resource;  // empty: the server URL
+  TokenAuthMethod method = TokenAuthMethod::kAuto;
+  std::string clientId;
+  Secret clientSecret;
+  Secret privateKeyPem;
+  Secret refreshToken;
+  bool operator==(const OAuth2Spec&) const = default;
+};
 
 struct AuthSpec {
   AuthType type = AuthType::kNone;
@@ -19,12 +35,20 @@ struct AuthSpec {
   std::string username;                                 // basic
   Secret password;                                      // basic
   std::vector<std::pair<std::string, Secret>> headers;  // headers: secret header values
+  OAuth2Spec oauth2;                                    // oauth2
   bool operator==(const AuthSpec&) const = default;
 };
 
 // Everything needed to check one server, whatever source (config file, Redis) it came from.
+enum class Source { kConfig, kRedis };
+
 struct ServerSpec {
   std::string id;
+  std::string name;  // for people; optional
+  Source source = Source::kConfig;
+  // Non-empty when the server's record is unusable: checks then publish error kind "config" with
+  // this message and send nothing.
+  std::string invalidReason;
   std::string url;
   Transport transport = Transport::kStreamableHttp;
   std::vector<std::pair<std::string, std::string>> headers;  // not secret
@@ -43,6 +67,7 @@ struct ServerSpec {
 
 const char* transportName(Transport t);
 const char* authTypeName(AuthType t);
+const char* tokenAuthMethodName(TokenAuthMethod m);
 
 // A source of servers (the config file now, the Redis registry next). It announces the full set
 // at start and every later change to its listener.
