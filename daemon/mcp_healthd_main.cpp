@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "publish/messages.hpp"
 #include "publish/state_publisher.hpp"
 #include "redis/redis_client.hpp"
+#include "registry/redis_registry.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace {
@@ -192,10 +194,17 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     publish::StatePublisher publisher(*redis, loop, cfg.redis.prefix);
     auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, publisher,
                                                         cfg.maxConcurrentChecks);
+    std::set<std::string> configIds;
+    for (const auto& s : cfg.servers) {
+      configIds.insert(s.id);
+    }
+    registry::RedisRegistry redisRegistry(*redis, loop, cfg.redis.prefix, cfg.defaults, cfg.keys, configIds,
+                                          *sched, cfg.registryResyncMs);
     redis->start();
     for (const auto& s : cfg.servers) {
       sched->upsertServer(s);
     }
+    redisRegistry.start();
     log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(cfg.servers.size()) +
                 " servers");
 

@@ -391,6 +391,11 @@ class Loader {
       allowOnly(d, "defaults", keys);
       serverFields(d, "defaults", defaults, defaultMarks);
     }
+    if (defaults.timeoutMs >= defaults.intervalMs) {
+      auto it = defaultMarks.find("timeout");
+      fail(it != defaultMarks.end() ? it->second : root, "defaults.timeout", "must be shorter than defaults.interval");
+    }
+    c.defaults = defaults;
     if (const auto& servers = root["servers"]) {
       if (!servers.IsSequence()) {
         fail(servers, "servers", "must be a list");

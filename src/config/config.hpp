@@ -24,6 +24,7 @@ struct Config {
   size_t maxConcurrentChecks = 256;
   int64_t registryResyncMs = 60'000;  // full reload of the Redis registry
   auth::KeyRing keys;                 // secrets.keys / secrets.active; may be empty
+  registry::ServerSpec defaults;      // `defaults`, the base of servers registered in Redis
   std::vector<registry::ServerSpec> servers;
 };
 

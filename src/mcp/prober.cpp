@@ -21,6 +21,13 @@ class HttpCheck final : public RunningCheck {
 
   void begin() {
     startUs_ = clock_.nowUs();
+    if (!spec_.invalidReason.empty()) {
+      // An unusable record is reported, never sent.
+      ProbeResult r;
+      r.error = CheckError{ErrorKind::kConfig, spec_.invalidReason, 0};
+      deferred_->start(0, [this, r = std::move(r)]() mutable { finish(std::move(r)); });
+      return;
+    }
     pendingAuth_ = auth_.authorize(spec_, [this](Result<std::vector<std::string>> headers) {
       // May run inline: defer to the loop so `done` never runs inside Prober::start().
       if (!headers) {

@@ -77,6 +77,8 @@ class ServerListener {
   // Adds the server, or replaces the one with the same id.
   virtual void upsertServer(const ServerSpec& spec) = 0;
   virtual void removeServer(const std::string& id) = 0;
+  // Checks the server as soon as possible (a new or changed record) with this trigger.
+  virtual void checkNow(const std::string& id, const std::string& trigger) = 0;
 };
 
 }  // namespace mcphd::registry

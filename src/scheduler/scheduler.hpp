@@ -52,7 +52,7 @@ class Scheduler final : public registry::ServerListener {
   void removeServer(const std::string& id) override;
 
   // Checks a server as soon as a slot is free; no-op while one of its checks is in flight.
-  void checkNow(const std::string& id, const std::string& trigger);
+  void checkNow(const std::string& id, const std::string& trigger) override;
   // Cancels every timer and check in flight; nothing runs afterwards.
   void stop();
 

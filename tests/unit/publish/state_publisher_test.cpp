@@ -1,4 +1,5 @@
 #include "publish/state_publisher.hpp"
+#include "redis/fake_redis.hpp"
 
 #include <simdjson.h>
 
@@ -12,58 +13,7 @@ using namespace mcphd;
 
 namespace {
 
-// Redis as the publisher sees it: records commands, answers HGETALL/EXISTS from a map.
-struct FakeRedis : redis::Commands {
-  bool up = false;
-  std::function<void(bool)> listener;
-  std::vector<std::vector<std::string>> log;
-  std::map<std::string, std::string> status;  // the mcp:status hash
-  std::set<std::string> keys;
-
-  bool ready() const override { return up; }
-  void onReadyChange(std::function<void(bool)> l) override { listener = std::move(l); }
-  bool command(std::vector<std::string> argv,
-               std::function<void(Result<redis::Reply>)> done) override {
-    if (!up) {
-      return false;
-    }
-    log.push_back(argv);
-    redis::Reply r;
-    if (argv[0] == "HGETALL") {
-      r.type = redis::Reply::Type::kArray;
-      for (const auto& [k, v] : status) {
-        r.elements.push_back({redis::Reply::Type::kString, k, 0, {}});
-        r.elements.push_back({redis::Reply::Type::kString, v, 0, {}});
-      }
-    } else if (argv[0] == "HSET") {
-      status[argv[2]] = argv[3];
-      r.type = redis::Reply::Type::kInteger;
-    } else if (argv[0] == "SET") {
-      keys.insert(argv[1]);
-      r.type = redis::Reply::Type::kStatus;
-    } else if (argv[0] == "EXISTS") {
-      r.type = redis::Reply::Type::kInteger;
-      r.integer = keys.count(argv[1]);
-    } else {
-      r.type = redis::Reply::Type::kInteger;
-    }
-    done(std::move(r));
-    return true;
-  }
-  void setUp(bool u) {
-    up = u;
-    listener(u);
-  }
-  std::vector<std::string> published(const std::string& channel) const {
-    std::vector<std::string> out;
-    for (const auto& c : log) {
-      if (c[0] == "PUBLISH" && c[1] == channel) {
-        out.push_back(c[2]);
-      }
-    }
-    return out;
-  }
-};
+using mcphd::testing::FakeRedis;
 
 uint64_t seqOf(const std::string& json) {
   simdjson::dom::parser p;
@@ -100,19 +50,19 @@ TEST_CASE("each result is stored in the status hash and published with an increa
   REQUIRE(health.size() == 2);
   CHECK(seqOf(health[0]) == 1);
   CHECK(seqOf(health[1]) == 2);
-  CHECK(redis.status["a"] == health[1]);
+  CHECK(redis.hashes["mcp:status"]["a"] == health[1]);
   // The tool set did not change the second time: one tools message only.
   auto tools = redis.published("mcp:tools");
   REQUIRE(tools.size() == 1);
   CHECK(tools[0].find("\"added\":[\"t1\"]") != std::string::npos);
-  CHECK(redis.keys.count("mcp:tools:a") == 1);
+  CHECK(redis.strings.count("mcp:tools:a") == 1);
 }
 
 TEST_CASE("seq continues from the value stored by an earlier daemon") {
   loop::SimLoop clock;
   FakeRedis redis;
-  redis.status["a"] = R"({"v":1,"type":"health","server_id":"a","seq":41})";
-  redis.status["junk"] = "not json";
+  redis.hashes["mcp:status"]["a"] = R"({"v":1,"type":"health","server_id":"a","seq":41})";
+  redis.hashes["mcp:status"]["junk"] = "not json";
   publish::StatePublisher pub(redis, clock, "mcp:");
   redis.setUp(true);
   pub.onReport(report("a", {}));
@@ -142,17 +92,17 @@ TEST_CASE(
   publish::StatePublisher pub(redis, clock, "mcp:");
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
-  const std::string before = redis.status["a"];
+  const std::string before = redis.hashes["mcp:status"]["a"];
   redis.setUp(false);
-  redis.status.clear();  // restarted without persistence
-  redis.keys.clear();
+  redis.hashes.erase("mcp:status");  // restarted without persistence
+  redis.strings.clear();
   redis.log.clear();
   redis.setUp(true);
-  CHECK(redis.status["a"] == before);
+  CHECK(redis.hashes["mcp:status"]["a"] == before);
   CHECK(redis.published("mcp:health").empty());  // a refill, not a new event
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
-  CHECK(redis.keys.count("mcp:tools:a") == 1);
-  CHECK(seqOf(redis.status["a"]) == 2);
+  CHECK(redis.strings.count("mcp:tools:a") == 1);
+  CHECK(seqOf(redis.hashes["mcp:status"]["a"]) == 2);
 }
 
 TEST_CASE("tool changes are reported as added, removed and changed names") {

@@ -1,0 +1,250 @@
+#include "registry/record.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "auth/credentials.hpp"
+#include "common/units.hpp"
+
+namespace mcphd::registry {
+
+namespace {
+
+struct Invalid {
+  std::string reason;
+};
+
+const std::string* field(const RecordFields& f, const char* name) {
+  auto it = f.find(name);
+  return it == f.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+bool headerName(const std::string& s) {
+  return !s.empty() && s.size() <= 256 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("!#$%&'*+.^_`|~-").find(c) != std::string_view::npos;
+  });
+}
+
+int64_t duration(const RecordFields& f, const char* name, int64_t fallback) {
+  const std::string* v = field(f, name);
+  if (v == nullptr) {
+    return fallback;
+  }
+  auto d = parseDuration(*v);
+  if (!d) {
+    throw Invalid{std::string(name) + ": " + d.error().message};
+  }
+  return d.value();
+}
+
+std::vector<std::pair<std::string, std::string>> headers(const std::string& json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json).get(obj) != simdjson::SUCCESS) {
+    throw Invalid{"headers: must be a JSON object of header names to strings"};
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto [k, v] : obj) {
+    std::string_view value;
+    std::string name(k);
+    if (!headerName(name) || v.get_string().get(value) != simdjson::SUCCESS ||
+        value.find_first_of("\r\n") != std::string_view::npos) {
+      throw Invalid{"headers: '" + name.substr(0, 64) + "' must be a valid header name with a one-line string value"};
+    }
+    out.emplace_back(name, std::string(value));
+  }
+  return out;
+}
+
+void requireSecret(const Secret& s, const char* what, const char* authType) {
+  if (s.empty()) {
+    throw Invalid{std::string("credentials: auth_type ") + authType + " needs " + what};
+  }
+}
+
+void applyCredentials(ServerSpec& spec, auth::Credentials& c, const RecordFields& f) {
+  AuthSpec& a = spec.auth;
+  switch (a.type) {
+    case AuthType::kNone:
+      break;
+    case AuthType::kBearer:
+      requireSecret(c.bearerToken, "bearer_token", "bearer");
+      a.token = std::move(c.bearerToken);
+      break;
+    case AuthType::kBasic:
+      if (c.username.empty() || c.username.find(':') != std::string::npos) {
+        throw Invalid{"credentials: auth_type basic needs a username without ':'"};
+      }
+      requireSecret(c.password, "password", "basic");
+      a.username = c.username;
+      a.password = std::move(c.password);
+      break;
+    case AuthType::kHeaders:
+      if (c.headers.empty()) {
+        throw Invalid{"credentials: auth_type headers needs headers"};
+      }
+      for (auto& [name, value] : c.headers) {
+        if (!headerName(name)) {
+          throw Invalid{"credentials: a secret header has an invalid name"};
+        }
+        a.headers.emplace_back(name, std::move(value));
+      }
+      break;
+    case AuthType::kOAuth2: {
+      OAuth2Spec& o = a.oauth2;
+      o.clientId = c.clientId;
+      o.clientSecret = std::move(c.clientSecret);
+      o.privateKeyPem = std::move(c.privateKeyPem);
+      o.refreshToken = std::move(c.refreshToken);
+      if (o.flow == OAuth2Flow::kClientCredentials) {
+        if (o.clientId.empty()) {
+          throw Invalid{"credentials: oauth2 client_credentials needs client_id"};
+        }
+        if (o.method == TokenAuthMethod::kPrivateKeyJwt) {
+          requireSecret(o.privateKeyPem, "private_key_pem (token_endpoint_auth_method private_key_jwt)", "oauth2");
+        } else if (o.clientSecret.empty() && o.privateKeyPem.empty()) {
+          throw Invalid{"credentials: oauth2 client_credentials needs client_secret or private_key_pem"};
+        }
+      }
+      break;
+    }
+  }
+  (void)f;
+}
+
+ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec& defaults,
+                 const auth::KeyRing& keys) {
+  ServerSpec s = defaults;
+  s.id = id;
+  s.source = Source::kRedis;
+  s.auth = AuthSpec{};
+  if (const std::string* n = field(f, "name")) {
+    s.name = *n;
+  }
+  const std::string* url = field(f, "url");
+  if (url == nullptr) {
+    throw Invalid{"url: is required"};
+  }
+  if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+    throw Invalid{"url: must be an http:// or https:// URL"};
+  }
+  s.url = *url;
+  if (const std::string* t = field(f, "transport"); t != nullptr && *t != "streamable_http") {
+    throw Invalid{"transport: '" + t->substr(0, 64) + "' is not supported; use streamable_http"};
+  }
+  if (const std::string* h = field(f, "headers")) {
+    s.headers = headers(*h);
+  }
+  s.intervalMs = duration(f, "interval", s.intervalMs);
+  s.timeoutMs = duration(f, "timeout", s.timeoutMs);
+  if (s.timeoutMs >= s.intervalMs) {
+    throw Invalid{"timeout: must be shorter than interval"};
+  }
+  const std::string* type = field(f, "auth_type");
+  std::string authType = type == nullptr ? "none" : *type;
+  if (authType == "none") {
+    s.auth.type = AuthType::kNone;
+  } else if (authType == "bearer") {
+    s.auth.type = AuthType::kBearer;
+  } else if (authType == "basic") {
+    s.auth.type = AuthType::kBasic;
+  } else if (authType == "headers") {
+    s.auth.type = AuthType::kHeaders;
+  } else if (authType == "oauth2") {
+    s.auth.type = AuthType::kOAuth2;
+    OAuth2Spec& o = s.auth.oauth2;
+    const std::string* flow = field(f, "oauth2_flow");
+    if (flow == nullptr || *flow == "client_credentials") {
+      o.flow = OAuth2Flow::kClientCredentials;
+    } else if (*flow == "authorization_code") {
+      o.flow = OAuth2Flow::kAuthorizationCode;
+    } else {
+      throw Invalid{"oauth2_flow: must be client_credentials or authorization_code"};
+    }
+    if (const std::string* u = field(f, "token_url")) {
+      if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
+        throw Invalid{"token_url: must be an http:// or https:// URL"};
+      }
+      o.tokenUrl = *u;
+    }
+    if (const std::string* v = field(f, "scopes")) {
+      o.scopes = *v;
+    }
+    if (const std::string* v = field(f, "audience")) {
+      o.audience = *v;
+    }
+    if (const std::string* v = field(f, "resource")) {
+      o.resource = *v;
+    }
+    if (const std::string* m = field(f, "token_endpoint_auth_method")) {
+      if (*m == "client_secret_basic") {
+        o.method = TokenAuthMethod::kClientSecretBasic;
+      } else if (*m == "client_secret_post") {
+        o.method = TokenAuthMethod::kClientSecretPost;
+      } else if (*m == "private_key_jwt") {
+        o.method = TokenAuthMethod::kPrivateKeyJwt;
+      } else {
+        throw Invalid{"token_endpoint_auth_method: must be client_secret_basic, client_secret_post or private_key_jwt"};
+      }
+    }
+  } else {
+    throw Invalid{"auth_type: '" + authType.substr(0, 64) + "' is not one of none, bearer, basic, headers, oauth2"};
+  }
+  const std::string* blob = field(f, "credentials");
+  if (s.auth.type != AuthType::kNone || blob != nullptr) {
+    if (blob == nullptr) {
+      throw Invalid{"credentials: auth_type " + authType + " needs a credentials envelope"};
+    }
+    if (keys.empty()) {
+      throw Invalid{"credentials: the daemon has no secrets.keys to decrypt them with"};
+    }
+    auto plain = keys.open(*blob, id);
+    if (!plain) {
+      throw Invalid{plain.error().message};
+    }
+    auto creds = auth::parseCredentials(plain->reveal());
+    if (!creds) {
+      throw Invalid{creds.error().message};
+    }
+    applyCredentials(s, creds.value(), f);
+  }
+  return s;
+}
+
+}  // namespace
+
+bool isServerId(const std::string& id) {
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+  });
+}
+
+ServerSpec parseRecord(const std::string& id, const RecordFields& fields, const ServerSpec& defaults,
+                       const auth::KeyRing& keys) {
+  if (const std::string* e = field(fields, "enabled"); e != nullptr && *e != "true" && *e != "false" &&
+                                                         *e != "1" && *e != "0") {
+    ServerSpec bad = defaults;
+    bad.id = id;
+    bad.source = Source::kRedis;
+    bad.auth = AuthSpec{};
+    bad.invalidReason = "record " + id + ": enabled: must be true or false";
+    return bad;
+  }
+  try {
+    return build(id, fields, defaults, keys);
+  } catch (const Invalid& e) {
+    ServerSpec bad = defaults;  // no secret of the record survives in it
+    bad.id = id;
+    bad.source = Source::kRedis;
+    bad.auth = AuthSpec{};
+    if (const std::string* url = field(fields, "url")) {
+      bad.url = *url;
+    }
+    bad.invalidReason = "record " + id + ": " + e.reason;
+    return bad;
+  }
+}
+
+}  // namespace mcphd::registry

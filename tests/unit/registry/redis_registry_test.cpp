@@ -1,0 +1,104 @@
+#include <catch2/catch.hpp>
+
+#include <sodium.h>
+
+#include <optional>
+
+#include "loop/sim_loop.hpp"
+#include "redis/fake_redis.hpp"
+#include "registry/redis_registry.hpp"
+
+using namespace mcphd;
+using namespace mcphd::registry;
+using mcphd::testing::FakeRedis;
+
+namespace {
+
+struct Listener : ServerListener {
+  std::map<std::string, ServerSpec> servers;
+  std::vector<std::string> events;
+  void upsertServer(const ServerSpec& s) override {
+    servers[s.id] = s;
+    events.push_back("upsert " + s.id);
+  }
+  void removeServer(const std::string& id) override {
+    servers.erase(id);
+    events.push_back("remove " + id);
+  }
+  void checkNow(const std::string& id, const std::string& trigger) override {
+    events.push_back("check " + id + " " + trigger);
+  }
+};
+
+struct Fixture {
+  loop::SimLoop loop;
+  FakeRedis redis;
+  auth::KeyRing keys;
+  Listener listener;
+  RedisRegistry registry{redis, loop, "mcp:", ServerSpec{}, keys, {"from-config"}, listener, 60'000};
+  void add(const std::string& id, std::map<std::string, std::string> fields) {
+    redis.sets["mcp:servers"].insert(id);
+    redis.hashes["mcp:server:" + id] = std::move(fields);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the registry loads every record once Redis is ready, refusing config ids") {
+  Fixture f;
+  f.add("a", {{"url", "http://a/mcp"}});
+  f.add("from-config", {{"url", "http://x/mcp"}});
+  f.add("bad id!", {{"url", "http://x/mcp"}});
+  f.add("off", {{"url", "http://off/mcp"}, {"enabled", "false"}});
+  f.add("empty", {});
+  f.registry.start();
+  f.loop.advance(1'000);
+  CHECK(f.listener.servers.empty());  // not connected yet
+  f.redis.setUp(true);
+  f.loop.advance(200);
+  REQUIRE(f.listener.servers.size() == 2);
+  CHECK(f.listener.servers["a"].url == "http://a/mcp");
+  CHECK(f.listener.servers["empty"].invalidReason == "record empty: hash mcp:server:empty is missing or empty");
+  CHECK(f.listener.servers.count("from-config") == 0);
+}
+
+TEST_CASE("a resync picks up records written without a command and drops deleted ones") {
+  Fixture f;
+  f.redis.setUp(true);
+  f.add("a", {{"url", "http://a/mcp"}});
+  f.registry.start();
+  f.loop.runDue();
+  CHECK(f.listener.events == std::vector<std::string>{"upsert a"});
+  f.add("b", {{"url", "http://b/mcp"}});
+  f.redis.hashes["mcp:server:a"]["interval"] = "1m";
+  f.loop.advance(59'999);
+  CHECK(f.listener.events.size() == 1);
+  f.loop.advance(1);
+  CHECK(f.listener.events == std::vector<std::string>{"upsert a", "upsert a", "upsert b", "check b resync"});
+  CHECK(f.listener.servers["a"].intervalMs == 60'000);
+  f.redis.sets["mcp:servers"].erase("a");
+  f.loop.advance(60'000);
+  CHECK(f.listener.events.back() == "remove a");
+  // Nothing changed: nothing announced.
+  size_t n = f.listener.events.size();
+  f.loop.advance(60'000);
+  CHECK(f.listener.events.size() == n);
+}
+
+TEST_CASE("reloading one record announces it at once; a config id is refused") {
+  Fixture f;
+  f.redis.setUp(true);
+  f.add("a", {{"url", "http://a/mcp"}});
+  std::optional<Result<bool>> got;
+  f.registry.reload("a", [&](Result<bool> r) { got = std::move(r); });
+  REQUIRE(got);
+  REQUIRE(got->ok());
+  CHECK(got->value());
+  CHECK(f.listener.servers.count("a") == 1);
+  f.redis.sets["mcp:servers"].erase("a");
+  f.registry.reload("a", [&](Result<bool> r) { got = std::move(r); });
+  CHECK_FALSE(got->value());
+  CHECK(f.listener.servers.count("a") == 0);
+  f.registry.reload("from-config", [&](Result<bool> r) { got = std::move(r); });
+  CHECK_FALSE(got->ok());
+}
