@@ -393,7 +393,9 @@ class Loader {
     }
     if (defaults.timeoutMs >= defaults.intervalMs) {
       auto it = defaultMarks.find("timeout");
-      fail(it != defaultMarks.end() ? it->second : root, "defaults.timeout", "must be shorter than defaults.interval");
+      fail(it != defaultMarks.end() ? it->second : root, "defaults.timeout",
+           "must be shorter than interval (timeout " + std::to_string(defaults.timeoutMs) + " ms, interval " +
+               std::to_string(defaults.intervalMs) + " ms)");
     }
     c.defaults = defaults;
     if (const auto& servers = root["servers"]) {
