@@ -2,6 +2,7 @@
 // runs the loop.
 #include <curl/curl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "auth/auth_provider.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
+#include "control/command_stream.hpp"
 #include "http/curl_multi_client.hpp"
 #include "loop/uv_loop.hpp"
 #include "mcp/prober.hpp"
@@ -190,7 +192,9 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     auth::StaticAuthProvider auth;
     mcp::HttpProber prober(*http, auth, loop, loop);
     log::info("redis: " + endpoint.display() + ", prefix '" + cfg.redis.prefix + "'");
-    auto redis = std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random);
+    auto redis = std::make_unique<redis::RedisClient>(loop, endpoint, random);
+    // Commands are read with a blocking XREADGROUP: a connection of their own.
+    auto commandsRedis = std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random, "redis commands");
     publish::StatePublisher publisher(*redis, loop, cfg.redis.prefix);
     auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, publisher,
                                                         cfg.maxConcurrentChecks);
@@ -200,11 +204,22 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     }
     registry::RedisRegistry redisRegistry(*redis, loop, cfg.redis.prefix, cfg.defaults, cfg.keys, configIds,
                                           *sched, cfg.registryResyncMs);
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0) {
+      std::snprintf(host, sizeof host, "localhost");
+    }
+    control::CommandStream::Options opts;
+    opts.prefix = cfg.redis.prefix;
+    opts.consumer = std::string("mcp-healthd@") + host;
+    control::CommandStream commands(*commandsRedis, *redis, loop, loop, redisRegistry, *sched, opts);
+    publisher.onAnswered([&commands](const std::string& id) { commands.answered(id); });
     redis->start();
+    commandsRedis->start();
     for (const auto& s : cfg.servers) {
       sched->upsertServer(s);
     }
     redisRegistry.start();
+    commands.start();
     log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(cfg.servers.size()) +
                 " servers");
 
@@ -219,6 +234,7 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
       sched->stop();
       // Results already handed to Redis get up to 1 s to be written; the loop stops at 1.5 s
       // whatever happens.
+      commandsRedis->shutdown(200, [] {});
       redis->shutdown(1000, [&loop] { loop.stop(); });
       hardStop->start(1500, [&loop] { loop.stop(); });
     };
@@ -229,8 +245,11 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     });
     loop.run();
     // Tear down in dependency order; each destructor closes its handles.
+    // Redis first: destroying a connection runs its outstanding reply callbacks (with errors),
+    // which reach the publisher, registry, command stream and scheduler, all still alive here.
+    commandsRedis.reset();
+    redis.reset();
     sched.reset();
-    redis.reset();  // runs outstanding reply callbacks while the publisher still exists
     hardStop.reset();
     http.reset();
   }

@@ -86,8 +86,26 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   return parts;
 }
 
+void appendCommandIds(std::string& out, const std::vector<std::string>& ids) {
+  if (ids.empty()) {
+    return;
+  }
+  out += ",\"command_id\":";
+  json::appendString(out, ids.front());
+  out += ",\"command_ids\":";
+  appendNames(out, ids);
+}
+
+std::string HealthParts::join(uint64_t seq, const std::vector<std::string>& commandIds) const {
+  std::string out = head + std::to_string(seq);
+  out.append(tail, 0, tail.size() - 1);
+  appendCommandIds(out, commandIds);
+  out += '}';
+  return out;
+}
+
 std::string healthJson(const scheduler::CheckReport& report, uint64_t seq) {
-  return healthParts(report).join(seq);
+  return healthParts(report).join(seq, report.commandIds);
 }
 
 ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after) {
@@ -146,10 +164,32 @@ std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
   return o;
 }
 
-std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs) {
+std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs,
+                        const std::vector<std::string>& commandIds) {
   std::string o = "{\"v\":1,\"type\":\"removed\",\"server_id\":";
   json::appendString(o, serverId);
   o += ",\"seq\":" + std::to_string(seq) + ",\"removed_at\":";
+  json::appendString(o, json::rfc3339Millis(atWallMs));
+  appendCommandIds(o, commandIds);
+  o += '}';
+  return o;
+}
+
+std::string commandErrorJson(const std::string& commandId, const std::string& op, const std::string& serverId,
+                             const std::string& message, int64_t atWallMs) {
+  std::string o = "{\"v\":1,\"type\":\"command_error\",\"command_id\":";
+  json::appendString(o, commandId);
+  o += ",\"op\":";
+  json::appendString(o, op);
+  o += ",\"server_id\":";
+  if (serverId.empty()) {
+    o += "null";
+  } else {
+    json::appendString(o, serverId);
+  }
+  o += ",\"error\":";
+  json::appendString(o, message);
+  o += ",\"at\":";
   json::appendString(o, json::rfc3339Millis(atWallMs));
   o += '}';
   return o;

@@ -56,6 +56,7 @@ void StatePublisher::onReady(bool ready) {
       }
       flush(id, s);
     }
+    flushRemovals();
   });
 }
 
@@ -79,9 +80,11 @@ void StatePublisher::restore(const redis::Reply& hash) {
 }
 
 void StatePublisher::onReport(const scheduler::CheckReport& report) {
+  removals_.erase(report.serverId);  // registered again
   ServerState& s = servers_[report.serverId];
-  s.removed = false;
   s.pendingHealth = healthParts(report);
+  // Coalesced results keep every command they answer.
+  s.pendingCommandIds.insert(s.pendingCommandIds.end(), report.commandIds.begin(), report.commandIds.end());
   const mcp::ProbeResult& p = report.probe;
   const std::string& knownHash = s.pendingTools ? s.pendingTools->hash : s.publishedToolsHash;
   if (p.toolsComplete && p.toolsHash != knownHash) {
@@ -90,18 +93,50 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   flush(report.serverId, s);
 }
 
-void StatePublisher::onRemoved(const std::string& serverId) {
+void StatePublisher::onRemoved(const std::string& serverId, const std::vector<std::string>& commandIds) {
   auto it = servers_.find(serverId);
-  uint64_t seq = it == servers_.end() ? 1 : it->second.seq + 1;
+  PendingRemoval removal{it == servers_.end() ? 1 : it->second.seq + 1, clock_.wallMs(), commandIds};
   if (it != servers_.end()) {
+    // Commands that waited for a result that will never be written are answered by the removal.
+    removal.commandIds.insert(removal.commandIds.end(), it->second.pendingCommandIds.begin(),
+                              it->second.pendingCommandIds.end());
     servers_.erase(it);
   }
+  auto& pending = removals_[serverId];
+  pending.seq = removal.seq;
+  pending.atWallMs = removal.atWallMs;
+  pending.commandIds.insert(pending.commandIds.end(), removal.commandIds.begin(), removal.commandIds.end());
+  flushRemovals();
+}
+
+void StatePublisher::flushRemovals() {
   if (!ready_) {
-    return;  // the next resync cleans up (Redis registry, next issue)
+    return;  // kept (one per server) until Redis is back
   }
-  send({"HDEL", prefix_ + "status", serverId});
-  send({"DEL", prefix_ + "tools:" + serverId});
-  send({"PUBLISH", prefix_ + "health", removedJson(serverId, seq, clock_.wallMs())});
+  for (auto& [serverId, r] : removals_) {
+    send({"HDEL", prefix_ + "status", serverId});
+    send({"DEL", prefix_ + "tools:" + serverId});
+    send({"PUBLISH", prefix_ + "health", removedJson(serverId, r.seq, r.atWallMs, r.commandIds)});
+    answer(r.commandIds);
+  }
+  removals_.clear();
+}
+
+void StatePublisher::answer(std::vector<std::string>& commandIds) {
+  if (answered_) {
+    for (const auto& id : commandIds) {
+      answered_(id);
+    }
+  }
+  commandIds.clear();
+}
+
+void StatePublisher::writeHealth(const std::string& id, ServerState& s) {
+  s.latestHealth = s.pendingHealth->join(s.seq, s.pendingCommandIds);
+  send({"HSET", prefix_ + "status", id, s.latestHealth});
+  send({"PUBLISH", prefix_ + "health", s.latestHealth});
+  s.pendingHealth.reset();
+  answer(s.pendingCommandIds);
 }
 
 void StatePublisher::flush(const std::string& id, ServerState& s) {
@@ -123,10 +158,7 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
           toolsSnapshotJson(id, seq, t.hash, t.discoveredAtWallMs, t.tools)});
     std::string event = toolsEventJson(id, seq, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
     if (s.pendingHealth) {
-      s.latestHealth = s.pendingHealth->join(s.seq);
-      send({"HSET", prefix_ + "status", id, s.latestHealth});
-      send({"PUBLISH", prefix_ + "health", s.latestHealth});
-      s.pendingHealth.reset();
+      writeHealth(id, s);
     }
     send({"PUBLISH", prefix_ + "tools", event});
     s.publishedTools = std::move(now);
@@ -134,12 +166,9 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     s.pendingTools.reset();
   }
   if (s.pendingHealth) {
-    s.latestHealth = s.pendingHealth->join(s.seq);
-    send({"HSET", prefix_ + "status", id, s.latestHealth});
-    send({"PUBLISH", prefix_ + "health", s.latestHealth});
-    s.pendingHealth.reset();
+    writeHealth(id, s);
+    ++published_;
   }
-  ++published_;
 }
 
 void StatePublisher::send(std::vector<std::string> argv) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,11 @@ class StatePublisher final : public scheduler::ResultSink {
   StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix);
 
   void onReport(const scheduler::CheckReport& report) override;
-  void onRemoved(const std::string& serverId) override;
+  void onRemoved(const std::string& serverId, const std::vector<std::string>& commandIds) override;
+
+  // Runs for each command id once the message answering it has been handed to Redis (after the
+  // PUBLISH, on the same connection), so an acknowledgement sent from here follows the answer.
+  void onAnswered(std::function<void(const std::string& commandId)> callback) { answered_ = std::move(callback); }
 
   uint64_t published() const { return published_; }
 
@@ -36,17 +41,25 @@ class StatePublisher final : public scheduler::ResultSink {
   struct ServerState {
     uint64_t seq = 0;
     std::optional<HealthParts> pendingHealth;  // not yet written
+    std::vector<std::string> pendingCommandIds;  // answered by the pending health message
     std::string latestHealth;                  // last written, for refills after a reconnect
     std::optional<PendingTools> pendingTools;
     std::string publishedToolsHash;
     ToolHashes publishedTools;
-    bool removed = false;
   };
 
   void onReady(bool ready);
   void restore(const redis::Reply& statusHash);
   void flush(const std::string& id, ServerState& s);
   void send(std::vector<std::string> argv);
+  void answer(std::vector<std::string>& commandIds);
+  void flushRemovals();
+  void writeHealth(const std::string& id, ServerState& s);
+  struct PendingRemoval {
+    uint64_t seq;
+    int64_t atWallMs;
+    std::vector<std::string> commandIds;
+  };
 
   redis::Commands& redis_;
   const Clock& clock_;
@@ -55,6 +68,8 @@ class StatePublisher final : public scheduler::ResultSink {
   uint64_t generation_ = 0;
   uint64_t published_ = 0;
   std::map<std::string, ServerState> servers_;
+  std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
+  std::function<void(const std::string&)> answered_;
 };
 
 }  // namespace mcphd::publish

@@ -122,9 +122,10 @@ struct RedisClient::Pending {
   std::function<void(Result<Reply>)> done;
 };
 
-RedisClient::RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random)
+RedisClient::RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random, std::string name)
     : loop_(loop),
       endpoint_(std::move(endpoint)),
+      name_(std::move(name)),
       random_(random),
       reconnectTimer_(loop.createTimer()),
       watchdog_(loop.createTimer()),
@@ -151,7 +152,7 @@ void RedisClient::connect() {
                               ? redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port)
                               : redisAsyncConnectUnix(endpoint_.unixPath.c_str());
   if (ac == nullptr) {
-    log::error("redis: out of memory creating a connection");
+    log::error(name_ + ": out of memory creating a connection");
     scheduleReconnect();
     return;
   }
@@ -159,7 +160,7 @@ void RedisClient::connect() {
     std::string why = ac->errstr;
     redisAsyncFree(ac);
     if (why != lastError_) {
-      log::warn("redis: cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
+      log::warn(name_ + ": cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
       lastError_ = why;
     }
     scheduleReconnect();
@@ -167,7 +168,7 @@ void RedisClient::connect() {
   }
   if (attach(ac, loop_.raw()) != REDIS_OK) {
     redisAsyncFree(ac);
-    log::error("redis: cannot watch the socket");
+    log::error(name_ + ": cannot watch the socket");
     scheduleReconnect();
     return;
   }
@@ -194,7 +195,7 @@ void RedisClient::onConnected(int status) {
     ac_ = nullptr;
     watchdog_->stop();
     if (why != lastError_) {
-      log::warn("redis: cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
+      log::warn(name_ + ": cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
       lastError_ = why;
     }
     scheduleReconnect();
@@ -204,7 +205,7 @@ void RedisClient::onConnected(int status) {
   auto fail = [this](const char* what) {
     return [this, what](Result<Reply> r) {
       if (r && r->type == Reply::Type::kError) {
-        log::error(std::string("redis: ") + what + " failed: " + r->str);
+        log::error(name_ + ": " + what + " failed: " + r->str);
         forceClose(std::string(what) + " failed");
       }
     };
@@ -218,7 +219,7 @@ void RedisClient::onConnected(int status) {
   send({"PING"}, [this](Result<Reply> r) {
     if (r && r->type == Reply::Type::kError) {
       // e.g. NOAUTH: without this the connection would sit there, never ready, saying nothing.
-      log::error("redis: PING failed: " + r->str +
+      log::error(name_ + ": PING failed: " + r->str +
                  (r->str.rfind("NOAUTH", 0) == 0 ? " (set redis.password_file)" : ""));
       forceClose("PING failed");
       return;
@@ -226,7 +227,7 @@ void RedisClient::onConnected(int status) {
     if (r && ac_ != nullptr) {
       backoffMs_ = 100;
       lastError_.clear();
-      log::notice(std::string("redis: ") + (everConnected_ ? "reconnected to " : "connected to ") +
+      log::notice(name_ + ": " + (everConnected_ ? "reconnected to " : "connected to ") +
                   endpoint_.display());
       if (everConnected_) {
         ++reconnects_;
@@ -244,7 +245,7 @@ void RedisClient::onDisconnected(int status) {
   watchdog_->stop();
   bool wasReady = ready_;
   if (wasReady && !stopping_) {
-    log::warn(std::string("redis: connection to ") + endpoint_.display() + " lost" +
+    log::warn(name_ + ": connection to " + endpoint_.display() + " lost" +
               (status == REDIS_OK ? "" : " (error)"));
   }
   setReady(false);
@@ -283,7 +284,7 @@ void RedisClient::forceClose(const std::string& why) {
   if (ac_ == nullptr) {
     return;
   }
-  log::warn("redis: closing the connection: " + why);
+  log::warn(name_ + ": closing the connection: " + why);
   redisAsyncContext* ac = ac_;
   // redisAsyncFree calls the disconnect callback only for a connected context; do its work here.
   bool connected = (ac->c.flags & REDIS_CONNECTED) != 0;

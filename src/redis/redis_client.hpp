@@ -23,7 +23,8 @@ namespace mcphd::redis {
 // disconnect callback: we keep a non-owning pointer and null it there.
 class RedisClient final : public Commands {
  public:
-  RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random);
+  // `name` tells connections apart in logs ("redis", "redis commands").
+  RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random, std::string name = "redis");
   ~RedisClient() override;
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -57,6 +58,7 @@ class RedisClient final : public Commands {
 
   loop::UvLoop& loop_;
   Endpoint endpoint_;
+  std::string name_;
   Random& random_;
   redisAsyncContext* ac_ = nullptr;  // not owned: hiredis frees it
   bool ready_ = false;

@@ -78,11 +78,13 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
   }
 }
 
-bool RedisRegistry::forget(const std::string& id) {
+bool RedisRegistry::forget(const std::string& id, bool announce) {
   if (known_.erase(id) == 0) {
     return false;
   }
-  listener_.removeServer(id);
+  if (announce) {
+    listener_.removeServer(id);
+  }
   return true;
 }
 

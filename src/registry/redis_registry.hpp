@@ -31,8 +31,9 @@ class RedisRegistry {
   // Reads one record again and announces the outcome. `done` gets true when the server is now
   // registered (and enabled), false when it is not, or an error (Redis unavailable, id refused).
   void reload(const std::string& id, std::function<void(Result<bool>)> done);
-  // Forgets a server; returns false when the id is not a Redis-registered server.
-  bool forget(const std::string& id);
+  // Forgets a server, telling the listener when `announce`; false when the id is not a
+  // Redis-registered server.
+  bool forget(const std::string& id, bool announce = true);
 
   bool has(const std::string& id) const { return known_.count(id) != 0; }
   size_t size() const { return known_.size(); }

@@ -51,31 +51,57 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
   raw->timer->start(delay, [this, raw] { due(*raw, "startup"); });
 }
 
-void Scheduler::removeServer(const std::string& id) {
+void Scheduler::removeServer(const std::string& id, const std::string& commandId) {
+  std::vector<std::string> answers;
+  if (!commandId.empty()) {
+    answers.push_back(commandId);
+  }
   auto it = sessions_.find(id);
   if (it == sessions_.end()) {
+    if (!answers.empty()) {
+      sink_.onRemoved(id, answers);
+    }
     return;
   }
   if (it->second->inFlight) {
     --running_;
   }
+  // Commands waiting for this server's result are answered by the removal.
+  answers.insert(answers.end(), it->second->commandIds.begin(), it->second->commandIds.end());
   sessions_.erase(it);  // cancels its timer and any check in flight
   // Its queue entry, if any, is skipped when reached.
-  sink_.onRemoved(id);
+  sink_.onRemoved(id, answers);
   startQueued();
 }
 
-void Scheduler::checkNow(const std::string& id, const std::string& trigger) {
+std::vector<std::string> Scheduler::serverIds() const {
+  std::vector<std::string> ids;
+  ids.reserve(sessions_.size());
+  for (const auto& [id, s] : sessions_) {
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+bool Scheduler::checkNow(const std::string& id, const std::string& trigger, const std::string& commandId) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || stopped_) {
-    return;
+    return false;
   }
   Session& s = *it->second;
+  if (!commandId.empty()) {
+    s.commandIds.push_back(commandId);
+  }
   if (s.inFlight || s.queued) {
-    return;
+    // Join the check under way; its result answers this request too.
+    if (!commandId.empty()) {
+      s.trigger = trigger;
+    }
+    return true;
   }
   s.timer->stop();
   due(s, trigger);
+  return true;
 }
 
 void Scheduler::due(Session& s, std::string trigger) {
@@ -118,6 +144,8 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
       s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);
   report.status = s.state.status();
   report.trigger = s.trigger;
+  report.commandIds = std::move(s.commandIds);
+  s.commandIds.clear();
   report.checkedAtWallMs = clock_.wallMs();
   report.consecutiveFailures = s.state.consecutiveFailures();
   report.consecutiveSuccesses = s.state.consecutiveSuccesses();

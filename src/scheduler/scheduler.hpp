@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "loop/timer.hpp"
@@ -20,7 +21,8 @@ struct CheckReport {
   Status status = Status::kUnknown;
   Status previousStatus = Status::kUnknown;
   bool changed = false;
-  std::string trigger;  // "startup", "schedule", ...
+  std::string trigger;  // "startup", "schedule", "command", "upsert", "resync"
+  std::vector<std::string> commandIds;  // the commands this check answers (joined: several)
   int64_t checkedAtWallMs = 0;
   int consecutiveFailures = 0;
   int consecutiveSuccesses = 0;
@@ -33,8 +35,9 @@ class ResultSink {
   virtual ~ResultSink() = default;
   // Called from the loop; must not call back into the Scheduler synchronously.
   virtual void onReport(const CheckReport& report) = 0;
-  // The server left the registry.
-  virtual void onRemoved(const std::string& serverId) = 0;
+  // The server left the registry; `commandIds` are commands this answers (the remove command,
+  // and checks that were waiting for the server).
+  virtual void onRemoved(const std::string& serverId, const std::vector<std::string>& commandIds) = 0;
 };
 
 // Schedules the checks of every server: per-server timers with jitter, a random initial delay, at
@@ -49,10 +52,16 @@ class Scheduler final : public registry::ServerListener {
   // A new server gets its first check after a random delay within its interval (spreading the
   // start); an existing one keeps its state and schedule with the new settings.
   void upsertServer(const registry::ServerSpec& spec) override;
-  void removeServer(const std::string& id) override;
+  void removeServer(const std::string& id) override { removeServer(id, {}); }
+  // Removal asked for by command `commandId` (empty: none).
+  void removeServer(const std::string& id, const std::string& commandId);
 
-  // Checks a server as soon as a slot is free; no-op while one of its checks is in flight.
-  void checkNow(const std::string& id, const std::string& trigger) override;
+  // Checks a server as soon as a slot is free. Asked for while one of its checks is queued or in
+  // flight, it joins that check: one probe answers every command id. False for an unknown id.
+  bool checkNow(const std::string& id, const std::string& trigger, const std::string& commandId);
+  void checkNow(const std::string& id, const std::string& trigger) override { checkNow(id, trigger, {}); }
+  std::vector<std::string> serverIds() const;
+  bool has(const std::string& id) const { return sessions_.count(id) != 0; }
   // Cancels every timer and check in flight; nothing runs afterwards.
   void stop();
 
@@ -70,6 +79,7 @@ class Scheduler final : public registry::ServerListener {
     bool queued = false;
     bool checkedOnce = false;
     std::string trigger;
+    std::vector<std::string> commandIds;  // waiting for this server's next result
   };
 
   void due(Session& s, std::string trigger);

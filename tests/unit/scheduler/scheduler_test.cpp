@@ -50,8 +50,12 @@ struct FakeProber : mcp::Prober {
 struct FakeSink : ResultSink {
   std::vector<CheckReport> reports;
   std::vector<std::string> removed;
+  std::vector<std::string> removalAnswers;
   void onReport(const CheckReport& r) override { reports.push_back(r); }
-  void onRemoved(const std::string& id) override { removed.push_back(id); }
+  void onRemoved(const std::string& id, const std::vector<std::string>& commandIds) override {
+    removed.push_back(id);
+    removalAnswers.insert(removalAnswers.end(), commandIds.begin(), commandIds.end());
+  }
 };
 
 registry::ServerSpec server(const std::string& id, int64_t intervalMs = 10'000) {
@@ -162,7 +166,7 @@ TEST_CASE("no more than max_concurrent_checks run at once and queued checks star
   CHECK(prober.peak == 2);
 }
 
-TEST_CASE("a check asked for while one is in flight does not start a second") {
+TEST_CASE("commands asked for while a check is in flight join it, and every command id is answered") {
   loop::SimLoop loop;
   SeqRandom random;
   FakeProber prober;
@@ -170,13 +174,32 @@ TEST_CASE("a check asked for while one is in flight does not start a second") {
   Scheduler sched(loop, loop, random, prober, sink, 10);
   sched.upsertServer(server("a"));
   loop.runDue();
-  sched.checkNow("a", "command");
+  CHECK(sched.checkNow("a", "command", "1-0"));
+  CHECK(sched.checkNow("a", "command", "2-0"));
   CHECK(prober.started.size() == 1);
   prober.finish("a");
-  sched.checkNow("a", "command");
+  REQUIRE(sink.reports.size() == 1);
+  CHECK(sink.reports[0].commandIds == std::vector<std::string>{"1-0", "2-0"});
+  CHECK(sink.reports[0].trigger == "command");
+  CHECK(sched.checkNow("a", "upsert", "3-0"));
   CHECK(prober.started.size() == 2);
   prober.finish("a");
-  CHECK(sink.reports.back().trigger == "command");
+  CHECK(sink.reports.back().trigger == "upsert");
+  CHECK(sink.reports.back().commandIds == std::vector<std::string>{"3-0"});
+  CHECK_FALSE(sched.checkNow("nope", "command", "4-0"));
+}
+
+TEST_CASE("removing a server answers the commands that waited for it") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  sched.upsertServer(server("a"));
+  loop.runDue();
+  sched.checkNow("a", "command", "1-0");
+  sched.removeServer("a", "2-0");
+  CHECK(sink.removalAnswers == std::vector<std::string>{"2-0", "1-0"});
 }
 
 TEST_CASE("removing a server cancels its check and frees its slot") {

@@ -1,0 +1,263 @@
+#include "control/command_stream.hpp"
+
+#include "common/log.hpp"
+#include "publish/messages.hpp"
+
+namespace mcphd::control {
+
+namespace {
+
+bool isError(const Result<redis::Reply>& r) { return !r || r->type == redis::Reply::Type::kError; }
+
+std::string describe(const Result<redis::Reply>& r) { return r ? r->str : r.error().message; }
+
+}  // namespace
+
+CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers,
+                             const Clock& clock, registry::RedisRegistry& registry, scheduler::Scheduler& scheduler,
+                             Options options)
+    : reader_(reader), writer_(writer), clock_(clock), registry_(registry), scheduler_(scheduler),
+      options_(std::move(options)), stream_(options_.prefix + "commands"), retry_(timers.createTimer()),
+      claimTimer_(timers.createTimer()) {}
+
+void CommandStream::start() {
+  reader_.onReadyChange([this](bool ready) { onReaderReady(ready); });
+  if (reader_.ready()) {
+    onReaderReady(true);
+  }
+}
+
+void CommandStream::onReaderReady(bool ready) {
+  uint64_t gen = ++generation_;
+  retry_->stop();
+  claimTimer_->stop();
+  if (ready) {
+    init(gen);
+  }
+}
+
+void CommandStream::init(uint64_t gen) {
+  // From 0: commands written before the group existed are carried out too.
+  reader_.command({"XGROUP", "CREATE", stream_, options_.group, "0", "MKSTREAM"}, [this, gen](Result<redis::Reply> r) {
+    if (gen != generation_) {
+      return;
+    }
+    if (!r) {
+      return;  // connection lost: onReaderReady starts over
+    }
+    if (isError(r) && describe(r).rfind("BUSYGROUP", 0) != 0) {
+      log::warn("commands: cannot create consumer group on " + stream_ + ": " + describe(r) + " (retrying)");
+      retry_->start(1000, [this, gen] { init(gen); });
+      return;
+    }
+    readPending(gen, "0");
+  });
+}
+
+void CommandStream::readPending(uint64_t gen, std::string from) {
+  // Our own entries that were delivered but never acknowledged (the daemon died).
+  reader_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100", "STREAMS", stream_, from},
+                  [this, gen](Result<redis::Reply> r) {
+                    if (gen != generation_) {
+                      return;
+                    }
+                    if (!r) {
+                      return;  // connection lost: onReaderReady starts over
+                    }
+                    if (isError(r)) {
+                      log::warn("commands: cannot read pending commands: " + describe(r));
+                      retry_->start(1000, [this, gen] { init(gen); });
+                      return;
+                    }
+                    std::string last;
+                    if (r->type == redis::Reply::Type::kArray && !r->elements.empty() &&
+                        r->elements[0].elements.size() == 2) {
+                      const redis::Reply& entries = r->elements[0].elements[1];
+                      if (!entries.elements.empty()) {
+                        last = entries.elements.back().elements.empty() ? "" : entries.elements.back().elements[0].str;
+                      }
+                      handleEntries(entries);
+                    }
+                    if (!last.empty()) {
+                      readPending(gen, last);
+                    } else {
+                      claim(gen, "0-0");
+                    }
+                  });
+}
+
+void CommandStream::claim(uint64_t gen, std::string from) {
+  writer_.command({"XAUTOCLAIM", stream_, options_.group, options_.consumer, std::to_string(options_.claimIdleMs),
+                   from, "COUNT", "100"},
+                  [this, gen](Result<redis::Reply> r) {
+                    if (gen != generation_) {
+                      return;
+                    }
+                    if (isError(r) || r->type != redis::Reply::Type::kArray || r->elements.size() < 2) {
+                      if (r && r->type == redis::Reply::Type::kError) {
+                        log::warn("commands: XAUTOCLAIM failed: " + r->str);
+                      }
+                      readNew(gen);
+                      return;
+                    }
+                    handleEntries(r->elements[1]);
+                    const std::string& next = r->elements[0].str;
+                    if (next != "0-0" && !next.empty()) {
+                      claim(gen, next);
+                      return;
+                    }
+                    // Look for abandoned entries again later.
+                    claimTimer_->start(options_.claimIdleMs, [this, gen] { claim(gen, "0-0"); });
+                    readNew(gen);
+                  });
+}
+
+void CommandStream::readNew(uint64_t gen) {
+  if (gen != generation_) {
+    return;
+  }
+  if (inProgress_.size() >= options_.maxInProgress) {
+    retry_->start(100, [this, gen] { readNew(gen); });  // back-pressure: let answers catch up
+    return;
+  }
+  bool sent = reader_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100", "BLOCK",
+                               std::to_string(options_.blockMs), "STREAMS", stream_, ">"},
+                              [this, gen](Result<redis::Reply> r) {
+                                if (gen != generation_) {
+                                  return;
+                                }
+                                if (!r) {
+                                  return;  // connection lost: onReaderReady starts over
+                                }
+                                if (isError(r)) {
+                                  // NOGROUP: the stream was deleted; set it up again.
+                                  log::warn("commands: XREADGROUP failed: " + describe(r));
+                                  retry_->start(1000, [this, gen] { init(gen); });
+                                  return;
+                                }
+                                if (r->type == redis::Reply::Type::kArray && !r->elements.empty() &&
+                                    r->elements[0].elements.size() == 2) {
+                                  handleEntries(r->elements[0].elements[1]);
+                                }
+                                readNew(gen);
+                              });
+  if (!sent) {
+    retry_->start(1000, [this, gen] { readNew(gen); });
+  }
+}
+
+void CommandStream::handleEntries(const redis::Reply& entries) {
+  for (const auto& entry : entries.elements) {
+    if (entry.elements.empty()) {
+      continue;
+    }
+    const std::string& id = entry.elements[0].str;
+    Fields fields;
+    if (entry.elements.size() > 1) {
+      const auto& kv = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+        fields[kv[i].str] = kv[i + 1].str;
+      }
+    }
+    if (entry.elements.size() < 2 || entry.elements[1].type != redis::Reply::Type::kArray) {
+      ack(id);  // the entry was deleted from the stream: nothing to answer
+      continue;
+    }
+    if (inProgress_.count(id) != 0) {
+      continue;  // already being carried out (read again after a reconnect)
+    }
+    execute(id, fields);
+  }
+}
+
+void CommandStream::execute(const std::string& id, const Fields& fields) {
+  auto get = [&](const char* k) {
+    auto it = fields.find(k);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  const std::string op = get("op");
+  const std::string server = get("server_id");
+  if (op == "check") {
+    if (server.empty()) {
+      return fail(id, op, server, "check needs server_id (an id or *)");
+    }
+    std::vector<std::string> targets = server == "*" ? scheduler_.serverIds() : std::vector<std::string>{server};
+    if (targets.empty()) {
+      return fail(id, op, server, "there are no servers to check");
+    }
+    if (server != "*" && !scheduler_.has(server)) {
+      return fail(id, op, server, "unknown server '" + server.substr(0, 128) + "'");
+    }
+    inProgress_[id] = targets.size();
+    for (const auto& t : targets) {
+      scheduler_.checkNow(t, "command", id);
+    }
+    return;
+  }
+  if (op == "upsert") {
+    if (server.empty()) {
+      return fail(id, op, server, "upsert needs server_id");
+    }
+    inProgress_[id] = 1;  // also guards against reading the entry twice while Redis answers
+    registry_.reload(server, [this, id, op, server](Result<bool> r) {
+      if (!r) {
+        inProgress_.erase(id);
+        return fail(id, op, server, r.error().message);
+      }
+      if (!r.value()) {
+        inProgress_.erase(id);
+        return fail(id, op, server,
+                    "server '" + server + "' is not registered (not in " + "the servers set, or enabled is false)");
+      }
+      scheduler_.checkNow(server, "upsert", id);
+    });
+    return;
+  }
+  if (op == "remove") {
+    if (server.empty()) {
+      return fail(id, op, server, "remove needs server_id");
+    }
+    if (scheduler_.has(server) && !registry_.has(server)) {
+      return fail(id, op, server, "server '" + server + "' is defined in the config file; remove it there");
+    }
+    // The record goes too, or the next resync would bring the server back.
+    writer_.command({"SREM", options_.prefix + "servers", server}, [](Result<redis::Reply>) {});
+    writer_.command({"DEL", options_.prefix + "server:" + server}, [](Result<redis::Reply>) {});
+    registry_.forget(server, /*announce=*/false);
+    inProgress_[id] = 1;
+    scheduler_.removeServer(server, id);
+    return;
+  }
+  fail(id, op, server, op.empty() ? "the entry has no op field (check, upsert or remove)"
+                                  : "unknown op '" + op.substr(0, 64) + "' (check, upsert or remove)");
+}
+
+void CommandStream::fail(const std::string& id, const std::string& op, const std::string& serverId,
+                         const std::string& message) {
+  log::warn("commands: " + id + ": " + message);
+  writer_.command({"PUBLISH", options_.prefix + "health",
+                   publish::commandErrorJson(id, op, serverId, message, clock_.wallMs())},
+                  [](Result<redis::Reply>) {});
+  ack(id);
+}
+
+void CommandStream::answered(const std::string& commandId) {
+  auto it = inProgress_.find(commandId);
+  if (it == inProgress_.end()) {
+    return;
+  }
+  if (--it->second == 0) {
+    inProgress_.erase(it);
+    ack(commandId);
+  }
+}
+
+void CommandStream::ack(const std::string& id) {
+  writer_.command({"XACK", stream_, options_.group, id}, [id](Result<redis::Reply> r) {
+    if (isError(r)) {
+      log::warn("commands: XACK " + id + " failed (it will be carried out again): " + describe(r));
+    }
+  });
+}
+
+}  // namespace mcphd::control

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "loop/timer.hpp"
+#include "redis/commands.hpp"
+#include "registry/redis_registry.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace mcphd::control {
+
+// The command stream <prefix>commands (docs/PROTOCOL.md): read with XREADGROUP in consumer group
+// "mcp-healthd" on a connection of its own (the read blocks), carried out, and acknowledged (XACK)
+// once the message answering it has been published. Entries this consumer or a dead one left
+// pending are taken up again at start (own pending entries, then XAUTOCLAIM), so no command is
+// lost when the daemon dies.
+class CommandStream {
+ public:
+  struct Options {
+    std::string prefix = "mcp:";
+    std::string group = "mcp-healthd";
+    std::string consumer;            // stable per host, so a restart finds its own pending entries
+    int64_t blockMs = 1000;          // XREADGROUP BLOCK
+    int64_t claimIdleMs = 60'000;    // XAUTOCLAIM entries idle this long (their consumer is gone)
+    size_t maxInProgress = 10'000;   // stop reading while this many commands are unanswered
+  };
+
+  CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers, const Clock& clock,
+                registry::RedisRegistry& registry, scheduler::Scheduler& scheduler, Options options);
+
+  void start();
+  // The message answering `commandId` was published (StatePublisher::onAnswered).
+  void answered(const std::string& commandId);
+
+  size_t inProgress() const { return inProgress_.size(); }
+
+ private:
+  using Fields = std::map<std::string, std::string>;
+  void onReaderReady(bool ready);
+  void init(uint64_t gen);
+  void readPending(uint64_t gen, std::string from);
+  void claim(uint64_t gen, std::string from);
+  void readNew(uint64_t gen);
+  void handleEntries(const redis::Reply& entries);
+  void execute(const std::string& id, const Fields& fields);
+  void fail(const std::string& id, const std::string& op, const std::string& serverId, const std::string& message);
+  void ack(const std::string& id);
+
+  redis::Commands& reader_;
+  redis::Commands& writer_;
+  const Clock& clock_;
+  registry::RedisRegistry& registry_;
+  scheduler::Scheduler& scheduler_;
+  Options options_;
+  std::string stream_;
+  std::unique_ptr<loop::Timer> retry_;
+  std::unique_ptr<loop::Timer> claimTimer_;
+  uint64_t generation_ = 0;
+  std::map<std::string, size_t> inProgress_;  // command id -> answers still to come
+};
+
+}  // namespace mcphd::control
