@@ -130,3 +130,50 @@ TEST_CASE("a health message is valid JSON with every documented field") {
   CHECK(std::string_view(e["error"]["kind"]) == "http");
   CHECK(int64_t(e["error"]["http_status"]) == 503);
 }
+
+TEST_CASE("command ids of coalesced results are all answered, each after its PUBLISH") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, "mcp:");
+  std::vector<std::pair<std::string, size_t>> answered;  // id, log size when answered
+  pub.onAnswered([&](const std::string& id) { answered.emplace_back(id, redis.log.size()); });
+  auto r1 = report("a", {});
+  r1.commandIds = {"1-0"};
+  pub.onReport(r1);
+  auto r2 = report("a", {});
+  r2.commandIds = {"2-0", "3-0"};
+  pub.onReport(r2);
+  CHECK(answered.empty());  // Redis is away: nothing published, nothing acknowledged
+  redis.setUp(true);
+  REQUIRE(answered.size() == 3);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 1);
+  CHECK(health[0].find(R"("command_id":"1-0","command_ids":["1-0","2-0","3-0"])") != std::string::npos);
+  // The health PUBLISH precedes every acknowledgement.
+  size_t publishAt = 0;
+  for (size_t i = 0; i < redis.log.size(); ++i) {
+    if (redis.log[i][0] == "PUBLISH" && redis.log[i][1] == "mcp:health") {
+      publishAt = i + 1;
+    }
+  }
+  REQUIRE(publishAt > 0);
+  CHECK(answered[0].second >= publishAt);
+}
+
+TEST_CASE("a removal deletes the server's state and answers its command") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, "mcp:");
+  redis.setUp(true);
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
+  std::vector<std::string> answered;
+  pub.onAnswered([&](const std::string& id) { answered.push_back(id); });
+  pub.onRemoved("a", {"9-0"});
+  CHECK(redis.hashes["mcp:status"].count("a") == 0);
+  CHECK(redis.strings.count("mcp:tools:a") == 0);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 2);
+  CHECK(health[1].find(R"("type":"removed","server_id":"a","seq":2)") != std::string::npos);
+  CHECK(health[1].find(R"("command_id":"9-0")") != std::string::npos);
+  CHECK(answered == std::vector<std::string>{"9-0"});
+}
