@@ -127,6 +127,9 @@ void RedisRegistry::sync() {
       for (const auto& id : gone) {
         forget(id);
       }
+      if (!loadedOnce_) {
+        log::info("registry: " + std::to_string(known_.size()) + " servers registered in Redis");
+      }
       loadedOnce_ = true;
     };
     if (ids->empty()) {
@@ -141,6 +144,7 @@ void RedisRegistry::sync() {
                                      return;
                                    }
                                    if (!h || h->type != redis::Reply::Type::kArray) {
+                                     log::debug("registry: reading " + prefix_ + "server:" + id + " failed");
                                      ++syncGeneration_;  // incomplete: keep the current set until next time
                                      return;
                                    }

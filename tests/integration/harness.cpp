@@ -55,6 +55,21 @@ bool waitForPort(int port, std::chrono::milliseconds timeout) {
   return false;
 }
 
+SilentServer::SilentServer() {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 64) != 0) {
+    throw std::runtime_error("cannot listen");
+  }
+  socklen_t len = sizeof a;
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+}
+
+SilentServer::~SilentServer() { close(fd_); }
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "mcphd-itest-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {

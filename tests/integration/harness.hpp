@@ -91,6 +91,19 @@ class EverythingServer {
   std::unique_ptr<Process> proc_;
 };
 
+// A TCP listener that accepts connections (in the kernel backlog) and never answers.
+class SilentServer {
+ public:
+  SilentServer();
+  ~SilentServer();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 struct Message {
   std::string channel;
   std::string payload;

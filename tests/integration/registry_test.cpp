@@ -1,0 +1,177 @@
+#include <catch2/catch.hpp>
+#include <signal.h>
+#include <sodium.h>
+
+#include <set>
+#include <thread>
+
+#include "auth/key_ring.hpp"
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kWait = 30s;
+
+std::string field(const std::string& json, const char* key) {
+  Json j(json);
+  std::string_view v;
+  return j.ok && j.root[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+
+std::function<bool(const Message&)> answering(const std::string& commandId) {
+  return [commandId](const Message& m) { return m.channel == "mcp:health" && field(m.payload, "command_id") == commandId; };
+}
+
+struct Daemon {
+  const TempDir& dir;
+  std::string config;
+  std::unique_ptr<Process> proc;
+  void start() {
+    proc = std::make_unique<Process>(std::vector<std::string>{MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"},
+                                     std::map<std::string, std::string>{}, dir.file("daemon.log"));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("servers registered in Redis are checked on upsert and answer commands by command_id") {
+  REQUIRE(sodium_init() >= 0);
+  TempDir dir;
+  RedisServer redis(dir);
+  EverythingServer everything(dir);
+  SilentServer silent;
+  const std::string key = mcphd::auth::generateKeyBase64();
+  writeFile(dir.file("k1.key"), key + "\n");
+  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
+                                    "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
+                                    "registry_resync: 1s\n"
+                                    "defaults:\n  interval: 30s\n  timeout: 3s\n"
+                                    "servers:\n  - id: cfg\n    url: " +
+                                    everything.url() + "\n");
+  mcphd::auth::KeyRing ring;
+  REQUIRE(ring.addKey("k1", key).ok());
+  REQUIRE(ring.setActive("k1").ok());
+  const std::string secret = "tok-" + mcphd::auth::generateKeyBase64();
+  const std::string blob = *ring.seal(R"({"bearer_token":")" + secret + "\"}", "ev");
+
+  Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
+  Daemon daemon{dir, dir.file("d.yaml"), nullptr};
+  daemon.start();
+  INFO("daemon log: " << dir.file("daemon.log"));
+
+  // 1. A record plus an upsert command: healthy with its tools, answering the command, fast.
+  redis.query({"HSET", "mcp:server:ev", "url", everything.url(), "auth_type", "bearer", "credentials", blob,
+               "interval", "1m", "timeout", "5s"});
+  redis.query({"SADD", "mcp:servers", "ev"});
+  auto t0 = Clock::now();
+  auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "ev"});
+  REQUIRE(cmd);
+  auto up = sub.waitFor(answering(*cmd), kWait);
+  REQUIRE(up);
+  auto took = Clock::now() - t0;
+  CHECK(field(up->payload, "status") == "healthy");
+  CHECK(field(up->payload, "trigger") == "upsert");
+  CHECK(took < 2s);
+  auto tools = sub.waitFor([](const Message& m) { return m.channel == "mcp:tools" && field(m.payload, "server_id") == "ev"; }, kWait);
+  REQUIRE(tools);
+  CHECK(redis.query({"GET", "mcp:tools:ev"}));
+  // XPENDING's summary is an array, which query() does not return: take its count with a script.
+  auto pendingCount = [&] {
+    auto r = redis.query({"EVAL", "return redis.call('XPENDING', KEYS[1], ARGV[1])[1]", "1", "mcp:commands", "mcp-healthd"});
+    return r ? std::stoll(*r) : -1;
+  };
+  auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline && pendingCount() != 0) {
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(pendingCount() == 0);
+  // The stored record never holds the secret in clear.
+  CHECK(redis.query({"HGET", "mcp:server:ev", "credentials"})->find(secret) == std::string::npos);
+
+  // 2. check commands: one server, and all of them.
+  auto c1 = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "ev"});
+  auto a1 = sub.waitFor(answering(*c1), kWait);
+  REQUIRE(a1);
+  CHECK(field(a1->payload, "trigger") == "command");
+  auto all = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "*"});
+  std::set<std::string> answeredBy;
+  for (int i = 0; i < 2; ++i) {
+    auto m = sub.waitFor(answering(*all), kWait);
+    REQUIRE(m);
+    answeredBy.insert(field(m->payload, "server_id"));
+  }
+  CHECK(answeredBy == std::set<std::string>{"cfg", "ev"});
+
+  // 3. Bad commands and bad records get specific answers.
+  auto bad = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "nope"});
+  auto badAnswer = sub.waitFor([&](const Message& m) { return field(m.payload, "command_id") == *bad; }, kWait);
+  REQUIRE(badAnswer);
+  CHECK(field(badAnswer->payload, "type") == "command_error");
+  redis.query({"HSET", "mcp:server:broken", "url", everything.url(), "auth_type", "bearer", "credentials", blob});
+  redis.query({"SADD", "mcp:servers", "broken"});
+  auto c2 = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "broken"});
+  auto broken = sub.waitFor(answering(*c2), kWait);
+  REQUIRE(broken);
+  CHECK(field(broken->payload, "status") == "unhealthy");
+  Json bj(broken->payload);
+  CHECK(std::string_view(bj.root["error"]["kind"]) == "config");
+  CHECK(std::string_view(bj.root["error"]["message"]).find("another server id") != std::string_view::npos);
+  // A record that clashes with a config id is refused.
+  redis.query({"HSET", "mcp:server:cfg", "url", "http://127.0.0.1:1/mcp"});
+  redis.query({"SADD", "mcp:servers", "cfg"});
+  auto c3 = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "cfg"});
+  auto clash = sub.waitFor([&](const Message& m) { return field(m.payload, "command_id") == *c3; }, kWait);
+  REQUIRE(clash);
+  CHECK(field(clash->payload, "type") == "command_error");
+
+  // 4. A record written without a command is picked up by the resync (once the first full load,
+  // whose servers get spread first checks, is done).
+  deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline &&
+         readFile(dir.file("daemon.log")).find("servers registered in Redis") == std::string::npos) {
+    std::this_thread::sleep_for(50ms);
+  }
+  redis.query({"HSET", "mcp:server:quiet", "url", everything.url(), "interval", "1m", "timeout", "5s"});
+  redis.query({"SADD", "mcp:servers", "quiet"});
+  auto quiet = sub.waitFor([](const Message& m) { return field(m.payload, "server_id") == "quiet"; }, kWait);
+  REQUIRE(quiet);
+  CHECK(field(quiet->payload, "trigger") == "resync");
+
+  // 5. remove: state deleted, removal published with the command id.
+  auto c4 = redis.query({"XADD", "mcp:commands", "*", "op", "remove", "server_id", "ev"});
+  auto removed = sub.waitFor(answering(*c4), kWait);
+  REQUIRE(removed);
+  CHECK(field(removed->payload, "type") == "removed");
+  CHECK_FALSE(redis.query({"HGET", "mcp:status", "ev"}));
+  CHECK_FALSE(redis.query({"GET", "mcp:tools:ev"}));
+
+  // 6. Killed with a command pending: the restarted daemon answers it.
+  redis.query({"HSET", "mcp:server:slow", "url", silent.url(), "interval", "1m", "timeout", "3s"});
+  redis.query({"SADD", "mcp:servers", "slow"});
+  auto c5 = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "slow"});
+  deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline && pendingCount() != 1) {
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(pendingCount() == 1);  // delivered, not yet answered (the check takes 3 s)
+  daemon.proc->stop(SIGKILL, 5s);
+  daemon.start();
+  auto late = sub.waitFor(answering(*c5), kWait);
+  REQUIRE(late);
+  CHECK(field(late->payload, "server_id") == "slow");
+  Json lj(late->payload);
+  CHECK(std::string_view(lj.root["error"]["kind"]) == "timeout");
+  deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline && pendingCount() != 0) {
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(pendingCount() == 0);
+
+  auto rc = daemon.proc->stop(SIGTERM, 5s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+  CHECK(readFile(dir.file("daemon.log")).find(secret) == std::string::npos);
+}
