@@ -40,6 +40,8 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   json::appendString(o, scheduler::statusName(r.previousStatus));
   o += ",\"changed\":";
   o += r.changed ? "true" : "false";
+  o += ",\"status_since\":";
+  json::appendString(o, json::rfc3339Millis(r.statusSinceWallMs != 0 ? r.statusSinceWallMs : r.checkedAtWallMs));
   o += ",\"checked_at\":";
   json::appendString(o, json::rfc3339Millis(r.checkedAtWallMs));
   o += ",\"trigger\":";

@@ -147,6 +147,10 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   report.commandIds = std::move(s.commandIds);
   s.commandIds.clear();
   report.checkedAtWallMs = clock_.wallMs();
+  if (report.changed || s.statusSinceWallMs == 0) {
+    s.statusSinceWallMs = report.checkedAtWallMs;
+  }
+  report.statusSinceWallMs = s.statusSinceWallMs;
   report.consecutiveFailures = s.state.consecutiveFailures();
   report.consecutiveSuccesses = s.state.consecutiveSuccesses();
   s.checkedOnce = true;

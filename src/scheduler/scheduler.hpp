@@ -24,6 +24,7 @@ struct CheckReport {
   std::string trigger;  // "startup", "schedule", "command", "upsert", "resync"
   std::vector<std::string> commandIds;  // the commands this check answers (joined: several)
   int64_t checkedAtWallMs = 0;
+  int64_t statusSinceWallMs = 0;  // when the server entered `status`
   int consecutiveFailures = 0;
   int consecutiveSuccesses = 0;
   mcp::ProbeResult probe;
@@ -80,6 +81,7 @@ class Scheduler final : public registry::ServerListener {
     bool checkedOnce = false;
     std::string trigger;
     std::vector<std::string> commandIds;  // waiting for this server's next result
+    int64_t statusSinceWallMs = 0;
   };
 
   void due(Session& s, std::string trigger);

@@ -1,0 +1,863 @@
+// mcp-healthctl: registers servers in Redis with encrypted credentials, shows their status,
+// triggers checks and probes a URL one-off. Composition root: argument parsing and output.
+#include <curl/curl.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "auth/auth_provider.hpp"
+#include "auth/credentials.hpp"
+#include "auth/key_ring.hpp"
+#include "common/json_writer.hpp"
+#include "common/log.hpp"
+#include "common/secret.hpp"
+#include "common/units.hpp"
+#include "config/config.hpp"
+#include "http/curl_multi_client.hpp"
+#include "loop/uv_loop.hpp"
+#include "mcp/prober.hpp"
+#include "publish/messages.hpp"
+#include "redis/redis_url.hpp"
+#include "redis/sync_client.hpp"
+#include "registry/record.hpp"
+#include "scheduler/health_state.hpp"
+
+namespace {
+
+using namespace mcphd;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kUsage = 2;
+
+struct UsageError {
+  std::string message;
+};
+
+[[noreturn]] void usage(const std::string& message) { throw UsageError{message}; }
+
+const char* kHelp =
+    "usage: mcp-healthctl [--config FILE] [--redis URL] COMMAND ...\n"
+    "  keygen                         print a new base64 key for secrets.keys\n"
+    "  add ID --url URL [options]     register a server (credentials encrypted), wait for its "
+    "first result\n"
+    "      [--transport streamable_http] [--name N] [--auth none|bearer|basic|headers|oauth2]\n"
+    "      [--oauth2-flow client_credentials|authorization_code] [--token-url U] [--client-id ID]\n"
+    "      [--client-secret-file F | --client-secret-env VAR | --client-secret-stdin]\n"
+    "      [--private-key-file PEM] [--bearer-token-file F] [--username U --password-file F]\n"
+    "      [--secret-header-file 'Name:FILE'] [--scope S] [--audience A] [--resource R]\n"
+    "      [--token-endpoint-auth-method M] [--header 'K: V'] [--interval D] [--timeout D] [--wait "
+    "D]\n"
+    "  remove ID [--wait D]           unregister a server\n"
+    "  list                           a table of every server's status\n"
+    "  show ID                        the record (secrets redacted), status and tools\n"
+    "  tools ID [--json]              the server's tools\n"
+    "  check ID|--all [--wait D]      check now and print the result answering the command\n"
+    "  watch [--json]                 print live events until Ctrl-C\n"
+    "  probe URL [auth options] [--header 'K: V'] [--timeout D] [--json]\n"
+    "                                 check a URL once without Redis; exit 0 when healthy\n"
+    "Secrets are read from files, the environment or stdin, never from the command line.\n"
+    "--config takes the Redis URL, prefix and keys from the daemon's config.\n";
+
+struct Global {
+  std::optional<config::Config> cfg;
+  std::string redisUrl = "redis://127.0.0.1:6379/0";
+  std::string prefix = "mcp:";
+  Secret redisPassword;
+};
+
+// Options of add/probe; secrets are read at once and kept as Secrets.
+struct Options {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> headers;
+  std::vector<std::string> secretHeaderFiles;
+  bool json = false;
+  bool all = false;
+  bool secretStdin = false;
+  std::vector<std::string> positional;
+};
+
+Secret readSecretFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    usage(std::string("cannot read ") + what + " file " + path + ": " + std::strerror(errno));
+  }
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+    s.pop_back();
+  }
+  if (s.empty()) {
+    usage(std::string(what) + " file " + path + " is empty");
+  }
+  Secret out(s);
+  wipeString(s);
+  return out;
+}
+
+Options parseOptions(std::vector<std::string>& args) {
+  static const std::set<std::string> kValued = {"--url",
+                                                "--transport",
+                                                "--name",
+                                                "--auth",
+                                                "--oauth2-flow",
+                                                "--token-url",
+                                                "--client-id",
+                                                "--client-secret-file",
+                                                "--client-secret-env",
+                                                "--private-key-file",
+                                                "--bearer-token-file",
+                                                "--username",
+                                                "--password-file",
+                                                "--scope",
+                                                "--audience",
+                                                "--resource",
+                                                "--token-endpoint-auth-method",
+                                                "--interval",
+                                                "--timeout",
+                                                "--wait"};
+  Options o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") {
+      o.json = true;
+    } else if (a == "--all") {
+      o.all = true;
+    } else if (a == "--client-secret-stdin") {
+      o.secretStdin = true;
+    } else if (a == "--header" || a == "--secret-header-file") {
+      if (i + 1 >= args.size()) {
+        usage(a + " needs a value");
+      }
+      (a == "--header" ? o.headers : o.secretHeaderFiles).push_back(args[++i]);
+    } else if (a == "--client-secret" || a == "--bearer-token" || a == "--password" ||
+               a == "--private-key") {
+      usage(a + ": secrets are never taken from the command line; use " + a +
+            "-file (or -env/-stdin)");
+    } else if (kValued.count(a) != 0) {
+      if (i + 1 >= args.size()) {
+        usage(a + " needs a value");
+      }
+      o.values[a] = args[++i];
+    } else if (a.rfind("--", 0) == 0) {
+      usage("unknown option " + a);
+    } else {
+      o.positional.push_back(a);
+    }
+  }
+  return o;
+}
+
+std::string opt(const Options& o, const char* name, const std::string& fallback = "") {
+  auto it = o.values.find(name);
+  return it == o.values.end() ? fallback : it->second;
+}
+
+std::chrono::milliseconds waitOf(const Options& o) {
+  auto d = parseDuration(opt(o, "--wait", "10s"));
+  if (!d) {
+    usage("--wait: " + d.error().message);
+  }
+  return std::chrono::milliseconds(d.value());
+}
+
+// Credentials and auth settings from the options (add and probe share them).
+struct AuthChoice {
+  std::string type = "none";
+  auth::Credentials creds;
+};
+
+AuthChoice authFromOptions(const Options& o) {
+  AuthChoice a;
+  a.type = opt(o, "--auth", "none");
+  static const std::set<std::string> kTypes = {"none", "bearer", "basic", "headers", "oauth2"};
+  if (kTypes.count(a.type) == 0) {
+    usage("--auth must be none, bearer, basic, headers or oauth2");
+  }
+  a.creds.clientId = opt(o, "--client-id");
+  int secretSources = (o.values.count("--client-secret-file") ? 1 : 0) +
+                      (o.values.count("--client-secret-env") ? 1 : 0) + (o.secretStdin ? 1 : 0);
+  if (secretSources > 1) {
+    usage(
+        "give the client secret one way: --client-secret-file, --client-secret-env or "
+        "--client-secret-stdin");
+  }
+  if (o.values.count("--client-secret-file")) {
+    a.creds.clientSecret = readSecretFile(opt(o, "--client-secret-file"), "client secret");
+  } else if (o.values.count("--client-secret-env")) {
+    const char* v = std::getenv(opt(o, "--client-secret-env").c_str());
+    if (v == nullptr || *v == '\0') {
+      usage("environment variable " + opt(o, "--client-secret-env") + " is not set");
+    }
+    a.creds.clientSecret = Secret(v);
+  } else if (o.secretStdin) {
+    std::string line;
+    std::getline(std::cin, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) {
+      line.pop_back();
+    }
+    if (line.empty()) {
+      usage("--client-secret-stdin: read an empty line");
+    }
+    a.creds.clientSecret = Secret(line);
+    wipeString(line);
+  }
+  if (o.values.count("--private-key-file")) {
+    a.creds.privateKeyPem = readSecretFile(opt(o, "--private-key-file"), "private key");
+  }
+  if (o.values.count("--bearer-token-file")) {
+    a.creds.bearerToken = readSecretFile(opt(o, "--bearer-token-file"), "bearer token");
+  }
+  a.creds.username = opt(o, "--username");
+  if (o.values.count("--password-file")) {
+    a.creds.password = readSecretFile(opt(o, "--password-file"), "password");
+  }
+  for (const auto& spec : o.secretHeaderFiles) {
+    size_t colon = spec.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      usage("--secret-header-file takes 'Name:FILE'");
+    }
+    a.creds.headers.emplace_back(spec.substr(0, colon),
+                                 readSecretFile(spec.substr(colon + 1), "secret header"));
+  }
+  if (a.type == "bearer" && a.creds.bearerToken.empty()) {
+    usage("--auth bearer needs --bearer-token-file");
+  }
+  if (a.type == "basic" && (a.creds.username.empty() || a.creds.password.empty())) {
+    usage("--auth basic needs --username and --password-file");
+  }
+  if (a.type == "headers" && a.creds.headers.empty()) {
+    usage("--auth headers needs --secret-header-file 'Name:FILE'");
+  }
+  if (a.type == "oauth2" && a.creds.clientId.empty() &&
+      opt(o, "--oauth2-flow") != "authorization_code") {
+    usage("--auth oauth2 needs --client-id and a client secret or --private-key-file");
+  }
+  return a;
+}
+
+std::string headersJson(const std::vector<std::string>& headers) {
+  std::string out = "{";
+  for (const auto& h : headers) {
+    size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      usage("--header takes 'Name: value'");
+    }
+    std::string name = h.substr(0, colon);
+    std::string value = h.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') {
+      value.erase(0, 1);
+    }
+    if (out.size() > 1) {
+      out += ',';
+    }
+    json::appendString(out, name);
+    out += ':';
+    json::appendString(out, value);
+  }
+  return out + "}";
+}
+
+redis::SyncClient connectRedis(const Global& g) {
+  auto ep = redis::parseUrl(g.redisUrl);
+  if (!ep) {
+    usage("--redis: " + ep.error().message);
+  }
+  if (!g.redisPassword.empty()) {
+    ep->password = g.redisPassword;
+  }
+  auto c = redis::SyncClient::connect(ep.value(), std::chrono::seconds(5));
+  if (!c) {
+    std::fprintf(stderr, "mcp-healthctl: %s\n", c.error().message.c_str());
+    std::exit(1);
+  }
+  return std::move(c.value());
+}
+
+[[noreturn]] void redisFailed(const Error& e) {
+  std::fprintf(stderr, "mcp-healthctl: Redis: %s\n", e.message.c_str());
+  std::exit(1);
+}
+
+// Field `key` of a JSON text ("" when absent or not a string/number).
+std::string jsonField(simdjson::dom::element e, const char* key) {
+  simdjson::dom::element v;
+  if (e[key].get(v) != simdjson::SUCCESS || v.is_null()) {
+    return "";
+  }
+  if (v.is_string()) {
+    return std::string(std::string_view(v));
+  }
+  return simdjson::minify(v);
+}
+
+struct Parsed {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  bool ok = false;
+  explicit Parsed(const std::string& s) { ok = parser.parse(s).get(root) == simdjson::SUCCESS; }
+};
+
+bool answers(const std::string& payload, const std::string& commandId) {
+  Parsed p(payload);
+  if (!p.ok) {
+    return false;
+  }
+  simdjson::dom::array ids;
+  if (p.root["command_ids"].get_array().get(ids) == simdjson::SUCCESS) {
+    for (auto id : ids) {
+      if (std::string_view(id) == commandId) {
+        return true;
+      }
+    }
+  }
+  return jsonField(p.root, "command_id") == commandId;
+}
+
+void printHealthLine(const std::string& payload) {
+  Parsed p(payload);
+  if (!p.ok) {
+    std::printf("%s\n", payload.c_str());
+    return;
+  }
+  std::string type = jsonField(p.root, "type");
+  std::string id = jsonField(p.root, "server_id");
+  if (type == "health") {
+    std::string line =
+        jsonField(p.root, "checked_at") + "  " + id + "  " + jsonField(p.root, "status");
+    if (jsonField(p.root, "changed") == "true") {
+      line += " (was " + jsonField(p.root, "previous_status") + ")";
+    }
+    line += "  " + jsonField(p.root["latency_ms"], "total") + " ms";
+    std::string tools = jsonField(p.root, "tool_count");
+    if (!tools.empty()) {
+      line += "  " + tools + " tools";
+    }
+    simdjson::dom::element err;
+    if (p.root["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
+      line += "  " + jsonField(err, "kind") + ": " + jsonField(err, "message");
+    }
+    std::printf("%s\n", line.c_str());
+  } else if (type == "tools") {
+    std::printf("%s  %s  tools: +%s -%s ~%s\n", jsonField(p.root, "discovered_at").c_str(),
+                id.c_str(), jsonField(p.root, "added").c_str(),
+                jsonField(p.root, "removed").c_str(), jsonField(p.root, "changed").c_str());
+  } else if (type == "removed") {
+    std::printf("%s  %s  removed\n", jsonField(p.root, "removed_at").c_str(), id.c_str());
+  } else if (type == "command_error") {
+    std::printf("%s  command %s failed: %s\n", jsonField(p.root, "at").c_str(),
+                jsonField(p.root, "command_id").c_str(), jsonField(p.root, "error").c_str());
+  } else {
+    std::printf("%s\n", payload.c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Sends a command and waits for the messages answering it. Returns the answers.
+std::vector<std::string> sendAndWait(const Global& g, const std::vector<std::string>& fields,
+                                     size_t expected, std::chrono::milliseconds wait,
+                                     std::string* commandIdOut = nullptr) {
+  redis::SyncClient sub = connectRedis(g);
+  if (auto r = sub.command({"SUBSCRIBE", g.prefix + "health"}); !r) {
+    redisFailed(r.error());
+  }
+  redis::SyncClient c = connectRedis(g);
+  std::vector<std::string> argv = {"XADD", g.prefix + "commands", "MAXLEN", "~", "10000", "*"};
+  argv.insert(argv.end(), fields.begin(), fields.end());
+  auto id = c.command(argv);
+  if (!id) {
+    redisFailed(id.error());
+  }
+  if (commandIdOut != nullptr) {
+    *commandIdOut = id->str;
+  }
+  std::vector<std::string> out;
+  auto deadline = Clock::now() + wait;
+  while (out.size() < expected) {
+    auto m = sub.nextMessage(deadline);
+    if (!m) {
+      redisFailed(m.error());
+    }
+    if (!m.value()) {
+      break;
+    }
+    if (answers(m.value()->second, id->str)) {
+      out.push_back(m.value()->second);
+      if (Parsed(out.back()).ok && jsonField(Parsed(out.back()).root, "type") == "command_error") {
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+int exitFor(const std::vector<std::string>& answers, size_t expected) {
+  if (answers.size() < expected) {
+    std::fprintf(stderr,
+                 "mcp-healthctl: no answer in time (is mcp-healthd running against this Redis?)\n");
+    return 1;
+  }
+  for (const auto& a : answers) {
+    Parsed p(a);
+    if (!p.ok || jsonField(p.root, "status") != "healthy") {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int cmdAdd(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("add takes one server ID");
+  }
+  const std::string id = o.positional[0];
+  if (!registry::isServerId(id)) {
+    usage("server id must match [A-Za-z0-9._-]{1,128}");
+  }
+  std::string url = opt(o, "--url");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    usage("add needs --url http(s)://...");
+  }
+  AuthChoice a = authFromOptions(o);
+  std::vector<std::string> hset = {
+      "HSET", g.prefix + "server:" + id, "url", url, "auth_type", a.type, "enabled", "true"};
+  auto put = [&](const char* field, const std::string& value) {
+    if (!value.empty()) {
+      hset.push_back(field);
+      hset.push_back(value);
+    }
+  };
+  put("transport", opt(o, "--transport", "streamable_http"));
+  put("name", opt(o, "--name"));
+  put("oauth2_flow", a.type == "oauth2" ? opt(o, "--oauth2-flow", "client_credentials") : "");
+  put("token_url", opt(o, "--token-url"));
+  put("scopes", opt(o, "--scope"));
+  put("audience", opt(o, "--audience"));
+  put("resource", opt(o, "--resource"));
+  put("token_endpoint_auth_method", opt(o, "--token-endpoint-auth-method"));
+  put("interval", opt(o, "--interval"));
+  put("timeout", opt(o, "--timeout"));
+  if (!o.headers.empty()) {
+    put("headers", headersJson(o.headers));
+  }
+  char now[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  put("updated_at", now);
+  if (a.type != "none") {
+    if (!g.cfg || g.cfg->keys.empty()) {
+      usage("credentials need the daemon's keys: pass --config with its secrets section");
+    }
+    std::string plain = auth::encodeCredentials(a.creds);
+    auto blob = g.cfg->keys.seal(plain, id);
+    wipeString(plain);
+    if (!blob) {
+      usage(blob.error().message);
+    }
+    put("credentials", blob.value());
+  }
+  // Check the record the daemon will read, before writing it.
+  registry::RecordFields fields;
+  for (size_t i = 2; i + 1 < hset.size(); i += 2) {
+    fields[hset[i]] = hset[i + 1];
+  }
+  auth::KeyRing none;
+  registry::ServerSpec spec = registry::parseRecord(
+      id, fields, g.cfg ? g.cfg->defaults : registry::ServerSpec{}, g.cfg ? g.cfg->keys : none);
+  if (!spec.invalidReason.empty()) {
+    usage(spec.invalidReason);
+  }
+  redis::SyncClient c = connectRedis(g);
+  if (auto r = c.transaction(
+          {{"DEL", g.prefix + "server:" + id}, hset, {"SADD", g.prefix + "servers", id}});
+      !r) {
+    redisFailed(r.error());
+  }
+  std::string commandId;
+  auto answers = sendAndWait(g, {"op", "upsert", "server_id", id}, 1, waitOf(o), &commandId);
+  for (const auto& a2 : answers) {
+    std::printf("%s\n", a2.c_str());
+  }
+  return exitFor(answers, 1);
+}
+
+int cmdRemove(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("remove takes one server ID");
+  }
+  auto answers = sendAndWait(g, {"op", "remove", "server_id", o.positional[0]}, 1, waitOf(o));
+  for (const auto& a : answers) {
+    printHealthLine(a);
+  }
+  if (answers.empty()) {
+    std::fprintf(stderr,
+                 "mcp-healthctl: no answer in time (is mcp-healthd running against this Redis?)\n");
+    return 1;
+  }
+  return Parsed(answers[0]).ok && jsonField(Parsed(answers[0]).root, "type") == "removed" ? 0 : 1;
+}
+
+std::string ago(const std::string& rfc3339) {
+  if (rfc3339.size() < 19) {
+    return "-";
+  }
+  struct tm tm {};
+  if (strptime(rfc3339.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+    return rfc3339;
+  }
+  long secs = static_cast<long>(std::time(nullptr) - timegm(&tm));
+  if (secs < 0) {
+    secs = 0;
+  }
+  if (secs < 120) {
+    return std::to_string(secs) + "s ago";
+  }
+  if (secs < 7200) {
+    return std::to_string(secs / 60) + "m ago";
+  }
+  return std::to_string(secs / 3600) + "h ago";
+}
+
+int cmdList(const Global& g) {
+  redis::SyncClient c = connectRedis(g);
+  auto status = c.command({"HGETALL", g.prefix + "status"});
+  auto members = c.command({"SMEMBERS", g.prefix + "servers"});
+  if (!status) {
+    redisFailed(status.error());
+  }
+  if (!members) {
+    redisFailed(members.error());
+  }
+  std::map<std::string, std::string> rows;
+  for (const auto& m : members->elements) {
+    rows[m.str] = "";
+  }
+  for (size_t i = 0; i + 1 < status->elements.size(); i += 2) {
+    rows[status->elements[i].str] = status->elements[i + 1].str;
+  }
+  std::printf("%-24s %-10s %-9s %-10s %9s %6s  %s\n", "ID", "STATUS", "SINCE", "CHECKED", "LATENCY",
+              "TOOLS", "ERROR");
+  for (const auto& [id, json] : rows) {
+    Parsed p(json);
+    if (!p.ok) {
+      std::printf("%-24s %-10s\n", id.c_str(), "unknown");
+      continue;
+    }
+    std::string err;
+    simdjson::dom::element e;
+    if (p.root["error"].get(e) == simdjson::SUCCESS && !e.is_null()) {
+      err = jsonField(e, "kind") + ": " + jsonField(e, "message");
+    }
+    std::string tools = jsonField(p.root, "tool_count");
+    std::printf("%-24s %-10s %-9s %-10s %9s %6s  %s\n", id.c_str(),
+                jsonField(p.root, "status").c_str(), ago(jsonField(p.root, "status_since")).c_str(),
+                ago(jsonField(p.root, "checked_at")).c_str(),
+                (jsonField(p.root["latency_ms"], "total") + "ms").c_str(),
+                tools.empty() ? "-" : tools.c_str(), err.substr(0, 100).c_str());
+  }
+  return 0;
+}
+
+int cmdShow(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("show takes one server ID");
+  }
+  const std::string& id = o.positional[0];
+  redis::SyncClient c = connectRedis(g);
+  auto record = c.command({"HGETALL", g.prefix + "server:" + id});
+  if (!record) {
+    redisFailed(record.error());
+  }
+  if (record->elements.empty()) {
+    std::printf("record: none in Redis (a config-file server, or not registered)\n");
+  } else {
+    std::printf("record %s%s:\n", g.prefix.c_str(), ("server:" + id).c_str());
+    for (size_t i = 0; i + 1 < record->elements.size(); i += 2) {
+      std::string value = record->elements[i + 1].str;
+      if (record->elements[i].str == "credentials") {
+        std::string keyId = value.size() > 3 ? value.substr(3, value.find('.', 3) - 3) : "?";
+        value = "<encrypted, key " + keyId + ", " + std::to_string(value.size()) + " bytes>";
+      }
+      std::printf("  %-28s %s\n", record->elements[i].str.c_str(), value.c_str());
+    }
+  }
+  auto status = c.command({"HGET", g.prefix + "status", id});
+  std::printf("status: %s\n", status && status->type == redis::Reply::Type::kString
+                                  ? status->str.c_str()
+                                  : "none yet");
+  auto tools = c.command({"GET", g.prefix + "tools:" + id});
+  if (tools && tools->type == redis::Reply::Type::kString) {
+    Parsed p(tools->str);
+    simdjson::dom::array arr;
+    if (p.ok && p.root["tools"].get_array().get(arr) == simdjson::SUCCESS) {
+      std::printf("tools (%zu):", arr.size());
+      for (auto t : arr) {
+        std::printf(" %s", jsonField(t, "name").c_str());
+      }
+      std::printf("\n");
+    }
+  }
+  return 0;
+}
+
+int cmdTools(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("tools takes one server ID");
+  }
+  redis::SyncClient c = connectRedis(g);
+  auto tools = c.command({"GET", g.prefix + "tools:" + o.positional[0]});
+  if (!tools) {
+    redisFailed(tools.error());
+  }
+  if (tools->type != redis::Reply::Type::kString) {
+    std::fprintf(stderr, "mcp-healthctl: no tools known for %s yet\n", o.positional[0].c_str());
+    return 1;
+  }
+  if (o.json) {
+    std::printf("%s\n", tools->str.c_str());
+    return 0;
+  }
+  Parsed p(tools->str);
+  simdjson::dom::array arr;
+  if (!p.ok || p.root["tools"].get_array().get(arr) != simdjson::SUCCESS) {
+    std::fprintf(stderr, "mcp-healthctl: the stored tool list is not valid\n");
+    return 1;
+  }
+  for (auto t : arr) {
+    std::string desc = jsonField(t, "description");
+    std::replace(desc.begin(), desc.end(), '\n', ' ');
+    std::printf("%-40s %s\n", jsonField(t, "name").c_str(), desc.substr(0, 100).c_str());
+  }
+  return 0;
+}
+
+int cmdCheck(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.all == !o.positional.empty() || o.positional.size() > 1) {
+    usage("check takes one server ID or --all");
+  }
+  size_t expected = 1;
+  if (o.all) {
+    redis::SyncClient c = connectRedis(g);
+    auto n = c.command({"HLEN", g.prefix + "status"});
+    expected = n ? static_cast<size_t>(std::max<long long>(1, n->integer)) : 1;
+  }
+  auto answers = sendAndWait(g, {"op", "check", "server_id", o.all ? "*" : o.positional[0]},
+                             expected, waitOf(o));
+  for (const auto& a : answers) {
+    std::printf("%s\n", a.c_str());
+  }
+  return exitFor(answers, expected);
+}
+
+volatile sig_atomic_t g_stop = 0;
+
+int cmdWatch(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  redis::SyncClient sub = connectRedis(g);
+  if (auto r = sub.command({"SUBSCRIBE", g.prefix + "health", g.prefix + "tools"}); !r) {
+    redisFailed(r.error());
+  }
+  signal(SIGINT, [](int) { g_stop = 1; });
+  signal(SIGTERM, [](int) { g_stop = 1; });
+  while (g_stop == 0) {
+    auto m = sub.nextMessage(Clock::now() + std::chrono::milliseconds(250));
+    if (!m) {
+      redisFailed(m.error());
+    }
+    if (m.value()) {
+      if (o.json) {
+        std::printf("%s\n", m.value()->second.c_str());
+        std::fflush(stdout);
+      } else {
+        printHealthLine(m.value()->second);
+      }
+    }
+  }
+  return 0;
+}
+
+int cmdProbe(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("probe takes one URL");
+  }
+  AuthChoice a = authFromOptions(o);
+  registry::RecordFields fields = {
+      {"url", o.positional[0]}, {"auth_type", a.type}, {"interval", "1h"}};
+  fields["timeout"] = opt(o, "--timeout", "10s");
+  if (!o.headers.empty()) {
+    fields["headers"] = headersJson(o.headers);
+  }
+  for (const char* k :
+       {"--token-url", "--scope", "--audience", "--resource", "--token-endpoint-auth-method"}) {
+    static const std::map<std::string, std::string> kField = {
+        {"--token-url", "token_url"},
+        {"--scope", "scopes"},
+        {"--audience", "audience"},
+        {"--resource", "resource"},
+        {"--token-endpoint-auth-method", "token_endpoint_auth_method"}};
+    if (o.values.count(k)) {
+      fields[kField.at(k)] = opt(o, k);
+    }
+  }
+  // The probe builds the same spec the daemon would, through an in-memory key.
+  auth::KeyRing ring;
+  (void)ring.addKey("probe", auth::generateKeyBase64());
+  (void)ring.setActive("probe");
+  if (a.type != "none") {
+    std::string plain = auth::encodeCredentials(a.creds);
+    fields["credentials"] = ring.seal(plain, "probe").value();
+    wipeString(plain);
+  }
+  registry::ServerSpec spec = registry::parseRecord(
+      "probe", fields, g.cfg ? g.cfg->defaults : registry::ServerSpec{}, ring);
+  if (!spec.invalidReason.empty()) {
+    usage(spec.invalidReason.substr(std::string("record probe: ").size()));
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int rc = 1;
+  {
+    loop::UvLoop loop;
+    {
+      http::CurlMultiClient http(loop);
+      auth::StaticAuthProvider auth;
+      mcp::HttpProber prober(http, auth, loop, loop);
+      std::optional<mcp::ProbeResult> result;
+      auto check = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
+      loop.run();
+      check.reset();
+      if (result) {
+        scheduler::HealthState state;
+        scheduler::CheckReport rep;
+        rep.serverId = "probe";
+        rep.changed =
+            state.apply(result->error ? (result->initialized ? scheduler::Outcome::kDegraded
+                                                             : scheduler::Outcome::kHardFailure)
+                                      : scheduler::Outcome::kSuccess,
+                        1, 1);
+        rep.status = state.status();
+        rep.trigger = "probe";
+        rep.checkedAtWallMs = loop.wallMs();
+        rep.consecutiveFailures = state.consecutiveFailures();
+        rep.consecutiveSuccesses = state.consecutiveSuccesses();
+        rep.probe = std::move(*result);
+        std::string line = publish::healthJson(rep, 1);
+        if (o.json) {
+          std::printf("%s\n", line.c_str());
+        } else {
+          printHealthLine(line);
+          for (const auto& t : rep.probe.tools) {
+            std::printf("  %s\n", t.name.c_str());
+          }
+        }
+        rc = rep.status == scheduler::Status::kHealthy ? 0 : 1;
+      }
+    }
+    if (auto r = loop.close(); !r) {
+      std::fprintf(stderr, "mcp-healthctl: %s\n", r.error().message.c_str());
+      rc = 70;
+    }
+  }
+  curl_global_cleanup();
+  return rc;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  Global g;
+  std::optional<std::string> configPath;
+  std::optional<std::string> redisUrl;
+  while (!args.empty() && (args[0] == "--config" || args[0] == "--redis" || args[0] == "--help" ||
+                           args[0] == "-h")) {
+    if (args[0] == "--help" || args[0] == "-h") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+    if (args.size() < 2) {
+      usage(args[0] + " needs a value");
+    }
+    (args[0] == "--config" ? configPath : redisUrl) = args[1];
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (configPath) {
+    auto cfg = config::loadFile(*configPath);
+    if (!cfg) {
+      usage(cfg.error().message);
+    }
+    g.redisUrl = cfg->redis.url;
+    g.prefix = cfg->redis.prefix;
+    g.redisPassword = cfg->redis.password;
+    g.cfg = std::move(cfg.value());
+  }
+  if (redisUrl) {
+    g.redisUrl = *redisUrl;
+  }
+  if (args.empty()) {
+    usage("missing COMMAND");
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "keygen") {
+    std::printf("%s\n", auth::generateKeyBase64().c_str());
+    return 0;
+  }
+  if (cmd == "add") {
+    return cmdAdd(g, args);
+  }
+  if (cmd == "remove") {
+    return cmdRemove(g, args);
+  }
+  if (cmd == "list") {
+    return cmdList(g);
+  }
+  if (cmd == "show") {
+    return cmdShow(g, args);
+  }
+  if (cmd == "tools") {
+    return cmdTools(g, args);
+  }
+  if (cmd == "check") {
+    return cmdCheck(g, args);
+  }
+  if (cmd == "watch") {
+    return cmdWatch(g, args);
+  }
+  if (cmd == "probe") {
+    return cmdProbe(g, args);
+  }
+  usage("unknown command '" + cmd + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "mcp-healthctl: libsodium failed to initialise\n");
+    return 1;
+  }
+  mcphd::log::setLevel(mcphd::log::Level::kWarning);
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "mcp-healthctl: %s\n(see mcp-healthctl --help)\n", e.message.c_str());
+    return kUsage;
+  }
+}

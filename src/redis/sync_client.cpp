@@ -1,0 +1,153 @@
+#include "redis/sync_client.hpp"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+
+namespace mcphd::redis {
+
+namespace {
+
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      for (size_t i = 0; i < r->elements; ++i) {
+        out.elements.push_back(convert(r->element[i]));
+      }
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<SyncClient> SyncClient::connect(const Endpoint& ep, std::chrono::milliseconds timeout) {
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  redisContext* c = ep.unixPath.empty() ? redisConnectWithTimeout(ep.host.c_str(), ep.port, tv)
+                                        : redisConnectUnixWithTimeout(ep.unixPath.c_str(), tv);
+  if (c == nullptr) {
+    return makeError("cannot connect to Redis at " + ep.display() + ": out of memory");
+  }
+  if (c->err != 0) {
+    std::string why = c->errstr;
+    redisFree(c);
+    return makeError("cannot connect to Redis at " + ep.display() + ": " + why);
+  }
+  redisSetTimeout(c, tv);
+  SyncClient client(c);
+  if (!ep.password.empty()) {
+    if (auto r = client.command({"AUTH", std::string(ep.password.reveal())}); !r) {
+      return makeError("Redis AUTH failed: " + r.error().message);
+    }
+  }
+  if (ep.db != 0) {
+    if (auto r = client.command({"SELECT", std::to_string(ep.db)}); !r) {
+      return makeError("Redis SELECT failed: " + r.error().message);
+    }
+  }
+  return client;
+}
+
+SyncClient::SyncClient(SyncClient&& other) noexcept : ctx_(other.ctx_) { other.ctx_ = nullptr; }
+
+SyncClient& SyncClient::operator=(SyncClient&& other) noexcept {
+  if (this != &other) {
+    if (ctx_ != nullptr) {
+      redisFree(ctx_);
+    }
+    ctx_ = other.ctx_;
+    other.ctx_ = nullptr;
+  }
+  return *this;
+}
+
+SyncClient::~SyncClient() {
+  if (ctx_ != nullptr) {
+    redisFree(ctx_);
+  }
+}
+
+Result<Reply> SyncClient::command(const std::vector<std::string>& argv) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (const auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+  if (r == nullptr) {
+    return makeError(std::string("Redis connection failed: ") + ctx_->errstr);
+  }
+  Reply out = convert(r);
+  freeReplyObject(r);
+  if (out.type == Reply::Type::kError) {
+    return makeError(out.str);
+  }
+  return out;
+}
+
+Result<Reply> SyncClient::transaction(const std::vector<std::vector<std::string>>& commands) {
+  if (auto r = command({"MULTI"}); !r) {
+    return r;
+  }
+  for (const auto& c : commands) {
+    if (auto r = command(c); !r) {
+      (void)command({"DISCARD"});
+      return r;
+    }
+  }
+  return command({"EXEC"});
+}
+
+Result<std::optional<std::pair<std::string, std::string>>> SyncClient::nextMessage(
+    std::chrono::steady_clock::time_point deadline) {
+  using Message = std::optional<std::pair<std::string, std::string>>;
+  while (true) {
+    void* reply = nullptr;
+    if (redisReaderGetReply(ctx_->reader, &reply) != REDIS_OK) {
+      return makeError("Redis sent a malformed reply");
+    }
+    if (reply != nullptr) {
+      Reply r = convert(static_cast<redisReply*>(reply));
+      freeReplyObject(reply);
+      if (r.type == Reply::Type::kArray && r.elements.size() == 3 &&
+          r.elements[0].str == "message") {
+        return Message(std::make_pair(r.elements[1].str, r.elements[2].str));
+      }
+      continue;  // subscribe confirmations
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Message(std::nullopt);
+    }
+    pollfd p{ctx_->fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left.count()));
+    if (n > 0 && redisBufferRead(ctx_) != REDIS_OK) {
+      return makeError(std::string("Redis connection failed: ") + ctx_->errstr);
+    }
+  }
+}
+
+}  // namespace mcphd::redis
