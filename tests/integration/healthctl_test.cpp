@@ -1,0 +1,82 @@
+#include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out) {
+  args.insert(args.begin(), MCPHD_HEALTHCTL_PATH);
+  Process p(args, {}, dir.file(out));
+  auto rc = p.wait(30s);
+  REQUIRE(rc);
+  return *rc;
+}
+
+}  // namespace
+
+TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drives the daemon") {
+  TempDir dir;
+  RedisServer redis(dir);
+  EverythingServer everything(dir);
+  REQUIRE(runCtl(dir, {"keygen"}, "k1.key") == 0);
+  const std::string token = "bearer-" + std::to_string(::getpid()) + "-c4f3b2a1";
+  writeFile(dir.file("token"), token + "\n");
+  const std::string config = dir.file("d.yaml");
+  writeFile(config, "redis:\n  url: " + redis.url() + "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\nservers: []\n");
+  Process monitor({"redis-cli", "-p", std::to_string(redis.port()), "MONITOR"}, {}, dir.file("monitor.log"));
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {}, dir.file("daemon.log"));
+  INFO("logs in " << dir.path());
+
+  // add: healthy, printed, exit 0, within 2 s of the command.
+  auto t0 = Clock::now();
+  CHECK(runCtl(dir, {"--config", config, "add", "ev", "--url", everything.url(), "--auth", "bearer",
+                     "--bearer-token-file", dir.file("token"), "--interval", "1m", "--timeout", "5s"},
+               "add.out") == 0);
+  CHECK(Clock::now() - t0 < 2s);
+  std::string added = readFile(dir.file("add.out"));
+  CHECK(added.find(R"("server_id":"ev")") != std::string::npos);
+  CHECK(added.find(R"("status":"healthy")") != std::string::npos);
+  CHECK(added.find(R"("trigger":"upsert")") != std::string::npos);
+
+  CHECK(runCtl(dir, {"--config", config, "list"}, "list.out") == 0);
+  CHECK(readFile(dir.file("list.out")).find("ev") != std::string::npos);
+  CHECK(runCtl(dir, {"--config", config, "show", "ev"}, "show.out") == 0);
+  std::string shown = readFile(dir.file("show.out"));
+  CHECK(shown.find("<encrypted, key k1") != std::string::npos);
+  CHECK(runCtl(dir, {"--config", config, "tools", "ev"}, "tools.out") == 0);
+  CHECK(readFile(dir.file("tools.out")).find("get-sum") != std::string::npos);
+  CHECK(runCtl(dir, {"--config", config, "check", "ev"}, "check.out") == 0);
+  CHECK(readFile(dir.file("check.out")).find(R"("trigger":"command")") != std::string::npos);
+
+  // A failing server: exit 1 with the error kind.
+  CHECK(runCtl(dir, {"--config", config, "add", "dead", "--url", "http://127.0.0.1:" + std::to_string(freePort()) + "/mcp",
+                     "--interval", "1m", "--timeout", "2s"},
+               "dead.out") == 1);
+  CHECK(readFile(dir.file("dead.out")).find(R"("kind":"connect")") != std::string::npos);
+
+  // Usage errors: exit 2; a secret on the command line is refused.
+  CHECK(runCtl(dir, {"--config", config, "add", "x", "--url", everything.url(), "--client-secret", "oops"}, "u1.out") == 2);
+  CHECK(runCtl(dir, {"--config", config, "add", "bad id", "--url", everything.url()}, "u2.out") == 2);
+
+  // probe: no Redis involved.
+  CHECK(runCtl(dir, {"probe", everything.url()}, "probe.out") == 0);
+  CHECK(readFile(dir.file("probe.out")).find("13 tools") != std::string::npos);
+
+  CHECK(runCtl(dir, {"--config", config, "remove", "ev"}, "remove.out") == 0);
+  CHECK_FALSE(redis.query({"HGET", "mcp:status", "ev"}));
+  CHECK_FALSE(redis.query({"SISMEMBER", "mcp:servers", "ev"}).value_or("0") != "0");
+
+  CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
+  monitor.stop(SIGTERM, 5s);
+  // The token went to the MCP server only: never to Redis in clear, never to the log.
+  std::string monitored = readFile(dir.file("monitor.log"));
+  CHECK(monitored.find("HSET") != std::string::npos);  // the capture did work
+  CHECK(monitored.find(token) == std::string::npos);
+  CHECK(readFile(dir.file("daemon.log")).find(token) == std::string::npos);
+}
