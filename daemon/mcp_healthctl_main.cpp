@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "auth/auth_provider.hpp"
+#include "auth/oauth2_provider.hpp"
 #include "auth/credentials.hpp"
 #include "auth/key_ring.hpp"
 #include "common/json_writer.hpp"
@@ -737,7 +737,7 @@ int cmdProbe(const Global& g, std::vector<std::string>& args) {
     loop::UvLoop loop;
     {
       http::CurlMultiClient http(loop);
-      auth::StaticAuthProvider auth;
+      auth::OAuth2Provider auth(http, loop);
       mcp::HttpProber prober(http, auth, loop, loop);
       std::optional<mcp::ProbeResult> result;
       auto check = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });

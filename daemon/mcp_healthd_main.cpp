@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "auth/auth_provider.hpp"
+#include "auth/oauth2_provider.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "control/command_stream.hpp"
@@ -136,7 +136,7 @@ int runOnce(const config::Config& cfg) {
   int status = 0;
   {
     auto http = std::make_unique<http::CurlMultiClient>(loop);
-    auth::StaticAuthProvider auth;
+    auth::OAuth2Provider auth(*http, loop);
     mcp::HttpProber prober(*http, auth, loop, loop);
     std::vector<std::optional<scheduler::CheckReport>> reports(cfg.servers.size());
     std::vector<std::unique_ptr<mcp::RunningCheck>> running(cfg.servers.size());
@@ -189,7 +189,7 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
   {
     SystemRandom random;
     auto http = std::make_unique<http::CurlMultiClient>(loop);
-    auth::StaticAuthProvider auth;
+    auth::OAuth2Provider auth(*http, loop);
     mcp::HttpProber prober(*http, auth, loop, loop);
     log::info("redis: " + endpoint.display() + ", prefix '" + cfg.redis.prefix + "'");
     auto redis = std::make_unique<redis::RedisClient>(loop, endpoint, random);

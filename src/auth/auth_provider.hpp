@@ -28,6 +28,13 @@ class AuthProvider {
       std::function<void(Result<std::vector<std::string>>)> done) = 0;
   // The server answered 401 to these credentials: drop any cached token for it.
   virtual void rejected(const registry::ServerSpec& spec) = 0;
+  // Whether a 401 from this server is worth one more attempt after discover().
+  virtual bool retriesOn401(const registry::ServerSpec& spec) const = 0;
+  // The server answered 401 with this WWW-Authenticate challenge: learn where and how to get a
+  // token (OAuth discovery). `done` may run before discover() returns.
+  virtual std::unique_ptr<Pending> discover(const registry::ServerSpec& spec,
+                                            const std::string& challenge,
+                                            std::function<void(Result<void>)> done) = 0;
 };
 
 // none | bearer | basic | headers, from the spec itself.
@@ -37,6 +44,12 @@ class StaticAuthProvider final : public AuthProvider {
       const registry::ServerSpec& spec,
       std::function<void(Result<std::vector<std::string>>)> done) override;
   void rejected(const registry::ServerSpec&) override {}
+  bool retriesOn401(const registry::ServerSpec&) const override { return false; }
+  std::unique_ptr<Pending> discover(const registry::ServerSpec&, const std::string&,
+                                    std::function<void(Result<void>)> done) override {
+    done(makeError("static credentials cannot be discovered"));
+    return nullptr;
+  }
 };
 
 }  // namespace mcphd::auth

@@ -13,7 +13,8 @@ class FlatParser {
   explicit FlatParser(std::string_view s) : s_(s) {}
 
   void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
       ++i_;
     }
   }
@@ -209,9 +210,10 @@ Result<Credentials> parseCredentials(std::string_view json) {
         c.password = Secret(std::move(value));
       } else {
         wipeString(value);
-        return bad("unknown field '" + key +
-                   "' (known: client_id, client_secret, private_key_pem, bearer_token, refresh_token, "
-                   "username, password, headers)");
+        return bad(
+            "unknown field '" + key +
+            "' (known: client_id, client_secret, private_key_pem, bearer_token, refresh_token, "
+            "username, password, headers)");
       }
     } while (p.eat(','));
     if (!p.eat('}')) {

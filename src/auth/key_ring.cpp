@@ -80,13 +80,15 @@ Result<void> KeyRing::addKey(const std::string& id, std::string_view text) {
   }
   sodium_memzero(buf, sizeof buf);
   if (!ok) {
-    return makeError("key '" + id + "' is not 32 bytes in base64 (make one with: mcp-healthctl keygen)");
+    return makeError("key '" + id +
+                     "' is not 32 bytes in base64 (make one with: mcp-healthctl keygen)");
   }
   keys_[id] = std::move(key);
   return {};
 }
 
-Result<void> KeyRing::addKeyFile(const std::string& id, const std::string& path, const std::string& credentialsDir) {
+Result<void> KeyRing::addKeyFile(const std::string& id, const std::string& path,
+                                 const std::string& credentialsDir) {
   std::string full = path;
   if (!full.empty() && full.front() != '/' && !credentialsDir.empty()) {
     full = credentialsDir + "/" + full;
@@ -126,9 +128,9 @@ Result<std::string> KeyRing::seal(std::string_view plaintext, std::string_view s
   randombytes_buf(nonce, kNonce);
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-      nonce + kNonce, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
-      reinterpret_cast<const unsigned char*>(serverId.data()), serverId.size(), nullptr, nonce,
-      it->second->bytes);
+      nonce + kNonce, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()),
+      plaintext.size(), reinterpret_cast<const unsigned char*>(serverId.data()), serverId.size(),
+      nullptr, nonce, it->second->bytes);
   return "v1." + active_ + "." +
          encodeBase64(reinterpret_cast<const unsigned char*>(blob.data()), kNonce + clen,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -146,7 +148,8 @@ Result<Secret> KeyRing::open(std::string_view envelope, std::string_view serverI
   std::string keyId(rest.substr(0, dot));
   auto it = keys_.find(keyId);
   if (!isKeyId(keyId) || it == keys_.end()) {
-    return makeError("credentials are encrypted with key '" + (isKeyId(keyId) ? keyId : std::string("?")) +
+    return makeError("credentials are encrypted with key '" +
+                     (isKeyId(keyId) ? keyId : std::string("?")) +
                      "', which is not in secrets.keys");
   }
   std::string_view b64 = rest.substr(dot + 1);
@@ -165,8 +168,9 @@ Result<Secret> KeyRing::open(std::string_view envelope, std::string_view serverI
   unsigned long long plen = 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr, bytes + kNonce, len - kNonce,
-          reinterpret_cast<const unsigned char*>(serverId.data()), serverId.size(), bytes, it->second->bytes) != 0) {
+          reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr, bytes + kNonce,
+          len - kNonce, reinterpret_cast<const unsigned char*>(serverId.data()), serverId.size(),
+          bytes, it->second->bytes) != 0) {
     wipeString(plain);
     return makeError("credentials do not decrypt with key '" + keyId +
                      "': the blob is damaged, or was written for another server id");

@@ -28,7 +28,8 @@ class KeyRing {
   // whitespace ignored). `id` is [A-Za-z0-9_-]{1,64}.
   Result<void> addKey(const std::string& id, std::string_view base64Text);
   // Reads the key file; a relative path resolves in `credentialsDir` when that is non-empty.
-  Result<void> addKeyFile(const std::string& id, const std::string& path, const std::string& credentialsDir);
+  Result<void> addKeyFile(const std::string& id, const std::string& path,
+                          const std::string& credentialsDir);
   Result<void> setActive(const std::string& id);
 
   bool empty() const { return keys_.empty(); }

@@ -227,6 +227,7 @@ void Probe::onExchangeDone(Step step, http::Response r) {
       msg += ": " + snippet(ex->body);
     }
     if (r.status == 401 || r.status == 403) {
+      result_.wwwAuthenticate = r.wwwAuthenticate.substr(0, 4096);
       return fail(ErrorKind::kAuth, msg, r.status);
     }
     bool retriable = r.status >= 500 || r.status == 429;

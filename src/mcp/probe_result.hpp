@@ -25,6 +25,7 @@ struct ProbeResult {
   bool initialized = false;         // initialize succeeded (with an error: degraded)
   bool retriable = false;           // the error is transient (network, timeout, 5xx, 429)
   std::optional<int64_t> retryAfterMs;
+  std::string wwwAuthenticate;  // the challenge of a 401/403
   std::string protocolVersion;
   std::string serverName;
   std::string serverVersion;

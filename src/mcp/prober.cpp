@@ -20,7 +20,9 @@ class HttpCheck final : public RunningCheck {
         deferred_(timers.createTimer()) {}
 
   void begin() {
-    startUs_ = clock_.nowUs();
+    if (startUs_ == 0) {
+      startUs_ = clock_.nowUs();
+    }
     if (!spec_.invalidReason.empty()) {
       // An unusable record is reported, never sent.
       ProbeResult r;
@@ -64,7 +66,23 @@ class HttpCheck final : public RunningCheck {
     o.maxBody = spec_.maxBody;
     probe_ = std::make_unique<Probe>(client_, clock_, std::move(o), [this](ProbeResult r) {
       if (r.error && r.error->kind == ErrorKind::kAuth && r.error->httpStatus == 401) {
-        auth_.rejected(spec_);
+        auth_.rejected(spec_);  // drop the token the server refused
+        if (!retried_ && auth_.retriesOn401(spec_)) {
+          // Once: learn from the challenge (OAuth discovery), get a fresh token, check again.
+          retried_ = true;
+          pendingDiscovery_ = auth_.discover(spec_, r.wwwAuthenticate, [this](Result<void> d) {
+            if (!d) {
+              ProbeResult failed;
+              failed.error = CheckError{ErrorKind::kAuth, d.error().message, 0};
+              failed.totalUs = clock_.nowUs() - startUs_;
+              deferred_->start(
+                  0, [this, failed = std::move(failed)]() mutable { finish(std::move(failed)); });
+              return;
+            }
+            begin();
+          });
+          return;
+        }
       }
       finish(std::move(r));
     });
@@ -83,6 +101,8 @@ class HttpCheck final : public RunningCheck {
   std::function<void(ProbeResult)> done_;
   std::unique_ptr<loop::Timer> deferred_;
   std::unique_ptr<auth::Pending> pendingAuth_;
+  std::unique_ptr<auth::Pending> pendingDiscovery_;
+  bool retried_ = false;
   std::vector<std::string> authHeaders_;
   std::unique_ptr<Probe> probe_;
   int64_t startUs_ = 0;

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "auth/credentials.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace mcphd::auth;
 
@@ -44,7 +44,8 @@ TEST_CASE("bad credentials JSON gets an error that names the field but never a v
   CHECK_FALSE(parseCredentials("{\"client_id\":\"a\x01\"}").ok());
   CHECK_FALSE(parseCredentials(R"({"client_id":"\ud800"})").ok());
   CHECK_FALSE(parseCredentials("").ok());
-  for (const char* bad : {R"({"client_secret":"topsecret",})", R"(["topsecret"])", R"({"headers":{"a":1}})"}) {
+  for (const char* bad :
+       {R"({"client_secret":"topsecret",})", R"(["topsecret"])", R"({"headers":{"a":1}})"}) {
     auto r = parseCredentials(bad);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("topsecret") == std::string::npos);

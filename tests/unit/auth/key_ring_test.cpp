@@ -1,10 +1,9 @@
-#include <catch2/catch.hpp>
+#include "auth/key_ring.hpp"
 
 #include <sodium.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
-
-#include "auth/key_ring.hpp"
 
 using namespace mcphd;
 using namespace mcphd::auth;
@@ -56,12 +55,14 @@ TEST_CASE("a tampered blob or a wrong key does not decrypt") {
   KeyRing named = ring("k2");
   auto e = named.open(blob, "s");
   REQUIRE_FALSE(e.ok());
-  CHECK(e.error().message == "credentials are encrypted with key 'k1', which is not in secrets.keys");
+  CHECK(e.error().message ==
+        "credentials are encrypted with key 'k1', which is not in secrets.keys");
 }
 
 TEST_CASE("malformed envelopes get specific errors") {
   KeyRing r = ring();
-  CHECK(r.open("plain-text-secret", "s").error().message.find("not a v1 envelope") != std::string::npos);
+  CHECK(r.open("plain-text-secret", "s").error().message.find("not a v1 envelope") !=
+        std::string::npos);
   CHECK(r.open("v1.k1", "s").error().message.find("no key id") != std::string::npos);
   CHECK(r.open("v1.k1.!!!", "s").error().message.find("base64url") != std::string::npos);
   CHECK(r.open("v1.k1.AAAA", "s").error().message.find("too short") != std::string::npos);

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/secret.hpp"
+#include "registry/server_spec.hpp"
+
+namespace mcphd::auth {
+
+// Pure pieces of OAuth2 client credentials with the MCP authorization spec's discovery: no I/O.
+
+// Parameters of a `WWW-Authenticate: Bearer k="v", k2=v2` challenge, keys lower-cased.
+std::map<std::string, std::string> parseChallenge(std::string_view header);
+
+struct UrlParts {
+  std::string origin;  // scheme://host[:port]
+  std::string path;    // "" or "/..." without query or fragment, trailing slash dropped
+};
+std::optional<UrlParts> splitUrl(std::string_view url);
+
+// Where to look for the protected resource metadata (RFC 9728) of `serverUrl`: the challenge's
+// resource_metadata when given, else the path-inserted well-known URL, then the root one.
+std::vector<std::string> protectedResourceCandidates(const std::string& serverUrl,
+                                                     const std::string& resourceMetadata);
+
+// Where to look for the authorization server's metadata (RFC 8414 / OIDC), in the spec's order.
+std::vector<std::string> authorizationServerCandidates(const std::string& issuer);
+
+// True when the metadata's `resource` names `serverUrl`: same origin, and the server path starts
+// with the resource path segment-wise.
+bool resourceMatches(const std::string& resource, const std::string& serverUrl);
+
+// The client authentication to use with the token endpoint.
+registry::TokenAuthMethod chooseMethod(registry::TokenAuthMethod configured,
+                                       const std::vector<std::string>& supported, bool haveSecret,
+                                       bool haveKey);
+
+std::string formEncode(std::string_view s);
+
+struct TokenResponse {
+  Secret accessToken;
+  std::optional<int64_t> expiresInSeconds;
+};
+// A 2xx token endpoint body. Errors never contain the token.
+Result<TokenResponse> parseTokenResponse(std::string_view body);
+// "invalid_client: Client authentication failed" from an error body, or "" when it has none.
+std::string tokenErrorSummary(std::string_view body);
+
+// Discovery results worth keeping per server.
+struct AuthorizationServer {
+  std::string issuer;
+  std::string tokenEndpoint;
+  std::vector<std::string> authMethods;  // token_endpoint_auth_methods_supported
+};
+Result<std::string> parseProtectedResource(std::string_view body, const std::string& serverUrl,
+                                           std::string* resourceOut);
+Result<AuthorizationServer> parseAuthorizationServer(std::string_view body);
+
+}  // namespace mcphd::auth

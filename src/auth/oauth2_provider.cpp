@@ -1,0 +1,344 @@
+#include "auth/oauth2_provider.hpp"
+
+#include <sodium.h>
+
+#include "common/sha256.hpp"
+
+namespace mcphd::auth {
+
+namespace {
+
+using registry::AuthType;
+using registry::OAuth2Flow;
+using registry::TokenAuthMethod;
+
+std::string base64(std::string_view in) {
+  std::string out(sodium_base64_ENCODED_LEN(in.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
+                    in.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);
+  return out;
+}
+
+}  // namespace
+
+// A check waiting for a token; destroying it stops the wait (the request goes on for others).
+class OAuth2Provider::WaiterHandle final : public Pending {
+ public:
+  WaiterHandle(OAuth2Provider& p, std::string key, uint64_t id)
+      : p_(p), key_(std::move(key)), id_(id) {}
+  ~WaiterHandle() override { p_.dropWaiter(key_, id_); }
+
+ private:
+  OAuth2Provider& p_;
+  std::string key_;
+  uint64_t id_;
+};
+
+// Protected resource metadata, then authorization server metadata, trying each candidate URL in
+// order and moving on after a 4xx.
+class OAuth2Provider::DiscoveryRun final : public Pending {
+ public:
+  DiscoveryRun(OAuth2Provider& p, registry::ServerSpec spec, std::string resourceMetadata,
+               std::function<void(Result<void>)> done)
+      : p_(p), spec_(std::move(spec)), done_(std::move(done)) {
+    prm_ = protectedResourceCandidates(spec_.url, resourceMetadata);
+  }
+
+  void start() {
+    fetch(prm_, 0, [this](Result<std::string> body) { onPrm(std::move(body)); });
+  }
+
+ private:
+  using BodyCallback = std::function<void(Result<std::string>)>;
+
+  void fetch(const std::vector<std::string>& urls, size_t i, BodyCallback cb) {
+    if (i >= urls.size()) {
+      cb(makeError(lastError_.empty() ? "no metadata URL to try" : lastError_));
+      return;
+    }
+    http::Request req;
+    req.method = "GET";
+    req.url = urls[i];
+    req.headers = {"Accept: application/json", "MCP-Protocol-Version: 2025-11-25"};
+    req.timeoutMs = spec_.timeoutMs;
+    req.connectTimeoutMs = spec_.connectTimeoutMs;
+    req.maxBody = 1024 * 1024;
+    call_ = p_.http_.send(std::move(req), [this, urls, i, cb](http::Response r) {
+      if (r.failure != http::Failure::kNone) {
+        cb(makeError(urls[i] + " is unreachable: " + r.failureMessage));
+        return;
+      }
+      if (r.status >= 200 && r.status < 300) {
+        cb(std::move(r.body));
+        return;
+      }
+      lastError_ = urls[i] + " answered HTTP " + std::to_string(r.status);
+      if (r.status >= 400 && r.status < 500) {
+        fetch(urls, i + 1, cb);  // the next candidate
+        return;
+      }
+      cb(makeError(lastError_));
+    });
+  }
+
+  void onPrm(Result<std::string> body) {
+    if (!body) {
+      return finish(makeError("OAuth discovery: no protected resource metadata (" +
+                              body.error().message + ")"));
+    }
+    std::string resource;
+    auto issuer = parseProtectedResource(body.value(), spec_.url, &resource);
+    if (!issuer) {
+      return finish(makeError("OAuth discovery: " + issuer.error().message));
+    }
+    found_.issuer = issuer.value();
+    found_.resource = resource;
+    lastError_.clear();
+    fetch(authorizationServerCandidates(found_.issuer), 0,
+          [this](Result<std::string> b) { onAs(std::move(b)); });
+  }
+
+  void onAs(Result<std::string> body) {
+    if (!body) {
+      return finish(makeError("OAuth discovery: no metadata for authorization server " +
+                              found_.issuer + " (" + body.error().message + ")"));
+    }
+    auto as = parseAuthorizationServer(body.value());
+    if (!as) {
+      return finish(makeError("OAuth discovery: " + as.error().message));
+    }
+    if (!as->issuer.empty()) {
+      found_.issuer = as->issuer;
+    }
+    found_.tokenUrl = as->tokenEndpoint;
+    found_.methods = as->authMethods;
+    Discovered& d = p_.discovered_[spec_.id];
+    d.tokenUrl = found_.tokenUrl;
+    d.issuer = found_.issuer;
+    d.resource = found_.resource;
+    d.methods = found_.methods;
+    finish({});
+  }
+
+  void finish(Result<void> r) {
+    auto done = std::move(done_);
+    done(std::move(r));  // may destroy this
+  }
+
+  OAuth2Provider& p_;
+  registry::ServerSpec spec_;
+  std::function<void(Result<void>)> done_;
+  std::vector<std::string> prm_;
+  std::string lastError_;
+  Discovered found_;
+  std::unique_ptr<http::Call> call_;
+};
+
+OAuth2Provider::OAuth2Provider(http::Client& http, const Clock& clock, int64_t skewMs)
+    : http_(http), clock_(clock), skewMs_(skewMs) {}
+
+OAuth2Provider::~OAuth2Provider() = default;
+
+bool OAuth2Provider::retriesOn401(const registry::ServerSpec& spec) const {
+  return spec.auth.type == AuthType::kOAuth2;
+}
+
+std::string OAuth2Provider::cacheKey(const registry::ServerSpec& spec, const Discovered* d) const {
+  const registry::OAuth2Spec& o = spec.auth.oauth2;
+  std::string tokenUrl = !o.tokenUrl.empty() ? o.tokenUrl : (d != nullptr ? d->tokenUrl : "");
+  std::string scope = !o.scopes.empty() ? o.scopes : (d != nullptr ? d->challengeScope : "");
+  std::string resource = !o.resource.empty()
+                             ? o.resource
+                             : (d != nullptr && !d->resource.empty() ? d->resource : spec.url);
+  std::string secretMaterial =
+      std::string(o.clientSecret.reveal()) + "\n" + std::string(o.privateKeyPem.reveal());
+  std::string key = tokenUrl + "\n" + o.clientId + "\n" + sha256Hex(secretMaterial) + "\n" + scope +
+                    "\n" + o.audience + "\n" + resource;
+  wipeString(secretMaterial);
+  return key;
+}
+
+std::unique_ptr<Pending> OAuth2Provider::authorize(
+    const registry::ServerSpec& spec, std::function<void(Result<std::vector<std::string>>)> done) {
+  if (spec.auth.type != AuthType::kOAuth2) {
+    return static_.authorize(spec, std::move(done));
+  }
+  const registry::OAuth2Spec& o = spec.auth.oauth2;
+  if (o.flow == OAuth2Flow::kAuthorizationCode) {
+    done(makeError(
+        "OAuth2 authorization_code servers are not supported yet (refresh tokens come next)"));
+    return nullptr;
+  }
+  auto dit = discovered_.find(spec.id);
+  const Discovered* d = dit == discovered_.end() ? nullptr : &dit->second;
+  if (o.tokenUrl.empty() && (d == nullptr || d->tokenUrl.empty())) {
+    // Nothing known yet: the first request goes without a token, and its 401 challenge starts
+    // discovery (retriesOn401 / discover).
+    done(std::vector<std::string>{});
+    return nullptr;
+  }
+  std::string key = cacheKey(spec, d);
+  if (auto it = tokens_.find(key); it != tokens_.end()) {
+    if (clock_.nowMs() < it->second.expiresAtMs) {
+      done(std::vector<std::string>{"Authorization: Bearer " +
+                                    std::string(it->second.token.reveal())});
+      return nullptr;
+    }
+    tokens_.erase(it);
+  }
+  uint64_t id = nextWaiter_++;
+  bool start = flights_.count(key) == 0;
+  flights_[key].waiters.push_back(Waiter{id, std::move(done)});
+  if (start) {
+    startFlight(key, spec, d);
+  }
+  if (flights_.count(key) == 0) {
+    return nullptr;  // answered already (the request could not even start)
+  }
+  return std::make_unique<WaiterHandle>(*this, key, id);
+}
+
+void OAuth2Provider::startFlight(const std::string& key, const registry::ServerSpec& spec,
+                                 const Discovered* d) {
+  const registry::OAuth2Spec& o = spec.auth.oauth2;
+  std::string tokenUrl = !o.tokenUrl.empty() ? o.tokenUrl : d->tokenUrl;
+  std::string scope = !o.scopes.empty() ? o.scopes : (d != nullptr ? d->challengeScope : "");
+  std::string resource = !o.resource.empty()
+                             ? o.resource
+                             : (d != nullptr && !d->resource.empty() ? d->resource : spec.url);
+  TokenAuthMethod method =
+      chooseMethod(o.method, d != nullptr ? d->methods : std::vector<std::string>{},
+                   !o.clientSecret.empty(), !o.privateKeyPem.empty());
+  if (method == TokenAuthMethod::kPrivateKeyJwt) {
+    completeFlight(key,
+                   makeError("token endpoint authentication private_key_jwt is not supported yet"));
+    return;
+  }
+  if (o.clientSecret.empty()) {
+    completeFlight(key, makeError("OAuth2 client credentials need a client_secret"));
+    return;
+  }
+  http::Request req;
+  req.method = "POST";
+  req.url = tokenUrl;
+  req.timeoutMs = spec.timeoutMs;
+  req.connectTimeoutMs = spec.connectTimeoutMs;
+  req.maxBody = 1024 * 1024;
+  req.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+  // Reserved up front: the body holds the secret, and growing it would leave copies behind.
+  req.body.reserve(1024 + 3 * (o.clientId.size() + o.clientSecret.reveal().size() + scope.size() +
+                               o.audience.size() + resource.size()));
+  req.body += "grant_type=client_credentials&resource=" + formEncode(resource);
+  if (!scope.empty()) {
+    req.body += "&scope=" + formEncode(scope);
+  }
+  if (!o.audience.empty()) {
+    req.body += "&audience=" + formEncode(o.audience);
+  }
+  if (method == TokenAuthMethod::kClientSecretPost) {
+    std::string secret = formEncode(o.clientSecret.reveal());
+    req.body += "&client_id=" + formEncode(o.clientId) + "&client_secret=" + secret;
+    wipeString(secret);
+  } else {
+    // RFC 6749 §2.3.1: form-encode both before base64.
+    std::string pair = formEncode(o.clientId) + ":" + formEncode(o.clientSecret.reveal());
+    std::string encoded = base64(pair);
+    req.headers.push_back("Authorization: Basic " + encoded);
+    wipeString(pair);
+    wipeString(encoded);
+  }
+  ++tokenRequests_;
+  flights_[key].call = http_.send(std::move(req), [this, key, tokenUrl](http::Response r) {
+    if (r.failure != http::Failure::kNone) {
+      completeFlight(
+          key, makeError("token endpoint " + tokenUrl + " is unreachable: " + r.failureMessage));
+      return;
+    }
+    if (r.status < 200 || r.status >= 300) {
+      std::string why = tokenErrorSummary(r.body);
+      wipeString(r.body);
+      completeFlight(key,
+                     makeError("token endpoint " + tokenUrl + " rejected the request (HTTP " +
+                               std::to_string(r.status) + ")" + (why.empty() ? "" : ": " + why)));
+      return;
+    }
+    auto token = parseTokenResponse(r.body);
+    wipeString(r.body);
+    if (!token) {
+      completeFlight(key, makeError("token endpoint " + tokenUrl + ": " + token.error().message));
+      return;
+    }
+    int64_t lifetimeMs =
+        token->expiresInSeconds ? *token->expiresInSeconds * 1000 : kDefaultLifetimeMs;
+    // Expire a skew early, but a short-lived token still serves half its life.
+    int64_t usableMs = std::max(lifetimeMs - skewMs_, lifetimeMs / 2);
+    Cached& c = tokens_[key];
+    c.token = std::move(token->accessToken);
+    c.expiresAtMs = clock_.nowMs() + usableMs;
+    completeFlight(
+        key, std::vector<std::string>{"Authorization: Bearer " + std::string(c.token.reveal())});
+  });
+}
+
+void OAuth2Provider::completeFlight(const std::string& key,
+                                    Result<std::vector<std::string>> result) {
+  auto it = flights_.find(key);
+  if (it == flights_.end()) {
+    return;
+  }
+  std::vector<Waiter> waiters = std::move(it->second.waiters);
+  flights_.erase(it);  // destroys the finished call (we are in its callback: allowed)
+  for (auto& w : waiters) {
+    if (result) {
+      std::vector<std::string> copy = result.value();
+      w.done(std::move(copy));
+    } else {
+      w.done(result.error());
+    }
+  }
+  if (result) {
+    for (auto& h : result.value()) {
+      wipeString(h);
+    }
+  }
+}
+
+void OAuth2Provider::dropWaiter(const std::string& key, uint64_t id) {
+  auto it = flights_.find(key);
+  if (it == flights_.end()) {
+    return;
+  }
+  auto& ws = it->second.waiters;
+  ws.erase(std::remove_if(ws.begin(), ws.end(), [id](const Waiter& w) { return w.id == id; }),
+           ws.end());
+  // The request goes on even with no one waiting: its token serves the next check.
+}
+
+void OAuth2Provider::rejected(const registry::ServerSpec& spec) {
+  if (spec.auth.type != AuthType::kOAuth2) {
+    return;
+  }
+  auto dit = discovered_.find(spec.id);
+  tokens_.erase(cacheKey(spec, dit == discovered_.end() ? nullptr : &dit->second));
+}
+
+std::unique_ptr<Pending> OAuth2Provider::discover(const registry::ServerSpec& spec,
+                                                  const std::string& challenge,
+                                                  std::function<void(Result<void>)> done) {
+  if (spec.auth.type != AuthType::kOAuth2) {
+    return static_.discover(spec, challenge, std::move(done));
+  }
+  auto params = parseChallenge(challenge);
+  discovered_[spec.id].challengeScope = params["scope"];
+  if (!spec.auth.oauth2.tokenUrl.empty()) {
+    done({});  // the token endpoint is configured: only the scope was worth learning
+    return nullptr;
+  }
+  auto run =
+      std::make_unique<DiscoveryRun>(*this, spec, params["resource_metadata"], std::move(done));
+  run->start();
+  return run;
+}
+
+}  // namespace mcphd::auth

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/auth_provider.hpp"
+#include "auth/oauth2.hpp"
+#include "common/clock.hpp"
+#include "http/client.hpp"
+
+namespace mcphd::auth {
+
+// Credentials for every auth type: static ones directly, OAuth2 client credentials through the
+// token endpoint (configured, or discovered from the server's 401 challenge), with tokens cached
+// per (token URL, client id, hash of the secret, scope, audience, resource) until expires_in minus
+// a skew, and one token request in flight per cache key however many checks wait for it.
+class OAuth2Provider final : public AuthProvider {
+ public:
+  OAuth2Provider(http::Client& http, const Clock& clock, int64_t skewMs = 60'000);
+  ~OAuth2Provider() override;
+
+  std::unique_ptr<Pending> authorize(
+      const registry::ServerSpec& spec,
+      std::function<void(Result<std::vector<std::string>>)> done) override;
+  void rejected(const registry::ServerSpec& spec) override;
+  bool retriesOn401(const registry::ServerSpec& spec) const override;
+  std::unique_ptr<Pending> discover(const registry::ServerSpec& spec, const std::string& challenge,
+                                    std::function<void(Result<void>)> done) override;
+
+  size_t cachedTokens() const { return tokens_.size(); }
+  uint64_t tokenRequests() const { return tokenRequests_; }
+
+  static constexpr int64_t kDefaultLifetimeMs = 300'000;  // when expires_in is absent
+
+ private:
+  struct Discovered {
+    std::string tokenUrl;
+    std::string issuer;
+    std::string resource;
+    std::string challengeScope;
+    std::vector<std::string> methods;
+  };
+  struct Cached {
+    Secret token;
+    int64_t expiresAtMs = 0;
+  };
+  struct Waiter {
+    uint64_t id;
+    std::function<void(Result<std::vector<std::string>>)> done;
+  };
+  struct Flight {
+    std::vector<Waiter> waiters;
+    std::unique_ptr<http::Call> call;
+  };
+  class WaiterHandle;
+  class DiscoveryRun;
+  friend class WaiterHandle;
+  friend class DiscoveryRun;
+
+  std::string cacheKey(const registry::ServerSpec& spec, const Discovered* d) const;
+  void startFlight(const std::string& key, const registry::ServerSpec& spec, const Discovered* d);
+  void completeFlight(const std::string& key, Result<std::vector<std::string>> result);
+  void dropWaiter(const std::string& key, uint64_t id);
+
+  http::Client& http_;
+  const Clock& clock_;
+  int64_t skewMs_;
+  StaticAuthProvider static_;
+  std::map<std::string, Discovered> discovered_;  // per server id
+  std::map<std::string, Cached> tokens_;
+  std::map<std::string, Flight> flights_;
+  uint64_t nextWaiter_ = 1;
+  uint64_t tokenRequests_ = 0;
+};
+
+}  // namespace mcphd::auth
