@@ -693,12 +693,38 @@ int cmdWatch(const Global& g, std::vector<std::string>& args) {
   return 0;
 }
 
+// The MCP conformance suite runs `probe URL` with the scenario's credentials in
+// MCP_CONFORMANCE_CONTEXT (JSON, from the environment: never argv).
+void conformanceContext(Options& o, AuthChoice& a) {
+  const char* ctx = std::getenv("MCP_CONFORMANCE_CONTEXT");
+  if (ctx == nullptr || o.values.count("--auth") != 0) {
+    return;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(std::string_view(ctx)).get(obj) != simdjson::SUCCESS) {
+    usage("MCP_CONFORMANCE_CONTEXT is not a JSON object");
+  }
+  std::string_view v;
+  if (obj["client_id"].get_string().get(v) == simdjson::SUCCESS) {
+    a.type = "oauth2";
+    a.creds.clientId = std::string(v);
+  }
+  if (obj["client_secret"].get_string().get(v) == simdjson::SUCCESS) {
+    a.creds.clientSecret = Secret(std::string(v));
+  }
+  if (obj["private_key_pem"].get_string().get(v) == simdjson::SUCCESS) {
+    a.creds.privateKeyPem = Secret(std::string(v));
+  }
+}
+
 int cmdProbe(const Global& g, std::vector<std::string>& args) {
   Options o = parseOptions(args);
   if (o.positional.size() != 1) {
     usage("probe takes one URL");
   }
   AuthChoice a = authFromOptions(o);
+  conformanceContext(o, a);
   registry::RecordFields fields = {
       {"url", o.positional[0]}, {"auth_type", a.type}, {"interval", "1h"}};
   fields["timeout"] = opt(o, "--timeout", "10s");

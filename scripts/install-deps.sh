@@ -28,9 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Test peers, pinned by tests/peers/package-lock.json.
-peers=tests/peers
-if [ ! -d "$peers/node_modules" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
-  echo "install-deps: npm ci in $peers" >&2
-  (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# Test peers and the conformance suite (with the Node 22 it needs), pinned by their lock files.
+for peers in tests/peers tests/conformance; do
+  if [ ! -d "$peers/node_modules" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in $peers" >&2
+    (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done
