@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# libsodium-dev: wiping secrets and SHA-256 now, the credentials envelope next.
+# libsodium-dev: the credentials envelope, wiping secrets, SHA-256.
+# libssl-dev: ES256/RS256 signatures of private_key_jwt client assertions (libsodium has neither).
 packages=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libhiredis-dev
-          libsimdjson-dev libyaml-cpp-dev libsodium-dev catch2 redis-server redis-tools)
+          libsimdjson-dev libyaml-cpp-dev libsodium-dev libssl-dev catch2 redis-server redis-tools)
 
 missing=()
 for p in "${packages[@]}"; do

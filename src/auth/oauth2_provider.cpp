@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include "auth/jwt.hpp"
 #include "common/sha256.hpp"
 
 namespace mcphd::auth {
@@ -210,12 +211,7 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
   TokenAuthMethod method =
       chooseMethod(o.method, d != nullptr ? d->methods : std::vector<std::string>{},
                    !o.clientSecret.empty(), !o.privateKeyPem.empty());
-  if (method == TokenAuthMethod::kPrivateKeyJwt) {
-    completeFlight(key,
-                   makeError("token endpoint authentication private_key_jwt is not supported yet"));
-    return;
-  }
-  if (o.clientSecret.empty()) {
+  if (method != TokenAuthMethod::kPrivateKeyJwt && o.clientSecret.empty()) {
     completeFlight(key, makeError("OAuth2 client credentials need a client_secret"));
     return;
   }
@@ -236,7 +232,28 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
   if (!o.audience.empty()) {
     req.body += "&audience=" + formEncode(o.audience);
   }
-  if (method == TokenAuthMethod::kClientSecretPost) {
+  if (method == TokenAuthMethod::kPrivateKeyJwt) {
+    if (o.privateKeyPem.empty()) {
+      completeFlight(key, makeError("token_endpoint_auth_method private_key_jwt needs "
+                                    "private_key_pem in the credentials"));
+      return;
+    }
+    // aud = the issuer (what ext-auth and the conformance suite expect), else the token URL.
+    std::string audience = d != nullptr && !d->issuer.empty() ? d->issuer : tokenUrl;
+    unsigned char nonce[16];
+    randombytes_buf(nonce, sizeof nonce);
+    auto assertion = signClientAssertion(
+        o.privateKeyPem.reveal(), o.clientId, audience, clock_.wallMs() / 1000,
+        base64Url(std::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce)));
+    if (!assertion) {
+      completeFlight(key, assertion.error());
+      return;
+    }
+    req.body +=
+        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&"
+        "client_assertion=" +
+        assertion.value();
+  } else if (method == TokenAuthMethod::kClientSecretPost) {
     std::string secret = formEncode(o.clientSecret.reveal());
     req.body += "&client_id=" + formEncode(o.clientId) + "&client_secret=" + secret;
     wipeString(secret);

