@@ -2,8 +2,8 @@
 // runs the loop.
 #include <curl/curl.h>
 #include <signal.h>
-#include <unistd.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "auth/credentials.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "common/log.hpp"
+#include "common/secret.hpp"
 #include "config/config.hpp"
 #include "control/command_stream.hpp"
 #include "http/curl_multi_client.hpp"
@@ -194,7 +196,8 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     log::info("redis: " + endpoint.display() + ", prefix '" + cfg.redis.prefix + "'");
     auto redis = std::make_unique<redis::RedisClient>(loop, endpoint, random);
     // Commands are read with a blocking XREADGROUP: a connection of their own.
-    auto commandsRedis = std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random, "redis commands");
+    auto commandsRedis =
+        std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random, "redis commands");
     publish::StatePublisher publisher(*redis, loop, cfg.redis.prefix);
     auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, publisher,
                                                         cfg.maxConcurrentChecks);
@@ -202,8 +205,8 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     for (const auto& s : cfg.servers) {
       configIds.insert(s.id);
     }
-    registry::RedisRegistry redisRegistry(*redis, loop, cfg.redis.prefix, cfg.defaults, cfg.keys, configIds,
-                                          *sched, cfg.registryResyncMs);
+    registry::RedisRegistry redisRegistry(*redis, loop, cfg.redis.prefix, cfg.defaults, cfg.keys,
+                                          configIds, *sched, cfg.registryResyncMs);
     char host[256] = {0};
     if (gethostname(host, sizeof host - 1) != 0) {
       std::snprintf(host, sizeof host, "localhost");
@@ -211,7 +214,23 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     control::CommandStream::Options opts;
     opts.prefix = cfg.redis.prefix;
     opts.consumer = std::string("mcp-healthd@") + host;
-    control::CommandStream commands(*commandsRedis, *redis, loop, loop, redisRegistry, *sched, opts);
+    // Rotated refresh tokens go back into the record, re-encrypted.
+    auth.onRefreshTokenRotated(
+        [&redisRegistry](const registry::ServerSpec& spec, const Secret& token) {
+          if (spec.source != registry::Source::kRedis) {
+            return;
+          }
+          auth::Credentials c;
+          c.clientId = spec.auth.oauth2.clientId;
+          c.clientSecret = spec.auth.oauth2.clientSecret;
+          c.privateKeyPem = spec.auth.oauth2.privateKeyPem;
+          c.refreshToken = token;
+          std::string plain = auth::encodeCredentials(c);
+          redisRegistry.storeCredentials(spec.id, plain);
+          wipeString(plain);
+        });
+    control::CommandStream commands(*commandsRedis, *redis, loop, loop, redisRegistry, *sched,
+                                    opts);
     publisher.onAnswered([&commands](const std::string& id) { commands.answered(id); });
     redis->start();
     commandsRedis->start();

@@ -28,6 +28,9 @@ class AuthProvider {
       std::function<void(Result<std::vector<std::string>>)> done) = 0;
   // The server answered 401 to these credentials: drop any cached token for it.
   virtual void rejected(const registry::ServerSpec& spec) = 0;
+  // Whether checking this server must wait for someone to authorize the client (an
+  // authorization_code server without a refresh token): its status is then auth_required.
+  virtual bool needsAuthorization(const registry::ServerSpec& spec) const = 0;
   // Whether a 401 from this server is worth one more attempt after discover().
   virtual bool retriesOn401(const registry::ServerSpec& spec) const = 0;
   // The server answered 401 with this WWW-Authenticate challenge: learn where and how to get a
@@ -45,6 +48,7 @@ class StaticAuthProvider final : public AuthProvider {
       std::function<void(Result<std::vector<std::string>>)> done) override;
   void rejected(const registry::ServerSpec&) override {}
   bool retriesOn401(const registry::ServerSpec&) const override { return false; }
+  bool needsAuthorization(const registry::ServerSpec&) const override { return false; }
   std::unique_ptr<Pending> discover(const registry::ServerSpec&, const std::string&,
                                     std::function<void(Result<void>)> done) override {
     done(makeError("static credentials cannot be discovered"));

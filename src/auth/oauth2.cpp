@@ -209,6 +209,10 @@ Result<TokenResponse> parseTokenResponse(std::string_view body) {
   }
   TokenResponse r;
   r.accessToken = Secret(std::string(token));
+  std::string_view refresh;
+  if (obj["refresh_token"].get_string().get(refresh) == simdjson::SUCCESS) {
+    r.refreshToken = Secret(std::string(refresh));
+  }
   int64_t expires = 0;
   double expiresD = 0;
   if (obj["expires_in"].get_int64().get(expires) == simdjson::SUCCESS) {

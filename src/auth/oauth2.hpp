@@ -45,6 +45,7 @@ std::string formEncode(std::string_view s);
 
 struct TokenResponse {
   Secret accessToken;
+  Secret refreshToken;  // empty when none was issued
   std::optional<int64_t> expiresInSeconds;
 };
 // A 2xx token endpoint body. Errors never contain the token.

@@ -145,6 +145,26 @@ bool OAuth2Provider::retriesOn401(const registry::ServerSpec& spec) const {
   return spec.auth.type == AuthType::kOAuth2;
 }
 
+const Secret& OAuth2Provider::refreshTokenFor(const registry::ServerSpec& spec) const {
+  auto it = refreshTokens_.find(spec.id);
+  // A rotated token wins until the record carries it (then both are the same).
+  return it != refreshTokens_.end() ? it->second : spec.auth.oauth2.refreshToken;
+}
+
+bool OAuth2Provider::needsAuthorization(const registry::ServerSpec& spec) const {
+  if (spec.auth.type != AuthType::kOAuth2 ||
+      spec.auth.oauth2.flow != OAuth2Flow::kAuthorizationCode) {
+    return false;
+  }
+  const Secret& token = refreshTokenFor(spec);
+  if (token.empty()) {
+    return true;
+  }
+  // A refused token stays refused; a new one in the record gets its chance.
+  auto dead = refreshDead_.find(spec.id);
+  return dead != refreshDead_.end() && dead->second == sha256Hex(token.reveal());
+}
+
 std::string OAuth2Provider::cacheKey(const registry::ServerSpec& spec, const Discovered* d) const {
   const registry::OAuth2Spec& o = spec.auth.oauth2;
   std::string tokenUrl = !o.tokenUrl.empty() ? o.tokenUrl : (d != nullptr ? d->tokenUrl : "");
@@ -166,11 +186,6 @@ std::unique_ptr<Pending> OAuth2Provider::authorize(
     return static_.authorize(spec, std::move(done));
   }
   const registry::OAuth2Spec& o = spec.auth.oauth2;
-  if (o.flow == OAuth2Flow::kAuthorizationCode) {
-    done(makeError(
-        "OAuth2 authorization_code servers are not supported yet (refresh tokens come next)"));
-    return nullptr;
-  }
   auto dit = discovered_.find(spec.id);
   const Discovered* d = dit == discovered_.end() ? nullptr : &dit->second;
   if (o.tokenUrl.empty() && (d == nullptr || d->tokenUrl.empty())) {
@@ -211,7 +226,10 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
   TokenAuthMethod method =
       chooseMethod(o.method, d != nullptr ? d->methods : std::vector<std::string>{},
                    !o.clientSecret.empty(), !o.privateKeyPem.empty());
-  if (method != TokenAuthMethod::kPrivateKeyJwt && o.clientSecret.empty()) {
+  const bool refresh = o.flow == OAuth2Flow::kAuthorizationCode;
+  // A public client (no secret, no key) may refresh with its client_id alone.
+  const bool publicClient = refresh && o.clientSecret.empty() && o.privateKeyPem.empty();
+  if (!publicClient && method != TokenAuthMethod::kPrivateKeyJwt && o.clientSecret.empty()) {
     completeFlight(key, makeError("OAuth2 client credentials need a client_secret"));
     return;
   }
@@ -225,14 +243,25 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
   // Reserved up front: the body holds the secret, and growing it would leave copies behind.
   req.body.reserve(1024 + 3 * (o.clientId.size() + o.clientSecret.reveal().size() + scope.size() +
                                o.audience.size() + resource.size()));
-  req.body += "grant_type=client_credentials&resource=" + formEncode(resource);
+  const Secret& refreshToken = refreshTokenFor(spec);
+  req.body.reserve(req.body.capacity() + 3 * refreshToken.reveal().size());
+  if (refresh) {
+    std::string rt = formEncode(refreshToken.reveal());
+    req.body +=
+        "grant_type=refresh_token&refresh_token=" + rt + "&resource=" + formEncode(resource);
+    wipeString(rt);
+  } else {
+    req.body += "grant_type=client_credentials&resource=" + formEncode(resource);
+  }
   if (!scope.empty()) {
     req.body += "&scope=" + formEncode(scope);
   }
   if (!o.audience.empty()) {
     req.body += "&audience=" + formEncode(o.audience);
   }
-  if (method == TokenAuthMethod::kPrivateKeyJwt) {
+  if (publicClient) {
+    req.body += "&client_id=" + formEncode(o.clientId);
+  } else if (method == TokenAuthMethod::kPrivateKeyJwt) {
     if (o.privateKeyPem.empty()) {
       completeFlight(key, makeError("token_endpoint_auth_method private_key_jwt needs "
                                     "private_key_pem in the credentials"));
@@ -266,7 +295,9 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     wipeString(encoded);
   }
   ++tokenRequests_;
-  flights_[key].call = http_.send(std::move(req), [this, key, tokenUrl](http::Response r) {
+  registry::ServerSpec specCopy = spec;  // for rotation: the lambda may outlive the caller's spec
+  flights_[key].call = http_.send(std::move(req), [this, key, tokenUrl, refresh,
+                                                   specCopy](http::Response r) {
     if (r.failure != http::Failure::kNone) {
       completeFlight(
           key, makeError("token endpoint " + tokenUrl + " is unreachable: " + r.failureMessage));
@@ -275,9 +306,15 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     if (r.status < 200 || r.status >= 300) {
       std::string why = tokenErrorSummary(r.body);
       wipeString(r.body);
-      completeFlight(key,
-                     makeError("token endpoint " + tokenUrl + " rejected the request (HTTP " +
-                               std::to_string(r.status) + ")" + (why.empty() ? "" : ": " + why)));
+      if (refresh && why.rfind("invalid_grant", 0) == 0) {
+        // Revoked or expired: someone must authorize again.
+        refreshDead_[specCopy.id] = sha256Hex(refreshTokenFor(specCopy).reveal());
+      }
+      completeFlight(
+          key,
+          makeError("token endpoint " + tokenUrl + " rejected the " +
+                    (refresh ? std::string("refresh token") : std::string("request")) + " (HTTP " +
+                    std::to_string(r.status) + ")" + (why.empty() ? "" : ": " + why)));
       return;
     }
     auto token = parseTokenResponse(r.body);
@@ -285,6 +322,13 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     if (!token) {
       completeFlight(key, makeError("token endpoint " + tokenUrl + ": " + token.error().message));
       return;
+    }
+    if (refresh && !token->refreshToken.empty() &&
+        !(token->refreshToken == refreshTokenFor(specCopy))) {
+      refreshTokens_[specCopy.id] = token->refreshToken;
+      if (rotated_) {
+        rotated_(specCopy, token->refreshToken);
+      }
     }
     int64_t lifetimeMs =
         token->expiresInSeconds ? *token->expiresInSeconds * 1000 : kDefaultLifetimeMs;

@@ -28,6 +28,13 @@ class OAuth2Provider final : public AuthProvider {
       std::function<void(Result<std::vector<std::string>>)> done) override;
   void rejected(const registry::ServerSpec& spec) override;
   bool retriesOn401(const registry::ServerSpec& spec) const override;
+  bool needsAuthorization(const registry::ServerSpec& spec) const override;
+
+  // Called when the authorization server rotates a refresh token, so it can be stored (encrypted)
+  // in the server's record; until the record says so, the new token is used from memory.
+  void onRefreshTokenRotated(std::function<void(const registry::ServerSpec&, const Secret&)> callback) {
+    rotated_ = std::move(callback);
+  }
   std::unique_ptr<Pending> discover(const registry::ServerSpec& spec, const std::string& challenge,
                                     std::function<void(Result<void>)> done) override;
 
@@ -63,6 +70,7 @@ class OAuth2Provider final : public AuthProvider {
 
   std::string cacheKey(const registry::ServerSpec& spec, const Discovered* d) const;
   void startFlight(const std::string& key, const registry::ServerSpec& spec, const Discovered* d);
+  const Secret& refreshTokenFor(const registry::ServerSpec& spec) const;
   void completeFlight(const std::string& key, Result<std::vector<std::string>> result);
   void dropWaiter(const std::string& key, uint64_t id);
 
@@ -73,6 +81,9 @@ class OAuth2Provider final : public AuthProvider {
   std::map<std::string, Discovered> discovered_;  // per server id
   std::map<std::string, Cached> tokens_;
   std::map<std::string, Flight> flights_;
+  std::map<std::string, Secret> refreshTokens_;  // rotated refresh tokens, per server id
+  std::map<std::string, std::string> refreshDead_;  // per server id: hash of the refused refresh token
+  std::function<void(const registry::ServerSpec&, const Secret&)> rotated_;
   uint64_t nextWaiter_ = 1;
   uint64_t tokenRequests_ = 0;
 };

@@ -24,6 +24,7 @@ struct ProbeResult {
   std::optional<CheckError> error;  // none: initialize and the whole tools/list succeeded
   bool initialized = false;         // initialize succeeded (with an error: degraded)
   bool retriable = false;           // the error is transient (network, timeout, 5xx, 429)
+  bool authRequired = false;        // someone must authorize the client (authorization_code)
   std::optional<int64_t> retryAfterMs;
   std::string wwwAuthenticate;  // the challenge of a 401/403
   std::string protocolVersion;

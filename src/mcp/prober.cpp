@@ -30,6 +30,16 @@ class HttpCheck final : public RunningCheck {
       deferred_->start(0, [this, r = std::move(r)]() mutable { finish(std::move(r)); });
       return;
     }
+    if (auth_.needsAuthorization(spec_)) {
+      ProbeResult r;
+      r.error = CheckError{ErrorKind::kAuth,
+                           "authorization required: no usable refresh_token is stored for this "
+                           "authorization_code server; authorize the client and store the token",
+                           0};
+      r.authRequired = true;
+      deferred_->start(0, [this, r = std::move(r)]() mutable { finish(std::move(r)); });
+      return;
+    }
     pendingAuth_ = auth_.authorize(spec_, [this](Result<std::vector<std::string>> headers) {
       // May run inline: defer to the loop so `done` never runs inside Prober::start().
       if (!headers) {

@@ -5,10 +5,17 @@
 namespace mcphd::registry {
 
 RedisRegistry::RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers, std::string prefix,
-                             ServerSpec defaults, const auth::KeyRing& keys, std::set<std::string> configIds,
-                             ServerListener& listener, int64_t resyncMs)
-    : redis_(redis), timer_(timers.createTimer()), prefix_(std::move(prefix)), defaults_(std::move(defaults)),
-      keys_(keys), configIds_(std::move(configIds)), listener_(listener), resyncMs_(resyncMs) {}
+                             ServerSpec defaults, const auth::KeyRing& keys,
+                             std::set<std::string> configIds, ServerListener& listener,
+                             int64_t resyncMs)
+    : redis_(redis),
+      timer_(timers.createTimer()),
+      prefix_(std::move(prefix)),
+      defaults_(std::move(defaults)),
+      keys_(keys),
+      configIds_(std::move(configIds)),
+      listener_(listener),
+      resyncMs_(resyncMs) {}
 
 void RedisRegistry::start() {
   // The first full load happens as soon as Redis is ready; afterwards every resyncMs.
@@ -26,13 +33,15 @@ RecordFields RedisRegistry::toFields(const redis::Reply& reply) {
 bool RedisRegistry::refuse(const std::string& id) {
   if (!isServerId(id)) {
     if (warned_.insert(id).second) {
-      log::error("registry: " + prefix_ + "servers holds an invalid id (want [A-Za-z0-9._-]{1,128}); ignored");
+      log::error("registry: " + prefix_ +
+                 "servers holds an invalid id (want [A-Za-z0-9._-]{1,128}); ignored");
     }
     return true;
   }
   if (configIds_.count(id) != 0) {
     if (warned_.insert(id).second) {
-      log::error("registry: server '" + id + "' in Redis is refused: the config file already defines that id");
+      log::error("registry: server '" + id +
+                 "' in Redis is refused: the config file already defines that id");
     }
     return true;
   }
@@ -45,7 +54,8 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
     ServerSpec bad = defaults_;
     bad.id = id;
     bad.source = Source::kRedis;
-    bad.invalidReason = "record " + id + ": hash " + prefix_ + "server:" + id + " is missing or empty";
+    bad.invalidReason =
+        "record " + id + ": hash " + prefix_ + "server:" + id + " is missing or empty";
     auto it = known_.find(id);
     if (it == known_.end() || !(it->second == bad)) {
       const bool isNew = it == known_.end();
@@ -74,7 +84,8 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
   known_[id] = spec;
   listener_.upsertServer(spec);
   if (isNew && loadedOnce_) {
-    listener_.checkNow(id, "resync");  // a server that appeared since the start: don't wait an interval
+    listener_.checkNow(id,
+                       "resync");  // a server that appeared since the start: don't wait an interval
   }
 }
 
@@ -100,7 +111,8 @@ void RedisRegistry::sync() {
       return;
     }
     if (!r || r->type != redis::Reply::Type::kArray) {
-      log::warn("registry: cannot read " + prefix_ + "servers: " + (r ? r->str : r.error().message));
+      log::warn("registry: cannot read " + prefix_ +
+                "servers: " + (r ? r->str : r.error().message));
       return;
     }
     auto ids = std::make_shared<std::set<std::string>>();
@@ -138,21 +150,22 @@ void RedisRegistry::sync() {
     }
     bool failed = false;
     for (const auto& id : *ids) {
-      bool sent = redis_.command({"HGETALL", prefix_ + "server:" + id},
-                                 [this, gen, id, records, left, finish](Result<redis::Reply> h) {
-                                   if (gen != syncGeneration_) {
-                                     return;
-                                   }
-                                   if (!h || h->type != redis::Reply::Type::kArray) {
-                                     log::debug("registry: reading " + prefix_ + "server:" + id + " failed");
-                                     ++syncGeneration_;  // incomplete: keep the current set until next time
-                                     return;
-                                   }
-                                   (*records)[id] = toFields(h.value());
-                                   if (--*left == 0) {
-                                     finish();
-                                   }
-                                 });
+      bool sent = redis_.command(
+          {"HGETALL", prefix_ + "server:" + id},
+          [this, gen, id, records, left, finish](Result<redis::Reply> h) {
+            if (gen != syncGeneration_) {
+              return;
+            }
+            if (!h || h->type != redis::Reply::Type::kArray) {
+              log::debug("registry: reading " + prefix_ + "server:" + id + " failed");
+              ++syncGeneration_;  // incomplete: keep the current set until next time
+              return;
+            }
+            (*records)[id] = toFields(h.value());
+            if (--*left == 0) {
+              finish();
+            }
+          });
       if (!sent) {
         failed = true;
         break;
@@ -164,6 +177,26 @@ void RedisRegistry::sync() {
   });
 }
 
+void RedisRegistry::storeCredentials(const std::string& id, const std::string& plaintextJson) {
+  auto blob = keys_.seal(plaintextJson, id);
+  if (!blob) {
+    log::error("registry: cannot store rotated credentials of '" + id +
+               "': " + blob.error().message);
+    return;
+  }
+  bool sent = redis_.command({"HSET", prefix_ + "server:" + id, "credentials", blob.value()},
+                             [id](Result<redis::Reply> r) {
+                               if (!r || r->type == redis::Reply::Type::kError) {
+                                 log::error("registry: storing rotated credentials of '" + id +
+                                            "' failed; the new refresh token lives in memory only");
+                               }
+                             });
+  if (!sent) {
+    log::error("registry: Redis is unavailable: the rotated refresh token of '" + id +
+               "' lives in memory only until it can be stored");
+  }
+}
+
 void RedisRegistry::reload(const std::string& id, std::function<void(Result<bool>)> done) {
   if (!isServerId(id)) {
     done(makeError("'" + id.substr(0, 64) + "' is not a valid server id"));
@@ -173,7 +206,8 @@ void RedisRegistry::reload(const std::string& id, std::function<void(Result<bool
     done(makeError("server '" + id + "' is defined in the config file; Redis cannot override it"));
     return;
   }
-  bool sent = redis_.command({"SISMEMBER", prefix_ + "servers", id}, [this, id, done](Result<redis::Reply> m) {
+  bool sent = redis_.command({"SISMEMBER", prefix_ + "servers", id}, [this, id, done](
+                                                                         Result<redis::Reply> m) {
     if (!m || m->type != redis::Reply::Type::kInteger) {
       done(makeError("cannot read the registry"));
       return;

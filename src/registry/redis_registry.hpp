@@ -36,6 +36,10 @@ class RedisRegistry {
   bool forget(const std::string& id, bool announce = true);
 
   bool has(const std::string& id) const { return known_.count(id) != 0; }
+
+  // Stores new credentials (a rotated refresh token) in the server's record, encrypted with the
+  // active key. The next read of the record picks them up like any other change.
+  void storeCredentials(const std::string& id, const std::string& plaintextJson);
   size_t size() const { return known_.size(); }
 
  private:

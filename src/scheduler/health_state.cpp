@@ -14,6 +14,8 @@ const char* statusName(Status s) {
       return "degraded";
     case Status::kUnhealthy:
       return "unhealthy";
+    case Status::kAuthRequired:
+      return "auth_required";
   }
   return "unknown";
 }
@@ -36,6 +38,9 @@ bool HealthState::apply(Outcome outcome, int healthyThreshold, int unhealthyThre
         break;
       case Outcome::kHardFailure:
         status_ = Status::kUnhealthy;
+        break;
+      case Outcome::kAuthRequired:
+        status_ = Status::kAuthRequired;
         break;
       case Outcome::kRetriableFailure:
         if (first || failures_ >= unhealthyThreshold) {

@@ -8,7 +8,7 @@
 
 namespace mcphd::scheduler {
 
-enum class Status { kUnknown, kHealthy, kDegraded, kUnhealthy };
+enum class Status { kUnknown, kHealthy, kDegraded, kUnhealthy, kAuthRequired };
 const char* statusName(Status s);
 
 // How one check ended, as far as the state machine cares.
@@ -17,6 +17,7 @@ enum class Outcome {
   kDegraded,          // initialize succeeded, tools/list failed: applies at once
   kRetriableFailure,  // timeout, DNS, connect, TLS, HTTP 5xx/429: counts toward the threshold
   kHardFailure,       // protocol errors, HTTP 4xx, auth, config: applies at once
+  kAuthRequired,      // an authorization_code server without a usable refresh token: at once
 };
 
 // The health state machine of one server (pure logic, no timers).

@@ -36,7 +36,14 @@ const HealthState* Scheduler::state(const std::string& id) const {
 void Scheduler::upsertServer(const registry::ServerSpec& spec) {
   auto it = sessions_.find(spec.id);
   if (it != sessions_.end()) {
-    it->second->spec = spec;
+    Session& s = *it->second;
+    const bool changed = !(s.spec == spec);
+    s.spec = spec;
+    if (changed && s.parked && !stopped_) {
+      s.parked = false;  // the record changed: worth another look
+      Session* raw = &s;
+      s.timer->start(0, [this, raw] { due(*raw, "resync"); });
+    }
     return;
   }
   auto s = std::make_unique<Session>();
@@ -100,6 +107,7 @@ bool Scheduler::checkNow(const std::string& id, const std::string& trigger, cons
     return true;
   }
   s.timer->stop();
+  s.parked = false;
   due(s, trigger);
   return true;
 }
@@ -127,6 +135,9 @@ void Scheduler::launch(Session& s) {
 Outcome Scheduler::outcomeOf(const mcp::ProbeResult& r) {
   if (!r.error) {
     return Outcome::kSuccess;
+  }
+  if (r.authRequired) {
+    return Outcome::kAuthRequired;
   }
   if (r.initialized) {
     return Outcome::kDegraded;
@@ -167,8 +178,13 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
     log::notice(line);
   }
   Session* raw = &s;
-  int64_t delay = s.state.nextDelayMs(s.spec, retryAfter, random_);
-  s.timer->start(delay, [this, raw] { due(*raw, "schedule"); });
+  if (report.status == Status::kAuthRequired) {
+    // Probing again cannot help until someone authorizes: wait for the record to change.
+    s.parked = true;
+  } else {
+    int64_t delay = s.state.nextDelayMs(s.spec, retryAfter, random_);
+    s.timer->start(delay, [this, raw] { due(*raw, "schedule"); });
+  }
   sink_.onReport(report);
   startQueued();
 }

@@ -82,6 +82,7 @@ class Scheduler final : public registry::ServerListener {
     std::string trigger;
     std::vector<std::string> commandIds;  // waiting for this server's next result
     int64_t statusSinceWallMs = 0;
+    bool parked = false;  // auth_required: no scheduled checks until the spec changes
   };
 
   void due(Session& s, std::string trigger);

@@ -1,14 +1,14 @@
-#include <catch2/catch.hpp>
+#include "auth/jwt.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <simdjson.h>
 #include <sodium.h>
 
-#include <simdjson.h>
-
-#include "auth/jwt.hpp"
+#include <catch2/catch.hpp>
 
 using namespace mcphd::auth;
 
@@ -27,8 +27,9 @@ std::string pemOf(EVP_PKEY* k) {
 std::string unb64(const std::string& s) {
   std::string out(s.size(), '\0');
   size_t len = 0;
-  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(), s.size(), nullptr, &len,
-                            nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0);
+  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), s.data(),
+                            s.size(), nullptr, &len, nullptr,
+                            sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0);
   out.resize(len);
   return out;
 }
@@ -63,23 +64,27 @@ std::string verify(const std::string& jws, EVP_PKEY* key, bool ec) {
 
 }  // namespace
 
-TEST_CASE("private_key_jwt assertions: ES256 with a raw R||S signature, RS256, and the right claims") {
+TEST_CASE(
+    "private_key_jwt assertions: ES256 with a raw R||S signature, RS256, and the right claims") {
   for (bool ec : {true, false}) {
     EVP_PKEY* key = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
     REQUIRE(key != nullptr);
-    auto jws = signClientAssertion(pemOf(key), "client-1", "https://as.example", 1'790'000'000, "jti-1");
+    auto jws =
+        signClientAssertion(pemOf(key), "client-1", "https://as.example", 1'790'000'000, "jti-1");
     REQUIRE(jws.ok());
     std::string header = unb64(jws->substr(0, jws->find('.')));
     CHECK(header == std::string("{\"alg\":\"") + (ec ? "ES256" : "RS256") + "\",\"typ\":\"JWT\"}");
     std::string claims = verify(*jws, key, ec);
-    CHECK(claims ==
-          R"({"iss":"client-1","sub":"client-1","aud":"https://as.example","iat":1790000000,"exp":1790000300,"jti":"jti-1"})");
+    CHECK(
+        claims ==
+        R"({"iss":"client-1","sub":"client-1","aud":"https://as.example","iat":1790000000,"exp":1790000300,"jti":"jti-1"})");
     EVP_PKEY_free(key);
   }
 }
 
 TEST_CASE("unusable private keys get an error without key material") {
-  auto r = signClientAssertion("-----BEGIN PRIVATE KEY-----\nnotakey\n-----END PRIVATE KEY-----\n", "c", "a", 0, "j");
+  auto r = signClientAssertion("-----BEGIN PRIVATE KEY-----\nnotakey\n-----END PRIVATE KEY-----\n",
+                               "c", "a", 0, "j");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("notakey") == std::string::npos);
   EVP_PKEY* small = EVP_RSA_gen(1024);

@@ -170,3 +170,47 @@ TEST_CASE("discovery refuses metadata for another resource") {
   CHECK(found->error().message.find("refusing to authorize") != std::string::npos);
   CHECK(http.sent.size() == 1);
 }
+
+TEST_CASE(
+    "authorization_code servers refresh their token, keep a rotated refresh token and stop on "
+    "invalid_grant") {
+  loop::SimLoop clock;
+  FakeHttp http;
+  OAuth2Provider p(http, clock);
+  auto s = oauthServer();
+  s.auth.oauth2.flow = registry::OAuth2Flow::kAuthorizationCode;
+  s.auth.oauth2.refreshToken = Secret("rt-1");
+  std::vector<std::string> rotated;
+  p.onRefreshTokenRotated(
+      [&](const registry::ServerSpec&, const Secret& t) { rotated.emplace_back(t.reveal()); });
+  CHECK_FALSE(p.needsAuthorization(s));
+  Got a;
+  auto h = p.authorize(s, a.cb());
+  CHECK(http.sent[0]->request.body ==
+        "grant_type=refresh_token&refresh_token=rt-1&resource=http%3A%2F%2Fmcp%2Fmcp");
+  http.answer(0, 200, "application/json",
+              R"({"access_token":"at-1","refresh_token":"rt-2","expires_in":60})");
+  CHECK(a.r->value() == std::vector<std::string>{"Authorization: Bearer at-1"});
+  CHECK(rotated == std::vector<std::string>{"rt-2"});
+  // The next refresh uses the rotated token, even before the record carries it.
+  clock.advance(60'000);
+  Got b;
+  auto hb = p.authorize(s, b.cb());
+  CHECK(http.sent[1]->request.body.find("refresh_token=rt-2") != std::string::npos);
+  http.answer(1, 400, "application/json",
+              R"({"error":"invalid_grant","error_description":"revoked"})");
+  REQUIRE_FALSE(b.r->ok());
+  CHECK(b.r->error().message.find(
+            "rejected the refresh token (HTTP 400): invalid_grant: revoked") != std::string::npos);
+  CHECK(p.needsAuthorization(s));  // until someone stores a new refresh token
+}
+
+TEST_CASE("an authorization_code server without a refresh token needs authorization") {
+  loop::SimLoop clock;
+  FakeHttp http;
+  OAuth2Provider p(http, clock);
+  auto s = oauthServer();
+  s.auth.oauth2.flow = registry::OAuth2Flow::kAuthorizationCode;
+  CHECK(p.needsAuthorization(s));
+  CHECK_FALSE(p.needsAuthorization(oauthServer()));
+}

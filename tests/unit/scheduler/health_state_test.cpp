@@ -29,7 +29,8 @@ TEST_CASE("a server's first result applies at once, whatever it is") {
   for (auto [outcome, expected] : {std::pair{Outcome::kSuccess, Status::kHealthy},
                                    std::pair{Outcome::kRetriableFailure, Status::kUnhealthy},
                                    std::pair{Outcome::kHardFailure, Status::kUnhealthy},
-                                   std::pair{Outcome::kDegraded, Status::kDegraded}}) {
+                                   std::pair{Outcome::kDegraded, Status::kDegraded},
+                                   std::pair{Outcome::kAuthRequired, Status::kAuthRequired}}) {
     HealthState s;
     CHECK(s.apply(outcome, 2, 3));
     CHECK(s.status() == expected);

@@ -166,7 +166,8 @@ TEST_CASE("no more than max_concurrent_checks run at once and queued checks star
   CHECK(prober.peak == 2);
 }
 
-TEST_CASE("commands asked for while a check is in flight join it, and every command id is answered") {
+TEST_CASE(
+    "commands asked for while a check is in flight join it, and every command id is answered") {
   loop::SimLoop loop;
   SeqRandom random;
   FakeProber prober;
@@ -245,4 +246,29 @@ TEST_CASE("a retriable failure on the very first check makes the server unhealth
   prober.finish("a", refused());
   CHECK(sink.reports.back().status == Status::kUnhealthy);
   CHECK(sink.reports.back().previousStatus == Status::kUnknown);
+}
+
+TEST_CASE("an auth_required server is not probed on schedule until its record changes") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  sched.upsertServer(server("a"));
+  loop.runDue();
+  mcp::ProbeResult needs;
+  needs.error = mcp::CheckError{mcp::ErrorKind::kAuth, "authorization required", 0};
+  needs.authRequired = true;
+  prober.finish("a", needs);
+  CHECK(sink.reports.back().status == Status::kAuthRequired);
+  loop.advance(3'600'000);
+  CHECK(prober.started.size() == 1);
+  sched.upsertServer(server("a"));  // unchanged: still parked
+  loop.advance(1'000);
+  CHECK(prober.started.size() == 1);
+  auto changed = server("a");
+  changed.url = "http://127.0.0.1:2/mcp";
+  sched.upsertServer(changed);
+  loop.runDue();
+  CHECK(prober.started.size() == 2);
 }
