@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "harness.hpp"
@@ -28,15 +28,19 @@ TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drive
   const std::string token = "bearer-" + std::to_string(::getpid()) + "-c4f3b2a1";
   writeFile(dir.file("token"), token + "\n");
   const std::string config = dir.file("d.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() + "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\nservers: []\n");
-  Process monitor({"redis-cli", "-p", std::to_string(redis.port()), "MONITOR"}, {}, dir.file("monitor.log"));
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {}, dir.file("daemon.log"));
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\nservers: []\n");
+  Process monitor({"redis-cli", "-p", std::to_string(redis.port()), "MONITOR"}, {},
+                  dir.file("monitor.log"));
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
+                 dir.file("daemon.log"));
   INFO("logs in " << dir.path());
 
   // add: healthy, printed, exit 0, within 2 s of the command.
   auto t0 = Clock::now();
-  CHECK(runCtl(dir, {"--config", config, "add", "ev", "--url", everything.url(), "--auth", "bearer",
-                     "--bearer-token-file", dir.file("token"), "--interval", "1m", "--timeout", "5s"},
+  CHECK(runCtl(dir,
+               {"--config", config, "add", "ev", "--url", everything.url(), "--auth", "bearer",
+                "--bearer-token-file", dir.file("token"), "--interval", "1m", "--timeout", "5s"},
                "add.out") == 0);
   CHECK(Clock::now() - t0 < 2s);
   std::string added = readFile(dir.file("add.out"));
@@ -55,14 +59,20 @@ TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drive
   CHECK(readFile(dir.file("check.out")).find(R"("trigger":"command")") != std::string::npos);
 
   // A failing server: exit 1 with the error kind.
-  CHECK(runCtl(dir, {"--config", config, "add", "dead", "--url", "http://127.0.0.1:" + std::to_string(freePort()) + "/mcp",
-                     "--interval", "1m", "--timeout", "2s"},
+  CHECK(runCtl(dir,
+               {"--config", config, "add", "dead", "--url",
+                "http://127.0.0.1:" + std::to_string(freePort()) + "/mcp", "--interval", "1m",
+                "--timeout", "2s"},
                "dead.out") == 1);
   CHECK(readFile(dir.file("dead.out")).find(R"("kind":"connect")") != std::string::npos);
 
   // Usage errors: exit 2; a secret on the command line is refused.
-  CHECK(runCtl(dir, {"--config", config, "add", "x", "--url", everything.url(), "--client-secret", "oops"}, "u1.out") == 2);
-  CHECK(runCtl(dir, {"--config", config, "add", "bad id", "--url", everything.url()}, "u2.out") == 2);
+  CHECK(
+      runCtl(dir,
+             {"--config", config, "add", "x", "--url", everything.url(), "--client-secret", "oops"},
+             "u1.out") == 2);
+  CHECK(runCtl(dir, {"--config", config, "add", "bad id", "--url", everything.url()}, "u2.out") ==
+        2);
 
   // probe: no Redis involved.
   CHECK(runCtl(dir, {"probe", everything.url()}, "probe.out") == 0);

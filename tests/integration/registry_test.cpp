@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sodium.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 #include <thread>
 
@@ -22,7 +22,9 @@ std::string field(const std::string& json, const char* key) {
 }
 
 std::function<bool(const Message&)> answering(const std::string& commandId) {
-  return [commandId](const Message& m) { return m.channel == "mcp:health" && field(m.payload, "command_id") == commandId; };
+  return [commandId](const Message& m) {
+    return m.channel == "mcp:health" && field(m.payload, "command_id") == commandId;
+  };
 }
 
 struct Daemon {
@@ -30,8 +32,9 @@ struct Daemon {
   std::string config;
   std::unique_ptr<Process> proc;
   void start() {
-    proc = std::make_unique<Process>(std::vector<std::string>{MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"},
-                                     std::map<std::string, std::string>{}, dir.file("daemon.log"));
+    proc = std::make_unique<Process>(
+        std::vector<std::string>{MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"},
+        std::map<std::string, std::string>{}, dir.file("daemon.log"));
   }
 };
 
@@ -63,8 +66,8 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   INFO("daemon log: " << dir.file("daemon.log"));
 
   // 1. A record plus an upsert command: healthy with its tools, answering the command, fast.
-  redis.query({"HSET", "mcp:server:ev", "url", everything.url(), "auth_type", "bearer", "credentials", blob,
-               "interval", "1m", "timeout", "5s"});
+  redis.query({"HSET", "mcp:server:ev", "url", everything.url(), "auth_type", "bearer",
+               "credentials", blob, "interval", "1m", "timeout", "5s"});
   redis.query({"SADD", "mcp:servers", "ev"});
   auto t0 = Clock::now();
   auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "ev"});
@@ -75,12 +78,17 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   CHECK(field(up->payload, "status") == "healthy");
   CHECK(field(up->payload, "trigger") == "upsert");
   CHECK(took < 2s);
-  auto tools = sub.waitFor([](const Message& m) { return m.channel == "mcp:tools" && field(m.payload, "server_id") == "ev"; }, kWait);
+  auto tools = sub.waitFor(
+      [](const Message& m) {
+        return m.channel == "mcp:tools" && field(m.payload, "server_id") == "ev";
+      },
+      kWait);
   REQUIRE(tools);
   CHECK(redis.query({"GET", "mcp:tools:ev"}));
   // XPENDING's summary is an array, which query() does not return: take its count with a script.
   auto pendingCount = [&] {
-    auto r = redis.query({"EVAL", "return redis.call('XPENDING', KEYS[1], ARGV[1])[1]", "1", "mcp:commands", "mcp-healthd"});
+    auto r = redis.query({"EVAL", "return redis.call('XPENDING', KEYS[1], ARGV[1])[1]", "1",
+                          "mcp:commands", "mcp-healthd"});
     return r ? std::stoll(*r) : -1;
   };
   auto deadline = Clock::now() + 5s;
@@ -107,10 +115,12 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
 
   // 3. Bad commands and bad records get specific answers.
   auto bad = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "nope"});
-  auto badAnswer = sub.waitFor([&](const Message& m) { return field(m.payload, "command_id") == *bad; }, kWait);
+  auto badAnswer =
+      sub.waitFor([&](const Message& m) { return field(m.payload, "command_id") == *bad; }, kWait);
   REQUIRE(badAnswer);
   CHECK(field(badAnswer->payload, "type") == "command_error");
-  redis.query({"HSET", "mcp:server:broken", "url", everything.url(), "auth_type", "bearer", "credentials", blob});
+  redis.query({"HSET", "mcp:server:broken", "url", everything.url(), "auth_type", "bearer",
+               "credentials", blob});
   redis.query({"SADD", "mcp:servers", "broken"});
   auto c2 = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "broken"});
   auto broken = sub.waitFor(answering(*c2), kWait);
@@ -118,12 +128,14 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   CHECK(field(broken->payload, "status") == "unhealthy");
   Json bj(broken->payload);
   CHECK(std::string_view(bj.root["error"]["kind"]) == "config");
-  CHECK(std::string_view(bj.root["error"]["message"]).find("another server id") != std::string_view::npos);
+  CHECK(std::string_view(bj.root["error"]["message"]).find("another server id") !=
+        std::string_view::npos);
   // A record that clashes with a config id is refused.
   redis.query({"HSET", "mcp:server:cfg", "url", "http://127.0.0.1:1/mcp"});
   redis.query({"SADD", "mcp:servers", "cfg"});
   auto c3 = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "cfg"});
-  auto clash = sub.waitFor([&](const Message& m) { return field(m.payload, "command_id") == *c3; }, kWait);
+  auto clash =
+      sub.waitFor([&](const Message& m) { return field(m.payload, "command_id") == *c3; }, kWait);
   REQUIRE(clash);
   CHECK(field(clash->payload, "type") == "command_error");
 
@@ -131,12 +143,15 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   // whose servers get spread first checks, is done).
   deadline = Clock::now() + kWait;
   while (Clock::now() < deadline &&
-         readFile(dir.file("daemon.log")).find("servers registered in Redis") == std::string::npos) {
+         readFile(dir.file("daemon.log")).find("servers registered in Redis") ==
+             std::string::npos) {
     std::this_thread::sleep_for(50ms);
   }
-  redis.query({"HSET", "mcp:server:quiet", "url", everything.url(), "interval", "1m", "timeout", "5s"});
+  redis.query(
+      {"HSET", "mcp:server:quiet", "url", everything.url(), "interval", "1m", "timeout", "5s"});
   redis.query({"SADD", "mcp:servers", "quiet"});
-  auto quiet = sub.waitFor([](const Message& m) { return field(m.payload, "server_id") == "quiet"; }, kWait);
+  auto quiet =
+      sub.waitFor([](const Message& m) { return field(m.payload, "server_id") == "quiet"; }, kWait);
   REQUIRE(quiet);
   CHECK(field(quiet->payload, "trigger") == "resync");
 
