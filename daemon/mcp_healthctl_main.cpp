@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "auth/oauth2_provider.hpp"
 #include "auth/credentials.hpp"
 #include "auth/key_ring.hpp"
+#include "auth/oauth2_provider.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
@@ -34,7 +34,7 @@
 #include "redis/redis_url.hpp"
 #include "redis/sync_client.hpp"
 #include "registry/record.hpp"
-#include "scheduler/health_state.hpp"
+#include "scheduler/scheduler.hpp"
 
 namespace {
 
@@ -770,20 +770,8 @@ int cmdProbe(const Global& g, std::vector<std::string>& args) {
       loop.run();
       check.reset();
       if (result) {
-        scheduler::HealthState state;
-        scheduler::CheckReport rep;
-        rep.serverId = "probe";
-        rep.changed =
-            state.apply(result->error ? (result->initialized ? scheduler::Outcome::kDegraded
-                                                             : scheduler::Outcome::kHardFailure)
-                                      : scheduler::Outcome::kSuccess,
-                        1, 1);
-        rep.status = state.status();
-        rep.trigger = "probe";
-        rep.checkedAtWallMs = loop.wallMs();
-        rep.consecutiveFailures = state.consecutiveFailures();
-        rep.consecutiveSuccesses = state.consecutiveSuccesses();
-        rep.probe = std::move(*result);
+        scheduler::CheckReport rep =
+            scheduler::singleCheckReport("probe", std::move(*result), "probe", loop.wallMs());
         std::string line = publish::healthJson(rep, 1);
         if (o.json) {
           std::printf("%s\n", line.c_str());

@@ -150,20 +150,8 @@ int runOnce(const config::Config& cfg) {
         ++active;
         running[i] = prober.start(cfg.servers[i], [&, i](mcp::ProbeResult r) {
           --active;
-          scheduler::HealthState state;
-          scheduler::CheckReport rep;
-          rep.serverId = cfg.servers[i].id;
-          rep.changed = state.apply(r.error ? (r.initialized ? scheduler::Outcome::kDegraded
-                                                             : scheduler::Outcome::kHardFailure)
-                                            : scheduler::Outcome::kSuccess,
-                                    1, 1);
-          rep.status = state.status();
-          rep.trigger = "once";
-          rep.checkedAtWallMs = loop.wallMs();
-          rep.consecutiveFailures = state.consecutiveFailures();
-          rep.consecutiveSuccesses = state.consecutiveSuccesses();
-          rep.probe = std::move(r);
-          reports[i] = std::move(rep);
+          reports[i] =
+              scheduler::singleCheckReport(cfg.servers[i].id, std::move(r), "once", loop.wallMs());
           startMore();
         });
       }

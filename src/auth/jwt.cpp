@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/base64.hpp"
 #include "common/json_writer.hpp"
 
 namespace mcphd::auth {
@@ -31,15 +32,6 @@ struct SigFree {
 };
 
 }  // namespace
-
-std::string base64Url(std::string_view bytes) {
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(out.size() - 1);
-  return out;
-}
 
 Result<std::string> signClientAssertion(std::string_view pem, const std::string& clientId,
                                         const std::string& audience, int64_t now,
@@ -74,7 +66,7 @@ Result<std::string> signClientAssertion(std::string_view pem, const std::string&
                        ",\"aud\":" + json::quote(audience) + ",\"iat\":" + std::to_string(now) +
                        ",\"exp\":" + std::to_string(now + 300) + ",\"jti\":" + json::quote(jti) +
                        "}";
-  std::string input = base64Url(header) + "." + base64Url(claims);
+  std::string input = base64UrlNoPad(header) + "." + base64UrlNoPad(claims);
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   size_t len = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
@@ -108,7 +100,7 @@ Result<std::string> signClientAssertion(std::string_view pem, const std::string&
   } else {
     raw.assign(reinterpret_cast<const char*>(sig.data()), sig.size());
   }
-  return input + "." + base64Url(raw);
+  return input + "." + base64UrlNoPad(raw);
 }
 
 }  // namespace mcphd::auth

@@ -15,6 +15,4 @@ namespace mcphd::auth {
 Result<std::string> signClientAssertion(std::string_view privateKeyPem, const std::string& clientId,
                                         const std::string& audience, int64_t nowSeconds, const std::string& jti);
 
-std::string base64Url(std::string_view bytes);
-
 }  // namespace mcphd::auth

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/base64.hpp"
+
 namespace mcphd::auth {
 
 namespace {
@@ -27,13 +29,6 @@ bool decodeBase64(std::string_view text, unsigned char* out, size_t cap, size_t&
     }
   }
   return false;
-}
-
-std::string encodeBase64(const unsigned char* data, size_t len, int variant) {
-  std::string out(sodium_base64_ENCODED_LEN(len, variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), data, len, variant);
-  out.resize(std::strlen(out.c_str()));
-  return out;
 }
 
 }  // namespace
@@ -131,9 +126,8 @@ Result<std::string> KeyRing::seal(std::string_view plaintext, std::string_view s
       nonce + kNonce, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()),
       plaintext.size(), reinterpret_cast<const unsigned char*>(serverId.data()), serverId.size(),
       nullptr, nonce, it->second->bytes);
-  return "v1." + active_ + "." +
-         encodeBase64(reinterpret_cast<const unsigned char*>(blob.data()), kNonce + clen,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  blob.resize(kNonce + clen);
+  return "v1." + active_ + "." + base64UrlNoPad(blob);
 }
 
 Result<Secret> KeyRing::open(std::string_view envelope, std::string_view serverId) const {
@@ -184,7 +178,7 @@ Result<Secret> KeyRing::open(std::string_view envelope, std::string_view serverI
 std::string generateKeyBase64() {
   unsigned char key[KeyRing::kKeyBytes];
   randombytes_buf(key, sizeof key);
-  std::string out = encodeBase64(key, sizeof key, sodium_base64_VARIANT_ORIGINAL);
+  std::string out = base64(std::string_view(reinterpret_cast<const char*>(key), sizeof key));
   sodium_memzero(key, sizeof key);
   return out;
 }

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "auth/jwt.hpp"
+#include "common/base64.hpp"
 #include "common/sha256.hpp"
 
 namespace mcphd::auth {
@@ -12,14 +13,6 @@ namespace {
 using registry::AuthType;
 using registry::OAuth2Flow;
 using registry::TokenAuthMethod;
-
-std::string base64(std::string_view in) {
-  std::string out(sodium_base64_ENCODED_LEN(in.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
-                    in.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);
-  return out;
-}
 
 }  // namespace
 
@@ -273,7 +266,7 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     randombytes_buf(nonce, sizeof nonce);
     auto assertion = signClientAssertion(
         o.privateKeyPem.reveal(), o.clientId, audience, clock_.wallMs() / 1000,
-        base64Url(std::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce)));
+        base64UrlNoPad(std::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce)));
     if (!assertion) {
       completeFlight(key, assertion.error());
       return;

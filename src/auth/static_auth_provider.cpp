@@ -1,21 +1,10 @@
 #include <sodium.h>
 
 #include "auth/auth_provider.hpp"
+#include "common/base64.hpp"
 #include "common/secret.hpp"
 
 namespace mcphd::auth {
-
-namespace {
-
-std::string base64(std::string_view in) {
-  std::string out(sodium_base64_ENCODED_LEN(in.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
-                    in.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-}  // namespace
 
 std::unique_ptr<Pending> StaticAuthProvider::authorize(
     const registry::ServerSpec& spec, std::function<void(Result<std::vector<std::string>>)> done) {

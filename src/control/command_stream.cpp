@@ -11,13 +11,30 @@ bool isError(const Result<redis::Reply>& r) { return !r || r->type == redis::Rep
 
 std::string describe(const Result<redis::Reply>& r) { return r ? r->str : r.error().message; }
 
+// The entries of the one stream in an XREADGROUP reply ([[stream, [entry...]]]); null when the
+// read timed out (nil) or the reply has another shape.
+const redis::Reply* streamEntries(const redis::Reply& r) {
+  if (r.type != redis::Reply::Type::kArray || r.elements.empty() ||
+      r.elements[0].elements.size() != 2) {
+    return nullptr;
+  }
+  return &r.elements[0].elements[1];
+}
+
 }  // namespace
 
-CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers,
-                             const Clock& clock, registry::RedisRegistry& registry, scheduler::Scheduler& scheduler,
+CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer,
+                             loop::TimerFactory& timers, const Clock& clock,
+                             registry::RedisRegistry& registry, scheduler::Scheduler& scheduler,
                              Options options)
-    : reader_(reader), writer_(writer), clock_(clock), registry_(registry), scheduler_(scheduler),
-      options_(std::move(options)), stream_(options_.prefix + "commands"), retry_(timers.createTimer()),
+    : reader_(reader),
+      writer_(writer),
+      clock_(clock),
+      registry_(registry),
+      scheduler_(scheduler),
+      options_(std::move(options)),
+      stream_(options_.prefix + "commands"),
+      retry_(timers.createTimer()),
       claimTimer_(timers.createTimer()) {}
 
 void CommandStream::start() {
@@ -38,25 +55,7 @@ void CommandStream::onReaderReady(bool ready) {
 
 void CommandStream::init(uint64_t gen) {
   // From 0: commands written before the group existed are carried out too.
-  reader_.command({"XGROUP", "CREATE", stream_, options_.group, "0", "MKSTREAM"}, [this, gen](Result<redis::Reply> r) {
-    if (gen != generation_) {
-      return;
-    }
-    if (!r) {
-      return;  // connection lost: onReaderReady starts over
-    }
-    if (isError(r) && describe(r).rfind("BUSYGROUP", 0) != 0) {
-      log::warn("commands: cannot create consumer group on " + stream_ + ": " + describe(r) + " (retrying)");
-      retry_->start(1000, [this, gen] { init(gen); });
-      return;
-    }
-    readPending(gen, "0");
-  });
-}
-
-void CommandStream::readPending(uint64_t gen, std::string from) {
-  // Our own entries that were delivered but never acknowledged (the daemon died).
-  reader_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100", "STREAMS", stream_, from},
+  reader_.command({"XGROUP", "CREATE", stream_, options_.group, "0", "MKSTREAM"},
                   [this, gen](Result<redis::Reply> r) {
                     if (gen != generation_) {
                       return;
@@ -64,52 +63,73 @@ void CommandStream::readPending(uint64_t gen, std::string from) {
                     if (!r) {
                       return;  // connection lost: onReaderReady starts over
                     }
-                    if (isError(r)) {
-                      log::warn("commands: cannot read pending commands: " + describe(r));
+                    if (isError(r) && describe(r).rfind("BUSYGROUP", 0) != 0) {
+                      log::warn("commands: cannot create consumer group on " + stream_ + ": " +
+                                describe(r) + " (retrying)");
                       retry_->start(1000, [this, gen] { init(gen); });
                       return;
                     }
-                    std::string last;
-                    if (r->type == redis::Reply::Type::kArray && !r->elements.empty() &&
-                        r->elements[0].elements.size() == 2) {
-                      const redis::Reply& entries = r->elements[0].elements[1];
-                      if (!entries.elements.empty()) {
-                        last = entries.elements.back().elements.empty() ? "" : entries.elements.back().elements[0].str;
-                      }
-                      handleEntries(entries);
-                    }
-                    if (!last.empty()) {
-                      readPending(gen, last);
-                    } else {
-                      claim(gen, "0-0");
-                    }
+                    readPending(gen, "0");
                   });
 }
 
+void CommandStream::readPending(uint64_t gen, std::string from) {
+  // Our own entries that were delivered but never acknowledged (the daemon died).
+  reader_.command(
+      {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100", "STREAMS", stream_,
+       from},
+      [this, gen](Result<redis::Reply> r) {
+        if (gen != generation_) {
+          return;
+        }
+        if (!r) {
+          return;  // connection lost: onReaderReady starts over
+        }
+        if (isError(r)) {
+          log::warn("commands: cannot read pending commands: " + describe(r));
+          retry_->start(1000, [this, gen] { init(gen); });
+          return;
+        }
+        std::string last;
+        if (const redis::Reply* entries = streamEntries(r.value())) {
+          if (!entries->elements.empty() && !entries->elements.back().elements.empty()) {
+            last = entries->elements.back().elements[0].str;
+          }
+          handleEntries(*entries);
+        }
+        if (!last.empty()) {
+          readPending(gen, last);
+        } else {
+          claim(gen, "0-0");
+        }
+      });
+}
+
 void CommandStream::claim(uint64_t gen, std::string from) {
-  writer_.command({"XAUTOCLAIM", stream_, options_.group, options_.consumer, std::to_string(options_.claimIdleMs),
-                   from, "COUNT", "100"},
-                  [this, gen](Result<redis::Reply> r) {
-                    if (gen != generation_) {
-                      return;
-                    }
-                    if (isError(r) || r->type != redis::Reply::Type::kArray || r->elements.size() < 2) {
-                      if (r && r->type == redis::Reply::Type::kError) {
-                        log::warn("commands: XAUTOCLAIM failed: " + r->str);
-                      }
-                      readNew(gen);
-                      return;
-                    }
-                    handleEntries(r->elements[1]);
-                    const std::string& next = r->elements[0].str;
-                    if (next != "0-0" && !next.empty()) {
-                      claim(gen, next);
-                      return;
-                    }
-                    // Look for abandoned entries again later.
-                    claimTimer_->start(options_.claimIdleMs, [this, gen] { claim(gen, "0-0"); });
-                    readNew(gen);
-                  });
+  writer_.command(
+      {"XAUTOCLAIM", stream_, options_.group, options_.consumer,
+       std::to_string(options_.claimIdleMs), from, "COUNT", "100"},
+      [this, gen](Result<redis::Reply> r) {
+        if (gen != generation_) {
+          return;
+        }
+        if (isError(r) || r->type != redis::Reply::Type::kArray || r->elements.size() < 2) {
+          if (r && r->type == redis::Reply::Type::kError) {
+            log::warn("commands: XAUTOCLAIM failed: " + r->str);
+          }
+          readNew(gen);
+          return;
+        }
+        handleEntries(r->elements[1]);
+        const std::string& next = r->elements[0].str;
+        if (next != "0-0" && !next.empty()) {
+          claim(gen, next);
+          return;
+        }
+        // Look for abandoned entries again later.
+        claimTimer_->start(options_.claimIdleMs, [this, gen] { claim(gen, "0-0"); });
+        readNew(gen);
+      });
 }
 
 void CommandStream::readNew(uint64_t gen) {
@@ -120,27 +140,27 @@ void CommandStream::readNew(uint64_t gen) {
     retry_->start(100, [this, gen] { readNew(gen); });  // back-pressure: let answers catch up
     return;
   }
-  bool sent = reader_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100", "BLOCK",
-                               std::to_string(options_.blockMs), "STREAMS", stream_, ">"},
-                              [this, gen](Result<redis::Reply> r) {
-                                if (gen != generation_) {
-                                  return;
-                                }
-                                if (!r) {
-                                  return;  // connection lost: onReaderReady starts over
-                                }
-                                if (isError(r)) {
-                                  // NOGROUP: the stream was deleted; set it up again.
-                                  log::warn("commands: XREADGROUP failed: " + describe(r));
-                                  retry_->start(1000, [this, gen] { init(gen); });
-                                  return;
-                                }
-                                if (r->type == redis::Reply::Type::kArray && !r->elements.empty() &&
-                                    r->elements[0].elements.size() == 2) {
-                                  handleEntries(r->elements[0].elements[1]);
-                                }
-                                readNew(gen);
-                              });
+  bool sent =
+      reader_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100",
+                       "BLOCK", std::to_string(options_.blockMs), "STREAMS", stream_, ">"},
+                      [this, gen](Result<redis::Reply> r) {
+                        if (gen != generation_) {
+                          return;
+                        }
+                        if (!r) {
+                          return;  // connection lost: onReaderReady starts over
+                        }
+                        if (isError(r)) {
+                          // NOGROUP: the stream was deleted; set it up again.
+                          log::warn("commands: XREADGROUP failed: " + describe(r));
+                          retry_->start(1000, [this, gen] { init(gen); });
+                          return;
+                        }
+                        if (const redis::Reply* entries = streamEntries(r.value())) {
+                          handleEntries(*entries);
+                        }
+                        readNew(gen);
+                      });
   if (!sent) {
     retry_->start(1000, [this, gen] { readNew(gen); });
   }
@@ -181,7 +201,8 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
     if (server.empty()) {
       return fail(id, op, server, "check needs server_id (an id or *)");
     }
-    std::vector<std::string> targets = server == "*" ? scheduler_.serverIds() : std::vector<std::string>{server};
+    std::vector<std::string> targets =
+        server == "*" ? scheduler_.serverIds() : std::vector<std::string>{server};
     if (targets.empty()) {
       return fail(id, op, server, "there are no servers to check");
     }
@@ -207,7 +228,8 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
       if (!r.value()) {
         inProgress_.erase(id);
         return fail(id, op, server,
-                    "server '" + server + "' is not registered (not in " + "the servers set, or enabled is false)");
+                    "server '" + server + "' is not registered (not in " +
+                        "the servers set, or enabled is false)");
       }
       scheduler_.checkNow(server, "upsert", id);
     });
@@ -218,7 +240,8 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
       return fail(id, op, server, "remove needs server_id");
     }
     if (scheduler_.has(server) && !registry_.has(server)) {
-      return fail(id, op, server, "server '" + server + "' is defined in the config file; remove it there");
+      return fail(id, op, server,
+                  "server '" + server + "' is defined in the config file; remove it there");
     }
     // The record goes too, or the next resync would bring the server back.
     writer_.command({"SREM", options_.prefix + "servers", server}, [](Result<redis::Reply>) {});
@@ -228,8 +251,9 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
     scheduler_.removeServer(server, id);
     return;
   }
-  fail(id, op, server, op.empty() ? "the entry has no op field (check, upsert or remove)"
-                                  : "unknown op '" + op.substr(0, 64) + "' (check, upsert or remove)");
+  fail(id, op, server,
+       op.empty() ? "the entry has no op field (check, upsert or remove)"
+                  : "unknown op '" + op.substr(0, 64) + "' (check, upsert or remove)");
 }
 
 void CommandStream::fail(const std::string& id, const std::string& op, const std::string& serverId,

@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.hpp"
+#include "redis/hiredis_reply.hpp"
 
 namespace mcphd::redis {
 
@@ -81,38 +82,6 @@ int attach(redisAsyncContext* ac, uv_loop_t* loop) {
     delete b;
   };
   return REDIS_OK;
-}
-
-Reply convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) {
-        out.elements.push_back(convert(r->element[i]));
-      }
-      break;
-    default:
-      out.type = Reply::Type::kNil;
-  }
-  return out;
 }
 
 }  // namespace
@@ -339,7 +308,7 @@ bool RedisClient::send(std::vector<std::string> argv, std::function<void(Result<
         if (r == nullptr) {
           p->done(makeError("redis connection lost before the reply"));
         } else {
-          p->done(convert(static_cast<redisReply*>(r)));
+          p->done(toReply(static_cast<redisReply*>(r)));
         }
       },
       pending, static_cast<int>(argv.size()), ptrs.data(), lens.data());

@@ -3,42 +3,9 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 
+#include "redis/hiredis_reply.hpp"
+
 namespace mcphd::redis {
-
-namespace {
-
-Reply convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      for (size_t i = 0; i < r->elements; ++i) {
-        out.elements.push_back(convert(r->element[i]));
-      }
-      break;
-    default:
-      out.type = Reply::Type::kNil;
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<SyncClient> SyncClient::connect(const Endpoint& ep, std::chrono::milliseconds timeout) {
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -99,7 +66,7 @@ Result<Reply> SyncClient::command(const std::vector<std::string>& argv) {
   if (r == nullptr) {
     return makeError(std::string("Redis connection failed: ") + ctx_->errstr);
   }
-  Reply out = convert(r);
+  Reply out = toReply(r);
   freeReplyObject(r);
   if (out.type == Reply::Type::kError) {
     return makeError(out.str);
@@ -129,7 +96,7 @@ Result<std::optional<std::pair<std::string, std::string>>> SyncClient::nextMessa
       return makeError("Redis sent a malformed reply");
     }
     if (reply != nullptr) {
-      Reply r = convert(static_cast<redisReply*>(reply));
+      Reply r = toReply(static_cast<redisReply*>(reply));
       freeReplyObject(reply);
       if (r.type == Reply::Type::kArray && r.elements.size() == 3 &&
           r.elements[0].str == "message") {

@@ -90,7 +90,8 @@ std::vector<std::string> Scheduler::serverIds() const {
   return ids;
 }
 
-bool Scheduler::checkNow(const std::string& id, const std::string& trigger, const std::string& commandId) {
+bool Scheduler::checkNow(const std::string& id, const std::string& trigger,
+                         const std::string& commandId) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || stopped_) {
     return false;
@@ -132,7 +133,23 @@ void Scheduler::launch(Session& s) {
       prober_.start(s.spec, [this, raw](mcp::ProbeResult r) { onDone(*raw, std::move(r)); });
 }
 
-Outcome Scheduler::outcomeOf(const mcp::ProbeResult& r) {
+CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult result,
+                              const std::string& trigger, int64_t wallMs) {
+  HealthState state;
+  CheckReport rep;
+  rep.serverId = serverId;
+  rep.changed = state.apply(outcomeOf(result), 1, 1);
+  rep.status = state.status();
+  rep.trigger = trigger;
+  rep.checkedAtWallMs = wallMs;
+  rep.statusSinceWallMs = wallMs;
+  rep.consecutiveFailures = state.consecutiveFailures();
+  rep.consecutiveSuccesses = state.consecutiveSuccesses();
+  rep.probe = std::move(result);
+  return rep;
+}
+
+Outcome outcomeOf(const mcp::ProbeResult& r) {
   if (!r.error) {
     return Outcome::kSuccess;
   }

@@ -21,7 +21,7 @@ struct CheckReport {
   Status status = Status::kUnknown;
   Status previousStatus = Status::kUnknown;
   bool changed = false;
-  std::string trigger;  // "startup", "schedule", "command", "upsert", "resync"
+  std::string trigger;                  // "startup", "schedule", "command", "upsert", "resync"
   std::vector<std::string> commandIds;  // the commands this check answers (joined: several)
   int64_t checkedAtWallMs = 0;
   int64_t statusSinceWallMs = 0;  // when the server entered `status`
@@ -29,6 +29,14 @@ struct CheckReport {
   int consecutiveSuccesses = 0;
   mcp::ProbeResult probe;
 };
+
+// How a probe result counts for the state machine.
+Outcome outcomeOf(const mcp::ProbeResult& r);
+
+// The report of a single check with no history (mcp-healthd --once, mcp-healthctl probe): the
+// first result applies at once.
+CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult result,
+                              const std::string& trigger, int64_t wallMs);
 
 // Receives every check result, in completion order.
 class ResultSink {
@@ -38,7 +46,8 @@ class ResultSink {
   virtual void onReport(const CheckReport& report) = 0;
   // The server left the registry; `commandIds` are commands this answers (the remove command,
   // and checks that were waiting for the server).
-  virtual void onRemoved(const std::string& serverId, const std::vector<std::string>& commandIds) = 0;
+  virtual void onRemoved(const std::string& serverId,
+                         const std::vector<std::string>& commandIds) = 0;
 };
 
 // Schedules the checks of every server: per-server timers with jitter, a random initial delay, at
@@ -60,7 +69,9 @@ class Scheduler final : public registry::ServerListener {
   // Checks a server as soon as a slot is free. Asked for while one of its checks is queued or in
   // flight, it joins that check: one probe answers every command id. False for an unknown id.
   bool checkNow(const std::string& id, const std::string& trigger, const std::string& commandId);
-  void checkNow(const std::string& id, const std::string& trigger) override { checkNow(id, trigger, {}); }
+  void checkNow(const std::string& id, const std::string& trigger) override {
+    checkNow(id, trigger, {});
+  }
   std::vector<std::string> serverIds() const;
   bool has(const std::string& id) const { return sessions_.count(id) != 0; }
   // Cancels every timer and check in flight; nothing runs afterwards.
@@ -89,7 +100,6 @@ class Scheduler final : public registry::ServerListener {
   void launch(Session& s);
   void onDone(Session& s, mcp::ProbeResult result);
   void startQueued();
-  static Outcome outcomeOf(const mcp::ProbeResult& r);
 
   Clock& clock_;
   loop::TimerFactory& timers_;

@@ -168,6 +168,16 @@ std::string readFile(const std::string& path) {
   return s.str();
 }
 
+int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out) {
+  args.insert(args.begin(), MCPHD_HEALTHCTL_PATH);
+  Process p(args, {}, dir.file(out));
+  auto rc = p.wait(std::chrono::seconds(30));
+  if (!rc) {
+    throw std::runtime_error("mcp-healthctl did not finish in 30 s; see " + dir.file(out));
+  }
+  return *rc;
+}
+
 void writeFile(const std::string& path, const std::string& content) {
   std::ofstream(path) << content;
 }

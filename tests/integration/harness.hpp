@@ -55,6 +55,9 @@ class Process {
 };
 
 std::string readFile(const std::string& path);
+
+// Runs mcp-healthctl with `args` to completion (30 s at most), output to dir/out; its exit status.
+int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out);
 void writeFile(const std::string& path, const std::string& content);
 
 // A real redis-server on a free port with no persistence.

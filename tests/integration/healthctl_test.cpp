@@ -10,13 +10,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out) {
-  args.insert(args.begin(), MCPHD_HEALTHCTL_PATH);
-  Process p(args, {}, dir.file(out));
-  auto rc = p.wait(30s);
-  REQUIRE(rc);
-  return *rc;
-}
 
 }  // namespace
 

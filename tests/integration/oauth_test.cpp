@@ -45,13 +45,6 @@ std::string field(const std::string& json, const char* key) {
   return j.ok && j.root[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
 }
 
-int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out) {
-  args.insert(args.begin(), MCPHD_HEALTHCTL_PATH);
-  Process p(args, {}, dir.file(out));
-  auto rc = p.wait(30s);
-  REQUIRE(rc);
-  return *rc;
-}
 
 }  // namespace
 
