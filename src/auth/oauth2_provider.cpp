@@ -4,6 +4,7 @@
 
 #include "auth/jwt.hpp"
 #include "common/base64.hpp"
+#include "common/redact.hpp"
 #include "common/sha256.hpp"
 
 namespace mcphd::auth {
@@ -299,6 +300,9 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     if (r.status < 200 || r.status >= 300) {
       std::string why = tokenErrorSummary(r.body);
       wipeString(r.body);
+      redact(why,
+             specCopy.auth.oauth2.clientSecret.reveal());  // an endpoint that echoes what it got
+      redact(why, refreshTokenFor(specCopy).reveal());
       if (refresh && why.rfind("invalid_grant", 0) == 0) {
         // Revoked or expired: someone must authorize again.
         refreshDead_[specCopy.id] = sha256Hex(refreshTokenFor(specCopy).reveal());

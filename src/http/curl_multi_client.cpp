@@ -330,6 +330,7 @@ void CurlMultiClient::release(Transfer* t) {
   for (auto& h : t->req.headers) {
     wipeString(h);
   }
+  wipeString(t->req.body);  // token requests carry client secrets and refresh tokens
   if (t->easy != nullptr) {
     returnEasy(t->easy);
     t->easy = nullptr;

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/json_writer.hpp"
+#include "common/redact.hpp"
 #include "common/secret.hpp"
 #include "mcp/retry_after.hpp"
 
@@ -354,6 +355,18 @@ void Probe::sendDelete() {
 }
 
 void Probe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
+  // The message may quote the server: never let it carry back a header value we sent (a token).
+  for (const auto& h : options_.headers) {
+    size_t colon = h.find(": ");
+    if (colon == std::string::npos) {
+      continue;
+    }
+    std::string_view value = std::string_view(h).substr(colon + 2);
+    redact(message, value);
+    if (size_t space = value.find(' '); space != std::string_view::npos) {
+      redact(message, value.substr(space + 1));  // "Bearer <token>", "Basic <credentials>"
+    }
+  }
   result_.error = CheckError{kind, std::move(message), status};
   result_.retriable = retriable;
   result_.toolsComplete = false;

@@ -255,12 +255,11 @@ void RedisClient::forceClose(const std::string& why) {
   }
   log::warn(name_ + ": closing the connection: " + why);
   redisAsyncContext* ac = ac_;
-  // redisAsyncFree calls the disconnect callback only for a connected context; do its work here.
-  bool connected = (ac->c.flags & REDIS_CONNECTED) != 0;
+  // Detached first, so hiredis's own disconnect callback (connected contexts only) finds no
+  // owner; our bookkeeping runs once, here.
   ac->data = nullptr;
   ac_ = nullptr;
   redisAsyncFree(ac);
-  (void)connected;
   onDisconnected(REDIS_ERR);
 }
 

@@ -256,3 +256,11 @@ TEST_CASE("destroying a probe cancels its request and its callback never runs") 
   CHECK(h.http.sent[0]->cancelled);
   CHECK_FALSE(h.result);
 }
+
+TEST_CASE("a server that echoes our credentials cannot put them into the published error") {
+  Harness h;
+  h.http.answer(0, 400, "text/plain", "bad request; you sent Authorization: Bearer secret-token");
+  REQUIRE(h.result);
+  CHECK(h.result->error->message.find("secret-token") == std::string::npos);
+  CHECK(h.result->error->message.find("[redacted]") != std::string::npos);
+}
