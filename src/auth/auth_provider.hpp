@@ -17,7 +17,7 @@ class Pending {
 };
 
 // Supplies the credential headers of a request to a server. Static credentials answer at once;
-// OAuth2 (next) fetches and caches tokens, so the interface is asynchronous.
+// OAuth2 (OAuth2Provider) fetches and caches tokens, so the interface is asynchronous.
 class AuthProvider {
  public:
   virtual ~AuthProvider() = default;
