@@ -763,6 +763,9 @@ int cmdProbe(const Global& g, std::vector<std::string>& args) {
     loop::UvLoop loop;
     {
       http::CurlMultiClient http(loop);
+      if (g.cfg) {
+        http.setEgressPolicy(g.cfg->egress);
+      }
       auth::OAuth2Provider auth(http, loop);
       mcp::HttpProber prober(http, auth, loop, loop);
       std::optional<mcp::ProbeResult> result;

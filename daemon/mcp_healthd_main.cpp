@@ -138,6 +138,7 @@ int runOnce(const config::Config& cfg) {
   int status = 0;
   {
     auto http = std::make_unique<http::CurlMultiClient>(loop);
+    http->setEgressPolicy(cfg.egress);
     auth::OAuth2Provider auth(*http, loop);
     mcp::HttpProber prober(*http, auth, loop, loop);
     std::vector<std::optional<scheduler::CheckReport>> reports(cfg.servers.size());
@@ -179,6 +180,7 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
   {
     SystemRandom random;
     auto http = std::make_unique<http::CurlMultiClient>(loop);
+    http->setEgressPolicy(cfg.egress);
     auth::OAuth2Provider auth(*http, loop);
     mcp::HttpProber prober(*http, auth, loop, loop);
     log::info("redis: " + endpoint.display() + ", prefix '" + cfg.redis.prefix + "'");

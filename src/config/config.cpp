@@ -38,7 +38,6 @@ bool isServerId(const std::string& s) {
   });
 }
 
-
 // Thrown inside the loader only, turned into a Result at its boundary (no exception leaves it).
 struct ConfigError {
   std::string message;
@@ -322,7 +321,33 @@ class Loader {
     if (!root.IsDefined() || root.IsNull()) {
       throw ConfigError{name_ + ": the file is empty"};
     }
-    allowOnly(root, "", {"redis", "defaults", "max_concurrent_checks", "registry_resync", "secrets", "servers"});
+    allowOnly(root, "",
+              {"redis", "defaults", "max_concurrent_checks", "registry_resync", "secrets", "egress",
+               "servers"});
+    if (const auto& e = root["egress"]) {
+      allowOnly(e, "egress", {"deny", "allow"});
+      auto cidrs = [&](const char* key, std::vector<http::Cidr>& out) {
+        const auto& list = e[key];
+        if (!list) {
+          return;
+        }
+        if (!list.IsSequence()) {
+          fail(list, std::string("egress.") + key,
+               "must be a list of networks, e.g. [169.254.0.0/16, fe80::/10]");
+        }
+        out.clear();  // a list given replaces the default
+        for (size_t i = 0; i < list.size(); ++i) {
+          std::string k = std::string("egress.") + key + "[" + std::to_string(i) + "]";
+          auto c = http::Cidr::parse(str(list[i], k));
+          if (!c) {
+            fail(list[i], k, c.error().message);
+          }
+          out.push_back(c.value());
+        }
+      };
+      cidrs("deny", c.egress.deny);
+      cidrs("allow", c.egress.allow);
+    }
     if (const auto& r = root["registry_resync"]) {
       c.registryResyncMs = duration(r, "registry_resync");
     }
@@ -330,7 +355,8 @@ class Loader {
       allowOnly(s, "secrets", {"keys", "active"});
       const auto& keys = s["keys"];
       if (!keys || !keys.IsMap() || keys.size() == 0) {
-        fail(keys ? keys : s, "secrets.keys", "must map key ids to key files, e.g. {k1: /etc/mcp-healthd/k1.key}");
+        fail(keys ? keys : s, "secrets.keys",
+             "must map key ids to key files, e.g. {k1: /etc/mcp-healthd/k1.key}");
       }
       const char* credDir = std::getenv("CREDENTIALS_DIRECTORY");
       for (const auto& kv : keys) {
@@ -394,8 +420,8 @@ class Loader {
     if (defaults.timeoutMs >= defaults.intervalMs) {
       auto it = defaultMarks.find("timeout");
       fail(it != defaultMarks.end() ? it->second : root, "defaults.timeout",
-           "must be shorter than interval (timeout " + std::to_string(defaults.timeoutMs) + " ms, interval " +
-               std::to_string(defaults.intervalMs) + " ms)");
+           "must be shorter than interval (timeout " + std::to_string(defaults.timeoutMs) +
+               " ms, interval " + std::to_string(defaults.intervalMs) + " ms)");
     }
     c.defaults = defaults;
     if (const auto& servers = root["servers"]) {

@@ -8,6 +8,7 @@
 #include "auth/key_ring.hpp"
 #include "common/secret.hpp"
 #include "common/units.hpp"
+#include "http/egress.hpp"
 #include "registry/server_spec.hpp"
 
 namespace mcphd::config {
@@ -25,6 +26,7 @@ struct Config {
   int64_t registryResyncMs = 60'000;  // full reload of the Redis registry
   auth::KeyRing keys;                 // secrets.keys / secrets.active; may be empty
   registry::ServerSpec defaults;      // `defaults`, the base of servers registered in Redis
+  http::EgressPolicy egress = http::EgressPolicy::defaults();
   std::vector<registry::ServerSpec> servers;
 };
 

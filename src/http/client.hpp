@@ -10,7 +10,8 @@
 namespace mcphd::http {
 
 // Why a transfer produced no complete HTTP response.
-enum class Failure { kNone, kDns, kConnect, kTls, kTimeout, kTooLarge, kOther };
+// kDenied: the egress policy refused every address of the host; no connection was attempted.
+enum class Failure { kNone, kDns, kConnect, kTls, kTimeout, kTooLarge, kDenied, kOther };
 
 struct Timings {
   int64_t connectUs = 0;       // TCP connect finished (0 when a kept-alive connection was reused)

@@ -1,6 +1,7 @@
 #include "http/curl_multi_client.hpp"
 
 #include <sodium.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,6 +26,8 @@ const char* failureName(Failure f) {
       return "timeout";
     case Failure::kTooLarge:
       return "too_large";
+    case Failure::kDenied:
+      return "denied";
     case Failure::kOther:
       return "other";
   }
@@ -49,6 +52,7 @@ struct CurlMultiClient::Transfer final : Call {
   bool tooLarge = false;
   bool inMulti = false;
   bool finished = false;
+  std::string deniedReason;  // set when the egress policy refused an address
   char errbuf[CURL_ERROR_SIZE] = {};
 
   ~Transfer() override {
@@ -268,6 +272,9 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    // No proxy from the environment: a proxy would resolve and connect on our behalf, out of
+    // reach of the egress policy.
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, t->req.timeoutMs)));
@@ -279,6 +286,18 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     curl_easy_setopt(e, CURLOPT_USERAGENT, "mcp-healthd/" MCPHD_VERSION);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, writeFn);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    // Every address libcurl is about to connect to passes the egress policy first, so neither
+    // a DNS answer nor a rebinding can reach a denied network.
+    auto openFn = +[](void* clientp, curlsocktype, curl_sockaddr* address) -> curl_socket_t {
+      auto* tr = static_cast<Transfer*>(clientp);
+      if (auto why = tr->owner->egress_.refuse(&address->addr)) {
+        tr->deniedReason = *why;
+        return CURL_SOCKET_BAD;
+      }
+      return socket(address->family, address->socktype, address->protocol);
+    };
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, openFn);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, headerFn);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
     if (t->req.method == "POST") {
@@ -492,9 +511,14 @@ void CurlMultiClient::finish(Transfer* t, CURLcode code) {
   }
   if (!t->resp.stopped) {
     t->resp.failure = classify(code, t->tooLarge);
+    if (t->resp.failure == Failure::kConnect && !t->deniedReason.empty()) {
+      t->resp.failure = Failure::kDenied;
+    }
     if (t->resp.failure == Failure::kTooLarge) {
       t->resp.failureMessage =
           "response body exceeds max_body (" + std::to_string(t->req.maxBody) + " bytes)";
+    } else if (t->resp.failure == Failure::kDenied) {
+      t->resp.failureMessage = t->deniedReason;
     } else if (t->resp.failure != Failure::kNone) {
       t->resp.failureMessage = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(code);
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "http/client.hpp"
+#include "http/egress.hpp"
 #include "loop/uv_loop.hpp"
 
 namespace mcphd::http {
@@ -24,6 +25,9 @@ class CurlMultiClient final : public Client {
   CurlMultiClient& operator=(const CurlMultiClient&) = delete;
 
   std::unique_ptr<Call> send(Request request, std::function<void(Response)> done) override;
+
+  // Applies to every connection opened from now on (checked on the resolved address).
+  void setEgressPolicy(EgressPolicy policy) { egress_ = std::move(policy); }
 
   // True when this libcurl resolves names without blocking the loop.
   static bool asyncDns();
@@ -53,6 +57,7 @@ class CurlMultiClient final : public Client {
   std::vector<uint64_t> failedEarly_;
   std::vector<CURL*> idleEasy_;
   bool processing_ = false;
+  EgressPolicy egress_ = EgressPolicy::defaults();
 };
 
 }  // namespace mcphd::http

@@ -215,6 +215,8 @@ void Probe::onExchangeDone(Step step, http::Response r) {
                     0, true);
       case http::Failure::kTooLarge:
         return fail(ErrorKind::kProtocol, r.failureMessage + where, r.status);
+      case http::Failure::kDenied:
+        return fail(ErrorKind::kConfig, r.failureMessage + where);
       default:
         return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
     }

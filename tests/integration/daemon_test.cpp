@@ -207,3 +207,29 @@ TEST_CASE("--check-config exits 0 for a good config and 2 with the error for a b
             .find(bad + ":5: servers[0].timeout: must be shorter than interval") !=
         std::string::npos);
 }
+
+TEST_CASE("the egress policy refuses a denied network before any connection is attempted") {
+  TempDir dir;
+  SilentServer listener;
+  const std::string config = dir.file("egress.yaml");
+  writeFile(config, "egress:\n  deny: [127.0.0.0/8]\nservers:\n  - id: denied\n    url: " +
+                        listener.url() + "\n");
+  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("egress.out"));
+  auto rc = p.wait(30s);
+  REQUIRE(rc);
+  CHECK(*rc == 1);
+  std::string out = readFile(dir.file("egress.out"));
+  CHECK(
+      out.find(
+          R"("kind":"config","message":"egress policy denies 127.0.0.1 (egress.deny 127.0.0.0/8))") !=
+      std::string::npos);
+  CHECK_FALSE(listener.hadConnection());
+
+  // The same server with the default policy is reached (and times out: the listener never answers).
+  writeFile(config, "servers:\n  - id: allowed\n    url: " + listener.url() +
+                        "\n    interval: 10s\n    timeout: 500ms\n");
+  Process q({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("egress2.out"));
+  REQUIRE(q.wait(30s));
+  CHECK(readFile(dir.file("egress2.out")).find(R"("kind":"timeout")") != std::string::npos);
+  CHECK(listener.hadConnection());
+}

@@ -70,6 +70,19 @@ SilentServer::SilentServer() {
 
 SilentServer::~SilentServer() { close(fd_); }
 
+bool SilentServer::hadConnection() {
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0) {
+    return false;
+  }
+  int c = accept(fd_, nullptr, nullptr);
+  if (c >= 0) {
+    close(c);
+    return true;
+  }
+  return false;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "mcphd-itest-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {

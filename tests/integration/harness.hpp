@@ -101,6 +101,8 @@ class SilentServer {
   ~SilentServer();
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  // True when a client connected since the last call (takes the connection off the backlog).
+  bool hadConnection();
 
  private:
   int fd_ = -1;

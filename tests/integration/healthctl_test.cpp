@@ -8,10 +8,7 @@
 using namespace mcphd::itest;
 using namespace std::chrono_literals;
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drives the daemon") {
   TempDir dir;

@@ -45,7 +45,6 @@ std::string field(const std::string& json, const char* key) {
   return j.ok && j.root[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
 }
 
-
 }  // namespace
 
 TEST_CASE(

@@ -1,10 +1,10 @@
 #include "config/config.hpp"
 
+#include <sodium.h>
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
-
-#include <sodium.h>
 
 using namespace mcphd::config;
 
@@ -127,7 +127,8 @@ TEST_CASE("durations, sizes and percentages") {
   CHECK(expandEnv("a$$b").value() == "a$b");
 }
 
-TEST_CASE("secrets: key files load, relative to CREDENTIALS_DIRECTORY, and the active key must exist") {
+TEST_CASE(
+    "secrets: key files load, relative to CREDENTIALS_DIRECTORY, and the active key must exist") {
   REQUIRE(sodium_init() >= 0);
   std::ofstream("/tmp/mcphd-cfg-k1.key") << mcphd::auth::generateKeyBase64();
   setenv("CREDENTIALS_DIRECTORY", "/tmp", 1);
@@ -142,4 +143,17 @@ TEST_CASE("secrets: key files load, relative to CREDENTIALS_DIRECTORY, and the a
             .rfind("test.yaml:2: secrets.keys.k1: cannot read key file /nonexistent.key", 0) == 0);
   CHECK(errorOf("registry_resync: soon\n").rfind("test.yaml:1: registry_resync:", 0) == 0);
   std::remove("/tmp/mcphd-cfg-k1.key");
+}
+
+TEST_CASE("egress lists replace the default and name the bad entry") {
+  auto r = loadString("egress:\n  deny: [10.0.0.0/8]\n  allow: [10.0.0.0/7, \"::1\"]\n", "t.yaml");
+  REQUIRE(r.ok());
+  CHECK(r->egress.deny.size() == 1);
+  CHECK(r->egress.allow.size() == 2);
+  CHECK(loadString("servers: []\n", "t.yaml")->egress.deny.size() == 2);  // the default
+  CHECK(errorOf("egress:\n  deny: [10.0.0.0/8, 300.1.1.1/8]\n")
+            .rfind("test.yaml:2: egress.deny[1]: '300.1.1.1/8' is not an IPv4 or IPv6 network",
+                   0) == 0);
+  CHECK(errorOf("egress:\n  allow: 10.0.0.0/8\n")
+            .rfind("test.yaml:2: egress.allow: must be a list", 0) == 0);
 }
