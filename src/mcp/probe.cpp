@@ -8,12 +8,12 @@
 #include "common/redact.hpp"
 #include "common/secret.hpp"
 #include "mcp/retry_after.hpp"
+#include "mcp/tool_pages.hpp"
 
 namespace mcphd::mcp {
 
 namespace {
 
-constexpr int kMaxPages = 64;
 constexpr size_t kErrorSnippet = 200;
 
 bool isSuccess(long status) { return status >= 200 && status < 300; }
@@ -24,15 +24,6 @@ bool validSessionId(std::string_view s) {
     return false;
   }
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-}
-
-std::string snippet(std::string_view body) {
-  std::string out;
-  for (char c : body.substr(0, kErrorSnippet)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : ' ';
-  }
-  return out;
 }
 
 }  // namespace
@@ -237,7 +228,6 @@ void Probe::onExchangeDone(Step step, http::Response r) {
     return fail(ErrorKind::kHttp, msg, r.status, retriable);
   }
   if (step == Step::kInitialized) {
-    seenCursors_.clear();
     int64_t id = nextId_++;
     sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", "{}"), id);
     return;
@@ -301,38 +291,18 @@ void Probe::onInitializeResult(const Message& m) {
 }
 
 void Probe::onToolsPage(const Message& m, const http::Response&) {
-  auto page = decodeToolsListResult(m.result);
-  if (!page) {
-    return fail(ErrorKind::kProtocol, page.error().message);
+  auto next = pages_.add(m.result);
+  if (!next) {
+    return fail(ErrorKind::kProtocol, next.error().message);
   }
-  ++pages_;
-  for (auto& t : page->tools) {
-    result_.tools.push_back(std::move(t));
-  }
-  if (!page->nextCursor) {
-    std::unordered_set<std::string_view> names;
-    for (const auto& t : result_.tools) {
-      if (!names.insert(t.name).second) {
-        return fail(ErrorKind::kProtocol,
-                    "tools/list returned the tool name '" + snippet(t.name) + "' twice");
-      }
-    }
+  if (!next.value()) {
+    result_.tools = std::move(pages_.tools());
     result_.toolsComplete = true;
     result_.toolsHash = computeToolsHash(result_.tools);
     sendDelete();
     return;
   }
-  const std::string& cursor = *page->nextCursor;
-  if (std::find(seenCursors_.begin(), seenCursors_.end(), cursor) != seenCursors_.end()) {
-    return fail(ErrorKind::kProtocol, "tools/list repeated the cursor '" + snippet(cursor) +
-                                          "' after " + std::to_string(pages_) + " pages");
-  }
-  if (pages_ >= kMaxPages) {
-    return fail(ErrorKind::kProtocol,
-                "tools/list has more than " + std::to_string(kMaxPages) + " pages");
-  }
-  seenCursors_.push_back(cursor);
-  std::string params = "{\"cursor\":" + json::quote(cursor) + "}";
+  std::string params = "{\"cursor\":" + json::quote(*next.value()) + "}";
   int64_t id = nextId_++;
   sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", params), id);
 }

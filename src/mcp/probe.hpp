@@ -9,6 +9,7 @@
 #include "http/client.hpp"
 #include "mcp/probe_result.hpp"
 #include "mcp/sse_parser.hpp"
+#include "mcp/tool_pages.hpp"
 
 namespace mcphd::mcp {
 
@@ -60,8 +61,7 @@ class Probe {
   int64_t startUs_ = 0;
   int64_t nextId_ = 1;
   std::string sessionId_;
-  std::vector<std::string> seenCursors_;
-  int pages_ = 0;
+  ToolPages pages_;
   std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<http::Call> call_;
   std::vector<std::unique_ptr<http::Call>> replies_;  // answers to server requests (ping)

@@ -1,0 +1,47 @@
+#include "mcp/tool_pages.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace mcphd::mcp {
+
+std::string snippet(std::string_view text, size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : ' ';
+  }
+  return out;
+}
+
+Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
+  auto page = decodeToolsListResult(resultJson);
+  if (!page) {
+    return page.error();
+  }
+  ++pages_;
+  for (auto& t : page->tools) {
+    tools_.push_back(std::move(t));
+  }
+  if (!page->nextCursor) {
+    std::unordered_set<std::string_view> names;
+    for (const auto& t : tools_) {
+      if (!names.insert(t.name).second) {
+        return makeError("tools/list returned the tool name '" + snippet(t.name) + "' twice");
+      }
+    }
+    return std::optional<std::string>();
+  }
+  const std::string& cursor = *page->nextCursor;
+  if (std::find(cursors_.begin(), cursors_.end(), cursor) != cursors_.end()) {
+    return makeError("tools/list repeated the cursor '" + snippet(cursor) + "' after " + std::to_string(pages_) +
+                     " pages");
+  }
+  if (pages_ >= kMaxPages) {
+    return makeError("tools/list has more than " + std::to_string(kMaxPages) + " pages");
+  }
+  cursors_.push_back(cursor);
+  return std::optional<std::string>(cursor);
+}
+
+}  // namespace mcphd::mcp

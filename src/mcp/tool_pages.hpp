@@ -1,0 +1,34 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "mcp/jsonrpc.hpp"
+
+namespace mcphd::mcp {
+
+// A short printable excerpt of text a server sent, for error messages.
+std::string snippet(std::string_view text, size_t max = 200);
+
+// Collects the pages of a tools/list: at most 64 pages; a repeated cursor or a tool name seen
+// twice is a protocol error, never a silently truncated list. Shared by every transport.
+class ToolPages {
+ public:
+  static constexpr int kMaxPages = 64;
+
+  // Adds one tools/list result; returns the cursor of the next page, nullopt when the list is
+  // complete, or the protocol error.
+  Result<std::optional<std::string>> add(std::string_view resultJson);
+  std::vector<Tool>& tools() { return tools_; }
+  int pages() const { return pages_; }
+
+ private:
+  std::vector<Tool> tools_;
+  std::vector<std::string> cursors_;
+  int pages_ = 0;
+};
+
+}  // namespace mcphd::mcp
