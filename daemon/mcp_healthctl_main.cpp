@@ -440,7 +440,7 @@ int cmdAdd(const Global& g, std::vector<std::string>& args) {
       hset.push_back(value);
     }
   };
-  put("transport", opt(o, "--transport", "streamable_http"));
+  put("transport", opt(o, "--transport"));
   put("name", opt(o, "--name"));
   put("oauth2_flow", a.type == "oauth2" ? opt(o, "--oauth2-flow", "client_credentials") : "");
   put("token_url", opt(o, "--token-url"));

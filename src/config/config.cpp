@@ -245,10 +245,15 @@ class Loader {
         }
       } else if (k == "transport") {
         std::string t = str(v, key);
-        if (t != "streamable_http") {
-          fail(v, key, "'" + t + "' is not supported; use streamable_http");
+        if (t == "streamable_http") {
+          s.transport = registry::Transport::kStreamableHttp;
+        } else if (t == "sse") {
+          s.transport = registry::Transport::kSse;
+        } else if (t == "auto") {
+          s.transport = registry::Transport::kAuto;
+        } else {
+          fail(v, key, "'" + t + "' is not one of auto, streamable_http, sse");
         }
-        s.transport = registry::Transport::kStreamableHttp;
       } else if (k == "headers") {
         s.headers = headerMap(v, key);
       } else if (k == "auth") {

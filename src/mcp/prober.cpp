@@ -2,6 +2,7 @@
 
 #include "common/secret.hpp"
 #include "mcp/probe.hpp"
+#include "mcp/sse_probe.hpp"
 
 namespace mcphd::mcp {
 
@@ -11,13 +12,15 @@ class HttpCheck final : public RunningCheck {
  public:
   HttpCheck(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
             loop::TimerFactory& timers, const registry::ServerSpec& spec,
-            std::function<void(ProbeResult)> done)
+            std::function<void(ProbeResult)> done,
+            std::map<std::string, registry::Transport>& detected)
       : client_(client),
         auth_(auth),
         clock_(clock),
         spec_(spec),
         done_(std::move(done)),
-        deferred_(timers.createTimer()) {}
+        deferred_(timers.createTimer()),
+        detected_(detected) {}
 
   void begin() {
     if (startUs_ == 0) {
@@ -61,42 +64,76 @@ class HttpCheck final : public RunningCheck {
   }
 
  private:
-  void runProbe() {
+  ProbeOptions options() const {
     ProbeOptions o;
     o.url = spec_.url;
     for (const auto& [name, value] : spec_.headers) {
       o.headers.push_back(name + ": " + value);
     }
-    for (auto& h : authHeaders_) {
-      o.headers.push_back(std::move(h));
-    }
-    authHeaders_.clear();
+    o.headers.insert(o.headers.end(), authHeaders_.begin(), authHeaders_.end());
     o.timeoutMs = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
     o.connectTimeoutMs = spec_.connectTimeoutMs;
     o.maxBody = spec_.maxBody;
-    probe_ = std::make_unique<Probe>(client_, clock_, std::move(o), [this](ProbeResult r) {
-      if (r.error && r.error->kind == ErrorKind::kAuth && r.error->httpStatus == 401) {
-        auth_.rejected(spec_);  // drop the token the server refused
-        if (!retried_ && auth_.retriesOn401(spec_)) {
-          // Once: learn from the challenge (OAuth discovery), get a fresh token, check again.
-          retried_ = true;
-          pendingDiscovery_ = auth_.discover(spec_, r.wwwAuthenticate, [this](Result<void> d) {
-            if (!d) {
-              ProbeResult failed;
-              failed.error = CheckError{ErrorKind::kAuth, d.error().message, 0};
-              failed.totalUs = clock_.nowUs() - startUs_;
-              deferred_->start(
-                  0, [this, failed = std::move(failed)]() mutable { finish(std::move(failed)); });
-              return;
-            }
-            begin();
-          });
-          return;
-        }
+    return o;
+  }
+
+  void runProbe() {
+    registry::Transport t = spec_.transport;
+    if (t == registry::Transport::kAuto) {
+      auto it = detected_.find(spec_.id);
+      t = it != detected_.end() ? it->second : registry::Transport::kStreamableHttp;
+    }
+    runTransport(t);
+  }
+
+  void runTransport(registry::Transport t) {
+    auto onResult = [this, t](ProbeResult r) { onProbeDone(t, std::move(r)); };
+    if (t == registry::Transport::kSse) {
+      probe_.reset();
+      sseProbe_ = std::make_unique<SseProbe>(client_, clock_, options(), onResult);
+      sseProbe_->start();
+    } else {
+      sseProbe_.reset();
+      probe_ = std::make_unique<Probe>(client_, clock_, options(), onResult);
+      probe_->start();
+    }
+  }
+
+  void onProbeDone(registry::Transport t, ProbeResult r) {
+    if (r.error && r.error->kind == ErrorKind::kAuth && r.error->httpStatus == 401) {
+      auth_.rejected(spec_);  // drop the token the server refused
+      if (!retried_ && auth_.retriesOn401(spec_)) {
+        // Once: learn from the challenge (OAuth discovery), get a fresh token, check again.
+        retried_ = true;
+        pendingDiscovery_ = auth_.discover(spec_, r.wwwAuthenticate, [this](Result<void> d) {
+          if (!d) {
+            ProbeResult failed;
+            failed.error = CheckError{ErrorKind::kAuth, d.error().message, 0};
+            failed.totalUs = clock_.nowUs() - startUs_;
+            deferred_->start(
+                0, [this, failed = std::move(failed)]() mutable { finish(std::move(failed)); });
+            return;
+          }
+          begin();
+        });
+        return;
       }
-      finish(std::move(r));
-    });
-    probe_->start();
+    }
+    if (spec_.transport == registry::Transport::kAuto) {
+      const long status = r.error ? r.error->httpStatus : 0;
+      if (t == registry::Transport::kStreamableHttp && !r.initialized && r.error &&
+          r.error->kind == ErrorKind::kHttp && (status == 400 || status == 404 || status == 405) &&
+          !triedSse_) {
+        // The spec's backwards-compatibility rule: a legacy HTTP+SSE server answers 400/404/405.
+        triedSse_ = true;
+        deferred_->start(0, [this] { runTransport(registry::Transport::kSse); });
+        return;
+      }
+      if (r.initialized) {
+        detected_[spec_.id] = t;  // remembered for this server's next checks
+      }
+    }
+    finish(std::move(r));
   }
 
   void finish(ProbeResult r) {
@@ -115,6 +152,9 @@ class HttpCheck final : public RunningCheck {
   bool retried_ = false;
   std::vector<std::string> authHeaders_;
   std::unique_ptr<Probe> probe_;
+  std::unique_ptr<SseProbe> sseProbe_;
+  bool triedSse_ = false;
+  std::map<std::string, registry::Transport>& detected_;
   int64_t startUs_ = 0;
 };
 
@@ -122,7 +162,8 @@ class HttpCheck final : public RunningCheck {
 
 std::unique_ptr<RunningCheck> HttpProber::start(const registry::ServerSpec& spec,
                                                 std::function<void(ProbeResult)> done) {
-  auto check = std::make_unique<HttpCheck>(client_, auth_, clock_, timers_, spec, std::move(done));
+  auto check = std::make_unique<HttpCheck>(client_, auth_, clock_, timers_, spec, std::move(done),
+                                           detected_);
   check->begin();
   return check;
 }

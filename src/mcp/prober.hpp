@@ -1,7 +1,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "auth/auth_provider.hpp"
 #include "common/clock.hpp"
@@ -43,6 +45,8 @@ class HttpProber final : public Prober {
   auth::AuthProvider& auth_;
   const Clock& clock_;
   loop::TimerFactory& timers_;
+  // transport: auto servers, by id: the transport that worked last time.
+  std::map<std::string, registry::Transport> detected_;
 };
 
 }  // namespace mcphd::mcp

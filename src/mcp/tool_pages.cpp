@@ -34,8 +34,8 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
   }
   const std::string& cursor = *page->nextCursor;
   if (std::find(cursors_.begin(), cursors_.end(), cursor) != cursors_.end()) {
-    return makeError("tools/list repeated the cursor '" + snippet(cursor) + "' after " + std::to_string(pages_) +
-                     " pages");
+    return makeError("tools/list repeated the cursor '" + snippet(cursor) + "' after " +
+                     std::to_string(pages_) + " pages");
   }
   if (pages_ >= kMaxPages) {
     return makeError("tools/list has more than " + std::to_string(kMaxPages) + " pages");

@@ -23,7 +23,8 @@ const std::string* field(const RecordFields& f, const char* name) {
 
 bool headerName(const std::string& s) {
   return !s.empty() && s.size() <= 256 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("!#$%&'*+.^_`|~-").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("!#$%&'*+.^_`|~-").find(c) != std::string_view::npos;
   });
 }
 
@@ -51,7 +52,8 @@ std::vector<std::pair<std::string, std::string>> headers(const std::string& json
     std::string name(k);
     if (!headerName(name) || v.get_string().get(value) != simdjson::SUCCESS ||
         value.find_first_of("\r\n") != std::string_view::npos) {
-      throw Invalid{"headers: '" + name.substr(0, 64) + "' must be a valid header name with a one-line string value"};
+      throw Invalid{"headers: '" + name.substr(0, 64) +
+                    "' must be a valid header name with a one-line string value"};
     }
     out.emplace_back(name, std::string(value));
   }
@@ -103,9 +105,11 @@ void applyCredentials(ServerSpec& spec, auth::Credentials& c, const RecordFields
           throw Invalid{"credentials: oauth2 client_credentials needs client_id"};
         }
         if (o.method == TokenAuthMethod::kPrivateKeyJwt) {
-          requireSecret(o.privateKeyPem, "private_key_pem (token_endpoint_auth_method private_key_jwt)", "oauth2");
+          requireSecret(o.privateKeyPem,
+                        "private_key_pem (token_endpoint_auth_method private_key_jwt)", "oauth2");
         } else if (o.clientSecret.empty() && o.privateKeyPem.empty()) {
-          throw Invalid{"credentials: oauth2 client_credentials needs client_secret or private_key_pem"};
+          throw Invalid{
+              "credentials: oauth2 client_credentials needs client_secret or private_key_pem"};
         }
       }
       break;
@@ -131,8 +135,17 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
     throw Invalid{"url: must be an http:// or https:// URL"};
   }
   s.url = *url;
-  if (const std::string* t = field(f, "transport"); t != nullptr && *t != "streamable_http") {
-    throw Invalid{"transport: '" + t->substr(0, 64) + "' is not supported; use streamable_http"};
+  if (const std::string* t = field(f, "transport")) {
+    if (*t == "streamable_http") {
+      s.transport = Transport::kStreamableHttp;
+    } else if (*t == "sse") {
+      s.transport = Transport::kSse;
+    } else if (*t == "auto") {
+      s.transport = Transport::kAuto;
+    } else {
+      throw Invalid{"transport: '" + t->substr(0, 64) +
+                    "' is not one of auto, streamable_http, sse"};
+    }
   }
   if (const std::string* h = field(f, "headers")) {
     s.headers = headers(*h);
@@ -186,11 +199,14 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
       } else if (*m == "private_key_jwt") {
         o.method = TokenAuthMethod::kPrivateKeyJwt;
       } else {
-        throw Invalid{"token_endpoint_auth_method: must be client_secret_basic, client_secret_post or private_key_jwt"};
+        throw Invalid{
+            "token_endpoint_auth_method: must be client_secret_basic, client_secret_post or "
+            "private_key_jwt"};
       }
     }
   } else {
-    throw Invalid{"auth_type: '" + authType.substr(0, 64) + "' is not one of none, bearer, basic, headers, oauth2"};
+    throw Invalid{"auth_type: '" + authType.substr(0, 64) +
+                  "' is not one of none, bearer, basic, headers, oauth2"};
   }
   const std::string* blob = field(f, "credentials");
   if (s.auth.type != AuthType::kNone || blob != nullptr) {
@@ -221,10 +237,10 @@ bool isServerId(const std::string& id) {
   });
 }
 
-ServerSpec parseRecord(const std::string& id, const RecordFields& fields, const ServerSpec& defaults,
-                       const auth::KeyRing& keys) {
-  if (const std::string* e = field(fields, "enabled"); e != nullptr && *e != "true" && *e != "false" &&
-                                                         *e != "1" && *e != "0") {
+ServerSpec parseRecord(const std::string& id, const RecordFields& fields,
+                       const ServerSpec& defaults, const auth::KeyRing& keys) {
+  if (const std::string* e = field(fields, "enabled");
+      e != nullptr && *e != "true" && *e != "false" && *e != "1" && *e != "0") {
     ServerSpec bad = defaults;
     bad.id = id;
     bad.source = Source::kRedis;

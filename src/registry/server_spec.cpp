@@ -6,6 +6,10 @@ const char* transportName(Transport t) {
   switch (t) {
     case Transport::kStreamableHttp:
       return "streamable_http";
+    case Transport::kSse:
+      return "sse";
+    case Transport::kAuto:
+      return "auto";
   }
   return "?";
 }

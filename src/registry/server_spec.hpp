@@ -10,7 +10,7 @@
 
 namespace mcphd::registry {
 
-enum class Transport { kStreamableHttp };
+enum class Transport { kStreamableHttp, kSse, kAuto };
 enum class AuthType { kNone, kBearer, kBasic, kHeaders, kOAuth2 };
 enum class OAuth2Flow { kClientCredentials, kAuthorizationCode };
 enum class TokenAuthMethod { kAuto, kClientSecretBasic, kClientSecretPost, kPrivateKeyJwt };
@@ -50,7 +50,7 @@ struct ServerSpec {
   // this message and send nothing.
   std::string invalidReason;
   std::string url;
-  Transport transport = Transport::kStreamableHttp;
+  Transport transport = Transport::kAuto;
   std::vector<std::pair<std::string, std::string>> headers;  // not secret
   AuthSpec auth;
   int64_t intervalMs = 30'000;

@@ -233,3 +233,37 @@ TEST_CASE("the egress policy refuses a denied network before any connection is a
   CHECK(readFile(dir.file("egress2.out")).find(R"("kind":"timeout")") != std::string::npos);
   CHECK(listener.hadConnection());
 }
+
+TEST_CASE("legacy HTTP+SSE servers are checked with transport sse, and found by transport auto") {
+  TempDir dir;
+  EverythingServer legacy(dir, 0, "sse");
+  EverythingServer modern(dir);
+  const std::string config = dir.file("transports.yaml");
+  writeFile(config,
+            "servers:\n"
+            "  - id: forced-sse\n    url: " +
+                legacy.url() +
+                "\n    transport: sse\n"
+                "  - id: auto-sse\n    url: " +
+                legacy.url() +
+                "\n"
+                "  - id: auto-http\n    url: " +
+                modern.url() +
+                "\n"
+                "  - id: http-on-sse\n    url: " +
+                legacy.url() + "\n    transport: streamable_http\n");
+  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("transports.out"));
+  auto rc = p.wait(30s);
+  REQUIRE(rc);
+  CHECK(*rc == 1);  // http-on-sse cannot work
+  std::string out = readFile(dir.file("transports.out"));
+  for (const char* id : {"forced-sse", "auto-sse"}) {
+    INFO(id);
+    CHECK(out.find(std::string(R"("server_id":")") + id + R"(","seq":1,"status":"healthy")") !=
+          std::string::npos);
+  }
+  CHECK(out.find(R"("server_id":"auto-http","seq":1,"status":"healthy")") != std::string::npos);
+  CHECK(out.find(R"("protocol_version":"2024-11-05")") != std::string::npos);
+  CHECK(out.find(R"("server_id":"http-on-sse","seq":1,"status":"unhealthy")") != std::string::npos);
+  CHECK(out.find(R"("tool_count":13)") != std::string::npos);
+}

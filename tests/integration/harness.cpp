@@ -250,8 +250,8 @@ std::optional<std::string> RedisServer::query(const std::vector<std::string>& ar
   return out;
 }
 
-EverythingServer::EverythingServer(const TempDir& dir, int port)
-    : dir_(dir), port_(port == 0 ? freePort() : port) {
+EverythingServer::EverythingServer(const TempDir& dir, int port, std::string mode)
+    : dir_(dir), port_(port == 0 ? freePort() : port), mode_(std::move(mode)) {
   start();
 }
 
@@ -261,11 +261,11 @@ void EverythingServer::start() {
   std::string script = std::string(MCPHD_PEERS_DIR) +
                        "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
   proc_ =
-      std::make_unique<Process>(std::vector<std::string>{"node", script, "streamableHttp"},
+      std::make_unique<Process>(std::vector<std::string>{"node", script, mode_},
                                 std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},
-                                dir_.file("everything.log"));
+                                dir_.file("everything-" + mode_ + ".log"));
   if (!waitForPort(port_, std::chrono::seconds(30))) {
-    throw std::runtime_error("server-everything did not start; see " + dir_.file("everything.log"));
+    throw std::runtime_error("server-everything did not start; see " + dir_.file("everything-" + mode_ + ".log"));
   }
 }
 

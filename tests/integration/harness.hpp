@@ -78,19 +78,23 @@ class RedisServer {
   std::unique_ptr<Process> proc_;
 };
 
-// @modelcontextprotocol/server-everything in streamableHttp mode.
+// @modelcontextprotocol/server-everything, in streamableHttp mode (url() is /mcp) or in the
+// legacy sse mode (url() is /sse).
 class EverythingServer {
  public:
-  explicit EverythingServer(const TempDir& dir, int port = 0);
+  explicit EverythingServer(const TempDir& dir, int port = 0, std::string mode = "streamableHttp");
   ~EverythingServer();
   void stop();
   void start();
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + (mode_ == "sse" ? "/sse" : "/mcp");
+  }
 
  private:
   const TempDir& dir_;
   int port_;
+  std::string mode_;
   std::unique_ptr<Process> proc_;
 };
 

@@ -1,0 +1,333 @@
+#include "mcp/sse_probe.hpp"
+
+#include <algorithm>
+
+#include "common/json_writer.hpp"
+#include "common/redact.hpp"
+#include "common/secret.hpp"
+
+namespace mcphd::mcp {
+
+namespace {
+
+bool isSuccess(long status) { return status >= 200 && status < 300; }
+
+// scheme://host[:port] of an http(s) URL, lower-cased; empty when it is not one.
+std::string originOf(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) {
+    return "";
+  }
+  std::string s = url.substr(0, scheme);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s != "http" && s != "https") {
+    return "";
+  }
+  size_t end = url.find_first_of("/?#", scheme + 3);
+  std::string origin = url.substr(0, end);
+  std::transform(origin.begin(), origin.end(), origin.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return origin;
+}
+
+}  // namespace
+
+std::string resolveEndpoint(const std::string& sseUrl, const std::string& data) {
+  std::string origin = originOf(sseUrl);
+  if (origin.empty() || data.empty() || data.size() > 2048 ||
+      data.find_first_of(" \r\n\t") != std::string::npos) {
+    return "";
+  }
+  if (data.find("://") != std::string::npos) {
+    return originOf(data) == origin ? data : "";  // absolute: only our own origin
+  }
+  if (data.rfind("//", 0) == 0) {
+    return "";  // scheme-relative: another host
+  }
+  if (data.front() == '/') {
+    return origin + data;
+  }
+  // Relative to the SSE URL's directory.
+  std::string base = sseUrl.substr(0, sseUrl.find_first_of("?#"));
+  return base.substr(0, base.rfind('/') + 1) + data;
+}
+
+SseProbe::SseProbe(http::Client& client, const Clock& clock, ProbeOptions options,
+                   std::function<void(ProbeResult)> done)
+    : client_(client),
+      clock_(clock),
+      options_(std::move(options)),
+      done_(std::move(done)),
+      sse_(options_.maxBody) {}
+
+SseProbe::~SseProbe() {
+  stream_.reset();
+  posts_.clear();
+  for (auto& h : options_.headers) {
+    wipeString(h);
+  }
+}
+
+int64_t SseProbe::remainingMs() const {
+  return options_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
+}
+
+std::vector<std::string> SseProbe::headers(bool json) const {
+  std::vector<std::string> h;
+  if (json) {
+    h.emplace_back("Content-Type: application/json");
+    h.emplace_back("Accept: application/json, text/event-stream");
+  } else {
+    h.emplace_back("Accept: text/event-stream");
+  }
+  h.insert(h.end(), options_.headers.begin(), options_.headers.end());
+  return h;
+}
+
+void SseProbe::start() {
+  startUs_ = clock_.nowUs();
+  stepStartUs_ = startUs_;
+  http::Request req;
+  req.method = "GET";
+  req.url = options_.url;
+  req.headers = headers(false);
+  req.timeoutMs = options_.timeoutMs;  // the stream lives at most as long as the check
+  req.connectTimeoutMs = options_.connectTimeoutMs;
+  req.maxBody = options_.maxBody;
+  req.onChunk = [this](const http::Response& head, std::string_view chunk) {
+    if (!isSuccess(head.status) || head.contentType != "text/event-stream") {
+      return false;  // judged when the transfer completes
+    }
+    inChunk_ = true;
+    auto r = sse_.feed(chunk, [this](SseEvent& ev) { return onEvent(ev); });
+    if (!r && !finished_) {
+      fail(ErrorKind::kProtocol, "bad SSE stream: " + r.error().message);
+    }
+    inChunk_ = false;
+    // When the result is decided, stop the stream: its completion delivers the result.
+    return !finished_;
+  };
+  stream_ = client_.send(std::move(req), [this](http::Response r) {
+    if (finished_) {
+      return deliver();
+    }
+    const char* where =
+        step_ == Step::kEndpoint ? " while waiting for the endpoint event" : " on the SSE stream";
+    switch (r.failure) {
+      case http::Failure::kNone:
+        break;
+      case http::Failure::kDns:
+        return fail(ErrorKind::kDns, r.failureMessage + where, 0, true);
+      case http::Failure::kTls:
+        return fail(ErrorKind::kTls, r.failureMessage + where, 0, true);
+      case http::Failure::kTimeout:
+        return fail(ErrorKind::kTimeout,
+                    "check timed out after " + std::to_string(options_.timeoutMs) + " ms" + where,
+                    0, true);
+      case http::Failure::kDenied:
+        return fail(ErrorKind::kConfig, r.failureMessage);
+      case http::Failure::kTooLarge:
+        return fail(ErrorKind::kProtocol, r.failureMessage + where);
+      default:
+        return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
+    }
+    if (r.status == 401 || r.status == 403) {
+      result_.wwwAuthenticate = r.wwwAuthenticate.substr(0, 4096);
+      return fail(ErrorKind::kAuth, "HTTP " + std::to_string(r.status) + " from the SSE URL",
+                  r.status);
+    }
+    if (!isSuccess(r.status)) {
+      return fail(ErrorKind::kHttp, "HTTP " + std::to_string(r.status) + " from the SSE URL",
+                  r.status, r.status >= 500 || r.status == 429);
+    }
+    if (r.contentType != "text/event-stream") {
+      return fail(ErrorKind::kProtocol, "the SSE URL answered Content-Type '" +
+                                            snippet(r.contentType) + "', not text/event-stream");
+    }
+    fail(ErrorKind::kProtocol, std::string("the SSE stream ended") + where);
+  });
+}
+
+bool SseProbe::onEvent(SseEvent& ev) {
+  if (step_ == Step::kEndpoint) {
+    if (ev.type != "endpoint") {
+      return true;
+    }
+    endpoint_ = resolveEndpoint(options_.url, ev.data);
+    if (endpoint_.empty()) {
+      fail(ErrorKind::kProtocol, "the endpoint event names '" + snippet(ev.data) +
+                                     "', which is not a URL on the server's own origin");
+      return false;
+    }
+    step_ = Step::kInitialize;
+    stepStartUs_ = clock_.nowUs();
+    std::string params =
+        std::string("{\"protocolVersion\":\"") + kLegacyProtocolVersion +
+        "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" +
+        MCPHD_VERSION + "\"}}";
+    expectId_ = std::to_string(nextId_);
+    post(encodeRequest(nextId_++, "initialize", params), Step::kInitialize);
+    return !finished_;
+  }
+  if (ev.type != "message" || ev.data.empty()) {
+    return true;
+  }
+  auto m = decodeMessage(ev.data);
+  if (!m) {
+    fail(ErrorKind::kProtocol, m.error().message + " on the SSE stream");
+    return false;
+  }
+  onMessage(m.value());
+  return !finished_;
+}
+
+void SseProbe::onMessage(const Message& m) {
+  if (m.kind == MessageKind::kRequest) {
+    post(m.method == "ping" ? encodeResult(m.id, "{}")
+                            : encodeError(m.id, -32601, "Method not found"),
+         step_);
+    return;
+  }
+  if (m.kind == MessageKind::kNotification || m.id != expectId_) {
+    return;
+  }
+  const char* what = step_ == Step::kInitialize ? "initialize" : "tools/list";
+  if (m.kind == MessageKind::kErrorResponse) {
+    return fail(ErrorKind::kProtocol, std::string(what) + " failed: JSON-RPC error " +
+                                          std::to_string(m.errorCode) + " " +
+                                          snippet(m.errorMessage));
+  }
+  int64_t tookUs = clock_.nowUs() - stepStartUs_;
+  if (step_ == Step::kInitialize) {
+    result_.initializeUs = tookUs;
+    auto init = decodeInitializeResult(m.result);
+    if (!init) {
+      return fail(ErrorKind::kProtocol, init.error().message);
+    }
+    const std::string& v = init->protocolVersion;
+    if (v != kLegacyProtocolVersion && !isAcceptedProtocolVersion(v)) {
+      return fail(ErrorKind::kProtocol,
+                  "server chose unsupported protocol version '" + snippet(v) + "'");
+    }
+    result_.protocolVersion = v;
+    result_.serverName = init->serverName;
+    result_.serverVersion = init->serverVersion;
+    result_.toolsListChanged = init->toolsListChanged;
+    result_.initialized = true;
+    step_ = Step::kInitialized;
+    post(encodeNotification("notifications/initialized"), Step::kInitialized);
+    return;
+  }
+  if (step_ == Step::kToolsList) {
+    result_.toolsListUs += tookUs;
+    auto next = pages_.add(m.result);
+    if (!next) {
+      return fail(ErrorKind::kProtocol, next.error().message);
+    }
+    if (!next.value()) {
+      result_.tools = std::move(pages_.tools());
+      result_.toolsComplete = true;
+      result_.toolsHash = computeToolsHash(result_.tools);
+      return complete();
+    }
+    sendToolsList(*next.value());
+  }
+}
+
+void SseProbe::sendToolsList(const std::string& cursor) {
+  step_ = Step::kToolsList;
+  stepStartUs_ = clock_.nowUs();
+  expectId_ = std::to_string(nextId_);
+  std::string params = cursor.empty() ? "{}" : "{\"cursor\":" + json::quote(cursor) + "}";
+  post(encodeRequest(nextId_++, "tools/list", params), Step::kToolsList);
+}
+
+void SseProbe::post(std::string body, Step step) {
+  int64_t remaining = remainingMs();
+  if (remaining <= 0) {
+    return fail(ErrorKind::kTimeout,
+                "check timed out after " + std::to_string(options_.timeoutMs) + " ms", 0, true);
+  }
+  http::Request req;
+  req.method = "POST";
+  req.url = endpoint_;
+  req.headers = headers(true);
+  req.body = std::move(body);
+  req.timeoutMs = remaining;
+  req.connectTimeoutMs = std::min(options_.connectTimeoutMs, remaining);
+  req.maxBody = 64 * 1024;  // the answer comes on the stream; the POST's own body is an ack
+  posts_.push_back(client_.send(
+      std::move(req), [this, step](http::Response r) { onPostDone(step, std::move(r)); }));
+}
+
+void SseProbe::onPostDone(Step step, http::Response r) {
+  if (finished_) {
+    return;
+  }
+  if (result_.connectUs == 0 && r.timings.newConnection) {
+    result_.connectUs = r.timings.connectUs;
+  }
+  const char* what = step == Step::kInitialize    ? " posting initialize"
+                     : step == Step::kInitialized ? " posting notifications/initialized"
+                                                  : " posting tools/list";
+  if (r.failure != http::Failure::kNone) {
+    ErrorKind kind = r.failure == http::Failure::kTimeout  ? ErrorKind::kTimeout
+                     : r.failure == http::Failure::kDenied ? ErrorKind::kConfig
+                     : r.failure == http::Failure::kDns    ? ErrorKind::kDns
+                     : r.failure == http::Failure::kTls    ? ErrorKind::kTls
+                                                           : ErrorKind::kConnect;
+    return fail(kind, r.failureMessage + what, 0, kind != ErrorKind::kConfig);
+  }
+  if (r.status == 401 || r.status == 403) {
+    result_.wwwAuthenticate = r.wwwAuthenticate.substr(0, 4096);
+    return fail(ErrorKind::kAuth, "HTTP " + std::to_string(r.status) + what, r.status);
+  }
+  if (!isSuccess(r.status)) {
+    return fail(ErrorKind::kHttp, "HTTP " + std::to_string(r.status) + what, r.status,
+                r.status >= 500 || r.status == 429);
+  }
+  if (step == Step::kInitialized && step_ == Step::kInitialized) {
+    sendToolsList("");
+  }
+}
+
+void SseProbe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
+  for (const auto& h : options_.headers) {
+    size_t colon = h.find(": ");
+    if (colon != std::string::npos) {
+      std::string_view value = std::string_view(h).substr(colon + 2);
+      redact(message, value);
+      if (size_t space = value.find(' '); space != std::string_view::npos) {
+        redact(message, value.substr(space + 1));
+      }
+    }
+  }
+  result_.error = CheckError{kind, std::move(message), status};
+  result_.retriable = retriable;
+  result_.toolsComplete = false;
+  result_.tools.clear();
+  result_.toolsHash.clear();
+  complete();
+}
+
+void SseProbe::complete() {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  result_.totalUs = clock_.nowUs() - startUs_;
+  if (!inChunk_) {
+    deliver();
+  }
+}
+
+void SseProbe::deliver() {
+  if (delivered_) {
+    return;
+  }
+  delivered_ = true;
+  auto done = std::move(done_);
+  done(std::move(result_));  // may destroy this
+}
+
+}  // namespace mcphd::mcp
