@@ -1,5 +1,7 @@
 #include "mcp/prober.hpp"
 
+#include <optional>
+
 #include "common/secret.hpp"
 #include "mcp/probe.hpp"
 #include "mcp/sse_probe.hpp"
@@ -126,11 +128,19 @@ class HttpCheck final : public RunningCheck {
           !triedSse_) {
         // The spec's backwards-compatibility rule: a legacy HTTP+SSE server answers 400/404/405.
         triedSse_ = true;
+        firstError_ = r;
         deferred_->start(0, [this] { runTransport(registry::Transport::kSse); });
         return;
       }
       if (r.initialized) {
         detected_[spec_.id] = t;  // remembered for this server's next checks
+      } else if (t == registry::Transport::kSse && firstError_) {
+        // Neither transport answered: report the Streamable HTTP failure first, it is usually the
+        // one that explains a wrong URL.
+        ProbeResult first = std::move(*firstError_);
+        first.error->message += "; the legacy HTTP+SSE fallback failed too: " + r.error->message;
+        first.totalUs = clock_.nowUs() - startUs_;
+        r = std::move(first);
       }
     }
     finish(std::move(r));
@@ -154,6 +164,8 @@ class HttpCheck final : public RunningCheck {
   std::unique_ptr<Probe> probe_;
   std::unique_ptr<SseProbe> sseProbe_;
   bool triedSse_ = false;
+  std::optional<ProbeResult>
+      firstError_;  // the Streamable HTTP failure that led to the SSE attempt
   std::map<std::string, registry::Transport>& detected_;
   int64_t startUs_ = 0;
 };
