@@ -100,8 +100,11 @@ void StatePublisher::onRemoved(const std::string& serverId, const std::vector<st
     // Commands that waited for a result that will never be written are answered by the removal.
     removal.commandIds.insert(removal.commandIds.end(), it->second.pendingCommandIds.begin(),
                               it->second.pendingCommandIds.end());
-    servers_.erase(it);
   }
+  // Only the seq survives: a server registered again continues after its removal message.
+  ServerState& kept = servers_[serverId];
+  kept = ServerState{};
+  kept.seq = removal.seq;
   auto& pending = removals_[serverId];
   pending.seq = removal.seq;
   pending.atWallMs = removal.atWallMs;

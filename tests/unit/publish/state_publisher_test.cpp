@@ -177,3 +177,17 @@ TEST_CASE("a removal deletes the server's state and answers its command") {
   CHECK(health[1].find(R"("command_id":"9-0")") != std::string::npos);
   CHECK(answered == std::vector<std::string>{"9-0"});
 }
+
+TEST_CASE("a server registered again after its removal continues the seq") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, "mcp:");
+  redis.setUp(true);
+  pub.onReport(report("a", {}));
+  pub.onRemoved("a", {});
+  pub.onReport(report("a", {}));
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 3);
+  CHECK(seqOf(health[1]) == 2);
+  CHECK(seqOf(health[2]) == 3);
+}
