@@ -5,8 +5,8 @@
 #include <unordered_set>
 
 #include "common/json_writer.hpp"
-#include "common/redact.hpp"
 #include "common/secret.hpp"
+#include "mcp/probe_common.hpp"
 #include "mcp/retry_after.hpp"
 #include "mcp/tool_pages.hpp"
 
@@ -58,10 +58,7 @@ Probe::~Probe() {
 
 void Probe::start() {
   startUs_ = clock_.nowUs();
-  std::string params =
-      std::string("{\"protocolVersion\":\"") + kOfferedProtocolVersion +
-      "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" +
-      MCPHD_VERSION + "\"}}";
+  std::string params = initializeParams(kOfferedProtocolVersion);
   int64_t id = nextId_++;
   sendRequest(Step::kInitialize, encodeRequest(id, "initialize", params), id);
 }
@@ -193,24 +190,9 @@ void Probe::onExchangeDone(Step step, http::Response r) {
   }
   const std::string where = std::string(" during ") + stepName(step);
   if (r.failure != http::Failure::kNone && !r.stopped) {
-    switch (r.failure) {
-      case http::Failure::kDns:
-        return fail(ErrorKind::kDns, r.failureMessage + where, 0, true);
-      case http::Failure::kConnect:
-        return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
-      case http::Failure::kTls:
-        return fail(ErrorKind::kTls, r.failureMessage + where, 0, true);
-      case http::Failure::kTimeout:
-        return fail(ErrorKind::kTimeout,
-                    "check timed out after " + std::to_string(options_.timeoutMs) + " ms" + where,
-                    0, true);
-      case http::Failure::kTooLarge:
-        return fail(ErrorKind::kProtocol, r.failureMessage + where, r.status);
-      case http::Failure::kDenied:
-        return fail(ErrorKind::kConfig, r.failureMessage + where);
-      default:
-        return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
-    }
+    bool retriable = false;
+    CheckError e = transferError(r, where, options_.timeoutMs, retriable);
+    return fail(e.kind, std::move(e.message), e.httpStatus, retriable);
   }
   if (!isSuccess(r.status)) {
     if (auto ra = parseRetryAfter(r.retryAfter, clock_.wallMs()); ra) {
@@ -328,17 +310,7 @@ void Probe::sendDelete() {
 
 void Probe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
   // The message may quote the server: never let it carry back a header value we sent (a token).
-  for (const auto& h : options_.headers) {
-    size_t colon = h.find(": ");
-    if (colon == std::string::npos) {
-      continue;
-    }
-    std::string_view value = std::string_view(h).substr(colon + 2);
-    redact(message, value);
-    if (size_t space = value.find(' '); space != std::string_view::npos) {
-      redact(message, value.substr(space + 1));  // "Bearer <token>", "Basic <credentials>"
-    }
-  }
+  redactSentHeaders(message, options_.headers);
   result_.error = CheckError{kind, std::move(message), status};
   result_.retriable = retriable;
   result_.toolsComplete = false;

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "common/json_writer.hpp"
-#include "common/redact.hpp"
 #include "common/secret.hpp"
+#include "mcp/probe_common.hpp"
 
 namespace mcphd::mcp {
 
@@ -113,23 +113,10 @@ void SseProbe::start() {
     }
     const char* where =
         step_ == Step::kEndpoint ? " while waiting for the endpoint event" : " on the SSE stream";
-    switch (r.failure) {
-      case http::Failure::kNone:
-        break;
-      case http::Failure::kDns:
-        return fail(ErrorKind::kDns, r.failureMessage + where, 0, true);
-      case http::Failure::kTls:
-        return fail(ErrorKind::kTls, r.failureMessage + where, 0, true);
-      case http::Failure::kTimeout:
-        return fail(ErrorKind::kTimeout,
-                    "check timed out after " + std::to_string(options_.timeoutMs) + " ms" + where,
-                    0, true);
-      case http::Failure::kDenied:
-        return fail(ErrorKind::kConfig, r.failureMessage);
-      case http::Failure::kTooLarge:
-        return fail(ErrorKind::kProtocol, r.failureMessage + where);
-      default:
-        return fail(ErrorKind::kConnect, r.failureMessage + where, 0, true);
+    if (r.failure != http::Failure::kNone && !r.stopped) {
+      bool retriable = false;
+      CheckError e = transferError(r, where, options_.timeoutMs, retriable);
+      return fail(e.kind, std::move(e.message), e.httpStatus, retriable);
     }
     if (r.status == 401 || r.status == 403) {
       result_.wwwAuthenticate = r.wwwAuthenticate.substr(0, 4096);
@@ -161,10 +148,7 @@ bool SseProbe::onEvent(SseEvent& ev) {
     }
     step_ = Step::kInitialize;
     stepStartUs_ = clock_.nowUs();
-    std::string params =
-        std::string("{\"protocolVersion\":\"") + kLegacyProtocolVersion +
-        "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" +
-        MCPHD_VERSION + "\"}}";
+    std::string params = initializeParams(kLegacyProtocolVersion);
     expectId_ = std::to_string(nextId_);
     post(encodeRequest(nextId_++, "initialize", params), Step::kInitialize);
     return !finished_;
@@ -271,12 +255,9 @@ void SseProbe::onPostDone(Step step, http::Response r) {
                      : step == Step::kInitialized ? " posting notifications/initialized"
                                                   : " posting tools/list";
   if (r.failure != http::Failure::kNone) {
-    ErrorKind kind = r.failure == http::Failure::kTimeout  ? ErrorKind::kTimeout
-                     : r.failure == http::Failure::kDenied ? ErrorKind::kConfig
-                     : r.failure == http::Failure::kDns    ? ErrorKind::kDns
-                     : r.failure == http::Failure::kTls    ? ErrorKind::kTls
-                                                           : ErrorKind::kConnect;
-    return fail(kind, r.failureMessage + what, 0, kind != ErrorKind::kConfig);
+    bool retriable = false;
+    CheckError e = transferError(r, what, options_.timeoutMs, retriable);
+    return fail(e.kind, std::move(e.message), e.httpStatus, retriable);
   }
   if (r.status == 401 || r.status == 403) {
     result_.wwwAuthenticate = r.wwwAuthenticate.substr(0, 4096);
@@ -292,16 +273,7 @@ void SseProbe::onPostDone(Step step, http::Response r) {
 }
 
 void SseProbe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
-  for (const auto& h : options_.headers) {
-    size_t colon = h.find(": ");
-    if (colon != std::string::npos) {
-      std::string_view value = std::string_view(h).substr(colon + 2);
-      redact(message, value);
-      if (size_t space = value.find(' '); space != std::string_view::npos) {
-        redact(message, value.substr(space + 1));
-      }
-    }
-  }
+  redactSentHeaders(message, options_.headers);
   result_.error = CheckError{kind, std::move(message), status};
   result_.retriable = retriable;
   result_.toolsComplete = false;
