@@ -22,6 +22,7 @@
 #include "auth/credentials.hpp"
 #include "auth/key_ring.hpp"
 #include "auth/oauth2_provider.hpp"
+#include "common/file.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
@@ -91,11 +92,15 @@ struct Options {
 };
 
 Secret readSecretFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto read = readBounded(path, 64 * 1024);
+  if (!read) {
     usage(std::string("cannot read ") + what + " file " + path + ": " + std::strerror(errno));
   }
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string s = std::move(*read);
+  if (s.size() > 64 * 1024) {
+    wipeString(s);
+    usage(std::string(what) + " file " + path + " is larger than 64 KiB");
+  }
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
     s.pop_back();
   }

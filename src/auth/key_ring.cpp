@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "common/base64.hpp"
+#include "common/file.hpp"
 
 namespace mcphd::auth {
 
@@ -88,11 +89,11 @@ Result<void> KeyRing::addKeyFile(const std::string& id, const std::string& path,
   if (!full.empty() && full.front() != '/' && !credentialsDir.empty()) {
     full = credentialsDir + "/" + full;
   }
-  std::ifstream in(full, std::ios::binary);
-  if (!in) {
+  auto read = readBounded(full, 1024);
+  if (!read) {
     return makeError("cannot read key file " + full + ": " + std::strerror(errno));
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = std::move(*read);
   if (text.size() > 1024) {
     wipeString(text);
     return makeError("key file " + full + " is not a base64 key (too large)");

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/file.hpp"
 #include "redis/redis_url.hpp"
 
 namespace mcphd::config {
@@ -118,11 +119,11 @@ class Loader {
     if (path.front() != '/') {
       path = baseDir_ + "/" + path;
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    auto read = readBounded(path, 64 * 1024);
+    if (!read) {
       fail(n, key, "cannot read " + path + ": " + std::strerror(errno));
     }
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string content = std::move(*read);
     while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
       content.pop_back();
     }

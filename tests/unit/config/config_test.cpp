@@ -157,3 +157,8 @@ TEST_CASE("egress lists replace the default and name the bad entry") {
   CHECK(errorOf("egress:\n  allow: 10.0.0.0/8\n")
             .rfind("test.yaml:2: egress.allow: must be a list", 0) == 0);
 }
+
+TEST_CASE("a secret file that never ends is refused without filling memory") {
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: /dev/zero}\n") ==
+        "test.yaml:4: servers[0].auth.token_file: /dev/zero is larger than 64 KiB");
+}
