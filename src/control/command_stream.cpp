@@ -73,21 +73,25 @@ void CommandStream::init(uint64_t gen) {
                   });
 }
 
+bool CommandStream::usable(uint64_t gen, const Result<redis::Reply>& r, const char* what) {
+  if (gen != generation_ || !r) {
+    return false;  // stale, or the connection was lost: onReaderReady starts over
+  }
+  if (isError(r)) {
+    log::warn(std::string("commands: ") + what + ": " + describe(r) + " (setting up again in 1 s)");
+    retry_->start(1000, [this, gen] { init(gen); });
+    return false;
+  }
+  return true;
+}
+
 void CommandStream::readPending(uint64_t gen, std::string from) {
   // Our own entries that were delivered but never acknowledged (the daemon died).
   reader_.command(
       {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100", "STREAMS", stream_,
        from},
       [this, gen](Result<redis::Reply> r) {
-        if (gen != generation_) {
-          return;
-        }
-        if (!r) {
-          return;  // connection lost: onReaderReady starts over
-        }
-        if (isError(r)) {
-          log::warn("commands: cannot read pending commands: " + describe(r));
-          retry_->start(1000, [this, gen] { init(gen); });
+        if (!usable(gen, r, "cannot read pending commands")) {
           return;
         }
         std::string last;
@@ -144,16 +148,8 @@ void CommandStream::readNew(uint64_t gen) {
       reader_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100",
                        "BLOCK", std::to_string(options_.blockMs), "STREAMS", stream_, ">"},
                       [this, gen](Result<redis::Reply> r) {
-                        if (gen != generation_) {
-                          return;
-                        }
-                        if (!r) {
-                          return;  // connection lost: onReaderReady starts over
-                        }
-                        if (isError(r)) {
-                          // NOGROUP: the stream was deleted; set it up again.
-                          log::warn("commands: XREADGROUP failed: " + describe(r));
-                          retry_->start(1000, [this, gen] { init(gen); });
+                        // NOGROUP (the stream was deleted) sets the group up again.
+                        if (!usable(gen, r, "XREADGROUP failed")) {
                           return;
                         }
                         if (const redis::Reply* entries = streamEntries(r.value())) {

@@ -25,14 +25,15 @@ class CommandStream {
   struct Options {
     std::string prefix = "mcp:";
     std::string group = "mcp-healthd";
-    std::string consumer;            // stable per host, so a restart finds its own pending entries
-    int64_t blockMs = 1000;          // XREADGROUP BLOCK
-    int64_t claimIdleMs = 60'000;    // XAUTOCLAIM entries idle this long (their consumer is gone)
-    size_t maxInProgress = 10'000;   // stop reading while this many commands are unanswered
+    std::string consumer;           // stable per host, so a restart finds its own pending entries
+    int64_t blockMs = 1000;         // XREADGROUP BLOCK
+    int64_t claimIdleMs = 60'000;   // XAUTOCLAIM entries idle this long (their consumer is gone)
+    size_t maxInProgress = 10'000;  // stop reading while this many commands are unanswered
   };
 
-  CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers, const Clock& clock,
-                registry::RedisRegistry& registry, scheduler::Scheduler& scheduler, Options options);
+  CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers,
+                const Clock& clock, registry::RedisRegistry& registry,
+                scheduler::Scheduler& scheduler, Options options);
 
   void start();
   // The message answering `commandId` was published (StatePublisher::onAnswered).
@@ -47,9 +48,13 @@ class CommandStream {
   void readPending(uint64_t gen, std::string from);
   void claim(uint64_t gen, std::string from);
   void readNew(uint64_t gen);
+  // False (after logging and scheduling a fresh start on a Redis error) when a reader reply is
+  // stale, lost with the connection, or an error.
+  bool usable(uint64_t gen, const Result<redis::Reply>& r, const char* what);
   void handleEntries(const redis::Reply& entries);
   void execute(const std::string& id, const Fields& fields);
-  void fail(const std::string& id, const std::string& op, const std::string& serverId, const std::string& message);
+  void fail(const std::string& id, const std::string& op, const std::string& serverId,
+            const std::string& message);
   void ack(const std::string& id);
 
   redis::Commands& reader_;

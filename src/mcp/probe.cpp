@@ -310,12 +310,7 @@ void Probe::sendDelete() {
 
 void Probe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
   // The message may quote the server: never let it carry back a header value we sent (a token).
-  redactSentHeaders(message, options_.headers);
-  result_.error = CheckError{kind, std::move(message), status};
-  result_.retriable = retriable;
-  result_.toolsComplete = false;
-  result_.tools.clear();
-  result_.toolsHash.clear();
+  recordFailure(result_, CheckError{kind, std::move(message), status}, retriable, options_.headers);
   // A session was opened: close it, unless time is up.
   if (!sessionId_.empty() && kind != ErrorKind::kTimeout) {
     sendDelete();

@@ -49,4 +49,14 @@ void redactSentHeaders(std::string& message, const std::vector<std::string>& hea
   }
 }
 
+void recordFailure(ProbeResult& result, CheckError error, bool retriable,
+                   const std::vector<std::string>& sentHeaders) {
+  redactSentHeaders(error.message, sentHeaders);
+  result.error = std::move(error);
+  result.retriable = retriable;
+  result.toolsComplete = false;
+  result.tools.clear();
+  result.toolsHash.clear();
+}
+
 }  // namespace mcphd::mcp

@@ -273,12 +273,7 @@ void SseProbe::onPostDone(Step step, http::Response r) {
 }
 
 void SseProbe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
-  redactSentHeaders(message, options_.headers);
-  result_.error = CheckError{kind, std::move(message), status};
-  result_.retriable = retriable;
-  result_.toolsComplete = false;
-  result_.tools.clear();
-  result_.toolsHash.clear();
+  recordFailure(result_, CheckError{kind, std::move(message), status}, retriable, options_.headers);
   complete();
 }
 
