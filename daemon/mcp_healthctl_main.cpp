@@ -772,7 +772,7 @@ int cmdProbe(const Global& g, std::vector<std::string>& args) {
         http.setEgressPolicy(g.cfg->egress);
       }
       auth::OAuth2Provider auth(http, loop);
-      mcp::HttpProber prober(http, auth, loop, loop);
+      mcp::ServerProber prober(http, auth, loop, loop);
       std::optional<mcp::ProbeResult> result;
       auto check = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
       loop.run();

@@ -21,8 +21,11 @@
 #include "config/config.hpp"
 #include "control/command_stream.hpp"
 #include "http/curl_multi_client.hpp"
+#include "loop/child_supervisor.hpp"
 #include "loop/uv_loop.hpp"
+#include "loop/uv_process.hpp"
 #include "mcp/prober.hpp"
+#include "mcp/stdio_probe.hpp"
 #include "publish/messages.hpp"
 #include "publish/state_publisher.hpp"
 #include "redis/redis_client.hpp"
@@ -124,6 +127,23 @@ bool setLogLevel(const std::string& name) {
   return false;
 }
 
+// What a stdio server inherits from the daemon's environment (a few names only).
+std::vector<std::string> inheritedEnvironment() {
+  std::vector<std::string> env;
+  for (const char* name : mcp::kInheritedEnvNames) {
+    if (const char* v = std::getenv(name); v != nullptr) {
+      env.push_back(std::string(name) + "=" + v);
+    }
+  }
+  return env;
+}
+
+// stdio servers run under this binary as their supervisor (see loop/child_supervisor.hpp).
+constexpr const char* kSupervisor = "/proc/self/exe";
+// At daemon stop, stdio servers get SIGTERM at once and SIGKILL after this: the daemon exits
+// within 2 s of SIGTERM.
+constexpr int64_t kStopKillAfterMs = 1000;
+
 // Runs after the loop stopped: every handle must be closed by now.
 int closeLoop(loop::UvLoop& loop, int status) {
   if (auto r = loop.close(); !r) {
@@ -140,7 +160,8 @@ int runOnce(const config::Config& cfg) {
     auto http = std::make_unique<http::CurlMultiClient>(loop);
     http->setEgressPolicy(cfg.egress);
     auth::OAuth2Provider auth(*http, loop);
-    mcp::HttpProber prober(*http, auth, loop, loop);
+    loop::UvProcessSpawner processes(loop, std::string(kSupervisor));
+    mcp::ServerProber prober(*http, auth, loop, loop, &processes, inheritedEnvironment());
     std::vector<std::optional<scheduler::CheckReport>> reports(cfg.servers.size());
     std::vector<std::unique_ptr<mcp::RunningCheck>> running(cfg.servers.size());
     size_t next = 0;
@@ -155,6 +176,9 @@ int runOnce(const config::Config& cfg) {
               scheduler::singleCheckReport(cfg.servers[i].id, std::move(r), "once", loop.wallMs());
           startMore();
         });
+      }
+      if (active == 0 && next == cfg.servers.size()) {
+        processes.shutdown(kStopKillAfterMs, [] {});  // no need to wait for servers to notice EOF
       }
     };
     startMore();
@@ -182,7 +206,8 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     auto http = std::make_unique<http::CurlMultiClient>(loop);
     http->setEgressPolicy(cfg.egress);
     auth::OAuth2Provider auth(*http, loop);
-    mcp::HttpProber prober(*http, auth, loop, loop);
+    loop::UvProcessSpawner processes(loop, std::string(kSupervisor));
+    mcp::ServerProber prober(*http, auth, loop, loop, &processes, inheritedEnvironment());
     log::info("redis: " + endpoint.display() + ", prefix '" + cfg.redis.prefix + "'");
     auto redis = std::make_unique<redis::RedisClient>(loop, endpoint, random);
     // Commands are read with a blocking XREADGROUP: a connection of their own.
@@ -240,11 +265,18 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
       }
       stopping = true;
       log::notice(std::string("stopping (") + why + ")");
-      sched->stop();
-      // Results already handed to Redis get up to 1 s to be written; the loop stops at 1.5 s
-      // whatever happens.
+      sched->stop();  // stdio servers of the checks in flight enter their shutdown ladder
+      // Results already handed to Redis get up to 1 s to be written, stdio servers get SIGTERM
+      // now and SIGKILL after 1 s; the loop stops when both are done, at 1.5 s whatever happens.
+      auto left = std::make_shared<int>(2);  // shared by the two completions below
+      auto oneDone = [&loop, left] {
+        if (--*left == 0) {
+          loop.stop();
+        }
+      };
       commandsRedis->shutdown(200, [] {});
-      redis->shutdown(1000, [&loop] { loop.stop(); });
+      redis->shutdown(1000, oneDone);
+      processes.shutdown(kStopKillAfterMs, oneDone);
       hardStop->start(1500, [&loop] { loop.stop(); });
     };
     loop::UvSignal sigint(loop, SIGINT, [&] { shutdown("SIGINT"); });
@@ -268,6 +300,9 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], loop::kExecChildFlag) == 0) {
+    return loop::runChildSupervisor(argc, argv);
+  }
   auto args = parseArgs(argc, argv);
   if (!args) {
     return kExitUsage;

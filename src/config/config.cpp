@@ -139,6 +139,45 @@ class Loader {
     return s;
   }
 
+  bool boolean(const YAML::Node& n, const std::string& key) const {
+    const std::string& v = n.IsScalar() ? n.Scalar() : std::string();
+    if (v == "true") {
+      return true;
+    }
+    if (v == "false") {
+      return false;
+    }
+    fail(n, key, "must be true or false");
+  }
+
+  // A stdio server's extra environment: NAME: value. Values may be secrets (API keys), so they
+  // are kept as Secret and wiped.
+  std::vector<std::pair<std::string, Secret>> environment(const YAML::Node& n,
+                                                          const std::string& key) const {
+    if (!n.IsMap()) {
+      fail(n, key, "must be a mapping of variable names to values, e.g. {LOG_LEVEL: warn}");
+    }
+    std::vector<std::pair<std::string, Secret>> out;
+    for (const auto& kv : n) {
+      std::string name = kv.first.as<std::string>();
+      bool valid = !name.empty() && name.size() <= 128 &&
+                   std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
+                   std::all_of(name.begin(), name.end(), [](char c) {
+                     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+                   });
+      if (!valid) {
+        fail(kv.first, key, "'" + name + "' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
+      }
+      std::string value = str(kv.second, key + "." + name);
+      if (value.find('\0') != std::string::npos) {
+        fail(kv.second, key + "." + name, "cannot contain a NUL byte");
+      }
+      out.emplace_back(name, Secret(value));
+      wipeString(value);
+    }
+    return out;
+  }
+
   std::vector<std::pair<std::string, std::string>> headerMap(const YAML::Node& n,
                                                              const std::string& key) const {
     if (!n.IsMap()) {
@@ -252,9 +291,38 @@ class Loader {
           s.transport = registry::Transport::kSse;
         } else if (t == "auto") {
           s.transport = registry::Transport::kAuto;
+        } else if (t == "stdio" && path != "defaults") {
+          s.transport = registry::Transport::kStdio;
+        } else if (t == "stdio") {
+          fail(v, key, "stdio is set per server, with its command");
         } else {
-          fail(v, key, "'" + t + "' is not one of auto, streamable_http, sse");
+          fail(v, key, "'" + t + "' is not one of auto, streamable_http, sse, stdio");
         }
+      } else if (k == "command") {
+        s.command = str(v, key);
+        if (s.command.empty() || s.command.find('\0') != std::string::npos) {
+          fail(v, key, "must name a program, e.g. node or /usr/bin/node");
+        }
+      } else if (k == "args") {
+        if (!v.IsSequence()) {
+          fail(v, key, "must be a list of strings, e.g. [\"dist/index.js\", \"/srv/data\"]");
+        }
+        s.args.clear();
+        for (size_t i = 0; i < v.size(); ++i) {
+          s.args.push_back(str(v[i], key + "[" + std::to_string(i) + "]"));
+        }
+      } else if (k == "env") {
+        s.env = environment(v, key);
+      } else if (k == "cwd") {
+        s.cwd = str(v, key);
+        if (s.cwd.empty()) {
+          fail(v, key, "is empty");
+        }
+        if (s.cwd.front() != '/') {
+          s.cwd = baseDir_ + "/" + s.cwd;
+        }
+      } else if (k == "watch_tools") {
+        s.watchTools = boolean(v, key);
       } else if (k == "headers") {
         s.headers = headerMap(v, key);
       } else if (k == "auth") {
@@ -306,8 +374,32 @@ class Loader {
       }
       return {serverNode, path + "." + k};
     };
-    if (s.url.empty()) {
-      fail(serverNode, path + ".url", "is required");
+    if (s.transport == registry::Transport::kStdio || !s.command.empty()) {
+      if (s.transport != registry::Transport::kStdio && own.count("transport") != 0) {
+        fail(own.at("transport"), path + ".transport",
+             "must be stdio (or left out) for a server with a command");
+      }
+      if (s.command.empty()) {
+        fail(serverNode, path + ".command", "is required for transport stdio");
+      }
+      for (const char* k : {"url", "headers", "auth", "connect_timeout"}) {
+        if (own.count(k) != 0) {
+          fail(own.at(k), path + "." + k, "does not apply to a stdio server");
+        }
+      }
+      if (s.auth.type != AuthType::kNone) {
+        auto [n, k] = where("auth");
+        fail(n, k, "does not apply to stdio server '" + s.id + "'");
+      }
+    } else {
+      for (const char* k : {"args", "env", "cwd"}) {
+        if (own.count(k) != 0) {
+          fail(own.at(k), path + "." + k, "applies to stdio servers only (set command)");
+        }
+      }
+      if (s.url.empty()) {
+        fail(serverNode, path + ".url", "is required (or command, for a stdio server)");
+      }
     }
     if (s.timeoutMs >= s.intervalMs) {
       auto [n, k] = where("timeout");
@@ -414,12 +506,19 @@ class Loader {
                                                       "unhealthy_threshold",
                                                       "unhealthy_interval",
                                                       "max_backoff",
-                                                      "max_body"};
+                                                      "max_body",
+                                                      "command",
+                                                      "args",
+                                                      "env",
+                                                      "cwd",
+                                                      "watch_tools"};
     ServerSpec defaults;
     std::map<std::string, YAML::Node> defaultMarks;
     if (const auto& d = root["defaults"]) {
       std::set<std::string> keys = kServerKeys;
-      keys.erase("id");
+      for (const char* perServer : {"id", "command", "args", "env", "cwd"}) {
+        keys.erase(perServer);
+      }
       allowOnly(d, "defaults", keys);
       serverFields(d, "defaults", defaults, defaultMarks);
     }
@@ -452,6 +551,9 @@ class Loader {
         }
         std::map<std::string, YAML::Node> marks;
         serverFields(n, path, s, marks);
+        if (!s.command.empty() && marks.count("transport") == 0) {
+          s.transport = registry::Transport::kStdio;  // a command implies stdio
+        }
         validate(s, path, n, marks, defaultMarks);
         c.servers.push_back(std::move(s));
       }

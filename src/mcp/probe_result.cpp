@@ -24,6 +24,8 @@ const char* errorKindName(ErrorKind k) {
       return "protocol";
     case ErrorKind::kConfig:
       return "config";
+    case ErrorKind::kSpawn:
+      return "spawn";
   }
   return "protocol";
 }

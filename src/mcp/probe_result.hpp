@@ -10,7 +10,7 @@
 namespace mcphd::mcp {
 
 // The published error kinds (docs/PROTOCOL.md).
-enum class ErrorKind { kDns, kConnect, kTls, kTimeout, kHttp, kAuth, kProtocol, kConfig };
+enum class ErrorKind { kDns, kConnect, kTls, kTimeout, kHttp, kAuth, kProtocol, kConfig, kSpawn };
 const char* errorKindName(ErrorKind k);
 
 struct CheckError {

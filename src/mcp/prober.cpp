@@ -5,24 +5,29 @@
 #include "common/secret.hpp"
 #include "mcp/probe.hpp"
 #include "mcp/sse_probe.hpp"
+#include "mcp/stdio_probe.hpp"
 
 namespace mcphd::mcp {
 
 namespace {
 
-class HttpCheck final : public RunningCheck {
+class ServerCheck final : public RunningCheck {
  public:
-  HttpCheck(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
+  ServerCheck(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
             loop::TimerFactory& timers, const registry::ServerSpec& spec,
             std::function<void(ProbeResult)> done,
-            std::map<std::string, registry::Transport>& detected)
+            std::map<std::string, registry::Transport>& detected,
+            loop::ProcessSpawner* processes, const std::vector<std::string>& inheritedEnv)
       : client_(client),
         auth_(auth),
         clock_(clock),
         spec_(spec),
         done_(std::move(done)),
+        timers_(timers),
         deferred_(timers.createTimer()),
-        detected_(detected) {}
+        detected_(detected),
+        processes_(processes),
+        inheritedEnv_(inheritedEnv) {}
 
   void begin() {
     if (startUs_ == 0) {
@@ -59,7 +64,7 @@ class HttpCheck final : public RunningCheck {
     });
   }
 
-  ~HttpCheck() override {
+  ~ServerCheck() override {
     for (auto& h : authHeaders_) {
       wipeString(h);
     }
@@ -90,7 +95,9 @@ class HttpCheck final : public RunningCheck {
 
   void runTransport(registry::Transport t) {
     auto onResult = [this, t](ProbeResult r) { onProbeDone(t, std::move(r)); };
-    if (t == registry::Transport::kSse) {
+    if (t == registry::Transport::kStdio) {
+      runStdio(std::move(onResult));
+    } else if (t == registry::Transport::kSse) {
       probe_.reset();
       sseProbe_ = std::make_unique<SseProbe>(client_, clock_, options(), onResult);
       sseProbe_->start();
@@ -99,6 +106,26 @@ class HttpCheck final : public RunningCheck {
       probe_ = std::make_unique<Probe>(client_, clock_, options(), onResult);
       probe_->start();
     }
+  }
+
+  void runStdio(std::function<void(ProbeResult)> onResult) {
+    if (processes_ == nullptr) {
+      ProbeResult r;
+      r.error = CheckError{ErrorKind::kConfig, "stdio servers cannot be checked by this process", 0};
+      return finish(std::move(r));
+    }
+    StdioOptions o;
+    o.serverId = spec_.id;
+    o.command = spec_.command;
+    o.args = spec_.args;
+    o.env = spec_.env;
+    o.inheritedEnv = inheritedEnv_;
+    o.cwd = spec_.cwd;
+    o.timeoutMs = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
+    o.maxBody = spec_.maxBody;
+    stdioProbe_ =
+        std::make_unique<StdioProbe>(*processes_, clock_, timers_, std::move(o), std::move(onResult));
+    stdioProbe_->start();
   }
 
   void onProbeDone(registry::Transport t, ProbeResult r) {
@@ -156,6 +183,7 @@ class HttpCheck final : public RunningCheck {
   const Clock& clock_;
   registry::ServerSpec spec_;
   std::function<void(ProbeResult)> done_;
+  loop::TimerFactory& timers_;
   std::unique_ptr<loop::Timer> deferred_;
   std::unique_ptr<auth::Pending> pendingAuth_;
   std::unique_ptr<auth::Pending> pendingDiscovery_;
@@ -163,19 +191,22 @@ class HttpCheck final : public RunningCheck {
   std::vector<std::string> authHeaders_;
   std::unique_ptr<Probe> probe_;
   std::unique_ptr<SseProbe> sseProbe_;
+  std::unique_ptr<StdioProbe> stdioProbe_;
   bool triedSse_ = false;
   std::optional<ProbeResult>
       firstError_;  // the Streamable HTTP failure that led to the SSE attempt
   std::map<std::string, registry::Transport>& detected_;
+  loop::ProcessSpawner* processes_;
+  const std::vector<std::string>& inheritedEnv_;
   int64_t startUs_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<RunningCheck> HttpProber::start(const registry::ServerSpec& spec,
+std::unique_ptr<RunningCheck> ServerProber::start(const registry::ServerSpec& spec,
                                                 std::function<void(ProbeResult)> done) {
-  auto check = std::make_unique<HttpCheck>(client_, auth_, clock_, timers_, spec, std::move(done),
-                                           detected_);
+  auto check = std::make_unique<ServerCheck>(client_, auth_, clock_, timers_, spec,
+                                             std::move(done), detected_, processes_, inheritedEnv_);
   check->begin();
   return check;
 }

@@ -4,10 +4,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "auth/auth_provider.hpp"
 #include "common/clock.hpp"
 #include "http/client.hpp"
+#include "loop/process.hpp"
 #include "loop/timer.hpp"
 #include "mcp/probe_result.hpp"
 #include "registry/server_spec.hpp"
@@ -30,12 +32,21 @@ class Prober {
                                               std::function<void(ProbeResult)> done) = 0;
 };
 
-// The real prober: credentials from an AuthProvider, then an MCP Probe over HTTP.
-class HttpProber final : public Prober {
+// The real prober: credentials from an AuthProvider, then the server's transport — Streamable
+// HTTP or legacy HTTP+SSE over `client`, or a process from `processes` for stdio servers.
+class ServerProber final : public Prober {
  public:
-  HttpProber(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
-             loop::TimerFactory& timers)
-      : client_(client), auth_(auth), clock_(clock), timers_(timers) {}
+  // `processes` may be null (no stdio servers); `inheritedEnv` ("NAME=value") is what a stdio
+  // server inherits from the daemon (see kInheritedEnvNames).
+  ServerProber(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
+               loop::TimerFactory& timers, loop::ProcessSpawner* processes = nullptr,
+               std::vector<std::string> inheritedEnv = {})
+      : client_(client),
+        auth_(auth),
+        clock_(clock),
+        timers_(timers),
+        processes_(processes),
+        inheritedEnv_(std::move(inheritedEnv)) {}
 
   std::unique_ptr<RunningCheck> start(const registry::ServerSpec& spec,
                                       std::function<void(ProbeResult)> done) override;
@@ -45,6 +56,8 @@ class HttpProber final : public Prober {
   auth::AuthProvider& auth_;
   const Clock& clock_;
   loop::TimerFactory& timers_;
+  loop::ProcessSpawner* processes_;
+  std::vector<std::string> inheritedEnv_;
   // transport: auto servers, by id: the transport that worked last time.
   std::map<std::string, registry::Transport> detected_;
 };

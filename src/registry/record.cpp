@@ -127,6 +127,13 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
   if (const std::string* n = field(f, "name")) {
     s.name = *n;
   }
+  const std::string* transport = field(f, "transport");
+  if ((transport != nullptr && *transport == "stdio") || field(f, "command") != nullptr) {
+    // Whoever can write to Redis must not be able to make the daemon run programs.
+    throw Invalid{
+        "transport: stdio servers can only be declared in the daemon's config file (a Redis "
+        "record cannot start processes)"};
+  }
   const std::string* url = field(f, "url");
   if (url == nullptr) {
     throw Invalid{"url: is required"};
@@ -149,6 +156,12 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
   }
   if (const std::string* h = field(f, "headers")) {
     s.headers = headers(*h);
+  }
+  if (const std::string* w = field(f, "watch_tools")) {
+    if (*w != "true" && *w != "false") {
+      throw Invalid{"watch_tools: must be true or false"};
+    }
+    s.watchTools = *w == "true";
   }
   s.intervalMs = duration(f, "interval", s.intervalMs);
   s.timeoutMs = duration(f, "timeout", s.timeoutMs);

@@ -10,6 +10,8 @@ const char* transportName(Transport t) {
       return "sse";
     case Transport::kAuto:
       return "auto";
+    case Transport::kStdio:
+      return "stdio";
   }
   return "?";
 }

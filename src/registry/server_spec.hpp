@@ -10,7 +10,7 @@
 
 namespace mcphd::registry {
 
-enum class Transport { kStreamableHttp, kSse, kAuto };
+enum class Transport { kStreamableHttp, kSse, kAuto, kStdio };
 enum class AuthType { kNone, kBearer, kBasic, kHeaders, kOAuth2 };
 enum class OAuth2Flow { kClientCredentials, kAuthorizationCode };
 enum class TokenAuthMethod { kAuto, kClientSecretBasic, kClientSecretPost, kPrivateKeyJwt };
@@ -49,8 +49,15 @@ struct ServerSpec {
   // Non-empty when the server's record is unusable: checks then publish error kind "config" with
   // this message and send nothing.
   std::string invalidReason;
-  std::string url;
+  std::string url;  // URL servers
   Transport transport = Transport::kAuto;
+  // stdio servers (config file only: a Redis record may not start processes).
+  std::string command;
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, Secret>> env;  // added to a minimal inherited environment
+  std::string cwd;                                  // empty: the daemon's working directory
+  // Keep a session open to hear notifications/tools/list_changed (servers that advertise it).
+  bool watchTools = false;
   std::vector<std::pair<std::string, std::string>> headers;  // not secret
   AuthSpec auth;
   int64_t intervalMs = 30'000;

@@ -162,3 +162,53 @@ TEST_CASE("a secret file that never ends is refused without filling memory") {
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: /dev/zero}\n") ==
         "test.yaml:4: servers[0].auth.token_file: /dev/zero is larger than 64 KiB");
 }
+
+TEST_CASE("a stdio server: command, args, env and cwd; a command implies transport stdio") {
+  auto r = loadString(R"(
+servers:
+  - id: files
+    transport: stdio
+    command: node
+    args: ["/opt/mcp/filesystem/dist/index.js", "/srv/data"]
+    env: {LOG_LEVEL: warn}
+    cwd: work
+    watch_tools: true
+  - id: implied
+    command: /usr/bin/mcp-server
+)",
+                      "test.yaml", "/etc/mcp");
+  REQUIRE(r.ok());
+  const auto& s = r->servers[0];
+  CHECK(s.transport == mcphd::registry::Transport::kStdio);
+  CHECK(s.command == "node");
+  CHECK(s.args == std::vector<std::string>{"/opt/mcp/filesystem/dist/index.js", "/srv/data"});
+  REQUIRE(s.env.size() == 1);
+  CHECK(s.env[0].first == "LOG_LEVEL");
+  CHECK(s.env[0].second.reveal() == "warn");
+  CHECK(s.cwd == "/etc/mcp/work");
+  CHECK(s.watchTools);
+  CHECK(r->servers[1].transport == mcphd::registry::Transport::kStdio);
+  CHECK_FALSE(r->servers[1].watchTools);
+}
+
+TEST_CASE("stdio settings that cannot work are refused with the key that is wrong") {
+  CHECK(errorOf("servers:\n  - id: a\n    transport: stdio\n") ==
+        "test.yaml:2: servers[0].command: is required for transport stdio");
+  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    url: http://x/mcp\n") ==
+        "test.yaml:4: servers[0].url: does not apply to a stdio server");
+  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    transport: sse\n") ==
+        "test.yaml:4: servers[0].transport: must be stdio (or left out) for a server with a "
+        "command");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    args: [x]\n") ==
+        "test.yaml:4: servers[0].args: applies to stdio servers only (set command)");
+  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    env: {1X: y}\n") ==
+        "test.yaml:4: servers[0].env: '1X' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
+  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    args: x\n").find(
+            "servers[0].args: must be a list of strings") != std::string::npos);
+  CHECK(errorOf("defaults:\n  transport: stdio\n") ==
+        "test.yaml:2: defaults.transport: stdio is set per server, with its command");
+  CHECK(errorOf("defaults:\n  command: sh\n").find("defaults.command: unknown key") !=
+        std::string::npos);
+  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    watch_tools: maybe\n") ==
+        "test.yaml:4: servers[0].watch_tools: must be true or false");
+}

@@ -85,6 +85,15 @@ TEST_CASE("an unusable record becomes a spec with a reason and no secret") {
   CHECK(reason({{"url", "http://x/mcp"}, {"enabled", "maybe"}}) == "record a: enabled: must be true or false");
   CHECK(reason({{"url", "http://x/mcp"}, {"auth_type", "oauth2"}, {"credentials", seal(k, "a", R"({"client_id":"c"})")}}) ==
         "record a: credentials: oauth2 client_credentials needs client_secret or private_key_pem");
+  // Whoever writes to Redis cannot make the daemon start a program.
+  CHECK(reason({{"transport", "stdio"}, {"command", "sh"}}).find(
+            "stdio servers can only be declared in the daemon's config file") != std::string::npos);
+  CHECK(reason({{"url", "http://x/mcp"}, {"command", "sh"}}).find("cannot start processes") !=
+        std::string::npos);
+  CHECK(reason({{"url", "http://x/mcp"}, {"watch_tools", "yes"}}) ==
+        "record a: watch_tools: must be true or false");
+  CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"watch_tools", "true"}}, ServerSpec{}, k)
+            .watchTools);
   auth::KeyRing none;
   CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"auth_type", "bearer"}, {"credentials", good}}, ServerSpec{}, none)
             .invalidReason == "record a: credentials: the daemon has no secrets.keys to decrypt them with");

@@ -1,0 +1,157 @@
+#include "loop/child_supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+namespace mcphd::loop {
+
+namespace {
+
+constexpr int kGraceSeconds = 2;
+
+// Exits the way the server did: its status, or re-raising its signal with default disposition.
+[[noreturn]] void exitLike(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(sig);
+    _exit(128 + sig);
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+// Kills the server's process group at once, reaps the server and exits like it.
+[[noreturn]] void killNow(pid_t child) {
+  kill(-child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  exitLike(status);
+}
+
+// Stops the server's process group: SIGTERM, then SIGKILL after the grace period (or at once when
+// the daemon says so).
+[[noreturn]] void terminate(pid_t child, const sigset_t& waitSet) {
+  kill(-child, SIGTERM);
+  struct timespec deadline {};
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += kGraceSeconds;
+  int status = 0;
+  for (;;) {
+    pid_t done = waitpid(child, &status, WNOHANG);
+    if (done == child) {
+      kill(-child, SIGKILL);  // whatever the server left in its group
+      exitLike(status);
+    }
+    struct timespec now {};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long leftNs = (deadline.tv_sec - now.tv_sec) * 1'000'000'000L + (deadline.tv_nsec - now.tv_nsec);
+    if (leftNs <= 0) {
+      break;
+    }
+    struct timespec wait {
+      leftNs / 1'000'000'000L, leftNs % 1'000'000'000L
+    };
+    if (sigtimedwait(&waitSet, nullptr, &wait) == kKillNowSignal) {
+      killNow(child);
+    }
+  }
+  killNow(child);
+}
+
+}  // namespace
+
+int runChildSupervisor(int argc, char** argv) {
+  // argv: <self> --exec-child <daemon pid> <program> [args...]
+  if (argc < 4) {
+    std::fprintf(stderr, "mcp-healthd: --exec-child is internal: <daemon pid> <program> [args]\n");
+    return 2;
+  }
+  const pid_t daemon = static_cast<pid_t>(std::strtol(argv[2], nullptr, 10));
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, kKillNowSignal}) {
+    sigaddset(&handled, s);
+  }
+  sigprocmask(SIG_BLOCK, &handled, nullptr);  // taken with sigtimedwait/sigwaitinfo only
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != daemon) {
+    return 1;  // the daemon died before we could ask to follow it
+  }
+  int execPipe[2];
+  if (pipe2(execPipe, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "mcp-healthd: cannot start %s: pipe: %s\n", argv[3], std::strerror(errno));
+    return 127;
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    std::fprintf(stderr, "mcp-healthd: cannot start %s: fork: %s\n", argv[3], std::strerror(errno));
+    return 127;
+  }
+  if (child == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // if the supervisor itself is killed
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv(argv[3], argv + 3);
+    int err = errno;
+    (void)!write(execPipe[1], &err, sizeof err);
+    _exit(127);
+  }
+  setpgid(child, child);  // also here, so no signal can reach the group before it exists
+  close(execPipe[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(execPipe[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  close(execPipe[0]);
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    waitpid(child, nullptr, 0);
+    std::fprintf(stderr, "mcp-healthd: cannot execute %s: %s\n", argv[3], std::strerror(err));
+    return 127;
+  }
+  // The server holds the daemon's pipes; the supervisor keeps no copy of stdin and stdout, so
+  // end-of-file on them is the server's alone. Stderr stays for the messages above.
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+    close(devnull);
+  }
+  for (;;) {
+    siginfo_t info{};
+    int sig = sigwaitinfo(&handled, &info);
+    if (sig < 0) {
+      continue;  // EINTR
+    }
+    if (sig == kKillNowSignal) {
+      killNow(child);
+    }
+    if (sig == SIGCHLD) {
+      int status = 0;
+      if (waitpid(child, &status, WNOHANG) == child) {
+        kill(-child, SIGKILL);
+        exitLike(status);
+      }
+      continue;
+    }
+    terminate(child, handled);
+  }
+}
+
+}  // namespace mcphd::loop

@@ -1,0 +1,283 @@
+#include "mcp/stdio_probe.hpp"
+
+#include "common/json_writer.hpp"
+#include "common/redact.hpp"
+#include "mcp/probe.hpp"
+#include "mcp/probe_common.hpp"
+#include "mcp/sse_probe.hpp"
+
+namespace mcphd::mcp {
+
+namespace {
+
+constexpr size_t kStderrTail = 400;
+
+std::string valueOf(const std::vector<std::string>& env, std::string_view name) {
+  for (const auto& e : env) {
+    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
+      return e.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> buildEnvironment(const std::vector<std::string>& inherited,
+                                          const std::vector<std::pair<std::string, Secret>>& env) {
+  std::vector<std::string> out;
+  for (const auto& e : inherited) {
+    std::string_view name = std::string_view(e).substr(0, e.find('='));
+    bool overridden = false;
+    for (const auto& [n, v] : env) {
+      overridden = overridden || n == name;
+    }
+    if (!overridden) {
+      out.push_back(e);
+    }
+  }
+  for (const auto& [name, value] : env) {
+    out.push_back(name + "=" + std::string(value.reveal()));
+  }
+  return out;
+}
+
+StdioProbe::StdioProbe(loop::ProcessSpawner& spawner, const Clock& clock,
+                       loop::TimerFactory& timers, StdioOptions options,
+                       std::function<void(ProbeResult)> done)
+    : spawner_(spawner),
+      clock_(clock),
+      options_(std::move(options)),
+      done_(std::move(done)),
+      timer_(timers.createTimer()) {}
+
+StdioProbe::~StdioProbe() {
+  process_.reset();  // the spawner's shutdown ladder takes over
+  timer_.reset();
+}
+
+void StdioProbe::start() {
+  startUs_ = clock_.nowUs();
+  stepStartUs_ = startUs_;
+  std::vector<std::string> env = buildEnvironment(options_.inheritedEnv, options_.env);
+  std::string path = valueOf(env, "PATH");
+  if (path.empty()) {
+    path = "/usr/local/bin:/usr/bin:/bin";
+  }
+  auto file = loop::findExecutable(options_.command, path, options_.cwd);
+  if (!file) {
+    for (auto& e : env) {
+      wipeString(e);
+    }
+    std::string message = file.error().message;
+    timer_->start(0, [this, message] { fail(ErrorKind::kSpawn, message); });
+    return;
+  }
+  loop::ProcessOptions po;
+  po.file = file.value();
+  po.args = options_.args;
+  po.env = std::move(env);
+  po.cwd = options_.cwd;
+  po.name = options_.serverId;
+  for (const auto& [name, value] : options_.env) {
+    po.secrets.push_back(value);
+  }
+  loop::ProcessCallbacks cb;
+  cb.onStdout = [this](std::string_view chunk) { onStdout(chunk); };
+  cb.onStderr = [this](std::string_view chunk) {
+    stderrTail_.append(chunk);
+    if (stderrTail_.size() > 2 * kStderrTail) {
+      stderrTail_.erase(0, stderrTail_.size() - kStderrTail);
+    }
+  };
+  cb.onExit = [this](loop::ProcessExit e) { onExit(e); };
+  auto spawned = spawner_.spawn(std::move(po), std::move(cb));
+  if (!spawned) {
+    std::string message = spawned.error().message;
+    timer_->start(0, [this, message] { fail(ErrorKind::kSpawn, message); });
+    return;
+  }
+  process_ = std::move(spawned.value());
+  result_.connectUs = clock_.nowUs() - startUs_;
+  timer_->start(options_.timeoutMs, [this] {
+    fail(ErrorKind::kTimeout,
+         "check timed out after " + std::to_string(options_.timeoutMs) + " ms waiting for " +
+             (step_ == Step::kInitialize ? "the initialize result" : "tools/list"),
+         true);
+  });
+  expectId_ = std::to_string(nextId_);
+  send(encodeRequest(nextId_++, "initialize", initializeParams(kOfferedProtocolVersion)));
+}
+
+void StdioProbe::send(const std::string& message) {
+  if (!process_->write(message + "\n")) {
+    fail(ErrorKind::kProtocol, "the server's stdin is closed");
+  }
+}
+
+void StdioProbe::onStdout(std::string_view chunk) {
+  while (!chunk.empty() && !finished_) {
+    size_t nl = chunk.find('\n');
+    std::string_view part = chunk.substr(0, nl);
+    if (line_.size() + part.size() > options_.maxBody) {
+      return fail(ErrorKind::kProtocol, "a message on stdout is larger than max_body (" +
+                                            std::to_string(options_.maxBody) + " bytes)");
+    }
+    if (nl == std::string_view::npos) {
+      line_.append(part);
+      return;
+    }
+    if (line_.empty()) {
+      onLine(part);
+    } else {
+      line_.append(part);
+      std::string line = std::move(line_);
+      line_.clear();
+      onLine(line);
+    }
+    chunk.remove_prefix(nl + 1);
+  }
+}
+
+void StdioProbe::onLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  if (line.find_first_not_of(" \t") == std::string_view::npos) {
+    return;
+  }
+  auto m = decodeMessage(line);
+  if (!m) {
+    return fail(ErrorKind::kProtocol, "stdout line '" + snippet(line, 80) + "': " +
+                                          m.error().message +
+                                          " (a stdio server must write only JSON-RPC messages "
+                                          "to stdout)");
+  }
+  onMessage(m.value());
+}
+
+void StdioProbe::onMessage(const Message& m) {
+  if (m.kind == MessageKind::kRequest) {
+    send(m.method == "ping" ? encodeResult(m.id, "{}")
+                            : encodeError(m.id, -32601, "Method not found"));
+    return;
+  }
+  if (m.kind == MessageKind::kNotification || m.id != expectId_) {
+    return;
+  }
+  const char* what = step_ == Step::kInitialize ? "initialize" : "tools/list";
+  if (m.kind == MessageKind::kErrorResponse) {
+    return fail(ErrorKind::kProtocol, std::string(what) + " failed: JSON-RPC error " +
+                                          std::to_string(m.errorCode) + " " +
+                                          snippet(m.errorMessage));
+  }
+  int64_t tookUs = clock_.nowUs() - stepStartUs_;
+  if (step_ == Step::kInitialize) {
+    result_.initializeUs = tookUs;
+    auto init = decodeInitializeResult(m.result);
+    if (!init) {
+      return fail(ErrorKind::kProtocol, init.error().message);
+    }
+    const std::string& v = init->protocolVersion;
+    if (v != kLegacyProtocolVersion && !isAcceptedProtocolVersion(v)) {
+      return fail(ErrorKind::kProtocol,
+                  "server chose unsupported protocol version '" + snippet(v) + "'");
+    }
+    result_.protocolVersion = v;
+    result_.serverName = init->serverName;
+    result_.serverVersion = init->serverVersion;
+    result_.toolsListChanged = init->toolsListChanged;
+    result_.initialized = true;
+    send(encodeNotification("notifications/initialized"));
+    if (!finished_) {
+      sendToolsList("");
+    }
+    return;
+  }
+  result_.toolsListUs += tookUs;
+  auto next = pages_.add(m.result);
+  if (!next) {
+    return fail(ErrorKind::kProtocol, next.error().message);
+  }
+  if (!next.value()) {
+    result_.tools = std::move(pages_.tools());
+    result_.toolsComplete = true;
+    result_.toolsHash = computeToolsHash(result_.tools);
+    return complete();
+  }
+  sendToolsList(*next.value());
+}
+
+void StdioProbe::sendToolsList(const std::string& cursor) {
+  step_ = Step::kToolsList;
+  stepStartUs_ = clock_.nowUs();
+  expectId_ = std::to_string(nextId_);
+  std::string params = cursor.empty() ? "{}" : "{\"cursor\":" + json::quote(cursor) + "}";
+  send(encodeRequest(nextId_++, "tools/list", params));
+}
+
+void StdioProbe::onExit(loop::ProcessExit e) {
+  if (finished_) {
+    return;
+  }
+  std::string how = e.signal != 0 ? "was killed by signal " + std::to_string(e.signal)
+                                  : "exited with status " + std::to_string(e.status);
+  std::string message = "the server process " + how + " before answering " +
+                        (step_ == Step::kInitialize ? "initialize" : "tools/list");
+  std::string tail = stderrTail();
+  if (!tail.empty()) {
+    message += "; its stderr ended with: " + tail;
+  }
+  // Never answered initialize: the server could not start (missing module, bad arguments).
+  fail(result_.initialized ? ErrorKind::kProtocol : ErrorKind::kSpawn, std::move(message));
+}
+
+std::string StdioProbe::stderrTail() const {
+  std::string_view t = stderrTail_;
+  if (t.size() > kStderrTail) {
+    t.remove_prefix(t.size() - kStderrTail);
+  }
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) {
+    t.remove_suffix(1);
+  }
+  if (size_t nl = t.rfind('\n'); nl != std::string_view::npos && t.size() - nl > 40) {
+    t.remove_prefix(nl + 1);  // the last line, when it says enough on its own
+  }
+  return snippet(t, kStderrTail);
+}
+
+std::vector<std::string> StdioProbe::secretValues() const {
+  std::vector<std::string> v;
+  for (const auto& [name, value] : options_.env) {
+    v.push_back(name + ": " + std::string(value.reveal()));  // the shape redactSentHeaders reads
+  }
+  return v;
+}
+
+void StdioProbe::fail(ErrorKind kind, std::string message, bool retriable) {
+  if (finished_) {
+    return;
+  }
+  auto secrets = secretValues();
+  recordFailure(result_, CheckError{kind, std::move(message), 0}, retriable, secrets);
+  for (auto& s : secrets) {
+    wipeString(s);
+  }
+  complete();
+}
+
+void StdioProbe::complete() {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  result_.totalUs = clock_.nowUs() - startUs_;
+  // Deferred: this may run inside the process's callbacks, and `done` may destroy the probe.
+  timer_->start(0, [this] {
+    process_.reset();  // the shutdown ladder: stdin closed, SIGTERM after 2 s, SIGKILL after 2 more
+    auto done = std::move(done_);
+    done(std::move(result_));
+  });
+}
+
+}  // namespace mcphd::mcp
