@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -257,9 +258,55 @@ EverythingServer::EverythingServer(const TempDir& dir, int port, std::string mod
 
 EverythingServer::~EverythingServer() { stop(); }
 
+std::string everythingScript() {
+  return std::string(MCPHD_PEERS_DIR) +
+         "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+}
+
+std::vector<int> processesWithEnv(const std::string& entry) {
+  std::vector<int> pids;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) {
+    return pids;
+  }
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') {
+      continue;
+    }
+    std::string env = readFile(std::string("/proc/") + e->d_name + "/environ");
+    size_t start = 0;
+    while (start < env.size()) {
+      size_t nul = env.find('\0', start);
+      if (env.compare(start, (nul == std::string::npos ? env.size() : nul) - start, entry) == 0) {
+        // A zombie is gone in all but name; its environ reads empty, so it never gets here.
+        pids.push_back(static_cast<int>(pid));
+        break;
+      }
+      if (nul == std::string::npos) {
+        break;
+      }
+      start = nul + 1;
+    }
+  }
+  closedir(proc);
+  return pids;
+}
+
+bool waitNoProcessWithEnv(const std::string& entry, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!processesWithEnv(entry).empty()) {
+    if (Clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 void EverythingServer::start() {
-  std::string script = std::string(MCPHD_PEERS_DIR) +
-                       "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+  std::string script = everythingScript();
   proc_ =
       std::make_unique<Process>(std::vector<std::string>{"node", script, mode_},
                                 std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},

@@ -56,6 +56,15 @@ class Process {
 
 std::string readFile(const std::string& path);
 
+// The pids of the running processes whose environment holds `entry` ("NAME=value"): how a test
+// finds the stdio servers (and their children) it gave a marker to.
+std::vector<int> processesWithEnv(const std::string& entry);
+// Polls processesWithEnv until it is empty; false if processes are still there at `timeout`.
+bool waitNoProcessWithEnv(const std::string& entry, std::chrono::milliseconds timeout);
+
+// The path of server-everything's entry point (node <path> stdio|sse|streamableHttp).
+std::string everythingScript();
+
 // Runs mcp-healthctl with `args` to completion (30 s at most), output to dir/out; its exit status.
 int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out);
 void writeFile(const std::string& path, const std::string& content);

@@ -1,0 +1,93 @@
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Every stdio server of a test gets MCPHD_TEST_MARK=<its temp dir>: the test finds them, and
+// whatever they started, in /proc.
+std::string mark(const TempDir& dir) { return "MCPHD_TEST_MARK=" + dir.path(); }
+
+std::string stdioServers(const TempDir& dir) {
+  const std::string env = "    env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}\n";
+  return "  - id: everything\n    command: node\n    args: [\"" + everythingScript() +
+         "\", stdio]\n" + env +
+         "  - id: missing\n    command: no-such-mcp-server\n" + env +
+         "  - id: crashing\n    command: sh\n"
+         "    args: [\"-c\", \"echo 'Error: cannot find module x' >&2; exit 3\"]\n" +
+         env +
+         // Ignores SIGTERM, and so does its child: only the SIGKILL of the group ends them.
+         "  - id: stubborn\n    command: sh\n    args: [\"-c\", \"trap '' TERM; sleep 60 & wait\"]\n" +
+         env;
+}
+
+}  // namespace
+
+TEST_CASE("stdio servers: healthy with their tools, kind spawn when they cannot start, none "
+          "left behind") {
+  TempDir dir;
+  const std::string config = dir.file("stdio.yaml");
+  writeFile(config, "defaults:\n  timeout: 3s\nservers:\n" + stdioServers(dir));
+  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("stdio.out"));
+  auto rc = p.wait(30s);
+  REQUIRE(rc);
+  CHECK(*rc == 1);
+  std::string out = readFile(dir.file("stdio.out"));
+  INFO(out);
+  CHECK(out.find(R"("server_id":"everything","seq":1,"status":"healthy")") != std::string::npos);
+  CHECK(out.find(R"("tool_count":13)") != std::string::npos);
+  CHECK(out.find(R"("server_info":{"name":"mcp-servers/everything")") != std::string::npos);
+  CHECK(out.find(R"("kind":"spawn","message":"cannot start no-such-mcp-server: not found in PATH)") !=
+        std::string::npos);
+  CHECK(out.find(R"("kind":"spawn","message":"the server process exited with status 3 before )"
+                 R"(answering initialize; its stderr ended with: Error: cannot find module x")") !=
+        std::string::npos);
+  CHECK(out.find(R"("server_id":"stubborn","seq":1,"status":"unhealthy")") != std::string::npos);
+  CHECK(out.find(R"("kind":"timeout")") != std::string::npos);
+  // The server's stderr went to the log, with the server's id.
+  CHECK(out.find("server everything: stderr: Starting default (STDIO) server...") !=
+        std::string::npos);
+  // --once waited for its children: nothing is left, not even the stubborn one's sleep.
+  CHECK(processesWithEnv(mark(dir)).empty());
+}
+
+TEST_CASE("no stdio server outlives the daemon, whether it stops or is killed") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const std::string config = dir.file("stdio-daemon.yaml");
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\ndefaults:\n  interval: 20s\n  timeout: 15s\nservers:\n" +
+                        stdioServers(dir));
+  for (int sig : {SIGTERM, SIGKILL}) {
+    INFO("signal " << sig);
+    Process d({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
+    // The first checks are spread over the interval: trigger them all now.
+    for (const char* id : {"everything", "stubborn"}) {
+      redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", id});
+    }
+    // stubborn: supervisor, sh and sleep are up; everything: supervisor and node, while checked.
+    auto deadline = Clock::now() + 20s;
+    while (processesWithEnv(mark(dir)).size() < 3 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE(processesWithEnv(mark(dir)).size() >= 3);
+    auto stopped = Clock::now();
+    auto rc = d.stop(sig, 5s);
+    REQUIRE(rc);
+    if (sig == SIGTERM) {
+      CHECK(*rc == 0);
+      CHECK(Clock::now() - stopped < 2s);
+      // The daemon killed them before it exited.
+      CHECK(processesWithEnv(mark(dir)).empty());
+    } else {
+      // The supervisors saw the daemon die: SIGTERM to their group, SIGKILL 2 s later.
+      CHECK(waitNoProcessWithEnv(mark(dir), 4s));
+    }
+  }
+}
