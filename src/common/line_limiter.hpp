@@ -17,7 +17,10 @@ class LineLimiter {
   using Emit = std::function<void(std::string_view line, uint64_t droppedBefore)>;
 
   LineLimiter(size_t maxLine, double burst, double perSecond, Emit emit)
-      : maxLine_(maxLine), burst_(burst), perSecond_(perSecond), tokens_(burst),
+      : maxLine_(maxLine),
+        burst_(burst),
+        perSecond_(perSecond),
+        tokens_(burst),
         emit_(std::move(emit)) {}
 
   void feed(std::string_view chunk, int64_t nowMs);
@@ -34,7 +37,7 @@ class LineLimiter {
   double tokens_;
   int64_t lastMs_ = -1;
   std::string line_;
-  bool cut_ = false;     // the current line went over maxLine_
+  bool cut_ = false;      // the current line went over maxLine_
   uint64_t pending_ = 0;  // dropped since the last emitted line
   uint64_t totalDropped_ = 0;
   Emit emit_;

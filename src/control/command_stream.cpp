@@ -104,16 +104,23 @@ void CommandStream::readPending(uint64_t gen, std::string from) {
         if (!last.empty()) {
           readPending(gen, last);
         } else {
-          claim(gen, "0-0");
+          claim(gen, "0-0", true);
         }
       });
 }
 
-void CommandStream::claim(uint64_t gen, std::string from) {
-  writer_.command(
+void CommandStream::claim(uint64_t gen, std::string from, bool thenRead) {
+  auto finished = [this, gen, thenRead] {
+    // Look for abandoned entries again later.
+    claimTimer_->start(options_.claimIdleMs, [this, gen] { claim(gen, "0-0", false); });
+    if (thenRead) {
+      readNew(gen);
+    }
+  };
+  bool sent = writer_.command(
       {"XAUTOCLAIM", stream_, options_.group, options_.consumer,
        std::to_string(options_.claimIdleMs), from, "COUNT", "100"},
-      [this, gen](Result<redis::Reply> r) {
+      [this, gen, thenRead, finished](Result<redis::Reply> r) {
         if (gen != generation_) {
           return;
         }
@@ -121,19 +128,20 @@ void CommandStream::claim(uint64_t gen, std::string from) {
           if (r && r->type == redis::Reply::Type::kError) {
             log::warn("commands: XAUTOCLAIM failed: " + r->str);
           }
-          readNew(gen);
-          return;
+          return finished();
         }
         handleEntries(r->elements[1]);
         const std::string& next = r->elements[0].str;
         if (next != "0-0" && !next.empty()) {
-          claim(gen, next);
-          return;
+          return claim(gen, next, thenRead);
         }
-        // Look for abandoned entries again later.
-        claimTimer_->start(options_.claimIdleMs, [this, gen] { claim(gen, "0-0"); });
-        readNew(gen);
+        finished();
       });
+  if (!sent) {
+    // The other connection (answers, acknowledgements, claims) is not back yet: commands are
+    // read meanwhile, abandoned entries are looked for at the next round.
+    finished();
+  }
 }
 
 void CommandStream::readNew(uint64_t gen) {

@@ -46,7 +46,9 @@ class CommandStream {
   void onReaderReady(bool ready);
   void init(uint64_t gen);
   void readPending(uint64_t gen, std::string from);
-  void claim(uint64_t gen, std::string from);
+  // XAUTOCLAIM from `from`. `thenRead`: this is the set-up after a (re)connect, which starts
+  // the XREADGROUP loop once claiming is done; the periodic claims leave that loop alone.
+  void claim(uint64_t gen, std::string from, bool thenRead);
   void readNew(uint64_t gen);
   // False (after logging and scheduling a fresh start on a Redis error) when a reader reply is
   // stale, lost with the connection, or an error.

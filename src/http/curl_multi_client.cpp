@@ -393,7 +393,10 @@ int CurlMultiClient::onSocket(CURL*, curl_socket_t fd, int what, void* selfp, vo
     }
     int flags = 0;
     if (status < 0) {
-      flags = CURL_CSELECT_ERR;
+      // POLLERR (e.g. a reset connection). CURL_CSELECT_ERR would end the transfer as
+      // "select/poll returned error"; letting curl read and write says what happened
+      // ("Connection reset by peer"). libuv has stopped this poll handle.
+      flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
     } else {
       if ((ev & UV_READABLE) != 0) {
         flags |= CURL_CSELECT_IN;

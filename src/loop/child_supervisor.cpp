@@ -58,7 +58,8 @@ constexpr int kGraceSeconds = 2;
     }
     struct timespec now {};
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long leftNs = (deadline.tv_sec - now.tv_sec) * 1'000'000'000L + (deadline.tv_nsec - now.tv_nsec);
+    long leftNs =
+        (deadline.tv_sec - now.tv_sec) * 1'000'000'000L + (deadline.tv_nsec - now.tv_nsec);
     if (leftNs <= 0) {
       break;
     }

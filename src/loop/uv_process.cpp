@@ -37,9 +37,8 @@ class UvChild {
       : spawner_(spawner),
         name_(std::move(name)),
         secrets_(std::move(secrets)),
-        stderrLog_(512, 20, 2, [this](std::string_view line, uint64_t dropped) {
-          logStderr(line, dropped);
-        }) {}
+        stderrLog_(512, 20, 2,
+                   [this](std::string_view line, uint64_t dropped) { logStderr(line, dropped); }) {}
 
   Result<void> start(ProcessOptions& o, const std::optional<std::string>& supervisor) {
     uv_loop_t* loop = spawner_.loop_.raw();
@@ -140,9 +139,8 @@ class UvChild {
     auto* w = new WriteRequest;
     w->data = std::move(data);
     uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
-    int rc = uv_write(&w->req, in, &buf, 1, [](uv_write_t* req, int) {
-      delete reinterpret_cast<WriteRequest*>(req);
-    });
+    int rc = uv_write(&w->req, in, &buf, 1,
+                      [](uv_write_t* req, int) { delete reinterpret_cast<WriteRequest*>(req); });
     if (rc != 0) {
       delete w;
       return false;
@@ -382,7 +380,7 @@ UvProcessSpawner::~UvProcessSpawner() {
 }
 
 Result<std::unique_ptr<Process>> UvProcessSpawner::spawn(ProcessOptions options,
-                                                          ProcessCallbacks callbacks) {
+                                                         ProcessCallbacks callbacks) {
   if (stopping_) {
     return makeError("cannot start " + options.file + ": the daemon is stopping");
   }
@@ -443,7 +441,8 @@ Result<std::string> findExecutable(const std::string& command, const std::string
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find(':', start);
-    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string dir =
+        path.substr(start, end == std::string::npos ? std::string::npos : end - start);
     std::string file = (dir.empty() ? std::string(".") : dir) + "/" + command;
     int err = usable(file);
     if (err == 0) {

@@ -14,10 +14,10 @@ namespace {
 class ServerCheck final : public RunningCheck {
  public:
   ServerCheck(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
-            loop::TimerFactory& timers, const registry::ServerSpec& spec,
-            std::function<void(ProbeResult)> done,
-            std::map<std::string, registry::Transport>& detected,
-            loop::ProcessSpawner* processes, const std::vector<std::string>& inheritedEnv)
+              loop::TimerFactory& timers, const registry::ServerSpec& spec,
+              std::function<void(ProbeResult)> done,
+              std::map<std::string, registry::Transport>& detected, loop::ProcessSpawner* processes,
+              const std::vector<std::string>& inheritedEnv)
       : client_(client),
         auth_(auth),
         clock_(clock),
@@ -111,7 +111,8 @@ class ServerCheck final : public RunningCheck {
   void runStdio(std::function<void(ProbeResult)> onResult) {
     if (processes_ == nullptr) {
       ProbeResult r;
-      r.error = CheckError{ErrorKind::kConfig, "stdio servers cannot be checked by this process", 0};
+      r.error =
+          CheckError{ErrorKind::kConfig, "stdio servers cannot be checked by this process", 0};
       return finish(std::move(r));
     }
     StdioOptions o;
@@ -123,8 +124,8 @@ class ServerCheck final : public RunningCheck {
     o.cwd = spec_.cwd;
     o.timeoutMs = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
     o.maxBody = spec_.maxBody;
-    stdioProbe_ =
-        std::make_unique<StdioProbe>(*processes_, clock_, timers_, std::move(o), std::move(onResult));
+    stdioProbe_ = std::make_unique<StdioProbe>(*processes_, clock_, timers_, std::move(o),
+                                               std::move(onResult));
     stdioProbe_->start();
   }
 
@@ -204,9 +205,9 @@ class ServerCheck final : public RunningCheck {
 }  // namespace
 
 std::unique_ptr<RunningCheck> ServerProber::start(const registry::ServerSpec& spec,
-                                                std::function<void(ProbeResult)> done) {
-  auto check = std::make_unique<ServerCheck>(client_, auth_, clock_, timers_, spec,
-                                             std::move(done), detected_, processes_, inheritedEnv_);
+                                                  std::function<void(ProbeResult)> done) {
+  auto check = std::make_unique<ServerCheck>(client_, auth_, clock_, timers_, spec, std::move(done),
+                                             detected_, processes_, inheritedEnv_);
   check->begin();
   return check;
 }

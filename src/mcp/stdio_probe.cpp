@@ -148,8 +148,8 @@ void StdioProbe::onLine(std::string_view line) {
   }
   auto m = decodeMessage(line);
   if (!m) {
-    return fail(ErrorKind::kProtocol, "stdout line '" + snippet(line, 80) + "': " +
-                                          m.error().message +
+    return fail(ErrorKind::kProtocol, "stdout line '" + snippet(line, 80) +
+                                          "': " + m.error().message +
                                           " (a stdio server must write only JSON-RPC messages "
                                           "to stdout)");
   }

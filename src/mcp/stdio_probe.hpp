@@ -29,8 +29,8 @@ struct StdioOptions {
 
 // The environment variables a stdio server inherits from the daemon (as the MCP SDK does): the
 // daemon's own secrets (a Redis password in the environment) never reach a server.
-inline constexpr const char* kInheritedEnvNames[] = {"HOME", "LOGNAME", "PATH",
-                                                     "SHELL", "TERM", "USER"};
+inline constexpr const char* kInheritedEnvNames[] = {"HOME",  "LOGNAME", "PATH",
+                                                     "SHELL", "TERM",    "USER"};
 
 // One check of a stdio server: spawn it, then over newline-delimited JSON-RPC on its stdin and
 // stdout: initialize, notifications/initialized, tools/list (every page). The process is then let

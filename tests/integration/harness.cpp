@@ -305,6 +305,23 @@ bool waitNoProcessWithEnv(const std::string& entry, std::chrono::milliseconds ti
   return true;
 }
 
+FaultServer::FaultServer(const TempDir& dir) : port_(freePort()) {
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{MCPHD_FAULT_SERVER_PATH, "--port", std::to_string(port_)},
+      std::map<std::string, std::string>{}, dir.file("fault-server.log"));
+  if (!waitForPort(port_, std::chrono::seconds(10))) {
+    throw std::runtime_error("mcp-fault-server did not start; see " + dir.file("fault-server.log"));
+  }
+}
+
+FaultServer::~FaultServer() { proc_->stop(SIGKILL, std::chrono::seconds(5)); }
+
+long residentKiB(int pid) {
+  std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  size_t p = status.find("VmRSS:");
+  return p == std::string::npos ? -1 : std::strtol(status.c_str() + p + 6, nullptr, 10);
+}
+
 void EverythingServer::start() {
   std::string script = everythingScript();
   proc_ =

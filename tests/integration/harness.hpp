@@ -107,6 +107,26 @@ class EverythingServer {
   std::unique_ptr<Process> proc_;
 };
 
+// tests/fault_server: many virtual MCP servers, one per path, each a behaviour (healthy, slow,
+// silent, truncated, …; see the comment at the top of fault_server.cpp).
+class FaultServer {
+ public:
+  explicit FaultServer(const TempDir& dir);
+  ~FaultServer();
+  int port() const { return port_; }
+  // The URL of virtual server `name` in `mode` ("healthy?tools=5", "silent", …).
+  std::string url(const std::string& name, const std::string& mode) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/s/" + name + "/" + mode;
+  }
+
+ private:
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
+// The resident set size of process `pid` in KiB (VmRSS), or -1.
+long residentKiB(int pid);
+
 // A TCP listener that accepts connections (in the kernel backlog) and never answers.
 class SilentServer {
  public:

@@ -17,20 +17,21 @@ std::string mark(const TempDir& dir) { return "MCPHD_TEST_MARK=" + dir.path(); }
 std::string stdioServers(const TempDir& dir) {
   const std::string env = "    env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}\n";
   return "  - id: everything\n    command: node\n    args: [\"" + everythingScript() +
-         "\", stdio]\n" + env +
-         "  - id: missing\n    command: no-such-mcp-server\n" + env +
+         "\", stdio]\n" + env + "  - id: missing\n    command: no-such-mcp-server\n" + env +
          "  - id: crashing\n    command: sh\n"
          "    args: [\"-c\", \"echo 'Error: cannot find module x' >&2; exit 3\"]\n" +
          env +
          // Ignores SIGTERM, and so does its child: only the SIGKILL of the group ends them.
-         "  - id: stubborn\n    command: sh\n    args: [\"-c\", \"trap '' TERM; sleep 60 & wait\"]\n" +
+         "  - id: stubborn\n    command: sh\n    args: [\"-c\", \"trap '' TERM; sleep 60 & "
+         "wait\"]\n" +
          env;
 }
 
 }  // namespace
 
-TEST_CASE("stdio servers: healthy with their tools, kind spawn when they cannot start, none "
-          "left behind") {
+TEST_CASE(
+    "stdio servers: healthy with their tools, kind spawn when they cannot start, none "
+    "left behind") {
   TempDir dir;
   const std::string config = dir.file("stdio.yaml");
   writeFile(config, "defaults:\n  timeout: 3s\nservers:\n" + stdioServers(dir));
@@ -43,8 +44,9 @@ TEST_CASE("stdio servers: healthy with their tools, kind spawn when they cannot 
   CHECK(out.find(R"("server_id":"everything","seq":1,"status":"healthy")") != std::string::npos);
   CHECK(out.find(R"("tool_count":13)") != std::string::npos);
   CHECK(out.find(R"("server_info":{"name":"mcp-servers/everything")") != std::string::npos);
-  CHECK(out.find(R"("kind":"spawn","message":"cannot start no-such-mcp-server: not found in PATH)") !=
-        std::string::npos);
+  CHECK(
+      out.find(R"("kind":"spawn","message":"cannot start no-such-mcp-server: not found in PATH)") !=
+      std::string::npos);
   CHECK(out.find(R"("kind":"spawn","message":"the server process exited with status 3 before )"
                  R"(answering initialize; its stderr ended with: Error: cannot find module x")") !=
         std::string::npos);

@@ -60,8 +60,10 @@ TEST_CASE("a stdio check: initialize, initialized, every tools/list page, then t
   CHECK(lines[0].find(R"("id":1)") != std::string::npos);
 
   // A notification, a server request and the answer split across chunks.
-  run.spawner.out(0, R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})" "\n");
-  run.spawner.out(0, R"({"jsonrpc":"2.0","id":"p1","method":"ping"})" "\r\n");
+  run.spawner.out(0, R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})"
+                     "\n");
+  run.spawner.out(0, R"({"jsonrpc":"2.0","id":"p1","method":"ping"})"
+                     "\r\n");
   std::string init = initResult("1");
   run.spawner.out(0, init.substr(0, 20));
   run.spawner.out(0, init.substr(20));
@@ -71,11 +73,17 @@ TEST_CASE("a stdio check: initialize, initialized, every tools/list page, then t
   CHECK(lines[2] == R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
   CHECK(lines[3].find(R"("method":"tools/list")") != std::string::npos);
   CHECK(lines[3].find(R"("id":2)") != std::string::npos);
-  run.spawner.out(0, R"({"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"a","inputSchema":{"type":"object"}}],"nextCursor":"c2"}})" "\n");
+  run.spawner.out(
+      0,
+      R"({"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"a","inputSchema":{"type":"object"}}],"nextCursor":"c2"}})"
+      "\n");
   lines = run.spawner.lines(0);
   REQUIRE(lines.size() == 5);
   CHECK(lines[4].find(R"("cursor":"c2")") != std::string::npos);
-  run.spawner.out(0, R"({"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"b","inputSchema":{"type":"object"}}]}})" "\n");
+  run.spawner.out(
+      0,
+      R"({"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"b","inputSchema":{"type":"object"}}]}})"
+      "\n");
   CHECK_FALSE(run.result);  // never inline
   run.loop.runDue();
   REQUIRE(run.result);
@@ -115,8 +123,9 @@ TEST_CASE("a spawn the spawner refuses is error kind spawn") {
   CHECK(run.result->error->message.find("working directory /x") != std::string::npos);
 }
 
-TEST_CASE("a server that exits before initialize is kind spawn with the end of its stderr, "
-          "configured secrets redacted") {
+TEST_CASE(
+    "a server that exits before initialize is kind spawn with the end of its stderr, "
+    "configured secrets redacted") {
   Run run;
   run.probe->start();
   run.spawner.err(0, "Error: Cannot find module 'x'\n    at load (k-123456789)\n");

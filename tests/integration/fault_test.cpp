@@ -1,0 +1,213 @@
+#include <signal.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <map>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Expected {
+  std::string id;
+  std::string mode;  // fault server mode, or "" for a server configured by hand
+  std::string status;
+  std::string kind;  // "" for none
+  int64_t httpStatus = -1;
+  int64_t tools = -1;
+};
+
+// Every mode of the fault server, with what the daemon must publish for it (docs/PROTOCOL.md).
+const std::vector<Expected> kFaults = {
+    {"neighbour", "healthy?tools=20", "healthy", "", -1, 20},
+    {"paged", "healthy?tools=7&pages=3", "healthy", "", -1, 7},
+    {"many-tools", "many-tools", "healthy", "", -1, 10000},
+    {"slow-ok", "slow?ms=300", "healthy", "", -1, 3},
+    {"slow-timeout", "slow?ms=5000", "unhealthy", "timeout"},
+    {"drip", "drip?ms=10", "unhealthy", "timeout"},
+    {"silent", "silent", "unhealthy", "timeout"},
+    {"unavailable", "status?code=503&retry_after=1", "unhealthy", "http", 503},
+    {"server-error", "status?code=500", "unhealthy", "http", 500},
+    {"unauthorized", "unauthorized", "unhealthy", "auth", 401},
+    {"truncated", "truncated", "unhealthy", "protocol", 200},
+    {"wrong-content-type", "wrong-content-type", "unhealthy", "protocol", 200},
+    {"huge", "huge", "unhealthy", "protocol", 200},
+    {"sse-never", "sse-never", "unhealthy", "timeout"},
+    {"repeat-cursor", "repeat-cursor", "degraded", "protocol"},
+    {"invalid-utf8", "invalid-utf8", "degraded", "protocol", 200},
+    {"deep-json", "deep-json", "unhealthy", "protocol", 200},
+    {"reset", "reset", "unhealthy", "connect"},
+};
+
+constexpr int64_t kTimeoutMs = 800;
+
+std::string str(simdjson::dom::element e, const char* key) {
+  std::string_view v;
+  return e[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+
+int64_t num(simdjson::dom::element e, const char* key) {
+  int64_t v = -1;
+  return e[key].get(v) == simdjson::SUCCESS ? v : -1;
+}
+
+double latencyMs(simdjson::dom::element e) {
+  double v = -1;
+  return e["latency_ms"]["total"].get(v) == simdjson::SUCCESS ? v : -1;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a config mixing stdio, SSE, Streamable HTTP and every fault mode: each gets its status "
+    "and error kind in time, the healthy ones are unaffected, Redis can die meanwhile") {
+  TempDir dir;
+  RedisServer redis(dir);
+  FaultServer faults(dir);
+  EverythingServer legacy(dir, 0, "sse");
+  EverythingServer modern(dir);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  const std::string mark = "MCPHD_TEST_MARK=" + dir.path();
+
+  std::vector<Expected> expected = kFaults;
+  std::string servers;
+  for (const auto& e : kFaults) {
+    servers += "  - id: " + e.id + "\n    url: \"" + faults.url(e.id, e.mode) +
+               "\"\n    transport: streamable_http\n";
+  }
+  servers += "  - id: sse-everything\n    url: " + legacy.url() + "\n" +
+             "  - id: http-everything\n    url: " + modern.url() + "\n";
+  expected.push_back({"sse-everything", "", "healthy", "", -1, 13});
+  expected.push_back({"http-everything", "", "healthy", "", -1, 13});
+  // stdio servers start node: they get more time, on a loaded 2-core machine too.
+  const std::string stdioEnv =
+      "    env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}\n    interval: 20s\n    timeout: 10s\n";
+  servers += "  - id: stdio-everything\n    command: node\n    args: [\"" + everythingScript() +
+             "\", stdio]\n" + stdioEnv + "  - id: stdio-missing\n    command: no-such-server\n" +
+             stdioEnv;
+  expected.push_back({"stdio-everything", "", "healthy", "", -1, 13});
+  expected.push_back({"stdio-missing", "", "unhealthy", "spawn"});
+
+  const std::string config = dir.file("faults.yaml");
+  writeFile(config,
+            "redis:\n  url: " + redis.url() +
+                "\ndefaults:\n  interval: 1500ms\n  timeout: " + std::to_string(kTimeoutMs) +
+                "ms\n  connect_timeout: 500ms\n  jitter: 0%\n  unhealthy_interval: 500ms\n"
+                "  max_backoff: 1500ms\n  max_body: 1MiB\nservers:\n" +
+                servers);
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
+                 dir.file("daemon.log"));
+  INFO("daemon log: " << dir.file("daemon.log"));
+  // First checks are spread over the interval: ask for all of them now.
+  for (const auto& e : expected) {
+    redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", e.id});
+  }
+
+  // 1. Every server's first result: the documented status and kind, within its timeout.
+  std::map<std::string, std::string> first;
+  std::vector<double> neighbourMs;
+  auto collect = [&](std::chrono::milliseconds span, bool untilAllSeen) {
+    auto deadline = Clock::now() + span;
+    while (Clock::now() < deadline) {
+      if (untilAllSeen && first.size() == expected.size()) {
+        return;
+      }
+      auto m = sub.waitFor([](const Message& msg) { return msg.channel == "mcp:health"; },
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::max(deadline - Clock::now(), Clock::duration(1ms))));
+      if (!m) {
+        continue;
+      }
+      Json j(m->payload);
+      REQUIRE(j.ok);
+      std::string id = str(j.root, "server_id");
+      first.emplace(id, m->payload);
+      if (id == "neighbour") {
+        neighbourMs.push_back(latencyMs(j.root));
+      }
+    }
+  };
+  collect(30s, true);
+  for (const auto& e : expected) {
+    INFO("server " << e.id);
+    REQUIRE(first.count(e.id) == 1);
+    Json j(first[e.id]);
+    INFO(first[e.id]);
+    CHECK(str(j.root, "status") == e.status);
+    CHECK(str(j.root["error"], "kind") == e.kind);
+    CHECK(num(j.root["error"], "http_status") == e.httpStatus);
+    CHECK(num(j.root, "tool_count") == e.tools);
+    if (e.id.rfind("stdio", 0) != 0) {
+      CHECK(latencyMs(j.root) < kTimeoutMs + 200);  // decided within the server's timeout
+    }
+  }
+
+  // 2. Rounds of checks go on: memory stays flat and the healthy neighbour stays fast.
+  const long rssStart = residentKiB(daemon.pid());
+  collect(6s, false);
+  const long rssEnd = residentKiB(daemon.pid());
+  REQUIRE(neighbourMs.size() >= 3);
+  std::sort(neighbourMs.begin(), neighbourMs.end());
+  const double median = neighbourMs[neighbourMs.size() / 2];
+  const double worst = neighbourMs.back();
+  WARN("healthy neighbour among the faults: " << neighbourMs.size() << " checks, median " << median
+                                              << " ms, worst " << worst << " ms; daemon RSS "
+                                              << rssStart / 1024.0 << " MiB after the first round, "
+                                              << rssEnd / 1024.0 << " MiB 6 s later");
+  // The faulty servers take up to 800 ms each; the neighbour's check is a few ms of work.
+  CHECK(worst < 150);
+  CHECK(rssEnd - rssStart < 16 * 1024);
+
+  // 3. Redis dies while checks run, with a command delivered and not yet answered.
+  auto command = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "silent"});
+  REQUIRE(command);
+  auto pending = [&] {
+    auto r = redis.query({"EVAL", "return redis.call('XPENDING', KEYS[1], ARGV[1])[1]", "1",
+                          "mcp:commands", "mcp-healthd"});
+    return r ? std::stoll(*r) : -1;
+  };
+  auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline && pending() < 1) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(pending() >= 1);
+  redis.stop();
+  std::this_thread::sleep_for(1500ms);  // the silent check times out meanwhile
+  REQUIRE(daemon.running());
+  redis.start();
+  // The state is refilled, and the result that answers the command is stored.
+  deadline = Clock::now() + 15s;
+  auto refilled = [&] {
+    auto n = redis.query({"HLEN", "mcp:status"});
+    auto silent = redis.query({"HGET", "mcp:status", "silent"});
+    return n && std::stoll(*n) == static_cast<long long>(expected.size()) && silent &&
+           silent->find(*command) != std::string::npos;
+  };
+  while (Clock::now() < deadline && !refilled()) {
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(refilled());
+  // Commands work again on the new (empty) Redis: the stream and group are set up anew. (One
+  // message first, so the subscriber is known to be back before the answer is published.)
+  REQUIRE(sub.waitFor([](const Message& m) { return m.channel == "mcp:health"; }, 10s));
+  auto again = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "neighbour"});
+  REQUIRE(again);
+  auto answer = sub.waitFor(
+      [&](const Message& m) { return m.payload.find(*again) != std::string::npos; }, 15s);
+  if (!answer) {
+    std::string log = readFile(dir.file("daemon.log"));
+    FAIL("no answer to " << *again << "; daemon log ends with:\n"
+                         << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
+  }
+  CHECK(str(Json(answer->payload).root, "status") == "healthy");
+
+  // 4. It stops cleanly: exit 0 (no handle left open), no child process left.
+  auto rc = daemon.stop(SIGTERM, 5s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+  CHECK(processesWithEnv(mark).empty());
+}

@@ -1,0 +1,124 @@
+#include "control/command_stream.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "loop/sim_loop.hpp"
+#include "redis/fake_redis.hpp"
+
+using namespace mcphd;
+using mcphd::testing::FakeRedis;
+
+namespace {
+
+// A connection whose replies the test gives, one outstanding command at a time, like a real
+// connection with a blocking XREADGROUP on it.
+struct HeldRedis : redis::Commands {
+  struct Held {
+    std::vector<std::string> argv;
+    std::function<void(Result<redis::Reply>)> done;
+  };
+  bool up = false;
+  std::function<void(bool)> listener;
+  std::vector<Held> held;
+
+  bool ready() const override { return up; }
+  void onReadyChange(std::function<void(bool)> l) override { listener = std::move(l); }
+  bool command(std::vector<std::string> argv,
+               std::function<void(Result<redis::Reply>)> done) override {
+    if (!up) {
+      return false;
+    }
+    held.push_back({std::move(argv), std::move(done)});
+    return true;
+  }
+  void setUp(bool u) {
+    up = u;
+    if (listener) {
+      listener(u);
+    }
+  }
+  // Answers the oldest command, which must be `op`, with `reply`.
+  void answer(const std::string& op, redis::Reply reply) {
+    REQUIRE_FALSE(held.empty());
+    Held h = std::move(held.front());
+    held.erase(held.begin());
+    REQUIRE(h.argv[0] == op);
+    h.done(std::move(reply));
+  }
+  size_t outstanding(const std::string& op) const {
+    size_t n = 0;
+    for (const auto& h : held) {
+      n += h.argv[0] == op ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+redis::Reply ok() { return redis::Reply{redis::Reply::Type::kStatus, "OK", 0, {}}; }
+redis::Reply nil() { return redis::Reply{redis::Reply::Type::kNil, "", 0, {}}; }
+
+struct Sink : scheduler::ResultSink {
+  void onReport(const scheduler::CheckReport&) override {}
+  void onRemoved(const std::string&, const std::vector<std::string>&) override {}
+};
+struct NoProber : mcp::Prober {
+  std::unique_ptr<mcp::RunningCheck> start(const registry::ServerSpec&,
+                                           std::function<void(mcp::ProbeResult)>) override {
+    return nullptr;
+  }
+};
+
+struct Fixture {
+  loop::SimLoop loop;
+  SystemRandom random;
+  NoProber prober;
+  Sink sink;
+  scheduler::Scheduler sched{loop, loop, random, prober, sink, 10};
+  FakeRedis registryRedis;
+  auth::KeyRing keys;
+  registry::RedisRegistry registry{registryRedis, loop, "mcp:", registry::ServerSpec{},
+                                   keys,          {},   sched,  60'000};
+  HeldRedis reader;
+  FakeRedis writer;
+  control::CommandStream stream{
+      reader, writer, loop, loop, registry, sched, control::CommandStream::Options{}};
+
+  // A (re)connect of the reader: group, own pending entries (none).
+  void readerComesUp() {
+    reader.setUp(true);
+    reader.answer("XGROUP", ok());
+    reader.answer("XREADGROUP", nil());  // own pending entries: none
+  }
+};
+
+}  // namespace
+
+TEST_CASE("commands are read even while the answering connection is still down") {
+  Fixture f;
+  f.stream.start();
+  f.readerComesUp();  // the writer (XAUTOCLAIM, answers) is not connected yet
+  REQUIRE(f.reader.held.size() == 1);
+  CHECK(f.reader.held[0].argv[0] == "XREADGROUP");
+  CHECK(std::find(f.reader.held[0].argv.begin(), f.reader.held[0].argv.end(), "BLOCK") !=
+        f.reader.held[0].argv.end());
+}
+
+TEST_CASE("the periodic claim of abandoned commands never starts a second read loop") {
+  Fixture f;
+  f.writer.up = true;
+  f.stream.start();
+  f.readerComesUp();
+  // XAUTOCLAIM went to the writer; FakeRedis answers unknown commands with an integer, which
+  // reads as "nothing to claim".
+  REQUIRE(f.reader.outstanding("XREADGROUP") == 1);
+  for (int round = 0; round < 3; ++round) {
+    f.loop.advance(60'000);
+    f.reader.answer("XREADGROUP", nil());  // the blocking read times out: read again
+    CHECK(f.reader.outstanding("XREADGROUP") == 1);
+  }
+  size_t claims = 0;
+  for (const auto& c : f.writer.log) {
+    claims += c[0] == "XAUTOCLAIM" ? 1 : 0;
+  }
+  CHECK(claims == 4);  // at set-up, then once a minute
+}
