@@ -30,6 +30,10 @@ struct Request {
   int64_t timeoutMs = 10'000;
   int64_t connectTimeoutMs = 3'000;
   size_t maxBody = 8 * 1024 * 1024;
+  // A stream that stays open (an SSE stream watched for notifications): no overall timeout and
+  // no cap on the total body (the onChunk consumer bounds what it keeps); TCP keep-alive probes
+  // find a peer that went away without closing.
+  bool longLived = false;
   // When set, the body is handed over chunk by chunk instead of being collected, together with
   // the response head so far (status, headers; no body), always from the loop, never from inside
   // libcurl. Return false to stop the transfer: the response then completes at once with

@@ -224,7 +224,7 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     auto writeFn = +[](char* data, size_t size, size_t n, void* userp) -> size_t {
       auto* tr = static_cast<Transfer*>(userp);
       size_t len = size * n;
-      if (tr->received + len > tr->req.maxBody) {
+      if (!tr->req.longLived && tr->received + len > tr->req.maxBody) {
         tr->tooLarge = true;
         return 0;  // aborts the transfer with CURLE_WRITE_ERROR
       }
@@ -276,11 +276,20 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     // reach of the egress policy.
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(std::max<int64_t>(1, t->req.timeoutMs)));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, t->req.connectTimeoutMs)));
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->req.maxBody));
+    if (t->req.longLived) {
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(0));
+      curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+      curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+      curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+    } else {
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                       static_cast<long>(std::max<int64_t>(1, t->req.timeoutMs)));
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->req.maxBody));
+      curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 0L);
+    }
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headerList);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "mcp-healthd/" MCPHD_VERSION);

@@ -210,6 +210,10 @@ void Probe::onExchangeDone(Step step, http::Response r) {
     return fail(ErrorKind::kHttp, msg, r.status, retriable);
   }
   if (step == Step::kInitialized) {
+    if (options_.keepOpen) {
+      protocolVersion_ = result_.protocolVersion;
+      return complete();  // the caller keeps the session: no tools/list, no DELETE
+    }
     int64_t id = nextId_++;
     sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", "{}"), id);
     return;
@@ -312,7 +316,7 @@ void Probe::fail(ErrorKind kind, std::string message, long status, bool retriabl
   // The message may quote the server: never let it carry back a header value we sent (a token).
   recordFailure(result_, CheckError{kind, std::move(message), status}, retriable, options_.headers);
   // A session was opened: close it, unless time is up.
-  if (!sessionId_.empty() && kind != ErrorKind::kTimeout) {
+  if (!sessionId_.empty() && kind != ErrorKind::kTimeout && !options_.keepOpen) {
     sendDelete();
     return;
   }

@@ -19,6 +19,8 @@ struct ProbeOptions {
   int64_t timeoutMs = 10'000;        // the whole check
   int64_t connectTimeoutMs = 3'000;
   size_t maxBody = 8 * 1024 * 1024;
+  // Set: stop after the handshake and keep the session (see KeepOpen); no tools/list, no DELETE.
+  std::shared_ptr<KeepOpen> keepOpen;
 };
 
 inline constexpr const char* kOfferedProtocolVersion = "2025-11-25";
@@ -36,6 +38,9 @@ class Probe {
 
   // Starts the exchange; `done` runs once, from the loop, and may destroy the Probe.
   void start();
+  // The session id the server gave (kept-open sessions: the GET stream needs it).
+  const std::string& sessionId() const { return sessionId_; }
+  const std::string& protocolVersion() const { return protocolVersion_; }
 
  private:
   struct Exchange;
@@ -66,6 +71,7 @@ class Probe {
   std::unique_ptr<http::Call> call_;
   std::vector<std::unique_ptr<http::Call>> replies_;  // answers to server requests (ping)
   bool finished_ = false;
+  std::string protocolVersion_;
 };
 
 }  // namespace mcphd::mcp

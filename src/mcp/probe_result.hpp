@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +40,14 @@ struct ProbeResult {
   int64_t connectUs = 0;
   int64_t initializeUs = 0;
   int64_t toolsListUs = 0;
+};
+
+// A session kept open after the handshake, to hear notifications (tools/list_changed). With it,
+// a probe stops after notifications/initialized: `done` reports the handshake, then these run
+// until the probe is destroyed. Neither may destroy the probe.
+struct KeepOpen {
+  std::function<void(const std::string& method)> onNotification;
+  std::function<void(const std::string& why)> onClosed;  // the session ended; at most once
 };
 
 // sha256 over the tools sorted by name: equal exactly when every tool's raw JSON is equal.

@@ -6,6 +6,7 @@
 #include "mcp/probe.hpp"
 #include "mcp/sse_probe.hpp"
 #include "mcp/stdio_probe.hpp"
+#include "mcp/tool_watch.hpp"
 
 namespace mcphd::mcp {
 
@@ -210,6 +211,20 @@ std::unique_ptr<RunningCheck> ServerProber::start(const registry::ServerSpec& sp
                                              detected_, processes_, inheritedEnv_);
   check->begin();
   return check;
+}
+
+std::unique_ptr<ToolWatch> ServerProber::watch(const registry::ServerSpec& spec,
+                                               std::function<void()> onToolsChanged) {
+  if (!spec.invalidReason.empty()) {
+    return nullptr;
+  }
+  registry::Transport t = spec.transport;
+  if (t == registry::Transport::kAuto) {
+    auto it = detected_.find(spec.id);
+    t = it != detected_.end() ? it->second : registry::Transport::kStreamableHttp;
+  }
+  WatchContext ctx{client_, auth_, clock_, timers_, processes_, inheritedEnv_};
+  return startToolWatch(ctx, spec, t, std::move(onToolsChanged));
 }
 
 }  // namespace mcphd::mcp

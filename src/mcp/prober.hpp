@@ -22,10 +22,27 @@ class RunningCheck {
   virtual ~RunningCheck() = default;
 };
 
+// A session kept open to a server to hear notifications/tools/list_changed; destroying it closes
+// the session.
+class ToolWatch {
+ public:
+  virtual ~ToolWatch() = default;
+};
+
 // Runs one full check of one server.
 class Prober {
  public:
   virtual ~Prober() = default;
+  // Keeps a session open to `spec` (the GET stream of Streamable HTTP, the SSE stream, the stdio
+  // process) and calls `onToolsChanged` (from the loop, bursts coalesced over 500 ms) when the
+  // server says its tools changed; reconnects with backoff when the session ends. Null when this
+  // prober cannot watch.
+  virtual std::unique_ptr<ToolWatch> watch(const registry::ServerSpec& spec,
+                                           std::function<void()> onToolsChanged) {
+    (void)spec;
+    (void)onToolsChanged;
+    return nullptr;
+  }
   // `done` runs exactly once, from the loop, never inline from start(), unless the returned
   // handle is destroyed first. `done` may destroy the handle.
   virtual std::unique_ptr<RunningCheck> start(const registry::ServerSpec& spec,
@@ -50,6 +67,8 @@ class ServerProber final : public Prober {
 
   std::unique_ptr<RunningCheck> start(const registry::ServerSpec& spec,
                                       std::function<void(ProbeResult)> done) override;
+  std::unique_ptr<ToolWatch> watch(const registry::ServerSpec& spec,
+                                   std::function<void()> onToolsChanged) override;
 
  private:
   http::Client& client_;

@@ -104,10 +104,19 @@ void SseProbe::start() {
       fail(ErrorKind::kProtocol, "bad SSE stream: " + r.error().message);
     }
     inChunk_ = false;
+    if (watching_) {
+      return !closed_;
+    }
     // When the result is decided, stop the stream: its completion delivers the result.
     return !finished_;
   };
+  req.longLived = options_.keepOpen != nullptr;
   stream_ = client_.send(std::move(req), [this](http::Response r) {
+    if (watching_) {
+      return closed(r.failure != http::Failure::kNone && !r.stopped
+                        ? "the SSE stream failed: " + r.failureMessage
+                        : std::string("the SSE stream ended"));
+    }
     if (finished_) {
       return deliver();
     }
@@ -151,7 +160,7 @@ bool SseProbe::onEvent(SseEvent& ev) {
     std::string params = initializeParams(kLegacyProtocolVersion);
     expectId_ = std::to_string(nextId_);
     post(encodeRequest(nextId_++, "initialize", params), Step::kInitialize);
-    return !finished_;
+    return reading();
   }
   if (ev.type != "message" || ev.data.empty()) {
     return true;
@@ -162,7 +171,7 @@ bool SseProbe::onEvent(SseEvent& ev) {
     return false;
   }
   onMessage(m.value());
-  return !finished_;
+  return reading();
 }
 
 void SseProbe::onMessage(const Message& m) {
@@ -172,7 +181,13 @@ void SseProbe::onMessage(const Message& m) {
          step_);
     return;
   }
-  if (m.kind == MessageKind::kNotification || m.id != expectId_) {
+  if (m.kind == MessageKind::kNotification) {
+    if (watching_ && !closed_ && options_.keepOpen->onNotification) {
+      options_.keepOpen->onNotification(m.method);
+    }
+    return;
+  }
+  if (m.id != expectId_) {
     return;
   }
   const char* what = step_ == Step::kInitialize ? "initialize" : "tools/list";
@@ -240,6 +255,9 @@ void SseProbe::post(std::string body, Step step) {
   req.timeoutMs = remaining;
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, remaining);
   req.maxBody = 64 * 1024;  // the answer comes on the stream; the POST's own body is an ack
+  if (watching_ && posts_.size() >= 4) {
+    posts_.erase(posts_.begin());  // a kept session answers pings for long: keep the last few
+  }
   posts_.push_back(client_.send(
       std::move(req), [this, step](http::Response r) { onPostDone(step, std::move(r)); }));
 }
@@ -268,11 +286,31 @@ void SseProbe::onPostDone(Step step, http::Response r) {
                 r.status >= 500 || r.status == 429);
   }
   if (step == Step::kInitialized && step_ == Step::kInitialized) {
+    if (options_.keepOpen) {
+      // The handshake is reported; the stream stays open for notifications.
+      watching_ = true;
+      finished_ = true;
+      result_.totalUs = clock_.nowUs() - startUs_;
+      return deliver();
+    }
     sendToolsList("");
   }
 }
 
+void SseProbe::closed(const std::string& why) {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  if (options_.keepOpen->onClosed) {
+    options_.keepOpen->onClosed(why);
+  }
+}
+
 void SseProbe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
+  if (watching_) {
+    return closed(message);  // e.g. a bad event on the kept stream
+  }
   recordFailure(result_, CheckError{kind, std::move(message), status}, retriable, options_.headers);
   complete();
 }

@@ -42,6 +42,9 @@ class SseProbe {
   void fail(ErrorKind kind, std::string message, long status = 0, bool retriable = false);
   void complete();
   void deliver();
+  void closed(const std::string& why);
+  // Events are still wanted: the check is undecided, or the kept stream is open.
+  bool reading() const { return watching_ ? !closed_ : !finished_; }
   std::vector<std::string> headers(bool json) const;
   int64_t remainingMs() const;
 
@@ -63,6 +66,8 @@ class SseProbe {
   bool finished_ = false;   // the result is decided
   bool delivered_ = false;  // done_ has run
   bool inChunk_ = false;    // inside the stream's chunk callback, which must not destroy the stream
+  bool watching_ = false;   // keepOpen: the handshake is done and reported, the stream stays
+  bool closed_ = false;     // keepOpen: onClosed has run
 };
 
 // The endpoint URL of an `endpoint` event, resolved against the SSE URL; empty when it is

@@ -116,7 +116,7 @@ void StdioProbe::send(const std::string& message) {
 }
 
 void StdioProbe::onStdout(std::string_view chunk) {
-  while (!chunk.empty() && !finished_) {
+  while (!chunk.empty() && (watching_ ? !closed_ : !finished_)) {
     size_t nl = chunk.find('\n');
     std::string_view part = chunk.substr(0, nl);
     if (line_.size() + part.size() > options_.maxBody) {
@@ -162,7 +162,13 @@ void StdioProbe::onMessage(const Message& m) {
                             : encodeError(m.id, -32601, "Method not found"));
     return;
   }
-  if (m.kind == MessageKind::kNotification || m.id != expectId_) {
+  if (m.kind == MessageKind::kNotification) {
+    if (watching_ && !closed_ && options_.keepOpen->onNotification) {
+      options_.keepOpen->onNotification(m.method);
+    }
+    return;
+  }
+  if (m.id != expectId_) {
     return;
   }
   const char* what = step_ == Step::kInitialize ? "initialize" : "tools/list";
@@ -189,9 +195,14 @@ void StdioProbe::onMessage(const Message& m) {
     result_.toolsListChanged = init->toolsListChanged;
     result_.initialized = true;
     send(encodeNotification("notifications/initialized"));
-    if (!finished_) {
-      sendToolsList("");
+    if (finished_) {
+      return;
     }
+    if (options_.keepOpen) {
+      watching_ = true;  // reported now; the process stays for its notifications
+      return complete();
+    }
+    sendToolsList("");
     return;
   }
   result_.toolsListUs += tookUs;
@@ -217,11 +228,14 @@ void StdioProbe::sendToolsList(const std::string& cursor) {
 }
 
 void StdioProbe::onExit(loop::ProcessExit e) {
+  std::string how = e.signal != 0 ? "was killed by signal " + std::to_string(e.signal)
+                                  : "exited with status " + std::to_string(e.status);
+  if (watching_) {
+    return closed("the server process " + how);
+  }
   if (finished_) {
     return;
   }
-  std::string how = e.signal != 0 ? "was killed by signal " + std::to_string(e.signal)
-                                  : "exited with status " + std::to_string(e.status);
   std::string message = "the server process " + how + " before answering " +
                         (step_ == Step::kInitialize ? "initialize" : "tools/list");
   std::string tail = stderrTail();
@@ -254,7 +268,20 @@ std::vector<std::string> StdioProbe::secretValues() const {
   return v;
 }
 
+void StdioProbe::closed(const std::string& why) {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  if (options_.keepOpen->onClosed) {
+    options_.keepOpen->onClosed(why);
+  }
+}
+
 void StdioProbe::fail(ErrorKind kind, std::string message, bool retriable) {
+  if (watching_) {
+    return closed(message);  // e.g. garbage on stdout of the kept process
+  }
   if (finished_) {
     return;
   }
@@ -274,7 +301,9 @@ void StdioProbe::complete() {
   result_.totalUs = clock_.nowUs() - startUs_;
   // Deferred: this may run inside the process's callbacks, and `done` may destroy the probe.
   timer_->start(0, [this] {
-    process_.reset();  // the shutdown ladder: stdin closed, SIGTERM after 2 s, SIGKILL after 2 more
+    if (!watching_) {
+      process_.reset();  // the shutdown ladder: stdin closed, SIGTERM after 2 s, SIGKILL 2 s on
+    }
     auto done = std::move(done_);
     done(std::move(result_));
   });

@@ -25,6 +25,8 @@ struct StdioOptions {
   std::string cwd;
   int64_t timeoutMs = 10'000;
   size_t maxBody = 8 * 1024 * 1024;  // the longest line (one message) accepted from the server
+  // Set: stop after the handshake and keep the process (see KeepOpen).
+  std::shared_ptr<KeepOpen> keepOpen;
 };
 
 // The environment variables a stdio server inherits from the daemon (as the MCP SDK does): the
@@ -58,6 +60,7 @@ class StdioProbe {
   void sendToolsList(const std::string& cursor);
   void fail(ErrorKind kind, std::string message, bool retriable = false);
   void complete();
+  void closed(const std::string& why);
   std::string stderrTail() const;
   std::vector<std::string> secretValues() const;
 
@@ -77,6 +80,8 @@ class StdioProbe {
   std::string line_;        // an incomplete stdout line
   std::string stderrTail_;  // the last bytes of stderr, for the error message of an early exit
   bool finished_ = false;
+  bool watching_ = false;  // keepOpen: the handshake is reported, the process stays
+  bool closed_ = false;
 };
 
 // The child's environment: the inherited names, then the configured variables (which win).

@@ -22,6 +22,7 @@ void Scheduler::stop() {
   for (auto& [id, s] : sessions_) {
     s->timer->stop();
     s->inFlight.reset();
+    s->watch.reset();
     s->queued = false;
   }
   queue_.clear();
@@ -39,6 +40,9 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
     Session& s = *it->second;
     const bool changed = !(s.spec == spec);
     s.spec = spec;
+    if (changed) {
+      s.watch.reset();  // watched again (or not) after the next check with the new settings
+    }
     if (changed && s.parked && !stopped_) {
       s.parked = false;  // the record changed: worth another look
       Session* raw = &s;
@@ -195,6 +199,11 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
     log::notice(line);
   }
   Session* raw = &s;
+  if (s.spec.watchTools && !s.watch && !stopped_ && !report.probe.error &&
+      report.probe.toolsListChanged) {
+    const std::string id = s.spec.id;
+    s.watch = prober_.watch(s.spec, [this, id] { checkNow(id, "list_changed"); });
+  }
   if (report.status == Status::kAuthRequired) {
     // Probing again cannot help until someone authorizes: wait for the record to change.
     s.parked = true;

@@ -94,6 +94,9 @@ class Scheduler final : public registry::ServerListener {
     std::vector<std::string> commandIds;  // waiting for this server's next result
     int64_t statusSinceWallMs = 0;
     bool parked = false;  // auth_required: no scheduled checks until the spec changes
+    // watch_tools: the session kept open for tools/list_changed, started after a check that
+    // found the server advertising it; dropped when the spec changes.
+    std::unique_ptr<mcp::ToolWatch> watch;
   };
 
   void due(Session& s, std::string trigger);

@@ -305,6 +305,55 @@ bool waitNoProcessWithEnv(const std::string& entry, std::chrono::milliseconds ti
   return true;
 }
 
+ListChangedServer::ListChangedServer(const TempDir& dir, int port)
+    : dir_(dir), port_(port == 0 ? freePort() : port) {
+  start();
+}
+
+ListChangedServer::~ListChangedServer() { stop(); }
+
+void ListChangedServer::start() {
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{"node", std::string(MCPHD_PEERS_DIR) + "/list-changed-mcp.mjs"},
+      std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},
+      dir_.file("list-changed.log"));
+  if (!waitForPort(port_, std::chrono::seconds(30))) {
+    throw std::runtime_error("list-changed-mcp.mjs did not start; see " +
+                             dir_.file("list-changed.log"));
+  }
+}
+
+void ListChangedServer::stop() {
+  if (proc_) {
+    proc_->stop(SIGKILL, std::chrono::seconds(5));
+    proc_.reset();
+  }
+}
+
+bool ListChangedServer::addTool(const std::string& name) {
+  // A bare HTTP/1.0 POST: the harness has no HTTP client and needs none other.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return false;
+  }
+  std::string req = "POST /admin/add-tool?name=" + name +
+                    " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+  bool ok = write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size());
+  std::string reply;
+  char buf[1024];
+  ssize_t n;
+  while (ok && (n = read(fd, buf, sizeof buf)) > 0) {
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return ok && reply.rfind("HTTP/1.1 200", 0) == 0;
+}
+
 FaultServer::FaultServer(const TempDir& dir) : port_(freePort()) {
   proc_ = std::make_unique<Process>(
       std::vector<std::string>{MCPHD_FAULT_SERVER_PATH, "--port", std::to_string(port_)},
@@ -329,7 +378,8 @@ void EverythingServer::start() {
                                 std::map<std::string, std::string>{{"PORT", std::to_string(port_)}},
                                 dir_.file("everything-" + mode_ + ".log"));
   if (!waitForPort(port_, std::chrono::seconds(30))) {
-    throw std::runtime_error("server-everything did not start; see " + dir_.file("everything-" + mode_ + ".log"));
+    throw std::runtime_error("server-everything did not start; see " +
+                             dir_.file("everything-" + mode_ + ".log"));
   }
 }
 

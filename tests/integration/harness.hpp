@@ -107,6 +107,23 @@ class EverythingServer {
   std::unique_ptr<Process> proc_;
 };
 
+// tests/peers/list-changed-mcp.mjs: a Streamable HTTP server whose tools change on request.
+class ListChangedServer {
+ public:
+  explicit ListChangedServer(const TempDir& dir, int port = 0);
+  ~ListChangedServer();
+  void start();
+  void stop();
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  // Registers tool `name` in every live session (each gets notifications/tools/list_changed).
+  bool addTool(const std::string& name);
+
+ private:
+  const TempDir& dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
 // tests/fault_server: many virtual MCP servers, one per path, each a behaviour (healthy, slow,
 // silent, truncated, …; see the comment at the top of fault_server.cpp).
 class FaultServer {

@@ -40,6 +40,23 @@ struct FakeProber : mcp::Prober {
     peak = std::max(peak, running.size());
     return c;
   }
+  // Watches handed out, by server id; each lives as long as the scheduler keeps it.
+  struct FakeWatch : mcp::ToolWatch {
+    FakeProber* owner;
+    std::string id;
+    ~FakeWatch() override { owner->watches.erase(id); }
+  };
+  std::map<std::string, std::function<void()>> watches;
+  int watchesStarted = 0;
+  std::unique_ptr<mcp::ToolWatch> watch(const registry::ServerSpec& spec,
+                                        std::function<void()> onToolsChanged) override {
+    auto w = std::make_unique<FakeWatch>();
+    w->owner = this;
+    w->id = spec.id;
+    watches[spec.id] = std::move(onToolsChanged);
+    ++watchesStarted;
+    return w;
+  }
   void finish(const std::string& id, mcp::ProbeResult r = {}) {
     REQUIRE(running.count(id) == 1);
     auto done = running[id]->done;
@@ -271,4 +288,44 @@ TEST_CASE("an auth_required server is not probed on schedule until its record ch
   sched.upsertServer(changed);
   loop.runDue();
   CHECK(prober.started.size() == 2);
+}
+
+TEST_CASE("watch_tools: a server advertising list_changed is watched, and a change re-checks it") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  random.value = 0;
+  auto spec = server("w", 10'000);
+  spec.watchTools = true;
+  sched.upsertServer(spec);
+  loop.runDue();
+  mcp::ProbeResult ok;
+  ok.toolsListChanged = false;
+  prober.finish("w", ok);
+  CHECK(prober.watches.empty());  // not advertised: nothing to watch
+  loop.advance(11'000);
+  ok.toolsListChanged = true;
+  prober.finish("w", ok);
+  REQUIRE(prober.watches.count("w") == 1);
+  prober.watches["w"]();  // the server said its tools changed
+  loop.runDue();
+  REQUIRE(prober.running.count("w") == 1);
+  prober.finish("w", ok);
+  CHECK(sink.reports.back().trigger == "list_changed");
+  CHECK(prober.watchesStarted == 1);  // one watch, kept across checks
+
+  auto changed = spec;
+  changed.timeoutMs = 4'000;
+  sched.upsertServer(changed);
+  CHECK(prober.watches.empty());  // new settings: watched again after the next check
+  sched.removeServer("w");
+  CHECK(prober.watches.empty());
+
+  auto unwatched = server("u", 10'000);
+  sched.upsertServer(unwatched);
+  loop.runDue();
+  prober.finish("u", ok);
+  CHECK(prober.watches.count("u") == 0);  // watch_tools not set
 }

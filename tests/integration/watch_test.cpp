@@ -1,0 +1,124 @@
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string field(const std::string& json, const char* key) {
+  Json j(json);
+  std::string_view v;
+  return j.ok && j.root[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+
+std::function<bool(const Message&)> healthOf(const std::string& id, const std::string& trigger) {
+  return [id, trigger](const Message& m) {
+    return m.channel == "mcp:health" && field(m.payload, "server_id") == id &&
+           field(m.payload, "trigger") == trigger;
+  };
+}
+
+// Waits until `text` appears `count` times in the file at `path`.
+bool waitForLog(const std::string& path, const std::string& text, size_t count,
+                std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  do {
+    std::string log = readFile(path);
+    size_t n = 0;
+    for (size_t p = log.find(text); p != std::string::npos; p = log.find(text, p + 1)) {
+      ++n;
+    }
+    if (n >= count) {
+      return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  } while (Clock::now() < deadline);
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "watch_tools: list_changed over stdio, SSE and Streamable HTTP re-lists the tools; a "
+    "watch reconnects after its server restarts") {
+  TempDir dir;
+  RedisServer redis(dir);
+  EverythingServer legacy(dir, 0, "sse");
+  ListChangedServer changing(dir);
+  Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
+  const std::string config = dir.file("watch.yaml");
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\ndefaults:\n  interval: 5m\n  timeout: 10s\n  jitter: 0%\n"
+                        "  watch_tools: true\nservers:\n"
+                        "  - id: stdio-everything\n    command: node\n    args: [\"" +
+                        everythingScript() + "\", stdio]\n    env: {MCPHD_TEST_MARK: \"" +
+                        dir.path() + "\"}\n" + "  - id: sse-everything\n    url: " + legacy.url() +
+                        "\n  - id: changing\n    url: " + changing.url() +
+                        "\n  - id: unwatched\n    url: " + changing.url() +
+                        "\n    watch_tools: false\n");
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
+  INFO("daemon log: " << dir.file("daemon.log"));
+  for (const char* id : {"stdio-everything", "sse-everything", "changing", "unwatched"}) {
+    redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", id});
+  }
+  // Collected in one wait: the messages come in any order. server-everything says list_changed
+  // right after initialized: the kept stdio process and SSE stream hear it, and the server is
+  // checked again.
+  const std::set<std::string> want = {"changing command", "unwatched command",
+                                      "stdio-everything list_changed",
+                                      "sse-everything list_changed"};
+  std::set<std::string> seen;
+  sub.waitFor(
+      [&](const Message& m) {
+        if (m.channel == "mcp:health") {
+          std::string key = field(m.payload, "server_id") + " " + field(m.payload, "trigger");
+          if (want.count(key) != 0) {
+            seen.insert(key);
+          }
+        }
+        return seen == want;
+      },
+      30s);
+  CHECK(seen == want);
+
+  // A tool appears: the watched server is re-listed at once (the interval is 5 minutes), the
+  // tools message names the new tool; the unwatched one waits for its schedule.
+  const std::string watching = "server changing: watching for tools/list_changed";
+  REQUIRE(waitForLog(dir.file("daemon.log"), watching, 1, 15s));
+  std::this_thread::sleep_for(200ms);  // the GET request reaches the server
+  REQUIRE(changing.addTool("late"));
+  auto relisted = sub.waitFor(healthOf("changing", "list_changed"), 10s);
+  REQUIRE(relisted);
+  Json h(relisted->payload);
+  int64_t tools = 0;
+  REQUIRE(h.root["tool_count"].get(tools) == simdjson::SUCCESS);
+  CHECK(tools == 2);
+  auto diff = sub.waitFor(
+      [](const Message& m) {
+        return m.channel == "mcp:tools" && field(m.payload, "server_id") == "changing";
+      },
+      10s);
+  REQUIRE(diff);
+  CHECK(diff->payload.find(R"("added":["late"])") != std::string::npos);
+  CHECK_FALSE(sub.waitFor(healthOf("unwatched", "list_changed"), 1s));
+
+  // The server restarts (its sessions are gone): the watch reconnects with backoff and hears the
+  // next change.
+  changing.stop();
+  changing.start();
+  REQUIRE(waitForLog(dir.file("daemon.log"), watching, 2, 20s));
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(changing.addTool("later"));
+  CHECK(sub.waitFor(healthOf("changing", "list_changed"), 10s));
+
+  auto rc = daemon.stop(SIGTERM, 5s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+  CHECK(processesWithEnv("MCPHD_TEST_MARK=" + dir.path()).empty());
+}

@@ -1,0 +1,155 @@
+#include "mcp/tool_watch.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "auth/auth_provider.hpp"
+#include "loop/fake_process.hpp"
+#include "loop/sim_loop.hpp"
+#include "mcp/fake_http.hpp"
+
+using namespace mcphd;
+using namespace mcphd::mcp;
+using mcphd::testing::FakeHttp;
+using mcphd::testing::FakeSpawner;
+
+namespace {
+
+const std::string kInit =
+    R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})"
+    "\n";
+const std::string kListChanged = R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})"
+                                 "\n";
+
+struct Fixture {
+  loop::SimLoop loop;
+  FakeHttp http;
+  auth::StaticAuthProvider auth;
+  FakeSpawner spawner;
+  ServerProber prober{http, auth, loop, loop, &spawner, {"PATH=/usr/bin"}};
+  int changes = 0;
+  registry::ServerSpec spec;
+
+  Fixture() {
+    spec.id = "files";
+    spec.transport = registry::Transport::kStdio;
+    spec.command = "/bin/sh";
+    spec.watchTools = true;
+    spec.timeoutMs = 5000;
+  }
+  std::unique_ptr<ToolWatch> watch() {
+    auto w = prober.watch(spec, [this] { ++changes; });
+    loop.runDue();
+    return w;
+  }
+  // The handshake of child `i`: initialize answered, initialized sent.
+  void handshake(size_t i, const std::string& init = kInit) {
+    REQUIRE(spawner.children.size() == i + 1);
+    spawner.out(i, init);
+    loop.runDue();
+    auto lines = spawner.lines(i);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[1] == R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a watched stdio server keeps its process; a burst of list_changed is one re-list") {
+  Fixture f;
+  auto w = f.watch();
+  f.handshake(0);
+  CHECK_FALSE(f.spawner.children[0]->detached);  // kept open, no tools/list sent
+  f.spawner.out(0, kListChanged);
+  f.loop.advance(100);
+  f.spawner.out(0, kListChanged + kListChanged);
+  f.loop.advance(399);
+  CHECK(f.changes == 0);
+  f.loop.advance(1);
+  CHECK(f.changes == 1);  // 500 ms after the first of the burst
+  f.spawner.out(0, R"({"jsonrpc":"2.0","id":"s1","method":"ping"})"
+                   "\n");
+  CHECK(f.spawner.lines(0).back() == R"({"jsonrpc":"2.0","id":"s1","result":{}})");
+  f.spawner.out(0, kListChanged);
+  f.loop.advance(500);
+  CHECK(f.changes == 2);
+  w.reset();
+  CHECK(f.spawner.children[0]->detached);  // the process goes when the watch goes
+}
+
+TEST_CASE("a watch reconnects with backoff when its session ends") {
+  Fixture f;
+  auto w = f.watch();
+  f.handshake(0);
+  f.spawner.exit(0, 1);
+  f.loop.runDue();
+  f.loop.advance(999);
+  CHECK(f.spawner.children.size() == 1);
+  f.loop.advance(1);
+  REQUIRE(f.spawner.children.size() == 2);  // 1 s later
+  f.spawner.exit(1, 1);                     // dies again before its handshake
+  f.loop.runDue();
+  f.loop.advance(1999);
+  CHECK(f.spawner.children.size() == 2);
+  f.loop.advance(1);
+  REQUIRE(f.spawner.children.size() == 3);  // 2 s later
+  f.handshake(2);
+  f.loop.advance(kWatchStableMs);
+  f.spawner.exit(2, 0);  // a session that lasted resets the backoff
+  f.loop.runDue();
+  f.loop.advance(1000);
+  CHECK(f.spawner.children.size() == 4);
+}
+
+TEST_CASE("a server that does not advertise tools.listChanged is not watched") {
+  Fixture f;
+  auto w = f.watch();
+  f.handshake(
+      0,
+      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"w","version":"1"}}})"
+      "\n");
+  CHECK(f.spawner.children[0]->detached);
+  f.loop.advance(kWatchBackoffMaxMs * 2);
+  CHECK(f.spawner.children.size() == 1);  // no reconnect
+}
+
+TEST_CASE("a Streamable HTTP watch opens the session's GET stream and stops on 405") {
+  Fixture f;
+  f.spec.transport = registry::Transport::kStreamableHttp;
+  f.spec.url = "http://h:1/mcp";
+  auto w = f.watch();
+  REQUIRE(f.http.sent.size() == 1);
+  f.http.answer(
+      0, 200, "application/json",
+      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
+      "sess-1");
+  REQUIRE(f.http.sent.size() == 2);  // notifications/initialized
+  f.http.answer(1, 202, "", "");
+  f.loop.runDue();
+  REQUIRE(f.http.sent.size() == 3);
+  const auto& get = f.http.sent[2]->request;
+  CHECK(get.method == "GET");
+  CHECK(get.longLived);
+  CHECK(f.http.hasHeader(2, "Mcp-Session-Id: sess-1"));
+  CHECK(f.http.hasHeader(2, "Accept: text/event-stream"));
+  http::Response head;
+  head.status = 200;
+  head.contentType = "text/event-stream";
+  REQUIRE(get.onChunk);
+  CHECK(get.onChunk(head, "event: message\ndata: " + kListChanged + "\n"));
+  f.loop.advance(500);
+  CHECK(f.changes == 1);
+
+  // A server without a GET stream: no reconnect loop.
+  Fixture g;
+  g.spec = f.spec;
+  auto w2 = g.watch();
+  g.http.answer(
+      0, 200, "application/json",
+      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
+      "sess-2");
+  g.http.answer(1, 202, "", "");
+  g.loop.runDue();
+  g.http.answer(2, 405, "", "");
+  g.loop.advance(kWatchBackoffMaxMs * 2);
+  CHECK(g.http.sent.size() == 3);
+}
