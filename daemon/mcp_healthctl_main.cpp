@@ -55,7 +55,8 @@ const char* kHelp =
     "  keygen                         print a new base64 key for secrets.keys\n"
     "  add ID --url URL [options]     register a server (credentials encrypted), wait for its "
     "first result\n"
-    "      [--transport streamable_http] [--name N] [--auth none|bearer|basic|headers|oauth2]\n"
+    "      [--transport auto|streamable_http|sse] [--watch-tools true|false] [--name N]\n"
+    "      [--auth none|bearer|basic|headers|oauth2]\n"
     "      [--oauth2-flow client_credentials|authorization_code] [--token-url U] [--client-id ID]\n"
     "      [--client-secret-file F | --client-secret-env VAR | --client-secret-stdin]\n"
     "      [--private-key-file PEM] [--bearer-token-file F] [--username U --password-file F]\n"
@@ -132,6 +133,7 @@ Options parseOptions(std::vector<std::string>& args) {
                                                 "--token-endpoint-auth-method",
                                                 "--interval",
                                                 "--timeout",
+                                                "--watch-tools",
                                                 "--wait"};
   Options o;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -445,7 +447,21 @@ int cmdAdd(const Global& g, std::vector<std::string>& args) {
       hset.push_back(value);
     }
   };
-  put("transport", opt(o, "--transport"));
+  const std::string transport = opt(o, "--transport");
+  if (transport == "stdio") {
+    usage("stdio servers are declared in the daemon's config file (servers[].command); the "
+          "registry in Redis cannot start processes");
+  }
+  if (!transport.empty() && transport != "auto" && transport != "streamable_http" &&
+      transport != "sse") {
+    usage("--transport must be auto, streamable_http or sse");
+  }
+  put("transport", transport);
+  const std::string watch = opt(o, "--watch-tools");
+  if (!watch.empty() && watch != "true" && watch != "false") {
+    usage("--watch-tools must be true or false");
+  }
+  put("watch_tools", watch);
   put("name", opt(o, "--name"));
   put("oauth2_flow", a.type == "oauth2" ? opt(o, "--oauth2-flow", "client_credentials") : "");
   put("token_url", opt(o, "--token-url"));

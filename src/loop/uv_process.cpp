@@ -148,11 +148,18 @@ class UvChild {
     return true;
   }
 
-  void attach(ProcessCallbacks callbacks) { callbacks_ = std::move(callbacks); }
+  void attach(ProcessCallbacks callbacks) {
+    callbacks_ = std::move(callbacks);
+    attached_ = true;
+  }
 
   // The caller let go: the shutdown ladder, unless the child is gone already.
   void detach() {
     callbacks_ = ProcessCallbacks{};
+    attached_ = false;
+    if (handlesClosed_) {
+      return maybeFree();  // reaped while its Process was still held
+    }
     if (exited_ || ladder_) {
       return;
     }
@@ -307,13 +314,22 @@ class UvChild {
       auto* self = static_cast<UvChild*>(closed->data);
       delete reinterpret_cast<uv_any_handle*>(closed);
       if (--self->closing_ == 0 && self->allClosing_) {
-        if (self->orphaned_) {
-          delete self;  // its spawner is gone
-        } else {
-          self->spawner_.reaped(self);  // frees self
-        }
+        self->handlesClosed_ = true;
+        self->maybeFree();
       }
     });
+  }
+
+  // Freed once reaped (every handle closed) and no Process points here any more.
+  void maybeFree() {
+    if (!handlesClosed_ || attached_) {
+      return;
+    }
+    if (orphaned_) {
+      delete this;  // its spawner is gone
+    } else {
+      spawner_.reaped(this);  // frees this
+    }
   }
 
   void closeAll() {
@@ -345,6 +361,8 @@ class UvChild {
   bool supervised_ = false;
   bool allClosing_ = false;
   bool orphaned_ = false;
+  bool attached_ = false;       // a Process points here
+  bool handlesClosed_ = false;  // every handle has closed
   int closing_ = 0;
 };
 
