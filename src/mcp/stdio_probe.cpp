@@ -111,7 +111,7 @@ void StdioProbe::start() {
 
 void StdioProbe::send(const std::string& message) {
   if (!process_->write(message + "\n")) {
-    fail(ErrorKind::kProtocol, "the server's stdin is closed");
+    fail(ErrorKind::kProtocol, "the server does not take its stdin (closed, or 1 MiB unread)");
   }
 }
 

@@ -1,6 +1,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <catch2/catch.hpp>
 #include <map>
 #include <thread>
@@ -99,7 +100,12 @@ TEST_CASE(
                 "ms\n  connect_timeout: 500ms\n  jitter: 0%\n  unhealthy_interval: 500ms\n"
                 "  max_backoff: 1500ms\n  max_body: 1MiB\nservers:\n" +
                 servers);
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
+  // Under AddressSanitizer freed memory sits in a quarantine (256 MiB by default), which would
+  // read as growth: keep it small so RSS measures what the daemon holds. (Ignored otherwise.)
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string asanOptions = std::string(asan != nullptr ? asan : "") +
+                                  ":quarantine_size_mb=2:thread_local_quarantine_size_kb=64";
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {{"ASAN_OPTIONS", asanOptions}},
                  dir.file("daemon.log"));
   INFO("daemon log: " << dir.file("daemon.log"));
   // First checks are spread over the interval: ask for all of them now.
@@ -158,8 +164,9 @@ TEST_CASE(
                                               << " ms, worst " << worst << " ms; daemon RSS "
                                               << rssStart / 1024.0 << " MiB after the first round, "
                                               << rssEnd / 1024.0 << " MiB 6 s later");
-  // The faulty servers take up to 800 ms each; the neighbour's check is a few ms of work.
-  CHECK(worst < 150);
+  // The faulty servers take up to 800 ms each; the neighbour's check is a few ms of work (more
+  // under the sanitizers on a busy 2-core machine), never held up by them.
+  CHECK(worst < 200);
   CHECK(rssEnd - rssStart < 16 * 1024);
 
   // 3. Redis dies while checks run, with a command delivered and not yet answered.
