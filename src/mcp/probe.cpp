@@ -159,8 +159,7 @@ void Probe::sendRequest(Step step, std::string body, int64_t expectId) {
 
 void Probe::replyToServer(const Message& request, const std::string& streamSessionId) {
   // Answer a server's ping so it does not give up on us; refuse anything else politely.
-  std::string body = request.method == "ping" ? encodeResult(request.id, "{}")
-                                              : encodeError(request.id, -32601, "Method not found");
+  std::string body = replyToServerRequest(request);
   http::Request req;
   req.url = options_.url;
   req.headers = requestHeaders(!result_.protocolVersion.empty());
@@ -240,10 +239,7 @@ void Probe::onExchangeDone(Step step, http::Response r) {
                 r.status);
   }
   if (m->kind == MessageKind::kErrorResponse) {
-    return fail(ErrorKind::kProtocol,
-                std::string(stepName(step)) + " failed: JSON-RPC error " +
-                    std::to_string(m->errorCode) + " " + snippet(m->errorMessage),
-                r.status);
+    return fail(ErrorKind::kProtocol, rpcErrorText(stepName(step), *m), r.status);
   }
   if (m->kind != MessageKind::kResponse || (ex && m->id != ex->expectId)) {
     return fail(ErrorKind::kProtocol, "response id does not match the request" + where, r.status);
@@ -260,37 +256,22 @@ void Probe::onExchangeDone(Step step, http::Response r) {
 }
 
 void Probe::onInitializeResult(const Message& m) {
-  auto init = decodeInitializeResult(m.result);
-  if (!init) {
-    return fail(ErrorKind::kProtocol, init.error().message);
+  if (auto bad = applyInitializeResult(m.result, /*acceptLegacy=*/false, result_)) {
+    return fail(ErrorKind::kProtocol, std::move(*bad));
   }
-  if (!isAcceptedProtocolVersion(init->protocolVersion)) {
-    return fail(ErrorKind::kProtocol, "server chose unsupported protocol version '" +
-                                          snippet(init->protocolVersion) + "'");
-  }
-  result_.protocolVersion = init->protocolVersion;
-  result_.serverName = init->serverName;
-  result_.serverVersion = init->serverVersion;
-  result_.toolsListChanged = init->toolsListChanged;
-  result_.initialized = true;
   sendRequest(Step::kInitialized, encodeNotification("notifications/initialized"), 0);
 }
 
 void Probe::onToolsPage(const Message& m, const http::Response&) {
-  auto next = pages_.add(m.result);
+  auto next = addToolsPage(pages_, m.result, result_);
   if (!next) {
     return fail(ErrorKind::kProtocol, next.error().message);
   }
   if (!next.value()) {
-    result_.tools = std::move(pages_.tools());
-    result_.toolsComplete = true;
-    result_.toolsHash = computeToolsHash(result_.tools);
-    sendDelete();
-    return;
+    return sendDelete();
   }
-  std::string params = "{\"cursor\":" + json::quote(*next.value()) + "}";
   int64_t id = nextId_++;
-  sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", params), id);
+  sendRequest(Step::kToolsList, encodeRequest(id, "tools/list", *next.value()), id);
 }
 
 void Probe::sendDelete() {

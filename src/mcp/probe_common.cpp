@@ -1,6 +1,9 @@
 #include "mcp/probe_common.hpp"
 
+#include "common/json_writer.hpp"
 #include "common/redact.hpp"
+#include "mcp/probe.hpp"
+#include "mcp/sse_probe.hpp"
 
 namespace mcphd::mcp {
 
@@ -57,6 +60,49 @@ void recordFailure(ProbeResult& result, CheckError error, bool retriable,
   result.toolsComplete = false;
   result.tools.clear();
   result.toolsHash.clear();
+}
+
+std::string replyToServerRequest(const Message& request) {
+  return request.method == "ping" ? encodeResult(request.id, "{}")
+                                  : encodeError(request.id, -32601, "Method not found");
+}
+
+std::string rpcErrorText(const char* step, const Message& m) {
+  return std::string(step) + " failed: JSON-RPC error " + std::to_string(m.errorCode) + " " +
+         snippet(m.errorMessage);
+}
+
+std::optional<std::string> applyInitializeResult(std::string_view resultJson, bool acceptLegacy,
+                                                 ProbeResult& result) {
+  auto init = decodeInitializeResult(resultJson);
+  if (!init) {
+    return init.error().message;
+  }
+  const std::string& v = init->protocolVersion;
+  if (!isAcceptedProtocolVersion(v) && !(acceptLegacy && v == kLegacyProtocolVersion)) {
+    return "server chose unsupported protocol version '" + snippet(v) + "'";
+  }
+  result.protocolVersion = v;
+  result.serverName = init->serverName;
+  result.serverVersion = init->serverVersion;
+  result.toolsListChanged = init->toolsListChanged;
+  result.initialized = true;
+  return std::nullopt;
+}
+
+Result<std::optional<std::string>> addToolsPage(ToolPages& pages, std::string_view resultJson,
+                                                ProbeResult& result) {
+  auto next = pages.add(resultJson);
+  if (!next) {
+    return next.error();
+  }
+  if (!next.value()) {
+    result.tools = std::move(pages.tools());
+    result.toolsComplete = true;
+    result.toolsHash = computeToolsHash(result.tools);
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>("{\"cursor\":" + json::quote(*next.value()) + "}");
 }
 
 }  // namespace mcphd::mcp

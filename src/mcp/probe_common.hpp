@@ -1,11 +1,15 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/result.hpp"
 #include "http/client.hpp"
+#include "mcp/jsonrpc.hpp"
 #include "mcp/probe_result.hpp"
+#include "mcp/tool_pages.hpp"
 
 namespace mcphd::mcp {
 
@@ -28,5 +32,22 @@ void redactSentHeaders(std::string& message, const std::vector<std::string>& hea
 // retriable, and no tool list (a partial list is never published).
 void recordFailure(ProbeResult& result, CheckError error, bool retriable,
                    const std::vector<std::string>& sentHeaders);
+
+// The answer to a request a server sent us: ping gets an empty result, anything else "Method not
+// found" (a health checker offers no client features).
+std::string replyToServerRequest(const Message& request);
+
+// "initialize failed: JSON-RPC error -32602 <message>".
+std::string rpcErrorText(const char* step, const Message& errorResponse);
+
+// Records a successful initialize result (protocol version, server info, listChanged) in
+// `result`, or says why it is unusable. `acceptLegacy`: 2024-11-05 is fine too (SSE, stdio).
+std::optional<std::string> applyInitializeResult(std::string_view resultJson, bool acceptLegacy,
+                                                 ProbeResult& result);
+
+// Adds one tools/list page. Returns the next page's params ("{"cursor":…}"), or nullopt when the
+// list is complete (then `result` holds the tools and their hash), or the protocol error.
+Result<std::optional<std::string>> addToolsPage(ToolPages& pages, std::string_view resultJson,
+                                                ProbeResult& result);
 
 }  // namespace mcphd::mcp

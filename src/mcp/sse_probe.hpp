@@ -38,7 +38,7 @@ class SseProbe {
   void onMessage(const Message& m);
   void post(std::string body, Step step);
   void onPostDone(Step step, http::Response r);
-  void sendToolsList(const std::string& cursor);
+  void sendToolsList(const std::string& params);
   void fail(ErrorKind kind, std::string message, long status = 0, bool retriable = false);
   void complete();
   void deliver();

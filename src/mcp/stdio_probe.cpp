@@ -1,6 +1,5 @@
 #include "mcp/stdio_probe.hpp"
 
-#include "common/json_writer.hpp"
 #include "common/redact.hpp"
 #include "mcp/probe.hpp"
 #include "mcp/probe_common.hpp"
@@ -158,9 +157,7 @@ void StdioProbe::onLine(std::string_view line) {
 
 void StdioProbe::onMessage(const Message& m) {
   if (m.kind == MessageKind::kRequest) {
-    send(m.method == "ping" ? encodeResult(m.id, "{}")
-                            : encodeError(m.id, -32601, "Method not found"));
-    return;
+    return send(replyToServerRequest(m));
   }
   if (m.kind == MessageKind::kNotification) {
     if (watching_ && !closed_ && options_.keepOpen->onNotification) {
@@ -173,27 +170,14 @@ void StdioProbe::onMessage(const Message& m) {
   }
   const char* what = step_ == Step::kInitialize ? "initialize" : "tools/list";
   if (m.kind == MessageKind::kErrorResponse) {
-    return fail(ErrorKind::kProtocol, std::string(what) + " failed: JSON-RPC error " +
-                                          std::to_string(m.errorCode) + " " +
-                                          snippet(m.errorMessage));
+    return fail(ErrorKind::kProtocol, rpcErrorText(what, m));
   }
   int64_t tookUs = clock_.nowUs() - stepStartUs_;
   if (step_ == Step::kInitialize) {
     result_.initializeUs = tookUs;
-    auto init = decodeInitializeResult(m.result);
-    if (!init) {
-      return fail(ErrorKind::kProtocol, init.error().message);
+    if (auto bad = applyInitializeResult(m.result, /*acceptLegacy=*/true, result_)) {
+      return fail(ErrorKind::kProtocol, std::move(*bad));
     }
-    const std::string& v = init->protocolVersion;
-    if (v != kLegacyProtocolVersion && !isAcceptedProtocolVersion(v)) {
-      return fail(ErrorKind::kProtocol,
-                  "server chose unsupported protocol version '" + snippet(v) + "'");
-    }
-    result_.protocolVersion = v;
-    result_.serverName = init->serverName;
-    result_.serverVersion = init->serverVersion;
-    result_.toolsListChanged = init->toolsListChanged;
-    result_.initialized = true;
     send(encodeNotification("notifications/initialized"));
     if (finished_) {
       return;
@@ -202,28 +186,23 @@ void StdioProbe::onMessage(const Message& m) {
       watching_ = true;  // reported now; the process stays for its notifications
       return complete();
     }
-    sendToolsList("");
-    return;
+    return sendToolsList("{}");
   }
   result_.toolsListUs += tookUs;
-  auto next = pages_.add(m.result);
+  auto next = addToolsPage(pages_, m.result, result_);
   if (!next) {
     return fail(ErrorKind::kProtocol, next.error().message);
   }
   if (!next.value()) {
-    result_.tools = std::move(pages_.tools());
-    result_.toolsComplete = true;
-    result_.toolsHash = computeToolsHash(result_.tools);
     return complete();
   }
   sendToolsList(*next.value());
 }
 
-void StdioProbe::sendToolsList(const std::string& cursor) {
+void StdioProbe::sendToolsList(const std::string& params) {
   step_ = Step::kToolsList;
   stepStartUs_ = clock_.nowUs();
   expectId_ = std::to_string(nextId_);
-  std::string params = cursor.empty() ? "{}" : "{\"cursor\":" + json::quote(cursor) + "}";
   send(encodeRequest(nextId_++, "tools/list", params));
 }
 

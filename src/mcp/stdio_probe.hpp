@@ -57,7 +57,7 @@ class StdioProbe {
   void onLine(std::string_view line);
   void onMessage(const Message& m);
   void send(const std::string& message);
-  void sendToolsList(const std::string& cursor);
+  void sendToolsList(const std::string& params);
   void fail(ErrorKind kind, std::string message, bool retriable = false);
   void complete();
   void closed(const std::string& why);

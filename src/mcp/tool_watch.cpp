@@ -7,6 +7,7 @@
 #include "common/secret.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/probe.hpp"
+#include "mcp/probe_common.hpp"
 #include "mcp/sse_parser.hpp"
 #include "mcp/sse_probe.hpp"
 #include "mcp/stdio_probe.hpp"
@@ -88,8 +89,7 @@ class GetStream {
       req.headers = headers_;
       req.headers.emplace_back("Content-Type: application/json");
       req.headers.emplace_back("Accept: application/json, text/event-stream");
-      req.body = m->method == "ping" ? encodeResult(m->id, "{}")
-                                     : encodeError(m->id, -32601, "Method not found");
+      req.body = replyToServerRequest(*m);
       req.timeoutMs = 5000;
       req.maxBody = 64 * 1024;
       // A session lives long: keep the last few replies only (older ones finished long ago).
