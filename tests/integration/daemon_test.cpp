@@ -59,16 +59,6 @@ std::function<bool(const Message&)> health(const std::string& id,
   };
 }
 
-std::string str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  return e[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
-}
-
-int64_t num(simdjson::dom::element e, const char* key) {
-  int64_t v = -1;
-  return e[key].get(v) == simdjson::SUCCESS ? v : -1;
-}
-
 }  // namespace
 
 TEST_CASE(

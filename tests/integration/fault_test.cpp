@@ -46,16 +46,6 @@ const std::vector<Expected> kFaults = {
 
 constexpr int64_t kTimeoutMs = 800;
 
-std::string str(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  return e[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
-}
-
-int64_t num(simdjson::dom::element e, const char* key) {
-  int64_t v = -1;
-  return e[key].get(v) == simdjson::SUCCESS ? v : -1;
-}
-
 double latencyMs(simdjson::dom::element e) {
   double v = -1;
   return e["latency_ms"]["total"].get(v) == simdjson::SUCCESS ? v : -1;

@@ -188,4 +188,14 @@ struct Json {
   bool ok = false;
 };
 
+// A string / integer member of a JSON object; "" / -1 when absent or of another type.
+inline std::string str(simdjson::dom::element e, const char* key) {
+  std::string_view v;
+  return e[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+inline int64_t num(simdjson::dom::element e, const char* key) {
+  int64_t v = -1;
+  return e[key].get(v) == simdjson::SUCCESS ? v : -1;
+}
+
 }  // namespace mcphd::itest
