@@ -31,6 +31,8 @@
 #include "redis/redis_client.hpp"
 #include "registry/redis_registry.hpp"
 #include "scheduler/scheduler.hpp"
+#include "service/monitor.hpp"
+#include "service/systemd.hpp"
 
 namespace {
 
@@ -199,7 +201,88 @@ int runOnce(const config::Config& cfg) {
   return closeLoop(loop, status);
 }
 
-int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
+// Passes results on to the publisher and tells the service monitor that statuses may have
+// changed.
+struct SinkTap final : scheduler::ResultSink {
+  explicit SinkTap(scheduler::ResultSink& sink) : inner(sink) {}
+  scheduler::ResultSink& inner;
+  std::function<void()> changed;
+  void onReport(const scheduler::CheckReport& r) override {
+    inner.onReport(r);
+    if (changed && (r.changed || r.previousStatus == scheduler::Status::kUnknown)) {
+      changed();
+    }
+  }
+  void onRemoved(const std::string& id, const std::vector<std::string>& commandIds) override {
+    inner.onRemoved(id, commandIds);
+    if (changed) {
+      changed();
+    }
+  }
+};
+
+// STATUS= for systemd: "12 servers: 10 healthy, 1 degraded, 1 unhealthy; redis connected".
+std::string statusLine(const scheduler::Scheduler& sched, bool redisUp) {
+  std::string line = std::to_string(sched.servers()) + " servers";
+  const char* sep = ": ";
+  for (const auto& [status, n] : sched.statusCounts()) {
+    if (n > 0) {
+      line += sep + std::to_string(n) + " " + scheduler::statusName(status);
+      sep = ", ";
+    }
+  }
+  return line + (redisUp ? "; redis connected" : "; redis not connected");
+}
+
+// SIGHUP: the config file is read again. A bad file changes nothing. Servers, defaults, the
+// egress policy, max_concurrent_checks and secrets.keys take effect; a server whose settings did
+// not change keeps its state and schedule. Redis settings need a restart.
+struct Reloader {
+  config::Config& current;
+  scheduler::Scheduler& sched;
+  registry::RedisRegistry& registry;
+  http::CurlMultiClient& http;
+
+  Result<std::string> reload() {
+    auto fresh = config::loadFile(current.path);
+    if (!fresh) {
+      return fresh.error();
+    }
+    config::Config& f = fresh.value();
+    if (f.redis.url != current.redis.url || f.redis.prefix != current.redis.prefix ||
+        !(f.redis.password == current.redis.password)) {
+      log::warn("reload: the redis settings changed; they take effect at the next restart");
+    }
+    std::set<std::string> ids;
+    for (const auto& s : f.servers) {
+      ids.insert(s.id);
+    }
+    size_t removed = 0;
+    for (const auto& s : current.servers) {
+      if (ids.count(s.id) == 0) {
+        sched.removeServer(s.id);
+        ++removed;
+      }
+    }
+    for (const auto& s : f.servers) {
+      sched.upsertServer(s);  // unchanged: nothing happens; changed: new settings, same state
+    }
+    http.setEgressPolicy(f.egress);
+    sched.setMaxConcurrent(f.maxConcurrentChecks);
+    current.keys = std::move(f.keys);  // the registry holds a reference to current.keys
+    current.servers = std::move(f.servers);
+    current.defaults = f.defaults;
+    current.egress = f.egress;
+    current.maxConcurrentChecks = f.maxConcurrentChecks;
+    current.registryResyncMs = f.registryResyncMs;
+    registry.reconfigure(current.defaults, ids);
+    return std::to_string(current.servers.size()) + " servers in the config file, " +
+           std::to_string(removed) + " removed";
+  }
+};
+
+int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
+  service::Notifier notifier = service::Notifier::fromEnvironment();
   loop::UvLoop loop;
   {
     SystemRandom random;
@@ -214,7 +297,8 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     auto commandsRedis =
         std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random, "redis commands");
     publish::StatePublisher publisher(*redis, loop, cfg.redis.prefix);
-    auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, publisher,
+    SinkTap sinkTap(publisher);
+    auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, sinkTap,
                                                         cfg.maxConcurrentChecks);
     std::set<std::string> configIds;
     for (const auto& s : cfg.servers) {
@@ -256,6 +340,15 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     commands.start();
     log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(cfg.servers.size()) +
                 " servers");
+    service::Monitor monitor(
+        loop, loop, [&notifier](const std::string& m) { notifier.notify(m); },
+        notifier.watchdogUsec(), [&] { return statusLine(*sched, redis->ready()); });
+    // Readiness does not wait for Redis: results are kept until it is reachable, and STATUS says
+    // whether it is.
+    monitor.ready();
+    // Redis coming and going shows at the next periodic STATUS (its ready listener is taken).
+    sinkTap.changed = [&monitor] { monitor.statusChanged(); };
+    Reloader reloader{cfg, *sched, redisRegistry, *http};
 
     bool stopping = false;
     auto hardStop = loop.createTimer();
@@ -265,6 +358,7 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
       }
       stopping = true;
       log::notice(std::string("stopping (") + why + ")");
+      monitor.stopping();
       sched->stop();  // stdio servers of the checks in flight enter their shutdown ladder
       // Results already handed to Redis get up to 1 s to be written, stdio servers get SIGTERM
       // now and SIGKILL after 1 s; the loop stops when both are done, at 1.5 s whatever happens.
@@ -281,8 +375,18 @@ int runDaemon(const config::Config& cfg, redis::Endpoint endpoint) {
     };
     loop::UvSignal sigint(loop, SIGINT, [&] { shutdown("SIGINT"); });
     loop::UvSignal sigterm(loop, SIGTERM, [&] { shutdown("SIGTERM"); });
-    loop::UvSignal sighup(loop, SIGHUP, [] {
-      log::notice("SIGHUP: reload is not implemented yet; restart to apply a new config");
+    loop::UvSignal sighup(loop, SIGHUP, [&] {
+      if (stopping) {
+        return;
+      }
+      monitor.reloading(service::reloadingMessage());
+      auto r = reloader.reload();
+      if (r) {
+        log::notice("reloaded " + cfg.path + ": " + r.value());
+      } else {
+        log::error("reload failed, the running config stays: " + r.error().message);
+      }
+      monitor.reloaded();
     });
     loop.run();
     // Tear down in dependency order; each destructor closes its handles.
@@ -351,7 +455,8 @@ int main(int argc, char** argv) {
     log::warn(std::string("libcurl ") + cv->version +
               ": resolves names synchronously; a slow DNS server will stall the loop");
   }
-  int rc = args->once ? runOnce(cfg.value()) : runDaemon(cfg.value(), std::move(endpoint.value()));
+  int rc = args->once ? runOnce(cfg.value())
+                      : runDaemon(std::move(cfg.value()), std::move(endpoint.value()));
   curl_global_cleanup();
   return rc;
 }

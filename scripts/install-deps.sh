@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # libsodium-dev: the credentials envelope, wiping secrets, SHA-256.
 # libssl-dev: ES256/RS256 signatures of private_key_jwt client assertions (libsodium has neither).
 # clang-14, libclang-rt-14-dev: libFuzzer for the fuzz targets (g++ has no coverage-guided fuzzer).
+# systemd: systemd-analyze verify/security check the unit file.
 packages=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libhiredis-dev
           libsimdjson-dev libyaml-cpp-dev libsodium-dev libssl-dev catch2 redis-server redis-tools
-          clang-14 libclang-rt-14-dev)
+          clang-14 libclang-rt-14-dev systemd)
 
 missing=()
 for p in "${packages[@]}"; do

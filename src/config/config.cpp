@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -117,7 +118,14 @@ class Loader {
       fail(n, key, "is empty");
     }
     if (path.front() != '/') {
-      path = baseDir_ + "/" + path;
+      // Under systemd, LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY: a relative name
+      // is looked up there first, then next to the config file.
+      const char* credDir = std::getenv("CREDENTIALS_DIRECTORY");
+      std::string inCredentials =
+          credDir != nullptr && *credDir != '\0' ? std::string(credDir) + "/" + path : "";
+      path = !inCredentials.empty() && access(inCredentials.c_str(), F_OK) == 0
+                 ? inCredentials
+                 : baseDir_ + "/" + path;
     }
     auto read = readBounded(path, 64 * 1024);
     if (!read) {

@@ -99,6 +99,18 @@ bool RedisRegistry::forget(const std::string& id, bool announce) {
   return true;
 }
 
+void RedisRegistry::reconfigure(ServerSpec defaults, std::set<std::string> configIds) {
+  defaults_ = std::move(defaults);
+  for (const auto& id : configIds) {
+    known_.erase(id);
+  }
+  configIds_ = std::move(configIds);
+  warned_.clear();
+  if (loadedOnce_) {
+    sync();
+  }
+}
+
 void RedisRegistry::sync() {
   timer_->start(resyncMs_, [this] { sync(); });
   if (!redis_.ready()) {

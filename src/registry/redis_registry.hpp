@@ -27,6 +27,10 @@ class RedisRegistry {
                 ServerListener& listener, int64_t resyncMs);
 
   void start();
+  // A config reload: new defaults for Redis servers, and the ids the config file now defines
+  // (refused from Redis). Ids that move to the config file are dropped without a removal (the
+  // config's server replaces them); every record is read again on the new defaults.
+  void reconfigure(ServerSpec defaults, std::set<std::string> configIds);
 
   // Reads one record again and announces the outcome. `done` gets true when the server is now
   // registered (and enabled), false when it is not, or an error (Redis unavailable, id refused).
@@ -59,7 +63,7 @@ class RedisRegistry {
   uint64_t syncGeneration_ = 0;
   std::map<std::string, ServerSpec> known_;  // announced Redis servers
   std::set<std::string> warned_;             // ids already reported as refused
-  bool loadedOnce_ = false;                  // after the first full load, new servers are checked at once
+  bool loadedOnce_ = false;  // after the first full load, new servers are checked at once
 };
 
 }  // namespace mcphd::registry

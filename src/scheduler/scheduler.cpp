@@ -29,6 +29,23 @@ void Scheduler::stop() {
   running_ = 0;
 }
 
+std::map<Status, size_t> Scheduler::statusCounts() const {
+  std::map<Status, size_t> counts = {{Status::kUnknown, 0},
+                                     {Status::kHealthy, 0},
+                                     {Status::kDegraded, 0},
+                                     {Status::kUnhealthy, 0},
+                                     {Status::kAuthRequired, 0}};
+  for (const auto& [id, s] : sessions_) {
+    ++counts[s->state.status()];
+  }
+  return counts;
+}
+
+void Scheduler::setMaxConcurrent(size_t n) {
+  maxConcurrent_ = std::max<size_t>(1, n);
+  startQueued();
+}
+
 const HealthState* Scheduler::state(const std::string& id) const {
   auto it = sessions_.find(id);
   return it == sessions_.end() ? nullptr : &it->second->state;

@@ -77,6 +77,11 @@ class Scheduler final : public registry::ServerListener {
   // Cancels every timer and check in flight; nothing runs afterwards.
   void stop();
 
+  // How many servers are in each status (every status present, 0 when none).
+  std::map<Status, size_t> statusCounts() const;
+  // max_concurrent_checks changed (config reload): queued checks start if there is room now.
+  void setMaxConcurrent(size_t n);
+
   size_t running() const { return running_; }
   size_t queued() const { return queue_.size(); }
   size_t servers() const { return sessions_.size(); }
