@@ -16,16 +16,19 @@
 
 #include "auth/credentials.hpp"
 #include "auth/oauth2_provider.hpp"
+#include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "common/secret.hpp"
 #include "config/config.hpp"
 #include "control/command_stream.hpp"
 #include "http/curl_multi_client.hpp"
+#include "http/http_server.hpp"
 #include "loop/child_supervisor.hpp"
 #include "loop/uv_loop.hpp"
 #include "loop/uv_process.hpp"
 #include "mcp/prober.hpp"
 #include "mcp/stdio_probe.hpp"
+#include "metrics/metrics.hpp"
 #include "publish/messages.hpp"
 #include "publish/state_publisher.hpp"
 #include "redis/redis_client.hpp"
@@ -204,16 +207,19 @@ int runOnce(const config::Config& cfg) {
 // Passes results on to the publisher and tells the service monitor that statuses may have
 // changed.
 struct SinkTap final : scheduler::ResultSink {
-  explicit SinkTap(scheduler::ResultSink& sink) : inner(sink) {}
+  SinkTap(scheduler::ResultSink& sink, metrics::Metrics& m) : inner(sink), metrics(m) {}
   scheduler::ResultSink& inner;
+  metrics::Metrics& metrics;
   std::function<void()> changed;
   void onReport(const scheduler::CheckReport& r) override {
+    metrics.onReport(r);
     inner.onReport(r);
     if (changed && (r.changed || r.previousStatus == scheduler::Status::kUnknown)) {
       changed();
     }
   }
   void onRemoved(const std::string& id, const std::vector<std::string>& commandIds) override {
+    metrics.onRemoved(id);
     inner.onRemoved(id, commandIds);
     if (changed) {
       changed();
@@ -284,6 +290,8 @@ struct Reloader {
 int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
   service::Notifier notifier = service::Notifier::fromEnvironment();
   loop::UvLoop loop;
+  int exitCode = 0;
+  bool startupFailed = false;
   {
     SystemRandom random;
     auto http = std::make_unique<http::CurlMultiClient>(loop);
@@ -297,7 +305,8 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
     auto commandsRedis =
         std::make_unique<redis::RedisClient>(loop, std::move(endpoint), random, "redis commands");
     publish::StatePublisher publisher(*redis, loop, cfg.redis.prefix);
-    SinkTap sinkTap(publisher);
+    metrics::Metrics metrics;
+    SinkTap sinkTap(publisher, metrics);
     auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, sinkTap,
                                                         cfg.maxConcurrentChecks);
     std::set<std::string> configIds;
@@ -343,12 +352,61 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
     service::Monitor monitor(
         loop, loop, [&notifier](const std::string& m) { notifier.notify(m); },
         notifier.watchdogUsec(), [&] { return statusLine(*sched, redis->ready()); });
-    // Readiness does not wait for Redis: results are kept until it is reachable, and STATUS says
-    // whether it is.
-    monitor.ready();
     // Redis coming and going shows at the next periodic STATUS (its ready listener is taken).
     sinkTap.changed = [&monitor] { monitor.statusChanged(); };
     Reloader reloader{cfg, *sched, redisRegistry, *http};
+    std::unique_ptr<http::HttpServer> metricsServer;
+    if (!cfg.metricsListen.empty()) {
+      auto handler = [&](const std::string&, const std::string& path) {
+        http::ServerResponse r;
+        if (path == "/metrics") {
+          metrics::Counters c;
+          c.redisReconnects = redis->reconnects() + commandsRedis->reconnects();
+          c.tokenSuccesses = auth.tokenSuccesses();
+          c.tokenFailures = auth.tokenFailures();
+          c.commands = commands.commandCounts();
+          r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+          r.body = metrics.render(c);
+        } else if (path == "/healthz") {
+          // Answering at all shows the loop runs; the last watchdog tick says how late it ran.
+          const int64_t lagMs = monitor.lastLagMs();
+          const bool redisUp = redis->ready();
+          const bool loopOk = lagMs < 5000;
+          r.status = redisUp && loopOk ? 200 : 503;
+          r.contentType = "application/json";
+          std::string why;
+          if (!redisUp) {
+            why = "redis is not connected";
+          } else if (!loopOk) {
+            why = "the event loop ran " + std::to_string(lagMs) + " ms late";
+          }
+          r.body = std::string("{\"status\":\"") + (r.status == 200 ? "ok" : "unavailable") +
+                   "\",\"redis\":\"" + (redisUp ? "connected" : "not connected") +
+                   "\",\"loop_lag_ms\":" + std::to_string(lagMs) +
+                   ",\"servers\":" + std::to_string(sched->servers()) +
+                   (why.empty() ? "" : ",\"reason\":" + json::quote(why)) + "}\n";
+        } else {
+          r.status = 404;
+          r.body = "not found: try /metrics or /healthz\n";
+        }
+        return r;
+      };
+      auto server = http::HttpServer::listen(loop, cfg.metricsListen, handler);
+      if (!server) {
+        // A startup error like a bad config: the operator must pick another address.
+        log::error("metrics.listen: " + server.error().message);
+        startupFailed = true;
+      } else {
+        metricsServer = std::move(server.value());
+        log::info("metrics: http://" + cfg.metricsListen + "/metrics and /healthz");
+      }
+    }
+
+    if (!startupFailed) {
+      // Readiness does not wait for Redis: results are kept until it is reachable, and STATUS
+      // says whether it is.
+      monitor.ready();
+    }
 
     bool stopping = false;
     auto hardStop = loop.createTimer();
@@ -373,6 +431,10 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
       processes.shutdown(kStopKillAfterMs, oneDone);
       hardStop->start(1500, [&loop] { loop.stop(); });
     };
+    if (startupFailed) {
+      exitCode = kExitUsage;
+      shutdown("startup failed");
+    }
     loop::UvSignal sigint(loop, SIGINT, [&] { shutdown("SIGINT"); });
     loop::UvSignal sigterm(loop, SIGTERM, [&] { shutdown("SIGTERM"); });
     loop::UvSignal sighup(loop, SIGHUP, [&] {
@@ -395,10 +457,11 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
     commandsRedis.reset();
     redis.reset();
     sched.reset();
+    metricsServer.reset();
     hardStop.reset();
     http.reset();
   }
-  return closeLoop(loop, 0);
+  return closeLoop(loop, exitCode);
 }
 
 }  // namespace
@@ -427,6 +490,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mcp-healthd: %s\n", cfg.error().message.c_str());
     return kExitUsage;
   }
+  log::setJson(cfg->logJson);
   std::string redisUrl = args->redisUrl.value_or(cfg->redis.url);
   auto endpoint = redis::parseUrl(redisUrl);
   if (!endpoint) {

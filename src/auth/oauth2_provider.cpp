@@ -293,11 +293,13 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
   flights_[key].call = http_.send(std::move(req), [this, key, tokenUrl, refresh,
                                                    specCopy](http::Response r) {
     if (r.failure != http::Failure::kNone) {
+      ++tokenFailures_;
       completeFlight(
           key, makeError("token endpoint " + tokenUrl + " is unreachable: " + r.failureMessage));
       return;
     }
     if (r.status < 200 || r.status >= 300) {
+      ++tokenFailures_;
       std::string why = tokenErrorSummary(r.body);
       wipeString(r.body);
       redact(why,
@@ -317,9 +319,11 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     auto token = parseTokenResponse(r.body);
     wipeString(r.body);
     if (!token) {
+      ++tokenFailures_;
       completeFlight(key, makeError("token endpoint " + tokenUrl + ": " + token.error().message));
       return;
     }
+    ++tokenSuccesses_;
     if (refresh && !token->refreshToken.empty() &&
         !(token->refreshToken == refreshTokenFor(specCopy))) {
       refreshTokens_[specCopy.id] = token->refreshToken;

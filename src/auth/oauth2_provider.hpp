@@ -32,7 +32,8 @@ class OAuth2Provider final : public AuthProvider {
 
   // Called when the authorization server rotates a refresh token, so it can be stored (encrypted)
   // in the server's record; until the record says so, the new token is used from memory.
-  void onRefreshTokenRotated(std::function<void(const registry::ServerSpec&, const Secret&)> callback) {
+  void onRefreshTokenRotated(
+      std::function<void(const registry::ServerSpec&, const Secret&)> callback) {
     rotated_ = std::move(callback);
   }
   std::unique_ptr<Pending> discover(const registry::ServerSpec& spec, const std::string& challenge,
@@ -40,6 +41,9 @@ class OAuth2Provider final : public AuthProvider {
 
   size_t cachedTokens() const { return tokens_.size(); }
   uint64_t tokenRequests() const { return tokenRequests_; }
+  // Token endpoint answers: a token, or a failure (unreachable, refused, unusable answer).
+  uint64_t tokenSuccesses() const { return tokenSuccesses_; }
+  uint64_t tokenFailures() const { return tokenFailures_; }
 
   static constexpr int64_t kDefaultLifetimeMs = 300'000;  // when expires_in is absent
 
@@ -82,10 +86,13 @@ class OAuth2Provider final : public AuthProvider {
   std::map<std::string, Cached> tokens_;
   std::map<std::string, Flight> flights_;
   std::map<std::string, Secret> refreshTokens_;  // rotated refresh tokens, per server id
-  std::map<std::string, std::string> refreshDead_;  // per server id: hash of the refused refresh token
+  std::map<std::string, std::string>
+      refreshDead_;  // per server id: hash of the refused refresh token
   std::function<void(const registry::ServerSpec&, const Secret&)> rotated_;
   uint64_t nextWaiter_ = 1;
   uint64_t tokenRequests_ = 0;
+  uint64_t tokenSuccesses_ = 0;
+  uint64_t tokenFailures_ = 0;
 };
 
 }  // namespace mcphd::auth

@@ -9,6 +9,8 @@ enum class Level { kError = 3, kWarning = 4, kNotice = 5, kInfo = 6, kDebug = 7 
 
 // Lines go to stderr with a journald/syslog "<N>" priority prefix. Never pass a secret here.
 void setLevel(Level level);
+// log.format: json — one {"level","priority","message"} object per line instead of "<N>text".
+void setJson(bool json);
 Level level();
 void write(Level level, std::string_view message);
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/file.hpp"
+#include "http/listen_address.hpp"
 #include "redis/redis_url.hpp"
 
 namespace mcphd::config {
@@ -429,7 +430,26 @@ class Loader {
     }
     allowOnly(root, "",
               {"redis", "defaults", "max_concurrent_checks", "registry_resync", "secrets", "egress",
-               "servers"});
+               "servers", "metrics", "log"});
+    if (const auto& m = root["metrics"]) {
+      allowOnly(m, "metrics", {"listen"});
+      if (m["listen"]) {
+        c.metricsListen = str(m["listen"], "metrics.listen");
+        if (auto a = http::parseListenAddress(c.metricsListen); !a) {
+          fail(m["listen"], "metrics.listen", a.error().message);
+        }
+      }
+    }
+    if (const auto& l = root["log"]) {
+      allowOnly(l, "log", {"format"});
+      if (l["format"]) {
+        std::string f = str(l["format"], "log.format");
+        if (f != "text" && f != "json") {
+          fail(l["format"], "log.format", "'" + f + "' is not one of text, json");
+        }
+        c.logJson = f == "json";
+      }
+    }
     if (const auto& e = root["egress"]) {
       allowOnly(e, "egress", {"deny", "allow"});
       auto cidrs = [&](const char* key, std::vector<http::Cidr>& out) {

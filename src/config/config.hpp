@@ -28,6 +28,8 @@ struct Config {
   registry::ServerSpec defaults;      // `defaults`, the base of servers registered in Redis
   http::EgressPolicy egress = http::EgressPolicy::defaults();
   std::vector<registry::ServerSpec> servers;
+  std::string metricsListen;  // metrics.listen: host:port of /metrics and /healthz; empty: off
+  bool logJson = false;       // log.format: json
 };
 
 // Loads and validates a config file. Errors name the file, the line and the key, e.g.

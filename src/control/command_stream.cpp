@@ -201,6 +201,7 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
   };
   const std::string op = get("op");
   const std::string server = get("server_id");
+  ++counts_[op == "check" || op == "upsert" || op == "remove" ? op : "invalid"];
   if (op == "check") {
     if (server.empty()) {
       return fail(id, op, server, "check needs server_id (an id or *)");

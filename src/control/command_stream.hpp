@@ -40,6 +40,8 @@ class CommandStream {
   void answered(const std::string& commandId);
 
   size_t inProgress() const { return inProgress_.size(); }
+  // Commands read, by op ("check", "upsert", "remove", or "invalid").
+  const std::map<std::string, uint64_t>& commandCounts() const { return counts_; }
 
  private:
   using Fields = std::map<std::string, std::string>;
@@ -69,7 +71,8 @@ class CommandStream {
   std::unique_ptr<loop::Timer> retry_;
   std::unique_ptr<loop::Timer> claimTimer_;
   uint64_t generation_ = 0;
-  std::map<std::string, size_t> inProgress_;  // command id -> answers still to come
+  std::map<std::string, size_t> inProgress_;
+  std::map<std::string, uint64_t> counts_;  // command id -> answers still to come
 };
 
 }  // namespace mcphd::control

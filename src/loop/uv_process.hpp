@@ -45,7 +45,6 @@ class UvProcessSpawner final : public ProcessSpawner {
   std::unique_ptr<Timer> notify_;
   std::array<char, 64 * 1024> readBuffer_{};  // reads are handled one at a time
   bool stopping_ = false;
-  int64_t stopKillAfterMs_ = 0;
 };
 
 }  // namespace mcphd::loop

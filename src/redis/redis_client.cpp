@@ -171,6 +171,7 @@ void RedisClient::onConnected(int status) {
     return;
   }
   watchdog_->stop();
+  tcpConnected_ = true;
   auto fail = [this](const char* what) {
     return [this, what](Result<Reply> r) {
       if (r && r->type == Reply::Type::kError) {
@@ -210,6 +211,7 @@ void RedisClient::onConnected(int status) {
 
 void RedisClient::onDisconnected(int status) {
   ac_ = nullptr;
+  tcpConnected_ = false;
   sentAtMs_.clear();
   watchdog_->stop();
   bool wasReady = ready_;
@@ -253,7 +255,9 @@ void RedisClient::forceClose(const std::string& why) {
   if (ac_ == nullptr) {
     return;
   }
-  log::warn(name_ + ": closing the connection: " + why);
+  if (tcpConnected_ || !stopping_) {
+    log::warn(name_ + ": closing the connection: " + why);
+  }
   redisAsyncContext* ac = ac_;
   // Detached first, so hiredis's own disconnect callback (connected contexts only) finds no
   // owner; our bookkeeping runs once, here.
@@ -328,6 +332,12 @@ void RedisClient::shutdown(int64_t graceMs, std::function<void()> done) {
     return;
   }
   shutdownDone_ = std::move(done);
+  if (!tcpConnected_) {
+    // Still connecting: hiredis would free the context in redisAsyncDisconnect without calling
+    // the disconnect callback (it does so for connected contexts only), leaving ac_ dangling.
+    forceClose("stopping before the connection was up");
+    return;
+  }
   // Waits for outstanding replies, then closes; the grace timer cuts it short.
   redisAsyncDisconnect(ac_);
   graceTimer_->start(graceMs, [this] { forceClose("shutdown grace period over"); });

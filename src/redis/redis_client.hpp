@@ -62,6 +62,7 @@ class RedisClient final : public Commands {
   Random& random_;
   redisAsyncContext* ac_ = nullptr;  // not owned: hiredis frees it
   bool ready_ = false;
+  bool tcpConnected_ = false;  // the connect callback said OK; reset on disconnect
   bool stopping_ = false;
   int64_t backoffMs_ = 100;
   uint64_t reconnects_ = 0;

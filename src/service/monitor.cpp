@@ -38,6 +38,7 @@ void Monitor::tick() {
   }
   const int64_t now = clock_.nowUs();
   const int64_t lateUs = now - dueUs_;
+  lastLagUs_ = std::max<int64_t>(0, lateUs);
   if (watchdogUsec_) {
     // The loop ran this timer; if it ran it very late, the loop was stuck for that long: no ping
     // for this round (the next on-time one pings; a loop stuck for good gets restarted).

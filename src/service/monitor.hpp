@@ -31,6 +31,8 @@ class Monitor {
   // A reload began / ended (SIGHUP): RELOADING=1 with MONOTONIC_USEC, then READY=1.
   void reloading(const std::string& message);
   void reloaded();
+  // How late the last periodic tick ran (a measure of how blocked the loop was), in ms.
+  int64_t lastLagMs() const { return lastLagUs_ / 1000; }
 
  private:
   void tick();
@@ -45,6 +47,7 @@ class Monitor {
   int64_t periodMs_ = kStatusEveryMs;
   int64_t dueUs_ = 0;
   int64_t lastStatusUs_ = 0;
+  int64_t lastLagUs_ = 0;
   std::string lastStatus_;
   bool started_ = false;
   bool stopped_ = false;

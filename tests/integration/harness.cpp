@@ -331,27 +331,36 @@ void ListChangedServer::stop() {
 }
 
 bool ListChangedServer::addTool(const std::string& name) {
-  // A bare HTTP/1.0 POST: the harness has no HTTP client and needs none other.
+  return httpRequest(port_, "POST", "/admin/add-tool?name=" + name).first == 200;
+}
+
+std::pair<int, std::string> httpRequest(int port, const std::string& method,
+                                        const std::string& target) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
-    return false;
+    return {0, ""};
   }
-  std::string req = "POST /admin/add-tool?name=" + name +
-                    " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+  std::string req =
+      method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
   bool ok = write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size());
   std::string reply;
-  char buf[1024];
+  char buf[4096];
   ssize_t n;
   while (ok && (n = read(fd, buf, sizeof buf)) > 0) {
     reply.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  return ok && reply.rfind("HTTP/1.1 200", 0) == 0;
+  if (reply.rfind("HTTP/1.", 0) != 0 || reply.size() < 12) {
+    return {0, reply};
+  }
+  int status = std::atoi(reply.c_str() + 9);
+  size_t body = reply.find("\r\n\r\n");
+  return {status, body == std::string::npos ? "" : reply.substr(body + 4)};
 }
 
 FaultServer::FaultServer(const TempDir& dir) : port_(freePort()) {

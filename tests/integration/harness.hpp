@@ -141,6 +141,10 @@ class FaultServer {
   std::unique_ptr<Process> proc_;
 };
 
+// A bare HTTP/1.0 request to 127.0.0.1:`port` (no body); the status (0 when unreachable) and body.
+std::pair<int, std::string> httpRequest(int port, const std::string& method,
+                                        const std::string& target);
+
 // The resident set size of process `pid` in KiB (VmRSS), or -1.
 long residentKiB(int pid);
 

@@ -87,8 +87,14 @@ TEST_CASE(
   // WatchdogSec=2s: a ping at least every second.
   REQUIRE(notify.waitFor("WATCHDOG=1", 1500ms));
   REQUIRE(notify.waitFor("WATCHDOG=1", 1500ms));
-  auto healthy = notify.waitFor("STATUS=2 servers: 2 healthy; redis connected", 10s);
-  REQUIRE(healthy);
+  auto healthy = notify.waitFor("STATUS=2 servers: 2 healthy; redis connected", 15s);
+  if (!healthy) {
+    std::string all;
+    for (const auto& m : notify.seen) {
+      all += m + " | ";
+    }
+    FAIL("no healthy STATUS; seen: " << all);
+  }
 
   // Let `stays` build up successes, then reload with `goes` replaced by `comes`.
   std::this_thread::sleep_for(1500ms);

@@ -1,0 +1,84 @@
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz follows Redis") {
+  TempDir dir;
+  RedisServer redis(dir);
+  EverythingServer everything(dir);
+  const int port = freePort();
+  const std::string config = dir.file("metrics.yaml");
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\nmetrics:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                        "\nlog:\n  format: json\ndefaults:\n  interval: 1s\n  timeout: 800ms\n"
+                        "  jitter: 0%\nservers:\n  - id: everything\n    url: " +
+                        everything.url() + "\n");
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
+  INFO("daemon log: " << dir.file("daemon.log"));
+  REQUIRE(waitForPort(port, 10s));
+
+  // The first result arrives within the interval.
+  std::pair<int, std::string> m;
+  auto deadline = Clock::now() + 10s;
+  do {
+    std::this_thread::sleep_for(100ms);
+    m = httpRequest(port, "GET", "/metrics");
+  } while (Clock::now() < deadline &&
+           m.second.find("mcp_server_up{server_id=\"everything\"} 1") == std::string::npos);
+  INFO(m.second);
+  CHECK(m.first == 200);
+  CHECK(m.second.find("mcp_server_up{server_id=\"everything\"} 1\n") != std::string::npos);
+  CHECK(m.second.find("mcp_server_tools{server_id=\"everything\"} 13\n") != std::string::npos);
+  CHECK(m.second.find("mcp_checks_total{result=\"success\"}") != std::string::npos);
+  CHECK(m.second.find("mcp_check_duration_seconds_bucket{phase=\"total\",le=\"+Inf\"}") !=
+        std::string::npos);
+  CHECK(m.second.find("mcp_redis_reconnects_total 0\n") != std::string::npos);
+
+  auto h = httpRequest(port, "GET", "/healthz");
+  CHECK(h.first == 200);
+  CHECK(h.second.find(R"("status":"ok","redis":"connected")") != std::string::npos);
+  CHECK(httpRequest(port, "GET", "/nope").first == 404);
+  CHECK(httpRequest(port, "POST", "/metrics").first == 405);
+
+  // Redis goes away: /healthz says so (and why); it comes back, and so does /healthz.
+  redis.stop();
+  deadline = Clock::now() + 10s;
+  do {
+    std::this_thread::sleep_for(100ms);
+    h = httpRequest(port, "GET", "/healthz");
+  } while (Clock::now() < deadline && h.first != 503);
+  CHECK(h.first == 503);
+  CHECK(h.second.find(R"("reason":"redis is not connected")") != std::string::npos);
+  redis.start();
+  deadline = Clock::now() + 15s;
+  do {
+    std::this_thread::sleep_for(100ms);
+    h = httpRequest(port, "GET", "/healthz");
+  } while (Clock::now() < deadline && h.first != 200);
+  CHECK(h.first == 200);
+  m = httpRequest(port, "GET", "/metrics");
+  CHECK(m.second.find("mcp_redis_reconnects_total 0\n") == std::string::npos);
+
+  // log.format: json — every line is one JSON object.
+  std::string log = readFile(dir.file("daemon.log"));
+  CHECK(log.rfind(R"({"level":")", 0) == 0);
+  CHECK(log.find("\n<") == std::string::npos);
+
+  // The address is taken: a second daemon exits 2 and says why.
+  Process second({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("second.log"));
+  auto rc2 = second.wait(10s);
+  REQUIRE(rc2);
+  CHECK(*rc2 == 2);
+  CHECK(readFile(dir.file("second.log")).find("metrics.listen: cannot listen on 127.0.0.1:") !=
+        std::string::npos);
+
+  auto rc = daemon.stop(SIGTERM, 5s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+}
