@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Drives a running mcp-healthd through Redis for scripts/bench.sh and measures it.
+
+  drive.py checkall --redis PORT --pid PID --servers N
+      XADD check * ; waits for the N answers; prints checks/s and the daemon's CPU per check.
+  drive.py upsert --redis PORT --samples K --url-base URL
+      registers K servers in Redis one at a time; for each, the time from XADD upsert to the
+      published result that answers it; prints p50/p99 in ms.
+  drive.py steady --redis PORT --pid PID --seconds S
+      the daemon's CPU share over S seconds of its own schedule.
+Only the standard library: a minimal RESP client over a socket.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+
+
+class Redis:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+
+    def send(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind in (b"+", b"-"):
+            return rest.decode()
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self.buf += self.sock.recv(65536)
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise ValueError("bad RESP: %r" % line)
+
+    def call(self, *args):
+        self.send(*args)
+        return self.reply()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def answers(sub, command_ids, want, timeout):
+    """Counts health messages answering any of `command_ids` until `want` arrived."""
+    got = 0
+    deadline = time.monotonic() + timeout
+    sub.sock.settimeout(timeout)
+    while got < want and time.monotonic() < deadline:
+        msg = sub.reply()
+        if not isinstance(msg, list) or msg[0] != b"message":
+            continue
+        payload = json.loads(msg[2])
+        ids = payload.get("command_ids") or []
+        if any(c in ids for c in command_ids):
+            got += 1
+    return got
+
+
+def checkall(a):
+    r = Redis(a.redis)
+    sub = Redis(a.redis)
+    sub.call("SUBSCRIBE", "mcp:health")
+    cpu0 = cpu_seconds(a.pid)
+    t0 = time.monotonic()
+    cid = r.call("XADD", "mcp:commands", "*", "op", "check", "server_id", "*").decode()
+    got = answers(sub, [cid], a.servers, a.timeout)
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds(a.pid) - cpu0
+    print(json.dumps({"checks": got, "wall_s": round(wall, 3), "checks_per_s": round(got / wall, 1),
+                      "cpu_s": round(cpu, 3), "cpu_us_per_check": round(cpu * 1e6 / max(got, 1), 1)}))
+    return 0 if got == a.servers else 1
+
+
+def upsert(a):
+    r = Redis(a.redis)
+    sub = Redis(a.redis)
+    sub.call("SUBSCRIBE", "mcp:health")
+    sub.sock.settimeout(10)
+    samples = []
+    for i in range(a.samples):
+        sid = "upsert-%d" % i
+        r.call("HSET", "mcp:server:" + sid, "url", "%supsert-%d/healthy?tools=20" % (a.url_base, i),
+               "interval", "1h", "timeout", "10s")
+        r.call("SADD", "mcp:servers", sid)
+        t0 = time.monotonic()
+        cid = r.call("XADD", "mcp:commands", "*", "op", "upsert", "server_id", sid).decode()
+        if answers(sub, [cid], 1, 10) != 1:
+            print("no answer to upsert %s" % sid, file=sys.stderr)
+            return 1
+        samples.append((time.monotonic() - t0) * 1000)
+    samples.sort()
+    pct = lambda p: samples[min(len(samples) - 1, int(p / 100 * len(samples)))]
+    print(json.dumps({"samples": len(samples), "p50_ms": round(pct(50), 3), "p99_ms": round(pct(99), 3)}))
+    return 0
+
+
+def steady(a):
+    cpu0 = cpu_seconds(a.pid)
+    t0 = time.monotonic()
+    time.sleep(a.seconds)
+    cpu = cpu_seconds(a.pid) - cpu0
+    wall = time.monotonic() - t0
+    print(json.dumps({"seconds": round(wall, 1), "cpu_s": round(cpu, 3),
+                      "core_percent": round(100 * cpu / wall, 2)}))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["checkall", "upsert", "steady"])
+    p.add_argument("--redis", type=int, required=True)
+    p.add_argument("--pid", type=int)
+    p.add_argument("--servers", type=int)
+    p.add_argument("--samples", type=int, default=200)
+    p.add_argument("--url-base")
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--timeout", type=float, default=120)
+    a = p.parse_args()
+    return {"checkall": checkall, "upsert": upsert, "steady": steady}[a.what](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
