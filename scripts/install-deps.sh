@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # libssl-dev: ES256/RS256 signatures of private_key_jwt client assertions (libsodium has neither).
 # clang-14, libclang-rt-14-dev: libFuzzer for the fuzz targets (g++ has no coverage-guided fuzzer).
 # systemd: systemd-analyze verify/security check the unit file.
+# prometheus: promtool lints /metrics and a real Prometheus scrapes the daemon in a test.
 packages=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libhiredis-dev
           libsimdjson-dev libyaml-cpp-dev libsodium-dev libssl-dev catch2 redis-server redis-tools
-          clang-14 libclang-rt-14-dev systemd)
+          clang-14 libclang-rt-14-dev systemd prometheus)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -40,6 +40,42 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
         std::string::npos);
   CHECK(m.second.find("mcp_redis_reconnects_total 0\n") != std::string::npos);
 
+  // promtool (Prometheus's own linter) accepts the exposition.
+  writeFile(dir.file("metrics.txt"), m.second);
+  Process lint({"sh", "-c", "promtool check metrics < " + dir.file("metrics.txt")}, {},
+               dir.file("promtool.out"));
+  CHECK(lint.wait(30s) == std::optional<int>(0));
+  INFO(readFile(dir.file("promtool.out")));
+
+  // A real Prometheus scrapes it.
+  const int promPort = freePort();
+  writeFile(dir.file("prometheus.yml"),
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mcp-healthd\n"
+            "    static_configs:\n      - targets: ['127.0.0.1:" +
+                std::to_string(port) + "']\n");
+  {
+    Process prometheus({"prometheus", "--config.file=" + dir.file("prometheus.yml"),
+                        "--storage.tsdb.path=" + dir.file("tsdb"),
+                        "--web.listen-address=127.0.0.1:" + std::to_string(promPort)},
+                       {}, dir.file("prometheus.log"));
+    REQUIRE(waitForPort(promPort, 30s));
+    std::pair<int, std::string> q;
+    auto until = Clock::now() + 30s;
+    do {
+      std::this_thread::sleep_for(500ms);
+      q = httpRequest(promPort, "GET", "/api/v1/query?query=mcp_server_up");
+    } while (Clock::now() < until &&
+             q.second.find(R"("server_id":"everything")") == std::string::npos);
+    INFO(q.second);
+    CHECK(q.first == 200);
+    CHECK(q.second.find(R"("job":"mcp-healthd","server_id":"everything"},"value":[)") !=
+          std::string::npos);
+    auto up = httpRequest(promPort, "GET", "/api/v1/query?query=up");
+    CHECK(up.second.find(R"("value":[)") != std::string::npos);
+    CHECK(up.second.find(R"(,"1"]})") != std::string::npos);
+    prometheus.stop(SIGTERM, 10s);
+  }
+
   auto h = httpRequest(port, "GET", "/healthz");
   CHECK(h.first == 200);
   CHECK(h.second.find(R"("status":"ok","redis":"connected")") != std::string::npos);
