@@ -276,6 +276,16 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     // reach of the egress policy.
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    ++requestsSent_;
+    if (policyChanged_) {
+      const std::string& url = t->req.url;
+      size_t hostStart = url.find("://");
+      std::string origin =
+          url.substr(0, url.find('/', hostStart == std::string::npos ? 0 : hostStart + 3));
+      if (freshOrigins_.insert(origin).second) {
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      }
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, t->req.connectTimeoutMs)));
     if (t->req.longLived) {

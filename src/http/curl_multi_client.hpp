@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -26,8 +28,14 @@ class CurlMultiClient final : public Client {
 
   std::unique_ptr<Call> send(Request request, std::function<void(Response)> done) override;
 
-  // Applies to every connection opened from now on (checked on the resolved address).
-  void setEgressPolicy(EgressPolicy policy) { egress_ = std::move(policy); }
+  // Applies to every connection opened from now on (checked on the resolved address). After a
+  // change (config reload) the first request to each origin opens a new connection, so a
+  // kept-alive one opened under the old policy is not reused.
+  void setEgressPolicy(EgressPolicy policy) {
+    policyChanged_ = requestsSent_ > 0;
+    freshOrigins_.clear();
+    egress_ = std::move(policy);
+  }
 
   // True when this libcurl resolves names without blocking the loop.
   static bool asyncDns();
@@ -58,6 +66,9 @@ class CurlMultiClient final : public Client {
   std::vector<CURL*> idleEasy_;
   bool processing_ = false;
   EgressPolicy egress_ = EgressPolicy::defaults();
+  bool policyChanged_ = false;
+  uint64_t requestsSent_ = 0;
+  std::set<std::string> freshOrigins_;  // origins reconnected since the policy changed
 };
 
 }  // namespace mcphd::http

@@ -131,6 +131,23 @@ TEST_CASE(
   CHECK(readFile(dir.file("daemon.log")).find("reload failed, the running config stays") !=
         std::string::npos);
 
+  // A stricter egress policy applies at once, also to servers reached over kept-alive
+  // connections opened under the old one.
+  writeFile(config, "egress:\n  deny: [127.0.0.0/8]\n" + configWith(redis.url(), stays + comes));
+  kill(daemon.pid(), SIGHUP);
+  REQUIRE(notify.waitFor("RELOADING=1", 5s));
+  deadline = Clock::now() + 10s;
+  std::string denied;
+  while (Clock::now() < deadline) {
+    auto stored = redis.query({"HGET", "mcp:status", "stays"});
+    if (stored && stored->find("egress policy denies 127.0.0.1") != std::string::npos) {
+      denied = *stored;
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(denied.find(R"("kind":"config")") != std::string::npos);
+
   auto rc = daemon.stop(SIGTERM, 5s);
   REQUIRE(rc);
   CHECK(*rc == 0);
