@@ -132,7 +132,8 @@ class Watch final : public ToolWatch {
         onToolsChanged_(std::move(onToolsChanged)),
         coalesce_(ctx.timers.createTimer()),
         retry_(ctx.timers.createTimer()),
-        deferred_(ctx.timers.createTimer()) {}
+        deferred_(ctx.timers.createTimer()),
+        deferredLost_(ctx.timers.createTimer()) {}
 
   ~Watch() override { closeSession(); }
 
@@ -162,8 +163,9 @@ class Watch final : public ToolWatch {
       }
     };
     e->onClosed = [this, gen](const std::string& why) {
-      // Runs inside the session's own callbacks: tear down from the loop.
-      deferred_->start(0, [this, gen, why] { lost(gen, why); });
+      // Runs inside the session's own callbacks: tear down from the loop. A timer of its own, so
+      // a handshake report still pending cannot replace it.
+      deferredLost_->start(0, [this, gen, why] { lost(gen, why); });
     };
     return e;
   }
@@ -290,6 +292,7 @@ class Watch final : public ToolWatch {
   std::unique_ptr<loop::Timer> coalesce_;
   std::unique_ptr<loop::Timer> retry_;
   std::unique_ptr<loop::Timer> deferred_;
+  std::unique_ptr<loop::Timer> deferredLost_;
   std::unique_ptr<auth::Pending> pendingAuth_;
   std::vector<std::string> authHeaders_;
   std::unique_ptr<Probe> http_;

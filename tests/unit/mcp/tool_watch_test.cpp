@@ -153,3 +153,13 @@ TEST_CASE("a Streamable HTTP watch opens the session's GET stream and stops on 4
   g.loop.advance(kWatchBackoffMaxMs * 2);
   CHECK(g.http.sent.size() == 3);
 }
+
+TEST_CASE("a watched process that dies right after its handshake is reconnected") {
+  Fixture f;
+  auto w = f.watch();
+  f.spawner.out(0, kInit);  // the handshake is reported on the next loop iteration ...
+  f.spawner.exit(0, 1);     // ... but the process is gone before that
+  f.loop.runDue();
+  f.loop.advance(1'000);
+  CHECK(f.spawner.children.size() == 2);
+}
