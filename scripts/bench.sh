@@ -121,6 +121,8 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo "# mcp-healthd benchmark — $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "Machine: $machine. Fixture: mcp-fault-server, servers of 20 tools; concurrency $concurrency."
+  echo "Command: scripts/bench.sh --sizes \"$sizes\" --steady-seconds $steady (the last column is"
+  echo "the daemon's CPU over $steady s of its own 30 s schedule)."
   echo
   echo "| servers | checks/s (check \*) | daemon CPU/check µs | floor CPU/check µs | daemon/floor | peak RSS MiB | upsert→published p50 ms | p99 ms | CPU at 30 s interval, % of a core |"
   echo "|---|---|---|---|---|---|---|---|---|"
