@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,5 +60,9 @@ class ProcessSpawner {
 // is looked up in `path` (a PATH value).
 Result<std::string> findExecutable(const std::string& command, const std::string& path,
                                    const std::string& cwd);
+
+// Why `dir` cannot be a child's working directory ("working directory /x does not exist"), or
+// nothing when it can (an empty `dir` means the daemon's own).
+std::optional<std::string> checkDirectory(const std::string& dir);
 
 }  // namespace mcphd::loop

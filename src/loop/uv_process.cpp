@@ -436,6 +436,20 @@ void UvProcessSpawner::reaped(UvChild* child) {
   }
 }
 
+std::optional<std::string> checkDirectory(const std::string& dir) {
+  if (dir.empty()) {
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return "working directory " + dir + ": " + std::strerror(errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return "working directory " + dir + " is not a directory";
+  }
+  return std::nullopt;
+}
+
 Result<std::string> findExecutable(const std::string& command, const std::string& path,
                                    const std::string& cwd) {
   auto usable = [](const std::string& file) -> int {

@@ -63,6 +63,14 @@ void StdioProbe::start() {
   if (path.empty()) {
     path = "/usr/local/bin:/usr/bin:/bin";
   }
+  if (auto bad = loop::checkDirectory(options_.cwd)) {
+    for (auto& e : env) {
+      wipeString(e);
+    }
+    std::string message = "cannot start " + options_.command + ": " + *bad;
+    timer_->start(0, [this, message] { fail(ErrorKind::kSpawn, message); });
+    return;
+  }
   auto file = loop::findExecutable(options_.command, path, options_.cwd);
   if (!file) {
     for (auto& e : env) {

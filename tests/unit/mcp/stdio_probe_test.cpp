@@ -203,3 +203,17 @@ TEST_CASE("destroying a stdio probe lets its process go and never calls back") {
   run.loop.advance(10'000);
   CHECK_FALSE(run.result);
 }
+
+TEST_CASE("a stdio server whose working directory is missing is kind spawn, saying so") {
+  StdioOptions o = shOptions();
+  o.cwd = "/nonexistent-mcphd-dir";
+  Run run(o);
+  run.probe->start();
+  CHECK(run.spawner.children.empty());
+  run.loop.runDue();
+  REQUIRE(run.result);
+  CHECK(run.result->error->kind == ErrorKind::kSpawn);
+  CHECK(
+      run.result->error->message ==
+      "cannot start /bin/sh: working directory /nonexistent-mcphd-dir: No such file or directory");
+}
