@@ -7,8 +7,9 @@
   drive.py upsert --redis PORT --samples K --url-base URL
       registers K servers in Redis one at a time; for each, the time from XADD upsert to the
       published result that answers it; prints p50/p99 in ms.
-  drive.py steady --redis PORT --pid PID --seconds S
-      the daemon's CPU share over S seconds of its own schedule.
+  drive.py steady --redis PORT --pid PID --seconds S --servers N [--interval 30]
+      the daemon's CPU over S seconds of its own schedule, per check, and what N servers at one
+      check per interval cost in % of a core.
 Only the standard library: a minimal RESP client over a socket.
 """
 import argparse
@@ -130,13 +131,31 @@ def upsert(a):
 
 
 def steady(a):
+    """CPU over a window of the daemon's own schedule, and per check: the health messages seen
+    in the window say how many checks the CPU paid for, so the share of a core that N servers
+    at one check per interval cost does not depend on where the window falls."""
+    sub = Redis(a.redis)
+    sub.call("SUBSCRIBE", "mcp:health")
+    sub.sock.settimeout(0.2)
+    checks = 0
     cpu0 = cpu_seconds(a.pid)
     t0 = time.monotonic()
-    time.sleep(a.seconds)
+    while time.monotonic() - t0 < a.seconds:
+        try:
+            msg = sub.reply()
+        except socket.timeout:
+            continue
+        if isinstance(msg, list) and msg[0] == b"message" and b'"type":"health"' in msg[2]:
+            checks += 1
     cpu = cpu_seconds(a.pid) - cpu0
     wall = time.monotonic() - t0
-    print(json.dumps({"seconds": round(wall, 1), "cpu_s": round(cpu, 3),
-                      "core_percent": round(100 * cpu / wall, 2)}))
+    out = {"seconds": round(wall, 1), "checks": checks, "cpu_s": round(cpu, 3),
+           "core_percent": round(100 * cpu / wall, 2)}
+    if checks > 0 and a.servers and a.interval:
+        per_check = cpu / checks
+        out["cpu_us_per_check"] = round(per_check * 1e6, 1)
+        out["core_percent_at_interval"] = round(100 * per_check * a.servers / a.interval, 2)
+    print(json.dumps(out))
     return 0
 
 
@@ -151,6 +170,7 @@ def main():
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--interval", type=float, default=30, help="the servers' interval, seconds")
     a = p.parse_args()
     return {"checkall": checkall, "upsert": upsert, "steady": steady}[a.what](a)
 
