@@ -280,7 +280,6 @@ struct Reloader {
     current.defaults = f.defaults;
     current.egress = f.egress;
     current.maxConcurrentChecks = f.maxConcurrentChecks;
-    current.registryResyncMs = f.registryResyncMs;
     registry.reconfigure(current.defaults, ids);
     return std::to_string(current.servers.size()) + " servers in the config file, " +
            std::to_string(removed) + " removed";

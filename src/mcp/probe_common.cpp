@@ -62,6 +62,17 @@ void recordFailure(ProbeResult& result, CheckError error, bool retriable,
   result.toolsHash.clear();
 }
 
+std::vector<std::string> serverHeaders(const registry::ServerSpec& spec,
+                                       const std::vector<std::string>& authHeaders) {
+  std::vector<std::string> h;
+  h.reserve(spec.headers.size() + authHeaders.size());
+  for (const auto& [name, value] : spec.headers) {
+    h.push_back(name + ": " + value);
+  }
+  h.insert(h.end(), authHeaders.begin(), authHeaders.end());
+  return h;
+}
+
 std::string replyToServerRequest(const Message& request) {
   return request.method == "ping" ? encodeResult(request.id, "{}")
                                   : encodeError(request.id, -32601, "Method not found");

@@ -10,6 +10,7 @@
 #include "mcp/jsonrpc.hpp"
 #include "mcp/probe_result.hpp"
 #include "mcp/tool_pages.hpp"
+#include "registry/server_spec.hpp"
 
 namespace mcphd::mcp {
 
@@ -32,6 +33,11 @@ void redactSentHeaders(std::string& message, const std::vector<std::string>& hea
 // retriable, and no tool list (a partial list is never published).
 void recordFailure(ProbeResult& result, CheckError error, bool retriable,
                    const std::vector<std::string>& sentHeaders);
+
+// The headers every request to `spec` carries: its configured headers, then `authHeaders`
+// ("Name: value" lines; secret — the caller wipes what it keeps).
+std::vector<std::string> serverHeaders(const registry::ServerSpec& spec,
+                                       const std::vector<std::string>& authHeaders);
 
 // The answer to a request a server sent us: ping gets an empty result, anything else "Method not
 // found" (a health checker offers no client features).

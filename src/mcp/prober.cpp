@@ -4,6 +4,7 @@
 
 #include "common/secret.hpp"
 #include "mcp/probe.hpp"
+#include "mcp/probe_common.hpp"
 #include "mcp/sse_probe.hpp"
 #include "mcp/stdio_probe.hpp"
 #include "mcp/tool_watch.hpp"
@@ -75,10 +76,7 @@ class ServerCheck final : public RunningCheck {
   ProbeOptions options() const {
     ProbeOptions o;
     o.url = spec_.url;
-    for (const auto& [name, value] : spec_.headers) {
-      o.headers.push_back(name + ": " + value);
-    }
-    o.headers.insert(o.headers.end(), authHeaders_.begin(), authHeaders_.end());
+    o.headers = serverHeaders(spec_, authHeaders_);
     o.timeoutMs = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
     o.connectTimeoutMs = spec_.connectTimeoutMs;
     o.maxBody = spec_.maxBody;
@@ -112,8 +110,9 @@ class ServerCheck final : public RunningCheck {
   void runStdio(std::function<void(ProbeResult)> onResult) {
     if (processes_ == nullptr) {
       ProbeResult r;
-      r.error =
-          CheckError{ErrorKind::kConfig, "stdio servers cannot be checked by this process", 0};
+      r.error = CheckError{
+          ErrorKind::kConfig,
+          "stdio servers are checked by mcp-healthd only: declare them in its config file", 0};
       return finish(std::move(r));
     }
     StdioOptions o;

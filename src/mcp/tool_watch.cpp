@@ -199,10 +199,7 @@ class Watch final : public ToolWatch {
     }
     ProbeOptions o;
     o.url = spec_.url;
-    for (const auto& [name, value] : spec_.headers) {
-      o.headers.push_back(name + ": " + value);
-    }
-    o.headers.insert(o.headers.end(), authHeaders_.begin(), authHeaders_.end());
+    o.headers = serverHeaders(spec_, authHeaders_);
     o.timeoutMs = spec_.timeoutMs;
     o.connectTimeoutMs = spec_.connectTimeoutMs;
     o.maxBody = spec_.maxBody;
@@ -235,11 +232,7 @@ class Watch final : public ToolWatch {
     }
     if (http_) {
       // Streamable HTTP: notifications come on the session's GET stream.
-      std::vector<std::string> headers;
-      for (const auto& [name, value] : spec_.headers) {
-        headers.push_back(name + ": " + value);
-      }
-      headers.insert(headers.end(), authHeaders_.begin(), authHeaders_.end());
+      std::vector<std::string> headers = serverHeaders(spec_, authHeaders_);
       if (!http_->sessionId().empty()) {
         headers.push_back("Mcp-Session-Id: " + http_->sessionId());
       }
