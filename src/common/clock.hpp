@@ -23,11 +23,16 @@ class Random {
   virtual double uniform() = 0;
 };
 
-// Random backed by libsodium's CSPRNG: jitter needs no cryptographic quality, but this avoids a
-// second generator and is seeded by the kernel.
+// Jitter and backoff need no cryptographic quality: xoshiro256** seeded once from the kernel's
+// CSPRNG (through libsodium). Drawing from the CSPRNG for every check cost a getrandom system
+// call per check.
 class SystemRandom final : public Random {
  public:
+  SystemRandom();
   double uniform() override;
+
+ private:
+  uint64_t s_[4];
 };
 
 }  // namespace mcphd

@@ -22,21 +22,33 @@ struct Digest {
 
 }  // namespace
 
-std::string sha256Hex(std::string_view data) {
+Sha256 sha256(std::string_view data) {
   thread_local Digest d;
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  Sha256 digest{};
   unsigned int length = 0;
   if (d.md == nullptr || d.ctx == nullptr || EVP_DigestInit_ex(d.ctx, d.md, nullptr) != 1 ||
       EVP_DigestUpdate(d.ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(d.ctx, digest, &length) != 1 || length != 32) {
+      EVP_DigestFinal_ex(d.ctx, digest.data(), &length) != 1 || length != digest.size()) {
     std::abort();  // cannot happen with a working libcrypto; a wrong hash would be worse
   }
+  return digest;
+}
+
+void appendHex(std::string& out, const Sha256& digest) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '\0');
-  for (size_t i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
+  const size_t at = out.size();
+  out.resize(at + 2 * digest.size());
+  char* p = out.data() + at;
+  for (uint8_t b : digest) {
+    *p++ = kHex[b >> 4];
+    *p++ = kHex[b & 0x0f];
   }
+}
+
+std::string sha256Hex(std::string_view data) {
+  std::string hex;
+  hex.reserve(64);
+  appendHex(hex, sha256(data));
   return hex;
 }
 

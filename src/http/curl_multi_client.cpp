@@ -1,10 +1,14 @@
 #include "http/curl_multi_client.hpp"
 
 #include <sodium.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -33,11 +37,6 @@ const char* failureName(Failure f) {
   }
   return "other";
 }
-
-struct CurlMultiClient::Socket {
-  uv_poll_t* poll;
-  curl_socket_t fd;
-};
 
 struct CurlMultiClient::Transfer final : Call {
   CurlMultiClient* owner = nullptr;
@@ -127,12 +126,34 @@ bool CurlMultiClient::asyncDns() {
 }
 
 CurlMultiClient::CurlMultiClient(loop::UvLoop& loop)
-    : loop_(loop), multi_(curl_multi_init()), timer_(new uv_timer_t), deferred_(new uv_timer_t) {
-  if (multi_ == nullptr) {
+    : loop_(loop),
+      multi_(curl_multi_init()),
+      epollFd_(epoll_create1(EPOLL_CLOEXEC)),
+      epollPoll_(new uv_poll_t),
+      timer_(new uv_timer_t),
+      deferred_(new uv_timer_t) {
+  const int epollErr = errno;
+  if (multi_ == nullptr || epollFd_ < 0 || uv_poll_init(loop_.raw(), epollPoll_, epollFd_) != 0) {
+    if (multi_ != nullptr) {
+      curl_multi_cleanup(multi_);
+    }
+    if (epollFd_ >= 0) {
+      close(epollFd_);
+    }
+    delete epollPoll_;
     delete timer_;
     delete deferred_;
-    throw std::runtime_error("curl_multi_init failed");
+    throw std::runtime_error(multi_ == nullptr
+                                 ? std::string("curl_multi_init failed")
+                                 : std::string("epoll_create1: ") + std::strerror(epollErr));
   }
+  epollPoll_->data = this;
+  uv_poll_start(epollPoll_, UV_READABLE, [](uv_poll_t* h, int, int) {
+    if (auto* client = static_cast<CurlMultiClient*>(h->data); client != nullptr) {
+      client->onEpollReady();
+    }
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(epollPoll_));
   uv_timer_init(loop_.raw(), timer_);
   timer_->data = this;
   uv_timer_init(loop_.raw(), deferred_);
@@ -161,9 +182,13 @@ CurlMultiClient::~CurlMultiClient() {
     curl_easy_cleanup(e);
   }
   idleEasy_.clear();
-  // curl_multi_cleanup may still call onSocket (CURL_POLL_REMOVE for cached connections), which
-  // closes the polls; the timers are closed afterwards so onTimerChange finds them alive.
+  // curl_multi_cleanup closes the cached connections through onCloseSocket and may call
+  // onSocket and onTimerChange: the epoll set and the timers stay alive until it returns.
   curl_multi_cleanup(multi_);
+  epollPoll_->data = nullptr;
+  uv_poll_stop(epollPoll_);
+  loop::closeAndDelete(epollPoll_);
+  close(epollFd_);
   timer_->data = nullptr;
   uv_timer_stop(timer_);
   loop::closeAndDelete(timer_);
@@ -307,16 +332,11 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
     // Every address libcurl is about to connect to passes the egress policy first, so neither
     // a DNS answer nor a rebinding can reach a denied network.
-    auto openFn = +[](void* clientp, curlsocktype, curl_sockaddr* address) -> curl_socket_t {
-      auto* tr = static_cast<Transfer*>(clientp);
-      if (auto why = tr->owner->egress_.refuse(&address->addr)) {
-        tr->deniedReason = *why;
-        return CURL_SOCKET_BAD;
-      }
-      return socket(address->family, address->socktype, address->protocol);
-    };
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, openFn);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlMultiClient::onOpenSocket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
+    // A connection outlives its transfer in curl's cache: its close callback gets the client.
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlMultiClient::onCloseSocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, headerFn);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
     if (t->req.method == "POST") {
@@ -328,6 +348,9 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     }
     ok = curl_multi_add_handle(multi_, e) == CURLM_OK;
     t->inMulti = ok;
+    if (ok) {
+      transferStarted();
+    }
   }
   if (!ok) {
     std::snprintf(t->errbuf, sizeof t->errbuf, "%s", "could not set up the HTTP transfer");
@@ -358,6 +381,7 @@ void CurlMultiClient::release(Transfer* t) {
   if (t->inMulti) {
     curl_multi_remove_handle(multi_, t->easy);
     t->inMulti = false;
+    transferEnded();
   }
   // Header lines may carry credentials: wipe libcurl's copies and ours.
   for (curl_slist* s = t->headerList; s != nullptr; s = s->next) {
@@ -375,60 +399,136 @@ void CurlMultiClient::release(Transfer* t) {
   }
 }
 
-int CurlMultiClient::onSocket(CURL*, curl_socket_t fd, int what, void* selfp, void* socketp) {
+curl_socket_t CurlMultiClient::onOpenSocket(void* transfer, curlsocktype, curl_sockaddr* address) {
+  auto* tr = static_cast<Transfer*>(transfer);
+  if (auto why = tr->owner->egress_.refuse(&address->addr)) {
+    tr->deniedReason = *why;
+    return CURL_SOCKET_BAD;
+  }
+  // Close-on-exec: a stdio server started later must not inherit our connections.
+  curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd >= 0) {
+    Watch& w = tr->owner->watchOf(fd);
+    w = Watch{};
+    w.ours = true;
+  }
+  return fd;
+}
+
+int CurlMultiClient::onCloseSocket(void* selfp, curl_socket_t fd) {
   auto* self = static_cast<CurlMultiClient*>(selfp);
-  auto* sock = static_cast<Socket*>(socketp);
+  self->unwatch(fd);  // before close(): the fd number may be reused at once
+  if (static_cast<size_t>(fd) < self->watches_.size()) {
+    self->watches_[static_cast<size_t>(fd)].ours = false;
+  }
+  return close(fd);
+}
+
+CurlMultiClient::Watch& CurlMultiClient::watchOf(curl_socket_t fd) {
+  auto i = static_cast<size_t>(fd);
+  if (i >= watches_.size()) {
+    watches_.resize(std::max<size_t>(i + 1, watches_.size() * 2));
+  }
+  return watches_[i];
+}
+
+void CurlMultiClient::unwatch(curl_socket_t fd) {
+  if (fd < 0 || static_cast<size_t>(fd) >= watches_.size()) {
+    return;
+  }
+  Watch& w = watches_[static_cast<size_t>(fd)];
+  if (w.events != 0) {
+    epoll_event ev{};
+    epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, &ev);
+    w.events = 0;
+  }
+  w.wanted = false;
+}
+
+void CurlMultiClient::transferStarted() {
+  if (transfers_++ == 0) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(epollPoll_));  // a transfer keeps the loop alive
+  }
+}
+
+void CurlMultiClient::transferEnded() {
+  if (--transfers_ == 0) {
+    // Idle kept-alive connections alone must not keep the loop running (a one-off probe ends
+    // when its loop has nothing left to do).
+    uv_unref(reinterpret_cast<uv_handle_t*>(epollPoll_));
+  }
+}
+
+int CurlMultiClient::onSocket(CURL*, curl_socket_t fd, int what, void* selfp, void*) {
+  auto* self = static_cast<CurlMultiClient*>(selfp);
+  if (fd < 0) {
+    return -1;
+  }
+  Watch& w = self->watchOf(fd);
   if (what == CURL_POLL_REMOVE) {
-    if (sock != nullptr) {
-      uv_poll_stop(sock->poll);
-      sock->poll->data = nullptr;
-      loop::closeAndDelete(sock->poll);
-      delete sock;
-      curl_multi_assign(self->multi_, fd, nullptr);
+    if (w.ours) {
+      // A kept-alive connection: curl will most likely ask for it again for the next request.
+      // It stays in the set; should it report an event before that, onEpollReady drops it.
+      w.wanted = false;
+    } else {
+      // Not opened by us (the threaded resolver's pipe): curl may close it without telling us.
+      self->unwatch(fd);
     }
     return 0;
   }
-  if (sock == nullptr) {
-    sock = new Socket{new uv_poll_t, fd};
-    if (uv_poll_init_socket(self->loop_.raw(), sock->poll, fd) != 0) {
-      delete sock->poll;
-      delete sock;
-      return -1;  // libcurl fails this transfer
-    }
-    sock->poll->data = self;
-    curl_multi_assign(self->multi_, fd, sock);
-  }
-  int events = 0;
+  uint32_t events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) {
-    events |= UV_READABLE;
+    events |= EPOLLIN;
   }
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) {
-    events |= UV_WRITABLE;
+    events |= EPOLLOUT;
   }
-  uv_poll_start(sock->poll, events, [](uv_poll_t* h, int status, int ev) {
-    auto* client = static_cast<CurlMultiClient*>(h->data);
-    if (client == nullptr) {
-      return;
+  w.wanted = true;
+  if (events == w.events) {
+    return 0;
+  }
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (epoll_ctl(self->epollFd_, w.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+    w.events = 0;
+    w.wanted = false;
+    return -1;  // libcurl fails this transfer
+  }
+  w.events = events;
+  return 0;
+}
+
+void CurlMultiClient::onEpollReady() {
+  epoll_event events[128];
+  int n = epoll_wait(epollFd_, events, 128, 0);
+  for (int i = 0; i < n; ++i) {
+    const int fd = events[i].data.fd;
+    if (static_cast<size_t>(fd) >= watches_.size() || !watches_[static_cast<size_t>(fd)].wanted) {
+      // A dropped kept-alive connection that the server closed (or that has stray data):
+      // stop watching it; curl finds it dead when it next looks at it.
+      unwatch(fd);
+      continue;
     }
+    const uint32_t ev = events[i].events;
     int flags = 0;
-    if (status < 0) {
-      // POLLERR (e.g. a reset connection). CURL_CSELECT_ERR would end the transfer as
-      // "select/poll returned error"; letting curl read and write says what happened
-      // ("Connection reset by peer"). libuv has stopped this poll handle.
+    if ((ev & (EPOLLERR | EPOLLHUP)) != 0) {
+      // E.g. a reset connection. CURL_CSELECT_ERR would end the transfer as "select/poll
+      // returned error"; letting curl read and write says what happened ("Connection reset by
+      // peer").
       flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
     } else {
-      if ((ev & UV_READABLE) != 0) {
+      if ((ev & EPOLLIN) != 0) {
         flags |= CURL_CSELECT_IN;
       }
-      if ((ev & UV_WRITABLE) != 0) {
+      if ((ev & EPOLLOUT) != 0) {
         flags |= CURL_CSELECT_OUT;
       }
     }
-    uv_os_fd_t fd = -1;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd);
-    client->socketAction(fd, flags);
-  });
-  return 0;
+    int running = 0;
+    curl_multi_socket_action(multi_, fd, flags, &running);
+  }
+  processCompletions();
 }
 
 int CurlMultiClient::onTimerChange(CURLM*, long timeoutMs, void* selfp) {
@@ -530,6 +630,7 @@ void CurlMultiClient::finish(Transfer* t, CURLcode code) {
   if (t->inMulti) {
     curl_multi_remove_handle(multi_, t->easy);
     t->inMulti = false;
+    transferEnded();
   }
   if (!t->resp.stopped) {
     t->resp.failure = classify(code, t->tooLarge);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,14 @@ int runChildSupervisor(int argc, char** argv) {
     return 2;
   }
   const pid_t daemon = static_cast<pid_t>(std::strtol(argv[2], nullptr, 10));
+  // The daemon's descriptors (Redis and HTTP connections, libuv's internals) that were not
+  // close-on-exec would otherwise reach the server: it gets stdin, stdout and stderr only.
+  if (close_range(3, ~0U, 0) != 0) {
+    const long max = std::min(sysconf(_SC_OPEN_MAX), 65536L);
+    for (int fd = 3; fd < max; ++fd) {
+      close(fd);
+    }
+  }
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, kKillNowSignal}) {

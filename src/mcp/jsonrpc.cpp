@@ -16,15 +16,65 @@ constexpr size_t kMaxDepth = 256;
 
 std::string describe(simdjson::error_code e) { return simdjson::error_message(e); }
 
+// Above this, the parsers and the input buffer give their memory back after a message: a rare
+// huge response must not stay resident.
+constexpr size_t kKeptCapacity = 1 << 20;
+
+// The daemon has one loop thread; every decode reuses these (allocating per message cost more
+// than parsing it). A decode finishes with them before it returns, so calls never overlap.
+struct Parsers {
+  simdjson::dom::parser dom;
+  ondemand::parser od;
+  std::string input;  // the message being decoded, followed by simdjson's padding
+
+  Parsers() { reset(); }
+  void reset() {
+    dom = simdjson::dom::parser();
+    if (dom.allocate(64 * 1024, kMaxDepth) != simdjson::SUCCESS) {
+      dom = simdjson::dom::parser();  // capacity 0: validate() allocates, with the depth limit
+    }
+    od = ondemand::parser();
+    std::string().swap(input);
+  }
+};
+
+Parsers& parsers() {
+  thread_local Parsers p;
+  return p;
+}
+
+// Copies `json` into the reusable padded buffer.
+simdjson::padded_string_view padded(Parsers& p, std::string_view json) {
+  const size_t need = json.size() + simdjson::SIMDJSON_PADDING;
+  if (p.input.size() < need) {
+    p.input.resize(need);
+  }
+  std::copy(json.begin(), json.end(), p.input.begin());
+  std::fill_n(p.input.begin() + static_cast<std::ptrdiff_t>(json.size()),
+              simdjson::SIMDJSON_PADDING, '\0');
+  return simdjson::padded_string_view(p.input.data(), json.size(), p.input.size());
+}
+
+// Gives memory back after an unusually large message.
+struct ShrinkAfter {
+  Parsers& p;
+  ~ShrinkAfter() {
+    if (p.input.size() > kKeptCapacity) {
+      p.reset();
+    }
+  }
+};
+
 // A DOM parse validates every byte (ondemand skips what is not visited), so raw text that we keep
 // and republish is known to be valid JSON.
-Result<simdjson::dom::element> validate(simdjson::dom::parser& parser, std::string_view json,
-                                        const char* what) {
-  if (parser.allocate(json.size() + 1, kMaxDepth) != simdjson::SUCCESS) {
+Result<simdjson::dom::element> validate(simdjson::dom::parser& parser,
+                                        simdjson::padded_string_view json, const char* what) {
+  if (json.length() + 1 > parser.capacity() &&
+      parser.allocate(json.length() + 1, kMaxDepth) != simdjson::SUCCESS) {
     return makeError(std::string("cannot allocate a JSON parser for ") + what);
   }
   simdjson::dom::element root;
-  if (auto e = parser.parse(json.data(), json.size()).get(root); e != simdjson::SUCCESS) {
+  if (auto e = parser.parse(json.data(), json.length(), false).get(root); e != simdjson::SUCCESS) {
     return makeError(std::string("invalid JSON in ") + what + ": " + describe(e));
   }
   return root;
@@ -32,9 +82,11 @@ Result<simdjson::dom::element> validate(simdjson::dom::parser& parser, std::stri
 
 }  // namespace
 
-Result<Message> decodeMessage(std::string_view json) {
-  simdjson::dom::parser parser;
-  auto root = validate(parser, json, "JSON-RPC message");
+Result<Message> decodeMessage(std::string_view text) {
+  Parsers& p = parsers();
+  ShrinkAfter shrink{p};
+  simdjson::padded_string_view json = padded(p, text);
+  auto root = validate(p.dom, json, "JSON-RPC message");
   if (!root) {
     return root.error();
   }
@@ -85,11 +137,9 @@ Result<Message> decodeMessage(std::string_view json) {
   if (obj["result"].get(result) == simdjson::SUCCESS) {
     m.kind = MessageKind::kResponse;
     // The result's exact text: re-read it with ondemand, which points into the input.
-    simdjson::padded_string padded(json);
-    ondemand::parser od;
     ondemand::document doc;
     std::string_view raw;
-    if (od.iterate(padded).get(doc) != simdjson::SUCCESS) {
+    if (p.od.iterate(json).get(doc) != simdjson::SUCCESS) {
       return makeError("invalid JSON-RPC response");
     }
     ondemand::value v;
@@ -166,8 +216,9 @@ std::string encodeError(std::string_view rawId, int64_t code, std::string_view m
 }
 
 Result<InitializeResult> decodeInitializeResult(std::string_view resultJson) {
-  simdjson::dom::parser parser;
-  auto root = validate(parser, resultJson, "initialize result");
+  Parsers& p = parsers();
+  ShrinkAfter shrink{p};
+  auto root = validate(p.dom, padded(p, resultJson), "initialize result");
   if (!root) {
     return root.error();
   }
@@ -198,8 +249,10 @@ Result<InitializeResult> decodeInitializeResult(std::string_view resultJson) {
 }
 
 Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
-  simdjson::dom::parser parser;
-  auto root = validate(parser, resultJson, "tools/list result");
+  Parsers& p = parsers();
+  ShrinkAfter shrink{p};
+  simdjson::padded_string_view json = padded(p, resultJson);
+  auto root = validate(p.dom, json, "tools/list result");
   if (!root) {
     return root.error();
   }
@@ -216,12 +269,11 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
   if ((*root)["tools"].get_array().get(tools) != simdjson::SUCCESS) {
     return makeError("tools/list result has no tools array");
   }
+  page.tools.reserve(tools.size());
   // Names come from the validated DOM; the exact text of each tool from ondemand.
-  simdjson::padded_string padded(resultJson);
-  ondemand::parser od;
   ondemand::document doc;
   ondemand::array arr;
-  if (od.iterate(padded).get(doc) != simdjson::SUCCESS ||
+  if (p.od.iterate(json).get(doc) != simdjson::SUCCESS ||
       doc["tools"].get_array().get(arr) != simdjson::SUCCESS) {
     return makeError("tools/list result has no tools array");
   }
@@ -241,7 +293,7 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
     Tool t;
     t.name = std::string(name);
     t.raw = std::string(raw);
-    t.hash = sha256Hex(t.raw);
+    t.hash = sha256(t.raw);
     page.tools.push_back(std::move(t));
     ++domIt;
     ++index;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/sha256.hpp"
 
 namespace mcphd::mcp {
 
@@ -43,8 +44,8 @@ Result<InitializeResult> decodeInitializeResult(std::string_view resultJson);
 
 struct Tool {
   std::string name;
-  std::string raw;   // the tool object exactly as the server sent it
-  std::string hash;  // sha256 hex of `raw`
+  std::string raw;  // the tool object exactly as the server sent it
+  Sha256 hash{};    // of `raw`
 };
 
 struct ToolsPage {

@@ -43,7 +43,7 @@ std::string computeToolsHash(const std::vector<Tool>& tools) {
   for (const Tool* t : sorted) {
     material += t->name;
     material += '\0';
-    material += t->hash;
+    appendHex(material, t->hash);
     material += '\n';
   }
   return sha256Hex(material);

@@ -1,5 +1,7 @@
 #include "publish/messages.hpp"
 
+#include <algorithm>
+
 #include "common/json_writer.hpp"
 
 namespace mcphd::publish {
@@ -41,7 +43,8 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   o += ",\"changed\":";
   o += r.changed ? "true" : "false";
   o += ",\"status_since\":";
-  json::appendString(o, json::rfc3339Millis(r.statusSinceWallMs != 0 ? r.statusSinceWallMs : r.checkedAtWallMs));
+  json::appendString(
+      o, json::rfc3339Millis(r.statusSinceWallMs != 0 ? r.statusSinceWallMs : r.checkedAtWallMs));
   o += ",\"checked_at\":";
   json::appendString(o, json::rfc3339Millis(r.checkedAtWallMs));
   o += ",\"trigger\":";
@@ -99,7 +102,16 @@ void appendCommandIds(std::string& out, const std::vector<std::string>& ids) {
 }
 
 std::string HealthParts::join(uint64_t seq, const std::vector<std::string>& commandIds) const {
-  std::string out = head + std::to_string(seq);
+  std::string out;
+  // Sized up front: the publisher keeps the latest message of every server, and a string grown
+  // by appending holds up to twice its length.
+  size_t size = head.size() + 20 + tail.size();
+  for (const auto& id : commandIds) {
+    size += id.size() * 2 + 32;
+  }
+  out.reserve(size);
+  out += head;
+  out += std::to_string(seq);
   out.append(tail, 0, tail.size() - 1);
   appendCommandIds(out, commandIds);
   out += '}';
@@ -110,19 +122,43 @@ std::string healthJson(const scheduler::CheckReport& report, uint64_t seq) {
   return healthParts(report).join(seq, report.commandIds);
 }
 
+ToolHashes::ToolHashes(const std::vector<mcp::Tool>& tools) {
+  std::vector<const mcp::Tool*> sorted;
+  sorted.reserve(tools.size());
+  size_t bytes = 0;
+  for (const auto& t : tools) {
+    sorted.push_back(&t);
+    bytes += t.name.size();
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const mcp::Tool* a, const mcp::Tool* b) { return a->name < b->name; });
+  names_.reserve(bytes);
+  ends_.reserve(sorted.size());
+  hashes_.reserve(sorted.size());
+  for (const mcp::Tool* t : sorted) {
+    names_ += t->name;  // a complete tools/list is bounded by max_body: far below 4 GiB
+    ends_.push_back(static_cast<uint32_t>(names_.size()));
+    hashes_.push_back(t->hash);
+  }
+}
+
 ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after) {
   ToolsDiff d;
-  for (const auto& [name, hash] : after) {
-    auto it = before.find(name);
-    if (it == before.end()) {
-      d.added.push_back(name);
-    } else if (it->second != hash) {
-      d.changed.push_back(name);
-    }
-  }
-  for (const auto& [name, hash] : before) {
-    if (after.count(name) == 0) {
-      d.removed.push_back(name);
+  size_t b = 0;
+  size_t a = 0;
+  while (b < before.size() || a < after.size()) {
+    if (a == after.size() || (b < before.size() && before.name(b) < after.name(a))) {
+      d.removed.emplace_back(before.name(b));
+      ++b;
+    } else if (b == before.size() || after.name(a) < before.name(b)) {
+      d.added.emplace_back(after.name(a));
+      ++a;
+    } else {
+      if (after.hash(a) != before.hash(b)) {
+        d.changed.emplace_back(after.name(a));
+      }
+      ++a;
+      ++b;
     }
   }
   return d;
@@ -177,8 +213,9 @@ std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWal
   return o;
 }
 
-std::string commandErrorJson(const std::string& commandId, const std::string& op, const std::string& serverId,
-                             const std::string& message, int64_t atWallMs) {
+std::string commandErrorJson(const std::string& commandId, const std::string& op,
+                             const std::string& serverId, const std::string& message,
+                             int64_t atWallMs) {
   std::string o = "{\"v\":1,\"type\":\"command_error\",\"command_id\":";
   json::appendString(o, commandId);
   o += ",\"op\":";

@@ -45,7 +45,7 @@ void StatePublisher::onReady(bool ready) {
         }
         if (auto it = servers_.find(id); it != servers_.end()) {
           it->second.publishedToolsHash.clear();
-          it->second.publishedTools.clear();
+          it->second.publishedTools = ToolHashes();
         }
       });
     }
@@ -84,7 +84,8 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   ServerState& s = servers_[report.serverId];
   s.pendingHealth = healthParts(report);
   // Coalesced results keep every command they answer.
-  s.pendingCommandIds.insert(s.pendingCommandIds.end(), report.commandIds.begin(), report.commandIds.end());
+  s.pendingCommandIds.insert(s.pendingCommandIds.end(), report.commandIds.begin(),
+                             report.commandIds.end());
   const mcp::ProbeResult& p = report.probe;
   const std::string& knownHash = s.pendingTools ? s.pendingTools->hash : s.publishedToolsHash;
   if (p.toolsComplete && p.toolsHash != knownHash) {
@@ -93,9 +94,11 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   flush(report.serverId, s);
 }
 
-void StatePublisher::onRemoved(const std::string& serverId, const std::vector<std::string>& commandIds) {
+void StatePublisher::onRemoved(const std::string& serverId,
+                               const std::vector<std::string>& commandIds) {
   auto it = servers_.find(serverId);
-  PendingRemoval removal{it == servers_.end() ? 1 : it->second.seq + 1, clock_.wallMs(), commandIds};
+  PendingRemoval removal{it == servers_.end() ? 1 : it->second.seq + 1, clock_.wallMs(),
+                         commandIds};
   if (it != servers_.end()) {
     // Commands that waited for a result that will never be written are answered by the removal.
     removal.commandIds.insert(removal.commandIds.end(), it->second.pendingCommandIds.begin(),
@@ -108,7 +111,8 @@ void StatePublisher::onRemoved(const std::string& serverId, const std::vector<st
   auto& pending = removals_[serverId];
   pending.seq = removal.seq;
   pending.atWallMs = removal.atWallMs;
-  pending.commandIds.insert(pending.commandIds.end(), removal.commandIds.begin(), removal.commandIds.end());
+  pending.commandIds.insert(pending.commandIds.end(), removal.commandIds.begin(),
+                            removal.commandIds.end());
   flushRemovals();
 }
 
@@ -151,10 +155,7 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   }
   if (s.pendingTools) {
     PendingTools& t = *s.pendingTools;
-    ToolHashes now;
-    for (const auto& tool : t.tools) {
-      now.emplace(tool.name, tool.hash);
-    }
+    ToolHashes now(t.tools);
     ToolsDiff diff = diffTools(s.publishedTools, now);
     uint64_t seq = s.seq == 0 ? ++s.seq : s.seq;
     send({"SET", prefix_ + "tools:" + id,

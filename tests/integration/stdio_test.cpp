@@ -1,6 +1,8 @@
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "harness.hpp"
@@ -92,4 +94,44 @@ TEST_CASE("no stdio server outlives the daemon, whether it stops or is killed") 
       CHECK(waitNoProcessWithEnv(mark(dir), 4s));
     }
   }
+}
+
+TEST_CASE(
+    "a stdio server inherits stdin, stdout and stderr only, none of the daemon's connections") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const std::string config = dir.file("stdio-fds.yaml");
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\ndefaults:\n  interval: 20s\n  timeout: 10s\nservers:\n"
+                        "  - id: quiet\n    command: sleep\n    args: [\"30\"]\n"
+                        "    env: {MCPHD_TEST_MARK: \"" +
+                        dir.path() + "\"}\n");
+  Process d({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
+  Subscriber sub(redis.port(), {"mcp:health"});
+  // Once the command is read the daemon holds its Redis connections; the check comes after.
+  redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "quiet"});
+  auto deadline = Clock::now() + 10s;
+  while (processesWithEnv(mark(dir)).size() < 2 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto pids = processesWithEnv(mark(dir));
+  REQUIRE(pids.size() == 2);  // the supervisor and sleep
+  for (int pid : pids) {
+    std::vector<std::string> fds;
+    for (const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+      std::error_code ec;
+      fds.push_back(e.path().filename().string() + " -> " +
+                    std::filesystem::read_symlink(e.path(), ec).string());
+    }
+    std::sort(fds.begin(), fds.end());
+    INFO("pid " << pid);
+    REQUIRE(fds.size() == 3);
+    CHECK(fds[0].rfind("0 -> ", 0) == 0);
+    CHECK(fds[1].rfind("1 -> ", 0) == 0);
+    CHECK(fds[2].rfind("2 -> ", 0) == 0);
+  }
+  auto rc = d.stop(SIGTERM, 5s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
 }

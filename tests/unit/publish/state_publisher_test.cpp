@@ -1,5 +1,4 @@
 #include "publish/state_publisher.hpp"
-#include "redis/fake_redis.hpp"
 
 #include <simdjson.h>
 
@@ -8,6 +7,7 @@
 #include <set>
 
 #include "loop/sim_loop.hpp"
+#include "redis/fake_redis.hpp"
 
 using namespace mcphd;
 
@@ -31,7 +31,7 @@ scheduler::CheckReport report(const std::string& id,
   r.probe.initialized = true;
   r.probe.toolsComplete = true;
   for (auto& [name, raw] : tools) {
-    r.probe.tools.push_back({name, raw, raw + "-hash"});
+    r.probe.tools.push_back({name, raw, sha256(raw)});
   }
   r.probe.toolsHash = mcp::computeToolsHash(r.probe.tools);
   return r;
@@ -105,12 +105,43 @@ TEST_CASE(
   CHECK(seqOf(redis.hashes["mcp:status"]["a"]) == 2);
 }
 
+namespace {
+publish::ToolHashes hashesOf(std::vector<std::pair<std::string, std::string>> nameAndRaw) {
+  std::vector<mcp::Tool> tools;
+  for (auto& [name, raw] : nameAndRaw) {
+    mcp::Tool t;
+    t.name = name;
+    t.raw = raw;
+    t.hash = sha256(raw);
+    tools.push_back(std::move(t));
+  }
+  return publish::ToolHashes(tools);
+}
+}  // namespace
+
 TEST_CASE("tool changes are reported as added, removed and changed names") {
-  auto d = publish::diffTools({{"a", "1"}, {"b", "2"}, {"c", "3"}},
-                              {{"a", "1"}, {"b", "9"}, {"d", "4"}});
+  auto d = publish::diffTools(hashesOf({{"a", "1"}, {"c", "3"}, {"b", "2"}, {"e", "5"}}),
+                              hashesOf({{"e", "5"}, {"a", "1"}, {"b", "9"}, {"d", "4"}}));
   CHECK(d.added == std::vector<std::string>{"d"});
   CHECK(d.removed == std::vector<std::string>{"c"});
   CHECK(d.changed == std::vector<std::string>{"b"});
+  auto fromEmpty = publish::diffTools({}, hashesOf({{"y", "2"}, {"x", "1"}}));
+  CHECK(fromEmpty.added == std::vector<std::string>{"x", "y"});
+  auto toEmpty = publish::diffTools(hashesOf({{"x", "1"}}), {});
+  CHECK(toEmpty.removed == std::vector<std::string>{"x"});
+  CHECK(toEmpty.added.empty());
+  CHECK(toEmpty.changed.empty());
+}
+
+TEST_CASE("tool hashes are kept sorted by name, whatever the server's order") {
+  auto hashes = hashesOf({{"zeta", "{}"}, {"alpha", "[]"}, {"", "0"}, {"mid", "1"}});
+  REQUIRE(hashes.size() == 4);
+  CHECK(hashes.name(0).empty());
+  CHECK(hashes.name(1) == "alpha");
+  CHECK(hashes.name(2) == "mid");
+  CHECK(hashes.name(3) == "zeta");
+  CHECK(hashes.hash(3) == sha256("{}"));
+  CHECK(hashes.hash(1) == sha256("[]"));
 }
 
 TEST_CASE("a health message is valid JSON with every documented field") {
@@ -148,7 +179,8 @@ TEST_CASE("command ids of coalesced results are all answered, each after its PUB
   REQUIRE(answered.size() == 3);
   auto health = redis.published("mcp:health");
   REQUIRE(health.size() == 1);
-  CHECK(health[0].find(R"("command_id":"1-0","command_ids":["1-0","2-0","3-0"])") != std::string::npos);
+  CHECK(health[0].find(R"("command_id":"1-0","command_ids":["1-0","2-0","3-0"])") !=
+        std::string::npos);
   // The health PUBLISH precedes every acknowledgement.
   size_t publishAt = 0;
   for (size_t i = 0; i < redis.log.size(); ++i) {
