@@ -248,55 +248,90 @@ Result<InitializeResult> decodeInitializeResult(std::string_view resultJson) {
   return r;
 }
 
-Result<ToolsPage> decodeToolsListResult(std::string_view resultJson) {
+namespace {
+
+Result<Tool> toolAt(ondemand::value element, size_t index, const simdjson::dom::array* dom,
+                    simdjson::dom::array::iterator& domIt) {
+  ondemand::object o;
+  std::string_view raw;
+  if (element.get_object().get(o) != simdjson::SUCCESS ||
+      o.raw_json().get(raw) != simdjson::SUCCESS) {
+    return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
+  }
+  std::string_view name;
+  bool named = false;
+  if (dom != nullptr) {
+    named = (*domIt)["name"].get_string().get(name) == simdjson::SUCCESS;
+    ++domIt;
+  } else {
+    // The text was validated with its message: read the name where it is.
+    named = o.reset().error() == simdjson::SUCCESS &&
+            o.find_field_unordered("name").get_string().get(name) == simdjson::SUCCESS;
+  }
+  if (!named || name.empty()) {
+    return makeError("tools/list tool #" + std::to_string(index) + " has no name");
+  }
+  Tool t;
+  t.name = std::string(name);
+  t.raw = std::string(raw);
+  t.hash = sha256(t.raw);
+  return t;
+}
+
+}  // namespace
+
+Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust) {
   Parsers& p = parsers();
   ShrinkAfter shrink{p};
   simdjson::padded_string_view json = padded(p, resultJson);
-  auto root = validate(p.dom, json, "tools/list result");
-  if (!root) {
-    return root.error();
-  }
   ToolsPage page;
-  simdjson::dom::element cursor;
-  if ((*root)["nextCursor"].get(cursor) == simdjson::SUCCESS && !cursor.is_null()) {
-    std::string_view c;
-    if (cursor.get_string().get(c) != simdjson::SUCCESS) {
-      return makeError("tools/list nextCursor is not a string");
+  simdjson::dom::array domTools;
+  const bool validate_ = trust == Trust::kUnchecked;
+  if (validate_) {
+    // Names come from the validated DOM; the exact text of each tool from ondemand.
+    auto root = validate(p.dom, json, "tools/list result");
+    if (!root) {
+      return root.error();
     }
-    page.nextCursor = std::string(c);
+    if ((*root)["tools"].get_array().get(domTools) != simdjson::SUCCESS) {
+      return makeError("tools/list result has no tools array");
+    }
+    page.tools.reserve(domTools.size());
   }
-  simdjson::dom::array tools;
-  if ((*root)["tools"].get_array().get(tools) != simdjson::SUCCESS) {
-    return makeError("tools/list result has no tools array");
-  }
-  page.tools.reserve(tools.size());
-  // Names come from the validated DOM; the exact text of each tool from ondemand.
   ondemand::document doc;
+  ondemand::object result;
   ondemand::array arr;
   if (p.od.iterate(json).get(doc) != simdjson::SUCCESS ||
-      doc["tools"].get_array().get(arr) != simdjson::SUCCESS) {
+      doc.get_object().get(result) != simdjson::SUCCESS) {
+    return makeError("tools/list result is not an object");
+  }
+  if (result.find_field_unordered("tools").get_array().get(arr) != simdjson::SUCCESS) {
     return makeError("tools/list result has no tools array");
   }
-  auto domIt = tools.begin();
+  auto domIt = domTools.begin();
   size_t index = 0;
   for (auto element : arr) {
-    ondemand::object o;
-    std::string_view raw;
-    if (element.get_object().get(o) != simdjson::SUCCESS ||
-        o.raw_json().get(raw) != simdjson::SUCCESS) {
+    ondemand::value v;
+    if (element.get(v) != simdjson::SUCCESS) {
       return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
     }
-    std::string_view name;
-    if ((*domIt)["name"].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
-      return makeError("tools/list tool #" + std::to_string(index) + " has no name");
+    auto tool = toolAt(v, index, validate_ ? &domTools : nullptr, domIt);
+    if (!tool) {
+      return tool.error();
     }
-    Tool t;
-    t.name = std::string(name);
-    t.raw = std::string(raw);
-    t.hash = sha256(t.raw);
-    page.tools.push_back(std::move(t));
-    ++domIt;
+    page.tools.push_back(std::move(tool.value()));
     ++index;
+  }
+  ondemand::value cursor;
+  if (result.find_field_unordered("nextCursor").get(cursor) == simdjson::SUCCESS) {
+    bool isNull = false;
+    if (cursor.is_null().get(isNull) != simdjson::SUCCESS || !isNull) {
+      std::string_view c;
+      if (cursor.get_string().get(c) != simdjson::SUCCESS) {
+        return makeError("tools/list nextCursor is not a string");
+      }
+      page.nextCursor = std::string(c);
+    }
   }
   return page;
 }

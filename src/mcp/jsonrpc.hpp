@@ -52,6 +52,12 @@ struct ToolsPage {
   std::vector<Tool> tools;
   std::optional<std::string> nextCursor;
 };
-Result<ToolsPage> decodeToolsListResult(std::string_view resultJson);
+// How much of a text is known to be valid JSON already.
+enum class Trust {
+  kUnchecked,  // anything: validated in full
+  kValidated,  // a part of a message that decodeMessage accepted: not validated again
+};
+Result<ToolsPage> decodeToolsListResult(std::string_view resultJson,
+                                        Trust trust = Trust::kUnchecked);
 
 }  // namespace mcphd::mcp

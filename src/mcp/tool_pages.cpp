@@ -15,7 +15,8 @@ std::string snippet(std::string_view text, size_t max) {
 }
 
 Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
-  auto page = decodeToolsListResult(resultJson);
+  // Every transport hands over the result of a message that decodeMessage accepted.
+  auto page = decodeToolsListResult(resultJson, Trust::kValidated);
   if (!page) {
     return page.error();
   }

@@ -9,6 +9,11 @@ namespace mcphd::publish {
 StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix)
     : redis_(redis), clock_(clock), prefix_(std::move(prefix)) {
   redis_.onReadyChange([this](bool ready) { onReady(ready); });
+  redis_.onWritten([this] {
+    if (!backlog_.empty() && redis_.unsentBytes() < kResumeBytes) {
+      drainBacklog();
+    }
+  });
   if (redis_.ready()) {
     onReady(true);
   }
@@ -57,6 +62,7 @@ void StatePublisher::onReady(bool ready) {
       flush(id, s);
     }
     flushRemovals();
+    drainBacklog();  // servers that were waiting when the connection dropped
   });
 }
 
@@ -146,8 +152,29 @@ void StatePublisher::writeHealth(const std::string& id, ServerState& s) {
   answer(s.pendingCommandIds);
 }
 
+void StatePublisher::drainBacklog() {
+  while (!backlog_.empty() && ready_ && redis_.unsentBytes() < kCongestedBytes) {
+    std::string id = std::move(backlog_.front());
+    backlog_.pop_front();
+    if (auto it = servers_.find(id); it != servers_.end() && it->second.backlogged) {
+      it->second.backlogged = false;
+      flush(id, it->second);
+    }
+  }
+}
+
 void StatePublisher::flush(const std::string& id, ServerState& s) {
   if (!ready_) {
+    return;
+  }
+  if (s.backlogged) {
+    return;  // its turn comes in drainBacklog, in order
+  }
+  if ((s.pendingHealth || s.pendingTools) && redis_.unsentBytes() >= kCongestedBytes) {
+    // Redis reads slower than results come: what is not written waits here, one result per
+    // server, instead of piling up in the connection's buffer.
+    s.backlogged = true;
+    backlog_.push_back(id);
     return;
   }
   if (s.pendingHealth) {

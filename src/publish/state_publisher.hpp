@@ -1,8 +1,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,9 +17,11 @@ namespace mcphd::publish {
 
 // Writes every check result to Redis: HSET <prefix>status, PUBLISH <prefix>health, and on a tool
 // set change SET <prefix>tools:<id> + PUBLISH <prefix>tools. While Redis is away results are
-// coalesced per server (latest wins, nothing grows with the outage); when it is back, seq numbers
-// are restored from the stored status (so they keep increasing across daemon restarts), every
-// server's latest state is written again, and lost tool snapshots are rewritten on the next check.
+// coalesced per server (latest wins, nothing grows with the outage), and so they are while Redis
+// reads slower than results come (more than kCongestedBytes unwritten); when it is back, seq
+// numbers are restored from the stored status (so they keep increasing across daemon restarts),
+// every server's latest state is written again, and lost tool snapshots are rewritten on the next
+// check.
 class StatePublisher final : public scheduler::ResultSink {
  public:
   StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix);
@@ -28,9 +31,16 @@ class StatePublisher final : public scheduler::ResultSink {
 
   // Runs for each command id once the message answering it has been handed to Redis (after the
   // PUBLISH, on the same connection), so an acknowledgement sent from here follows the answer.
-  void onAnswered(std::function<void(const std::string& commandId)> callback) { answered_ = std::move(callback); }
+  void onAnswered(std::function<void(const std::string& commandId)> callback) {
+    answered_ = std::move(callback);
+  }
 
   uint64_t published() const { return published_; }
+
+  // Unwritten bytes on the Redis connection above which results wait, coalesced per server, and
+  // below which they flow again.
+  static constexpr size_t kCongestedBytes = 4 << 20;
+  static constexpr size_t kResumeBytes = 1 << 20;
 
  private:
   struct PendingTools {
@@ -40,12 +50,13 @@ class StatePublisher final : public scheduler::ResultSink {
   };
   struct ServerState {
     uint64_t seq = 0;
-    std::optional<HealthParts> pendingHealth;  // not yet written
+    std::optional<HealthParts> pendingHealth;    // not yet written
     std::vector<std::string> pendingCommandIds;  // answered by the pending health message
-    std::string latestHealth;                  // last written, for refills after a reconnect
+    std::string latestHealth;                    // last written, for refills after a reconnect
     std::optional<PendingTools> pendingTools;
     std::string publishedToolsHash;
     ToolHashes publishedTools;
+    bool backlogged = false;  // in backlog_
   };
 
   void onReady(bool ready);
@@ -54,6 +65,7 @@ class StatePublisher final : public scheduler::ResultSink {
   void send(std::vector<std::string> argv);
   void answer(std::vector<std::string>& commandIds);
   void flushRemovals();
+  void drainBacklog();
   void writeHealth(const std::string& id, ServerState& s);
   struct PendingRemoval {
     uint64_t seq;
@@ -69,6 +81,7 @@ class StatePublisher final : public scheduler::ResultSink {
   uint64_t published_ = 0;
   std::map<std::string, ServerState> servers_;
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
+  std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
 };
 

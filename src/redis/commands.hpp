@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ class Commands {
   // `listener(true)` runs each time the connection becomes ready, `listener(false)` when it is
   // lost.
   virtual void onReadyChange(std::function<void(bool)> listener) = 0;
+  // Bytes of commands accepted by command() that are not yet written to the socket: a Redis that
+  // reads slower than we write shows here. 0 where the connection cannot tell.
+  virtual size_t unsentBytes() const { return 0; }
+  // `listener` runs after each write to the socket (unsentBytes() went down).
+  virtual void onWritten(std::function<void()> listener) { (void)listener; }
 };
 
 }  // namespace mcphd::redis

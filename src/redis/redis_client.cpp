@@ -2,6 +2,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "common/log.hpp"
 #include "redis/hiredis_reply.hpp"
@@ -15,7 +16,8 @@ namespace {
 struct Binding {
   redisAsyncContext* ac;
   uv_poll_t* poll;
-  int events = 0;
+  int events = 0;   // what hiredis wants
+  int started = 0;  // what the poll handle watches
 };
 
 void pollCallback(uv_poll_t* handle, int status, int events) {
@@ -25,6 +27,7 @@ void pollCallback(uv_poll_t* handle, int status, int events) {
   }
   if (status < 0) {
     events = b->events;  // let hiredis find the error on the socket
+    b->started = 0;      // libuv stopped the handle
   }
   redisAsyncContext* ac = b->ac;
   if ((events & UV_READABLE) != 0) {
@@ -34,10 +37,21 @@ void pollCallback(uv_poll_t* handle, int status, int events) {
   b = static_cast<Binding*>(handle->data);
   if (b != nullptr && b->ac != nullptr && (events & UV_WRITABLE) != 0) {
     redisAsyncHandleWrite(b->ac);
+    // So may the write.
+    b = static_cast<Binding*>(handle->data);
+    if (b != nullptr && b->ac != nullptr && b->ac->data != nullptr) {
+      static_cast<RedisClient*>(b->ac->data)->afterWrite();
+    }
   }
 }
 
 void update(Binding* b) {
+  // uv_poll_start re-registers the fd even for the same events: hiredis asks for writability
+  // with every command.
+  if (b->events == b->started) {
+    return;
+  }
+  b->started = b->events;
   if (b->events != 0) {
     uv_poll_start(b->poll, b->events, pollCallback);
   } else {
@@ -112,6 +126,10 @@ RedisClient::~RedisClient() {
 }
 
 void RedisClient::start() { connect(); }
+
+size_t RedisClient::unsentBytes() const {
+  return ac_ != nullptr && ac_->c.obuf != nullptr ? sdslen(ac_->c.obuf) : 0;
+}
 
 void RedisClient::connect() {
   if (stopping_) {

@@ -36,6 +36,14 @@ class RedisClient final : public Commands {
 
   bool ready() const override { return ready_; }
   bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) override;
+  size_t unsentBytes() const override;
+  void onWritten(std::function<void()> listener) override { written_ = std::move(listener); }
+  // Called by the libuv binding after hiredis wrote to the socket.
+  void afterWrite() {
+    if (written_) {
+      written_();
+    }
+  }
   void onReadyChange(std::function<void(bool)> listener) override {
     listener_ = std::move(listener);
   }
@@ -73,6 +81,7 @@ class RedisClient final : public Commands {
   std::unique_ptr<loop::Timer> graceTimer_;
   std::deque<int64_t> sentAtMs_;  // send times of outstanding commands, oldest first
   std::function<void(bool)> listener_;
+  std::function<void()> written_;
   std::function<void()> shutdownDone_;
 };
 

@@ -5,7 +5,7 @@
 
 using namespace mcphd;
 
-TEST_CASE("SystemRandom draws uniformly from [0, 1), differently in each instance") {
+TEST_CASE("SystemRandom draws uniformly from 0 up to 1 (excluded), differently in each instance") {
   SystemRandom a;
   SystemRandom b;
   double sum = 0;

@@ -119,6 +119,62 @@ publish::ToolHashes hashesOf(std::vector<std::pair<std::string, std::string>> na
 }
 }  // namespace
 
+TEST_CASE("while Redis reads slower than results come, they wait coalesced per server") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, "mcp:");
+  redis.setUp(true);
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
+  REQUIRE(redis.published("mcp:health").size() == 1);
+
+  // The connection holds more unwritten bytes than the limit: nothing more goes into it.
+  redis.unsent = publish::StatePublisher::kCongestedBytes;
+  const size_t sent = redis.log.size();
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
+  pub.onReport(report("b", {{"t9", "{\"name\":\"t9\"}"}}));
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}, {"t2", "{\"name\":\"t2\"}"}}));
+  CHECK(redis.log.size() == sent);
+
+  // Written down, but not yet below the resume mark: still waiting.
+  redis.unsent = publish::StatePublisher::kResumeBytes;
+  redis.written();
+  CHECK(redis.log.size() == sent);
+
+  // Below it: the latest result of each server, in the order they first waited.
+  redis.unsent = 0;
+  redis.written();
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 3);
+  CHECK(health[1].find(R"("server_id":"a","seq":2)") != std::string::npos);
+  CHECK(health[1].find(R"("tool_count":2)") != std::string::npos);
+  CHECK(health[2].find(R"("server_id":"b","seq":1)") != std::string::npos);
+  auto tools = redis.published("mcp:tools");
+  REQUIRE(tools.size() == 3);
+  CHECK(tools[1].find(R"("server_id":"a")") != std::string::npos);
+  CHECK(tools[1].find(R"("added":["t2"])") != std::string::npos);
+  CHECK(tools[2].find(R"("server_id":"b")") != std::string::npos);
+
+  // Flowing again: a new result goes out at once.
+  pub.onReport(report("b", {{"t9", "{\"name\":\"t9\"}"}}));
+  CHECK(redis.published("mcp:health").size() == 4);
+}
+
+TEST_CASE("results waiting for a congested connection are written after a reconnect") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, "mcp:");
+  redis.setUp(true);
+  redis.unsent = publish::StatePublisher::kCongestedBytes;
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
+  CHECK(redis.published("mcp:health").empty());
+  redis.setUp(false);
+  redis.unsent = 0;  // a new connection starts empty
+  redis.setUp(true);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 1);
+  CHECK(seqOf(health[0]) == 1);
+}
+
 TEST_CASE("tool changes are reported as added, removed and changed names") {
   auto d = publish::diffTools(hashesOf({{"a", "1"}, {"c", "3"}, {"b", "2"}, {"e", "5"}}),
                               hashesOf({{"e", "5"}, {"a", "1"}, {"b", "9"}, {"d", "4"}}));

@@ -20,10 +20,16 @@ struct FakeRedis : redis::Commands {
   std::map<std::string, std::set<std::string>> sets;
   std::map<std::string, std::string> strings;
 
+  size_t unsent = 0;  // what unsentBytes() says
+  std::function<void()> written;
+
   bool ready() const override { return up; }
+  size_t unsentBytes() const override { return unsent; }
+  void onWritten(std::function<void()> l) override { written = std::move(l); }
   void onReadyChange(std::function<void(bool)> l) override { listener = std::move(l); }
 
-  bool command(std::vector<std::string> argv, std::function<void(Result<redis::Reply>)> done) override {
+  bool command(std::vector<std::string> argv,
+               std::function<void(Result<redis::Reply>)> done) override {
     if (!up) {
       return false;
     }
@@ -58,9 +64,11 @@ struct FakeRedis : redis::Commands {
       r.type = it == strings.end() ? T::kNil : T::kString;
       r.str = it == strings.end() ? "" : it->second;
     } else if (op == "DEL") {
-      r.integer = static_cast<long long>(strings.erase(a[1]) + hashes.erase(a[1]) + sets.erase(a[1]));
+      r.integer =
+          static_cast<long long>(strings.erase(a[1]) + hashes.erase(a[1]) + sets.erase(a[1]));
     } else if (op == "EXISTS") {
-      r.integer = static_cast<long long>(strings.count(a[1]) + hashes.count(a[1]) + sets.count(a[1]));
+      r.integer =
+          static_cast<long long>(strings.count(a[1]) + hashes.count(a[1]) + sets.count(a[1]));
     } else if (op == "SMEMBERS") {
       r.type = T::kArray;
       for (const auto& m : sets[a[1]]) {
