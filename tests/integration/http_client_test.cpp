@@ -133,6 +133,10 @@ TEST_CASE(
     "not keep the loop running") {
   loop::UvLoop loop;
   auto server = std::make_unique<KeepAliveServer>(loop.raw());
+  // Handles live until the loop has closed them, after loop.close() below.
+  uv_check_t counter;
+  uv_timer_t wait;
+  uv_timer_t guard;
   {
     http::CurlMultiClient client(loop);
     std::optional<http::Response> got;
@@ -152,13 +156,11 @@ TEST_CASE(
     // The server closes the idle connection. Its socket stays readable (end of file) while curl
     // is not waiting on it: the client must stop watching it rather than wake up for it forever.
     server->closeConnections();
-    uv_check_t counter;
     uv_check_init(loop.raw(), &counter);
     int iterations = 0;
     counter.data = &iterations;
     uv_check_start(&counter, [](uv_check_t* h) { ++*static_cast<int*>(h->data); });
     bool elapsed = false;
-    uv_timer_t wait;
     uv_timer_init(loop.raw(), &wait);
     wait.data = &elapsed;
     uv_timer_start(
@@ -176,7 +178,6 @@ TEST_CASE(
     // must end by itself (a one-off probe returns when its loop is done).
     server->stop();
     bool hung = false;
-    uv_timer_t guard;
     uv_timer_init(loop.raw(), &guard);
     guard.data = &hung;
     uv_timer_start(
