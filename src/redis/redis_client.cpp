@@ -12,13 +12,27 @@ namespace mcphd::redis {
 namespace {
 
 // Our own libuv binding for hiredis: unlike 0.14's adapter it reports poll errors to hiredis
-// (which then sees the failed read) instead of ignoring them.
+// (which then sees the failed read) instead of ignoring them, and once connected it writes the
+// commands of a loop iteration at its end (a uv_check) instead of waiting for the socket to turn
+// writable: arming and disarming writability around every result cost four epoll_ctl calls
+// (uv_poll_start re-registers the fd), and the write came one iteration later. Writability is
+// polled only while connecting (hiredis learns of the connection from it) and when a write could
+// not take everything.
 struct Binding {
   redisAsyncContext* ac;
   uv_poll_t* poll;
-  int events = 0;   // what hiredis wants
+  uv_check_t* flush;
+  int events = 0;   // what hiredis wants polled
   int started = 0;  // what the poll handle watches
+  bool flushQueued = false;
+  bool flushing = false;  // inside redisAsyncHandleWrite from the end of the iteration
 };
+
+void afterWrite(redisAsyncContext* ac) {
+  if (ac->data != nullptr) {
+    static_cast<RedisClient*>(ac->data)->afterWrite();
+  }
+}
 
 void pollCallback(uv_poll_t* handle, int status, int events) {
   auto* b = static_cast<Binding*>(handle->data);
@@ -39,9 +53,26 @@ void pollCallback(uv_poll_t* handle, int status, int events) {
     redisAsyncHandleWrite(b->ac);
     // So may the write.
     b = static_cast<Binding*>(handle->data);
-    if (b != nullptr && b->ac != nullptr && b->ac->data != nullptr) {
-      static_cast<RedisClient*>(b->ac->data)->afterWrite();
+    if (b != nullptr && b->ac != nullptr) {
+      afterWrite(b->ac);
     }
+  }
+}
+
+void flushCallback(uv_check_t* handle) {
+  uv_check_stop(handle);
+  auto* b = static_cast<Binding*>(handle->data);
+  if (b == nullptr || b->ac == nullptr) {
+    return;
+  }
+  b->flushQueued = false;
+  b->flushing = true;
+  redisAsyncHandleWrite(b->ac);  // a partial write asks for writability: polled then
+  // The write may have freed the context (and this binding, via cleanup): re-read the pointer.
+  b = static_cast<Binding*>(handle->data);
+  if (b != nullptr && b->ac != nullptr) {
+    b->flushing = false;
+    afterWrite(b->ac);
   }
 }
 
@@ -60,12 +91,15 @@ void update(Binding* b) {
 }
 
 int attach(redisAsyncContext* ac, uv_loop_t* loop) {
-  auto* b = new Binding{ac, new uv_poll_t};
+  auto* b = new Binding{ac, new uv_poll_t, new uv_check_t};
   if (uv_poll_init_socket(loop, b->poll, ac->c.fd) != 0) {
     delete b->poll;
+    delete b->flush;
     delete b;
     return REDIS_ERR;
   }
+  uv_check_init(loop, b->flush);
+  b->flush->data = b;
   b->poll->data = b;
   ac->ev.data = b;
   ac->ev.addRead = [](void* p) {
@@ -80,6 +114,13 @@ int attach(redisAsyncContext* ac, uv_loop_t* loop) {
   };
   ac->ev.addWrite = [](void* p) {
     auto* b = static_cast<Binding*>(p);
+    if ((b->ac->c.flags & REDIS_CONNECTED) != 0 && !b->flushing) {
+      if (!b->flushQueued) {
+        b->flushQueued = true;
+        uv_check_start(b->flush, flushCallback);
+      }
+      return;
+    }
     b->events |= UV_WRITABLE;
     update(b);
   };
@@ -93,6 +134,9 @@ int attach(redisAsyncContext* ac, uv_loop_t* loop) {
     uv_poll_stop(b->poll);
     b->poll->data = nullptr;
     loop::closeAndDelete(b->poll);
+    uv_check_stop(b->flush);
+    b->flush->data = nullptr;
+    loop::closeAndDelete(b->flush);
     delete b;
   };
   return REDIS_OK;
