@@ -167,10 +167,7 @@ CurlMultiClient::CurlMultiClient(loop::UvLoop& loop)
 CurlMultiClient::~CurlMultiClient() {
   // Transfers still owned by callers are detached: their destructors then do nothing.
   for (auto& [id, t] : live_) {
-    if (t->inMulti) {
-      curl_multi_remove_handle(multi_, t->easy);
-      t->inMulti = false;
-    }
+    removeFromMulti(t);
     t->owner = nullptr;
     if (t->easy != nullptr) {
       curl_easy_cleanup(t->easy);
@@ -346,11 +343,7 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     } else if (t->req.method != "GET") {
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
     }
-    ok = curl_multi_add_handle(multi_, e) == CURLM_OK;
-    t->inMulti = ok;
-    if (ok) {
-      transferStarted();
-    }
+    ok = addToMulti(t.get());
   }
   if (!ok) {
     std::snprintf(t->errbuf, sizeof t->errbuf, "%s", "could not set up the HTTP transfer");
@@ -378,11 +371,7 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
 
 void CurlMultiClient::release(Transfer* t) {
   live_.erase(t->id);
-  if (t->inMulti) {
-    curl_multi_remove_handle(multi_, t->easy);
-    t->inMulti = false;
-    transferEnded();
-  }
+  removeFromMulti(t);
   // Header lines may carry credentials: wipe libcurl's copies and ours.
   for (curl_slist* s = t->headerList; s != nullptr; s = s->next) {
     sodium_memzero(s->data, std::char_traits<char>::length(s->data));
@@ -445,13 +434,20 @@ void CurlMultiClient::unwatch(curl_socket_t fd) {
   w.wanted = false;
 }
 
-void CurlMultiClient::transferStarted() {
-  if (transfers_++ == 0) {
+bool CurlMultiClient::addToMulti(Transfer* t) {
+  t->inMulti = curl_multi_add_handle(multi_, t->easy) == CURLM_OK;
+  if (t->inMulti && transfers_++ == 0) {
     uv_ref(reinterpret_cast<uv_handle_t*>(epollPoll_));  // a transfer keeps the loop alive
   }
+  return t->inMulti;
 }
 
-void CurlMultiClient::transferEnded() {
+void CurlMultiClient::removeFromMulti(Transfer* t) {
+  if (!t->inMulti) {
+    return;
+  }
+  curl_multi_remove_handle(multi_, t->easy);
+  t->inMulti = false;
   if (--transfers_ == 0) {
     // Idle kept-alive connections alone must not keep the loop running (a one-off probe ends
     // when its loop has nothing left to do).
@@ -543,16 +539,16 @@ int CurlMultiClient::onTimerChange(CURLM*, long timeoutMs, void* selfp) {
       self->timer_,
       [](uv_timer_t* h) {
         if (auto* client = static_cast<CurlMultiClient*>(h->data); client != nullptr) {
-          client->socketAction(CURL_SOCKET_TIMEOUT, 0);
+          client->onTimeout();
         }
       },
       static_cast<uint64_t>(timeoutMs), 0);
   return 0;
 }
 
-void CurlMultiClient::socketAction(curl_socket_t fd, int events) {
+void CurlMultiClient::onTimeout() {
   int running = 0;
-  curl_multi_socket_action(multi_, fd, events, &running);
+  curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   processCompletions();
 }
 
@@ -627,11 +623,7 @@ void CurlMultiClient::finish(Transfer* t, CURLcode code) {
       t->resp.timings.newConnection = connects > 0;
     }
   }
-  if (t->inMulti) {
-    curl_multi_remove_handle(multi_, t->easy);
-    t->inMulti = false;
-    transferEnded();
-  }
+  removeFromMulti(t);
   if (!t->resp.stopped) {
     t->resp.failure = classify(code, t->tooLarge);
     if (t->resp.failure == Failure::kConnect && !t->deniedReason.empty()) {

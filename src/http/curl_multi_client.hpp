@@ -65,9 +65,10 @@ class CurlMultiClient final : public Client {
   Watch& watchOf(curl_socket_t fd);
   void unwatch(curl_socket_t fd);
   void onEpollReady();
-  void transferStarted();
-  void transferEnded();
-  void socketAction(curl_socket_t fd, int events);
+  // Adds to / removes from the multi handle; the loop stays alive while any transfer is in it.
+  bool addToMulti(Transfer* t);
+  void removeFromMulti(Transfer* t);
+  void onTimeout();
   void processCompletions();
   void finish(Transfer* t, CURLcode code);
   void release(Transfer* t);

@@ -250,25 +250,17 @@ Result<InitializeResult> decodeInitializeResult(std::string_view resultJson) {
 
 namespace {
 
-Result<Tool> toolAt(ondemand::value element, size_t index, const simdjson::dom::array* dom,
-                    simdjson::dom::array::iterator& domIt) {
+Result<Tool> toolAt(ondemand::value element, size_t index) {
   ondemand::object o;
   std::string_view raw;
+  std::string_view name;
   if (element.get_object().get(o) != simdjson::SUCCESS ||
       o.raw_json().get(raw) != simdjson::SUCCESS) {
     return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
   }
-  std::string_view name;
-  bool named = false;
-  if (dom != nullptr) {
-    named = (*domIt)["name"].get_string().get(name) == simdjson::SUCCESS;
-    ++domIt;
-  } else {
-    // The text was validated with its message: read the name where it is.
-    named = o.reset().error() == simdjson::SUCCESS &&
-            o.find_field_unordered("name").get_string().get(name) == simdjson::SUCCESS;
-  }
-  if (!named || name.empty()) {
+  // raw_json() went past the object: back to its start for the name.
+  if (o.reset().error() != simdjson::SUCCESS ||
+      o.find_field_unordered("name").get_string().get(name) != simdjson::SUCCESS || name.empty()) {
     return makeError("tools/list tool #" + std::to_string(index) + " has no name");
   }
   Tool t;
@@ -284,20 +276,13 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust
   Parsers& p = parsers();
   ShrinkAfter shrink{p};
   simdjson::padded_string_view json = padded(p, resultJson);
-  ToolsPage page;
-  simdjson::dom::array domTools;
-  const bool validate_ = trust == Trust::kUnchecked;
-  if (validate_) {
-    // Names come from the validated DOM; the exact text of each tool from ondemand.
-    auto root = validate(p.dom, json, "tools/list result");
-    if (!root) {
+  if (trust == Trust::kUnchecked) {
+    // ondemand skips what it is not asked for: the raw text we keep must be known valid.
+    if (auto root = validate(p.dom, json, "tools/list result"); !root) {
       return root.error();
     }
-    if ((*root)["tools"].get_array().get(domTools) != simdjson::SUCCESS) {
-      return makeError("tools/list result has no tools array");
-    }
-    page.tools.reserve(domTools.size());
   }
+  ToolsPage page;
   ondemand::document doc;
   ondemand::object result;
   ondemand::array arr;
@@ -308,14 +293,13 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust
   if (result.find_field_unordered("tools").get_array().get(arr) != simdjson::SUCCESS) {
     return makeError("tools/list result has no tools array");
   }
-  auto domIt = domTools.begin();
   size_t index = 0;
   for (auto element : arr) {
     ondemand::value v;
     if (element.get(v) != simdjson::SUCCESS) {
       return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
     }
-    auto tool = toolAt(v, index, validate_ ? &domTools : nullptr, domIt);
+    auto tool = toolAt(v, index);
     if (!tool) {
       return tool.error();
     }

@@ -30,7 +30,7 @@ const char* errorKindName(ErrorKind k) {
   return "protocol";
 }
 
-std::string computeToolsHash(const std::vector<Tool>& tools) {
+std::vector<const Tool*> sortedByName(const std::vector<Tool>& tools) {
   std::vector<const Tool*> sorted;
   sorted.reserve(tools.size());
   for (const auto& t : tools) {
@@ -38,6 +38,11 @@ std::string computeToolsHash(const std::vector<Tool>& tools) {
   }
   std::sort(sorted.begin(), sorted.end(),
             [](const Tool* a, const Tool* b) { return a->name < b->name; });
+  return sorted;
+}
+
+std::string computeToolsHash(const std::vector<Tool>& tools) {
+  const std::vector<const Tool*> sorted = sortedByName(tools);
   std::string material;
   material.reserve(tools.size() * 96);
   for (const Tool* t : sorted) {

@@ -50,6 +50,9 @@ struct KeepOpen {
   std::function<void(const std::string& why)> onClosed;  // the session ended; at most once
 };
 
+// The tools in name order (pointers into `tools`).
+std::vector<const Tool*> sortedByName(const std::vector<Tool>& tools);
+
 // sha256 over the tools sorted by name: equal exactly when every tool's raw JSON is equal.
 std::string computeToolsHash(const std::vector<Tool>& tools);
 

@@ -63,15 +63,10 @@ void StdioProbe::start() {
   if (path.empty()) {
     path = "/usr/local/bin:/usr/bin:/bin";
   }
-  if (auto bad = loop::checkDirectory(options_.cwd)) {
-    for (auto& e : env) {
-      wipeString(e);
-    }
-    std::string message = "cannot start " + options_.command + ": " + *bad;
-    timer_->start(0, [this, message] { fail(ErrorKind::kSpawn, message); });
-    return;
-  }
-  auto file = loop::findExecutable(options_.command, path, options_.cwd);
+  auto badDir = loop::checkDirectory(options_.cwd);
+  auto file =
+      badDir ? Result<std::string>(makeError("cannot start " + options_.command + ": " + *badDir))
+             : loop::findExecutable(options_.command, path, options_.cwd);
   if (!file) {
     for (auto& e : env) {
       wipeString(e);

@@ -1,8 +1,7 @@
 #include "publish/messages.hpp"
 
-#include <algorithm>
-
 #include "common/json_writer.hpp"
+#include "mcp/probe_result.hpp"
 
 namespace mcphd::publish {
 
@@ -123,15 +122,11 @@ std::string healthJson(const scheduler::CheckReport& report, uint64_t seq) {
 }
 
 ToolHashes::ToolHashes(const std::vector<mcp::Tool>& tools) {
-  std::vector<const mcp::Tool*> sorted;
-  sorted.reserve(tools.size());
+  const std::vector<const mcp::Tool*> sorted = mcp::sortedByName(tools);
   size_t bytes = 0;
   for (const auto& t : tools) {
-    sorted.push_back(&t);
     bytes += t.name.size();
   }
-  std::sort(sorted.begin(), sorted.end(),
-            [](const mcp::Tool* a, const mcp::Tool* b) { return a->name < b->name; });
   names_.reserve(bytes);
   ends_.reserve(sorted.size());
   hashes_.reserve(sorted.size());
