@@ -1,8 +1,8 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -98,6 +98,11 @@ TEST_CASE(
   Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {{"ASAN_OPTIONS", asanOptions}},
                  dir.file("daemon.log"));
   INFO("daemon log: " << dir.file("daemon.log"));
+  // What the daemon said last, for failures that are about what it did.
+  auto logTail = [&] {
+    std::string log = readFile(dir.file("daemon.log"));
+    return log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+  };
   // First checks are spread over the interval: ask for all of them now.
   for (const auto& e : expected) {
     redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", e.id});
@@ -147,16 +152,27 @@ TEST_CASE(
   collect(6s, false);
   const long rssEnd = residentKiB(daemon.pid());
   REQUIRE(neighbourMs.size() >= 3);
+  std::string all;  // in order
+  for (double ms : neighbourMs) {
+    all += (all.empty() ? "" : ", ") + std::to_string(ms);
+  }
   std::sort(neighbourMs.begin(), neighbourMs.end());
   const double median = neighbourMs[neighbourMs.size() / 2];
   const double worst = neighbourMs.back();
-  WARN("healthy neighbour among the faults: " << neighbourMs.size() << " checks, median " << median
-                                              << " ms, worst " << worst << " ms; daemon RSS "
-                                              << rssStart / 1024.0 << " MiB after the first round, "
-                                              << rssEnd / 1024.0 << " MiB 6 s later");
-  // The faulty servers take up to 800 ms each; the neighbour's check is a few ms of work (more
-  // under the sanitizers on a busy 2-core machine), never held up by them.
-  CHECK(worst < 200);
+  WARN("healthy neighbour among the faults: "
+       << neighbourMs.size() << " checks, median " << median << " ms, worst " << worst << " ms ("
+       << all << "); daemon RSS " << rssStart / 1024.0 << " MiB after the first round, "
+       << rssEnd / 1024.0 << " MiB 6 s later");
+  // The neighbour shares the fault server's host and port with servers that hold every check
+  // until its timeout (800 ms) or answer after 300 ms: a neighbour that waited for one of them (a
+  // per-host connection limit, a check queue, a blocking step) would take at least 300 ms. What
+  // it may legitimately wait for is CPU: its first check runs on the same loop as the parsing of
+  // the 10,000-tool, 1 MiB and deeply nested answers, on a 2-core machine where node servers
+  // start at the same moment (20-30 ms here, 75-110 ms under the sanitizers with both cores
+  // busy; a CI run with a 200 ms bound here failed at about this point). Typical checks take a
+  // few ms.
+  CHECK(median < 50);
+  CHECK(worst < 300);
   CHECK(rssEnd - rssStart < 16 * 1024);
 
   // 3. Redis dies while checks run, with a command delivered and not yet answered.
@@ -187,18 +203,24 @@ TEST_CASE(
   while (Clock::now() < deadline && !refilled()) {
     std::this_thread::sleep_for(100ms);
   }
-  CHECK(refilled());
+  if (!refilled()) {
+    FAIL_CHECK("mcp:status not refilled with the answer to "
+               << *command << " in 15 s (HLEN " << redis.query({"HLEN", "mcp:status"}).value_or("?")
+               << "); daemon log ends with:\n"
+               << logTail());
+  }
   // Commands work again on the new (empty) Redis: the stream and group are set up anew. (One
   // message first, so the subscriber is known to be back before the answer is published.)
-  REQUIRE(sub.waitFor([](const Message& m) { return m.channel == "mcp:health"; }, 10s));
+  if (!sub.waitFor([](const Message& m) { return m.channel == "mcp:health"; }, 10s)) {
+    FAIL("nothing published on mcp:health for 10 s after Redis came back; daemon log ends with:\n"
+         << logTail());
+  }
   auto again = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "neighbour"});
   REQUIRE(again);
   auto answer = sub.waitFor(
       [&](const Message& m) { return m.payload.find(*again) != std::string::npos; }, 15s);
   if (!answer) {
-    std::string log = readFile(dir.file("daemon.log"));
-    FAIL("no answer to " << *again << "; daemon log ends with:\n"
-                         << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
+    FAIL("no answer to " << *again << "; daemon log ends with:\n" << logTail());
   }
   CHECK(str(Json(answer->payload).root, "status") == "healthy");
 
