@@ -179,7 +179,11 @@ void SseProbe::onMessage(const Message& m) {
     return post(replyToServerRequest(m), step_);
   }
   if (m.kind == MessageKind::kNotification) {
-    if (watching_ && !closed_ && options_.keepOpen->onNotification) {
+    // A kept session hears notifications from the moment initialized is posted: a server may
+    // send one on the stream while it handles initialized, before the POST's own answer arrives
+    // (server-everything sends list_changed then).
+    const bool kept = watching_ || (options_.keepOpen && step_ == Step::kInitialized);
+    if (kept && !closed_ && options_.keepOpen->onNotification) {
       options_.keepOpen->onNotification(m.method);
     }
     return;

@@ -163,3 +163,32 @@ TEST_CASE("a watched process that dies right after its handshake is reconnected"
   f.loop.advance(1'000);
   CHECK(f.spawner.children.size() == 2);
 }
+
+TEST_CASE(
+    "a legacy SSE watch hears a list_changed that comes before the POST of initialized is "
+    "answered") {
+  Fixture f;
+  f.spec.transport = registry::Transport::kSse;
+  f.spec.url = "http://h:1/sse";
+  auto w = f.watch();
+  REQUIRE(f.http.sent.size() == 1);
+  const auto& stream = f.http.sent[0]->request;
+  REQUIRE(stream.onChunk);
+  CHECK(stream.longLived);
+  http::Response head;
+  head.status = 200;
+  head.contentType = "text/event-stream";
+  REQUIRE(stream.onChunk(head, "event: endpoint\ndata: /messages?sessionId=s1\n\n"));
+  REQUIRE(f.http.sent.size() == 2);  // POST initialize
+  f.http.answer(1, 202, "", "");
+  REQUIRE(stream.onChunk(head, "event: message\ndata: " + kInit + "\n"));
+  REQUIRE(f.http.sent.size() == 3);  // POST notifications/initialized
+  CHECK(f.http.sent[2]->request.body.find("notifications/initialized") != std::string::npos);
+  // server-everything sends list_changed while it handles initialized: on the stream, before
+  // the POST's own 202.
+  REQUIRE(stream.onChunk(head, "event: message\ndata: " + kListChanged + "\n"));
+  f.http.answer(2, 202, "", "");
+  f.loop.advance(500);
+  CHECK(f.changes == 1);
+  CHECK_FALSE(f.http.sent[0]->cancelled);  // the stream is kept
+}
