@@ -157,9 +157,8 @@ class Watch final : public ToolWatch {
   std::shared_ptr<KeepOpen> events(uint64_t gen) {
     auto e = std::make_shared<KeepOpen>();
     e->onNotification = [this, gen](const std::string& method) {
-      if (gen == generation_ && method == kListChanged && !coalesce_->active()) {
-        // A burst of notifications is one re-list, 500 ms after the first.
-        coalesce_->start(kListChangedCoalesceMs, [this] { onToolsChanged_(); });
+      if (gen == generation_ && method == kListChanged) {
+        relistSoon();
       }
     };
     e->onClosed = [this, gen](const std::string& why) {
@@ -243,6 +242,19 @@ class Watch final : public ToolWatch {
     }
     log::info("server " + spec_.id + ": watching for tools/list_changed (" +
               registry::transportName(transport_) + ")");
+    if (hadSession_) {
+      // A notification sent while no session was open (the server restarted, perhaps with
+      // other tools) reached nobody: re-list once, as for a notification.
+      relistSoon();
+    }
+    hadSession_ = true;
+  }
+
+  // A burst of notifications is one re-list, 500 ms after the first.
+  void relistSoon() {
+    if (!coalesce_->active()) {
+      coalesce_->start(kListChangedCoalesceMs, [this] { onToolsChanged_(); });
+    }
   }
 
   void lost(uint64_t gen, const std::string& why) {
@@ -293,6 +305,7 @@ class Watch final : public ToolWatch {
   std::unique_ptr<SseProbe> sse_;
   std::unique_ptr<StdioProbe> stdio_;
   uint64_t generation_ = 0;
+  bool hadSession_ = false;  // a session was established before: reconnects re-list
   int64_t backoffMs_ = 0;
   int64_t openedUs_ = 0;
 };

@@ -192,3 +192,23 @@ TEST_CASE(
   CHECK(f.changes == 1);
   CHECK_FALSE(f.http.sent[0]->cancelled);  // the stream is kept
 }
+
+TEST_CASE("a watch that reconnects re-lists once: a change made while it was away reached nobody") {
+  Fixture f;
+  auto w = f.watch();
+  f.handshake(0);
+  f.loop.advance(kWatchBackoffMaxMs);
+  CHECK(f.changes == 0);  // the first session follows a check: nothing to catch up on
+  f.spawner.exit(0, 1);
+  f.loop.runDue();
+  f.loop.advance(1000);
+  f.handshake(1);
+  f.loop.advance(200);
+  f.spawner.out(1, kListChanged);  // joins the re-list
+  f.loop.advance(299);
+  CHECK(f.changes == 0);
+  f.loop.advance(1);
+  CHECK(f.changes == 1);  // 500 ms after the handshake
+  f.loop.advance(kWatchBackoffMaxMs);
+  CHECK(f.changes == 1);
+}
