@@ -423,8 +423,9 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
       monitor.stopping();
       sched->stop();  // stdio servers of the checks in flight enter their shutdown ladder
       // Results already handed to Redis get up to 1 s to be written, stdio servers get SIGTERM
-      // now and SIGKILL after 1 s; the loop stops when both are done, at 1.5 s whatever happens.
-      auto left = std::make_shared<int>(2);  // shared by the two completions below
+      // now and SIGKILL after 1 s, the sessions of the watches just dropped are DELETEd; the
+      // loop stops when all three are done, at 1.5 s whatever happens.
+      auto left = std::make_shared<int>(3);  // shared by the three completions below
       auto oneDone = [&loop, left] {
         if (--*left == 0) {
           loop.stop();
@@ -433,6 +434,7 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
       commandsRedis->shutdown(200, [] {});
       redis->shutdown(1000, oneDone);
       processes.shutdown(kStopKillAfterMs, oneDone);
+      prober.whenDetachedDone(oneDone);
       hardStop->start(1500, [&loop] { loop.stop(); });
     };
     if (startupFailed) {

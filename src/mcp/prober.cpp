@@ -222,7 +222,7 @@ std::unique_ptr<ToolWatch> ServerProber::watch(const registry::ServerSpec& spec,
     auto it = detected_.find(spec.id);
     t = it != detected_.end() ? it->second : registry::Transport::kStreamableHttp;
   }
-  WatchContext ctx{client_, auth_, clock_, timers_, processes_, inheritedEnv_};
+  WatchContext ctx{client_, auth_, clock_, timers_, processes_, inheritedEnv_, detached_};
   return startToolWatch(ctx, spec, t, std::move(onToolsChanged));
 }
 

@@ -9,6 +9,7 @@
 #include "auth/auth_provider.hpp"
 #include "common/clock.hpp"
 #include "http/client.hpp"
+#include "http/detached_calls.hpp"
 #include "loop/process.hpp"
 #include "loop/timer.hpp"
 #include "mcp/probe_result.hpp"
@@ -63,12 +64,16 @@ class ServerProber final : public Prober {
         clock_(clock),
         timers_(timers),
         processes_(processes),
-        inheritedEnv_(std::move(inheritedEnv)) {}
+        inheritedEnv_(std::move(inheritedEnv)),
+        detached_(client) {}
 
   std::unique_ptr<RunningCheck> start(const registry::ServerSpec& spec,
                                       std::function<void(ProbeResult)> done) override;
   std::unique_ptr<ToolWatch> watch(const registry::ServerSpec& spec,
                                    std::function<void()> onToolsChanged) override;
+  size_t detachedInFlight() const { return detached_.inFlight(); }
+  // Runs `done` once the requests of ended watches (session DELETEs) have completed.
+  void whenDetachedDone(std::function<void()> done) { detached_.whenIdle(std::move(done)); }
 
  private:
   http::Client& client_;
@@ -79,6 +84,7 @@ class ServerProber final : public Prober {
   std::vector<std::string> inheritedEnv_;
   // transport: auto servers, by id: the transport that worked last time.
   std::map<std::string, registry::Transport> detected_;
+  http::DetachedCalls detached_;  // requests of watches that ended
 };
 
 }  // namespace mcphd::mcp

@@ -280,6 +280,21 @@ class Watch final : public ToolWatch {
   void closeSession() {
     pendingAuth_.reset();
     get_.reset();
+    if (http_ && !http_->sessionId().empty()) {
+      // The session is ours to end (the spec's DELETE); nobody waits for the answer.
+      http::Request req;
+      req.method = "DELETE";
+      req.url = spec_.url;
+      req.headers = serverHeaders(spec_, authHeaders_);
+      req.headers.push_back("Mcp-Session-Id: " + http_->sessionId());
+      if (!http_->protocolVersion().empty()) {
+        req.headers.push_back("MCP-Protocol-Version: " + http_->protocolVersion());
+      }
+      req.timeoutMs = std::min<int64_t>(spec_.timeoutMs, kSessionDeleteTimeoutMs);
+      req.connectTimeoutMs = std::min(spec_.connectTimeoutMs, req.timeoutMs);
+      req.maxBody = 64 * 1024;
+      ctx_.detached.send(std::move(req));
+    }
     http_.reset();
     sse_.reset();
     stdio_.reset();  // the process goes through the shutdown ladder

@@ -8,6 +8,7 @@
 #include "auth/auth_provider.hpp"
 #include "common/clock.hpp"
 #include "http/client.hpp"
+#include "http/detached_calls.hpp"
 #include "loop/process.hpp"
 #include "loop/timer.hpp"
 #include "mcp/prober.hpp"
@@ -22,6 +23,8 @@ struct WatchContext {
   loop::TimerFactory& timers;
   loop::ProcessSpawner* processes;
   const std::vector<std::string>& inheritedEnv;
+  // Where the DELETE that ends a Streamable HTTP session goes when its watch ends.
+  http::DetachedCalls& detached;
 };
 
 inline constexpr int64_t kListChangedCoalesceMs = 500;
@@ -29,6 +32,8 @@ inline constexpr int64_t kWatchBackoffFirstMs = 1'000;
 inline constexpr int64_t kWatchBackoffMaxMs = 60'000;
 // A session that lasted this long resets the reconnect backoff.
 inline constexpr int64_t kWatchStableMs = 30'000;
+// The DELETE that ends a watched Streamable HTTP session gets at most this long.
+inline constexpr int64_t kSessionDeleteTimeoutMs = 5'000;
 
 // Creates the watch of one server over `transport` (resolved: never kAuto).
 std::unique_ptr<ToolWatch> startToolWatch(const WatchContext& ctx, const registry::ServerSpec& spec,

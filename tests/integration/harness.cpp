@@ -334,6 +334,16 @@ bool ListChangedServer::addTool(const std::string& name) {
   return httpRequest(port_, "POST", "/admin/add-tool?name=" + name).first == 200;
 }
 
+int ListChangedServer::sessions() const {
+  auto [status, body] = httpRequest(port_, "GET", "/admin/sessions");
+  Json j(body);
+  int64_t n = -1;
+  if (status != 200 || !j.ok || j.root["sessions"].get(n) != simdjson::SUCCESS) {
+    return -1;
+  }
+  return static_cast<int>(n);
+}
+
 std::pair<int, std::string> httpRequest(int port, const std::string& method,
                                         const std::string& target) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -117,6 +117,8 @@ class ListChangedServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
   // Registers tool `name` in every live session (each gets notifications/tools/list_changed).
   bool addTool(const std::string& name);
+  // The sessions open on the server; -1 when it cannot be asked.
+  int sessions() const;
 
  private:
   const TempDir& dir_;

@@ -124,8 +124,11 @@ TEST_CASE(
   REQUIRE(changing.addTool("later"));
   CHECK(sub.waitFor(toolsOfChanging(R"("added":["later"])"), 10s));
 
+  // Every check ended its session; the watch keeps one, and DELETEs it when the daemon stops.
+  CHECK(changing.sessions() == 1);
   auto rc = daemon.stop(SIGTERM, 5s);
   REQUIRE(rc);
   CHECK(*rc == 0);
+  CHECK(changing.sessions() == 0);
   CHECK(processesWithEnv("MCPHD_TEST_MARK=" + dir.path()).empty());
 }

@@ -1,7 +1,7 @@
 // A Streamable HTTP MCP server (stateful sessions, GET streams) whose tool list changes when the
 // test asks: POST /admin/add-tool?name=N registers tool N in every live session, and the SDK
 // sends notifications/tools/list_changed on each session's GET stream. New sessions see every
-// tool added so far. Usage: PORT=<port> node list-changed-mcp.mjs
+// tool added so far. GET /admin/sessions counts the open sessions. Usage: PORT=<port> node list-changed-mcp.mjs
 import express from 'express';
 import crypto from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -35,6 +35,9 @@ app.post('/admin/add-tool', (req, res) => {
   for (const { server } of sessions.values()) addTool(server, name);  // notifies each session
   res.json({ sessions: sessions.size, tools: 1 + added.length });
 });
+
+// How many sessions are open (a client that ends its session DELETEs it).
+app.get('/admin/sessions', (req, res) => res.json({ sessions: sessions.size }));
 
 app.post('/mcp', async (req, res) => {
   const id = req.headers['mcp-session-id'];

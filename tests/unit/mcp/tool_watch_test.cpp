@@ -151,7 +151,38 @@ TEST_CASE("a Streamable HTTP watch opens the session's GET stream and stops on 4
   g.loop.runDue();
   g.http.answer(2, 405, "", "");
   g.loop.advance(kWatchBackoffMaxMs * 2);
-  CHECK(g.http.sent.size() == 3);
+  // No reconnect; the session it opened is ended.
+  REQUIRE(g.http.sent.size() == 4);
+  CHECK(g.http.sent[3]->request.method == "DELETE");
+  CHECK(g.http.hasHeader(3, "Mcp-Session-Id: sess-2"));
+}
+
+TEST_CASE("a watch that goes ends its Streamable HTTP session with a DELETE nobody waits for") {
+  Fixture f;
+  f.spec.transport = registry::Transport::kStreamableHttp;
+  f.spec.url = "http://h:1/mcp";
+  f.spec.headers = {{"X-Team", "a"}};
+  auto w = f.watch();
+  f.http.answer(
+      0, 200, "application/json",
+      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
+      "sess-9");
+  f.http.answer(1, 202, "", "");
+  f.loop.runDue();
+  REQUIRE(f.http.sent.size() == 3);  // the GET stream
+  w.reset();                         // e.g. the server's settings changed
+  CHECK(f.http.sent[2]->cancelled);
+  REQUIRE(f.http.sent.size() == 4);
+  const auto& del = f.http.sent[3]->request;
+  CHECK(del.method == "DELETE");
+  CHECK(del.url == "http://h:1/mcp");
+  CHECK(f.http.hasHeader(3, "Mcp-Session-Id: sess-9"));
+  CHECK(f.http.hasHeader(3, "MCP-Protocol-Version: 2025-06-18"));
+  CHECK(f.http.hasHeader(3, "X-Team: a"));
+  CHECK(del.timeoutMs <= kSessionDeleteTimeoutMs);
+  CHECK_FALSE(f.http.sent[3]->cancelled);  // outlives the watch ...
+  f.http.answer(3, 200, "", "");           // ... until it is answered
+  CHECK(f.prober.detachedInFlight() == 0);
 }
 
 TEST_CASE("a watched process that dies right after its handshake is reconnected") {
