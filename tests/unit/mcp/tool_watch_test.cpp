@@ -41,6 +41,19 @@ struct Fixture {
     loop.runDue();
     return w;
   }
+  // The handshake of a Streamable HTTP watch: initialize answered with session `session`,
+  // initialized acknowledged; the watch then opens its GET stream.
+  void httpHandshake(const std::string& session, const std::string& version = "2025-11-25") {
+    REQUIRE(http.sent.size() == 1);
+    http.answer(
+        0, 200, "application/json",
+        R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":")" + version +
+            R"(","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
+        session);
+    REQUIRE(http.sent.size() == 2);  // notifications/initialized
+    http.answer(1, 202, "", "");
+    loop.runDue();
+  }
   // The handshake of child `i`: initialize answered, initialized sent.
   void handshake(size_t i, const std::string& init = kInit) {
     REQUIRE(spawner.children.size() == i + 1);
@@ -117,14 +130,7 @@ TEST_CASE("a Streamable HTTP watch opens the session's GET stream and stops on 4
   f.spec.transport = registry::Transport::kStreamableHttp;
   f.spec.url = "http://h:1/mcp";
   auto w = f.watch();
-  REQUIRE(f.http.sent.size() == 1);
-  f.http.answer(
-      0, 200, "application/json",
-      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
-      "sess-1");
-  REQUIRE(f.http.sent.size() == 2);  // notifications/initialized
-  f.http.answer(1, 202, "", "");
-  f.loop.runDue();
+  f.httpHandshake("sess-1");
   REQUIRE(f.http.sent.size() == 3);
   const auto& get = f.http.sent[2]->request;
   CHECK(get.method == "GET");
@@ -143,12 +149,7 @@ TEST_CASE("a Streamable HTTP watch opens the session's GET stream and stops on 4
   Fixture g;
   g.spec = f.spec;
   auto w2 = g.watch();
-  g.http.answer(
-      0, 200, "application/json",
-      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
-      "sess-2");
-  g.http.answer(1, 202, "", "");
-  g.loop.runDue();
+  g.httpHandshake("sess-2");
   g.http.answer(2, 405, "", "");
   g.loop.advance(kWatchBackoffMaxMs * 2);
   // No reconnect; the session it opened is ended.
@@ -163,12 +164,7 @@ TEST_CASE("a watch that goes ends its Streamable HTTP session with a DELETE nobo
   f.spec.url = "http://h:1/mcp";
   f.spec.headers = {{"X-Team", "a"}};
   auto w = f.watch();
-  f.http.answer(
-      0, 200, "application/json",
-      R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"w","version":"1"}}})",
-      "sess-9");
-  f.http.answer(1, 202, "", "");
-  f.loop.runDue();
+  f.httpHandshake("sess-9", "2025-06-18");
   REQUIRE(f.http.sent.size() == 3);  // the GET stream
   w.reset();                         // e.g. the server's settings changed
   CHECK(f.http.sent[2]->cancelled);
