@@ -231,12 +231,7 @@ class Watch final : public ToolWatch {
     }
     if (http_) {
       // Streamable HTTP: notifications come on the session's GET stream.
-      std::vector<std::string> headers = serverHeaders(spec_, authHeaders_);
-      if (!http_->sessionId().empty()) {
-        headers.push_back("Mcp-Session-Id: " + http_->sessionId());
-      }
-      headers.push_back("MCP-Protocol-Version: " + http_->protocolVersion());
-      get_ = std::make_unique<GetStream>(ctx_.client, spec_.url, std::move(headers), events(gen),
+      get_ = std::make_unique<GetStream>(ctx_.client, spec_.url, sessionHeaders(), events(gen),
                                          spec_.maxBody);
       get_->start();
     }
@@ -248,6 +243,19 @@ class Watch final : public ToolWatch {
       relistSoon();
     }
     hadSession_ = true;
+  }
+
+  // Requests within the Streamable HTTP session (its GET stream, its DELETE): the server's
+  // headers and credentials, the session id and the negotiated protocol version.
+  std::vector<std::string> sessionHeaders() const {
+    std::vector<std::string> h = serverHeaders(spec_, authHeaders_);
+    if (!http_->sessionId().empty()) {
+      h.push_back("Mcp-Session-Id: " + http_->sessionId());
+    }
+    if (!http_->protocolVersion().empty()) {
+      h.push_back("MCP-Protocol-Version: " + http_->protocolVersion());
+    }
+    return h;
   }
 
   // A burst of notifications is one re-list, 500 ms after the first.
@@ -285,11 +293,7 @@ class Watch final : public ToolWatch {
       http::Request req;
       req.method = "DELETE";
       req.url = spec_.url;
-      req.headers = serverHeaders(spec_, authHeaders_);
-      req.headers.push_back("Mcp-Session-Id: " + http_->sessionId());
-      if (!http_->protocolVersion().empty()) {
-        req.headers.push_back("MCP-Protocol-Version: " + http_->protocolVersion());
-      }
+      req.headers = sessionHeaders();
       req.timeoutMs = std::min<int64_t>(spec_.timeoutMs, kSessionDeleteTimeoutMs);
       req.connectTimeoutMs = std::min(spec_.connectTimeoutMs, req.timeoutMs);
       req.maxBody = 64 * 1024;

@@ -22,17 +22,24 @@ uint64_t seqOf(const std::string& json) {
   return uint64_t(e["seq"]);
 }
 
+// Tools from (name, raw JSON) pairs, each with its hash.
+std::vector<mcp::Tool> toolsOf(const std::vector<std::pair<std::string, std::string>>& nameAndRaw) {
+  std::vector<mcp::Tool> tools;
+  for (const auto& [name, raw] : nameAndRaw) {
+    tools.push_back({name, raw, sha256(raw)});
+  }
+  return tools;
+}
+
 scheduler::CheckReport report(const std::string& id,
-                              std::vector<std::pair<std::string, std::string>> tools) {
+                              const std::vector<std::pair<std::string, std::string>>& tools) {
   scheduler::CheckReport r;
   r.serverId = id;
   r.status = scheduler::Status::kHealthy;
   r.trigger = "schedule";
   r.probe.initialized = true;
   r.probe.toolsComplete = true;
-  for (auto& [name, raw] : tools) {
-    r.probe.tools.push_back({name, raw, sha256(raw)});
-  }
+  r.probe.tools = toolsOf(tools);
   r.probe.toolsHash = mcp::computeToolsHash(r.probe.tools);
   return r;
 }
@@ -106,16 +113,8 @@ TEST_CASE(
 }
 
 namespace {
-publish::ToolHashes hashesOf(std::vector<std::pair<std::string, std::string>> nameAndRaw) {
-  std::vector<mcp::Tool> tools;
-  for (auto& [name, raw] : nameAndRaw) {
-    mcp::Tool t;
-    t.name = name;
-    t.raw = raw;
-    t.hash = sha256(raw);
-    tools.push_back(std::move(t));
-  }
-  return publish::ToolHashes(tools);
+publish::ToolHashes hashesOf(const std::vector<std::pair<std::string, std::string>>& nameAndRaw) {
+  return publish::ToolHashes(toolsOf(nameAndRaw));
 }
 }  // namespace
 
