@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -63,6 +64,10 @@ const char* kHelp =
     "      [--secret-header-file 'Name:FILE'] [--scope S] [--audience A] [--resource R]\n"
     "      [--token-endpoint-auth-method M] [--header 'K: V'] [--interval D] [--timeout D] [--wait "
     "D]\n"
+    "  edit ID [any option of add]    change a record and re-seal it; stored secrets are kept\n"
+    "                                 unless new ones are given; '' removes a field\n"
+    "  reseal ID|--all [--yes]        re-seal credentials as v2 with secrets.active (shows each\n"
+    "                                 url and token_url and asks first; also rotates keys)\n"
     "  remove ID [--wait D]           unregister a server\n"
     "  list                           a table of every server's status\n"
     "  show ID                        the record (secrets redacted), status and tools\n"
@@ -186,14 +191,10 @@ struct AuthChoice {
   auth::Credentials creds;
 };
 
-AuthChoice authFromOptions(const Options& o) {
-  AuthChoice a;
-  a.type = opt(o, "--auth", "none");
-  static const std::set<std::string> kTypes = {"none", "bearer", "basic", "headers", "oauth2"};
-  if (kTypes.count(a.type) == 0) {
-    usage("--auth must be none, bearer, basic, headers or oauth2");
-  }
-  a.creds.clientId = opt(o, "--client-id");
+// The secrets given on the command line (files, environment, stdin); nothing else is filled in.
+auth::Credentials secretsFromOptions(const Options& o) {
+  auth::Credentials c;
+  c.clientId = opt(o, "--client-id");
   int secretSources = (o.values.count("--client-secret-file") ? 1 : 0) +
                       (o.values.count("--client-secret-env") ? 1 : 0) + (o.secretStdin ? 1 : 0);
   if (secretSources > 1) {
@@ -202,13 +203,13 @@ AuthChoice authFromOptions(const Options& o) {
         "--client-secret-stdin");
   }
   if (o.values.count("--client-secret-file")) {
-    a.creds.clientSecret = readSecretFile(opt(o, "--client-secret-file"), "client secret");
+    c.clientSecret = readSecretFile(opt(o, "--client-secret-file"), "client secret");
   } else if (o.values.count("--client-secret-env")) {
     const char* v = std::getenv(opt(o, "--client-secret-env").c_str());
     if (v == nullptr || *v == '\0') {
       usage("environment variable " + opt(o, "--client-secret-env") + " is not set");
     }
-    a.creds.clientSecret = Secret(v);
+    c.clientSecret = Secret(v);
   } else if (o.secretStdin) {
     std::string line;
     std::getline(std::cin, line);
@@ -218,27 +219,42 @@ AuthChoice authFromOptions(const Options& o) {
     if (line.empty()) {
       usage("--client-secret-stdin: read an empty line");
     }
-    a.creds.clientSecret = Secret(line);
+    c.clientSecret = Secret(line);
     wipeString(line);
   }
   if (o.values.count("--private-key-file")) {
-    a.creds.privateKeyPem = readSecretFile(opt(o, "--private-key-file"), "private key");
+    c.privateKeyPem = readSecretFile(opt(o, "--private-key-file"), "private key");
   }
   if (o.values.count("--bearer-token-file")) {
-    a.creds.bearerToken = readSecretFile(opt(o, "--bearer-token-file"), "bearer token");
+    c.bearerToken = readSecretFile(opt(o, "--bearer-token-file"), "bearer token");
   }
-  a.creds.username = opt(o, "--username");
+  c.username = opt(o, "--username");
   if (o.values.count("--password-file")) {
-    a.creds.password = readSecretFile(opt(o, "--password-file"), "password");
+    c.password = readSecretFile(opt(o, "--password-file"), "password");
   }
   for (const auto& spec : o.secretHeaderFiles) {
     size_t colon = spec.find(':');
     if (colon == std::string::npos || colon == 0) {
       usage("--secret-header-file takes 'Name:FILE'");
     }
-    a.creds.headers.emplace_back(spec.substr(0, colon),
-                                 readSecretFile(spec.substr(colon + 1), "secret header"));
+    c.headers.emplace_back(spec.substr(0, colon),
+                           readSecretFile(spec.substr(colon + 1), "secret header"));
   }
+  return c;
+}
+
+void checkAuthType(const std::string& type) {
+  static const std::set<std::string> kTypes = {"none", "bearer", "basic", "headers", "oauth2"};
+  if (kTypes.count(type) == 0) {
+    usage("--auth must be none, bearer, basic, headers or oauth2");
+  }
+}
+
+AuthChoice authFromOptions(const Options& o) {
+  AuthChoice a;
+  a.type = opt(o, "--auth", "none");
+  checkAuthType(a.type);
+  a.creds = secretsFromOptions(o);
   if (a.type == "bearer" && a.creds.bearerToken.empty()) {
     usage("--auth bearer needs --bearer-token-file");
   }
@@ -425,28 +441,24 @@ int exitFor(const std::vector<std::string>& answers, size_t expected) {
   return 0;
 }
 
-int cmdAdd(const Global& g, std::vector<std::string>& args) {
-  Options o = parseOptions(args);
-  if (o.positional.size() != 1) {
-    usage("add takes one server ID");
-  }
-  const std::string id = o.positional[0];
-  if (!registry::isServerId(id)) {
-    usage("server id must match [A-Za-z0-9._-]{1,128}");
-  }
-  std::string url = opt(o, "--url");
-  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    usage("add needs --url http(s)://...");
-  }
-  AuthChoice a = authFromOptions(o);
-  std::vector<std::string> hset = {
-      "HSET", g.prefix + "server:" + id, "url", url, "auth_type", a.type, "enabled", "true"};
-  auto put = [&](const char* field, const std::string& value) {
-    if (!value.empty()) {
-      hset.push_back(field);
-      hset.push_back(value);
-    }
-  };
+// The record fields that the options of add and edit set. An option given with an empty value
+// ("--token-url ''") removes the field (edit).
+const std::vector<std::pair<const char*, const char*>> kFieldOptions = {
+    {"--url", "url"},
+    {"--transport", "transport"},
+    {"--watch-tools", "watch_tools"},
+    {"--name", "name"},
+    {"--auth", "auth_type"},
+    {"--oauth2-flow", "oauth2_flow"},
+    {"--token-url", "token_url"},
+    {"--scope", "scopes"},
+    {"--audience", "audience"},
+    {"--resource", "resource"},
+    {"--token-endpoint-auth-method", "token_endpoint_auth_method"},
+    {"--interval", "interval"},
+    {"--timeout", "timeout"}};
+
+void checkFieldOptions(const Options& o) {
   const std::string transport = opt(o, "--transport");
   if (transport == "stdio") {
     usage("stdio servers are declared in the daemon's config file (servers[].command); the "
@@ -456,44 +468,50 @@ int cmdAdd(const Global& g, std::vector<std::string>& args) {
       transport != "sse") {
     usage("--transport must be auto, streamable_http or sse");
   }
-  put("transport", transport);
   const std::string watch = opt(o, "--watch-tools");
   if (!watch.empty() && watch != "true" && watch != "false") {
     usage("--watch-tools must be true or false");
   }
-  put("watch_tools", watch);
-  put("name", opt(o, "--name"));
-  put("oauth2_flow", a.type == "oauth2" ? opt(o, "--oauth2-flow", "client_credentials") : "");
-  put("token_url", opt(o, "--token-url"));
-  put("scopes", opt(o, "--scope"));
-  put("audience", opt(o, "--audience"));
-  put("resource", opt(o, "--resource"));
-  put("token_endpoint_auth_method", opt(o, "--token-endpoint-auth-method"));
-  put("interval", opt(o, "--interval"));
-  put("timeout", opt(o, "--timeout"));
+  if (o.values.count("--auth") != 0) {
+    checkAuthType(opt(o, "--auth"));
+  }
+}
+
+void applyFieldOptions(const Options& o, registry::RecordFields& fields) {
+  for (const auto& [option, field] : kFieldOptions) {
+    auto it = o.values.find(option);
+    if (it == o.values.end()) {
+      continue;
+    }
+    if (it->second.empty()) {
+      fields.erase(field);
+    } else {
+      fields[field] = it->second;
+    }
+  }
   if (!o.headers.empty()) {
-    put("headers", headersJson(o.headers));
+    fields["headers"] = headersJson(o.headers);
   }
   char now[32];
   std::time_t t = std::time(nullptr);
   std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  put("updated_at", now);
-  if (a.type != "none") {
+  fields["updated_at"] = now;
+}
+
+// Seals `creds` into `fields` (bound to them) when the record has any, and checks the record the
+// daemon will read. Usage error when it would not be valid.
+void sealAndCheck(const Global& g, const std::string& id, registry::RecordFields& fields,
+                  const auth::Credentials& creds, bool haveCreds) {
+  fields.erase("credentials");
+  if (haveCreds) {
     if (!g.cfg || g.cfg->keys.empty()) {
       usage("credentials need the daemon's keys: pass --config with its secrets section");
     }
-    std::string plain = auth::encodeCredentials(a.creds);
-    auto blob = g.cfg->keys.seal(plain, id);
-    wipeString(plain);
+    auto blob = registry::sealRecord(id, fields, creds, g.cfg->keys);
     if (!blob) {
       usage(blob.error().message);
     }
-    put("credentials", blob.value());
-  }
-  // Check the record the daemon will read, before writing it.
-  registry::RecordFields fields;
-  for (size_t i = 2; i + 1 < hset.size(); i += 2) {
-    fields[hset[i]] = hset[i + 1];
+    fields["credentials"] = blob.value();
   }
   auth::KeyRing none;
   registry::ServerSpec spec = registry::parseRecord(
@@ -501,18 +519,261 @@ int cmdAdd(const Global& g, std::vector<std::string>& args) {
   if (!spec.invalidReason.empty()) {
     usage(spec.invalidReason);
   }
+}
+
+// Replaces the record with `fields` and registers the id, in one transaction; then asks the
+// daemon to read it and prints the answer.
+int writeRecord(const Global& g, const std::string& id, const registry::RecordFields& fields,
+                std::chrono::milliseconds wait) {
+  std::vector<std::string> hset = {"HSET", g.prefix + "server:" + id};
+  for (const auto& [k, v] : fields) {
+    hset.push_back(k);
+    hset.push_back(v);
+  }
   redis::SyncClient c = connectRedis(g);
   if (auto r = c.transaction(
           {{"DEL", g.prefix + "server:" + id}, hset, {"SADD", g.prefix + "servers", id}});
       !r) {
     redisFailed(r.error());
   }
-  std::string commandId;
-  auto answers = sendAndWait(g, {"op", "upsert", "server_id", id}, 1, waitOf(o), &commandId);
+  auto answers = sendAndWait(g, {"op", "upsert", "server_id", id}, 1, wait);
   for (const auto& a2 : answers) {
     std::printf("%s\n", a2.c_str());
   }
   return exitFor(answers, 1);
+}
+
+int cmdAdd(const Global& g, std::vector<std::string>& args) {
+  // Every argument is checked before anything is written.
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("add takes one server ID");
+  }
+  const std::string id = o.positional[0];
+  if (!registry::isServerId(id)) {
+    usage("server id must match [A-Za-z0-9._-]{1,128}");
+  }
+  const auto wait = waitOf(o);
+  std::string url = opt(o, "--url");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    usage("add needs --url http(s)://...");
+  }
+  checkFieldOptions(o);
+  AuthChoice a = authFromOptions(o);
+  registry::RecordFields fields = {{"url", url}, {"auth_type", a.type}, {"enabled", "true"}};
+  if (a.type == "oauth2") {
+    fields["oauth2_flow"] = opt(o, "--oauth2-flow", "client_credentials");
+  }
+  applyFieldOptions(o, fields);
+  if (a.type != "oauth2") {
+    fields.erase("oauth2_flow");
+  }
+  sealAndCheck(g, id, fields, a.creds, a.type != "none");
+  return writeRecord(g, id, fields, wait);
+}
+
+registry::RecordFields readRecord(redis::SyncClient& c, const Global& g, const std::string& id) {
+  auto r = c.command({"HGETALL", g.prefix + "server:" + id});
+  if (!r) {
+    redisFailed(r.error());
+  }
+  if (r->type != redis::Reply::Type::kArray) {
+    std::fprintf(stderr, "mcp-healthctl: %sserver:%s is not a hash: %s\n", g.prefix.c_str(),
+                 id.c_str(), r->str.c_str());
+    std::exit(1);
+  }
+  registry::RecordFields f;
+  for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+    f[r->elements[i].str] = r->elements[i + 1].str;
+  }
+  return f;
+}
+
+// Merges newly given secrets over stored ones: editing never requires re-entering a secret.
+void mergeSecrets(auth::Credentials& stored, auth::Credentials given) {
+  if (!given.clientId.empty()) {
+    stored.clientId = given.clientId;
+  }
+  auto take = [](Secret& into, Secret& from) {
+    if (!from.empty()) {
+      into = std::move(from);
+    }
+  };
+  take(stored.clientSecret, given.clientSecret);
+  take(stored.privateKeyPem, given.privateKeyPem);
+  take(stored.bearerToken, given.bearerToken);
+  take(stored.password, given.password);
+  if (!given.username.empty()) {
+    stored.username = given.username;
+  }
+  for (auto& [name, value] : given.headers) {
+    auto it = std::find_if(stored.headers.begin(), stored.headers.end(),
+                           [&](const auto& h) { return h.first == name; });
+    if (it != stored.headers.end()) {
+      it->second = std::move(value);
+    } else {
+      stored.headers.emplace_back(name, std::move(value));
+    }
+  }
+}
+
+bool hasSecrets(const auth::Credentials& c) {
+  return !c.clientId.empty() || !c.clientSecret.empty() || !c.privateKeyPem.empty() ||
+         !c.bearerToken.empty() || !c.refreshToken.empty() || !c.username.empty() ||
+         !c.password.empty() || !c.headers.empty();
+}
+
+int cmdEdit(const Global& g, std::vector<std::string>& args) {
+  Options o = parseOptions(args);
+  if (o.positional.size() != 1) {
+    usage("edit takes one server ID");
+  }
+  const std::string id = o.positional[0];
+  if (!registry::isServerId(id)) {
+    usage("server id must match [A-Za-z0-9._-]{1,128}");
+  }
+  const auto wait = waitOf(o);
+  checkFieldOptions(o);
+  auth::Credentials given = secretsFromOptions(o);
+  redis::SyncClient c = connectRedis(g);
+  registry::RecordFields fields = readRecord(c, g, id);
+  if (fields.empty()) {
+    usage("no record " + g.prefix + "server:" + id + " in Redis (register it with add)");
+  }
+  auth::Credentials stored;
+  if (fields.count("credentials") != 0) {
+    if (!g.cfg || g.cfg->keys.empty()) {
+      usage("the record's credentials need the daemon's keys: pass --config with its secrets "
+            "section");
+    }
+    auto opened = registry::openRecordCredentials(id, fields, g.cfg->keys);
+    if (!opened) {
+      std::fprintf(stderr, "mcp-healthctl: record %s: %s\n", id.c_str(),
+                   opened.error().message.c_str());
+      return 1;
+    }
+    stored = std::move(opened.value());
+  }
+  const registry::RecordFields before = fields;
+  applyFieldOptions(o, fields);
+  mergeSecrets(stored, std::move(given));
+  const bool authNone = fields.count("auth_type") == 0 || fields["auth_type"] == "none";
+  if (authNone) {
+    stored = auth::Credentials{};  // no auth: the old secrets are dropped, not kept sealed
+  }
+  for (const char* f : {"url", "token_url"}) {
+    auto b = before.find(f);
+    auto a = fields.find(f);
+    std::string was = b == before.end() ? "(none)" : b->second;
+    std::string now = a == fields.end() ? "(none)" : a->second;
+    if (was != now) {
+      std::fprintf(stderr, "%s: %s -> %s\n", f, was.c_str(), now.c_str());
+    }
+  }
+  sealAndCheck(g, id, fields, stored, !authNone && hasSecrets(stored));
+  return writeRecord(g, id, fields, wait);
+}
+
+// Asks on the terminal (stdin); true for "y" or "yes".
+bool confirm(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    return false;
+  }
+  return line == "y" || line == "Y" || line == "yes";
+}
+
+int cmdReseal(const Global& g, std::vector<std::string>& args) {
+  bool yes = false;
+  std::vector<std::string> rest;
+  for (const auto& a : args) {
+    if (a == "--yes") {
+      yes = true;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  Options o = parseOptions(rest);
+  if (o.all == !o.positional.empty() || o.positional.size() > 1) {
+    usage("reseal takes one server ID or --all");
+  }
+  if (!g.cfg || g.cfg->keys.empty()) {
+    usage("reseal needs the daemon's keys: pass --config with its secrets section");
+  }
+  redis::SyncClient c = connectRedis(g);
+  std::vector<std::string> ids = o.positional;
+  if (o.all) {
+    auto m = c.command({"SMEMBERS", g.prefix + "servers"});
+    if (!m) {
+      redisFailed(m.error());
+    }
+    for (const auto& e : m->elements) {
+      ids.push_back(e.str);
+    }
+    std::sort(ids.begin(), ids.end());
+  }
+  // Written only over the blob that was read: a record changed meanwhile is left alone.
+  static const std::string kCas =
+      "if redis.call('HGET', KEYS[1], 'credentials') == ARGV[1] then "
+      "redis.call('HSET', KEYS[1], 'credentials', ARGV[2]) return 1 else return 0 end";
+  int failures = 0;
+  size_t resealed = 0;
+  for (const auto& id : ids) {
+    if (!registry::isServerId(id)) {
+      continue;
+    }
+    registry::RecordFields fields = readRecord(c, g, id);
+    auto blob = fields.find("credentials");
+    if (blob == fields.end() || blob->second.empty()) {
+      std::fprintf(stderr, "%s: no credentials, nothing to re-seal\n", id.c_str());
+      continue;
+    }
+    int version = 0;
+    auto creds = registry::openRecordCredentials(id, fields, g.cfg->keys, &version);
+    if (!creds) {
+      std::fprintf(stderr, "%s: %s\n", id.c_str(), creds.error().message.c_str());
+      ++failures;
+      continue;
+    }
+    auto field = [&](const char* name) {
+      auto it = fields.find(name);
+      return it == fields.end() || it->second.empty() ? std::string("(none)") : it->second;
+    };
+    // A v1 record may already have been tampered with: whoever confirms vouches for these.
+    std::fprintf(stderr, "%s: v%d, url %s, token_url %s\n", id.c_str(), version,
+                 field("url").c_str(), field("token_url").c_str());
+    if (!yes && !confirm("Re-seal " + id + " bound to this url and token_url?")) {
+      std::fprintf(stderr, "%s: left as it is\n", id.c_str());
+      continue;
+    }
+    const std::string old = blob->second;
+    registry::RecordFields clear = fields;
+    clear.erase("credentials");
+    auto sealed = registry::sealRecord(id, clear, std::move(creds.value()), g.cfg->keys);
+    if (!sealed) {
+      std::fprintf(stderr, "%s: %s\n", id.c_str(), sealed.error().message.c_str());
+      ++failures;
+      continue;
+    }
+    auto r = c.command({"EVAL", kCas, "1", g.prefix + "server:" + id, old, sealed.value()});
+    if (!r) {
+      redisFailed(r.error());
+    }
+    if (r->type != redis::Reply::Type::kInteger || r->integer != 1) {
+      std::fprintf(stderr, "%s: the record changed while re-sealing; run reseal again\n",
+                   id.c_str());
+      ++failures;
+      continue;
+    }
+    (void)c.command({"XADD", g.prefix + "commands", "MAXLEN", "~", "10000", "*", "op", "upsert",
+                     "server_id", id});
+    std::printf("%s: re-sealed with key %s\n", id.c_str(), g.cfg->keys.activeId().c_str());
+    ++resealed;
+  }
+  std::printf("%zu re-sealed, %d failed\n", resealed, failures);
+  return failures == 0 ? 0 : 1;
 }
 
 int cmdRemove(const Global& g, std::vector<std::string>& args) {
@@ -769,9 +1030,11 @@ int cmdProbe(const Global& g, std::vector<std::string>& args) {
   (void)ring.addKey("probe", auth::generateKeyBase64());
   (void)ring.setActive("probe");
   if (a.type != "none") {
-    std::string plain = auth::encodeCredentials(a.creds);
-    fields["credentials"] = ring.seal(plain, "probe").value();
-    wipeString(plain);
+    auto blob = registry::sealRecord("probe", fields, a.creds, ring);
+    if (!blob) {
+      usage(blob.error().message);
+    }
+    fields["credentials"] = blob.value();
   }
   registry::ServerSpec spec = registry::parseRecord(
       "probe", fields, g.cfg ? g.cfg->defaults : registry::ServerSpec{}, ring);
@@ -858,6 +1121,12 @@ int run(int argc, char** argv) {
   }
   if (cmd == "add") {
     return cmdAdd(g, args);
+  }
+  if (cmd == "edit") {
+    return cmdEdit(g, args);
+  }
+  if (cmd == "reseal") {
+    return cmdReseal(g, args);
   }
   if (cmd == "remove") {
     return cmdRemove(g, args);

@@ -278,6 +278,8 @@ struct Reloader {
     http.setEgressPolicy(f.egress);
     sched.setMaxConcurrent(f.maxConcurrentChecks);
     current.keys = std::move(f.keys);  // the registry holds a reference to current.keys
+    current.acceptV1 = f.acceptV1;
+    registry.setRecordOptions(registry::RecordOptions{current.acceptV1});
     current.defaults = f.defaults;
     current.egress = f.egress;
     current.maxConcurrentChecks = f.maxConcurrentChecks;
@@ -315,7 +317,8 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
       configIds.insert(s.id);
     }
     registry::RedisRegistry redisRegistry(*redis, loop, cfg.redis.prefix, cfg.defaults, cfg.keys,
-                                          configIds, *sched, cfg.registryResyncMs);
+                                          configIds, *sched, cfg.registryResyncMs,
+                                          registry::RecordOptions{cfg.acceptV1});
     char host[256] = {0};
     if (gethostname(host, sizeof host - 1) != 0) {
       std::snprintf(host, sizeof host, "localhost");
@@ -334,9 +337,7 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
           c.clientSecret = spec.auth.oauth2.clientSecret;
           c.privateKeyPem = spec.auth.oauth2.privateKeyPem;
           c.refreshToken = token;
-          std::string plain = auth::encodeCredentials(c);
-          redisRegistry.storeCredentials(spec.id, plain);
-          wipeString(plain);
+          redisRegistry.storeCredentials(spec.id, std::move(c));
         });
     control::CommandStream commands(*commandsRedis, *redis, loop, loop, redisRegistry, *sched,
                                     opts);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/json_writer.hpp"
+#include "common/url.hpp"
 
 namespace mcphd::auth {
 
@@ -153,6 +154,102 @@ Error bad(const std::string& what) { return makeError("credentials: " + what); }
 
 }  // namespace
 
+namespace {
+
+bool isBoundField(const std::string& name) {
+  for (const char* f : kBoundFieldNames) {
+    if (name == f) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An object of strings ("headers"), after its '{' ... '}' has not been read yet.
+Result<std::vector<std::pair<std::string, std::string>>> stringObject(FlatParser& p,
+                                                                      const std::string& what) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!p.eat('{')) {
+    return bad("'" + what + "' must be an object of strings");
+  }
+  if (p.eat('}')) {
+    return out;
+  }
+  do {
+    std::string name;
+    std::string value;
+    if (!p.string(name) || !p.eat(':') || !p.string(value)) {
+      wipeString(value);
+      for (auto& kv : out) {
+        wipeString(kv.second);
+      }
+      return bad("'" + what + "' must be an object of strings");
+    }
+    if (!validUtf8(name) || !validUtf8(value)) {
+      wipeString(value);
+      for (auto& kv : out) {
+        wipeString(kv.second);
+      }
+      return bad("'" + what + "' holds a string that is not valid UTF-8");
+    }
+    out.emplace_back(std::move(name), std::move(value));
+  } while (p.eat(','));
+  if (!p.eat('}')) {
+    for (auto& kv : out) {
+      wipeString(kv.second);
+    }
+    return bad("'" + what + "' is not closed");
+  }
+  return out;
+}
+
+Result<BoundFields> boundObject(FlatParser& p) {
+  BoundFields b;
+  if (!p.eat('{')) {
+    return bad("'bound' must be an object");
+  }
+  if (p.eat('}')) {
+    return b;
+  }
+  std::set<std::string> seen;
+  do {
+    std::string key;
+    if (!p.string(key) || !p.eat(':')) {
+      return bad("malformed JSON in 'bound' (expected \"field\": value)");
+    }
+    if (!isBoundField(key)) {
+      return bad("unknown field 'bound." + (validUtf8(key) ? key.substr(0, 64) : "?") +
+                 "' (known: url, transport, auth_type, oauth2_flow, token_url, resource, "
+                 "audience, scopes, token_endpoint_auth_method, headers)");
+    }
+    if (!seen.insert(key).second) {
+      return bad("field 'bound." + key + "' appears twice");
+    }
+    if (key == "headers") {
+      auto h = stringObject(p, "bound.headers");
+      if (!h) {
+        return h.error();
+      }
+      b.headers = std::move(h.value());
+      continue;
+    }
+    std::string value;
+    if (!p.string(value)) {
+      return bad("'bound." + key + "' must be a string");
+    }
+    if (!validUtf8(value)) {
+      return bad("'bound." + key + "' is not valid UTF-8");
+    }
+    b.values[key] = std::move(value);
+  } while (p.eat(','));
+  if (!p.eat('}')) {
+    return bad("'bound' is not closed");
+  }
+  return b;
+}
+
+}  // namespace
+
 Result<Credentials> parseCredentials(std::string_view json) {
   FlatParser p(json);
   Credentials c;
@@ -166,33 +263,39 @@ Result<Credentials> parseCredentials(std::string_view json) {
       if (!p.string(key) || !p.eat(':')) {
         return bad("malformed JSON (expected \"field\": value)");
       }
+      if (!validUtf8(key)) {
+        return bad("a field name is not valid UTF-8");
+      }
       if (!seen.insert(key).second) {
-        return bad("field '" + key + "' appears twice");
+        return bad("field '" + key.substr(0, 64) + "' appears twice");
       }
       if (key == "headers") {
-        if (!p.eat('{')) {
-          return bad("'headers' must be an object of strings");
+        auto h = stringObject(p, "headers");
+        if (!h) {
+          return h.error();
         }
-        if (!p.eat('}')) {
-          do {
-            std::string name;
-            std::string value;
-            if (!p.string(name) || !p.eat(':') || !p.string(value)) {
-              wipeString(value);
-              return bad("'headers' must be an object of strings");
-            }
-            c.headers.emplace_back(std::move(name), Secret(std::move(value)));
-          } while (p.eat(','));
-          if (!p.eat('}')) {
-            return bad("'headers' is not closed");
-          }
+        for (auto& [name, value] : h.value()) {
+          c.headers.emplace_back(name, Secret(std::move(value)));
+          wipeString(value);
         }
+        continue;
+      }
+      if (key == "bound") {
+        auto b = boundObject(p);
+        if (!b) {
+          return b.error();
+        }
+        c.bound = std::move(b.value());
         continue;
       }
       std::string value;
       if (!p.string(value)) {
         wipeString(value);
-        return bad("'" + key + "' must be a string");
+        return bad("'" + key.substr(0, 64) + "' must be a string");
+      }
+      if (!validUtf8(value)) {
+        wipeString(value);
+        return bad("'" + key.substr(0, 64) + "' is not valid UTF-8");
       }
       if (key == "client_id") {
         c.clientId = std::move(value);
@@ -211,9 +314,9 @@ Result<Credentials> parseCredentials(std::string_view json) {
       } else {
         wipeString(value);
         return bad(
-            "unknown field '" + key +
+            "unknown field '" + key.substr(0, 64) +
             "' (known: client_id, client_secret, private_key_pem, bearer_token, refresh_token, "
-            "username, password, headers)");
+            "username, password, headers, bound)");
       }
     } while (p.eat(','));
     if (!p.eat('}')) {
@@ -233,6 +336,17 @@ std::string encodeCredentials(const Credentials& c) {
                 c.refreshToken.reveal().size() + c.password.reveal().size();
   for (const auto& [name, value] : c.headers) {
     need += 16 + name.size() + value.reveal().size();
+  }
+  if (c.bound) {
+    need += 256;
+    for (const auto& [name, value] : c.bound->values) {
+      need += 8 + name.size() + value.size();
+    }
+    if (c.bound->headers) {
+      for (const auto& [name, value] : *c.bound->headers) {
+        need += 8 + name.size() + value.size();
+      }
+    }
   }
   std::string out;
   out.reserve(need * 6);  // worst case: every byte escaped as \u00XX
@@ -267,6 +381,42 @@ std::string encodeCredentials(const Credentials& c) {
       json::appendString(out, c.headers[i].first);
       out += ':';
       json::appendString(out, c.headers[i].second.reveal());
+    }
+    out += '}';
+  }
+  if (c.bound) {
+    if (out.size() > 1) {
+      out += ',';
+    }
+    out += "\"bound\":{";
+    bool first = true;
+    for (const char* name : kBoundFieldNames) {
+      std::string_view n(name);
+      if (n == "headers") {
+        if (!c.bound->headers) {
+          continue;
+        }
+        out += first ? "" : ",";
+        first = false;
+        out += "\"headers\":{";
+        for (size_t i = 0; i < c.bound->headers->size(); ++i) {
+          out += i > 0 ? "," : "";
+          json::appendString(out, (*c.bound->headers)[i].first);
+          out += ':';
+          json::appendString(out, (*c.bound->headers)[i].second);
+        }
+        out += '}';
+        continue;
+      }
+      auto it = c.bound->values.find(name);
+      if (it == c.bound->values.end()) {
+        continue;
+      }
+      out += first ? "" : ",";
+      first = false;
+      json::appendString(out, n);
+      out += ':';
+      json::appendString(out, it->second);
     }
     out += '}';
   }

@@ -128,12 +128,16 @@ Result<std::string> KeyRing::seal(std::string_view plaintext, std::string_view s
       plaintext.size(), reinterpret_cast<const unsigned char*>(serverId.data()), serverId.size(),
       nullptr, nonce, it->second->bytes);
   blob.resize(kNonce + clen);
-  return "v1." + active_ + "." + base64UrlNoPad(blob);
+  return "v2." + active_ + "." + base64UrlNoPad(blob);
 }
 
-Result<Secret> KeyRing::open(std::string_view envelope, std::string_view serverId) const {
-  if (envelope.substr(0, 3) != "v1.") {
-    return makeError("credentials are not a v1 envelope (v1.<key_id>.<base64url>)");
+Result<Secret> KeyRing::open(std::string_view envelope, std::string_view serverId,
+                             int* version) const {
+  if (envelope.substr(0, 3) != "v1." && envelope.substr(0, 3) != "v2.") {
+    return makeError("credentials are not a v2 envelope (v2.<key_id>.<base64url>)");
+  }
+  if (version != nullptr) {
+    *version = envelope[1] - '0';
   }
   std::string_view rest = envelope.substr(3);
   size_t dot = rest.find('.');

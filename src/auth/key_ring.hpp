@@ -10,9 +10,10 @@
 
 namespace mcphd::auth {
 
-// The credentials envelope (docs/PROTOCOL.md): v1.<key_id>.<base64url(nonce || ciphertext)>,
+// The credentials envelope (docs/PROTOCOL.md): v2.<key_id>.<base64url(nonce || ciphertext)>,
 // XChaCha20-Poly1305-IETF with the server id as associated data, so a blob copied into another
-// server's record does not decrypt.
+// server's record does not decrypt. v1 has the same framing; v2 says the plaintext holds the
+// record fields the secrets are bound to (checked by registry::parseRecord, not here).
 //
 // Keys live in sodium_malloc'd memory (guard pages, locked, wiped when freed) and are never logged.
 class KeyRing {
@@ -35,11 +36,14 @@ class KeyRing {
   bool empty() const { return keys_.empty(); }
   const std::string& activeId() const { return active_; }
 
-  // Encrypts with the active key.
+  // Encrypts with the active key, as a v2 envelope.
   Result<std::string> seal(std::string_view plaintext, std::string_view serverId) const;
-  // Decrypts with the key the envelope names. Errors say what is wrong (unknown key id, damaged
-  // blob, wrong server) without revealing anything of the content.
-  Result<Secret> open(std::string_view envelope, std::string_view serverId) const;
+  // Decrypts a v1 or v2 envelope with the key it names; `version` (when given) gets 1 or 2.
+  // Errors say what is wrong (unknown key id, damaged blob, wrong server) without revealing
+  // anything of the content.
+  Result<Secret> open(std::string_view envelope, std::string_view serverId,
+                      int* version = nullptr) const;
+  bool has(const std::string& id) const { return keys_.count(id) != 0; }
 
  private:
   struct SodiumKey;

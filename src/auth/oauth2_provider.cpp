@@ -141,8 +141,12 @@ bool OAuth2Provider::retriesOn401(const registry::ServerSpec& spec) const {
 
 const Secret& OAuth2Provider::refreshTokenFor(const registry::ServerSpec& spec) const {
   auto it = refreshTokens_.find(spec.id);
-  // A rotated token wins until the record carries it (then both are the same).
-  return it != refreshTokens_.end() ? it->second : spec.auth.oauth2.refreshToken;
+  const Secret& stored = spec.auth.oauth2.refreshToken;
+  // A rotated token wins until the record carries it, or carries a newer one of its own.
+  if (it != refreshTokens_.end() && (stored == it->second.token || stored == it->second.replaced)) {
+    return it->second.token;
+  }
+  return stored;
 }
 
 bool OAuth2Provider::needsAuthorization(const registry::ServerSpec& spec) const {
@@ -326,7 +330,7 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     ++tokenSuccesses_;
     if (refresh && !token->refreshToken.empty() &&
         !(token->refreshToken == refreshTokenFor(specCopy))) {
-      refreshTokens_[specCopy.id] = token->refreshToken;
+      refreshTokens_[specCopy.id] = Rotated{token->refreshToken, specCopy.auth.oauth2.refreshToken};
       if (rotated_) {
         rotated_(specCopy, token->refreshToken);
       }

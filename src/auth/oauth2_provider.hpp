@@ -85,7 +85,14 @@ class OAuth2Provider final : public AuthProvider {
   std::map<std::string, Discovered> discovered_;  // per server id
   std::map<std::string, Cached> tokens_;
   std::map<std::string, Flight> flights_;
-  std::map<std::string, Secret> refreshTokens_;  // rotated refresh tokens, per server id
+  // Rotated refresh tokens, per server id, with the record's token they replaced: the rotated one
+  // is used while the record holds either (its write-back may be pending); a record holding
+  // another one (a fresh login, an edit) wins.
+  struct Rotated {
+    Secret token;
+    Secret replaced;
+  };
+  std::map<std::string, Rotated> refreshTokens_;
   std::map<std::string, std::string>
       refreshDead_;  // per server id: hash of the refused refresh token
   std::function<void(const registry::ServerSpec&, const Secret&)> rotated_;

@@ -478,7 +478,10 @@ class Loader {
       c.registryResyncMs = duration(r, "registry_resync");
     }
     if (const auto& s = root["secrets"]) {
-      allowOnly(s, "secrets", {"keys", "active"});
+      allowOnly(s, "secrets", {"keys", "active", "accept_v1"});
+      if (s["accept_v1"]) {
+        c.acceptV1 = boolean(s["accept_v1"], "secrets.accept_v1");
+      }
       const auto& keys = s["keys"];
       if (!keys || !keys.IsMap() || keys.size() == 0) {
         fail(keys ? keys : s, "secrets.keys",

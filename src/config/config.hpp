@@ -25,6 +25,7 @@ struct Config {
   size_t maxConcurrentChecks = 256;
   int64_t registryResyncMs = 60'000;  // full reload of the Redis registry
   auth::KeyRing keys;                 // secrets.keys / secrets.active; may be empty
+  bool acceptV1 = false;              // secrets.accept_v1: v1 envelopes (not bound) are accepted
   registry::ServerSpec defaults;      // `defaults`, the base of servers registered in Redis
   http::EgressPolicy egress = http::EgressPolicy::defaults();
   std::vector<registry::ServerSpec> servers;

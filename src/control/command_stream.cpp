@@ -49,8 +49,22 @@ void CommandStream::onReaderReady(bool ready) {
   retry_->stop();
   claimTimer_->stop();
   if (ready) {
-    init(gen);
+    afterRegistryRead(gen);
   }
+}
+
+// A `check` of a server registered in Redis, written while the daemon was down, must find that
+// server: nothing is read from the stream before the registry has been read once.
+void CommandStream::afterRegistryRead(uint64_t gen) {
+  if (registry_.loaded()) {
+    init(gen);
+    return;
+  }
+  retry_->start(100, [this, gen] {
+    if (gen == generation_) {
+      afterRegistryRead(gen);
+    }
+  });
 }
 
 void CommandStream::init(uint64_t gen) {

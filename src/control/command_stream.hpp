@@ -19,7 +19,8 @@ namespace mcphd::control {
 // "mcp-healthd" on a connection of its own (the read blocks), carried out, and acknowledged (XACK)
 // once the message answering it has been published. Entries this consumer or a dead one left
 // pending are taken up again at start (own pending entries, then XAUTOCLAIM), so no command is
-// lost when the daemon dies.
+// lost when the daemon dies. Nothing is read before the registry has been read once, so a command
+// naming a server registered in Redis always finds it.
 class CommandStream {
  public:
   struct Options {
@@ -46,6 +47,7 @@ class CommandStream {
  private:
   using Fields = std::map<std::string, std::string>;
   void onReaderReady(bool ready);
+  void afterRegistryRead(uint64_t gen);
   void init(uint64_t gen);
   void readPending(uint64_t gen, std::string from);
   // XAUTOCLAIM from `from`. `thenRead`: this is the set-up after a (re)connect, which starts

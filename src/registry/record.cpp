@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "auth/credentials.hpp"
+#include "common/json_writer.hpp"
 #include "common/units.hpp"
+#include "common/url.hpp"
 
 namespace mcphd::registry {
 
@@ -118,8 +121,33 @@ void applyCredentials(ServerSpec& spec, auth::Credentials& c, const RecordFields
   (void)f;
 }
 
-ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec& defaults,
-                 const auth::KeyRing& keys) {
+// Every field a record may hold that the daemon reads; each must be valid UTF-8.
+constexpr const char* kKnownFields[] = {"url",
+                                        "transport",
+                                        "name",
+                                        "auth_type",
+                                        "oauth2_flow",
+                                        "token_url",
+                                        "scopes",
+                                        "audience",
+                                        "resource",
+                                        "token_endpoint_auth_method",
+                                        "headers",
+                                        "interval",
+                                        "timeout",
+                                        "enabled",
+                                        "watch_tools",
+                                        "credentials",
+                                        "command"};
+
+// The record's settings without its credentials.
+ServerSpec buildClear(const std::string& id, const RecordFields& f, const ServerSpec& defaults) {
+  for (const char* name : kKnownFields) {
+    auto it = f.find(name);
+    if (it != f.end() && !validUtf8(it->second)) {
+      throw Invalid{std::string(name) + ": is not valid UTF-8"};
+    }
+  }
   ServerSpec s = defaults;
   s.id = id;
   s.source = Source::kRedis;
@@ -221,24 +249,184 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
     throw Invalid{"auth_type: '" + authType.substr(0, 64) +
                   "' is not one of none, bearer, basic, headers, oauth2"};
   }
-  const std::string* blob = field(f, "credentials");
-  if (s.auth.type != AuthType::kNone || blob != nullptr) {
-    if (blob == nullptr) {
-      throw Invalid{"credentials: auth_type " + authType + " needs a credentials envelope"};
+  return s;
+}
+
+std::string headersJson(const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out = "{";
+  for (const auto& [name, value] : headers) {
+    if (out.size() > 1) {
+      out += ',';
     }
-    if (keys.empty()) {
-      throw Invalid{"credentials: the daemon has no secrets.keys to decrypt them with"};
-    }
-    auto plain = keys.open(*blob, id);
-    if (!plain) {
-      throw Invalid{plain.error().message};
-    }
-    auto creds = auth::parseCredentials(plain->reveal());
-    if (!creds) {
-      throw Invalid{creds.error().message};
-    }
-    applyCredentials(s, creds.value(), f);
+    json::appendString(out, name);
+    out += ':';
+    json::appendString(out, value);
   }
+  return out + "}";
+}
+
+// A URL as compared: normalized when it parses, else as written.
+std::string comparable(const std::string& url) {
+  auto n = normalizeHttpUrl(url);
+  return n ? *n : url;
+}
+
+// Scopes as a set: order and repeated spaces carry no meaning.
+std::string scopeSet(const std::string& scopes) {
+  std::set<std::string> set;
+  size_t i = 0;
+  while (i < scopes.size()) {
+    size_t j = scopes.find(' ', i);
+    if (j == std::string::npos) {
+      j = scopes.size();
+    }
+    if (j > i) {
+      set.insert(scopes.substr(i, j - i));
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (const auto& sc : set) {
+    out += (out.empty() ? "" : " ") + sc;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> headerSet(
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : headers) {
+    std::string n = name;
+    std::transform(n.begin(), n.end(), n.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.emplace_back(std::move(n), value);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Names the bound fields in which `clear` (the record as stored) differs from `sealed` (the copy
+// in its envelope), both built with the same defaults.
+std::vector<std::string> boundDifferences(const ServerSpec& clear, const ServerSpec& sealed) {
+  std::vector<std::string> d;
+  if (comparable(clear.url) != comparable(sealed.url)) {
+    d.emplace_back("url");
+  }
+  if (clear.transport != sealed.transport) {
+    d.emplace_back("transport");
+  }
+  if (clear.auth.type != sealed.auth.type) {
+    d.emplace_back("auth_type");
+  }
+  if (clear.auth.type != AuthType::kOAuth2 || sealed.auth.type != AuthType::kOAuth2) {
+    if (headerSet(clear.headers) != headerSet(sealed.headers)) {
+      d.emplace_back("headers");
+    }
+    return d;  // the OAuth2 fields mean nothing without auth_type oauth2 on both sides
+  }
+  const OAuth2Spec& a = clear.auth.oauth2;
+  const OAuth2Spec& b = sealed.auth.oauth2;
+  if (a.flow != b.flow) {
+    d.emplace_back("oauth2_flow");
+  }
+  if (comparable(a.tokenUrl) != comparable(b.tokenUrl)) {
+    d.emplace_back("token_url");
+  }
+  // An absent resource means the server URL.
+  if ((!a.resource.empty() || !b.resource.empty()) &&
+      comparable(a.resource.empty() ? clear.url : a.resource) !=
+          comparable(b.resource.empty() ? sealed.url : b.resource)) {
+    d.emplace_back("resource");
+  }
+  if (a.audience != b.audience) {
+    d.emplace_back("audience");
+  }
+  if (scopeSet(a.scopes) != scopeSet(b.scopes)) {
+    d.emplace_back("scopes");
+  }
+  if (a.method != b.method) {
+    d.emplace_back("token_endpoint_auth_method");
+  }
+  if (headerSet(clear.headers) != headerSet(sealed.headers)) {
+    d.emplace_back("headers");
+  }
+  return d;
+}
+
+void checkBound(const std::string& id, const ServerSpec& clear, const auth::BoundFields& bound,
+                const ServerSpec& defaults) {
+  RecordFields sealedFields = bound.values;
+  if (bound.headers) {
+    sealedFields["headers"] = headersJson(*bound.headers);
+  }
+  ServerSpec sealed;
+  try {
+    sealed = buildClear(id, sealedFields, defaults);
+  } catch (const Invalid& e) {
+    throw Invalid{"credentials: the sealed copy of the record is not valid (" + e.reason +
+                  "); re-seal with mcp-healthctl edit " + id};
+  }
+  auto diff = boundDifferences(clear, sealed);
+  if (diff.empty()) {
+    return;
+  }
+  std::string names;
+  for (size_t i = 0; i < diff.size(); ++i) {
+    names += (i == 0 ? "" : i + 1 == diff.size() ? " and " : ", ") + diff[i];
+  }
+  throw Invalid{diff.size() == 1 ? names + " differs from the sealed " + names +
+                                       "; re-seal with mcp-healthctl edit " + id
+                                 : names + " differ from their sealed copies; re-seal with "
+                                           "mcp-healthctl edit " + id};
+}
+
+auth::Credentials openCredentials(const std::string& id, const std::string& blob,
+                                  const auth::KeyRing& keys, int& version) {
+  if (keys.empty()) {
+    throw Invalid{"credentials: the daemon has no secrets.keys to decrypt them with"};
+  }
+  auto plain = keys.open(blob, id, &version);
+  if (!plain) {
+    throw Invalid{plain.error().message};
+  }
+  auto creds = auth::parseCredentials(plain->reveal());
+  if (!creds) {
+    throw Invalid{creds.error().message};
+  }
+  return std::move(creds.value());
+}
+
+ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec& defaults,
+                 const auth::KeyRing& keys, const RecordOptions& options, RecordNotes* notes) {
+  ServerSpec s = buildClear(id, f, defaults);
+  const std::string* blob = field(f, "credentials");
+  if (s.auth.type == AuthType::kNone && blob == nullptr) {
+    return s;
+  }
+  if (blob == nullptr) {
+    throw Invalid{std::string("credentials: auth_type ") + authTypeName(s.auth.type) +
+                  " needs a credentials envelope"};
+  }
+  int version = 0;
+  auth::Credentials creds = openCredentials(id, *blob, keys, version);
+  if (version == 1 && !options.acceptV1) {
+    throw Invalid{
+        "credentials: a v1 envelope is not bound to the record's destination and is refused; "
+        "convert it with mcp-healthctl reseal " +
+        id + " (or set secrets.accept_v1: true)"};
+  }
+  if (version >= 2 && !creds.bound) {
+    throw Invalid{"credentials: the v2 envelope holds no 'bound' copy of the record's fields; "
+                  "re-seal with mcp-healthctl edit " +
+                  id};
+  }
+  if (creds.bound) {
+    checkBound(id, s, *creds.bound, defaults);
+  }
+  if (version == 1 && notes != nullptr) {
+    notes->v1 = true;
+  }
+  applyCredentials(s, creds, f);
   return s;
 }
 
@@ -251,7 +439,8 @@ bool isServerId(const std::string& id) {
 }
 
 ServerSpec parseRecord(const std::string& id, const RecordFields& fields,
-                       const ServerSpec& defaults, const auth::KeyRing& keys) {
+                       const ServerSpec& defaults, const auth::KeyRing& keys,
+                       const RecordOptions& options, RecordNotes* notes) {
   if (const std::string* e = field(fields, "enabled");
       e != nullptr && *e != "true" && *e != "false" && *e != "1" && *e != "0") {
     ServerSpec bad = defaults;
@@ -262,17 +451,72 @@ ServerSpec parseRecord(const std::string& id, const RecordFields& fields,
     return bad;
   }
   try {
-    return build(id, fields, defaults, keys);
+    return build(id, fields, defaults, keys, options, notes);
   } catch (const Invalid& e) {
     ServerSpec bad = defaults;  // no secret of the record survives in it
     bad.id = id;
     bad.source = Source::kRedis;
     bad.auth = AuthSpec{};
-    if (const std::string* url = field(fields, "url")) {
+    if (const std::string* url = field(fields, "url"); url != nullptr && validUtf8(*url)) {
       bad.url = *url;
     }
     bad.invalidReason = "record " + id + ": " + e.reason;
     return bad;
+  }
+}
+
+}  // namespace mcphd::registry
+
+namespace mcphd::registry {
+
+Result<auth::BoundFields> boundFieldsOf(const RecordFields& fields) {
+  auth::BoundFields b;
+  for (const char* name : auth::kBoundFieldNames) {
+    const std::string* v = field(fields, name);
+    if (v == nullptr) {
+      continue;
+    }
+    if (std::string_view(name) == "headers") {
+      try {
+        b.headers = headers(*v);
+      } catch (const Invalid& e) {
+        return makeError(e.reason);
+      }
+      continue;
+    }
+    b.values[name] = *v;
+  }
+  return b;
+}
+
+Result<std::string> sealRecord(const std::string& id, const RecordFields& fields,
+                               auth::Credentials creds, const auth::KeyRing& keys) {
+  auto bound = boundFieldsOf(fields);
+  if (!bound) {
+    return bound.error();
+  }
+  creds.bound = std::move(bound.value());
+  std::string plain = auth::encodeCredentials(creds);
+  auto blob = keys.seal(plain, id);
+  wipeString(plain);
+  return blob;
+}
+
+Result<auth::Credentials> openRecordCredentials(const std::string& id, const RecordFields& fields,
+                                                const auth::KeyRing& keys, int* version) {
+  const std::string* blob = field(fields, "credentials");
+  if (blob == nullptr) {
+    return auth::Credentials{};
+  }
+  int v = 0;
+  try {
+    auth::Credentials c = openCredentials(id, *blob, keys, v);
+    if (version != nullptr) {
+      *version = v;
+    }
+    return c;
+  } catch (const Invalid& e) {
+    return makeError(e.reason);
   }
 }
 

@@ -7,7 +7,7 @@ namespace mcphd::registry {
 RedisRegistry::RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers, std::string prefix,
                              ServerSpec defaults, const auth::KeyRing& keys,
                              std::set<std::string> configIds, ServerListener& listener,
-                             int64_t resyncMs)
+                             int64_t resyncMs, RecordOptions options)
     : redis_(redis),
       timer_(timers.createTimer()),
       prefix_(std::move(prefix)),
@@ -15,7 +15,17 @@ RedisRegistry::RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers,
       keys_(keys),
       configIds_(std::move(configIds)),
       listener_(listener),
-      resyncMs_(resyncMs) {}
+      resyncMs_(resyncMs),
+      timers_(timers),
+      options_(options) {}
+
+void RedisRegistry::onLoaded(std::function<void()> listener) {
+  if (loadedOnce_) {
+    listener();
+    return;
+  }
+  loadedListeners_.push_back(std::move(listener));
+}
 
 void RedisRegistry::start() {
   // The first full load happens as soon as Redis is ready; afterwards every resyncMs.
@@ -48,6 +58,28 @@ bool RedisRegistry::refuse(const std::string& id) {
   return false;
 }
 
+// A record that cannot be read (a key of another type): that server alone is reported.
+void RedisRegistry::applyUnreadable(const std::string& id, const std::string& why) {
+  ServerSpec bad = defaults_;
+  bad.id = id;
+  bad.source = Source::kRedis;
+  bad.auth = AuthSpec{};
+  bad.invalidReason = "record " + id + ": cannot read hash " + prefix_ + "server:" + id + ": " +
+                      why.substr(0, 200);
+  rotatable_.erase(id);
+  auto it = known_.find(id);
+  if (it != known_.end() && it->second == bad) {
+    return;
+  }
+  log::warn("registry: " + bad.invalidReason);
+  const bool isNew = it == known_.end();
+  known_[id] = bad;
+  listener_.upsertServer(bad);
+  if (isNew && loadedOnce_) {
+    listener_.checkNow(id, "resync");
+  }
+}
+
 void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
   if (fields.empty()) {
     // In the set but without a hash: report it rather than silently skipping it.
@@ -72,7 +104,18 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
     forget(id);
     return;
   }
-  ServerSpec spec = parseRecord(id, fields, defaults_, keys_);
+  RecordNotes notes;
+  ServerSpec spec = parseRecord(id, fields, defaults_, keys_, options_, &notes);
+  if (notes.v1 && warnedV1_.insert(id).second) {
+    log::warn("registry: record " + id +
+              ": its credentials are a v1 envelope, not bound to the record's url (accepted by "
+              "secrets.accept_v1); convert it with mcp-healthctl reseal " + id);
+  }
+  if (spec.invalidReason.empty() && !spec.auth.oauth2.refreshToken.empty()) {
+    rotatable_[id] = fields;
+  } else {
+    rotatable_.erase(id);
+  }
   auto it = known_.find(id);
   if (it != known_.end() && it->second == spec) {
     return;
@@ -90,6 +133,8 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
 }
 
 bool RedisRegistry::forget(const std::string& id, bool announce) {
+  rotatable_.erase(id);
+  warnedV1_.erase(id);
   if (known_.erase(id) == 0) {
     return false;
   }
@@ -124,7 +169,8 @@ void RedisRegistry::sync() {
     }
     if (!r || r->type != redis::Reply::Type::kArray) {
       log::warn("registry: cannot read " + prefix_ +
-                "servers: " + (r ? r->str : r.error().message));
+                "servers: " + (r ? r->str.substr(0, 200) : r.error().message) +
+                "; the servers read before stay as they are");
       return;
     }
     auto ids = std::make_shared<std::set<std::string>>();
@@ -134,13 +180,19 @@ void RedisRegistry::sync() {
       }
     }
     auto records = std::make_shared<std::map<std::string, RecordFields>>();
+    auto unreadable = std::make_shared<std::map<std::string, std::string>>();
     auto left = std::make_shared<size_t>(ids->size());
-    auto finish = [this, gen, ids, records] {
+    auto finish = [this, gen, ids, records, unreadable] {
       if (gen != syncGeneration_) {
         return;
       }
       for (const auto& id : *ids) {
-        apply(id, (*records)[id]);
+        auto bad = unreadable->find(id);
+        if (bad != unreadable->end()) {
+          applyUnreadable(id, bad->second);
+        } else {
+          apply(id, (*records)[id]);
+        }
       }
       std::vector<std::string> gone;
       for (const auto& [id, spec] : known_) {
@@ -154,7 +206,14 @@ void RedisRegistry::sync() {
       if (!loadedOnce_) {
         log::info("registry: " + std::to_string(known_.size()) + " servers registered in Redis");
       }
-      loadedOnce_ = true;
+      if (!loadedOnce_) {
+        loadedOnce_ = true;
+        auto listeners = std::move(loadedListeners_);
+        loadedListeners_.clear();
+        for (auto& l : listeners) {
+          l();
+        }
+      }
     };
     if (ids->empty()) {
       finish();
@@ -164,16 +223,23 @@ void RedisRegistry::sync() {
     for (const auto& id : *ids) {
       bool sent = redis_.command(
           {"HGETALL", prefix_ + "server:" + id},
-          [this, gen, id, records, left, finish](Result<redis::Reply> h) {
+          [this, gen, id, records, unreadable, left, finish](Result<redis::Reply> h) {
             if (gen != syncGeneration_) {
               return;
             }
-            if (!h || h->type != redis::Reply::Type::kArray) {
+            if (!h) {
+              // The connection went: keep the current set until the next full read.
               log::debug("registry: reading " + prefix_ + "server:" + id + " failed");
-              ++syncGeneration_;  // incomplete: keep the current set until next time
+              ++syncGeneration_;
               return;
             }
-            (*records)[id] = toFields(h.value());
+            if (h->type != redis::Reply::Type::kArray) {
+              (*unreadable)[id] = h->type == redis::Reply::Type::kError
+                                      ? h->str
+                                      : std::string("not a hash");
+            } else {
+              (*records)[id] = toFields(h.value());
+            }
             if (--*left == 0) {
               finish();
             }
@@ -189,23 +255,79 @@ void RedisRegistry::sync() {
   });
 }
 
-void RedisRegistry::storeCredentials(const std::string& id, const std::string& plaintextJson) {
-  auto blob = keys_.seal(plaintextJson, id);
+void RedisRegistry::storeCredentials(const std::string& id, auth::Credentials credentials) {
+  auto it = rotatable_.find(id);
+  if (it == rotatable_.end()) {
+    log::error("registry: the rotated refresh token of '" + id +
+               "' cannot be stored: its record is no longer the one it came from; it lives in "
+               "memory only");
+    return;
+  }
+  auto blob = sealRecord(id, it->second, std::move(credentials), keys_);
   if (!blob) {
     log::error("registry: cannot store rotated credentials of '" + id +
                "': " + blob.error().message);
     return;
   }
-  bool sent = redis_.command({"HSET", prefix_ + "server:" + id, "credentials", blob.value()},
-                             [id](Result<redis::Reply> r) {
-                               if (!r || r->type == redis::Reply::Type::kError) {
-                                 log::error("registry: storing rotated credentials of '" + id +
-                                            "' failed; the new refresh token lives in memory only");
-                               }
-                             });
-  if (!sent) {
-    log::error("registry: Redis is unavailable: the rotated refresh token of '" + id +
-               "' lives in memory only until it can be stored");
+  PendingWrite& w = writes_[id];
+  w.expected = it->second["credentials"];
+  w.blob = std::move(blob.value());
+  w.backoffMs = 1'000;
+  if (!w.retry) {
+    w.retry = timers_.createTimer();
+  }
+  writeCredentials(id);
+}
+
+// Compare-and-set: the new blob replaces the one the daemon read, and nothing else.
+void RedisRegistry::writeCredentials(const std::string& id) {
+  static const std::string kScript =
+      "if redis.call('HGET', KEYS[1], 'credentials') == ARGV[1] then "
+      "redis.call('HSET', KEYS[1], 'credentials', ARGV[2]) return 1 else return 0 end";
+  auto it = writes_.find(id);
+  if (it == writes_.end()) {
+    return;
+  }
+  PendingWrite& w = it->second;
+  auto retry = [this, id] {
+    auto p = writes_.find(id);
+    if (p == writes_.end()) {
+      return;
+    }
+    const int64_t delay = p->second.backoffMs;
+    p->second.backoffMs = std::min<int64_t>(p->second.backoffMs * 2, 30'000);
+    p->second.retry->start(delay, [this, id] { writeCredentials(id); });
+  };
+  const std::string sent = w.blob;
+  bool ok = redis_.command(
+      {"EVAL", kScript, "1", prefix_ + "server:" + id, w.expected, w.blob},
+      [this, id, sent, retry](Result<redis::Reply> r) {
+        auto p = writes_.find(id);
+        if (p == writes_.end() || p->second.blob != sent) {
+          return;  // replaced by a newer write meanwhile
+        }
+        if (!r || r->type == redis::Reply::Type::kError) {
+          log::warn("registry: storing the rotated refresh token of '" + id +
+                    "' failed; retrying (it lives in memory until then)");
+          retry();
+          return;
+        }
+        writes_.erase(p);
+        if (r->integer == 1) {
+          auto f = rotatable_.find(id);
+          if (f != rotatable_.end()) {
+            f->second["credentials"] = sent;
+          }
+          log::info("registry: stored the rotated refresh token of '" + id + "'");
+          return;
+        }
+        // Someone wrote newer credentials (a login, an edit): they win; read them.
+        log::notice("registry: the record of '" + id +
+                    "' changed since it was read; its newer credentials are kept and read");
+        reload(id, [](Result<bool>) {});
+      });
+  if (!ok) {
+    retry();
   }
 }
 
@@ -230,11 +352,15 @@ void RedisRegistry::reload(const std::string& id, std::function<void(Result<bool
       return;
     }
     redis_.command({"HGETALL", prefix_ + "server:" + id}, [this, id, done](Result<redis::Reply> h) {
-      if (!h || h->type != redis::Reply::Type::kArray) {
+      if (!h) {
         done(makeError("cannot read the record"));
         return;
       }
-      apply(id, toFields(h.value()));
+      if (h->type != redis::Reply::Type::kArray) {
+        applyUnreadable(id, h->type == redis::Reply::Type::kError ? h->str : "not a hash");
+      } else {
+        apply(id, toFields(h.value()));
+      }
       done(known_.count(id) != 0);
     });
   });

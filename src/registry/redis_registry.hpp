@@ -24,13 +24,21 @@ class RedisRegistry {
  public:
   RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers, std::string prefix,
                 ServerSpec defaults, const auth::KeyRing& keys, std::set<std::string> configIds,
-                ServerListener& listener, int64_t resyncMs);
+                ServerListener& listener, int64_t resyncMs, RecordOptions options = {});
 
   void start();
   // A config reload: new defaults for Redis servers, and the ids the config file now defines
   // (refused from Redis). Ids that move to the config file are dropped without a removal (the
   // config's server replaces them); every record is read again on the new defaults.
   void reconfigure(ServerSpec defaults, std::set<std::string> configIds);
+  // secrets.accept_v1 and the like; applied from the next read of each record.
+  void setRecordOptions(RecordOptions options) { options_ = options; }
+  // True once every record has been read once (commands wait for it: a `check` of a registered
+  // server must not be answered "unknown server" because the registry was not read yet).
+  bool loaded() const { return loadedOnce_; }
+  // `listener` runs once, when the first full read of the registry has finished (at once when it
+  // already has).
+  void onLoaded(std::function<void()> listener);
 
   // Reads one record again and announces the outcome. `done` gets true when the server is now
   // registered (and enabled), false when it is not, or an error (Redis unavailable, id refused).
@@ -41,9 +49,12 @@ class RedisRegistry {
 
   bool has(const std::string& id) const { return known_.count(id) != 0; }
 
-  // Stores new credentials (a rotated refresh token) in the server's record, encrypted with the
-  // active key. The next read of the record picks them up like any other change.
-  void storeCredentials(const std::string& id, const std::string& plaintextJson);
+  // Stores new credentials (a rotated refresh token) in the server's record, sealed with the
+  // active key and bound to the record's fields as last read. Compare-and-set: written only while
+  // the record still holds the blob the daemon read, so a newer blob (a fresh login, an edit) is
+  // never overwritten; retried (1 s doubling to 30 s, across reconnects) until Redis answers. A
+  // newer call for the same server replaces a write still pending.
+  void storeCredentials(const std::string& id, auth::Credentials credentials);
   size_t size() const { return known_.size(); }
 
  private:
@@ -51,6 +62,15 @@ class RedisRegistry {
   void apply(const std::string& id, const RecordFields& fields);
   bool refuse(const std::string& id);
   static RecordFields toFields(const redis::Reply& reply);
+  void applyUnreadable(const std::string& id, const std::string& why);
+  void writeCredentials(const std::string& id);
+
+  struct PendingWrite {
+    std::string expected;  // the blob the record held when the daemon read it
+    std::string blob;      // the new one
+    std::unique_ptr<loop::Timer> retry;
+    int64_t backoffMs = 1'000;
+  };
 
   redis::Commands& redis_;
   std::unique_ptr<loop::Timer> timer_;
@@ -63,6 +83,14 @@ class RedisRegistry {
   uint64_t syncGeneration_ = 0;
   std::map<std::string, ServerSpec> known_;  // announced Redis servers
   std::set<std::string> warned_;             // ids already reported as refused
+  std::set<std::string> warnedV1_;           // ids already warned about a v1 envelope
+  // The fields of records whose credentials may be rotated (a refresh token): what a write-back
+  // is bound to and compared with.
+  std::map<std::string, RecordFields> rotatable_;
+  std::map<std::string, PendingWrite> writes_;
+  loop::TimerFactory& timers_;
+  RecordOptions options_;
+  std::vector<std::function<void()>> loadedListeners_;
   bool loadedOnce_ = false;  // after the first full load, new servers are checked at once
 };
 

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "auth/key_ring.hpp"
+#include "registry/record.hpp"
 #include "harness.hpp"
 
 using namespace mcphd::itest;
@@ -58,7 +59,10 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   REQUIRE(ring.addKey("k1", key).ok());
   REQUIRE(ring.setActive("k1").ok());
   const std::string secret = "tok-" + mcphd::auth::generateKeyBase64();
-  const std::string blob = *ring.seal(R"({"bearer_token":")" + secret + "\"}", "ev");
+  mcphd::auth::Credentials creds;
+  creds.bearerToken = mcphd::Secret(secret);
+  const std::string blob = *mcphd::registry::sealRecord(
+      "ev", {{"url", everything.url()}, {"auth_type", "bearer"}}, creds, ring);
 
   Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
   Daemon daemon{dir, dir.file("d.yaml"), nullptr};

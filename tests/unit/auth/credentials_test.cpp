@@ -51,3 +51,35 @@ TEST_CASE("bad credentials JSON gets an error that names the field but never a v
     CHECK(r.error().message.find("topsecret") == std::string::npos);
   }
 }
+
+TEST_CASE("credentials strings must be valid UTF-8; the error names the field") {
+  // Found by fuzzing: the encoder rewrote invalid UTF-8, so a client id changed on re-sealing.
+  auto r = parseCredentials("{\"client_id\":\"nnenn\xff\xff\xff\xffnnnnn{\"}");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "credentials: 'client_id' is not valid UTF-8");
+  CHECK(parseCredentials("{\"client_secret\":\"\xc0\xaf\"}").error().message ==
+        "credentials: 'client_secret' is not valid UTF-8");  // overlong
+  CHECK(parseCredentials("{\"headers\":{\"X\":\"\xed\xa0\x80\"}}").error().message ==
+        "credentials: 'headers' holds a string that is not valid UTF-8");  // a surrogate
+  CHECK(parseCredentials("{\"bound\":{\"url\":\"http://x/\xff\"}}").error().message ==
+        "credentials: 'bound.url' is not valid UTF-8");
+  CHECK(parseCredentials("{\"client_id\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}").ok());
+}
+
+TEST_CASE("the bound copy of the record parses strictly and round-trips in its documented order") {
+  auto c = parseCredentials(
+      R"({"bearer_token":"t","bound":{"headers":{"X-Team":"inv"},"url":"http://x/mcp","auth_type":"bearer"}})");
+  REQUIRE(c.ok());
+  REQUIRE(c->bound);
+  CHECK(c->bound->values.at("url") == "http://x/mcp");
+  REQUIRE(c->bound->headers);
+  CHECK(c->bound->headers->at(0).second == "inv");
+  CHECK(encodeCredentials(c.value()) ==
+        R"({"bearer_token":"t","bound":{"url":"http://x/mcp","auth_type":"bearer","headers":{"X-Team":"inv"}}})");
+  CHECK(parseCredentials(R"({"bound":{"command":"sh"}})").error().message.rfind(
+            "credentials: unknown field 'bound.command'", 0) == 0);
+  CHECK(parseCredentials(R"({"bound":{"url":"a","url":"b"}})").error().message ==
+        "credentials: field 'bound.url' appears twice");
+  CHECK_FALSE(parseCredentials(R"({"bound":{"url":1}})").ok());
+  CHECK_FALSE(parseCredentials(R"({"bound":"url"})").ok());
+}

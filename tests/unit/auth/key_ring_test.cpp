@@ -24,12 +24,19 @@ TEST_CASE("an envelope round-trips and names its key") {
   KeyRing r = ring();
   auto blob = r.seal(R"({"client_secret":"s3cr3t"})", "srv-1");
   REQUIRE(blob.ok());
-  CHECK(blob->rfind("v1.k1.", 0) == 0);
+  CHECK(blob->rfind("v2.k1.", 0) == 0);
   CHECK(blob->find("s3cr3t") == std::string::npos);
   CHECK(blob->find_first_of("+/=") == std::string::npos);  // base64url, no padding
   auto plain = r.open(*blob, "srv-1");
   REQUIRE(plain.ok());
   CHECK(plain->reveal() == R"({"client_secret":"s3cr3t"})");
+  // A v1 envelope (same framing) still opens, and says which it was.
+  int version = 0;
+  auto v1 = r.open("v1" + blob->substr(2), "srv-1", &version);
+  REQUIRE(v1.ok());
+  CHECK(version == 1);
+  REQUIRE(r.open(*blob, "srv-1", &version).ok());
+  CHECK(version == 2);
   // Two seals of the same text differ (random nonce).
   CHECK(*r.seal("x", "srv-1") != *r.seal("x", "srv-1"));
 }
@@ -61,9 +68,10 @@ TEST_CASE("a tampered blob or a wrong key does not decrypt") {
 
 TEST_CASE("malformed envelopes get specific errors") {
   KeyRing r = ring();
-  CHECK(r.open("plain-text-secret", "s").error().message.find("not a v1 envelope") !=
+  CHECK(r.open("plain-text-secret", "s").error().message.find("not a v2 envelope") !=
         std::string::npos);
   CHECK(r.open("v1.k1", "s").error().message.find("no key id") != std::string::npos);
+  CHECK(r.open("v3.k1.AAAA", "s").error().message.find("not a v2 envelope") != std::string::npos);
   CHECK(r.open("v1.k1.!!!", "s").error().message.find("base64url") != std::string::npos);
   CHECK(r.open("v1.k1.AAAA", "s").error().message.find("too short") != std::string::npos);
   // The error never echoes the blob.

@@ -83,6 +83,13 @@ struct Fixture {
   control::CommandStream stream{
       reader, writer, loop, loop, registry, sched, control::CommandStream::Options{}};
 
+  Fixture() {
+    registryRedis.up = true;
+    registry.start();
+    loop.advance(0);  // the first full read of the (empty) registry
+    REQUIRE(registry.loaded());
+  }
+
   // A (re)connect of the reader: group, own pending entries (none).
   void readerComesUp() {
     reader.setUp(true);
@@ -121,4 +128,35 @@ TEST_CASE("the periodic claim of abandoned commands never starts a second read l
     claims += c[0] == "XAUTOCLAIM" ? 1 : 0;
   }
   CHECK(claims == 4);  // at set-up, then once a minute
+}
+
+TEST_CASE("no command is read before the registry has been read once") {
+  loop::SimLoop loop;
+  SystemRandom random;
+  NoProber prober;
+  Sink sink;
+  scheduler::Scheduler sched{loop, loop, random, prober, sink, 10};
+  FakeRedis registryRedis;  // down: the registry cannot be read yet
+  auth::KeyRing keys;
+  registry::RedisRegistry registry{registryRedis, loop, "mcp:", registry::ServerSpec{},
+                                   keys,          {},   sched,  60'000};
+  registryRedis.hashes["mcp:server:late"] = {{"url", "http://127.0.0.1:1/mcp"}};
+  registryRedis.sets["mcp:servers"] = {"late"};
+  HeldRedis reader;
+  FakeRedis writer;
+  writer.up = true;
+  control::CommandStream stream{reader,   writer, loop, loop, registry,
+                                sched,    control::CommandStream::Options{}};
+  registry.start();
+  stream.start();
+  reader.setUp(true);
+  loop.advance(5'000);
+  CHECK(reader.held.empty());  // not even the consumer group
+  registryRedis.up = true;
+  loop.advance(300);
+  REQUIRE(registry.loaded());
+  CHECK(registry.has("late"));
+  loop.advance(200);
+  REQUIRE(reader.held.size() == 1);
+  CHECK(reader.held[0].argv[0] == "XGROUP");
 }

@@ -43,7 +43,20 @@ struct FakeRedis : redis::Commands {
     redis::Reply r;
     r.type = T::kInteger;
     const std::string& op = a[0];
-    if (op == "HGETALL") {
+    if (op == "HGETALL" && (strings.count(a[1]) != 0 || sets.count(a[1]) != 0)) {
+      r.type = T::kError;
+      r.str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    } else if (op == "EVAL" && a[1].find("redis.call('HGET', KEYS[1], 'credentials') == ARGV[1]") !=
+                                   std::string::npos) {
+      // The registry's compare-and-set of a record's credentials (the only script it sends).
+      auto h = hashes.find(a[3]);
+      bool same = h != hashes.end() && h->second.count("credentials") != 0 &&
+                  h->second["credentials"] == a[4];
+      if (same) {
+        h->second["credentials"] = a[5];
+      }
+      r.integer = same ? 1 : 0;
+    } else if (op == "HGETALL") {
       r.type = T::kArray;
       for (const auto& [k, v] : hashes[a[1]]) {
         r.elements.push_back({T::kString, k, 0, {}});

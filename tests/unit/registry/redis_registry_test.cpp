@@ -102,3 +102,76 @@ TEST_CASE("reloading one record announces it at once; a config id is refused") {
   f.registry.reload("from-config", [&](Result<bool> r) { got = std::move(r); });
   CHECK_FALSE(got->ok());
 }
+
+TEST_CASE("a record of the wrong Redis type affects only that server") {
+  Fixture f;
+  f.redis.setUp(true);
+  f.add("a", {{"url", "http://a/mcp"}});
+  f.add("b", {{"url", "http://b/mcp"}});
+  f.redis.sets["mcp:servers"].insert("str");
+  f.redis.strings["mcp:server:str"] = "not a hash";
+  f.registry.start();
+  f.loop.runDue();
+  REQUIRE(f.registry.loaded());
+  REQUIRE(f.listener.servers.size() == 3);
+  CHECK(f.listener.servers["a"].invalidReason.empty());
+  CHECK(f.listener.servers["b"].invalidReason.empty());
+  CHECK(f.listener.servers["str"].invalidReason ==
+        "record str: cannot read hash mcp:server:str: WRONGTYPE Operation against a key holding "
+        "the wrong kind of value");
+  // Every later resync still loads the others and forgets ids that left the set.
+  f.redis.sets["mcp:servers"].erase("a");
+  f.add("c", {{"url", "http://c/mcp"}});
+  f.loop.advance(60'000);
+  CHECK(f.listener.servers.count("a") == 0);
+  CHECK(f.listener.servers.count("c") == 1);
+  // An upsert of the bad record reports it too, rather than failing the command.
+  std::optional<Result<bool>> got;
+  f.registry.reload("str", [&](Result<bool> r) { got = std::move(r); });
+  REQUIRE(got);
+  REQUIRE(got->ok());
+  CHECK(got->value());
+}
+
+TEST_CASE("a rotated refresh token is written back only over the blob that was read") {
+  REQUIRE(sodium_init() >= 0);
+  Fixture f;
+  REQUIRE(f.keys.addKey("k1", auth::generateKeyBase64()).ok());
+  REQUIRE(f.keys.setActive("k1").ok());
+  RecordFields record = {{"url", "http://a/mcp"},
+                         {"auth_type", "oauth2"},
+                         {"oauth2_flow", "authorization_code"},
+                         {"token_url", "http://as/token"}};
+  auth::Credentials c;
+  c.clientId = "cid";
+  c.refreshToken = Secret("r0");
+  record["credentials"] = *sealRecord("a", record, c, f.keys);
+  f.add("a", record);
+  f.registry.start();
+  // Redis is down when the token rotates: the write waits and is retried.
+  c.refreshToken = Secret("r1");
+  f.redis.setUp(true);
+  f.loop.runDue();
+  REQUIRE(f.listener.servers["a"].auth.oauth2.refreshToken.reveal() == "r0");
+  f.redis.up = false;
+  f.registry.storeCredentials("a", c);
+  f.loop.advance(999);
+  f.redis.up = true;
+  f.loop.advance(1);
+  const std::string stored = f.redis.hashes["mcp:server:a"]["credentials"];
+  REQUIRE(stored != record["credentials"]);
+  // The new blob is v2, bound to the same record: it parses with the rotated token.
+  ServerSpec s = parseRecord("a", f.redis.hashes["mcp:server:a"], ServerSpec{}, f.keys);
+  INFO(s.invalidReason);
+  CHECK(s.auth.oauth2.refreshToken.reveal() == "r1");
+  // A newer blob written meanwhile (a fresh login) is never overwritten.
+  auth::Credentials login = c;
+  login.refreshToken = Secret("fresh");
+  f.redis.hashes["mcp:server:a"]["credentials"] = *sealRecord("a", record, login, f.keys);
+  c.refreshToken = Secret("r2");
+  f.registry.storeCredentials("a", c);
+  ServerSpec now = parseRecord("a", f.redis.hashes["mcp:server:a"], ServerSpec{}, f.keys);
+  CHECK(now.auth.oauth2.refreshToken.reveal() == "fresh");
+  // ... and the registry read it again, so the listener holds the fresh one.
+  CHECK(f.listener.servers["a"].auth.oauth2.refreshToken.reveal() == "fresh");
+}
