@@ -299,4 +299,61 @@ Result<AuthorizationServer> parseAuthorizationServer(std::string_view body) {
   return as;
 }
 
+bool hasLoopbackHost(std::string_view url) {
+  auto p = splitUrl(url);
+  if (!p) {
+    return false;
+  }
+  std::string_view authority = std::string_view(p->origin).substr(p->origin.find("://") + 3);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);
+  }
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') == std::string_view::npos ? 0 : host.find(']') - 1);
+    return host == "::1";
+  }
+  if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost") {
+    return true;
+  }
+  // 127.0.0.0/8 written as a dotted quad.
+  if (host.rfind("127.", 0) != 0) {
+    return false;
+  }
+  int parts = 0;
+  size_t i = 0;
+  while (i <= host.size()) {
+    size_t j = host.find('.', i);
+    if (j == std::string_view::npos) {
+      j = host.size();
+    }
+    std::string_view part = host.substr(i, j - i);
+    if (part.empty() || part.size() > 3 ||
+        !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(std::string(part)) > 255) {
+      return false;
+    }
+    ++parts;
+    i = j + 1;
+  }
+  return parts == 4;
+}
+
+Result<void> checkAuthorizationServer(const AuthorizationServer& as, const std::string& issuer) {
+  if (as.issuer != issuer) {
+    return makeError("the authorization server metadata fetched for issuer " + issuer +
+                     " names issuer '" + as.issuer.substr(0, 200) +
+                     "' (RFC 8414 §3.3: they must be identical); no token request is made");
+  }
+  if (as.tokenEndpoint.rfind("https://", 0) != 0 && !hasLoopbackHost(as.tokenEndpoint)) {
+    return makeError("the token endpoint " + as.tokenEndpoint.substr(0, 200) +
+                     " is not https:// (only a loopback host may use http://); no token request "
+                     "is made");
+  }
+  return {};
+}
+
 }  // namespace mcphd::auth

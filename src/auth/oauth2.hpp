@@ -62,5 +62,12 @@ struct AuthorizationServer {
 Result<std::string> parseProtectedResource(std::string_view body, const std::string& serverUrl,
                                            std::string* resourceOut);
 Result<AuthorizationServer> parseAuthorizationServer(std::string_view body);
+// The rules discovered metadata must meet before any secret goes to its token endpoint: its
+// `issuer` is identical to the issuer it was fetched for (RFC 8414 §3.3), and the token endpoint
+// is https:// unless its host is a loopback address (localhost, 127.0.0.0/8, ::1). The error
+// says which rule failed.
+Result<void> checkAuthorizationServer(const AuthorizationServer& as, const std::string& issuer);
+// True when the URL's host is localhost, in 127.0.0.0/8, or ::1.
+bool hasLoopbackHost(std::string_view url);
 
 }  // namespace mcphd::auth

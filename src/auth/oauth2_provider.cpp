@@ -103,12 +103,12 @@ class OAuth2Provider::DiscoveryRun final : public Pending {
     if (!as) {
       return finish(makeError("OAuth discovery: " + as.error().message));
     }
-    if (!as->issuer.empty()) {
-      found_.issuer = as->issuer;
+    if (auto ok = checkAuthorizationServer(as.value(), found_.issuer); !ok) {
+      return finish(makeError("OAuth discovery: " + ok.error().message));
     }
     found_.tokenUrl = as->tokenEndpoint;
     found_.methods = as->authMethods;
-    Discovered& d = p_.discovered_[spec_.id];
+    Discovered& d = p_.discoveredEntry(spec_);
     d.tokenUrl = found_.tokenUrl;
     d.issuer = found_.issuer;
     d.resource = found_.resource;
@@ -134,6 +134,21 @@ OAuth2Provider::OAuth2Provider(http::Client& http, const Clock& clock, int64_t s
     : http_(http), clock_(clock), skewMs_(skewMs) {}
 
 OAuth2Provider::~OAuth2Provider() = default;
+
+const OAuth2Provider::Discovered* OAuth2Provider::discoveredFor(
+    const registry::ServerSpec& spec) const {
+  auto it = discovered_.find(spec.id);
+  return it == discovered_.end() || it->second.serverUrl != spec.url ? nullptr : &it->second;
+}
+
+OAuth2Provider::Discovered& OAuth2Provider::discoveredEntry(const registry::ServerSpec& spec) {
+  Discovered& d = discovered_[spec.id];
+  if (d.serverUrl != spec.url) {
+    d = Discovered{};  // discovered for another url: its token endpoint is not this one's
+    d.serverUrl = spec.url;
+  }
+  return d;
+}
 
 bool OAuth2Provider::retriesOn401(const registry::ServerSpec& spec) const {
   return spec.auth.type == AuthType::kOAuth2;
@@ -184,8 +199,7 @@ std::unique_ptr<Pending> OAuth2Provider::authorize(
     return static_.authorize(spec, std::move(done));
   }
   const registry::OAuth2Spec& o = spec.auth.oauth2;
-  auto dit = discovered_.find(spec.id);
-  const Discovered* d = dit == discovered_.end() ? nullptr : &dit->second;
+  const Discovered* d = discoveredFor(spec);
   if (o.tokenUrl.empty() && (d == nullptr || d->tokenUrl.empty())) {
     // Nothing known yet: the first request goes without a token, and its 401 challenge starts
     // discovery (retriesOn401 / discover).
@@ -385,8 +399,7 @@ void OAuth2Provider::rejected(const registry::ServerSpec& spec) {
   if (spec.auth.type != AuthType::kOAuth2) {
     return;
   }
-  auto dit = discovered_.find(spec.id);
-  tokens_.erase(cacheKey(spec, dit == discovered_.end() ? nullptr : &dit->second));
+  tokens_.erase(cacheKey(spec, discoveredFor(spec)));
 }
 
 std::unique_ptr<Pending> OAuth2Provider::discover(const registry::ServerSpec& spec,
@@ -396,7 +409,7 @@ std::unique_ptr<Pending> OAuth2Provider::discover(const registry::ServerSpec& sp
     return static_.discover(spec, challenge, std::move(done));
   }
   auto params = parseChallenge(challenge);
-  discovered_[spec.id].challengeScope = params["scope"];
+  discoveredEntry(spec).challengeScope = params["scope"];
   if (!spec.auth.oauth2.tokenUrl.empty()) {
     done({});  // the token endpoint is configured: only the scope was worth learning
     return nullptr;

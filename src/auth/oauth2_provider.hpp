@@ -49,6 +49,7 @@ class OAuth2Provider final : public AuthProvider {
 
  private:
   struct Discovered {
+    std::string serverUrl;  // what it was discovered for: forgotten when the record's url changes
     std::string tokenUrl;
     std::string issuer;
     std::string resource;
@@ -83,6 +84,10 @@ class OAuth2Provider final : public AuthProvider {
   int64_t skewMs_;
   StaticAuthProvider static_;
   std::map<std::string, Discovered> discovered_;  // per server id
+  // What was discovered for the server's current url, or nullptr.
+  const Discovered* discoveredFor(const registry::ServerSpec& spec) const;
+  // The entry for the server's current url (a fresh one when its url changed).
+  Discovered& discoveredEntry(const registry::ServerSpec& spec);
   std::map<std::string, Cached> tokens_;
   std::map<std::string, Flight> flights_;
   // Rotated refresh tokens, per server id, with the record's token they replaced: the rotated one

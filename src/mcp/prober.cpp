@@ -18,7 +18,7 @@ class ServerCheck final : public RunningCheck {
   ServerCheck(http::Client& client, auth::AuthProvider& auth, const Clock& clock,
               loop::TimerFactory& timers, const registry::ServerSpec& spec,
               std::function<void(ProbeResult)> done,
-              std::map<std::string, registry::Transport>& detected, loop::ProcessSpawner* processes,
+              DetectedTransports& detected, loop::ProcessSpawner* processes,
               const std::vector<std::string>& inheritedEnv)
       : client_(client),
         auth_(auth),
@@ -84,12 +84,7 @@ class ServerCheck final : public RunningCheck {
   }
 
   void runProbe() {
-    registry::Transport t = spec_.transport;
-    if (t == registry::Transport::kAuto) {
-      auto it = detected_.find(spec_.id);
-      t = it != detected_.end() ? it->second : registry::Transport::kStreamableHttp;
-    }
-    runTransport(t);
+    runTransport(detected_.forSpec(spec_));
   }
 
   void runTransport(registry::Transport t) {
@@ -161,7 +156,7 @@ class ServerCheck final : public RunningCheck {
         return;
       }
       if (r.initialized) {
-        detected_[spec_.id] = t;  // remembered for this server's next checks
+        detected_.remember(spec_, t);  // for this server's next checks
       } else if (t == registry::Transport::kSse && firstError_) {
         // Neither transport answered: report the Streamable HTTP failure first, it is usually the
         // one that explains a wrong URL.
@@ -196,7 +191,7 @@ class ServerCheck final : public RunningCheck {
   bool triedSse_ = false;
   std::optional<ProbeResult>
       firstError_;  // the Streamable HTTP failure that led to the SSE attempt
-  std::map<std::string, registry::Transport>& detected_;
+  DetectedTransports& detected_;
   loop::ProcessSpawner* processes_;
   const std::vector<std::string>& inheritedEnv_;
   int64_t startUs_ = 0;
@@ -217,11 +212,7 @@ std::unique_ptr<ToolWatch> ServerProber::watch(const registry::ServerSpec& spec,
   if (!spec.invalidReason.empty()) {
     return nullptr;
   }
-  registry::Transport t = spec.transport;
-  if (t == registry::Transport::kAuto) {
-    auto it = detected_.find(spec.id);
-    t = it != detected_.end() ? it->second : registry::Transport::kStreamableHttp;
-  }
+  registry::Transport t = detected_.forSpec(spec);
   WatchContext ctx{client_, auth_, clock_, timers_, processes_, inheritedEnv_, detached_};
   return startToolWatch(ctx, spec, t, std::move(onToolsChanged));
 }

@@ -50,6 +50,27 @@ class Prober {
                                               std::function<void(ProbeResult)> done) = 0;
 };
 
+// What `transport: auto` found for each server, with the url it was found for.
+class DetectedTransports {
+ public:
+  // The transport to try first for `spec` (auto resolved; Streamable HTTP when nothing is known).
+  registry::Transport forSpec(const registry::ServerSpec& spec) const {
+    if (spec.transport != registry::Transport::kAuto) {
+      return spec.transport;
+    }
+    auto it = known_.find(spec.id);
+    return it != known_.end() && it->second.first == spec.url
+               ? it->second.second
+               : registry::Transport::kStreamableHttp;
+  }
+  void remember(const registry::ServerSpec& spec, registry::Transport t) {
+    known_[spec.id] = {spec.url, t};
+  }
+
+ private:
+  std::map<std::string, std::pair<std::string, registry::Transport>> known_;
+};
+
 // The real prober: credentials from an AuthProvider, then the server's transport — Streamable
 // HTTP or legacy HTTP+SSE over `client`, or a process from `processes` for stdio servers.
 class ServerProber final : public Prober {
@@ -82,8 +103,9 @@ class ServerProber final : public Prober {
   loop::TimerFactory& timers_;
   loop::ProcessSpawner* processes_;
   std::vector<std::string> inheritedEnv_;
-  // transport: auto servers, by id: the transport that worked last time.
-  std::map<std::string, registry::Transport> detected_;
+  // transport: auto servers, by id: the transport that worked last time, for the url it worked
+  // with (a record whose url changes starts over).
+  DetectedTransports detected_;
   http::DetachedCalls detached_;  // requests of watches that ended
 };
 

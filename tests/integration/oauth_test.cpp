@@ -148,6 +148,19 @@ TEST_CASE(
   CHECK(wrong.find("invalid_client") != std::string::npos);
   CHECK(wrong.find("not-the-secret") == std::string::npos);
 
+  // An authorization server whose metadata names another issuer (a mix-up): no token request.
+  CHECK(runCtl(dir,
+               {"--config", config, "add", "mixup", "--url",
+                "http://127.0.0.1:" + std::to_string(mcpPort) + "/mcp-mixup", "--auth", "oauth2",
+                "--client-id", "cc-basic", "--client-secret-file", dir.file("cc-basic.secret")},
+               "mixup.out") == 1);
+  std::string mixup = readFile(dir.file("mixup.out"));
+  CHECK(mixup.find(R"("kind":"auth")") != std::string::npos);
+  CHECK(mixup.find("RFC 8414") != std::string::npos);
+  Json mixStats(httpCall("http://127.0.0.1:" + std::to_string(mcpPort) + "/admin/stats", false));
+  REQUIRE(mixStats.ok);
+  CHECK(num(mixStats.root, "captured") == 0);
+
   CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
   monitor.stop(SIGTERM, 5s);
   // Neither the client secrets nor any access token reached Redis in clear, or the log.

@@ -78,6 +78,24 @@ app.use(express.json());
 app.get('/.well-known/oauth-protected-resource/mcp', (req, res) => {
   res.json({ resource, authorization_servers: [issuer], scopes_supported: ['mcp:tools'] });
 });
+// A mix-up: /mcp-mixup names this origin as its authorization server, whose metadata claims to be
+// the real issuer and sends tokens to /capture-token here. A client that checks the issuer
+// (RFC 8414 §3.3) never posts its secret there.
+const mixupResource = `http://127.0.0.1:${mcpPort}/mcp-mixup`;
+const mixupAs = `http://127.0.0.1:${mcpPort}`;
+app.get('/.well-known/oauth-protected-resource/mcp-mixup', (req, res) => {
+  res.json({ resource: mixupResource, authorization_servers: [mixupAs] });
+});
+app.get('/.well-known/oauth-authorization-server', (req, res) => {
+  res.json({ issuer, token_endpoint: `${mixupAs}/capture-token`, token_endpoint_auth_methods_supported: ['client_secret_basic'] });
+});
+stats.captured = 0;
+app.post('/capture-token', (req, res) => { stats.captured += 1; res.status(400).json({ error: 'invalid_client' }); });
+app.post('/mcp-mixup', (req, res) => {
+  res.status(401).set('WWW-Authenticate',
+    `Bearer error="invalid_token", resource_metadata="http://127.0.0.1:${mcpPort}/.well-known/oauth-protected-resource/mcp-mixup"`)
+    .json({ error: 'invalid_token' });
+});
 app.get('/admin/stats', (req, res) => res.json({ ...stats, tokensSeen: [...seen] }));
 app.post('/admin/revoke', (req, res) => { for (const t of seen) revoked.add(t); res.json({ revoked: revoked.size }); });
 

@@ -144,13 +144,13 @@ TEST_CASE("without a token_url: no token at first, then discovery from the 401 c
   CHECK(http.sent[2]->request.url == "http://as/.well-known/openid-configuration/tenant");
   http.answer(
       2, 200, "application/json",
-      R"({"issuer":"http://as/tenant","token_endpoint":"http://as/tenant/token","token_endpoint_auth_methods_supported":["client_secret_post"]})");
+      R"({"issuer":"http://as/tenant","token_endpoint":"https://as/tenant/token","token_endpoint_auth_methods_supported":["client_secret_post"]})");
   REQUIRE(found);
   REQUIRE(found->ok());
   Got second;
   auto h = p.authorize(s, second.cb());
   REQUIRE(http.sent.size() == 4);
-  CHECK(http.sent[3]->request.url == "http://as/tenant/token");
+  CHECK(http.sent[3]->request.url == "https://as/tenant/token");
   CHECK(http.sent[3]->request.body.find("&scope=mcp%3Abasic") != std::string::npos);
   CHECK(http.sent[3]->request.body.find("&client_secret=s3cret") != std::string::npos);
 }
@@ -213,4 +213,87 @@ TEST_CASE("an authorization_code server without a refresh token needs authorizat
   s.auth.oauth2.flow = registry::OAuth2Flow::kAuthorizationCode;
   CHECK(p.needsAuthorization(s));
   CHECK_FALSE(p.needsAuthorization(oauthServer()));
+}
+
+namespace {
+
+// Runs discovery for `s` with the given authorization server metadata; the outcome.
+Result<void> discoverWith(OAuth2Provider& p, FakeHttp& http, const registry::ServerSpec& s,
+                          const std::string& asMetadata) {
+  std::optional<Result<void>> found;
+  size_t first = http.sent.size();
+  auto run = p.discover(s, "Bearer", [&](Result<void> r) { found = r; });
+  http.answer(first, 200, "application/json",
+              R"({"resource":")" + s.url + R"(","authorization_servers":["http://127.0.0.1:9/as"]})");
+  REQUIRE(http.sent.size() == first + 2);
+  http.answer(first + 1, 200, "application/json", asMetadata);
+  REQUIRE(found);
+  return *found;
+}
+
+}  // namespace
+
+TEST_CASE("discovered metadata must name the issuer it was fetched for, and an https token endpoint") {
+  loop::SimLoop clock;
+  FakeHttp http;
+  OAuth2Provider p(http, clock);
+  auto s = oauthServer("");
+  s.url = "http://127.0.0.1:8/mcp";
+  // Another issuer (a mix-up): refused, and no token request follows.
+  auto mixed = discoverWith(
+      p, http, s, R"({"issuer":"http://evil.example","token_endpoint":"http://127.0.0.1:9/token"})");
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(mixed.error().message ==
+        "OAuth discovery: the authorization server metadata fetched for issuer "
+        "http://127.0.0.1:9/as names issuer 'http://evil.example' (RFC 8414 §3.3: they must be "
+        "identical); no token request is made");
+  Got a;
+  auto ha = p.authorize(s, a.cb());
+  REQUIRE(a.r);
+  CHECK(a.r->value().empty());  // still no token endpoint known: nothing is sent
+  size_t sent = http.sent.size();
+  // A missing issuer is a mismatch too.
+  CHECK_FALSE(discoverWith(p, http, s, R"({"token_endpoint":"http://127.0.0.1:9/token"})").ok());
+  // A plain-http token endpoint on another host is refused; loopback ones are allowed.
+  auto plain = discoverWith(
+      p, http, s, R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://as.example/token"})");
+  REQUIRE_FALSE(plain.ok());
+  CHECK(plain.error().message.find("is not https://") != std::string::npos);
+  CHECK(http.sent.size() == sent + 4);  // only metadata requests
+  REQUIRE(discoverWith(p, http, s,
+                       R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://127.0.0.1:9/token"})")
+              .ok());
+  Got b;
+  auto hb = p.authorize(s, b.cb());
+  CHECK(http.sent.back()->request.url == "http://127.0.0.1:9/token");
+}
+
+TEST_CASE("a discovered token endpoint is forgotten when the server's url changes") {
+  loop::SimLoop clock;
+  FakeHttp http;
+  OAuth2Provider p(http, clock);
+  auto s = oauthServer("");
+  s.url = "http://127.0.0.1:8/mcp";
+  REQUIRE(discoverWith(p, http, s,
+                       R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://127.0.0.1:9/token"})")
+              .ok());
+  s.url = "http://127.0.0.1:7/mcp";  // re-sealed elsewhere: discovery starts over
+  Got a;
+  size_t sent = http.sent.size();
+  auto ha = p.authorize(s, a.cb());
+  REQUIRE(a.r);
+  CHECK(a.r->value().empty());
+  CHECK(http.sent.size() == sent);
+}
+
+TEST_CASE("loopback hosts for the http:// exception") {
+  CHECK(hasLoopbackHost("http://localhost:8/x"));
+  CHECK(hasLoopbackHost("http://127.0.0.1/x"));
+  CHECK(hasLoopbackHost("http://127.255.3.4:80"));
+  CHECK(hasLoopbackHost("http://[::1]:9/t"));
+  CHECK_FALSE(hasLoopbackHost("http://127.0.0.1.evil.com/t"));
+  CHECK_FALSE(hasLoopbackHost("http://localhost.evil.com/t"));
+  CHECK_FALSE(hasLoopbackHost("http://127.0.0.1@evil.com/t"));
+  CHECK_FALSE(hasLoopbackHost("http://10.0.0.1/t"));
+  CHECK_FALSE(hasLoopbackHost("http://[::2]/t"));
 }
