@@ -3,7 +3,7 @@
 #include <set>
 
 #include "common/json_writer.hpp"
-#include "common/url.hpp"
+#include "common/utf8.hpp"
 
 namespace mcphd::auth {
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/utf8.hpp"
+
 namespace mcphd::auth {
 
 std::map<std::string, std::string> parseChallenge(std::string_view h) {
@@ -223,19 +225,27 @@ Result<TokenResponse> parseTokenResponse(std::string_view body) {
   return r;
 }
 
-std::string tokenErrorSummary(std::string_view body) {
+std::string tokenErrorSummary(std::string_view body, const Redactor& redactor) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   if (parser.parse(body.data(), body.size()).get(obj) != simdjson::SUCCESS) {
     return "";
   }
-  std::string out;
-  std::string_view s;
-  if (obj["error"].get_string().get(s) == simdjson::SUCCESS) {
-    out = std::string(s.substr(0, 64));
-  }
-  if (obj["error_description"].get_string().get(s) == simdjson::SUCCESS) {
-    out += (out.empty() ? "" : ": ") + std::string(s.substr(0, 200));
+  // Each part is redacted whole, then cut (never mid-character): a cut must not leave the start
+  // of a secret that redaction would have found.
+  auto part = [&](const char* name, size_t max) {
+    std::string_view v;
+    if (obj[name].get_string().get(v) != simdjson::SUCCESS) {
+      return std::string();
+    }
+    std::string text(v.substr(0, 64 * 1024));
+    redactor.apply(text);
+    truncateUtf8(text, max);
+    return text;
+  };
+  std::string out = part("error", 64);
+  if (std::string d = part("error_description", 200); !d.empty()) {
+    out += (out.empty() ? "" : ": ") + d;
   }
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20) {

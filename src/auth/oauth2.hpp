@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/redact.hpp"
 #include "common/result.hpp"
 #include "common/secret.hpp"
 #include "registry/server_spec.hpp"
@@ -50,8 +51,9 @@ struct TokenResponse {
 };
 // A 2xx token endpoint body. Errors never contain the token.
 Result<TokenResponse> parseTokenResponse(std::string_view body);
-// "invalid_client: Client authentication failed" from an error body, or "" when it has none.
-std::string tokenErrorSummary(std::string_view body);
+// "invalid_client: Client authentication failed" from an error body, or "" when it has none;
+// every form of the secrets in `redactor` removed before the parts are cut to length.
+std::string tokenErrorSummary(std::string_view body, const Redactor& redactor = Redactor{});
 
 // Discovery results worth keeping per server.
 struct AuthorizationServer {

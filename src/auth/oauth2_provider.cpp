@@ -257,6 +257,10 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
                                o.audience.size() + resource.size()));
   const Secret& refreshToken = refreshTokenFor(spec);
   req.body.reserve(req.body.capacity() + 3 * refreshToken.reveal().size());
+  // Every form of every secret this request carries, for what the endpoint may echo back.
+  Redactor redactor;
+  redactor.add(o.clientSecret.reveal());
+  redactor.add(refreshToken.reveal());
   if (refresh) {
     std::string rt = formEncode(refreshToken.reveal());
     req.body +=
@@ -294,6 +298,7 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
         "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&"
         "client_assertion=" +
         assertion.value();
+    redactor.add(assertion.value());
   } else if (method == TokenAuthMethod::kClientSecretPost) {
     std::string secret = formEncode(o.clientSecret.reveal());
     req.body += "&client_id=" + formEncode(o.clientId) + "&client_secret=" + secret;
@@ -303,13 +308,14 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     std::string pair = formEncode(o.clientId) + ":" + formEncode(o.clientSecret.reveal());
     std::string encoded = base64(pair);
     req.headers.push_back("Authorization: Basic " + encoded);
+    redactor.addHeaderValue("Basic " + encoded);
     wipeString(pair);
     wipeString(encoded);
   }
   ++tokenRequests_;
   registry::ServerSpec specCopy = spec;  // for rotation: the lambda may outlive the caller's spec
-  flights_[key].call = http_.send(std::move(req), [this, key, tokenUrl, refresh,
-                                                   specCopy](http::Response r) {
+  flights_[key].call = http_.send(std::move(req), [this, key, tokenUrl, refresh, specCopy,
+                                                   redactor](http::Response r) {
     if (r.failure != http::Failure::kNone) {
       ++tokenFailures_;
       completeFlight(
@@ -318,11 +324,9 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     }
     if (r.status < 200 || r.status >= 300) {
       ++tokenFailures_;
-      std::string why = tokenErrorSummary(r.body);
+      // An endpoint that echoes what it got: redacted before the summary is cut to length.
+      std::string why = tokenErrorSummary(r.body, redactor);
       wipeString(r.body);
-      redact(why,
-             specCopy.auth.oauth2.clientSecret.reveal());  // an endpoint that echoes what it got
-      redact(why, refreshTokenFor(specCopy).reveal());
       if (refresh && why.rfind("invalid_grant", 0) == 0) {
         // Revoked or expired: someone must authorize again.
         refreshDead_[specCopy.id] = sha256Hex(refreshTokenFor(specCopy).reveal());

@@ -12,10 +12,4 @@ namespace mcphd {
 // nullopt when `url` is not an absolute http:// or https:// URL with a host.
 std::optional<std::string> normalizeHttpUrl(std::string_view url);
 
-// True for a valid UTF-8 byte sequence (no overlong forms, no surrogates, nothing above U+10FFFF).
-bool validUtf8(std::string_view s);
-
-// `s` cut to at most `max` bytes without splitting a UTF-8 character.
-std::string_view truncateUtf8(std::string_view s, size_t max);
-
 }  // namespace mcphd

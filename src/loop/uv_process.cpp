@@ -11,6 +11,7 @@
 #include "common/line_limiter.hpp"
 #include "common/log.hpp"
 #include "common/redact.hpp"
+#include "common/utf8.hpp"
 #include "loop/child_supervisor.hpp"
 
 namespace mcphd::loop {
@@ -37,8 +38,14 @@ class UvChild {
       : spawner_(spawner),
         name_(std::move(name)),
         secrets_(std::move(secrets)),
-        stderrLog_(512, 20, 2,
-                   [this](std::string_view line, uint64_t dropped) { logStderr(line, dropped); }) {}
+        // Lines are kept longer than they are logged: a secret is redacted whole before the
+        // line is cut to kStderrLine.
+        stderrLog_(kStderrLine + kStderrSlack, 20, 2,
+                   [this](std::string_view line, uint64_t dropped) { logStderr(line, dropped); }) {
+    for (const auto& s : secrets_) {
+      redactor_.add(s.reveal());
+    }
+  }
 
   Result<void> start(ProcessOptions& o, const std::optional<std::string>& supervisor) {
     uv_loop_t* loop = spawner_.loop_.raw();
@@ -297,11 +304,10 @@ class UvChild {
     if (line.empty()) {
       return;
     }
-    text = "server " + name_ + ": stderr: " + std::string(line);
-    for (const auto& s : secrets_) {
-      redact(text, s.reveal());
-    }
-    log::info(text);
+    text = std::string(line);
+    redactor_.apply(text);
+    truncateUtf8(text, kStderrLine);
+    log::info("server " + name_ + ": stderr: " + text);
   }
 
   void closeHandle(uv_any_handle* h) {
@@ -349,6 +355,9 @@ class UvChild {
   UvProcessSpawner& spawner_;
   std::string name_;
   std::vector<Secret> secrets_;
+  Redactor redactor_;  // every form of secrets_
+  static constexpr size_t kStderrLine = 512;
+  static constexpr size_t kStderrSlack = 8 * 1024;
   LineLimiter stderrLog_;
   ProcessCallbacks callbacks_;
   std::array<uv_any_handle*, 3> pipes_{};  // stdin, stdout, stderr

@@ -14,7 +14,7 @@ namespace mcphd::mcp {
 
 namespace {
 
-constexpr size_t kErrorSnippet = 200;
+constexpr size_t kErrorSnippet = 4096;  // cut to its published length after redaction
 
 bool isSuccess(long status) { return status >= 200 && status < 300; }
 

@@ -2,6 +2,7 @@
 
 #include "common/json_writer.hpp"
 #include "common/redact.hpp"
+#include "common/utf8.hpp"
 #include "mcp/probe.hpp"
 #include "mcp/sse_probe.hpp"
 
@@ -39,22 +40,21 @@ CheckError transferError(const http::Response& r, const std::string& where, int6
 }
 
 void redactSentHeaders(std::string& message, const std::vector<std::string>& headers) {
+  Redactor r;
   for (const auto& h : headers) {
     size_t colon = h.find(": ");
     if (colon == std::string::npos) {
       continue;
     }
-    std::string_view value = std::string_view(h).substr(colon + 2);
-    redact(message, value);
-    if (size_t space = value.find(' '); space != std::string_view::npos) {
-      redact(message, value.substr(space + 1));  // "Bearer <token>", "Basic <credentials>"
-    }
+    r.addHeaderValue(std::string_view(h).substr(colon + 2));
   }
+  r.apply(message);
 }
 
 void recordFailure(ProbeResult& result, CheckError error, bool retriable,
                    const std::vector<std::string>& sentHeaders) {
   redactSentHeaders(error.message, sentHeaders);
+  truncateUtf8(error.message, kMaxErrorMessage);  // after redaction: a cut never hides a secret
   result.error = std::move(error);
   result.retriable = retriable;
   result.toolsComplete = false;
@@ -94,8 +94,9 @@ std::optional<std::string> applyInitializeResult(std::string_view resultJson, bo
     return "server chose unsupported protocol version '" + snippet(v) + "'";
   }
   result.protocolVersion = v;
-  result.serverName = init->serverName;
-  result.serverVersion = init->serverVersion;
+  result.serverName = std::string(truncateUtf8(std::string_view(init->serverName), kMaxServerInfo));
+  result.serverVersion =
+      std::string(truncateUtf8(std::string_view(init->serverVersion), kMaxServerInfo));
   result.toolsListChanged = init->toolsListChanged;
   result.initialized = true;
   return std::nullopt;

@@ -29,6 +29,10 @@ CheckError transferError(const http::Response& r, const std::string& where, int6
 // of "Bearer x"/"Basic x"), so a server echoing a request cannot publish a token.
 void redactSentHeaders(std::string& message, const std::vector<std::string>& headers);
 
+// Published bounds: an error message (after redaction), a server_info name or version.
+constexpr size_t kMaxErrorMessage = 512;
+constexpr size_t kMaxServerInfo = 256;
+
 // Records a failed check in `result`: the error (message redacted of `sentHeaders`), whether it is
 // retriable, and no tool list (a partial list is never published).
 void recordFailure(ProbeResult& result, CheckError error, bool retriable,

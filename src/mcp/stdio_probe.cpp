@@ -10,6 +10,7 @@ namespace mcphd::mcp {
 namespace {
 
 constexpr size_t kStderrTail = 400;
+constexpr size_t kStderrSlack = 4096;
 
 std::string valueOf(const std::vector<std::string>& env, std::string_view name) {
   for (const auto& e : env) {
@@ -87,9 +88,10 @@ void StdioProbe::start() {
   loop::ProcessCallbacks cb;
   cb.onStdout = [this](std::string_view chunk) { onStdout(chunk); };
   cb.onStderr = [this](std::string_view chunk) {
+    // Kept well beyond what is shown, so a secret is redacted whole before the tail is cut.
     stderrTail_.append(chunk);
-    if (stderrTail_.size() > 2 * kStderrTail) {
-      stderrTail_.erase(0, stderrTail_.size() - kStderrTail);
+    if (stderrTail_.size() > 2 * (kStderrTail + kStderrSlack)) {
+      stderrTail_.erase(0, stderrTail_.size() - (kStderrTail + kStderrSlack));
     }
   };
   cb.onExit = [this](loop::ProcessExit e) { onExit(e); };
@@ -150,7 +152,7 @@ void StdioProbe::onLine(std::string_view line) {
   }
   auto m = decodeMessage(line);
   if (!m) {
-    return fail(ErrorKind::kProtocol, "stdout line '" + snippet(line, 80) +
+    return fail(ErrorKind::kProtocol, "stdout line '" + snippet(line) +
                                           "': " + m.error().message +
                                           " (a stdio server must write only JSON-RPC messages "
                                           "to stdout)");
@@ -229,7 +231,13 @@ void StdioProbe::onExit(loop::ProcessExit e) {
 }
 
 std::string StdioProbe::stderrTail() const {
-  std::string_view t = stderrTail_;
+  std::string redacted = stderrTail_;
+  auto secrets = secretValues();
+  redactSentHeaders(redacted, secrets);
+  for (auto& s : secrets) {
+    wipeString(s);
+  }
+  std::string_view t = redacted;
   if (t.size() > kStderrTail) {
     t.remove_prefix(t.size() - kStderrTail);
   }
@@ -239,7 +247,9 @@ std::string StdioProbe::stderrTail() const {
   if (size_t nl = t.rfind('\n'); nl != std::string_view::npos && t.size() - nl > 40) {
     t.remove_prefix(nl + 1);  // the last line, when it says enough on its own
   }
-  return snippet(t, kStderrTail);
+  std::string out = snippet(t, kStderrTail);
+  wipeString(redacted);
+  return out;
 }
 
 std::vector<std::string> StdioProbe::secretValues() const {

@@ -11,7 +11,9 @@
 namespace mcphd::mcp {
 
 // A short printable excerpt of text a server sent, for error messages.
-std::string snippet(std::string_view text, size_t max = 200);
+// Generous on purpose: error messages are redacted of every sent secret and only then cut to their
+// published length (kMaxErrorMessage); cutting here first could leave half a secret behind.
+std::string snippet(std::string_view text, size_t max = 4096);
 
 // Collects the pages of a tools/list: at most 64 pages; a repeated cursor or a tool name seen
 // twice is a protocol error, never a silently truncated list. Shared by every transport.

@@ -1,6 +1,7 @@
 #include "publish/messages.hpp"
 
 #include "common/json_writer.hpp"
+#include "common/utf8.hpp"
 #include "mcp/probe_result.hpp"
 
 namespace mcphd::publish {
@@ -79,7 +80,8 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
     o += "{\"kind\":";
     json::appendString(o, mcp::errorKindName(p.error->kind));
     o += ",\"message\":";
-    json::appendString(o, p.error->message);
+    // Probes cut messages after redacting them; this bound also holds for every other source.
+    json::appendString(o, truncateUtf8(std::string_view(p.error->message), 512));
     o += ",\"http_status\":";
     o += p.error->httpStatus > 0 ? std::to_string(p.error->httpStatus) : "null";
     o += '}';

@@ -10,6 +10,7 @@
 #include "common/json_writer.hpp"
 #include "common/units.hpp"
 #include "common/url.hpp"
+#include "common/utf8.hpp"
 
 namespace mcphd::registry {
 

@@ -20,6 +20,10 @@
 //   /invalid-utf8              tools/list holds a string with invalid UTF-8
 //   /deep-json                 initialize result nested 10,000 levels deep
 //   /reset                     the connection is reset in the middle of the initialize body
+//   /echo                      every request answered with a JSON-RPC error (POST) or a 400
+//                              whose message is the whole request: headers and body
+//   /echo-token                a token endpoint answering 400 invalid_client with the whole
+//                              request (headers and body) as error_description
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -40,6 +44,7 @@ namespace {
 uv_loop_t* gLoop = nullptr;
 
 struct Request {
+  std::string raw;  // the request line and headers, as received
   std::string method;
   std::string path;  // the mode: the last path segment
   std::map<std::string, std::string> query;
@@ -213,8 +218,43 @@ void answerJson(Conn* c, const Request& r, int status, const char* reason, const
   }
 }
 
+std::string jsonQuote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += static_cast<char>(ch);
+    } else if (ch < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out + "\"";
+}
+
 void handle(Conn* c, const Request& r) {
   const std::string& mode = r.path;
+  if (mode == "echo-token") {
+    std::string body = "{\"error\":\"invalid_client\",\"error_description\":" +
+                       jsonQuote("you sent " + r.raw + "\n\n" + r.body) + "}";
+    send(c, head(400, "Bad Request", "application/json", body.size()) + body);
+    return;
+  }
+  if (mode == "echo") {
+    const std::string echoed = "you sent " + r.raw + "\n\n" + r.body;
+    const std::string id = jsonField(r.body, "id");
+    if (r.method == "POST" && !id.empty()) {
+      std::string body = "{\"jsonrpc\":\"2.0\",\"id\":" + id +
+                         ",\"error\":{\"code\":-32600,\"message\":" + jsonQuote(echoed) + "}}";
+      send(c, head(200, "OK", "application/json", body.size()) + body);
+    } else {
+      send(c, head(400, "Bad Request", "text/plain", echoed.size()) + echoed);
+    }
+    return;
+  }
   if (mode == "silent") {
     c->silent = true;
     return;
@@ -349,6 +389,7 @@ bool parseRequests(Conn* c) {
       return false;
     }
     Request r;
+    r.raw = std::string(headers);
     r.method = std::string(headers.substr(0, sp1));
     std::string target(headers.substr(sp1 + 1, sp2 - sp1 - 1));
     std::string path = target.substr(0, target.find('?'));

@@ -4,9 +4,14 @@
 #include <sodium.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <cstdio>
+#include <map>
 #include <thread>
 
 #include "auth/key_ring.hpp"
+#include "auth/oauth2.hpp"
+#include "common/base64.hpp"
 #include "harness.hpp"
 #include "registry/record.hpp"
 
@@ -147,4 +152,163 @@ TEST_CASE("a sealed secret is never sent to a url or token_url changed in Redis"
   const std::string log = readFile(dir.file("daemon.log"));
   CHECK(log.find(token) == std::string::npos);
   CHECK(log.find(clientSecret) == std::string::npos);
+}
+
+namespace {
+
+std::string randomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                 raw.size());
+  hex.pop_back();
+  return hex;
+}
+
+std::string percent(const std::string& s, bool lower) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, lower ? "%%%02x" : "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string jsonEscaped(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("servers and token endpoints that echo every request never get a secret published") {
+  REQUIRE(sodium_init() >= 0);
+  TempDir dir;
+  RedisServer redis(dir);
+  FaultServer fault(dir);
+  const std::string key = mcphd::auth::generateKeyBase64();
+  writeFile(dir.file("k1.key"), key + "\n");
+  const std::string config = dir.file("d.yaml");
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
+                        "defaults:\n  interval: 2s\n  timeout: 1500ms\nservers: []\n");
+  mcphd::auth::KeyRing ring;
+  REQUIRE(ring.addKey("k1", key).ok());
+  REQUIRE(ring.setActive("k1").ok());
+  // Each secret has a distinctive start and characters that every encoding changes.
+  const std::string bearer = "Tb" + randomHex(16) + " /+\"&=";
+  const std::string password = "Pw" + randomHex(16) + " /+\"&=";
+  const std::string apiKey = "Kk" + randomHex(16) + "/+&=";
+  const std::string postSecret = "S1" + randomHex(16) + " /+\"&=";
+  const std::string basicSecret = "S2" + randomHex(16) + " /+\"&=";
+  struct Server {
+    std::string id;
+    mcphd::registry::RecordFields fields;
+    mcphd::auth::Credentials creds;
+  };
+  std::vector<Server> servers(5);
+  servers[0].id = "echo-bearer";
+  servers[0].fields = {{"url", fault.url("b", "echo")}, {"auth_type", "bearer"}};
+  servers[0].creds.bearerToken = mcphd::Secret(bearer);
+  servers[1].id = "echo-basic";
+  servers[1].fields = {{"url", fault.url("p", "echo")}, {"auth_type", "basic"}};
+  servers[1].creds.username = "user";
+  servers[1].creds.password = mcphd::Secret(password);
+  servers[2].id = "echo-headers";
+  servers[2].fields = {{"url", fault.url("h", "echo")}, {"auth_type", "headers"}};
+  servers[2].creds.headers.emplace_back("X-Api-Key", mcphd::Secret(apiKey));
+  servers[3].id = "echo-token-post";
+  servers[3].fields = {{"url", fault.url("t1", "healthy")},
+                       {"auth_type", "oauth2"},
+                       {"token_url", fault.url("t1", "echo-token")},
+                       {"token_endpoint_auth_method", "client_secret_post"}};
+  servers[3].creds.clientId = "client one";
+  servers[3].creds.clientSecret = mcphd::Secret(postSecret);
+  servers[4].id = "echo-token-basic";
+  servers[4].fields = {{"url", fault.url("t2", "healthy")},
+                       {"auth_type", "oauth2"},
+                       {"token_url", fault.url("t2", "echo-token")},
+                       {"token_endpoint_auth_method", "client_secret_basic"}};
+  servers[4].creds.clientId = "client two";
+  servers[4].creds.clientSecret = mcphd::Secret(basicSecret);
+  for (auto& s : servers) {
+    s.fields["credentials"] = *mcphd::registry::sealRecord(s.id, s.fields, s.creds, ring);
+    std::vector<std::string> hset = {"HSET", "mcp:server:" + s.id};
+    for (const auto& [k, v] : s.fields) {
+      hset.push_back(k);
+      hset.push_back(v);
+    }
+    redis.query(hset);
+    redis.query({"SADD", "mcp:servers", s.id});
+  }
+  // Every form in which these secrets went on the wire.
+  std::vector<std::string> forms;
+  for (const std::string& s : {bearer, password, apiKey, postSecret, basicSecret}) {
+    forms.push_back(s);
+    forms.push_back(s.substr(0, 12));  // any cut piece of it
+    forms.push_back(mcphd::auth::formEncode(s));
+    forms.push_back(percent(s, false));
+    forms.push_back(percent(s, true));
+    forms.push_back(jsonEscaped(s));
+  }
+  forms.push_back(mcphd::base64("user:" + password));
+  forms.push_back(mcphd::base64(mcphd::auth::formEncode("client two") + ":" +
+                                mcphd::auth::formEncode(basicSecret)));
+
+  Subscriber sub(redis.port(), {"mcp:health"});
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
+                 dir.file("daemon.log"));
+  INFO("logs in " << dir.path());
+  // Two rounds of every server's checks (its errors, published and logged).
+  std::map<std::string, int> seen;
+  std::vector<std::string> published;
+  auto deadline = Clock::now() + kWait;
+  while (Clock::now() < deadline) {
+    auto m = sub.waitFor([](const Message&) { return true; }, 5s);
+    if (!m) {
+      break;
+    }
+    published.push_back(m->payload);
+    Json j(m->payload);
+    ++seen[str(j.root, "server_id")];
+    bool done = true;
+    for (const auto& s : servers) {
+      done = done && seen[s.id] >= 2;
+    }
+    if (done) {
+      break;
+    }
+  }
+  for (const auto& s : servers) {
+    CHECK(seen[s.id] >= 2);
+    auto status = redis.query({"HGET", "mcp:status", s.id});
+    REQUIRE(status);
+    published.push_back(*status);
+  }
+  auto rc = daemon.stop(SIGTERM, 5s);
+  REQUIRE(rc);
+  CHECK(*rc == 0);
+  published.push_back(readFile(dir.file("daemon.log")));
+  size_t redacted = 0;
+  for (const auto& text : published) {
+    for (const auto& f : forms) {
+      INFO("form " << f);
+      CHECK(text.find(f) == std::string::npos);
+    }
+    redacted += text.find("[redacted]") != std::string::npos ? 1 : 0;
+  }
+  // The echoes did reach the messages (with the secrets cut out).
+  CHECK(redacted >= servers.size());
 }

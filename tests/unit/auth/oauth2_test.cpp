@@ -75,3 +75,17 @@ TEST_CASE("token responses and token errors") {
   CHECK(tokenErrorSummary("<html>") == "");
   CHECK(formEncode("a b:c/d~") == "a+b%3Ac%2Fd~");
 }
+
+TEST_CASE("a token endpoint's echo is redacted before its summary is cut to length") {
+  // The secret straddles the 200-byte cut of error_description: a cut first would leave its start.
+  const std::string secret = "SECRETabcdef0123456789";
+  mcphd::Redactor r;
+  r.add(secret);
+  std::string description(190, 'x');
+  description += secret;
+  std::string body = R"({"error":"invalid_client","error_description":")" + description + R"("})";
+  std::string summary = tokenErrorSummary(body, r);
+  CHECK(summary.find("SECRET") == std::string::npos);
+  CHECK(summary.find("[redacted]") != std::string::npos);
+  CHECK(summary.rfind("invalid_client: ", 0) == 0);
+}
