@@ -276,12 +276,14 @@ struct Reloader {
     }
     const size_t count = f.servers.size();
     http.setEgressPolicy(f.egress);
+    http.setRegistryEgressPolicy(f.registryEgress);
     sched.setMaxConcurrent(f.maxConcurrentChecks);
     current.keys = std::move(f.keys);  // the registry holds a reference to current.keys
     current.acceptV1 = f.acceptV1;
     registry.setRecordOptions(registry::RecordOptions{current.acceptV1});
     current.defaults = f.defaults;
     current.egress = f.egress;
+    current.registryEgress = f.registryEgress;
     current.maxConcurrentChecks = f.maxConcurrentChecks;
     configIds = ids;
     registry.reconfigure(current.defaults, std::move(ids));
@@ -299,6 +301,7 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
     SystemRandom random;
     auto http = std::make_unique<http::CurlMultiClient>(loop);
     http->setEgressPolicy(cfg.egress);
+    http->setRegistryEgressPolicy(cfg.registryEgress);
     auth::OAuth2Provider auth(*http, loop);
     loop::UvProcessSpawner processes(loop, std::string(kSupervisor));
     mcp::ServerProber prober(*http, auth, loop, loop, &processes, inheritedEnvironment());

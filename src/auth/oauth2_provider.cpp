@@ -55,6 +55,7 @@ class OAuth2Provider::DiscoveryRun final : public Pending {
     http::Request req;
     req.method = "GET";
     req.url = urls[i];
+    req.registryEgress = spec_.source == registry::Source::kRedis;
     req.headers = {"Accept: application/json", "MCP-Protocol-Version: 2025-11-25"};
     req.timeoutMs = spec_.timeoutMs;
     req.connectTimeoutMs = spec_.connectTimeoutMs;
@@ -248,6 +249,7 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
   http::Request req;
   req.method = "POST";
   req.url = tokenUrl;
+  req.registryEgress = spec.source == registry::Source::kRedis;
   req.timeoutMs = spec.timeoutMs;
   req.connectTimeoutMs = spec.connectTimeoutMs;
   req.maxBody = 1024 * 1024;

@@ -451,19 +451,20 @@ class Loader {
       }
     }
     if (const auto& e = root["egress"]) {
-      allowOnly(e, "egress", {"deny", "allow"});
-      auto cidrs = [&](const char* key, std::vector<http::Cidr>& out) {
-        const auto& list = e[key];
+      allowOnly(e, "egress", {"deny", "allow", "registry"});
+      auto cidrs = [&](const YAML::Node& node, const std::string& prefix, const char* key,
+                       std::vector<http::Cidr>& out) {
+        const auto& list = node[key];
         if (!list) {
           return;
         }
         if (!list.IsSequence()) {
-          fail(list, std::string("egress.") + key,
+          fail(list, prefix + "." + key,
                "must be a list of networks, e.g. [169.254.0.0/16, fe80::/10]");
         }
         out.clear();  // a list given replaces the default
         for (size_t i = 0; i < list.size(); ++i) {
-          std::string k = std::string("egress.") + key + "[" + std::to_string(i) + "]";
+          std::string k = prefix + "." + key + "[" + std::to_string(i) + "]";
           auto c = http::Cidr::parse(str(list[i], k));
           if (!c) {
             fail(list[i], k, c.error().message);
@@ -471,8 +472,19 @@ class Loader {
           out.push_back(c.value());
         }
       };
-      cidrs("deny", c.egress.deny);
-      cidrs("allow", c.egress.allow);
+      cidrs(e, "egress", "deny", c.egress.deny);
+      cidrs(e, "egress", "allow", c.egress.allow);
+      if (const auto& r = e["registry"]) {
+        if (!r.IsMap()) {
+          fail(r, "egress.registry", "must be a map with deny and/or allow lists");
+        }
+        allowOnly(r, "egress.registry", {"deny", "allow"});
+        http::EgressPolicy p;
+        p.name = "egress.registry";
+        cidrs(r, "egress.registry", "deny", p.deny);
+        cidrs(r, "egress.registry", "allow", p.allow);
+        c.registryEgress = std::move(p);
+      }
     }
     if (const auto& r = root["registry_resync"]) {
       c.registryResyncMs = duration(r, "registry_resync");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct Config {
   bool acceptV1 = false;              // secrets.accept_v1: v1 envelopes (not bound) are accepted
   registry::ServerSpec defaults;      // `defaults`, the base of servers registered in Redis
   http::EgressPolicy egress = http::EgressPolicy::defaults();
+  // egress.registry: applies in addition, to servers registered in Redis only.
+  std::optional<http::EgressPolicy> registryEgress;
   std::vector<registry::ServerSpec> servers;
   std::string metricsListen;  // metrics.listen: host:port of /metrics and /healthz; empty: off
   bool logJson = false;       // log.format: json

@@ -34,6 +34,10 @@ struct Request {
   // no cap on the total body (the onChunk consumer bounds what it keeps); TCP keep-alive probes
   // find a peer that went away without closing.
   bool longLived = false;
+  // For a server registered in Redis (not the operator's config file): the client's registry
+  // egress policy applies on top of its general one, and no connection is reused that was opened
+  // without it.
+  bool registryEgress = false;
   // When set, the body is handed over chunk by chunk instead of being collected, together with
   // the response head so far (status, headers; no body), always from the loop, never from inside
   // libcurl. Return false to stop the transfer: the response then completes at once with

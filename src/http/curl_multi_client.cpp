@@ -299,12 +299,20 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     ++requestsSent_;
-    if (policyChanged_) {
+    if (policyChanged_ || registryEgress_) {
       const std::string& url = t->req.url;
       size_t hostStart = url.find("://");
       std::string origin =
-          url.substr(0, url.find('/', hostStart == std::string::npos ? 0 : hostStart + 3));
-      if (freshOrigins_.insert(origin).second) {
+          url.substr(0, url.find_first_of("/?#", hostStart == std::string::npos ? 0 : hostStart + 3));
+      bool fresh = policyChanged_ && freshOrigins_.insert(origin).second;
+      if (registryEgress_) {
+        if (!t->req.registryEgress) {
+          unrestrictedOrigins_.insert(origin);
+        } else if (unrestrictedOrigins_.count(origin) != 0) {
+          fresh = true;  // the pooled connection may not have passed egress.registry
+        }
+      }
+      if (fresh) {
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
       }
     }
@@ -393,6 +401,12 @@ curl_socket_t CurlMultiClient::onOpenSocket(void* transfer, curlsocktype, curl_s
   if (auto why = tr->owner->egress_.refuse(&address->addr)) {
     tr->deniedReason = *why;
     return CURL_SOCKET_BAD;
+  }
+  if (tr->req.registryEgress && tr->owner->registryEgress_) {
+    if (auto why = tr->owner->registryEgress_->refuse(&address->addr)) {
+      tr->deniedReason = *why;
+      return CURL_SOCKET_BAD;
+    }
   }
   // Close-on-exec: a stdio server started later must not inherit our connections.
   curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);

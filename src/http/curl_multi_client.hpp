@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -42,6 +43,13 @@ class CurlMultiClient final : public Client {
     policyChanged_ = requestsSent_ > 0;
     freshOrigins_.clear();
     egress_ = std::move(policy);
+  }
+  // egress.registry: applies in addition to requests marked registryEgress (servers registered in
+  // Redis). nullopt: none.
+  void setRegistryEgressPolicy(std::optional<EgressPolicy> policy) {
+    policyChanged_ = requestsSent_ > 0;
+    freshOrigins_.clear();
+    registryEgress_ = std::move(policy);
   }
 
   // True when this libcurl resolves names without blocking the loop.
@@ -90,6 +98,10 @@ class CurlMultiClient final : public Client {
   std::vector<CURL*> idleEasy_;
   bool processing_ = false;
   EgressPolicy egress_ = EgressPolicy::defaults();
+  std::optional<EgressPolicy> registryEgress_;
+  // Origins reached by requests without registryEgress: their pooled connections never passed
+  // the registry policy, so a registry request to one of them opens a connection of its own.
+  std::set<std::string> unrestrictedOrigins_;
   bool policyChanged_ = false;
   uint64_t requestsSent_ = 0;
   std::set<std::string> freshOrigins_;  // origins reconnected since the policy changed

@@ -69,8 +69,10 @@ bool Cidr::contains(const sockaddr* addr) const {
 
 EgressPolicy EgressPolicy::defaults() {
   EgressPolicy p;
-  p.deny.push_back(Cidr::parse("169.254.0.0/16").value());
-  p.deny.push_back(Cidr::parse("fe80::/10").value());
+  for (const char* net : {"169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32",
+                          "192.0.0.192/32", "0.0.0.0/8", "::/128"}) {
+    p.deny.push_back(Cidr::parse(net).value());
+  }
   return p;
 }
 
@@ -88,11 +90,11 @@ std::string addressText(const sockaddr* addr) {
 
 std::optional<std::string> EgressPolicy::refuse(const sockaddr* addr) const {
   if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) {
-    return "egress policy: only IP connections are allowed";
+    return name + " policy: only IP connections are allowed";
   }
   for (const auto& c : deny) {
     if (c.contains(addr)) {
-      return "egress policy denies " + addressText(addr) + " (egress.deny " + c.text + ")";
+      return "egress policy denies " + addressText(addr) + " (" + name + ".deny " + c.text + ")";
     }
   }
   if (!allow.empty()) {
@@ -101,7 +103,7 @@ std::optional<std::string> EgressPolicy::refuse(const sockaddr* addr) const {
         return std::nullopt;
       }
     }
-    return "egress policy denies " + addressText(addr) + " (not in egress.allow)";
+    return "egress policy denies " + addressText(addr) + " (not in " + name + ".allow)";
   }
   return std::nullopt;
 }

@@ -29,8 +29,10 @@ struct Cidr {
 struct EgressPolicy {
   std::vector<Cidr> deny;
   std::vector<Cidr> allow;
+  std::string name = "egress";  // the config key, for messages ("egress.registry")
 
-  // The default: cloud metadata services live on link-local addresses.
+  // The default: cloud metadata services (link-local, fd00:ec2::254, Alibaba's 100.100.100.200,
+  // Oracle's 192.0.0.192) and the "this host" networks 0.0.0.0/8 and ::.
   static EgressPolicy defaults();
   // Why `addr` is refused, or nullopt when it may be used.
   std::optional<std::string> refuse(const sockaddr* addr) const;

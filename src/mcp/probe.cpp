@@ -103,6 +103,7 @@ void Probe::sendRequest(Step step, std::string body, int64_t expectId) {
   http::Request req;
   req.method = "POST";
   req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
   req.headers = requestHeaders(step != Step::kInitialize);
   req.body = std::move(body);
   req.timeoutMs = remaining;
@@ -162,6 +163,7 @@ void Probe::replyToServer(const Message& request, const std::string& streamSessi
   std::string body = replyToServerRequest(request);
   http::Request req;
   req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
   req.headers = requestHeaders(!result_.protocolVersion.empty());
   // A request that arrives on the initialize stream comes before we know the session from the
   // result: take it from that response's headers.
@@ -284,6 +286,7 @@ void Probe::sendDelete() {
   http::Request req;
   req.method = "DELETE";
   req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
   req.headers = requestHeaders(true);
   req.timeoutMs = remaining;
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, remaining);

@@ -80,6 +80,7 @@ class ServerCheck final : public RunningCheck {
     o.timeoutMs = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
     o.connectTimeoutMs = spec_.connectTimeoutMs;
     o.maxBody = spec_.maxBody;
+    o.registryEgress = spec_.source == registry::Source::kRedis;
     return o;
   }
 

@@ -34,22 +34,36 @@ std::string originOf(const std::string& url) {
 
 std::string resolveEndpoint(const std::string& sseUrl, const std::string& data) {
   std::string origin = originOf(sseUrl);
+  // Backslashes (read as slashes by WHATWG parsers: "\\evil/m" is "//evil/m") and control or
+  // space characters have no place in an endpoint: refused rather than interpreted.
   if (origin.empty() || data.empty() || data.size() > 2048 ||
-      data.find_first_of(" \r\n\t") != std::string::npos) {
+      std::any_of(data.begin(), data.end(), [](char c) {
+        return c == '\\' || static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+      })) {
     return "";
   }
+  std::string resolved;
+  size_t firstDelimiter = data.find_first_of("/?#");
+  size_t colon = data.find(':');
   if (data.find("://") != std::string::npos) {
-    return originOf(data) == origin ? data : "";  // absolute: only our own origin
-  }
-  if (data.rfind("//", 0) == 0) {
+    resolved = data;  // absolute: checked below like every other form
+  } else if (colon != std::string::npos && colon < firstDelimiter) {
+    return "";  // "evil:2/m", "http:evil/m": a scheme or host-like first segment, not a path
+  } else if (data.rfind("//", 0) == 0) {
     return "";  // scheme-relative: another host
+  } else if (data.front() == '/') {
+    resolved = origin + data;
+  } else {
+    // Relative to the SSE URL's directory.
+    std::string base = sseUrl.substr(0, sseUrl.find_first_of("?#"));
+    resolved = base.substr(0, base.rfind('/') + 1) + data;
   }
-  if (data.front() == '/') {
-    return origin + data;
+  // Whatever the form, the result must be on the SSE URL's own origin.
+  if (originOf(resolved) != origin || resolved.size() <= origin.size() ||
+      (resolved[origin.size()] != '/' && resolved[origin.size()] != '?')) {
+    return "";
   }
-  // Relative to the SSE URL's directory.
-  std::string base = sseUrl.substr(0, sseUrl.find_first_of("?#"));
-  return base.substr(0, base.rfind('/') + 1) + data;
+  return resolved;
 }
 
 SseProbe::SseProbe(http::Client& client, const Clock& clock, ProbeOptions options,
@@ -90,6 +104,7 @@ void SseProbe::start() {
   http::Request req;
   req.method = "GET";
   req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
   req.headers = headers(false);
   req.timeoutMs = options_.timeoutMs;  // the stream lives at most as long as the check
   req.connectTimeoutMs = options_.connectTimeoutMs;
@@ -233,6 +248,7 @@ void SseProbe::post(std::string body, Step step) {
   http::Request req;
   req.method = "POST";
   req.url = endpoint_;
+  req.registryEgress = options_.registryEgress;
   req.headers = headers(true);
   req.body = std::move(body);
   req.timeoutMs = remaining;

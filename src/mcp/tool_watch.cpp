@@ -22,10 +22,11 @@ constexpr const char* kListChanged = "notifications/tools/list_changed";
 // no request. Server pings on it are answered.
 class GetStream {
  public:
-  GetStream(http::Client& client, std::string url, std::vector<std::string> headers,
-            std::shared_ptr<KeepOpen> events, size_t maxEvent)
+  GetStream(http::Client& client, std::string url, bool registryEgress,
+            std::vector<std::string> headers, std::shared_ptr<KeepOpen> events, size_t maxEvent)
       : client_(client),
         url_(std::move(url)),
+        registryEgress_(registryEgress),
         headers_(std::move(headers)),
         events_(std::move(events)),
         sse_(maxEvent) {}
@@ -41,6 +42,7 @@ class GetStream {
     http::Request req;
     req.method = "GET";
     req.url = url_;
+    req.registryEgress = registryEgress_;
     req.headers = headers_;
     req.headers.emplace_back("Accept: text/event-stream");
     req.longLived = true;
@@ -86,6 +88,8 @@ class GetStream {
     } else if (m->kind == MessageKind::kRequest) {
       http::Request req;
       req.url = url_;
+      req.registryEgress = registryEgress_;
+    req.registryEgress = registryEgress_;
       req.headers = headers_;
       req.headers.emplace_back("Content-Type: application/json");
       req.headers.emplace_back("Accept: application/json, text/event-stream");
@@ -113,6 +117,7 @@ class GetStream {
 
   http::Client& client_;
   std::string url_;
+  bool registryEgress_;
   std::vector<std::string> headers_;
   std::shared_ptr<KeepOpen> events_;
   SseParser sse_;
@@ -202,6 +207,7 @@ class Watch final : public ToolWatch {
     o.timeoutMs = spec_.timeoutMs;
     o.connectTimeoutMs = spec_.connectTimeoutMs;
     o.maxBody = spec_.maxBody;
+    o.registryEgress = spec_.source == registry::Source::kRedis;
     o.keepOpen = events(gen);
     if (transport_ == registry::Transport::kSse) {
       sse_ = std::make_unique<SseProbe>(ctx_.client, ctx_.clock, std::move(o), onHandshake);
@@ -231,7 +237,8 @@ class Watch final : public ToolWatch {
     }
     if (http_) {
       // Streamable HTTP: notifications come on the session's GET stream.
-      get_ = std::make_unique<GetStream>(ctx_.client, spec_.url, sessionHeaders(), events(gen),
+      get_ = std::make_unique<GetStream>(ctx_.client, spec_.url,
+                                         spec_.source == registry::Source::kRedis, sessionHeaders(), events(gen),
                                          spec_.maxBody);
       get_->start();
     }
@@ -293,6 +300,7 @@ class Watch final : public ToolWatch {
       http::Request req;
       req.method = "DELETE";
       req.url = spec_.url;
+      req.registryEgress = spec_.source == registry::Source::kRedis;
       req.headers = sessionHeaders();
       req.timeoutMs = std::min<int64_t>(spec_.timeoutMs, kSessionDeleteTimeoutMs);
       req.connectTimeoutMs = std::min(spec_.connectTimeoutMs, req.timeoutMs);

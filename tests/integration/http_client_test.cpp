@@ -106,13 +106,22 @@ class KeepAliveServer {
   std::vector<Connection*> connections_;
 };
 
-// Runs the loop until `done` holds or 5 s pass.
+// Runs the loop until `done` holds or 5 s pass. With `tick`, a timer every 10 ms: a request that
+// completes in a timer callback (a refused connection) would otherwise leave uv_run(ONCE) waiting
+// in poll for an event that never comes.
 template <typename Pred>
-bool runUntil(loop::UvLoop& loop, Pred done) {
+bool runUntil(loop::UvLoop& loop, Pred done, bool tick = false) {
+  auto* ticker = new uv_timer_t;
+  uv_timer_init(loop.raw(), ticker);
+  if (tick) {
+    uv_timer_start(ticker, [](uv_timer_t*) {}, 10, 10);
+  }
   const uint64_t deadline = uv_now(loop.raw()) + 5000;
   while (!done() && uv_now(loop.raw()) < deadline) {
     uv_run(loop.raw(), UV_RUN_ONCE);
   }
+  uv_timer_stop(ticker);
+  loop::closeAndDelete(ticker);
   return done();
 }
 
@@ -191,6 +200,42 @@ TEST_CASE(
     uv_run(loop.raw(), UV_RUN_DEFAULT);
     CHECK_FALSE(hung);
     uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  }
+  server.reset();
+  REQUIRE(loop.close());
+}
+
+TEST_CASE(
+    "http client: egress.registry refuses registry requests, and they never reuse a connection "
+    "opened without it") {
+  loop::UvLoop loop;
+  auto server = std::make_unique<KeepAliveServer>(loop.raw());
+  {
+    http::CurlMultiClient client(loop);
+    http::EgressPolicy registry;
+    registry.name = "egress.registry";
+    registry.deny.push_back(http::Cidr::parse("127.0.0.0/8").value());
+    client.setRegistryEgressPolicy(registry);
+    auto fetch = [&](bool fromRegistry) {
+      std::optional<http::Response> got;
+      http::Request req = get(server->port());
+      req.registryEgress = fromRegistry;
+      auto call = client.send(std::move(req), [&](http::Response r) { got = std::move(r); });
+      REQUIRE(runUntil(
+          loop, [&] { return got.has_value(); }, true));
+      return std::move(*got);
+    };
+    // A config-file server's request: allowed, and its connection stays in the pool.
+    CHECK(fetch(false).status == 200);
+    CHECK(server->accepted() == 1);
+    // A registry server's request to the same origin: a fresh connection, which is refused.
+    http::Response refused = fetch(true);
+    CHECK(refused.failure == http::Failure::kDenied);
+    CHECK(refused.failureMessage.find("egress.registry.deny 127.0.0.0/8") != std::string::npos);
+    CHECK(server->accepted() == 1);
+    CHECK(fetch(false).status == 200);  // the general policy is untouched
+    client.setRegistryEgressPolicy(std::nullopt);
+    CHECK(fetch(true).status == 200);
   }
   server.reset();
   REQUIRE(loop.close());

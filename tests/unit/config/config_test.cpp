@@ -150,7 +150,18 @@ TEST_CASE("egress lists replace the default and name the bad entry") {
   REQUIRE(r.ok());
   CHECK(r->egress.deny.size() == 1);
   CHECK(r->egress.allow.size() == 2);
-  CHECK(loadString("servers: []\n", "t.yaml")->egress.deny.size() == 2);  // the default
+  CHECK(loadString("servers: []\n", "t.yaml")->egress.deny.size() == 7);
+  CHECK_FALSE(loadString("servers: []\n", "t.yaml")->registryEgress);
+  auto reg = loadString(
+      "egress:\n  registry:\n    deny: [127.0.0.0/8, 10.0.0.0/8]\nservers: []\n", "t.yaml");
+  REQUIRE(reg.ok());
+  REQUIRE(reg->registryEgress);
+  CHECK(reg->registryEgress->deny.size() == 2);
+  CHECK(reg->registryEgress->name == "egress.registry");
+  CHECK(reg->egress.deny.size() == 7);  // the general policy keeps its default
+  auto badReg = loadString("egress:\n  registry:\n    block: [1.2.3.4]\nservers: []\n", "t.yaml");
+  REQUIRE_FALSE(badReg.ok());
+  CHECK(badReg.error().message.find("egress.registry") != std::string::npos);  // the default
   CHECK(errorOf("egress:\n  deny: [10.0.0.0/8, 300.1.1.1/8]\n")
             .rfind("test.yaml:2: egress.deny[1]: '300.1.1.1/8' is not an IPv4 or IPv6 network",
                    0) == 0);

@@ -51,13 +51,37 @@ TEST_CASE("CIDR networks match IPv4, IPv6 and IPv4-mapped IPv6 addresses") {
   CHECK_FALSE(Cidr::parse("10.0.0.0/x").ok());
 }
 
-TEST_CASE("by default link-local addresses (cloud metadata) are refused and nothing else") {
+TEST_CASE("by default cloud metadata addresses and 'this host' are refused, and nothing else") {
   EgressPolicy p = EgressPolicy::defaults();
   CHECK(refused(p, "169.254.169.254") ==
         "egress policy denies 169.254.169.254 (egress.deny 169.254.0.0/16)");
   CHECK(refused(p, "fe80::a9fe:a9fe"));
+  CHECK(refused(p, "fd00:ec2::254") ==
+        "egress policy denies fd00:ec2::254 (egress.deny fd00:ec2::254/128)");
+  CHECK(refused(p, "100.100.100.200"));
+  CHECK(refused(p, "192.0.0.192"));
+  CHECK(refused(p, "0.0.0.0"));
+  CHECK(refused(p, "0.1.2.3"));
+  CHECK(refused(p, "::"));
+  CHECK(refused(p, "::ffff:169.254.169.254"));  // IPv4-mapped
+  CHECK_FALSE(refused(p, "fd00:ec2::253"));
+  CHECK_FALSE(refused(p, "100.100.100.201"));
   CHECK_FALSE(refused(p, "127.0.0.1"));
   CHECK_FALSE(refused(p, "::1"));
+  CHECK_FALSE(refused(p, "10.0.0.1"));
+}
+
+TEST_CASE("a named policy says its config key in refusals") {
+  EgressPolicy p;
+  p.name = "egress.registry";
+  p.deny.push_back(Cidr::parse("127.0.0.0/8").value());
+  CHECK(refused(p, "127.0.0.1") ==
+        "egress policy denies 127.0.0.1 (egress.registry.deny 127.0.0.0/8)");
+  EgressPolicy a;
+  a.name = "egress.registry";
+  a.allow.push_back(Cidr::parse("10.0.0.0/8").value());
+  CHECK(refused(a, "127.0.0.1") ==
+        "egress policy denies 127.0.0.1 (not in egress.registry.allow)");
 }
 
 TEST_CASE("an allow list refuses everything outside it; deny wins over allow") {

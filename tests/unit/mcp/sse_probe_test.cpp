@@ -32,6 +32,16 @@ TEST_CASE("the endpoint event is resolved against the SSE URL, never to another 
   CHECK(resolveEndpoint("http://h:1/sse", "http://h:1/m") == "http://h:1/m");
   CHECK(resolveEndpoint("http://h:1/sse", "http://evil:1/m").empty());
   CHECK(resolveEndpoint("http://h:1/sse", "//evil/m").empty());
+  // Forms that other parsers read as another origin.
+  CHECK(resolveEndpoint("http://h:1/sse", "evil:2/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "\\\\evil/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "/\\evil/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "http:evil/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "http://h:1@evil/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "http://h:12/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "http://h:1.evil/m").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "/m\tx").empty());
+  CHECK(resolveEndpoint("http://h:1/sse", "m?x=a:b") == "http://h:1/m?x=a:b");
   CHECK(resolveEndpoint("http://h:1/sse", "").empty());
 }
 
