@@ -2,9 +2,11 @@
 // runs the loop.
 #include <curl/curl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sodium.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -491,6 +493,14 @@ int main(int argc, char** argv) {
   }
   // Writes to a closed Redis or HTTP socket must fail with EPIPE, not kill the process.
   signal(SIGPIPE, SIG_IGN);
+  // Decrypted credentials live in this process: no core dump, and no ptrace or /proc/<pid>/mem
+  // by other processes of the same user (the unit also sets LimitCORE=0). stdio servers are
+  // exec'd, which makes them dumpable again: this is the daemon's memory only.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+    std::fprintf(stderr, "mcp-healthd: cannot make the process non-dumpable: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
   if (sodium_init() < 0) {
     std::fprintf(stderr, "mcp-healthd: libsodium failed to initialise\n");
     return 1;

@@ -1,5 +1,6 @@
 #include "loop/child_supervisor.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <vector>
 
 namespace mcphd::loop {
 
@@ -35,12 +37,79 @@ constexpr int kGraceSeconds = 2;
   _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
+// The pids whose parent is this process (zombies included), from /proc/<pid>/stat.
+std::vector<pid_t> ownChildren() {
+  std::vector<pid_t> out;
+  const pid_t self = getpid();
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) {
+    return out;
+  }
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') {
+      continue;
+    }
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    char buf[512];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) {
+      continue;
+    }
+    buf[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
+    const char* close = std::strrchr(buf, ')');
+    long ppid = 0;
+    char state = 0;
+    if (close != nullptr && std::sscanf(close + 1, " %c %ld", &state, &ppid) == 2 &&
+        ppid == self) {
+      out.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  closedir(proc);
+  return out;
+}
+
+// Ends every descendant of the supervisor. As a child subreaper it inherits whatever the server
+// left behind in other process groups or sessions (setsid, double fork): each round kills its
+// current children and reaps them; their orphans become its children for the next round.
+void endDescendants() {
+  for (int round = 0; round < 64; ++round) {
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    std::vector<pid_t> children = ownChildren();
+    if (children.empty()) {
+      return;
+    }
+    for (pid_t c : children) {
+      kill(c, SIGKILL);
+    }
+    for (pid_t c : children) {
+      waitpid(c, nullptr, 0);
+    }
+  }
+}
+
+// Ends everything the server started, then exits like the server did.
+[[noreturn]] void finish(pid_t child, int status) {
+  kill(-child, SIGKILL);  // whatever the server left in its group
+  endDescendants();
+  exitLike(status);
+}
+
 // Kills the server's process group at once, reaps the server and exits like it.
 [[noreturn]] void killNow(pid_t child) {
   kill(-child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
-  exitLike(status);
+  finish(child, status);
 }
 
 // Stops the server's process group: SIGTERM, then SIGKILL after the grace period (or at once when
@@ -54,8 +123,7 @@ constexpr int kGraceSeconds = 2;
   for (;;) {
     pid_t done = waitpid(child, &status, WNOHANG);
     if (done == child) {
-      kill(-child, SIGKILL);  // whatever the server left in its group
-      exitLike(status);
+      finish(child, status);
     }
     struct timespec now {};
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -98,6 +166,9 @@ int runChildSupervisor(int argc, char** argv) {
   }
   sigprocmask(SIG_BLOCK, &handled, nullptr);  // taken with sigtimedwait/sigwaitinfo only
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // Orphans of the server (a setsid'd or double-forked descendant) become ours, not init's, so
+  // none outlives the check.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (getppid() != daemon) {
     return 1;  // the daemon died before we could ask to follow it
   }
@@ -155,8 +226,14 @@ int runChildSupervisor(int argc, char** argv) {
     if (sig == SIGCHLD) {
       int status = 0;
       if (waitpid(child, &status, WNOHANG) == child) {
-        kill(-child, SIGKILL);
-        exitLike(status);
+        finish(child, status);
+      }
+      // An orphan we inherited exited: reap it now rather than at the end.
+      siginfo_t other{};
+      while (waitid(P_ALL, 0, &other, WEXITED | WNOHANG | WNOWAIT) == 0 && other.si_pid != 0 &&
+             other.si_pid != child) {
+        waitpid(other.si_pid, nullptr, 0);
+        other = siginfo_t{};
       }
       continue;
     }

@@ -148,3 +148,40 @@ TEST_CASE(
   REQUIRE(rc);
   CHECK(*rc == 0);
 }
+
+TEST_CASE("a stdio server's descendants in other sessions end with its check") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const std::string config = dir.file("escape.yaml");
+  // The server starts a `sleep 300` in a session of its own (out of its process group), and a
+  // double-forked one, then serves MCP.
+  writeFile(config, "redis:\n  url: " + redis.url() +
+                        "\ndefaults:\n  interval: 5m\n  timeout: 10s\nservers:\n"
+                        "  - id: escaper\n    command: sh\n    args: [\"-c\", \"setsid sleep 300 "
+                        "</dev/null >/dev/null 2>&1 & (sh -c 'sleep 301 </dev/null >/dev/null "
+                        "2>&1 &') ; exec node '" +
+                        everythingScript() + "' stdio\"]\n    env: {MCPHD_TEST_MARK: \"" +
+                        dir.path() + "\"}\n");
+  Subscriber sub(redis.port(), {"mcp:health"});
+  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
+                 dir.file("daemon.log"));
+  INFO("logs in " << dir.path());
+  std::optional<std::string> cmd;
+  for (int i = 0; i < 100 && !cmd; ++i) {  // once the daemon has its consumer group
+    std::this_thread::sleep_for(100ms);
+    if (redis.query({"EXISTS", "mcp:commands"}) == std::optional<std::string>("1")) {
+      cmd = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "escaper"});
+    }
+  }
+  REQUIRE(cmd);
+  auto first = sub.waitFor(
+      [&](const Message& m) { return m.payload.find("\"command_id\":\"" + *cmd) != std::string::npos; },
+      30s);
+  REQUIRE(first);
+  CHECK(first->payload.find(R"("status":"healthy")") != std::string::npos);
+  // The check is over (stdin closed, the server exits): nothing it started is left, though the
+  // daemon goes on running.
+  CHECK(waitNoProcessWithEnv(mark(dir), 10s));
+  CHECK(daemon.running());
+  CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
+}
