@@ -84,6 +84,7 @@ struct Global {
   std::string redisUrl = "redis://127.0.0.1:6379/0";
   std::string prefix = "mcp:";
   Secret redisPassword;
+  std::string redisUsername;
 };
 
 // Options of add/probe; secrets are read at once and kept as Secrets.
@@ -297,6 +298,9 @@ redis::SyncClient connectRedis(const Global& g) {
   auto ep = redis::parseUrl(g.redisUrl);
   if (!ep) {
     usage("--redis: " + ep.error().message);
+  }
+  if (!g.redisUsername.empty()) {
+    ep->username = g.redisUsername;
   }
   if (!g.redisPassword.empty()) {
     ep->password = g.redisPassword;
@@ -1105,6 +1109,7 @@ int run(int argc, char** argv) {
     g.redisUrl = cfg->redis.url;
     g.prefix = cfg->redis.prefix;
     g.redisPassword = cfg->redis.password;
+    g.redisUsername = cfg->redis.username;
     g.cfg = std::move(cfg.value());
   }
   if (redisUrl) {

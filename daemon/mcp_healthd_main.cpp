@@ -259,7 +259,7 @@ struct Reloader {
     }
     config::Config& f = fresh.value();
     if (f.redis.url != current.redis.url || f.redis.prefix != current.redis.prefix ||
-        !(f.redis.password == current.redis.password)) {
+        !(f.redis.password == current.redis.password) || f.redis.username != current.redis.username) {
       log::warn("reload: the redis settings changed; they take effect at the next restart");
     }
     std::set<std::string> ids;
@@ -517,6 +517,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mcp-healthd: %s: %s\n", args->redisUrl ? "--redis" : "redis.url",
                  endpoint.error().message.c_str());
     return kExitUsage;
+  }
+  if (!cfg->redis.username.empty()) {
+    endpoint->username = cfg->redis.username;
   }
   if (!cfg->redis.password.empty()) {
     endpoint->password = cfg->redis.password;

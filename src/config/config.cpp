@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -113,7 +114,9 @@ class Loader {
     return v;
   }
 
-  Secret readSecretFile(const YAML::Node& n, const std::string& key) const {
+  // `privateOnly`: a file readable by group or others is refused (as ssh does with keys).
+  Secret readSecretFile(const YAML::Node& n, const std::string& key,
+                        bool privateOnly = false) const {
     std::string path = str(n, key);
     if (path.empty()) {
       fail(n, key, "is empty");
@@ -127,6 +130,15 @@ class Loader {
       path = !inCredentials.empty() && access(inCredentials.c_str(), F_OK) == 0
                  ? inCredentials
                  : baseDir_ + "/" + path;
+    }
+    if (privateOnly) {
+      struct stat st {};
+      if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        fail(n, key,
+             path + " is readable by group or others (mode " + mode + "); chmod 600 " + path);
+      }
     }
     auto read = readBounded(path, 64 * 1024);
     if (!read) {
@@ -516,7 +528,14 @@ class Loader {
       }
     }
     if (const auto& r = root["redis"]) {
-      allowOnly(r, "redis", {"url", "prefix", "password_file"});
+      allowOnly(r, "redis", {"url", "prefix", "username", "password_file"});
+      if (r["username"]) {
+        c.redis.username = str(r["username"], "redis.username");
+        if (c.redis.username.empty() ||
+            c.redis.username.find_first_of(" \t\r\n") != std::string::npos) {
+          fail(r["username"], "redis.username", "must be a user name without spaces");
+        }
+      }
       if (r["url"]) {
         c.redis.url = str(r["url"], "redis.url");
         if (auto ep = redis::parseUrl(c.redis.url); !ep) {
@@ -530,7 +549,8 @@ class Loader {
         }
       }
       if (r["password_file"]) {
-        c.redis.password = readSecretFile(r["password_file"], "redis.password_file");
+        c.redis.password =
+            readSecretFile(r["password_file"], "redis.password_file", /*privateOnly=*/true);
       }
     }
     if (const auto& m = root["max_concurrent_checks"]) {

@@ -18,6 +18,7 @@ struct RedisSettings {
   std::string url = "redis://127.0.0.1:6379/0";
   std::string prefix = "mcp:";
   Secret password;  // from password_file; a password in the URL is used when this is empty
+  std::string username;  // redis.username (an ACL user); empty: the URL's, else the default user
 };
 
 struct Config {

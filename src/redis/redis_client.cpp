@@ -243,7 +243,11 @@ void RedisClient::onConnected(int status) {
     };
   };
   if (!endpoint_.password.empty()) {
-    send({"AUTH", std::string(endpoint_.password.reveal())}, fail("AUTH"));
+    if (endpoint_.username.empty()) {
+      send({"AUTH", std::string(endpoint_.password.reveal())}, fail("AUTH"));
+    } else {
+      send({"AUTH", endpoint_.username, std::string(endpoint_.password.reveal())}, fail("AUTH"));
+    }
   }
   if (endpoint_.db != 0) {
     send({"SELECT", std::to_string(endpoint_.db)}, fail("SELECT"));

@@ -80,11 +80,10 @@ Result<Endpoint> parseUrl(const std::string& url) {
     size_t colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
       return makeError(
-          "redis url: write the password as redis://:PASSWORD@host (user names are not supported)");
+          "redis url: write the credentials as redis://USER:PASSWORD@host or "
+          "redis://:PASSWORD@host (better: redis.username and redis.password_file)");
     }
-    if (colon != 0) {
-      return makeError("redis url: ACL user names are not supported; use redis://:PASSWORD@host");
-    }
+    ep.username = percentDecode(userinfo.substr(0, colon));
     ep.password = Secret(percentDecode(userinfo.substr(colon + 1)));
   }
   if (!authority.empty() && authority.front() == '[') {

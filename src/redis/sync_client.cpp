@@ -23,7 +23,12 @@ Result<SyncClient> SyncClient::connect(const Endpoint& ep, std::chrono::millisec
   redisSetTimeout(c, tv);
   SyncClient client(c);
   if (!ep.password.empty()) {
-    if (auto r = client.command({"AUTH", std::string(ep.password.reveal())}); !r) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!ep.username.empty()) {
+      auth.push_back(ep.username);
+    }
+    auth.emplace_back(ep.password.reveal());
+    if (auto r = client.command(auth); !r) {
       return makeError("Redis AUTH failed: " + r.error().message);
     }
   }

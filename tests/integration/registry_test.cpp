@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <sodium.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <set>
@@ -193,4 +194,34 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   REQUIRE(rc);
   CHECK(*rc == 0);
   CHECK(readFile(dir.file("daemon.log")).find(secret) == std::string::npos);
+}
+
+TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") {
+  TempDir dir;
+  RedisServer redis(dir);
+  // ops may do everything; the default user may not read hashes, so a client that did not log
+  // in as ops cannot list.
+  REQUIRE(redis.query({"ACL", "SETUSER", "ops", "on", ">ops-pass-8f2", "~*", "&*", "+@all"}));
+  REQUIRE(redis.query({"ACL", "SETUSER", "default", "-hgetall"}));
+  writeFile(dir.file("redis.pass"), "ops-pass-8f2\n");
+  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
+                                    "\n  username: ops\n  password_file: redis.pass\nservers: []\n");
+  // Readable by others: refused, naming the file.
+  REQUIRE(chmod(dir.file("redis.pass").c_str(), 0644) == 0);
+  CHECK(runCtl(dir, {"--config", dir.file("d.yaml"), "list"}, "open.out") == 2);
+  CHECK(readFile(dir.file("open.out")).find("is readable by group or others") != std::string::npos);
+  REQUIRE(chmod(dir.file("redis.pass").c_str(), 0600) == 0);
+  CHECK(runCtl(dir, {"--config", dir.file("d.yaml"), "list"}, "list.out") == 0);
+  CHECK(runCtl(dir, {"--redis", redis.url(), "list"}, "anon.out") == 1);  // as the default user
+  Process daemon({MCPHD_DAEMON_PATH, "--config", dir.file("d.yaml")}, {}, dir.file("daemon.log"));
+  INFO("logs in " << dir.path());
+  bool asOps = false;
+  for (int i = 0; i < 100 && !asOps; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto clients = redis.query({"CLIENT", "LIST"});
+    asOps = clients && clients->find("user=ops") != std::string::npos;
+  }
+  CHECK(asOps);
+  CHECK(readFile(dir.file("daemon.log")).find("ops-pass-8f2") == std::string::npos);
+  CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
 }

@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <sodium.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -222,4 +223,24 @@ TEST_CASE("stdio settings that cannot work are refused with the key that is wron
         std::string::npos);
   CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    watch_tools: maybe\n") ==
         "test.yaml:4: servers[0].watch_tools: must be true or false");
+}
+
+TEST_CASE("redis.password_file must not be readable by group or others; redis.username is read") {
+  const std::string path = "/tmp/mcphd-cfg-redis-pass";
+  std::remove(path.c_str());
+  {
+    std::ofstream(path) << "pw\n";
+  }
+  chmod(path.c_str(), 0644);
+  auto open = loadString("redis:\n  username: ops\n  password_file: " + path + "\n", "t.yaml");
+  REQUIRE_FALSE(open.ok());
+  CHECK(open.error().message ==
+        "t.yaml:3: redis.password_file: " + path + " is readable by group or others (mode 0644); "
+        "chmod 600 " + path);
+  chmod(path.c_str(), 0600);
+  auto ok = loadString("redis:\n  username: ops\n  password_file: " + path + "\n", "t.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok->redis.username == "ops");
+  CHECK(ok->redis.password.reveal() == "pw");
+  std::remove(path.c_str());
 }
