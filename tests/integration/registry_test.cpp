@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -224,4 +225,49 @@ TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") 
   CHECK(asOps);
   CHECK(readFile(dir.file("daemon.log")).find("ops-pass-8f2") == std::string::npos);
   CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
+}
+
+TEST_CASE("a check written while the daemon is down is answered after it starts; a bad record "
+          "affects only itself") {
+  TempDir dir;
+  RedisServer redis(dir);
+  EverythingServer everything(dir);
+  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
+                                    "\ndefaults:\n  interval: 5m\n  timeout: 5s\nservers: []\n");
+  for (const char* id : {"good-a", "good-b"}) {
+    redis.query({"HSET", std::string("mcp:server:") + id, "url", everything.url()});
+  }
+  redis.query({"SET", "mcp:server:wrong-type", "not a hash"});
+  redis.query({"SADD", "mcp:servers", "good-a", "wrong-type", "good-b"});
+  // Written before any daemon ran: the stream and its entry exist, the group not yet.
+  auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "good-b"});
+  REQUIRE(cmd);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  Daemon daemon{dir, dir.file("d.yaml"), nullptr};
+  daemon.start();
+  INFO("daemon log: " << dir.file("daemon.log"));
+  auto answer = sub.waitFor(answering(*cmd), kWait);
+  REQUIRE(answer);
+  CHECK(field(answer->payload, "type") == "health");
+  CHECK(field(answer->payload, "server_id") == "good-b");
+  CHECK(field(answer->payload, "status") == "healthy");
+  // The others: good-a healthy, wrong-type reported alone.
+  auto check = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "*"});
+  std::map<std::string, std::string> statuses;
+  std::string wrongMessage;
+  for (int i = 0; i < 3; ++i) {
+    auto m = sub.waitFor(answering(*check), kWait);
+    REQUIRE(m);
+    statuses[field(m->payload, "server_id")] = field(m->payload, "status");
+    if (field(m->payload, "server_id") == "wrong-type") {
+      Json j(m->payload);
+      wrongMessage = std::string(std::string_view(j.root["error"]["message"]));
+    }
+  }
+  CHECK(statuses["good-a"] == "healthy");
+  CHECK(statuses["good-b"] == "healthy");
+  CHECK(statuses["wrong-type"] == "unhealthy");
+  CHECK(wrongMessage.find("record wrong-type: cannot read hash mcp:server:wrong-type: WRONGTYPE") ==
+        0);
+  CHECK(daemon.proc->stop(SIGTERM, 5s) == std::optional<int>(0));
 }
