@@ -395,7 +395,8 @@ void printHealthLine(const std::string& payload) {
 // Sends a command and waits for the messages answering it. Returns the answers.
 std::vector<std::string> sendAndWait(const Global& g, const std::vector<std::string>& fields,
                                      size_t expected, std::chrono::milliseconds wait,
-                                     std::string* commandIdOut = nullptr) {
+                                     std::string* commandIdOut = nullptr,
+                                     bool* doneOut = nullptr) {
   redis::SyncClient sub = connectRedis(g);
   if (auto r = sub.command({"SUBSCRIBE", g.prefix + "health"}); !r) {
     redisFailed(r.error());
@@ -422,7 +423,16 @@ std::vector<std::string> sendAndWait(const Global& g, const std::vector<std::str
     }
     if (answers(m.value()->second, id->str)) {
       out.push_back(m.value()->second);
-      if (Parsed(out.back()).ok && jsonField(Parsed(out.back()).root, "type") == "command_error") {
+      Parsed last(out.back());
+      const std::string type = last.ok ? jsonField(last.root, "type") : "";
+      if (type == "command_error") {
+        break;
+      }
+      if (type == "command_done") {
+        out.pop_back();  // every server has answered (check --all): the end, not an answer
+        if (doneOut != nullptr) {
+          *doneOut = true;
+        }
         break;
       }
     }
@@ -938,18 +948,15 @@ int cmdCheck(const Global& g, std::vector<std::string>& args) {
   if (o.all == !o.positional.empty() || o.positional.size() > 1) {
     usage("check takes one server ID or --all");
   }
-  size_t expected = 1;
-  if (o.all) {
-    redis::SyncClient c = connectRedis(g);
-    auto n = c.command({"HLEN", g.prefix + "status"});
-    expected = n ? static_cast<size_t>(std::max<long long>(1, n->integer)) : 1;
-  }
+  // --all: every health message answering it, until its command_done says all servers have one.
+  const size_t expected = o.all ? SIZE_MAX : 1;
+  bool done = false;
   auto answers = sendAndWait(g, {"op", "check", "server_id", o.all ? "*" : o.positional[0]},
-                             expected, waitOf(o));
+                             expected, waitOf(o), nullptr, &done);
   for (const auto& a : answers) {
     std::printf("%s\n", a.c_str());
   }
-  return exitFor(answers, expected);
+  return exitFor(answers, o.all && done ? answers.size() : expected);
 }
 
 volatile sig_atomic_t g_stop = 0;

@@ -220,9 +220,9 @@ struct SinkTap final : scheduler::ResultSink {
       changed();
     }
   }
-  void onRemoved(const std::string& id, const std::vector<std::string>& commandIds) override {
+  void onRemoved(const std::string& id, const scheduler::Answers& answers) override {
     metrics.onRemoved(id);
-    inner.onRemoved(id, commandIds);
+    inner.onRemoved(id, answers);
     if (changed) {
       changed();
     }
@@ -347,6 +347,7 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
     control::CommandStream commands(*commandsRedis, *redis, loop, loop, redisRegistry, *sched,
                                     opts);
     publisher.onAnswered([&commands](const std::string& id) { commands.answered(id); });
+    publisher.setBroadcasts(sched->broadcasts());
     redis->start();
     commandsRedis->start();
     for (const auto& s : cfg.servers) {

@@ -37,7 +37,17 @@ CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer,
       retry_(timers.createTimer()),
       claimTimer_(timers.createTimer()) {}
 
+void CommandStream::broadcastDone(const std::string& id, size_t servers) {
+  writer_.command({"PUBLISH", options_.prefix + "health",
+                   publish::commandDoneJson(id, "check", servers, clock_.wallMs())},
+                  [](Result<redis::Reply>) {});
+  inProgress_.erase(id);
+  ack(id);
+}
+
 void CommandStream::start() {
+  scheduler_.broadcasts().onDone(
+      [this](const std::string& id, size_t servers) { broadcastDone(id, servers); });
   reader_.onReadyChange([this](bool ready) { onReaderReady(ready); });
   if (reader_.ready()) {
     onReaderReady(true);
@@ -220,18 +230,21 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
     if (server.empty()) {
       return fail(id, op, server, "check needs server_id (an id or *)");
     }
-    std::vector<std::string> targets =
-        server == "*" ? scheduler_.serverIds() : std::vector<std::string>{server};
-    if (targets.empty()) {
-      return fail(id, op, server, "there are no servers to check");
+    if (server == "*") {
+      // Counted in the scheduler's BroadcastLog (constant memory per command): answered by
+      // command_done once every server has a result.
+      inProgress_[id] = 1;
+      if (!scheduler_.checkAll("command", id)) {
+        inProgress_.erase(id);
+        return fail(id, op, server, "there are no servers to check");
+      }
+      return;
     }
-    if (server != "*" && !scheduler_.has(server)) {
+    if (!scheduler_.has(server)) {
       return fail(id, op, server, "unknown server '" + server.substr(0, 128) + "'");
     }
-    inProgress_[id] = targets.size();
-    for (const auto& t : targets) {
-      scheduler_.checkNow(t, "command", id);
-    }
+    inProgress_[id] = 1;
+    scheduler_.checkNow(server, "command", id);
     return;
   }
   if (op == "upsert") {

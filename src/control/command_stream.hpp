@@ -39,6 +39,8 @@ class CommandStream {
   void start();
   // The message answering `commandId` was published (StatePublisher::onAnswered).
   void answered(const std::string& commandId);
+  // A `check *` every server has answered: command_done is published, the entry acknowledged.
+  void broadcastDone(const std::string& commandId, size_t servers);
 
   size_t inProgress() const { return inProgress_.size(); }
   // Commands read, by op ("check", "upsert", "remove", or "invalid").

@@ -92,17 +92,20 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   return parts;
 }
 
-void appendCommandIds(std::string& out, const std::vector<std::string>& ids) {
-  if (ids.empty()) {
-    return;
+void appendCommandIds(std::string& out, const std::vector<std::string>& ids, size_t truncated) {
+  if (!ids.empty()) {
+    out += ",\"command_id\":";
+    json::appendString(out, ids.front());
+    out += ",\"command_ids\":";
+    appendNames(out, ids);
   }
-  out += ",\"command_id\":";
-  json::appendString(out, ids.front());
-  out += ",\"command_ids\":";
-  appendNames(out, ids);
+  if (truncated > 0) {
+    out += ",\"command_ids_truncated\":" + std::to_string(truncated);
+  }
 }
 
-std::string HealthParts::join(uint64_t seq, const std::vector<std::string>& commandIds) const {
+std::string HealthParts::join(uint64_t seq, const std::vector<std::string>& commandIds,
+                              size_t truncated) const {
   std::string out;
   // Sized up front: the publisher keeps the latest message of every server, and a string grown
   // by appending holds up to twice its length.
@@ -114,7 +117,7 @@ std::string HealthParts::join(uint64_t seq, const std::vector<std::string>& comm
   out += head;
   out += std::to_string(seq);
   out.append(tail, 0, tail.size() - 1);
-  appendCommandIds(out, commandIds);
+  appendCommandIds(out, commandIds, truncated);
   out += '}';
   return out;
 }
@@ -200,12 +203,24 @@ std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
 }
 
 std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs,
-                        const std::vector<std::string>& commandIds) {
+                        const std::vector<std::string>& commandIds, size_t truncated) {
   std::string o = "{\"v\":1,\"type\":\"removed\",\"server_id\":";
   json::appendString(o, serverId);
   o += ",\"seq\":" + std::to_string(seq) + ",\"removed_at\":";
   json::appendString(o, json::rfc3339Millis(atWallMs));
-  appendCommandIds(o, commandIds);
+  appendCommandIds(o, commandIds, truncated);
+  o += '}';
+  return o;
+}
+
+std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,
+                            int64_t atWallMs) {
+  std::string o = "{\"v\":1,\"type\":\"command_done\",\"command_id\":";
+  json::appendString(o, commandId);
+  o += ",\"op\":";
+  json::appendString(o, op);
+  o += ",\"servers\":" + std::to_string(servers) + ",\"at\":";
+  json::appendString(o, json::rfc3339Millis(atWallMs));
   o += '}';
   return o;
 }

@@ -18,11 +18,14 @@ std::string healthJson(const scheduler::CheckReport& report, uint64_t seq);
 struct HealthParts {
   std::string head;
   std::string tail;  // ends with '}'
-  std::string join(uint64_t seq, const std::vector<std::string>& commandIds) const;
+  // `truncated`: `check *` ids left out ("command_ids_truncated"; 0: the field is absent).
+  std::string join(uint64_t seq, const std::vector<std::string>& commandIds,
+                   size_t truncated = 0) const;
 };
 
-// ,"command_id":"<first>","command_ids":[...] or nothing when `ids` is empty.
-void appendCommandIds(std::string& out, const std::vector<std::string>& ids);
+// ,"command_id":"<first>","command_ids":[...] or nothing when `ids` is empty, then
+// ,"command_ids_truncated":N when `truncated` > 0.
+void appendCommandIds(std::string& out, const std::vector<std::string>& ids, size_t truncated = 0);
 HealthParts healthParts(const scheduler::CheckReport& report);
 
 struct ToolsDiff {
@@ -56,7 +59,10 @@ std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
                               const std::string& toolsHash, int64_t discoveredAtWallMs,
                               const std::vector<mcp::Tool>& tools);
 std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs,
-                        const std::vector<std::string>& commandIds);
+                        const std::vector<std::string>& commandIds, size_t truncated = 0);
+// Answers a `check *` once every server it named has a result (or was removed).
+std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,
+                            int64_t atWallMs);
 // The answer to a command that could not be carried out.
 std::string commandErrorJson(const std::string& commandId, const std::string& op,
                              const std::string& serverId, const std::string& message,

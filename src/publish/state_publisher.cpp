@@ -90,8 +90,7 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   ServerState& s = servers_[report.serverId];
   s.pendingHealth = healthParts(report);
   // Coalesced results keep every command they answer.
-  s.pendingCommandIds.insert(s.pendingCommandIds.end(), report.commandIds.begin(),
-                             report.commandIds.end());
+  s.pendingAnswers.merge(report.answers());
   const mcp::ProbeResult& p = report.probe;
   const std::string& knownHash = s.pendingTools ? s.pendingTools->hash : s.publishedToolsHash;
   if (p.toolsComplete && p.toolsHash != knownHash) {
@@ -100,16 +99,14 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   flush(report.serverId, s);
 }
 
-void StatePublisher::onRemoved(const std::string& serverId,
-                               const std::vector<std::string>& commandIds) {
+void StatePublisher::onRemoved(const std::string& serverId, const scheduler::Answers& answers) {
   auto it = servers_.find(serverId);
-  PendingRemoval removal{it == servers_.end() ? 1 : it->second.seq + 1, clock_.wallMs(),
-                         commandIds};
+  PendingRemoval removal{it == servers_.end() ? 1 : it->second.seq + 1, clock_.wallMs(), {}};
   if (it != servers_.end()) {
     // Commands that waited for a result that will never be written are answered by the removal.
-    removal.commandIds.insert(removal.commandIds.end(), it->second.pendingCommandIds.begin(),
-                              it->second.pendingCommandIds.end());
+    removal.answers = it->second.pendingAnswers;
   }
+  removal.answers.merge(answers);
   // Only the seq survives: a server registered again continues after its removal message.
   ServerState& kept = servers_[serverId];
   kept = ServerState{};
@@ -117,8 +114,7 @@ void StatePublisher::onRemoved(const std::string& serverId,
   auto& pending = removals_[serverId];
   pending.seq = removal.seq;
   pending.atWallMs = removal.atWallMs;
-  pending.commandIds.insert(pending.commandIds.end(), removal.commandIds.begin(),
-                            removal.commandIds.end());
+  pending.answers.merge(removal.answers);
   flushRemovals();
 }
 
@@ -129,27 +125,46 @@ void StatePublisher::flushRemovals() {
   for (auto& [serverId, r] : removals_) {
     send({"HDEL", prefix_ + "status", serverId});
     send({"DEL", prefix_ + "tools:" + serverId});
-    send({"PUBLISH", prefix_ + "health", removedJson(serverId, r.seq, r.atWallMs, r.commandIds)});
-    answer(r.commandIds);
+    size_t truncated = 0;
+    auto ids = visibleIds(r.answers, &truncated);
+    send({"PUBLISH", prefix_ + "health", removedJson(serverId, r.seq, r.atWallMs, ids, truncated)});
+    answer(r.answers);
   }
   removals_.clear();
 }
 
-void StatePublisher::answer(std::vector<std::string>& commandIds) {
+void StatePublisher::answer(scheduler::Answers& answers) {
   if (answered_) {
-    for (const auto& id : commandIds) {
+    for (const auto& id : answers.ids) {
       answered_(id);
     }
   }
-  commandIds.clear();
+  if (broadcasts_ != nullptr && answers.hasBroadcasts()) {
+    broadcasts_->answered(answers.broadcastFrom, answers.broadcastTo);
+  }
+  answers = scheduler::Answers{};
+}
+
+std::vector<std::string> StatePublisher::visibleIds(const scheduler::Answers& answers,
+                                                    size_t* truncated) const {
+  std::vector<std::string> ids = answers.ids;
+  *truncated = 0;
+  if (broadcasts_ != nullptr && answers.hasBroadcasts()) {
+    auto some = broadcasts_->ids(answers.broadcastFrom, answers.broadcastTo, kMaxBroadcastIds,
+                                 truncated);
+    ids.insert(ids.end(), some.begin(), some.end());
+  }
+  return ids;
 }
 
 void StatePublisher::writeHealth(const std::string& id, ServerState& s) {
-  s.latestHealth = s.pendingHealth->join(s.seq, s.pendingCommandIds);
+  size_t truncated = 0;
+  const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
+  s.latestHealth = s.pendingHealth->join(s.seq, ids, truncated);
   send({"HSET", prefix_ + "status", id, s.latestHealth});
   send({"PUBLISH", prefix_ + "health", s.latestHealth});
   s.pendingHealth.reset();
-  answer(s.pendingCommandIds);
+  answer(s.pendingAnswers);
 }
 
 void StatePublisher::drainBacklog() {

@@ -27,7 +27,11 @@ class StatePublisher final : public scheduler::ResultSink {
   StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix);
 
   void onReport(const scheduler::CheckReport& report) override;
-  void onRemoved(const std::string& serverId, const std::vector<std::string>& commandIds) override;
+  void onRemoved(const std::string& serverId, const scheduler::Answers& answers) override;
+  // Where `check *` commands are counted: each published message answers its range there (after
+  // its PUBLISH), and names at most kMaxBroadcastIds of them.
+  void setBroadcasts(scheduler::BroadcastLog& log) { broadcasts_ = &log; }
+  static constexpr size_t kMaxBroadcastIds = 16;
 
   // Runs for each command id once the message answering it has been handed to Redis (after the
   // PUBLISH, on the same connection), so an acknowledgement sent from here follows the answer.
@@ -51,7 +55,7 @@ class StatePublisher final : public scheduler::ResultSink {
   struct ServerState {
     uint64_t seq = 0;
     std::optional<HealthParts> pendingHealth;    // not yet written
-    std::vector<std::string> pendingCommandIds;  // answered by the pending health message
+    scheduler::Answers pendingAnswers;           // answered by the pending health message
     std::string latestHealth;                    // last written, for refills after a reconnect
     std::optional<PendingTools> pendingTools;
     std::string publishedToolsHash;
@@ -63,14 +67,17 @@ class StatePublisher final : public scheduler::ResultSink {
   void restore(const redis::Reply& statusHash);
   void flush(const std::string& id, ServerState& s);
   void send(std::vector<std::string> argv);
-  void answer(std::vector<std::string>& commandIds);
+  void answer(scheduler::Answers& answers);
+  // The ids a message names for `answers` (every single-server id, at most kMaxBroadcastIds of
+  // its `check *` ids) and how many `check *` ids were left out.
+  std::vector<std::string> visibleIds(const scheduler::Answers& answers, size_t* truncated) const;
   void flushRemovals();
   void drainBacklog();
   void writeHealth(const std::string& id, ServerState& s);
   struct PendingRemoval {
     uint64_t seq;
     int64_t atWallMs;
-    std::vector<std::string> commandIds;
+    scheduler::Answers answers;
   };
 
   redis::Commands& redis_;
@@ -83,6 +90,7 @@ class StatePublisher final : public scheduler::ResultSink {
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
+  scheduler::BroadcastLog* broadcasts_ = nullptr;
 };
 
 }  // namespace mcphd::publish

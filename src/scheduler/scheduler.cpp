@@ -70,6 +70,8 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
   auto s = std::make_unique<Session>();
   s->spec = spec;
   s->timer = timers_.createTimer();
+  // A server added now owes no `check *` asked for before it existed.
+  s->broadcastAnswered = s->broadcastWanted = broadcasts_.current();
   Session* raw = s.get();
   sessions_.emplace(spec.id, std::move(s));
   if (stopped_) {
@@ -80,9 +82,9 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
 }
 
 void Scheduler::removeServer(const std::string& id, const std::string& commandId) {
-  std::vector<std::string> answers;
+  Answers answers;
   if (!commandId.empty()) {
-    answers.push_back(commandId);
+    answers.ids.push_back(commandId);
   }
   auto it = sessions_.find(id);
   if (it == sessions_.end()) {
@@ -95,11 +97,32 @@ void Scheduler::removeServer(const std::string& id, const std::string& commandId
     --running_;
   }
   // Commands waiting for this server's result are answered by the removal.
-  answers.insert(answers.end(), it->second->commandIds.begin(), it->second->commandIds.end());
+  const Session& gone = *it->second;
+  answers.ids.insert(answers.ids.end(), gone.commandIds.begin(), gone.commandIds.end());
+  answers.broadcastFrom = gone.broadcastAnswered;
+  answers.broadcastTo = gone.broadcastWanted;
   sessions_.erase(it);  // cancels its timer and any check in flight
   // Its queue entry, if any, is skipped when reached.
   sink_.onRemoved(id, answers);
   startQueued();
+}
+
+bool Scheduler::checkAll(const std::string& trigger, const std::string& commandId) {
+  if (sessions_.empty() || stopped_) {
+    return false;
+  }
+  const uint64_t g = broadcasts_.add(commandId, sessions_.size());
+  for (auto& [id, s] : sessions_) {
+    s->broadcastWanted = g;
+    if (s->inFlight || s->queued) {
+      s->trigger = trigger;  // joins the check under way
+      continue;
+    }
+    s->timer->stop();
+    s->parked = false;
+    due(*s, trigger);
+  }
+  return true;
 }
 
 std::vector<std::string> Scheduler::serverIds() const {
@@ -195,6 +218,9 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   report.trigger = s.trigger;
   report.commandIds = std::move(s.commandIds);
   s.commandIds.clear();
+  report.broadcastFrom = s.broadcastAnswered;
+  report.broadcastTo = s.broadcastWanted;
+  s.broadcastAnswered = s.broadcastWanted;
   report.checkedAtWallMs = clock_.wallMs();
   if (report.changed || s.statusSinceWallMs == 0) {
     s.statusSinceWallMs = report.checkedAtWallMs;

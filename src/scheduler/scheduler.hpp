@@ -11,6 +11,7 @@
 #include "loop/timer.hpp"
 #include "mcp/prober.hpp"
 #include "registry/server_spec.hpp"
+#include "scheduler/broadcast_log.hpp"
 #include "scheduler/health_state.hpp"
 
 namespace mcphd::scheduler {
@@ -22,7 +23,11 @@ struct CheckReport {
   Status previousStatus = Status::kUnknown;
   bool changed = false;
   std::string trigger;                  // "startup", "schedule", "command", "upsert", "resync"
-  std::vector<std::string> commandIds;  // the commands this check answers (joined: several)
+  std::vector<std::string> commandIds;  // commands naming this server that this check answers
+  // The `check *` generations this check answers: (broadcastFrom, broadcastTo] (BroadcastLog).
+  uint64_t broadcastFrom = 0;
+  uint64_t broadcastTo = 0;
+  Answers answers() const { return Answers{commandIds, broadcastFrom, broadcastTo}; }
   int64_t checkedAtWallMs = 0;
   int64_t statusSinceWallMs = 0;  // when the server entered `status`
   int consecutiveFailures = 0;
@@ -44,10 +49,9 @@ class ResultSink {
   virtual ~ResultSink() = default;
   // Called from the loop; must not call back into the Scheduler synchronously.
   virtual void onReport(const CheckReport& report) = 0;
-  // The server left the registry; `commandIds` are commands this answers (the remove command,
+  // The server left the registry; `answers` are the commands this answers (the remove command,
   // and checks that were waiting for the server).
-  virtual void onRemoved(const std::string& serverId,
-                         const std::vector<std::string>& commandIds) = 0;
+  virtual void onRemoved(const std::string& serverId, const Answers& answers) = 0;
 };
 
 // Schedules the checks of every server: per-server timers with jitter, a random initial delay, at
@@ -72,6 +76,11 @@ class Scheduler final : public registry::ServerListener {
   void checkNow(const std::string& id, const std::string& trigger) override {
     checkNow(id, trigger, {});
   }
+  // `check *`: every server now, the command answered by each one's next result (joining checks
+  // under way) and done when all have answered (broadcasts().onDone). False when there are no
+  // servers.
+  bool checkAll(const std::string& trigger, const std::string& commandId);
+  BroadcastLog& broadcasts() { return broadcasts_; }
   std::vector<std::string> serverIds() const;
   bool has(const std::string& id) const { return sessions_.count(id) != 0; }
   // Cancels every timer and check in flight; nothing runs afterwards.
@@ -97,6 +106,8 @@ class Scheduler final : public registry::ServerListener {
     bool checkedOnce = false;
     std::string trigger;
     std::vector<std::string> commandIds;  // waiting for this server's next result
+    uint64_t broadcastAnswered = 0;       // `check *` generations answered up to here
+    uint64_t broadcastWanted = 0;         // ... and asked for up to here
     int64_t statusSinceWallMs = 0;
     bool parked = false;  // auth_required: no scheduled checks until the spec changes
     // watch_tools: the session kept open for tools/list_changed, started after a check that
@@ -119,6 +130,7 @@ class Scheduler final : public registry::ServerListener {
   bool stopped_ = false;
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   std::deque<std::string> queue_;  // ids waiting for a slot, in the order they fell due
+  BroadcastLog broadcasts_;
 };
 
 }  // namespace mcphd::scheduler

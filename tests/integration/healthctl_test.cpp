@@ -47,6 +47,9 @@ TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drive
   CHECK(readFile(dir.file("tools.out")).find("get-sum") != std::string::npos);
   CHECK(runCtl(dir, {"--config", config, "check", "ev"}, "check.out") == 0);
   CHECK(readFile(dir.file("check.out")).find(R"("trigger":"command")") != std::string::npos);
+  // check --all: every server's answer, ending with the command's command_done.
+  CHECK(runCtl(dir, {"--config", config, "check", "--all"}, "all.out") == 0);
+  CHECK(readFile(dir.file("all.out")).find(R"("server_id":"ev")") != std::string::npos);
 
   // A failing server: exit 1 with the error kind.
   CHECK(runCtl(dir,

@@ -59,7 +59,7 @@ redis::Reply nil() { return redis::Reply{redis::Reply::Type::kNil, "", 0, {}}; }
 
 struct Sink : scheduler::ResultSink {
   void onReport(const scheduler::CheckReport&) override {}
-  void onRemoved(const std::string&, const std::vector<std::string>&) override {}
+  void onRemoved(const std::string&, const scheduler::Answers&) override {}
 };
 struct NoProber : mcp::Prober {
   std::unique_ptr<mcp::RunningCheck> start(const registry::ServerSpec&,

@@ -255,7 +255,7 @@ TEST_CASE("a removal deletes the server's state and answers its command") {
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   std::vector<std::string> answered;
   pub.onAnswered([&](const std::string& id) { answered.push_back(id); });
-  pub.onRemoved("a", {"9-0"});
+  pub.onRemoved("a", scheduler::Answers{{"9-0"}});
   CHECK(redis.hashes["mcp:status"].count("a") == 0);
   CHECK(redis.strings.count("mcp:tools:a") == 0);
   auto health = redis.published("mcp:health");
@@ -271,10 +271,38 @@ TEST_CASE("a server registered again after its removal continues the seq") {
   publish::StatePublisher pub(redis, clock, "mcp:");
   redis.setUp(true);
   pub.onReport(report("a", {}));
-  pub.onRemoved("a", {});
+  pub.onRemoved("a", scheduler::Answers{});
   pub.onReport(report("a", {}));
   auto health = redis.published("mcp:health");
   REQUIRE(health.size() == 3);
   CHECK(seqOf(health[1]) == 2);
   CHECK(seqOf(health[2]) == 3);
+}
+
+TEST_CASE("a health message names at most 16 check * ids and says how many more it answers") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, "mcp:");
+  scheduler::BroadcastLog log;
+  std::vector<std::string> done;
+  log.onDone([&](const std::string& id, size_t) { done.push_back(id); });
+  pub.setBroadcasts(log);
+  redis.setUp(true);
+  for (int i = 1; i <= 20; ++i) {
+    log.add(std::to_string(i) + "-0", 1);
+  }
+  auto r = report("a", {});
+  r.commandIds = {"single-0"};  // a command naming this server: never dropped
+  r.broadcastFrom = 0;
+  r.broadcastTo = 20;
+  pub.onReport(r);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 1);
+  CHECK(health[0].find(R"("command_id":"single-0","command_ids":["single-0","1-0","2-0",)") !=
+        std::string::npos);
+  INFO(health[0]);
+  CHECK(health[0].find(R"("16-0"],"command_ids_truncated":4})") != std::string::npos);
+  CHECK(health[0].find("17-0") == std::string::npos);
+  // Answered once written: every one of them is done (one server each).
+  CHECK(done.size() == 20);
 }

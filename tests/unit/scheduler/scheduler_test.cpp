@@ -68,8 +68,11 @@ struct FakeSink : ResultSink {
   std::vector<CheckReport> reports;
   std::vector<std::string> removed;
   std::vector<std::string> removalAnswers;
+  std::vector<Answers> removalAnswerSets;
   void onReport(const CheckReport& r) override { reports.push_back(r); }
-  void onRemoved(const std::string& id, const std::vector<std::string>& commandIds) override {
+  void onRemoved(const std::string& id, const scheduler::Answers& answers) override {
+    const std::vector<std::string>& commandIds = answers.ids;
+    removalAnswerSets.push_back(answers);
     removed.push_back(id);
     removalAnswers.insert(removalAnswers.end(), commandIds.begin(), commandIds.end());
   }
@@ -328,4 +331,56 @@ TEST_CASE("watch_tools: a server advertising list_changed is watched, and a chan
   loop.runDue();
   prober.finish("u", ok);
   CHECK(prober.watches.count("u") == 0);  // watch_tools not set
+}
+
+TEST_CASE("check * is counted once per server whatever the number of commands, and done when all "
+          "answered") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  std::vector<std::pair<std::string, size_t>> done;
+  sched.broadcasts().onDone(
+      [&](const std::string& id, size_t servers) { done.emplace_back(id, servers); });
+  sched.upsertServer(server("a"));
+  sched.upsertServer(server("b"));
+  sched.upsertServer(server("c"));
+  CHECK(sched.checkAll("command", "1-0"));
+  loop.runDue();
+  REQUIRE(prober.running.size() == 3);
+  // 1,000 more while the checks are in flight: they join, nothing grows per server.
+  for (int i = 2; i <= 1001; ++i) {
+    CHECK(sched.checkAll("command", std::to_string(i) + "-0"));
+  }
+  CHECK(prober.started.size() == 3);
+  CHECK(sched.broadcasts().pending() == 1001);
+  prober.finish("a");
+  REQUIRE(sink.reports.size() == 1);
+  CHECK(sink.reports[0].broadcastFrom == 0);
+  CHECK(sink.reports[0].broadcastTo == 1001);
+  CHECK(sink.reports[0].trigger == "command");
+  // Answering is the publisher's (after the PUBLISH): here, by hand.
+  sched.broadcasts().answered(0, 1001);
+  CHECK(done.empty());
+  prober.finish("b");
+  sched.broadcasts().answered(sink.reports[1].broadcastFrom, sink.reports[1].broadcastTo);
+  CHECK(done.empty());
+  // A server added now owes none of them; a removed one answers its range.
+  sched.upsertServer(server("d"));
+  sched.removeServer("c", "");
+  REQUIRE(sink.removalAnswerSets.size() == 1);
+  CHECK(sink.removalAnswerSets[0].broadcastTo == 1001);
+  sched.broadcasts().answered(sink.removalAnswerSets[0].broadcastFrom,
+                              sink.removalAnswerSets[0].broadcastTo);
+  REQUIRE(done.size() == 1001);
+  CHECK(done.front() == std::make_pair(std::string("1-0"), size_t{3}));
+  CHECK(done.back().first == "1001-0");
+  CHECK(sched.broadcasts().pending() == 0);
+  // The next one counts the servers there are now.
+  CHECK(sched.checkAll("command", "2000-0"));
+  loop.runDue();
+  prober.finish("a");
+  CHECK(sink.reports.back().broadcastFrom == 1001);
+  CHECK(sink.reports.back().broadcastTo == 1002);
 }

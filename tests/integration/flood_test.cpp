@@ -1,0 +1,67 @@
+// Bounded under floods: 10,000 `check *` commands for 1,000 servers.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+TEST_CASE("ten thousand check-all commands for a thousand servers: every one answered, small "
+          "messages, bounded memory") {
+  TempDir dir;
+  RedisServer redis(dir);
+  FaultServer fault(dir);
+  std::string servers;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = "s" + std::to_string(i);
+    servers += "  - id: " + id + "\n    url: " + fault.url(id, "healthy?tools=3") + "\n";
+  }
+  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
+                                    "\ndefaults:\n  interval: 10m\n  timeout: 20s\n"
+                                    "servers:\n" + servers);
+  // Written before the daemon starts: all of them wait in the stream.
+  REQUIRE(redis.query({"EVAL",
+                       "for i = 1, 10000 do redis.call('XADD', KEYS[1], '*', 'op', 'check', "
+                       "'server_id', '*') end return redis.call('XLEN', KEYS[1])",
+                       "1", "mcp:commands"}) == std::optional<std::string>("10000"));
+  Subscriber sub(redis.port(), {"mcp:health"});
+  Process daemon({MCPHD_DAEMON_PATH, "--config", dir.file("d.yaml")}, {}, dir.file("daemon.log"));
+  INFO("logs in " << dir.path());
+  std::set<std::string> done;
+  size_t health = 0;
+  size_t largest = 0;
+  long peakKiB = 0;
+  bool badServers = false;
+  auto deadline = Clock::now() + 300s;
+  while (done.size() < 10000 && Clock::now() < deadline) {
+    auto m = sub.waitFor([](const Message&) { return true; }, 30s);
+    if (!m) {
+      break;
+    }
+    largest = std::max(largest, m->payload.size());
+    Json j(m->payload);
+    REQUIRE(j.ok);
+    const std::string type = str(j.root, "type");
+    if (type == "command_done") {
+      done.insert(str(j.root, "command_id"));
+      badServers = badServers || num(j.root, "servers") != 1000;
+    } else if (type == "health") {
+      ++health;
+    }
+    if ((health + done.size()) % 500 == 0) {
+      peakKiB = std::max(peakKiB, residentKiB(daemon.pid()));
+    }
+  }
+  peakKiB = std::max(peakKiB, residentKiB(daemon.pid()));
+  CHECK(done.size() == 10000);
+  CHECK_FALSE(badServers);
+  CHECK(health >= 1000);
+  CHECK(largest < 4096);
+  CHECK(peakKiB < 128 * 1024);
+  WARN("10,000 check * of 1,000 servers: " << health << " health messages, largest " << largest
+                                            << " bytes, peak RSS " << peakKiB / 1024 << " MiB");
+  CHECK(daemon.stop(SIGTERM, 10s) == std::optional<int>(0));
+}
