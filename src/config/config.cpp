@@ -379,6 +379,18 @@ class Loader {
           fail(v, key, "must be at least 1KiB");
         }
         s.maxBody = sz.value();
+      } else if (k == "max_tools") {
+        s.maxTools = static_cast<size_t>(integer(v, key, 1, 1'000'000));
+      } else if (k == "max_tools_bytes") {
+        auto sz = v.IsScalar() ? parseSize(v.Scalar())
+                               : Result<size_t>(makeError("must be a size such as 16MiB"));
+        if (!sz) {
+          fail(v, key, sz.error().message);
+        }
+        if (sz.value() < 1024) {
+          fail(v, key, "must be at least 1KiB");
+        }
+        s.maxToolsBytes = sz.value();
       }
     }
   }
@@ -570,6 +582,8 @@ class Loader {
                                                       "unhealthy_interval",
                                                       "max_backoff",
                                                       "max_body",
+                                                      "max_tools",
+                                                      "max_tools_bytes",
                                                       "command",
                                                       "args",
                                                       "env",

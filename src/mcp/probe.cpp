@@ -46,7 +46,9 @@ struct Probe::Exchange {
 
 Probe::Probe(http::Client& client, const Clock& clock, ProbeOptions options,
              std::function<void(ProbeResult)> done)
-    : client_(client), clock_(clock), options_(std::move(options)), done_(std::move(done)) {}
+    : client_(client), clock_(clock), options_(std::move(options)), done_(std::move(done)) {
+  pages_.setLimits(options_.toolLimits);
+}
 
 Probe::~Probe() {
   call_.reset();

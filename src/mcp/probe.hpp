@@ -20,6 +20,7 @@ struct ProbeOptions {
   int64_t connectTimeoutMs = 3'000;
   size_t maxBody = 8 * 1024 * 1024;
   bool registryEgress = false;  // a server from Redis: egress.registry applies (http::Request)
+  ToolLimits toolLimits;
   // Set: stop after the handshake and keep the session (see KeepOpen); no tools/list, no DELETE.
   std::shared_ptr<KeepOpen> keepOpen;
 };

@@ -81,6 +81,7 @@ class ServerCheck final : public RunningCheck {
     o.connectTimeoutMs = spec_.connectTimeoutMs;
     o.maxBody = spec_.maxBody;
     o.registryEgress = spec_.source == registry::Source::kRedis;
+    o.toolLimits = ToolLimits{spec_.maxTools, spec_.maxToolsBytes};
     return o;
   }
 
@@ -120,6 +121,7 @@ class ServerCheck final : public RunningCheck {
     o.cwd = spec_.cwd;
     o.timeoutMs = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
     o.maxBody = spec_.maxBody;
+    o.toolLimits = mcp::ToolLimits{spec_.maxTools, spec_.maxToolsBytes};
     stdioProbe_ = std::make_unique<StdioProbe>(*processes_, clock_, timers_, std::move(o),
                                                std::move(onResult));
     stdioProbe_->start();

@@ -72,7 +72,9 @@ SseProbe::SseProbe(http::Client& client, const Clock& clock, ProbeOptions option
       clock_(clock),
       options_(std::move(options)),
       done_(std::move(done)),
-      sse_(options_.maxBody) {}
+      sse_(options_.maxBody) {
+  pages_.setLimits(options_.toolLimits);
+}
 
 SseProbe::~SseProbe() {
   stream_.reset();

@@ -49,7 +49,9 @@ StdioProbe::StdioProbe(loop::ProcessSpawner& spawner, const Clock& clock,
       clock_(clock),
       options_(std::move(options)),
       done_(std::move(done)),
-      timer_(timers.createTimer()) {}
+      timer_(timers.createTimer()) {
+  pages_.setLimits(options_.toolLimits);
+}
 
 StdioProbe::~StdioProbe() {
   process_.reset();  // the spawner's shutdown ladder takes over

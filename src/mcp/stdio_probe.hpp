@@ -25,6 +25,7 @@ struct StdioOptions {
   std::string cwd;
   int64_t timeoutMs = 10'000;
   size_t maxBody = 8 * 1024 * 1024;  // the longest line (one message) accepted from the server
+  ToolLimits toolLimits;
   // Set: stop after the handshake and keep the process (see KeepOpen).
   std::shared_ptr<KeepOpen> keepOpen;
 };

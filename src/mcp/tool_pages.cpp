@@ -14,6 +14,20 @@ std::string snippet(std::string_view text, size_t max) {
   return out;
 }
 
+namespace {
+
+std::string formatSize(size_t bytes) {
+  if (bytes % (1024 * 1024) == 0) {
+    return std::to_string(bytes / (1024 * 1024)) + " MiB";
+  }
+  if (bytes % 1024 == 0) {
+    return std::to_string(bytes / 1024) + " KiB";
+  }
+  return std::to_string(bytes) + " bytes";
+}
+
+}  // namespace
+
 Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
   // Every transport hands over the result of a message that decodeMessage accepted.
   auto page = decodeToolsListResult(resultJson, Trust::kValidated);
@@ -22,7 +36,18 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
   }
   ++pages_;
   for (auto& t : page->tools) {
+    bytes_ += t.raw.size();
     tools_.push_back(std::move(t));
+  }
+  if (tools_.size() > limits_.maxTools) {
+    tools_.clear();
+    return makeError("tools/list returned more than max_tools (" +
+                     std::to_string(limits_.maxTools) + ") tools");
+  }
+  if (bytes_ > limits_.maxBytes) {
+    tools_.clear();
+    return makeError("tools/list returned more than max_tools_bytes (" +
+                     formatSize(limits_.maxBytes) + ") of tool definitions");
   }
   if (!page->nextCursor) {
     std::unordered_set<std::string_view> names;

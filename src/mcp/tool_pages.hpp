@@ -15,11 +15,21 @@ namespace mcphd::mcp {
 // published length (kMaxErrorMessage); cutting here first could leave half a secret behind.
 std::string snippet(std::string_view text, size_t max = 4096);
 
-// Collects the pages of a tools/list: at most 64 pages; a repeated cursor or a tool name seen
-// twice is a protocol error, never a silently truncated list. Shared by every transport.
+// How large a server's whole tool list may be (max_tools, max_tools_bytes): beyond, the list is
+// a protocol error (the server is degraded), never kept in part.
+struct ToolLimits {
+  size_t maxTools = 10'000;
+  size_t maxBytes = 16 * 1024 * 1024;  // the tool definitions as the server sent them
+};
+
+// Collects the pages of a tools/list: at most 64 pages; a repeated cursor, a tool name seen
+// twice or a list over its limits is a protocol error, never a silently truncated list. Shared
+// by every transport.
 class ToolPages {
  public:
   static constexpr int kMaxPages = 64;
+
+  void setLimits(ToolLimits limits) { limits_ = limits; }
 
   // Adds one tools/list result; returns the cursor of the next page, nullopt when the list is
   // complete, or the protocol error.
@@ -31,6 +41,8 @@ class ToolPages {
   std::vector<Tool> tools_;
   std::vector<std::string> cursors_;
   int pages_ = 0;
+  size_t bytes_ = 0;
+  ToolLimits limits_;
 };
 
 }  // namespace mcphd::mcp

@@ -69,6 +69,8 @@ struct ServerSpec {
   int64_t unhealthyIntervalMs = 5'000;
   int64_t maxBackoffMs = 300'000;
   size_t maxBody = 8 * 1024 * 1024;
+  size_t maxTools = 10'000;                  // a whole tool list: more is a protocol error
+  size_t maxToolsBytes = 16 * 1024 * 1024;   // ... and so are more bytes of tool definitions
   bool operator==(const ServerSpec&) const = default;
 };
 

@@ -17,6 +17,7 @@
 //   /huge?mb=M                 initialize answered with a body of M MiB (default 64)
 //   /sse-never                 initialize answered as an SSE stream of keep-alive comments only
 //   /repeat-cursor             tools/list always answers nextCursor "again"
+//   /fat-pages?pages=P&kb=K    tools/list of P pages, each one tool with a K KiB description
 //   /invalid-utf8              tools/list holds a string with invalid UTF-8
 //   /deep-json                 initialize result nested 10,000 levels deep
 //   /reset                     the connection is reset in the middle of the initialize body
@@ -356,6 +357,22 @@ void handle(Conn* c, const Request& r) {
                  rpcResult(id,
                            "{\"tools\":[{\"name\":\"t\",\"description\":\"bad \xff\xfe "
                            "bytes\",\"inputSchema\":{\"type\":\"object\"}}]}"));
+      return;
+    }
+    if (mode == "fat-pages") {
+      // One tool per page, its description `kb` KiB long, over `pages` pages.
+      long pages = std::max(1L, queryInt(r, "pages", 64));
+      size_t kb = static_cast<size_t>(queryInt(r, "kb", 1024));
+      std::string cursor = unquote(jsonField(r.body, "cursor"));
+      long page =
+          cursor.size() > 1 && cursor[0] == 'p' ? std::strtol(cursor.c_str() + 1, nullptr, 10) : 0;
+      std::string result = "{\"tools\":[{\"name\":\"fat-" + std::to_string(page) +
+                           "\",\"description\":\"" + std::string(kb * 1024, 'x') +
+                           "\",\"inputSchema\":{\"type\":\"object\"}}]";
+      if (page + 1 < pages) {
+        result += ",\"nextCursor\":\"p" + std::to_string(page + 1) + "\"";
+      }
+      answerJson(c, r, 200, "OK", rpcResult(id, result + "}"));
       return;
     }
     long tools = mode == "many-tools" ? 10000 : queryInt(r, "tools", 3);

@@ -65,3 +65,27 @@ TEST_CASE("ten thousand check-all commands for a thousand servers: every one ans
                                             << " bytes, peak RSS " << peakKiB / 1024 << " MiB");
   CHECK(daemon.stop(SIGTERM, 10s) == std::optional<int>(0));
 }
+
+TEST_CASE("a tool list over max_tools or max_tools_bytes is a protocol error, not memory") {
+  TempDir dir;
+  FaultServer fault(dir);
+  writeFile(dir.file("d.yaml"),
+            "defaults:\n  interval: 1m\n  timeout: 30s\nservers:\n"
+            "  - id: fat\n    url: " + fault.url("fat", "fat-pages?pages=64&kb=1024") + "\n"
+            "  - id: many\n    url: " + fault.url("many", "healthy?tools=50&pages=5") + "\n"
+            "    max_tools: 20\n"
+            "  - id: fits\n    url: " + fault.url("fits", "healthy?tools=20&pages=2") + "\n"
+            "    max_tools: 20\n");
+  Process p({MCPHD_DAEMON_PATH, "--config", dir.file("d.yaml"), "--once"}, {},
+            dir.file("once.out"));
+  auto rc = p.wait(60s);
+  REQUIRE(rc);
+  const std::string out = readFile(dir.file("once.out"));
+  INFO(out);
+  CHECK(out.find(R"("server_id":"fat","seq":1,"status":"degraded")") != std::string::npos);
+  CHECK(out.find("tools/list returned more than max_tools_bytes (16 MiB) of tool definitions") !=
+        std::string::npos);
+  CHECK(out.find(R"("server_id":"many","seq":1,"status":"degraded")") != std::string::npos);
+  CHECK(out.find("tools/list returned more than max_tools (20) tools") != std::string::npos);
+  CHECK(out.find(R"("server_id":"fits","seq":1,"status":"healthy")") != std::string::npos);
+}

@@ -1,0 +1,46 @@
+#include "mcp/tool_pages.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace mcphd::mcp;
+
+namespace {
+
+std::string page(int first, int count, const std::string& next, size_t descriptionBytes = 1) {
+  std::string out = R"({"tools":[)";
+  for (int i = first; i < first + count; ++i) {
+    out += (i > first ? "," : "") + std::string(R"({"name":"t)") + std::to_string(i) +
+           R"(","description":")" + std::string(descriptionBytes, 'd') +
+           R"(","inputSchema":{"type":"object"}})";
+  }
+  out += "]";
+  if (!next.empty()) {
+    out += R"(,"nextCursor":")" + next + "\"";
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+TEST_CASE("a tool list may not exceed max_tools or max_tools_bytes, whatever the pages") {
+  ToolPages pages;
+  pages.setLimits(ToolLimits{5, 1024 * 1024});
+  REQUIRE(pages.add(page(0, 3, "p1")).ok());
+  auto over = pages.add(page(3, 3, ""));
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.error().message == "tools/list returned more than max_tools (5) tools");
+  CHECK(pages.tools().empty());  // nothing of it is kept
+
+  ToolPages fat;
+  fat.setLimits(ToolLimits{100, 2048});
+  REQUIRE(fat.add(page(0, 1, "p1", 1000)).ok());
+  auto big = fat.add(page(1, 1, "p2", 1100));
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().message == "tools/list returned more than max_tools_bytes (2 KiB) of tool "
+                               "definitions");
+
+  ToolPages exact;
+  exact.setLimits(ToolLimits{5, 1024 * 1024});
+  REQUIRE(exact.add(page(0, 5, "")).ok());
+  CHECK(exact.tools().size() == 5);
+}
