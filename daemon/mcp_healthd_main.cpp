@@ -280,6 +280,7 @@ struct Reloader {
     http.setEgressPolicy(f.egress);
     http.setRegistryEgressPolicy(f.registryEgress);
     sched.setMaxConcurrent(f.maxConcurrentChecks);
+    sched.setMaxWatches(f.maxWatches);
     current.keys = std::move(f.keys);  // the registry holds a reference to current.keys
     current.acceptV1 = f.acceptV1;
     registry.setRecordOptions(registry::RecordOptions{current.acceptV1});
@@ -287,6 +288,7 @@ struct Reloader {
     current.egress = f.egress;
     current.registryEgress = f.registryEgress;
     current.maxConcurrentChecks = f.maxConcurrentChecks;
+    current.maxWatches = f.maxWatches;
     configIds = ids;
     registry.reconfigure(current.defaults, std::move(ids));
     return std::to_string(count) + " servers in the config file, " + std::to_string(removed) +
@@ -317,6 +319,7 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
     SinkTap sinkTap(publisher, metrics);
     auto sched = std::make_unique<scheduler::Scheduler>(loop, loop, random, prober, sinkTap,
                                                         cfg.maxConcurrentChecks);
+    sched->setMaxWatches(cfg.maxWatches);
     std::set<std::string> configIds;
     for (const auto& s : cfg.servers) {
       configIds.insert(s.id);

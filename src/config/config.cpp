@@ -344,6 +344,8 @@ class Loader {
         }
       } else if (k == "watch_tools") {
         s.watchTools = boolean(v, key);
+      } else if (k == "min_relist_interval") {
+        s.minRelistIntervalMs = duration(v, key);
       } else if (k == "headers") {
         s.headers = headerMap(v, key);
       } else if (k == "auth") {
@@ -453,7 +455,8 @@ class Loader {
       throw ConfigError{name_ + ": the file is empty"};
     }
     allowOnly(root, "",
-              {"redis", "defaults", "max_concurrent_checks", "registry_resync", "secrets", "egress",
+              {"redis", "defaults", "max_concurrent_checks", "max_watches", "registry_resync",
+               "secrets", "egress",
                "servers", "metrics", "log"});
     if (const auto& m = root["metrics"]) {
       allowOnly(m, "metrics", {"listen"});
@@ -565,6 +568,9 @@ class Loader {
             readSecretFile(r["password_file"], "redis.password_file", /*privateOnly=*/true);
       }
     }
+    if (const auto& m = root["max_watches"]) {
+      c.maxWatches = static_cast<size_t>(integer(m, "max_watches", 0, 1'000'000));
+    }
     if (const auto& m = root["max_concurrent_checks"]) {
       c.maxConcurrentChecks = static_cast<size_t>(integer(m, "max_concurrent_checks", 1, 100000));
     }
@@ -588,7 +594,8 @@ class Loader {
                                                       "args",
                                                       "env",
                                                       "cwd",
-                                                      "watch_tools"};
+                                                      "watch_tools",
+                                                      "min_relist_interval"};
     ServerSpec defaults;
     std::map<std::string, YAML::Node> defaultMarks;
     if (const auto& d = root["defaults"]) {

@@ -25,6 +25,7 @@ struct Config {
   std::string path;
   RedisSettings redis;
   size_t maxConcurrentChecks = 256;
+  size_t maxWatches = 1'000;  // max_watches: kept watch_tools sessions
   int64_t registryResyncMs = 60'000;  // full reload of the Redis registry
   auth::KeyRing keys;                 // secrets.keys / secrets.active; may be empty
   bool acceptV1 = false;              // secrets.accept_v1: v1 envelopes (not bound) are accepted

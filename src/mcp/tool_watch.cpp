@@ -265,11 +265,22 @@ class Watch final : public ToolWatch {
     return h;
   }
 
-  // A burst of notifications is one re-list, 500 ms after the first.
+  // A burst of notifications is one re-list, 500 ms after the first; later ones wait until
+  // min_relist_interval has passed since the last re-list (a server that says list_changed all the
+  // time cannot make us list it all the time).
   void relistSoon() {
-    if (!coalesce_->active()) {
-      coalesce_->start(kListChangedCoalesceMs, [this] { onToolsChanged_(); });
+    if (coalesce_->active()) {
+      return;
     }
+    int64_t delayMs = kListChangedCoalesceMs;
+    if (lastRelistUs_ >= 0) {
+      const int64_t sinceMs = (ctx_.clock.nowUs() - lastRelistUs_) / 1000;
+      delayMs = std::max(delayMs, spec_.minRelistIntervalMs - sinceMs);
+    }
+    coalesce_->start(delayMs, [this] {
+      lastRelistUs_ = ctx_.clock.nowUs();
+      onToolsChanged_();
+    });
   }
 
   void lost(uint64_t gen, const std::string& why) {
@@ -322,6 +333,7 @@ class Watch final : public ToolWatch {
   registry::Transport transport_;
   std::function<void()> onToolsChanged_;
   std::unique_ptr<loop::Timer> coalesce_;
+  int64_t lastRelistUs_ = -1;  // when the last re-list was asked for; -1: never
   std::unique_ptr<loop::Timer> retry_;
   std::unique_ptr<loop::Timer> deferred_;
   std::unique_ptr<loop::Timer> deferredLost_;

@@ -58,6 +58,9 @@ struct ServerSpec {
   std::string cwd;                                  // empty: the daemon's working directory
   // Keep a session open to hear notifications/tools/list_changed (servers that advertise it).
   bool watchTools = false;
+  // A watched server is re-listed at most once per this, however often it says list_changed (its
+  // first notification is still answered within kListChangedCoalesceMs).
+  int64_t minRelistIntervalMs = 5'000;
   std::vector<std::pair<std::string, std::string>> headers;  // not secret
   AuthSpec auth;
   int64_t intervalMs = 30'000;

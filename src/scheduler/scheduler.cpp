@@ -17,12 +17,19 @@ Scheduler::Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, m
 
 Scheduler::~Scheduler() { stop(); }
 
+void Scheduler::dropWatch(Session& s) {
+  if (s.watch) {
+    s.watch.reset();
+    --watches_;
+  }
+}
+
 void Scheduler::stop() {
   stopped_ = true;
   for (auto& [id, s] : sessions_) {
     s->timer->stop();
     s->inFlight.reset();
-    s->watch.reset();
+    dropWatch(*s);
     s->queued = false;
   }
   queue_.clear();
@@ -58,7 +65,8 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
     const bool changed = !(s.spec == spec);
     s.spec = spec;
     if (changed) {
-      s.watch.reset();  // watched again (or not) after the next check with the new settings
+      dropWatch(s);  // watched again (or not) after the next check with the new settings
+      s.watchRefused = false;
     }
     if (changed && s.parked && !stopped_) {
       s.parked = false;  // the record changed: worth another look
@@ -96,6 +104,7 @@ void Scheduler::removeServer(const std::string& id, const std::string& commandId
   if (it->second->inFlight) {
     --running_;
   }
+  dropWatch(*it->second);
   // Commands waiting for this server's result are answered by the removal.
   const Session& gone = *it->second;
   answers.ids.insert(answers.ids.end(), gone.commandIds.begin(), gone.commandIds.end());
@@ -244,8 +253,19 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   Session* raw = &s;
   if (s.spec.watchTools && !s.watch && !stopped_ && !report.probe.error &&
       report.probe.toolsListChanged) {
-    const std::string id = s.spec.id;
-    s.watch = prober_.watch(s.spec, [this, id] { checkNow(id, "list_changed"); });
+    if (watches_ >= maxWatches_) {
+      if (!s.watchRefused) {
+        s.watchRefused = true;
+        log::warn("server " + s.spec.id + ": max_watches (" + std::to_string(maxWatches_) +
+                  ") sessions are kept already; its tools are re-listed by its periodic checks");
+      }
+    } else {
+      const std::string id = s.spec.id;
+      s.watch = prober_.watch(s.spec, [this, id] { checkNow(id, "list_changed"); });
+      if (s.watch) {
+        ++watches_;
+      }
+    }
   }
   if (report.status == Status::kAuthRequired) {
     // Probing again cannot help until someone authorizes: wait for the record to change.

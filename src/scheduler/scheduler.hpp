@@ -90,6 +90,10 @@ class Scheduler final : public registry::ServerListener {
   std::map<Status, size_t> statusCounts() const;
   // max_concurrent_checks changed (config reload): queued checks start if there is room now.
   void setMaxConcurrent(size_t n);
+  // max_watches: at most this many kept watch sessions; servers beyond it are re-listed by their
+  // periodic checks only (logged once per server). Existing watches are not dropped.
+  void setMaxWatches(size_t n) { maxWatches_ = n; }
+  size_t watches() const { return watches_; }
 
   size_t running() const { return running_; }
   size_t queued() const { return queue_.size(); }
@@ -113,12 +117,14 @@ class Scheduler final : public registry::ServerListener {
     // watch_tools: the session kept open for tools/list_changed, started after a check that
     // found the server advertising it; dropped when the spec changes.
     std::unique_ptr<mcp::ToolWatch> watch;
+    bool watchRefused = false;  // over max_watches: said once
   };
 
   void due(Session& s, std::string trigger);
   void launch(Session& s);
   void onDone(Session& s, mcp::ProbeResult result);
   void startQueued();
+  void dropWatch(Session& s);
 
   Clock& clock_;
   loop::TimerFactory& timers_;
@@ -131,6 +137,8 @@ class Scheduler final : public registry::ServerListener {
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   std::deque<std::string> queue_;  // ids waiting for a slot, in the order they fell due
   BroadcastLog broadcasts_;
+  size_t maxWatches_ = 1'000;
+  size_t watches_ = 0;
 };
 
 }  // namespace mcphd::scheduler

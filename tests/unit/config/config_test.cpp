@@ -67,7 +67,8 @@ TEST_CASE("config errors name the file, the line and the key") {
       errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
       "test.yaml:4: servers[0].intervall: unknown key (known keys: args, auth, command, "
       "connect_timeout, cwd, env, headers, healthy_threshold, id, interval, jitter, max_backoff, "
-      "max_body, timeout, transport, unhealthy_interval, unhealthy_threshold, url, watch_tools)");
+      "max_body, max_tools, max_tools_bytes, min_relist_interval, timeout, transport, "
+            "unhealthy_interval, unhealthy_threshold, url, watch_tools)");
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5 s\n")
             .rfind("test.yaml:4: servers[0].interval: '5 s' is not a duration", 0) == 0);
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n  - id: a\n    url: http://y/mcp\n") ==

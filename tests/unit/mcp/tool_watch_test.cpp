@@ -67,7 +67,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("a watched stdio server keeps its process; a burst of list_changed is one re-list") {
+TEST_CASE("a watched stdio server keeps its process; a burst of list_changed is one re-list and later ones wait for min_relist_interval") {
   Fixture f;
   auto w = f.watch();
   f.handshake(0);
@@ -82,9 +82,25 @@ TEST_CASE("a watched stdio server keeps its process; a burst of list_changed is 
   f.spawner.out(0, R"({"jsonrpc":"2.0","id":"s1","method":"ping"})"
                    "\n");
   CHECK(f.spawner.lines(0).back() == R"({"jsonrpc":"2.0","id":"s1","result":{}})");
+  // Later notifications: at most one re-list per min_relist_interval (5 s), however many.
+  for (int i = 0; i < 50; ++i) {
+    f.spawner.out(0, kListChanged);
+    f.loop.advance(10);
+  }
+  f.loop.advance(4'499);  // 4,999 ms after the first re-list
+  CHECK(f.changes == 1);
+  f.loop.advance(1);
+  CHECK(f.changes == 2);
+  f.spawner.out(0, kListChanged);
+  f.loop.advance(4'999);
+  CHECK(f.changes == 2);
+  f.loop.advance(1);
+  CHECK(f.changes == 3);
+  // Quiet for longer than the interval: the next one is answered within 500 ms again.
+  f.loop.advance(20'000);
   f.spawner.out(0, kListChanged);
   f.loop.advance(500);
-  CHECK(f.changes == 2);
+  CHECK(f.changes == 4);
   w.reset();
   CHECK(f.spawner.children[0]->detached);  // the process goes when the watch goes
 }

@@ -384,3 +384,32 @@ TEST_CASE("check * is counted once per server whatever the number of commands, a
   CHECK(sink.reports.back().broadcastFrom == 1001);
   CHECK(sink.reports.back().broadcastTo == 1002);
 }
+
+TEST_CASE("no more watch sessions than max_watches; a freed place is taken by the next check") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  sched.setMaxWatches(1);
+  mcp::ProbeResult listChanged;
+  listChanged.toolsListChanged = true;
+  for (const char* id : {"a", "b"}) {
+    auto s = server(id);
+    s.watchTools = true;
+    sched.upsertServer(s);
+  }
+  loop.runDue();
+  prober.finish("a", listChanged);
+  prober.finish("b", listChanged);
+  CHECK(prober.watchesStarted == 1);
+  CHECK(sched.watches() == 1);
+  CHECK(prober.watches.count("a") == 1);
+  sched.removeServer("a", "");
+  CHECK(sched.watches() == 0);
+  REQUIRE(sched.checkNow("b", "command", ""));
+  loop.runDue();
+  prober.finish("b", listChanged);
+  CHECK(prober.watches.count("b") == 1);
+  CHECK(sched.watches() == 1);
+}
