@@ -9,7 +9,7 @@ namespace mcphd::http {
 namespace {
 
 constexpr size_t kMaxRequest = 8 * 1024;
-constexpr uint64_t kRequestTimeoutMs = 10'000;
+constexpr uint64_t kRequestTimeoutMs = 5'000;  // an idle connection is closed after this
 constexpr size_t kMaxConnections = 64;
 
 const char* reason(int status) {
@@ -45,6 +45,7 @@ struct HttpServer::Connection {
   uv_timer_t* timer = nullptr;
   std::string in;
   bool answered = false;
+  uint64_t accepted = 0;  // order of acceptance: the oldest idle one goes first when full
 };
 
 HttpServer::HttpServer(loop::UvLoop& loop, Handler handler)
@@ -101,12 +102,28 @@ void HttpServer::onConnection() {
   uv_tcp_init(loop_.raw(), c->tcp);
   c->tcp->data = c;
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_),
-                reinterpret_cast<uv_stream_t*>(c->tcp)) != 0 ||
-      connections_.size() >= kMaxConnections) {
+                reinterpret_cast<uv_stream_t*>(c->tcp)) != 0) {
     c->tcp->data = nullptr;
-    loop::closeAndDelete(c->tcp);  // refused: too many at once
+    loop::closeAndDelete(c->tcp);
     return;
   }
+  if (connections_.size() >= kMaxConnections) {
+    // Full: the oldest connection that has not sent its request yet makes room, so idle
+    // connections (a scanner, a stuck client) cannot keep /healthz from being answered.
+    Connection* oldest = nullptr;
+    for (const auto& [conn, owned] : connections_) {
+      if (!conn->answered && (oldest == nullptr || conn->accepted < oldest->accepted)) {
+        oldest = conn;
+      }
+    }
+    if (oldest == nullptr) {
+      c->tcp->data = nullptr;
+      loop::closeAndDelete(c->tcp);  // every one is being answered: refused
+      return;
+    }
+    closeConnection(oldest);
+  }
+  c->accepted = ++accepted_;
   c->timer = new uv_timer_t;
   uv_timer_init(loop_.raw(), c->timer);
   c->timer->data = c;

@@ -18,8 +18,9 @@ struct ServerResponse {
 };
 
 // A small HTTP/1.1 server on the loop for /metrics and /healthz: GET and HEAD only, one request
-// per connection (answered with Connection: close), requests up to 8 KiB, 10 s to send one, at
-// most 64 connections at a time. The handler runs on the loop and must be quick.
+// per connection (answered with Connection: close), requests up to 8 KiB, 5 s to send one, at
+// most 64 connections at a time; when full, the oldest connection that has not sent its request
+// is dropped for the new one. The handler runs on the loop and must be quick.
 class HttpServer {
  public:
   using Handler = std::function<ServerResponse(const std::string& method, const std::string& path)>;
@@ -45,6 +46,7 @@ class HttpServer {
   uv_tcp_t* listener_ = nullptr;
   std::string address_;
   std::map<Connection*, std::unique_ptr<Connection>> connections_;
+  uint64_t accepted_ = 0;
 };
 
 }  // namespace mcphd::http

@@ -1,7 +1,12 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -117,4 +122,37 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
   auto rc = daemon.stop(SIGTERM, 5s);
   REQUIRE(rc);
   CHECK(*rc == 0);
+}
+
+TEST_CASE("/healthz is answered while 200 idle connections are open on the metrics port") {
+  TempDir dir;
+  const int port = freePort();
+  writeFile(dir.file("m.yaml"), "redis:\n  url: redis://127.0.0.1:" + std::to_string(freePort()) +
+                                    "/0\nmetrics:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                                    "\nservers: []\n");
+  Process daemon({MCPHD_DAEMON_PATH, "--config", dir.file("m.yaml")}, {}, dir.file("daemon.log"));
+  INFO("daemon log: " << dir.file("daemon.log"));
+  REQUIRE(waitForPort(port, 10s));
+  std::vector<int> idle;
+  for (int i = 0; i < 200; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    // Half a request line, and nothing more: idle from the server's side.
+    REQUIRE(write(fd, "GET /metr", 9) == 9);
+    idle.push_back(fd);
+  }
+  std::this_thread::sleep_for(200ms);  // let the daemon accept them all
+  auto t0 = Clock::now();
+  auto h = httpRequest(port, "GET", "/healthz");
+  CHECK(h.first == 503);  // answered (Redis is not there: 503 with the reason)
+  CHECK(h.second.find("\"redis\"") != std::string::npos);
+  CHECK(Clock::now() - t0 < 2s);  // at once, not after the idle ones time out (5 s)
+  for (int fd : idle) {
+    close(fd);
+  }
+  CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
 }
