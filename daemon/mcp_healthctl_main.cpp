@@ -64,7 +64,8 @@ const char* kHelp =
     "      [--secret-header-file 'Name:FILE'] [--scope S] [--audience A] [--resource R]\n"
     "      [--token-endpoint-auth-method M] [--header 'K: V'] [--interval D] [--timeout D] [--wait "
     "D]\n"
-    "  edit ID [any option of add]    change a record and re-seal it; stored secrets are kept\n"
+    "  edit ID [any option of add] [--rediscover]\n"
+    "                                 change a record and re-seal it; stored secrets are kept\n"
     "                                 unless new ones are given; '' removes a field\n"
     "  reseal ID|--all [--yes]        re-seal credentials as v2 with secrets.active (shows each\n"
     "                                 url and token_url and asks first; also rotates keys)\n"
@@ -95,6 +96,7 @@ struct Options {
   bool json = false;
   bool all = false;
   bool secretStdin = false;
+  bool rediscover = false;
   std::vector<std::string> positional;
 };
 
@@ -150,6 +152,8 @@ Options parseOptions(std::vector<std::string>& args) {
       o.all = true;
     } else if (a == "--client-secret-stdin") {
       o.secretStdin = true;
+    } else if (a == "--rediscover") {
+      o.rediscover = true;
     } else if (a == "--header" || a == "--secret-header-file") {
       if (i + 1 >= args.size()) {
         usage(a + " needs a value");
@@ -512,6 +516,91 @@ void applyFieldOptions(const Options& o, registry::RecordFields& fields) {
   fields["updated_at"] = now;
 }
 
+// OAuth discovery as the daemon does it (the server's 401 challenge, its protected resource
+// metadata, the authorization server's metadata with the issuer and https rules), run once so the
+// record can hold the token endpoint: the daemon then sends the secret there and nowhere else.
+// Nothing secret is sent. Exits 1 with the reason when discovery fails.
+std::string discoverTokenEndpoint(const Global& g, const std::string& id,
+                                  const registry::RecordFields& fields) {
+  registry::ServerSpec spec = g.cfg ? g.cfg->defaults : registry::ServerSpec{};
+  spec.id = id;
+  spec.url = fields.at("url");
+  spec.auth = registry::AuthSpec{};
+  spec.auth.type = registry::AuthType::kOAuth2;
+  if (auto it = fields.find("headers"); it != fields.end()) {
+    spec.headers.clear();  // the record's own; parsed for the request below
+    Parsed p(it->second);
+    simdjson::dom::object obj;
+    if (p.ok && p.root.get(obj) == simdjson::SUCCESS) {
+      for (auto [k, v] : obj) {
+        std::string_view value;
+        if (v.get_string().get(value) == simdjson::SUCCESS) {
+          spec.headers.emplace_back(std::string(k), std::string(value));
+        }
+      }
+    }
+  }
+  std::string found;
+  std::string issuer;
+  std::string failure;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  {
+    loop::UvLoop loop;
+    {
+      http::CurlMultiClient http(loop);
+      if (g.cfg) {
+        http.setEgressPolicy(g.cfg->egress);
+      }
+      auth::OAuth2Provider auth(http, loop);
+      std::unique_ptr<auth::Pending> discovery;
+      http::Request req;
+      req.url = spec.url;
+      for (const auto& [name, value] : spec.headers) {
+        req.headers.push_back(name + ": " + value);
+      }
+      req.headers.push_back("Content-Type: application/json");
+      req.headers.push_back("Accept: application/json, text/event-stream");
+      req.body =
+          R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
+          R"("capabilities":{},"clientInfo":{"name":"mcp-healthctl","version":")" MCPHD_VERSION
+          R"("}}})";
+      req.timeoutMs = spec.timeoutMs;
+      req.connectTimeoutMs = spec.connectTimeoutMs;
+      req.maxBody = 1024 * 1024;
+      auto call = http.send(std::move(req), [&](http::Response r) {
+        if (r.failure != http::Failure::kNone) {
+          failure = spec.url + " is unreachable: " + r.failureMessage;
+          return;
+        }
+        // Without a 401 challenge the well-known locations are tried all the same.
+        discovery = auth.discover(spec, r.status == 401 ? r.wwwAuthenticate : "Bearer",
+                                  [&](Result<void> d) {
+                                    if (!d) {
+                                      failure = d.error().message;
+                                      return;
+                                    }
+                                    found = auth.discoveredTokenEndpoint(spec);
+                                    issuer = auth.discoveredIssuer(spec);
+                                  });
+      });
+      loop.run();
+      call.reset();
+      discovery.reset();
+    }
+    (void)loop.close();
+  }
+  curl_global_cleanup();
+  if (found.empty()) {
+    std::fprintf(stderr,
+                 "mcp-healthctl: OAuth discovery for %s failed: %s (give --token-url to name the "
+                 "token endpoint yourself)\n",
+                 spec.url.c_str(), failure.empty() ? "no token endpoint found" : failure.c_str());
+    std::exit(1);
+  }
+  std::fprintf(stderr, "token_url: discovered %s (issuer %s)\n", found.c_str(), issuer.c_str());
+  return found;
+}
+
 // Seals `creds` into `fields` (bound to them) when the record has any, and checks the record the
 // daemon will read. Usage error when it would not be valid.
 void sealAndCheck(const Global& g, const std::string& id, registry::RecordFields& fields,
@@ -582,6 +671,9 @@ int cmdAdd(const Global& g, std::vector<std::string>& args) {
   if (a.type != "oauth2") {
     fields.erase("oauth2_flow");
   }
+  if (a.type == "oauth2" && fields.count("token_url") == 0) {
+    fields["token_url"] = discoverTokenEndpoint(g, id, fields);
+  }
   sealAndCheck(g, id, fields, a.creds, a.type != "none");
   return writeRecord(g, id, fields, wait);
 }
@@ -620,13 +712,14 @@ void mergeSecrets(auth::Credentials& stored, auth::Credentials given) {
   if (!given.username.empty()) {
     stored.username = given.username;
   }
-  for (auto& [name, value] : given.headers) {
+  for (auto& header : given.headers) {
+    const std::string& name = header.first;
     auto it = std::find_if(stored.headers.begin(), stored.headers.end(),
-                           [&](const auto& h) { return h.first == name; });
+                           [&name](const auto& h) { return h.first == name; });
     if (it != stored.headers.end()) {
-      it->second = std::move(value);
+      it->second = std::move(header.second);
     } else {
-      stored.headers.emplace_back(name, std::move(value));
+      stored.headers.emplace_back(name, std::move(header.second));
     }
   }
 }
@@ -670,6 +763,13 @@ int cmdEdit(const Global& g, std::vector<std::string>& args) {
   }
   const registry::RecordFields before = fields;
   applyFieldOptions(o, fields);
+  const bool oauth2 = fields.count("auth_type") != 0 && fields["auth_type"] == "oauth2";
+  if (oauth2 && o.values.count("--token-url") == 0 &&
+      (o.rediscover || fields.count("token_url") == 0)) {
+    fields["token_url"] = discoverTokenEndpoint(g, id, fields);
+  } else if (o.rediscover) {
+    usage("--rediscover is for records with auth_type oauth2 (and without --token-url)");
+  }
   mergeSecrets(stored, std::move(given));
   const bool authNone = fields.count("auth_type") == 0 || fields["auth_type"] == "none";
   if (authNone) {

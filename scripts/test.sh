@@ -3,7 +3,8 @@
 # normal build, then again in an ASan+UBSan build, then each libFuzzer target (clang, ASan+UBSan)
 # for a few seconds. Exit status 0 only when all pass.
 #   ./scripts/test.sh               everything, fuzzing 5 s per target
-#   ./scripts/test.sh --fuzz SECS   only the fuzz targets, SECS seconds each
+#   ./scripts/test.sh --fuzz SECS   only the fuzz targets, SECS seconds each, from their committed
+#                                   seeds (tests/fuzz/corpus/<target>) with their dictionaries
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,12 +36,16 @@ run_fuzz() {
   CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCPHD_FUZZ=ON -DMCPHD_TESTS=OFF >/dev/null
   cmake --build build-fuzz -j"$jobs"
   local passed=0 failed=0
-  for target in sse_parser jsonrpc envelope config; do
+  for target in sse_parser jsonrpc envelope config record; do
+    # The committed seeds (real answers of the peers, envelopes of every kind, the example config,
+    # every crash found so far) start a scratch copy, so runs never change the repository.
     local corpus
     corpus=$(mktemp -d)
-    if build-fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 "$corpus" \
-        >"build-fuzz/fuzz_$target.log" 2>&1; then
-      echo "fuzz $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "build-fuzz/fuzz_$target.log" | tail -1)"
+    cp tests/fuzz/corpus/$target/* "$corpus"/
+    if build-fuzz/fuzz_$target -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
+        -dict=tests/fuzz/$target.dict "$corpus" >"build-fuzz/fuzz_$target.log" 2>&1; then
+      echo "fuzz $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "build-fuzz/fuzz_$target.log" | tail -1)," \
+        "$(grep -o 'cov: [0-9]* ft: [0-9]*' "build-fuzz/fuzz_$target.log" | tail -1)"
       passed=$((passed + 1))
     else
       echo "fuzz $target: FAILED (crash input and trace below)"

@@ -39,6 +39,17 @@ class OAuth2Provider final : public AuthProvider {
   std::unique_ptr<Pending> discover(const registry::ServerSpec& spec, const std::string& challenge,
                                     std::function<void(Result<void>)> done) override;
 
+  // What discovery found for the server's current url: its token endpoint and issuer ("" when
+  // nothing yet). mcp-healthctl stores the endpoint in the record, which binds it.
+  std::string discoveredTokenEndpoint(const registry::ServerSpec& spec) const {
+    const Discovered* d = discoveredFor(spec);
+    return d == nullptr ? std::string() : d->tokenUrl;
+  }
+  std::string discoveredIssuer(const registry::ServerSpec& spec) const {
+    const Discovered* d = discoveredFor(spec);
+    return d == nullptr ? std::string() : d->issuer;
+  }
+
   size_t cachedTokens() const { return tokens_.size(); }
   uint64_t tokenRequests() const { return tokenRequests_; }
   // Token endpoint answers: a token, or a failure (unreachable, refused, unusable answer).

@@ -37,7 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // What parses must survive a round trip unchanged.
     std::string again = mcphd::auth::encodeCredentials(c.value());
     auto back = mcphd::auth::parseCredentials(again);
-    if (!back || !(back->clientSecret == c->clientSecret) || back->clientId != c->clientId) {
+    if (!back || !(back->clientSecret == c->clientSecret) || back->clientId != c->clientId ||
+        back->bound != c->bound || !(back->refreshToken == c->refreshToken) ||
+        back->username != c->username) {
       __builtin_trap();
     }
   }

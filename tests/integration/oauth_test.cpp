@@ -1,10 +1,13 @@
 #include <curl/curl.h>
 #include <signal.h>
+#include <sodium.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "auth/key_ring.hpp"
 #include "harness.hpp"
+#include "registry/record.hpp"
 
 using namespace mcphd::itest;
 using namespace std::chrono_literals;
@@ -106,6 +109,17 @@ TEST_CASE(
     CHECK(out.find(R"("status":"healthy")") != std::string::npos);
     CHECK(out.find(R"("tool_count":2)") != std::string::npos);
   }
+  // add ran discovery once and stored the token endpoint it found: the record binds it, and the
+  // daemon sends the secret there and nowhere else.
+  const std::string tokenUrl = "http://127.0.0.1:" + std::to_string(asPort) + "/token";
+  CHECK(redis.query({"HGET", "mcp:server:basic", "token_url"}) ==
+        std::optional<std::string>(tokenUrl));
+  CHECK(readFile(dir.file("basic.out")).find("token_url: discovered " + tokenUrl) !=
+        std::string::npos);
+  // edit --rediscover runs it again (same endpoint here) and keeps the client secret.
+  CHECK(runCtl(dir, {"--config", config, "edit", "post", "--rediscover"}, "rediscover.out") == 0);
+  CHECK(redis.query({"HGET", "mcp:server:post", "token_url"}) ==
+        std::optional<std::string>(tokenUrl));
   auto snapshot = redis.query({"GET", "mcp:tools:jwt"});
   REQUIRE(snapshot);
   CHECK(snapshot->find(R"("name":"whoami")") != std::string::npos);
@@ -149,14 +163,35 @@ TEST_CASE(
   CHECK(wrong.find("not-the-secret") == std::string::npos);
 
   // An authorization server whose metadata names another issuer (a mix-up): no token request.
+  // mcp-healthctl add refuses it (its discovery has the same rules) and writes nothing...
+  const std::string mixupUrl = "http://127.0.0.1:" + std::to_string(mcpPort) + "/mcp-mixup";
   CHECK(runCtl(dir,
-               {"--config", config, "add", "mixup", "--url",
-                "http://127.0.0.1:" + std::to_string(mcpPort) + "/mcp-mixup", "--auth", "oauth2",
+               {"--config", config, "add", "mixup", "--url", mixupUrl, "--auth", "oauth2",
                 "--client-id", "cc-basic", "--client-secret-file", dir.file("cc-basic.secret")},
                "mixup.out") == 1);
-  std::string mixup = readFile(dir.file("mixup.out"));
-  CHECK(mixup.find(R"("kind":"auth")") != std::string::npos);
-  CHECK(mixup.find("RFC 8414") != std::string::npos);
+  CHECK(readFile(dir.file("mixup.out")).find("RFC 8414") != std::string::npos);
+  CHECK_FALSE(redis.query({"HGET", "mcp:server:mixup", "url"}));
+  // ... and a record written without a token_url makes the daemon discover, with the same rules.
+  REQUIRE(sodium_init() >= 0);
+  mcphd::auth::KeyRing ring;
+  REQUIRE(ring.addKeyFile("k1", dir.file("k1.key"), "").ok());
+  REQUIRE(ring.setActive("k1").ok());
+  mcphd::auth::Credentials client;
+  client.clientId = "cc-basic";
+  client.clientSecret = mcphd::Secret(clientSecrets[0]);
+  const mcphd::registry::RecordFields mixup = {{"url", mixupUrl}, {"auth_type", "oauth2"}};
+  const std::string blob = *mcphd::registry::sealRecord("mixup", mixup, client, ring);
+  redis.query({"HSET", "mcp:server:mixup", "url", mixupUrl, "auth_type", "oauth2", "credentials",
+               blob});
+  redis.query({"SADD", "mcp:servers", "mixup"});
+  auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "mixup"});
+  REQUIRE(cmd);
+  auto answer = sub.waitFor(
+      [&](const Message& m) { return m.channel == "mcp:health" && field(m.payload, "command_id") == *cmd; },
+      kWait);
+  REQUIRE(answer);
+  CHECK(answer->payload.find(R"("kind":"auth")") != std::string::npos);
+  CHECK(answer->payload.find("RFC 8414") != std::string::npos);
   Json mixStats(httpCall("http://127.0.0.1:" + std::to_string(mcpPort) + "/admin/stats", false));
   REQUIRE(mixStats.ok);
   CHECK(num(mixStats.root, "captured") == 0);
