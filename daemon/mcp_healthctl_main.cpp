@@ -97,6 +97,7 @@ struct Options {
   bool all = false;
   bool secretStdin = false;
   bool rediscover = false;
+  bool yes = false;
   std::vector<std::string> positional;
 };
 
@@ -154,6 +155,8 @@ Options parseOptions(std::vector<std::string>& args) {
       o.secretStdin = true;
     } else if (a == "--rediscover") {
       o.rediscover = true;
+    } else if (a == "--yes") {
+      o.yes = true;
     } else if (a == "--header" || a == "--secret-header-file") {
       if (i + 1 >= args.size()) {
         usage(a + " needs a value");
@@ -730,6 +733,131 @@ bool hasSecrets(const auth::Credentials& c) {
          !c.password.empty() || !c.headers.empty();
 }
 
+// Asks on the terminal (stdin); true for "y" or "yes".
+bool confirm(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    return false;
+  }
+  return line == "y" || line == "Y" || line == "yes";
+}
+
+// The bound fields of a record as "name=value" lines, for people to check.
+std::string describeBound(const registry::RecordFields& fields) {
+  std::string out;
+  for (const char* name : auth::kBoundFieldNames) {
+    auto it = fields.find(name);
+    if (it != fields.end() && !it->second.empty()) {
+      out += std::string("  ") + name + ": " + it->second + "\n";
+    }
+  }
+  return out.empty() ? "  (no destination fields)\n" : out;
+}
+
+// Puts back the sealed value of every bound field that this edit does not set: whoever can write
+// to Redis may have changed them, and re-sealing must not bless that. Says what it restores.
+void restoreSealed(registry::RecordFields& fields, const auth::BoundFields& sealed,
+                   const Options& o) {
+  auto setByOptions = [&](const std::string& field) {
+    if (field == "headers") {
+      return !o.headers.empty();
+    }
+    for (const auto& [option, name] : kFieldOptions) {
+      if (field == name) {
+        return o.values.count(option) != 0;
+      }
+    }
+    return false;
+  };
+  for (const char* name : auth::kBoundFieldNames) {
+    if (setByOptions(name)) {
+      continue;
+    }
+    std::optional<std::string> want;
+    if (std::string_view(name) == "headers") {
+      if (sealed.headers) {
+        std::string json = "{";
+        for (const auto& [k, v] : *sealed.headers) {
+          if (json.size() > 1) {
+            json += ',';
+          }
+          json::appendString(json, k);
+          json += ':';
+          json::appendString(json, v);
+        }
+        want = json + "}";
+      }
+    } else if (auto it = sealed.values.find(name); it != sealed.values.end()) {
+      want = it->second;
+    }
+    auto have = fields.find(name);
+    const bool present = have != fields.end() && !have->second.empty();
+    if (!want && !present) {
+      continue;
+    }
+    if (want && present && *want == have->second) {
+      continue;
+    }
+    if (std::string_view(name) == "headers" && want && present) {
+      // Compared as parsed objects, like the daemon does: only a real difference is restored.
+      registry::RecordFields a = {{"headers", *want}};
+      registry::RecordFields b = {{"headers", have->second}};
+      auto pa = registry::boundFieldsOf(a);
+      auto pb = registry::boundFieldsOf(b);
+      if (pa && pb && pa->headers == pb->headers) {
+        continue;
+      }
+    }
+    std::fprintf(stderr, "%s: restoring the sealed value %s (the record in Redis said %s)\n",
+                 name, want ? want->c_str() : "(none)",
+                 present ? have->second.c_str() : "(none)");
+    if (want) {
+      fields[name] = *want;
+    } else {
+      fields.erase(name);
+    }
+  }
+}
+
+// Replaces the record by `fields` only while its credentials are still `expected` (the blob this
+// command read): a blob written meanwhile (a rotated refresh token, a login, another edit) is
+// never overwritten. Then asks the daemon to read it and prints the answer.
+int writeRecordIfUnchanged(const Global& g, const std::string& id,
+                           const registry::RecordFields& fields, const std::string& expected,
+                           std::chrono::milliseconds wait) {
+  // ARGV: the expected blob ('' for none), the id, then field, value, ...
+  static const std::string kScript =
+      "if (redis.call('HGET', KEYS[1], 'credentials') or '') ~= ARGV[1] then return 0 end "
+      "redis.call('DEL', KEYS[1]) "
+      "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+      "redis.call('SADD', KEYS[2], ARGV[2]) return 1";
+  std::vector<std::string> argv = {"EVAL", kScript, "2", g.prefix + "server:" + id,
+                                   g.prefix + "servers", expected, id};
+  for (const auto& [k, v] : fields) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  redis::SyncClient c = connectRedis(g);
+  auto r = c.command(argv);
+  if (!r) {
+    redisFailed(r.error());
+  }
+  if (r->type != redis::Reply::Type::kInteger || r->integer != 1) {
+    std::fprintf(stderr,
+                 "mcp-healthctl: the record of %s changed while it was being edited (a rotated "
+                 "token or another edit); nothing was written, run the edit again\n",
+                 id.c_str());
+    return 1;
+  }
+  auto answers = sendAndWait(g, {"op", "upsert", "server_id", id}, 1, wait);
+  for (const auto& a2 : answers) {
+    std::printf("%s\n", a2.c_str());
+  }
+  return exitFor(answers, 1);
+}
+
 int cmdEdit(const Global& g, std::vector<std::string>& args) {
   Options o = parseOptions(args);
   if (o.positional.size() != 1) {
@@ -748,12 +876,14 @@ int cmdEdit(const Global& g, std::vector<std::string>& args) {
     usage("no record " + g.prefix + "server:" + id + " in Redis (register it with add)");
   }
   auth::Credentials stored;
+  int version = 0;
+  const std::string readBlob = fields.count("credentials") != 0 ? fields["credentials"] : "";
   if (fields.count("credentials") != 0) {
     if (!g.cfg || g.cfg->keys.empty()) {
       usage("the record's credentials need the daemon's keys: pass --config with its secrets "
             "section");
     }
-    auto opened = registry::openRecordCredentials(id, fields, g.cfg->keys);
+    auto opened = registry::openRecordCredentials(id, fields, g.cfg->keys, &version);
     if (!opened) {
       std::fprintf(stderr, "mcp-healthctl: record %s: %s\n", id.c_str(),
                    opened.error().message.c_str());
@@ -762,6 +892,17 @@ int cmdEdit(const Global& g, std::vector<std::string>& args) {
     stored = std::move(opened.value());
   }
   const registry::RecordFields before = fields;
+  if (stored.bound) {
+    restoreSealed(fields, *stored.bound, o);
+  } else if (!readBlob.empty()) {
+    // A v1 blob binds nothing: whoever can write to Redis may have changed these already.
+    std::fprintf(stderr, "%s: v%d credentials, not bound to a destination; the record says:\n%s",
+                 id.c_str(), version, describeBound(fields).c_str());
+    if (!o.yes && !confirm("Seal " + id + "'s credentials to these (and the options given)?")) {
+      std::fprintf(stderr, "%s: left as it is\n", id.c_str());
+      return 1;
+    }
+  }
   applyFieldOptions(o, fields);
   const bool oauth2 = fields.count("auth_type") != 0 && fields["auth_type"] == "oauth2";
   if (oauth2 && o.values.count("--token-url") == 0 &&
@@ -775,41 +916,22 @@ int cmdEdit(const Global& g, std::vector<std::string>& args) {
   if (authNone) {
     stored = auth::Credentials{};  // no auth: the old secrets are dropped, not kept sealed
   }
-  for (const char* f : {"url", "token_url"}) {
+  for (const char* f : auth::kBoundFieldNames) {
     auto b = before.find(f);
     auto a = fields.find(f);
-    std::string was = b == before.end() ? "(none)" : b->second;
-    std::string now = a == fields.end() ? "(none)" : a->second;
+    std::string was = b == before.end() || b->second.empty() ? "(none)" : b->second;
+    std::string now = a == fields.end() || a->second.empty() ? "(none)" : a->second;
     if (was != now) {
       std::fprintf(stderr, "%s: %s -> %s\n", f, was.c_str(), now.c_str());
     }
   }
   sealAndCheck(g, id, fields, stored, !authNone && hasSecrets(stored));
-  return writeRecord(g, id, fields, wait);
-}
-
-// Asks on the terminal (stdin); true for "y" or "yes".
-bool confirm(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N] ", question.c_str());
-  std::fflush(stderr);
-  std::string line;
-  if (!std::getline(std::cin, line)) {
-    return false;
-  }
-  return line == "y" || line == "Y" || line == "yes";
+  return writeRecordIfUnchanged(g, id, fields, readBlob, wait);
 }
 
 int cmdReseal(const Global& g, std::vector<std::string>& args) {
-  bool yes = false;
-  std::vector<std::string> rest;
-  for (const auto& a : args) {
-    if (a == "--yes") {
-      yes = true;
-    } else {
-      rest.push_back(a);
-    }
-  }
-  Options o = parseOptions(rest);
+  Options o = parseOptions(args);
+  const bool yes = o.yes;
   if (o.all == !o.positional.empty() || o.positional.size() > 1) {
     usage("reseal takes one server ID or --all");
   }
@@ -851,14 +973,22 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
       ++failures;
       continue;
     }
-    auto field = [&](const char* name) {
-      auto it = fields.find(name);
-      return it == fields.end() || it->second.empty() ? std::string("(none)") : it->second;
-    };
+    if (creds->bound) {
+      // A v2 record whose clear fields differ from its sealed copy is not re-sealed here: edit
+      // restores the sealed values (or sets new ones the operator names).
+      registry::ServerSpec check = registry::parseRecord(
+          id, fields, g.cfg->defaults, g.cfg->keys, registry::RecordOptions{true});
+      if (check.invalidReason.find("differ") != std::string::npos) {
+        std::fprintf(stderr, "%s: %s\n", id.c_str(), check.invalidReason.c_str());
+        ++failures;
+        continue;
+      }
+    }
     // A v1 record may already have been tampered with: whoever confirms vouches for these.
-    std::fprintf(stderr, "%s: v%d, url %s, token_url %s\n", id.c_str(), version,
-                 field("url").c_str(), field("token_url").c_str());
-    if (!yes && !confirm("Re-seal " + id + " bound to this url and token_url?")) {
+    std::fprintf(stderr, "%s: v%d, sealed with key %s; its destination:\n%s", id.c_str(), version,
+                 blob->second.substr(3, blob->second.find('.', 3) - 3).c_str(),
+                 describeBound(fields).c_str());
+    if (!yes && !confirm("Re-seal " + id + " bound to these?")) {
       std::fprintf(stderr, "%s: left as it is\n", id.c_str());
       continue;
     }

@@ -345,7 +345,7 @@ int runDaemon(config::Config cfg, redis::Endpoint endpoint) {
           c.clientSecret = spec.auth.oauth2.clientSecret;
           c.privateKeyPem = spec.auth.oauth2.privateKeyPem;
           c.refreshToken = token;
-          redisRegistry.storeCredentials(spec.id, std::move(c));
+          redisRegistry.storeCredentials(spec.id, spec.auth.oauth2.sealedBlob, std::move(c));
         });
     control::CommandStream commands(*commandsRedis, *redis, loop, loop, redisRegistry, *sched,
                                     opts);

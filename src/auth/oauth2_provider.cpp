@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "auth/jwt.hpp"
 #include "common/base64.hpp"
 #include "common/redact.hpp"
@@ -159,8 +161,12 @@ const Secret& OAuth2Provider::refreshTokenFor(const registry::ServerSpec& spec) 
   auto it = refreshTokens_.find(spec.id);
   const Secret& stored = spec.auth.oauth2.refreshToken;
   // A rotated token wins until the record carries it, or carries a newer one of its own.
-  if (it != refreshTokens_.end() && (stored == it->second.token || stored == it->second.replaced)) {
-    return it->second.token;
+  if (it != refreshTokens_.end()) {
+    const Rotated& r = it->second;
+    if (stored == r.token ||
+        std::find(r.superseded.begin(), r.superseded.end(), stored) != r.superseded.end()) {
+      return r.token;  // the record still holds one we replaced: its write-back is on its way
+    }
   }
   return stored;
 }
@@ -350,7 +356,16 @@ void OAuth2Provider::startFlight(const std::string& key, const registry::ServerS
     ++tokenSuccesses_;
     if (refresh && !token->refreshToken.empty() &&
         !(token->refreshToken == refreshTokenFor(specCopy))) {
-      refreshTokens_[specCopy.id] = Rotated{token->refreshToken, specCopy.auth.oauth2.refreshToken};
+      Rotated& rot = refreshTokens_[specCopy.id];
+      std::vector<Secret> superseded = rot.token.empty() ? std::vector<Secret>{} : rot.superseded;
+      superseded.push_back(refreshTokenFor(specCopy));  // the one this request used
+      if (!(specCopy.auth.oauth2.refreshToken == superseded.back())) {
+        superseded.push_back(specCopy.auth.oauth2.refreshToken);
+      }
+      if (superseded.size() > 16) {
+        superseded.erase(superseded.begin(), superseded.end() - 16);
+      }
+      rot = Rotated{token->refreshToken, std::move(superseded)};
       if (rotated_) {
         rotated_(specCopy, token->refreshToken);
       }

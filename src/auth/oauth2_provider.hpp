@@ -106,7 +106,7 @@ class OAuth2Provider final : public AuthProvider {
   // another one (a fresh login, an edit) wins.
   struct Rotated {
     Secret token;
-    Secret replaced;
+    std::vector<Secret> superseded;  // every token this chain replaced (the last 16)
   };
   std::map<std::string, Rotated> refreshTokens_;
   std::map<std::string, std::string>

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 
 #include "common/json_writer.hpp"
 
@@ -94,6 +96,44 @@ void Redactor::add(std::string_view secret) {
   }
   addForm(std::move(inner));
   addForm(std::move(slashed));
+  // Encoders that escape every non-ASCII character (and <, >, & as Go's does) as \uXXXX.
+  std::string ascii;
+  for (size_t i = 0; i < secret.size();) {
+    auto c = static_cast<unsigned char>(secret[i]);
+    uint32_t cp = c;
+    size_t n = 1;
+    if (c >= 0xF0 && i + 3 < secret.size()) {
+      cp = ((c & 0x07u) << 18) | ((secret[i + 1] & 0x3Fu) << 12) | ((secret[i + 2] & 0x3Fu) << 6) |
+           (secret[i + 3] & 0x3Fu);
+      n = 4;
+    } else if (c >= 0xE0 && i + 2 < secret.size()) {
+      cp = ((c & 0x0Fu) << 12) | ((secret[i + 1] & 0x3Fu) << 6) | (secret[i + 2] & 0x3Fu);
+      n = 3;
+    } else if (c >= 0xC0 && i + 1 < secret.size()) {
+      cp = ((c & 0x1Fu) << 6) | (secret[i + 1] & 0x3Fu);
+      n = 2;
+    }
+    auto hex4 = [&ascii](uint32_t u) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      ascii += buf;
+    };
+    if (cp >= 0x10000) {
+      hex4(0xD800 + ((cp - 0x10000) >> 10));
+      hex4(0xDC00 + ((cp - 0x10000) & 0x3FF));
+    } else if (cp >= 0x80 || c == '<' || c == '>' || c == '&') {
+      hex4(cp);
+    } else if (c == '"' || c == '\\') {
+      ascii += '\\';
+      ascii += static_cast<char>(c);
+    } else if (c < 0x20) {
+      hex4(c);
+    } else {
+      ascii += static_cast<char>(c);
+    }
+    i += n;
+  }
+  addForm(std::move(ascii));
 }
 
 void Redactor::addHeaderValue(std::string_view value) {

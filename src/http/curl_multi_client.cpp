@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/secret.hpp"
+#include "common/url.hpp"
 
 namespace mcphd::http {
 
@@ -62,6 +63,20 @@ struct CurlMultiClient::Transfer final : Call {
 };
 
 namespace {
+
+// scheme://host[:port] of `url` as connections are shared: normalized, user info dropped.
+std::string connectionOrigin(const std::string& url) {
+  auto n = normalizeHttpUrl(url);
+  std::string u = n ? *n : url;
+  size_t start = u.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  size_t end = u.find_first_of("/?#", start);
+  std::string authority = u.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (size_t at = authority.rfind('@'); at != std::string::npos) {
+    authority = authority.substr(at + 1);
+  }
+  return u.substr(0, start) + authority;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -299,22 +314,18 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     ++requestsSent_;
-    if (policyChanged_ || registryEgress_) {
-      const std::string& url = t->req.url;
-      size_t hostStart = url.find("://");
-      std::string origin =
-          url.substr(0, url.find_first_of("/?#", hostStart == std::string::npos ? 0 : hostStart + 3));
-      bool fresh = policyChanged_ && freshOrigins_.insert(origin).second;
-      if (registryEgress_) {
-        if (!t->req.registryEgress) {
-          unrestrictedOrigins_.insert(origin);
-        } else if (unrestrictedOrigins_.count(origin) != 0) {
-          fresh = true;  // the pooled connection may not have passed egress.registry
-        }
-      }
-      if (fresh) {
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-      }
+    // The origin as curl's connection cache sees it: host case-insensitive, default port, no
+    // user info (two spellings of one origin share connections).
+    const std::string origin = connectionOrigin(t->req.url);
+    bool fresh = policyChanged_ && freshOrigins_.insert(origin).second;
+    if (!t->req.registryEgress) {
+      // Tracked whether or not egress.registry is set now: a reload may set it later.
+      unrestrictedOrigins_.insert(origin);
+    } else if (unrestrictedOrigins_.count(origin) != 0) {
+      fresh = true;  // the pooled connection may not have passed egress.registry
+    }
+    if (fresh) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, t->req.connectTimeoutMs)));

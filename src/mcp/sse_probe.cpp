@@ -310,6 +310,7 @@ void SseProbe::closed(const std::string& why) {
 
 void SseProbe::fail(ErrorKind kind, std::string message, long status, bool retriable) {
   if (watching_) {
+    redactSentHeaders(message, options_.headers);  // logged by the watch: no secret in it either
     return closed(message);  // e.g. a bad event on the kept stream
   }
   recordFailure(result_, CheckError{kind, std::move(message), status}, retriable, options_.headers);

@@ -274,6 +274,11 @@ void StdioProbe::closed(const std::string& why) {
 
 void StdioProbe::fail(ErrorKind kind, std::string message, bool retriable) {
   if (watching_) {
+    auto secrets = secretValues();
+    redactSentHeaders(message, secrets);  // logged by the watch: no secret in it either
+    for (auto& s : secrets) {
+      wipeString(s);
+    }
     return closed(message);  // e.g. garbage on stdout of the kept process
   }
   if (finished_) {

@@ -3,13 +3,21 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "common/utf8.hpp"
+
 namespace mcphd::mcp {
 
 std::string snippet(std::string_view text, size_t max) {
+  std::string_view cut = truncateUtf8(text, max);
+  // Valid UTF-8 keeps its characters: a secret with non-ASCII characters that a server echoes
+  // must still match its redaction. Control characters, and every byte of invalid UTF-8, become
+  // spaces.
+  const bool utf8 = validUtf8(cut);
   std::string out;
-  for (char c : text.substr(0, max)) {
+  out.reserve(cut.size());
+  for (char c : cut) {
     auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : ' ';
+    out += (u >= 0x20 && u != 0x7f && (u < 0x80 || utf8)) ? c : ' ';
   }
   return out;
 }

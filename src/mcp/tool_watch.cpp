@@ -283,7 +283,14 @@ class Watch final : public ToolWatch {
     });
   }
 
-  void lost(uint64_t gen, const std::string& why) {
+  void lost(uint64_t gen, const std::string& reason) {
+    // Logged: a server that echoes our headers back must not put a credential in the log.
+    std::string why = reason;
+    auto sent = serverHeaders(spec_, authHeaders_);
+    redactSentHeaders(why, sent);
+    for (auto& h : sent) {
+      wipeString(h);
+    }
     if (gen != generation_) {
       return;
     }

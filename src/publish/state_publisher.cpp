@@ -86,8 +86,12 @@ void StatePublisher::restore(const redis::Reply& hash) {
 }
 
 void StatePublisher::onReport(const scheduler::CheckReport& report) {
-  removals_.erase(report.serverId);  // registered again
   ServerState& s = servers_[report.serverId];
+  if (auto removal = removals_.find(report.serverId); removal != removals_.end()) {
+    // Registered again before its removal was written: this result answers what it would have.
+    s.pendingAnswers.merge(removal->second.answers);
+    removals_.erase(removal);
+  }
   s.pendingHealth = healthParts(report);
   // Coalesced results keep every command they answer.
   s.pendingAnswers.merge(report.answers());
@@ -139,8 +143,10 @@ void StatePublisher::answer(scheduler::Answers& answers) {
       answered_(id);
     }
   }
-  if (broadcasts_ != nullptr && answers.hasBroadcasts()) {
-    broadcasts_->answered(answers.broadcastFrom, answers.broadcastTo);
+  if (broadcasts_ != nullptr) {
+    for (const auto& [from, to] : answers.ranges) {
+      broadcasts_->answered(from, to);
+    }
   }
   answers = scheduler::Answers{};
 }
@@ -149,10 +155,15 @@ std::vector<std::string> StatePublisher::visibleIds(const scheduler::Answers& an
                                                     size_t* truncated) const {
   std::vector<std::string> ids = answers.ids;
   *truncated = 0;
-  if (broadcasts_ != nullptr && answers.hasBroadcasts()) {
-    auto some = broadcasts_->ids(answers.broadcastFrom, answers.broadcastTo, kMaxBroadcastIds,
-                                 truncated);
-    ids.insert(ids.end(), some.begin(), some.end());
+  if (broadcasts_ != nullptr) {
+    size_t shown = 0;
+    for (const auto& [from, to] : answers.ranges) {
+      size_t more = 0;
+      auto some = broadcasts_->ids(from, to, kMaxBroadcastIds - shown, &more);
+      shown += some.size();
+      *truncated += more;
+      ids.insert(ids.end(), some.begin(), some.end());
+    }
   }
   return ids;
 }

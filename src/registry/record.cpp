@@ -428,6 +428,9 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
     notes->v1 = true;
   }
   applyCredentials(s, creds, f);
+  if (!s.auth.oauth2.refreshToken.empty()) {
+    s.auth.oauth2.sealedBlob = *blob;
+  }
   return s;
 }
 

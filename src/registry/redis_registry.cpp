@@ -1,5 +1,7 @@
 #include "registry/redis_registry.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 
 namespace mcphd::registry {
@@ -18,6 +20,18 @@ RedisRegistry::RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers,
       resyncMs_(resyncMs),
       timers_(timers),
       options_(options) {}
+
+void RedisRegistry::markLoaded() {
+  if (loadedOnce_) {
+    return;
+  }
+  loadedOnce_ = true;
+  auto listeners = std::move(loadedListeners_);
+  loadedListeners_.clear();
+  for (auto& l : listeners) {
+    l();
+  }
+}
 
 void RedisRegistry::onLoaded(std::function<void()> listener) {
   if (loadedOnce_) {
@@ -134,6 +148,7 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
 
 bool RedisRegistry::forget(const std::string& id, bool announce) {
   rotatable_.erase(id);
+  ownWrites_.erase(id);
   warnedV1_.erase(id);
   if (known_.erase(id) == 0) {
     return false;
@@ -171,6 +186,11 @@ void RedisRegistry::sync() {
       log::warn("registry: cannot read " + prefix_ +
                 "servers: " + (r ? r->str.substr(0, 200) : r.error().message) +
                 "; the servers read before stay as they are");
+      if (r) {
+        // Redis answered, with an error (a key of another type): that is a read of the registry
+        // too, and commands for the other servers must not wait for it forever.
+        markLoaded();
+      }
       return;
     }
     auto ids = std::make_shared<std::set<std::string>>();
@@ -206,14 +226,7 @@ void RedisRegistry::sync() {
       if (!loadedOnce_) {
         log::info("registry: " + std::to_string(known_.size()) + " servers registered in Redis");
       }
-      if (!loadedOnce_) {
-        loadedOnce_ = true;
-        auto listeners = std::move(loadedListeners_);
-        loadedListeners_.clear();
-        for (auto& l : listeners) {
-          l();
-        }
-      }
+      markLoaded();
     };
     if (ids->empty()) {
       finish();
@@ -255,12 +268,19 @@ void RedisRegistry::sync() {
   });
 }
 
-void RedisRegistry::storeCredentials(const std::string& id, auth::Credentials credentials) {
+void RedisRegistry::storeCredentials(const std::string& id, const std::string& readFrom,
+                                     auth::Credentials credentials) {
   auto it = rotatable_.find(id);
-  if (it == rotatable_.end()) {
-    log::error("registry: the rotated refresh token of '" + id +
-               "' cannot be stored: its record is no longer the one it came from; it lives in "
-               "memory only");
+  auto own = ownWrites_.find(id);
+  const bool ours =
+      it != rotatable_.end() && own != ownWrites_.end() &&
+      it->second["credentials"] == own->second.written &&
+      std::find(own->second.replaced.begin(), own->second.replaced.end(), readFrom) !=
+          own->second.replaced.end();
+  if (it == rotatable_.end() || (it->second["credentials"] != readFrom && !ours)) {
+    log::notice("registry: the rotated refresh token of '" + id +
+                "' is not stored: its record holds newer credentials (a login or an edit), "
+                "which are used from now on");
     return;
   }
   auto blob = sealRecord(id, it->second, std::move(credentials), keys_);
@@ -270,7 +290,7 @@ void RedisRegistry::storeCredentials(const std::string& id, auth::Credentials cr
     return;
   }
   PendingWrite& w = writes_[id];
-  w.expected = it->second["credentials"];
+  w.expected = it->second["credentials"];  // readFrom, or our own write that replaced it
   w.blob = std::move(blob.value());
   w.backoffMs = 1'000;
   if (!w.retry) {
@@ -306,19 +326,34 @@ void RedisRegistry::writeCredentials(const std::string& id) {
         if (p == writes_.end() || p->second.blob != sent) {
           return;  // replaced by a newer write meanwhile
         }
-        if (!r || r->type == redis::Reply::Type::kError) {
+        if (!r) {
           log::warn("registry: storing the rotated refresh token of '" + id +
                     "' failed; retrying (it lives in memory until then)");
           retry();
           return;
         }
+        if (r->type == redis::Reply::Type::kError) {
+          // NOPERM, WRONGTYPE, ...: retrying cannot help.
+          log::error("registry: Redis refused to store the rotated refresh token of '" + id +
+                     "': " + r->str.substr(0, 200) + "; it lives in memory only");
+          writes_.erase(p);
+          return;
+        }
+        const std::string replaced = p->second.expected;
         writes_.erase(p);
         if (r->integer == 1) {
           auto f = rotatable_.find(id);
           if (f != rotatable_.end()) {
             f->second["credentials"] = sent;
           }
+          OwnWrites& mine = ownWrites_[id];
+          mine.replaced.push_back(replaced);
+          if (mine.replaced.size() > 16) {
+            mine.replaced.erase(mine.replaced.begin());
+          }
+          mine.written = sent;
           log::info("registry: stored the rotated refresh token of '" + id + "'");
+          reload(id, [](Result<bool>) {});  // the server's spec catches up with its record
           return;
         }
         // Someone wrote newer credentials (a login, an edit): they win; read them.

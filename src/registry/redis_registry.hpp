@@ -54,7 +54,10 @@ class RedisRegistry {
   // the record still holds the blob the daemon read, so a newer blob (a fresh login, an edit) is
   // never overwritten; retried (1 s doubling to 30 s, across reconnects) until Redis answers. A
   // newer call for the same server replaces a write still pending.
-  void storeCredentials(const std::string& id, auth::Credentials credentials);
+  // `readFrom` is the blob the rotated token's spec was built from: when the record has moved on
+  // since (a login, an edit), nothing is written.
+  void storeCredentials(const std::string& id, const std::string& readFrom,
+                        auth::Credentials credentials);
   size_t size() const { return known_.size(); }
 
  private:
@@ -63,6 +66,7 @@ class RedisRegistry {
   bool refuse(const std::string& id);
   static RecordFields toFields(const redis::Reply& reply);
   void applyUnreadable(const std::string& id, const std::string& why);
+  void markLoaded();
   void writeCredentials(const std::string& id);
 
   struct PendingWrite {
@@ -88,6 +92,13 @@ class RedisRegistry {
   // is bound to and compared with.
   std::map<std::string, RecordFields> rotatable_;
   std::map<std::string, PendingWrite> writes_;
+  // Per server, the blobs our own write-backs replaced (the last 16) and the one we wrote last:
+  // a second rotation before the record is read again comes from a spec of a replaced blob.
+  struct OwnWrites {
+    std::vector<std::string> replaced;
+    std::string written;
+  };
+  std::map<std::string, OwnWrites> ownWrites_;
   loop::TimerFactory& timers_;
   RecordOptions options_;
   std::vector<std::function<void()>> loadedListeners_;

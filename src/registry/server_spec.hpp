@@ -26,6 +26,9 @@ struct OAuth2Spec {
   Secret clientSecret;
   Secret privateKeyPem;
   Secret refreshToken;
+  // The credentials blob this refresh token was read from (servers in Redis): a rotated token is
+  // written back only over this blob, never over a newer one.
+  std::string sealedBlob;
   bool operator==(const OAuth2Spec&) const = default;
 };
 

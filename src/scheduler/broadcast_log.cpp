@@ -4,19 +4,22 @@
 
 namespace mcphd::scheduler {
 
+void Answers::addRange(uint64_t from, uint64_t to) {
+  if (to <= from) {
+    return;
+  }
+  if (!ranges.empty() && ranges.back().second == from) {
+    ranges.back().second = to;  // a server's ranges follow each other: together they are one
+    return;
+  }
+  ranges.emplace_back(from, to);
+}
+
 void Answers::merge(const Answers& later) {
   ids.insert(ids.end(), later.ids.begin(), later.ids.end());
-  if (!later.hasBroadcasts()) {
-    return;
+  for (const auto& [from, to] : later.ranges) {
+    addRange(from, to);
   }
-  if (!hasBroadcasts()) {
-    broadcastFrom = later.broadcastFrom;
-    broadcastTo = later.broadcastTo;
-    return;
-  }
-  // A server's ranges follow each other: together they are one.
-  broadcastFrom = std::min(broadcastFrom, later.broadcastFrom);
-  broadcastTo = std::max(broadcastTo, later.broadcastTo);
 }
 
 uint64_t BroadcastLog::add(std::string commandId, size_t servers) {

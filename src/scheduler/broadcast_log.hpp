@@ -13,11 +13,18 @@ namespace mcphd::scheduler {
 // the `check *` commands of generations (broadcastFrom, broadcastTo] (see BroadcastLog).
 struct Answers {
   std::vector<std::string> ids;
-  uint64_t broadcastFrom = 0;
-  uint64_t broadcastTo = 0;
+  // Ranges (from, to] of `check *` generations, in order; contiguous ones are joined. A server
+  // removed and registered again owes no generation in between: that gap stays a gap.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
 
-  bool hasBroadcasts() const { return broadcastTo > broadcastFrom; }
-  bool empty() const { return ids.empty() && !hasBroadcasts(); }
+  Answers() = default;
+  Answers(std::vector<std::string> commandIds, uint64_t from, uint64_t to)
+      : ids(std::move(commandIds)) {
+    addRange(from, to);
+  }
+  void addRange(uint64_t from, uint64_t to);
+  bool hasBroadcasts() const { return !ranges.empty(); }
+  bool empty() const { return ids.empty() && ranges.empty(); }
   // Adds what a later message answers (a coalesced result answers both).
   void merge(const Answers& later);
 };

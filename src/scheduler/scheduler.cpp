@@ -108,8 +108,7 @@ void Scheduler::removeServer(const std::string& id, const std::string& commandId
   // Commands waiting for this server's result are answered by the removal.
   const Session& gone = *it->second;
   answers.ids.insert(answers.ids.end(), gone.commandIds.begin(), gone.commandIds.end());
-  answers.broadcastFrom = gone.broadcastAnswered;
-  answers.broadcastTo = gone.broadcastWanted;
+  answers.addRange(gone.broadcastAnswered, gone.broadcastWanted);
   sessions_.erase(it);  // cancels its timer and any check in flight
   // Its queue entry, if any, is skipped when reached.
   sink_.onRemoved(id, answers);

@@ -131,6 +131,23 @@ TEST_CASE("a sealed secret is never sent to a url or token_url changed in Redis"
   CHECK(edited.find(R"("error":null)") != std::string::npos);
   CHECK(edited.find(R"("tool_count":13)") != std::string::npos);
 
+  // Tampered again: the command the daemon names (edit, no options) puts the sealed url back
+  // rather than sealing the attacker's, and says so; reseal refuses a v2 record that differs.
+  redis.query({"HSET", "mcp:server:inv", "url", elsewhere.url(), "headers", R"({"X-Evil":"1"})"});
+  CHECK(runCtl(dir, {"--config", config, "reseal", "inv", "--yes"}, "reseal-tampered.out") == 1);
+  CHECK(readFile(dir.file("reseal-tampered.out")).find("differ from their sealed copies") !=
+        std::string::npos);
+  runCtl(dir, {"--config", config, "edit", "inv"}, "restore.out");
+  const std::string restored = readFile(dir.file("restore.out"));
+  CHECK(restored.find("url: restoring the sealed value " + everything.url() + "?moved=1") !=
+        std::string::npos);
+  CHECK(restored.find("headers: restoring the sealed value (none)") != std::string::npos);
+  CHECK(redis.query({"HGET", "mcp:server:inv", "url"}) ==
+        std::optional<std::string>(everything.url() + "?moved=1"));
+  CHECK_FALSE(redis.query({"HGET", "mcp:server:inv", "headers"}));
+  CHECK(restored.find(R"("error":null)") != std::string::npos);
+  CHECK_FALSE(elsewhere.hadConnection());
+
   // A v1 record is refused by default, naming reseal; reseal --yes makes it v2 and healthy.
   std::string v1 = *ring.seal(R"({"bearer_token":")" + token + "\"}", "old");
   v1[1] = '1';

@@ -39,3 +39,14 @@ TEST_CASE("a Basic header value is redacted as sent, decoded, and by its passwor
   bearer.apply(t);
   CHECK(t == "Authorization: [redacted] and token [redacted]");
 }
+
+TEST_CASE("secrets with non-ASCII characters are redacted in every escaping") {
+  mcphd::Redactor r;
+  r.add("p\xc3\xa4ss<w\xc3\xb6rd>&\xf0\x9f\x98\x80");  // "päss<wörd>&😀"
+  std::string text =
+      "raw p\xc3\xa4ss<w\xc3\xb6rd>&\xf0\x9f\x98\x80 "
+      "ascii-json p\\u00e4ss\\u003cw\\u00f6rd\\u003e\\u0026\\ud83d\\ude00 "
+      "percent p%C3%A4ss%3Cw%C3%B6rd%3E%26%F0%9F%98%80";
+  r.apply(text);
+  CHECK(text == "raw [redacted] ascii-json [redacted] percent [redacted]");
+}

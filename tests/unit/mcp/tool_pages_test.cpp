@@ -44,3 +44,9 @@ TEST_CASE("a tool list may not exceed max_tools or max_tools_bytes, whatever the
   REQUIRE(exact.add(page(0, 5, "")).ok());
   CHECK(exact.tools().size() == 5);
 }
+
+TEST_CASE("snippets keep valid UTF-8 (so a redaction still matches) and blank control bytes") {
+  CHECK(snippet("caf\xc3\xa9\n\x01ok") == "caf\xc3\xa9  ok");
+  CHECK(snippet("bad \xff\xfe bytes") == "bad    bytes");
+  CHECK(snippet("ab\xe2\x82\xac", 4) == "ab");  // never cut inside a character
+}

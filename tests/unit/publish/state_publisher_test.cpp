@@ -255,7 +255,7 @@ TEST_CASE("a removal deletes the server's state and answers its command") {
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   std::vector<std::string> answered;
   pub.onAnswered([&](const std::string& id) { answered.push_back(id); });
-  pub.onRemoved("a", scheduler::Answers{{"9-0"}});
+  pub.onRemoved("a", scheduler::Answers({"9-0"}, 0, 0));
   CHECK(redis.hashes["mcp:status"].count("a") == 0);
   CHECK(redis.strings.count("mcp:tools:a") == 0);
   auto health = redis.published("mcp:health");

@@ -153,8 +153,10 @@ TEST_CASE("a rotated refresh token is written back only over the blob that was r
   f.redis.setUp(true);
   f.loop.runDue();
   REQUIRE(f.listener.servers["a"].auth.oauth2.refreshToken.reveal() == "r0");
+  const std::string b0 = f.listener.servers["a"].auth.oauth2.sealedBlob;
+  CHECK(b0 == record["credentials"]);
   f.redis.up = false;
-  f.registry.storeCredentials("a", c);
+  f.registry.storeCredentials("a", b0, c);
   f.loop.advance(999);
   f.redis.up = true;
   f.loop.advance(1);
@@ -164,14 +166,52 @@ TEST_CASE("a rotated refresh token is written back only over the blob that was r
   ServerSpec s = parseRecord("a", f.redis.hashes["mcp:server:a"], ServerSpec{}, f.keys);
   INFO(s.invalidReason);
   CHECK(s.auth.oauth2.refreshToken.reveal() == "r1");
+  // Once written, the registry read the record again: the server's spec holds r1 and its blob.
+  CHECK(f.listener.servers["a"].auth.oauth2.refreshToken.reveal() == "r1");
+  const std::string b1 = f.listener.servers["a"].auth.oauth2.sealedBlob;
+  CHECK(b1 == stored);
   // A newer blob written meanwhile (a fresh login) is never overwritten.
   auth::Credentials login = c;
   login.refreshToken = Secret("fresh");
   f.redis.hashes["mcp:server:a"]["credentials"] = *sealRecord("a", record, login, f.keys);
   c.refreshToken = Secret("r2");
-  f.registry.storeCredentials("a", c);
+  f.registry.storeCredentials("a", b1, c);
   ServerSpec now = parseRecord("a", f.redis.hashes["mcp:server:a"], ServerSpec{}, f.keys);
   CHECK(now.auth.oauth2.refreshToken.reveal() == "fresh");
   // ... and the registry read it again, so the listener holds the fresh one.
   CHECK(f.listener.servers["a"].auth.oauth2.refreshToken.reveal() == "fresh");
+}
+
+TEST_CASE("a rotation that started before an edit does not revert the edit") {
+  REQUIRE(sodium_init() >= 0);
+  Fixture f;
+  REQUIRE(f.keys.addKey("k1", auth::generateKeyBase64()).ok());
+  REQUIRE(f.keys.setActive("k1").ok());
+  RecordFields record = {{"url", "http://a/mcp"},
+                         {"auth_type", "oauth2"},
+                         {"oauth2_flow", "authorization_code"},
+                         {"token_url", "http://as/token"}};
+  auth::Credentials c;
+  c.clientId = "cid";
+  c.clientSecret = Secret("old-secret");
+  c.refreshToken = Secret("r0");
+  record["credentials"] = *sealRecord("a", record, c, f.keys);
+  f.add("a", record);
+  f.redis.setUp(true);
+  f.registry.start();
+  f.loop.runDue();
+  const std::string b0 = f.listener.servers["a"].auth.oauth2.sealedBlob;
+  // The operator edits the secret and the daemon reads the new record...
+  auth::Credentials edited = c;
+  edited.clientSecret = Secret("new-secret");
+  const std::string bNew = *sealRecord("a", record, edited, f.keys);
+  f.redis.hashes["mcp:server:a"]["credentials"] = bNew;
+  std::optional<Result<bool>> got;
+  f.registry.reload("a", [&](Result<bool> r) { got = std::move(r); });
+  REQUIRE(f.listener.servers["a"].auth.oauth2.clientSecret.reveal() == "new-secret");
+  // ... then a refresh that started with the old record comes back rotated: not written.
+  c.refreshToken = Secret("r1");
+  f.registry.storeCredentials("a", b0, c);
+  f.loop.advance(60'000);
+  CHECK(f.redis.hashes["mcp:server:a"]["credentials"] == bNew);
 }

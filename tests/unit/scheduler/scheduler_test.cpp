@@ -370,9 +370,9 @@ TEST_CASE("check * is counted once per server whatever the number of commands, a
   sched.upsertServer(server("d"));
   sched.removeServer("c", "");
   REQUIRE(sink.removalAnswerSets.size() == 1);
-  CHECK(sink.removalAnswerSets[0].broadcastTo == 1001);
-  sched.broadcasts().answered(sink.removalAnswerSets[0].broadcastFrom,
-                              sink.removalAnswerSets[0].broadcastTo);
+  REQUIRE(sink.removalAnswerSets[0].ranges.size() == 1);
+  CHECK(sink.removalAnswerSets[0].ranges[0] == std::make_pair(uint64_t{0}, uint64_t{1001}));
+  sched.broadcasts().answered(0, 1001);
   REQUIRE(done.size() == 1001);
   CHECK(done.front() == std::make_pair(std::string("1-0"), size_t{3}));
   CHECK(done.back().first == "1001-0");
