@@ -317,7 +317,15 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     // The origin as curl's connection cache sees it: host case-insensitive, default port, no
     // user info (two spellings of one origin share connections).
     const std::string origin = connectionOrigin(t->req.url);
-    bool fresh = policyChanged_ && freshOrigins_.insert(origin).second;
+    bool fresh = false;
+    if (policyChanged_) {
+      const uint64_t sinceMs = uv_now(loop_.raw()) - policyChangedAtMs_;
+      if (sinceMs < 2'000) {
+        fresh = true;
+      } else {
+        curl_easy_setopt(e, CURLOPT_MAXLIFETIME_CONN, static_cast<long>(sinceMs / 1000 - 1));
+      }
+    }
     if (!t->req.registryEgress) {
       // Tracked whether or not egress.registry is set now: a reload may set it later.
       unrestrictedOrigins_.insert(origin);
@@ -405,6 +413,11 @@ void CurlMultiClient::release(Transfer* t) {
     returnEasy(t->easy);
     t->easy = nullptr;
   }
+}
+
+void CurlMultiClient::notePolicyChange() {
+  policyChanged_ = requestsSent_ > 0;
+  policyChangedAtMs_ = uv_now(loop_.raw());
 }
 
 curl_socket_t CurlMultiClient::onOpenSocket(void* transfer, curlsocktype, curl_sockaddr* address) {

@@ -40,15 +40,13 @@ class CurlMultiClient final : public Client {
   // change (config reload) the first request to each origin opens a new connection, so a
   // kept-alive one opened under the old policy is not reused.
   void setEgressPolicy(EgressPolicy policy) {
-    policyChanged_ = requestsSent_ > 0;
-    freshOrigins_.clear();
+    notePolicyChange();
     egress_ = std::move(policy);
   }
   // egress.registry: applies in addition to requests marked registryEgress (servers registered in
   // Redis). nullopt: none.
   void setRegistryEgressPolicy(std::optional<EgressPolicy> policy) {
-    policyChanged_ = requestsSent_ > 0;
-    freshOrigins_.clear();
+    notePolicyChange();
     registryEgress_ = std::move(policy);
   }
 
@@ -104,7 +102,11 @@ class CurlMultiClient final : public Client {
   std::set<std::string> unrestrictedOrigins_;
   bool policyChanged_ = false;
   uint64_t requestsSent_ = 0;
-  std::set<std::string> freshOrigins_;  // origins reconnected since the policy changed
+  // No connection opened before the last policy change is used again: for 2 s after it every
+  // request opens a new connection, afterwards connections older than the change are not
+  // reused (CURLOPT_MAXLIFETIME_CONN). A connection is judged by the policy when it is opened.
+  void notePolicyChange();
+  uint64_t policyChangedAtMs_ = 0;
 };
 
 }  // namespace mcphd::http
