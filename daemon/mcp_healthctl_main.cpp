@@ -279,26 +279,20 @@ AuthChoice authFromOptions(const Options& o) {
   return a;
 }
 
+// --header 'Name: value' options as a record's `headers` field.
 std::string headersJson(const std::vector<std::string>& headers) {
-  std::string out = "{";
+  std::vector<std::pair<std::string, std::string>> pairs;
   for (const auto& h : headers) {
     size_t colon = h.find(':');
     if (colon == std::string::npos || colon == 0) {
       usage("--header takes 'Name: value'");
     }
-    std::string name = h.substr(0, colon);
     std::string value = h.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') {
-      value.erase(0, 1);
-    }
-    if (out.size() > 1) {
-      out += ',';
-    }
-    json::appendString(out, name);
-    out += ':';
-    json::appendString(out, value);
+    value.erase(0, value.find_first_not_of(' ') == std::string::npos ? value.size()
+                                                                    : value.find_first_not_of(' '));
+    pairs.emplace_back(h.substr(0, colon), std::move(value));
   }
-  return out + "}";
+  return registry::headersJson(pairs);
 }
 
 redis::SyncClient connectRedis(const Global& g) {
@@ -778,16 +772,7 @@ void restoreSealed(registry::RecordFields& fields, const auth::BoundFields& seal
     std::optional<std::string> want;
     if (std::string_view(name) == "headers") {
       if (sealed.headers) {
-        std::string json = "{";
-        for (const auto& [k, v] : *sealed.headers) {
-          if (json.size() > 1) {
-            json += ',';
-          }
-          json::appendString(json, k);
-          json += ':';
-          json::appendString(json, v);
-        }
-        want = json + "}";
+        want = registry::headersJson(*sealed.headers);
       }
     } else if (auto it = sealed.values.find(name); it != sealed.values.end()) {
       want = it->second;
@@ -951,9 +936,6 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
     std::sort(ids.begin(), ids.end());
   }
   // Written only over the blob that was read: a record changed meanwhile is left alone.
-  static const std::string kCas =
-      "if redis.call('HGET', KEYS[1], 'credentials') == ARGV[1] then "
-      "redis.call('HSET', KEYS[1], 'credentials', ARGV[2]) return 1 else return 0 end";
   int failures = 0;
   size_t resealed = 0;
   for (const auto& id : ids) {
@@ -1001,7 +983,7 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
       ++failures;
       continue;
     }
-    auto r = c.command({"EVAL", kCas, "1", g.prefix + "server:" + id, old, sealed.value()});
+    auto r = c.command({"EVAL", registry::kCredentialsCasScript, "1", g.prefix + "server:" + id, old, sealed.value()});
     if (!r) {
       redisFailed(r.error());
     }

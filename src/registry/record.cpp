@@ -253,18 +253,6 @@ ServerSpec buildClear(const std::string& id, const RecordFields& f, const Server
   return s;
 }
 
-std::string headersJson(const std::vector<std::pair<std::string, std::string>>& headers) {
-  std::string out = "{";
-  for (const auto& [name, value] : headers) {
-    if (out.size() > 1) {
-      out += ',';
-    }
-    json::appendString(out, name);
-    out += ':';
-    json::appendString(out, value);
-  }
-  return out + "}";
-}
 
 // A URL as compared: normalized when it parses, else as written.
 std::string comparable(const std::string& url) {
@@ -472,6 +460,19 @@ ServerSpec parseRecord(const std::string& id, const RecordFields& fields,
 }  // namespace mcphd::registry
 
 namespace mcphd::registry {
+
+std::string headersJson(const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out = "{";
+  for (const auto& [name, value] : headers) {
+    if (out.size() > 1) {
+      out += ',';
+    }
+    json::appendString(out, name);
+    out += ':';
+    json::appendString(out, value);
+  }
+  return out + "}";
+}
 
 Result<auth::BoundFields> boundFieldsOf(const RecordFields& fields) {
   auth::BoundFields b;

@@ -31,6 +31,17 @@ ServerSpec parseRecord(const std::string& id, const RecordFields& fields, const 
                        const auth::KeyRing& keys, const RecordOptions& options = {},
                        RecordNotes* notes = nullptr);
 
+// A record's `headers` field: a JSON object of header names to values, in the given order.
+std::string headersJson(const std::vector<std::pair<std::string, std::string>>& headers);
+
+// Lua for EVAL with KEYS[1] = a record's hash, ARGV[1] = the credentials blob it must still hold,
+// ARGV[2] = the new one: replaces the blob only then (1), else leaves it (0). Every write of a
+// record's credentials by the daemon or mcp-healthctl goes through it, so a newer blob is never
+// overwritten.
+inline constexpr const char* kCredentialsCasScript =
+    "if redis.call('HGET', KEYS[1], 'credentials') == ARGV[1] then "
+    "redis.call('HSET', KEYS[1], 'credentials', ARGV[2]) return 1 else return 0 end";
+
 // The bound fields of a record: each of auth::kBoundFieldNames the record holds (non-empty),
 // `headers` parsed. An error when `headers` is not a JSON object of strings.
 Result<auth::BoundFields> boundFieldsOf(const RecordFields& fields);

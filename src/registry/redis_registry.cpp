@@ -301,9 +301,6 @@ void RedisRegistry::storeCredentials(const std::string& id, const std::string& r
 
 // Compare-and-set: the new blob replaces the one the daemon read, and nothing else.
 void RedisRegistry::writeCredentials(const std::string& id) {
-  static const std::string kScript =
-      "if redis.call('HGET', KEYS[1], 'credentials') == ARGV[1] then "
-      "redis.call('HSET', KEYS[1], 'credentials', ARGV[2]) return 1 else return 0 end";
   auto it = writes_.find(id);
   if (it == writes_.end()) {
     return;
@@ -320,7 +317,7 @@ void RedisRegistry::writeCredentials(const std::string& id) {
   };
   const std::string sent = w.blob;
   bool ok = redis_.command(
-      {"EVAL", kScript, "1", prefix_ + "server:" + id, w.expected, w.blob},
+      {"EVAL", kCredentialsCasScript, "1", prefix_ + "server:" + id, w.expected, w.blob},
       [this, id, sent, retry](Result<redis::Reply> r) {
         auto p = writes_.find(id);
         if (p == writes_.end() || p->second.blob != sent) {

@@ -12,24 +12,10 @@
 
 #include "auth/credentials.hpp"
 #include "auth/key_ring.hpp"
+#include "fuzz_keys.hpp"
 #include "registry/record.hpp"
 
-namespace {
-
-mcphd::auth::KeyRing& ring() {
-  static mcphd::auth::KeyRing* r = [] {
-    if (sodium_init() < 0) {
-      __builtin_trap();
-    }
-    auto* k = new mcphd::auth::KeyRing;
-    (void)k->addKey("k1", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
-    (void)k->setActive("k1");
-    return k;
-  }();
-  return *r;
-}
-
-}  // namespace
+using mcphd::fuzz::ring;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

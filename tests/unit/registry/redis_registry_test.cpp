@@ -36,6 +36,12 @@ struct Fixture {
   auth::KeyRing keys;
   Listener listener;
   RedisRegistry registry{redis, loop, "mcp:", ServerSpec{}, keys, {"from-config"}, listener, 60'000};
+  // A key to seal records with (for tests of credentials).
+  void withKey() {
+    REQUIRE(sodium_init() >= 0);
+    REQUIRE(keys.addKey("k1", auth::generateKeyBase64()).ok());
+    REQUIRE(keys.setActive("k1").ok());
+  }
   void add(const std::string& id, std::map<std::string, std::string> fields) {
     redis.sets["mcp:servers"].insert(id);
     redis.hashes["mcp:server:" + id] = std::move(fields);
@@ -134,10 +140,8 @@ TEST_CASE("a record of the wrong Redis type affects only that server") {
 }
 
 TEST_CASE("a rotated refresh token is written back only over the blob that was read") {
-  REQUIRE(sodium_init() >= 0);
   Fixture f;
-  REQUIRE(f.keys.addKey("k1", auth::generateKeyBase64()).ok());
-  REQUIRE(f.keys.setActive("k1").ok());
+  f.withKey();
   RecordFields record = {{"url", "http://a/mcp"},
                          {"auth_type", "oauth2"},
                          {"oauth2_flow", "authorization_code"},
@@ -183,10 +187,8 @@ TEST_CASE("a rotated refresh token is written back only over the blob that was r
 }
 
 TEST_CASE("a rotation that started before an edit does not revert the edit") {
-  REQUIRE(sodium_init() >= 0);
   Fixture f;
-  REQUIRE(f.keys.addKey("k1", auth::generateKeyBase64()).ok());
-  REQUIRE(f.keys.setActive("k1").ok());
+  f.withKey();
   RecordFields record = {{"url", "http://a/mcp"},
                          {"auth_type", "oauth2"},
                          {"oauth2_flow", "authorization_code"},
