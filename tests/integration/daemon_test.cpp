@@ -160,7 +160,8 @@ TEST_CASE(
   CHECK(*rc2 == 0);
 }
 
-TEST_CASE("--once prints one health line per server and exits 1 unless all are healthy") {
+TEST_CASE(
+    "mcp-healthd --once prints one health line per server and exits 1 unless all are healthy") {
   TempDir dir;
   EverythingServer everything(dir);
   const std::string config = dir.file("once.yaml");
@@ -181,7 +182,8 @@ TEST_CASE("--once prints one health line per server and exits 1 unless all are h
   CHECK(q.wait(30s) == std::optional<int>(0));
 }
 
-TEST_CASE("--check-config exits 0 for a good config and 2 with the error for a bad one") {
+TEST_CASE(
+    "mcp-healthd --check-config exits 0 for a good config and 2 with the error for a bad one") {
   TempDir dir;
   const std::string good = dir.file("good.yaml");
   writeFile(good, "servers:\n  - id: a\n    url: http://127.0.0.1:1/mcp\n");

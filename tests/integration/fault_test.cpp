@@ -20,6 +20,7 @@ struct Expected {
   std::string kind;  // "" for none
   int64_t httpStatus = -1;
   int64_t tools = -1;
+  int64_t timeoutMs = 0;  // the server's own timeout, 0 for the default (kTimeoutMs)
 };
 
 // Every mode of the fault server, with what the daemon must publish for it (docs/PROTOCOL.md).
@@ -27,7 +28,9 @@ const std::vector<Expected> kFaults = {
     {"neighbour", "healthy?tools=20", "healthy", "", -1, 20},
     {"paged", "healthy?tools=7&pages=3", "healthy", "", -1, 7},
     {"many-tools", "many-tools", "healthy", "", -1, 10000},
-    {"slow-ok", "slow?ms=300", "healthy", "", -1, 3},
+    // Every answer 1 s late (initialize, initialized, tools/list): its own 6 s timeout keeps a
+    // wide margin on a loaded machine (at 300 ms against the 800 ms default, CI saw it time out).
+    {"slow-ok", "slow?ms=1000", "healthy", "", -1, 3, 6000},
     {"slow-timeout", "slow?ms=5000", "unhealthy", "timeout"},
     {"drip", "drip?ms=10", "unhealthy", "timeout"},
     {"silent", "silent", "unhealthy", "timeout"},
@@ -45,6 +48,8 @@ const std::vector<Expected> kFaults = {
 };
 
 constexpr int64_t kTimeoutMs = 800;
+
+int64_t timeoutOf(const Expected& e) { return e.timeoutMs > 0 ? e.timeoutMs : kTimeoutMs; }
 
 double latencyMs(simdjson::dom::element e) {
   double v = -1;
@@ -69,6 +74,10 @@ TEST_CASE(
   for (const auto& e : kFaults) {
     servers += "  - id: " + e.id + "\n    url: \"" + faults.url(e.id, e.mode) +
                "\"\n    transport: streamable_http\n";
+    if (e.timeoutMs > 0) {
+      servers += "    timeout: " + std::to_string(e.timeoutMs) +
+                 "ms\n    interval: " + std::to_string(2 * e.timeoutMs) + "ms\n";
+    }
   }
   servers += "  - id: sse-everything\n    url: " + legacy.url() + "\n" +
              "  - id: http-everything\n    url: " + modern.url() + "\n";
@@ -143,7 +152,7 @@ TEST_CASE(
     CHECK(num(j.root["error"], "http_status") == e.httpStatus);
     CHECK(num(j.root, "tool_count") == e.tools);
     if (e.id.rfind("stdio", 0) != 0) {
-      CHECK(latencyMs(j.root) < kTimeoutMs + 200);  // decided within the server's timeout
+      CHECK(latencyMs(j.root) < timeoutOf(e) + 200);  // decided within the server's timeout
     }
   }
 
@@ -151,28 +160,32 @@ TEST_CASE(
   const long rssStart = residentKiB(daemon.pid());
   collect(6s, false);
   const long rssEnd = residentKiB(daemon.pid());
-  REQUIRE(neighbourMs.size() >= 3);
+  REQUIRE(neighbourMs.size() >= 4);
   std::string all;  // in order
   for (double ms : neighbourMs) {
     all += (all.empty() ? "" : ", ") + std::to_string(ms);
   }
-  std::sort(neighbourMs.begin(), neighbourMs.end());
-  const double median = neighbourMs[neighbourMs.size() / 2];
-  const double worst = neighbourMs.back();
-  WARN("healthy neighbour among the faults: "
-       << neighbourMs.size() << " checks, median " << median << " ms, worst " << worst << " ms ("
-       << all << "); daemon RSS " << rssStart / 1024.0 << " MiB after the first round, "
-       << rssEnd / 1024.0 << " MiB 6 s later");
+  // The first check runs while the daemon parses the 10,000-tool, 1 MiB and deeply nested answers
+  // and four node servers start, on a 2-core machine: it measures the CPU left, not waiting (300,
+  // 330, 450, 556 ms under the sanitizers with two more busy processes than cores). The rounds
+  // after it run beside faults that still hold their checks (rechecked every 500 ms), without
+  // that start-up storm: they are what tells waiting from CPU.
+  const double firstMs = neighbourMs.front();
+  std::vector<double> later(neighbourMs.begin() + 1, neighbourMs.end());
+  std::sort(later.begin(), later.end());
+  const double median = later[later.size() / 2];
+  const double worst = later.back();
+  WARN("healthy neighbour among the faults: first check "
+       << firstMs << " ms, then " << later.size() << " checks, median " << median << " ms, worst "
+       << worst << " ms (" << all << "); daemon RSS " << rssStart / 1024.0
+       << " MiB after the first round, " << rssEnd / 1024.0 << " MiB 6 s later");
   // The neighbour shares the fault server's host and port with servers that hold every check
-  // until its timeout (800 ms) or answer after 300 ms: a neighbour that waited for one of them (a
-  // per-host connection limit, a check queue, a blocking step) would take at least 300 ms. What
-  // it may legitimately wait for is CPU: its first check runs on the same loop as the parsing of
-  // the 10,000-tool, 1 MiB and deeply nested answers, on a 2-core machine where node servers
-  // start at the same moment (20-30 ms here, 75-110 ms under the sanitizers with both cores
-  // busy; a CI run with a 200 ms bound here failed at about this point). Typical checks take a
-  // few ms.
+  // until its timeout (800 ms) or answer after 1 s: a neighbour that waited for one of them (a
+  // per-host connection limit, a check queue, a blocking step) would take at least 800 ms. What
+  // it may legitimately wait for is CPU (2-15 ms here; 7-110 ms under the sanitizers with two
+  // more busy processes than cores). Typical checks take a few ms.
   CHECK(median < 50);
-  CHECK(worst < 300);
+  CHECK(worst < 400);
   CHECK(rssEnd - rssStart < 16 * 1024);
 
   // 3. Redis dies while checks run, with a command delivered and not yet answered.

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "auth/key_ring.hpp"
-#include "registry/record.hpp"
 #include "harness.hpp"
+#include "registry/record.hpp"
 
 using namespace mcphd::itest;
 using namespace std::chrono_literals;
@@ -205,8 +205,9 @@ TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") 
   REQUIRE(redis.query({"ACL", "SETUSER", "ops", "on", ">ops-pass-8f2", "~*", "&*", "+@all"}));
   REQUIRE(redis.query({"ACL", "SETUSER", "default", "-hgetall"}));
   writeFile(dir.file("redis.pass"), "ops-pass-8f2\n");
-  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
-                                    "\n  username: ops\n  password_file: redis.pass\nservers: []\n");
+  writeFile(dir.file("d.yaml"),
+            "redis:\n  url: " + redis.url() +
+                "\n  username: ops\n  password_file: redis.pass\nservers: []\n");
   // Readable by others: refused, naming the file.
   REQUIRE(chmod(dir.file("redis.pass").c_str(), 0644) == 0);
   CHECK(runCtl(dir, {"--config", dir.file("d.yaml"), "list"}, "open.out") == 2);
@@ -227,8 +228,9 @@ TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") 
   CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
 }
 
-TEST_CASE("a check written while the daemon is down is answered after it starts; a bad record "
-          "affects only itself") {
+TEST_CASE(
+    "a check written while the daemon is down is answered after it starts, a bad record "
+    "affects only itself") {
   TempDir dir;
   RedisServer redis(dir);
   EverythingServer everything(dir);

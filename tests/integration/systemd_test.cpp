@@ -65,8 +65,8 @@ std::string configWith(const std::string& redisUrl, const std::string& servers) 
 }  // namespace
 
 TEST_CASE(
-    "under a service manager: READY, STATUS and watchdog pings; SIGHUP reloads the config "
-    "and keeps the state of unchanged servers; a bad config changes nothing") {
+    "under a service manager: READY, STATUS and watchdog pings, SIGHUP reloads the config "
+    "and keeps the state of unchanged servers, a bad config changes nothing") {
   TempDir dir;
   RedisServer redis(dir);
   EverythingServer everything(dir);

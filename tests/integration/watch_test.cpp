@@ -45,7 +45,7 @@ bool waitForLog(const std::string& path, const std::string& text, size_t count,
 }  // namespace
 
 TEST_CASE(
-    "watch_tools: list_changed over stdio, SSE and Streamable HTTP re-lists the tools; a "
+    "watch_tools: list_changed over stdio, SSE and Streamable HTTP re-lists the tools, a "
     "watch reconnects after its server restarts") {
   TempDir dir;
   RedisServer redis(dir);

@@ -52,7 +52,7 @@ TEST_CASE("bad credentials JSON gets an error that names the field but never a v
   }
 }
 
-TEST_CASE("credentials strings must be valid UTF-8; the error names the field") {
+TEST_CASE("credentials strings must be valid UTF-8, the error names the field") {
   // Found by fuzzing: the encoder rewrote invalid UTF-8, so a client id changed on re-sealing.
   auto r = parseCredentials("{\"client_id\":\"nnenn\xff\xff\xff\xffnnnnn{\"}");
   REQUIRE_FALSE(r.ok());
@@ -74,10 +74,12 @@ TEST_CASE("the bound copy of the record parses strictly and round-trips in its d
   CHECK(c->bound->values.at("url") == "http://x/mcp");
   REQUIRE(c->bound->headers);
   CHECK(c->bound->headers->at(0).second == "inv");
-  CHECK(encodeCredentials(c.value()) ==
-        R"({"bearer_token":"t","bound":{"url":"http://x/mcp","auth_type":"bearer","headers":{"X-Team":"inv"}}})");
-  CHECK(parseCredentials(R"({"bound":{"command":"sh"}})").error().message.rfind(
-            "credentials: unknown field 'bound.command'", 0) == 0);
+  CHECK(
+      encodeCredentials(c.value()) ==
+      R"({"bearer_token":"t","bound":{"url":"http://x/mcp","auth_type":"bearer","headers":{"X-Team":"inv"}}})");
+  CHECK(parseCredentials(R"({"bound":{"command":"sh"}})")
+            .error()
+            .message.rfind("credentials: unknown field 'bound.command'", 0) == 0);
   CHECK(parseCredentials(R"({"bound":{"url":"a","url":"b"}})").error().message ==
         "credentials: field 'bound.url' appears twice");
   CHECK_FALSE(parseCredentials(R"({"bound":{"url":1}})").ok());

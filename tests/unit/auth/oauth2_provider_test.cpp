@@ -63,7 +63,7 @@ TEST_CASE(
   CHECK(p.tokenRequests() == 2);
 }
 
-TEST_CASE("a token without expires_in lives 300 s; a rejected one is dropped at once") {
+TEST_CASE("a token without expires_in lives 300 s, a rejected one is dropped at once") {
   loop::SimLoop clock;
   FakeHttp http;
   OAuth2Provider p(http, clock, 60'000);
@@ -102,7 +102,7 @@ TEST_CASE("token endpoint failures say whether it was unreachable or refused, ne
   CHECK(b.r->error().message.find("s3cret") == std::string::npos);
 }
 
-TEST_CASE("client_secret_post puts the credentials in the body; scope and audience go along") {
+TEST_CASE("client_secret_post puts the credentials in the body, scope and audience go along") {
   loop::SimLoop clock;
   FakeHttp http;
   OAuth2Provider p(http, clock);
@@ -223,8 +223,9 @@ Result<void> discoverWith(OAuth2Provider& p, FakeHttp& http, const registry::Ser
   std::optional<Result<void>> found;
   size_t first = http.sent.size();
   auto run = p.discover(s, "Bearer", [&](Result<void> r) { found = r; });
-  http.answer(first, 200, "application/json",
-              R"({"resource":")" + s.url + R"(","authorization_servers":["http://127.0.0.1:9/as"]})");
+  http.answer(
+      first, 200, "application/json",
+      R"({"resource":")" + s.url + R"(","authorization_servers":["http://127.0.0.1:9/as"]})");
   REQUIRE(http.sent.size() == first + 2);
   http.answer(first + 1, 200, "application/json", asMetadata);
   REQUIRE(found);
@@ -233,7 +234,8 @@ Result<void> discoverWith(OAuth2Provider& p, FakeHttp& http, const registry::Ser
 
 }  // namespace
 
-TEST_CASE("discovered metadata must name the issuer it was fetched for, and an https token endpoint") {
+TEST_CASE(
+    "discovered metadata must name the issuer it was fetched for, and an https token endpoint") {
   loop::SimLoop clock;
   FakeHttp http;
   OAuth2Provider p(http, clock);
@@ -241,7 +243,8 @@ TEST_CASE("discovered metadata must name the issuer it was fetched for, and an h
   s.url = "http://127.0.0.1:8/mcp";
   // Another issuer (a mix-up): refused, and no token request follows.
   auto mixed = discoverWith(
-      p, http, s, R"({"issuer":"http://evil.example","token_endpoint":"http://127.0.0.1:9/token"})");
+      p, http, s,
+      R"({"issuer":"http://evil.example","token_endpoint":"http://127.0.0.1:9/token"})");
   REQUIRE_FALSE(mixed.ok());
   CHECK(mixed.error().message ==
         "OAuth discovery: the authorization server metadata fetched for issuer "
@@ -256,12 +259,14 @@ TEST_CASE("discovered metadata must name the issuer it was fetched for, and an h
   CHECK_FALSE(discoverWith(p, http, s, R"({"token_endpoint":"http://127.0.0.1:9/token"})").ok());
   // A plain-http token endpoint on another host is refused; loopback ones are allowed.
   auto plain = discoverWith(
-      p, http, s, R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://as.example/token"})");
+      p, http, s,
+      R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://as.example/token"})");
   REQUIRE_FALSE(plain.ok());
   CHECK(plain.error().message.find("is not https://") != std::string::npos);
   CHECK(http.sent.size() == sent + 4);  // only metadata requests
-  REQUIRE(discoverWith(p, http, s,
-                       R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://127.0.0.1:9/token"})")
+  REQUIRE(discoverWith(
+              p, http, s,
+              R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://127.0.0.1:9/token"})")
               .ok());
   Got b;
   auto hb = p.authorize(s, b.cb());
@@ -274,8 +279,9 @@ TEST_CASE("a discovered token endpoint is forgotten when the server's url change
   OAuth2Provider p(http, clock);
   auto s = oauthServer("");
   s.url = "http://127.0.0.1:8/mcp";
-  REQUIRE(discoverWith(p, http, s,
-                       R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://127.0.0.1:9/token"})")
+  REQUIRE(discoverWith(
+              p, http, s,
+              R"({"issuer":"http://127.0.0.1:9/as","token_endpoint":"http://127.0.0.1:9/token"})")
               .ok());
   s.url = "http://127.0.0.1:7/mcp";  // re-sealed elsewhere: discovery starts over
   Got a;

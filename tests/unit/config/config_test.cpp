@@ -63,12 +63,11 @@ servers:
 }
 
 TEST_CASE("config errors name the file, the line and the key") {
-  CHECK(
-      errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
-      "test.yaml:4: servers[0].intervall: unknown key (known keys: args, auth, command, "
-      "connect_timeout, cwd, env, headers, healthy_threshold, id, interval, jitter, max_backoff, "
-      "max_body, max_tools, max_tools_bytes, min_relist_interval, timeout, transport, "
-            "unhealthy_interval, unhealthy_threshold, url, watch_tools)");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
+        "test.yaml:4: servers[0].intervall: unknown key (known keys: args, auth, command, "
+        "connect_timeout, cwd, env, headers, healthy_threshold, id, interval, jitter, max_backoff, "
+        "max_body, max_tools, max_tools_bytes, min_relist_interval, timeout, transport, "
+        "unhealthy_interval, unhealthy_threshold, url, watch_tools)");
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5 s\n")
             .rfind("test.yaml:4: servers[0].interval: '5 s' is not a duration", 0) == 0);
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n  - id: a\n    url: http://y/mcp\n") ==
@@ -154,8 +153,8 @@ TEST_CASE("egress lists replace the default and name the bad entry") {
   CHECK(r->egress.allow.size() == 2);
   CHECK(loadString("servers: []\n", "t.yaml")->egress.deny.size() == 7);
   CHECK_FALSE(loadString("servers: []\n", "t.yaml")->registryEgress);
-  auto reg = loadString(
-      "egress:\n  registry:\n    deny: [127.0.0.0/8, 10.0.0.0/8]\nservers: []\n", "t.yaml");
+  auto reg = loadString("egress:\n  registry:\n    deny: [127.0.0.0/8, 10.0.0.0/8]\nservers: []\n",
+                        "t.yaml");
   REQUIRE(reg.ok());
   REQUIRE(reg->registryEgress);
   CHECK(reg->registryEgress->deny.size() == 2);
@@ -172,11 +171,12 @@ TEST_CASE("egress lists replace the default and name the bad entry") {
 }
 
 TEST_CASE("a secret file that never ends is refused without filling memory") {
-  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: /dev/zero}\n") ==
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    auth: {type: bearer, token_file: "
+                "/dev/zero}\n") ==
         "test.yaml:4: servers[0].auth.token_file: /dev/zero is larger than 64 KiB");
 }
 
-TEST_CASE("a stdio server: command, args, env and cwd; a command implies transport stdio") {
+TEST_CASE("a stdio server: command, args, env and cwd, a command implies transport stdio") {
   auto r = loadString(R"(
 servers:
   - id: files
@@ -216,8 +216,8 @@ TEST_CASE("stdio settings that cannot work are refused with the key that is wron
         "test.yaml:4: servers[0].args: applies to stdio servers only (set command)");
   CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    env: {1X: y}\n") ==
         "test.yaml:4: servers[0].env: '1X' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
-  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    args: x\n").find(
-            "servers[0].args: must be a list of strings") != std::string::npos);
+  CHECK(errorOf("servers:\n  - id: a\n    command: sh\n    args: x\n")
+            .find("servers[0].args: must be a list of strings") != std::string::npos);
   CHECK(errorOf("defaults:\n  transport: stdio\n") ==
         "test.yaml:2: defaults.transport: stdio is set per server, with its command");
   CHECK(errorOf("defaults:\n  command: sh\n").find("defaults.command: unknown key") !=
@@ -226,18 +226,17 @@ TEST_CASE("stdio settings that cannot work are refused with the key that is wron
         "test.yaml:4: servers[0].watch_tools: must be true or false");
 }
 
-TEST_CASE("redis.password_file must not be readable by group or others; redis.username is read") {
+TEST_CASE("redis.password_file must not be readable by group or others, redis.username is read") {
   const std::string path = "/tmp/mcphd-cfg-redis-pass";
   std::remove(path.c_str());
-  {
-    std::ofstream(path) << "pw\n";
-  }
+  { std::ofstream(path) << "pw\n"; }
   chmod(path.c_str(), 0644);
   auto open = loadString("redis:\n  username: ops\n  password_file: " + path + "\n", "t.yaml");
   REQUIRE_FALSE(open.ok());
-  CHECK(open.error().message ==
-        "t.yaml:3: redis.password_file: " + path + " is readable by group or others (mode 0644); "
-        "chmod 600 " + path);
+  CHECK(open.error().message == "t.yaml:3: redis.password_file: " + path +
+                                    " is readable by group or others (mode 0644); "
+                                    "chmod 600 " +
+                                    path);
   chmod(path.c_str(), 0600);
   auto ok = loadString("redis:\n  username: ops\n  password_file: " + path + "\n", "t.yaml");
   REQUIRE(ok.ok());

@@ -80,11 +80,10 @@ TEST_CASE("a named policy says its config key in refusals") {
   EgressPolicy a;
   a.name = "egress.registry";
   a.allow.push_back(Cidr::parse("10.0.0.0/8").value());
-  CHECK(refused(a, "127.0.0.1") ==
-        "egress policy denies 127.0.0.1 (not in egress.registry.allow)");
+  CHECK(refused(a, "127.0.0.1") == "egress policy denies 127.0.0.1 (not in egress.registry.allow)");
 }
 
-TEST_CASE("an allow list refuses everything outside it; deny wins over allow") {
+TEST_CASE("an allow list refuses everything outside it, deny wins over allow") {
   EgressPolicy p = EgressPolicy::defaults();
   p.allow.push_back(Cidr::parse("10.0.0.0/8").value());
   p.deny.push_back(Cidr::parse("10.1.0.0/16").value());

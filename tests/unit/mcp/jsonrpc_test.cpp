@@ -51,7 +51,7 @@ TEST_CASE("tools keep their raw JSON exactly as received, unknown fields include
   CHECK(page->nextCursor == "abc");
 }
 
-TEST_CASE("a tool's name is its own, not a nested one; fields come in any order") {
+TEST_CASE("a tool's name is its own, not a nested one, fields come in any order") {
   const Trust trust = GENERATE(Trust::kUnchecked, Trust::kValidated);
   const std::string first =
       R"({"inputSchema":{"properties":{"name":{"type":"string"}},"name":"nested"},"name":"echo"})";

@@ -214,7 +214,7 @@ TEST_CASE("an SSE stream that ends without the response is a protocol error") {
   CHECK(h.result->error->message.find("without the response") != std::string::npos);
 }
 
-TEST_CASE("a JSON-RPC error from initialize is a protocol error; one from tools/list degrades") {
+TEST_CASE("a JSON-RPC error from initialize is a protocol error, one from tools/list degrades") {
   {
     Harness h;
     h.http.answer(0, 200, "application/json",

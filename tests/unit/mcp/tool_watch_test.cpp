@@ -67,7 +67,9 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("a watched stdio server keeps its process; a burst of list_changed is one re-list and later ones wait for min_relist_interval") {
+TEST_CASE(
+    "a watched stdio server keeps its process, a burst of list_changed is one re-list and later "
+    "ones wait for min_relist_interval") {
   Fixture f;
   auto w = f.watch();
   f.handshake(0);

@@ -1,12 +1,12 @@
-#include <catch2/catch.hpp>
+#include "registry/redis_registry.hpp"
 
 #include <sodium.h>
 
+#include <catch2/catch.hpp>
 #include <optional>
 
 #include "loop/sim_loop.hpp"
 #include "redis/fake_redis.hpp"
-#include "registry/redis_registry.hpp"
 
 using namespace mcphd;
 using namespace mcphd::registry;
@@ -35,7 +35,8 @@ struct Fixture {
   FakeRedis redis;
   auth::KeyRing keys;
   Listener listener;
-  RedisRegistry registry{redis, loop, "mcp:", ServerSpec{}, keys, {"from-config"}, listener, 60'000};
+  RedisRegistry registry{redis,           loop,     "mcp:", ServerSpec{}, keys,
+                         {"from-config"}, listener, 60'000};
   // A key to seal records with (for tests of credentials).
   void withKey() {
     REQUIRE(sodium_init() >= 0);
@@ -64,7 +65,8 @@ TEST_CASE("the registry loads every record once Redis is ready, refusing config 
   f.loop.advance(200);
   REQUIRE(f.listener.servers.size() == 2);
   CHECK(f.listener.servers["a"].url == "http://a/mcp");
-  CHECK(f.listener.servers["empty"].invalidReason == "record empty: hash mcp:server:empty is missing or empty");
+  CHECK(f.listener.servers["empty"].invalidReason ==
+        "record empty: hash mcp:server:empty is missing or empty");
   CHECK(f.listener.servers.count("from-config") == 0);
 }
 
@@ -80,7 +82,8 @@ TEST_CASE("a resync picks up records written without a command and drops deleted
   f.loop.advance(59'999);
   CHECK(f.listener.events.size() == 1);
   f.loop.advance(1);
-  CHECK(f.listener.events == std::vector<std::string>{"upsert a", "upsert a", "upsert b", "check b resync"});
+  CHECK(f.listener.events ==
+        std::vector<std::string>{"upsert a", "upsert a", "upsert b", "check b resync"});
   CHECK(f.listener.servers["a"].intervalMs == 60'000);
   f.redis.sets["mcp:servers"].erase("a");
   f.loop.advance(60'000);
@@ -91,7 +94,7 @@ TEST_CASE("a resync picks up records written without a command and drops deleted
   CHECK(f.listener.events.size() == n);
 }
 
-TEST_CASE("reloading one record announces it at once; a config id is refused") {
+TEST_CASE("reloading one record announces it at once, a config id is refused") {
   Fixture f;
   f.redis.setUp(true);
   f.add("a", {{"url", "http://a/mcp"}});

@@ -333,8 +333,9 @@ TEST_CASE("watch_tools: a server advertising list_changed is watched, and a chan
   CHECK(prober.watches.count("u") == 0);  // watch_tools not set
 }
 
-TEST_CASE("check * is counted once per server whatever the number of commands, and done when all "
-          "answered") {
+TEST_CASE(
+    "check * is counted once per server whatever the number of commands, and done when all "
+    "answered") {
   loop::SimLoop loop;
   SeqRandom random;
   FakeProber prober;
@@ -385,7 +386,7 @@ TEST_CASE("check * is counted once per server whatever the number of commands, a
   CHECK(sink.reports.back().broadcastTo == 1002);
 }
 
-TEST_CASE("no more watch sessions than max_watches; a freed place is taken by the next check") {
+TEST_CASE("no more watch sessions than max_watches, a freed place is taken by the next check") {
   loop::SimLoop loop;
   SeqRandom random;
   FakeProber prober;

@@ -1,13 +1,12 @@
 #include "service/monitor.hpp"
 
-#include "service/systemd.hpp"
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
 #include "loop/sim_loop.hpp"
+#include "service/systemd.hpp"
 
 using namespace mcphd;
 
@@ -45,7 +44,7 @@ TEST_CASE("READY=1 with the status, then WATCHDOG=1 every half watchdog period")
   CHECK(f.count("WATCHDOG=1") == 7);
 }
 
-TEST_CASE("a short watchdog is pinged at half its period; none without a watchdog") {
+TEST_CASE("a short watchdog is pinged at half its period, none without a watchdog") {
   Fixture f(4'000'000);  // 4 s
   f.monitor->ready();
   f.loop.advance(2'000);
