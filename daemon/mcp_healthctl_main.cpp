@@ -23,6 +23,7 @@
 #include "auth/credentials.hpp"
 #include "auth/key_ring.hpp"
 #include "auth/oauth2_provider.hpp"
+#include "check/server_prober.hpp"
 #include "common/file.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
@@ -30,12 +31,13 @@
 #include "common/units.hpp"
 #include "config/config.hpp"
 #include "http/curl_multi_client.hpp"
+#include "keyspace/keyspace.hpp"
 #include "loop/uv_loop.hpp"
-#include "mcp/prober.hpp"
 #include "publish/messages.hpp"
 #include "redis/redis_url.hpp"
 #include "redis/sync_client.hpp"
 #include "registry/record.hpp"
+#include "registry/record_writes.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace {
@@ -83,7 +85,7 @@ const char* kHelp =
 struct Global {
   std::optional<config::Config> cfg;
   std::string redisUrl = "redis://127.0.0.1:6379/0";
-  std::string prefix = "mcp:";
+  keyspace::Keyspace keys;
   Secret redisPassword;
   std::string redisUsername;
 };
@@ -288,8 +290,9 @@ std::string headersJson(const std::vector<std::string>& headers) {
       usage("--header takes 'Name: value'");
     }
     std::string value = h.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' ') == std::string::npos ? value.size()
-                                                                    : value.find_first_not_of(' '));
+    value.erase(0, value.find_first_not_of(' ') == std::string::npos
+                       ? value.size()
+                       : value.find_first_not_of(' '));
     pairs.emplace_back(h.substr(0, colon), std::move(value));
   }
   return registry::headersJson(pairs);
@@ -396,14 +399,13 @@ void printHealthLine(const std::string& payload) {
 // Sends a command and waits for the messages answering it. Returns the answers.
 std::vector<std::string> sendAndWait(const Global& g, const std::vector<std::string>& fields,
                                      size_t expected, std::chrono::milliseconds wait,
-                                     std::string* commandIdOut = nullptr,
-                                     bool* doneOut = nullptr) {
+                                     std::string* commandIdOut = nullptr, bool* doneOut = nullptr) {
   redis::SyncClient sub = connectRedis(g);
-  if (auto r = sub.command({"SUBSCRIBE", g.prefix + "health"}); !r) {
+  if (auto r = sub.command({"SUBSCRIBE", g.keys.healthChannel()}); !r) {
     redisFailed(r.error());
   }
   redis::SyncClient c = connectRedis(g);
-  std::vector<std::string> argv = {"XADD", g.prefix + "commands", "MAXLEN", "~", "10000", "*"};
+  std::vector<std::string> argv = {"XADD", g.keys.commands(), "MAXLEN", "~", "10000", "*"};
   argv.insert(argv.end(), fields.begin(), fields.end());
   auto id = c.command(argv);
   if (!id) {
@@ -476,8 +478,9 @@ const std::vector<std::pair<const char*, const char*>> kFieldOptions = {
 void checkFieldOptions(const Options& o) {
   const std::string transport = opt(o, "--transport");
   if (transport == "stdio") {
-    usage("stdio servers are declared in the daemon's config file (servers[].command); the "
-          "registry in Redis cannot start processes");
+    usage(
+        "stdio servers are declared in the daemon's config file (servers[].command); the "
+        "registry in Redis cannot start processes");
   }
   if (!transport.empty() && transport != "auto" && transport != "streamable_http" &&
       transport != "sse") {
@@ -625,15 +628,8 @@ void sealAndCheck(const Global& g, const std::string& id, registry::RecordFields
 // daemon to read it and prints the answer.
 int writeRecord(const Global& g, const std::string& id, const registry::RecordFields& fields,
                 std::chrono::milliseconds wait) {
-  std::vector<std::string> hset = {"HSET", g.prefix + "server:" + id};
-  for (const auto& [k, v] : fields) {
-    hset.push_back(k);
-    hset.push_back(v);
-  }
   redis::SyncClient c = connectRedis(g);
-  if (auto r = c.transaction(
-          {{"DEL", g.prefix + "server:" + id}, hset, {"SADD", g.prefix + "servers", id}});
-      !r) {
+  if (auto r = c.transaction(registry::putRecord(g.keys, id, fields)); !r) {
     redisFailed(r.error());
   }
   auto answers = sendAndWait(g, {"op", "upsert", "server_id", id}, 1, wait);
@@ -676,13 +672,13 @@ int cmdAdd(const Global& g, std::vector<std::string>& args) {
 }
 
 registry::RecordFields readRecord(redis::SyncClient& c, const Global& g, const std::string& id) {
-  auto r = c.command({"HGETALL", g.prefix + "server:" + id});
+  auto r = c.command({"HGETALL", g.keys.server(id)});
   if (!r) {
     redisFailed(r.error());
   }
   if (r->type != redis::Reply::Type::kArray) {
-    std::fprintf(stderr, "mcp-healthctl: %sserver:%s is not a hash: %s\n", g.prefix.c_str(),
-                 id.c_str(), r->str.c_str());
+    std::fprintf(stderr, "mcp-healthctl: %s is not a hash: %s\n", g.keys.server(id).c_str(),
+                 r->str.c_str());
     std::exit(1);
   }
   registry::RecordFields f;
@@ -795,9 +791,8 @@ void restoreSealed(registry::RecordFields& fields, const auth::BoundFields& seal
         continue;
       }
     }
-    std::fprintf(stderr, "%s: restoring the sealed value %s (the record in Redis said %s)\n",
-                 name, want ? want->c_str() : "(none)",
-                 present ? have->second.c_str() : "(none)");
+    std::fprintf(stderr, "%s: restoring the sealed value %s (the record in Redis said %s)\n", name,
+                 want ? want->c_str() : "(none)", present ? have->second.c_str() : "(none)");
     if (want) {
       fields[name] = *want;
     } else {
@@ -812,20 +807,8 @@ void restoreSealed(registry::RecordFields& fields, const auth::BoundFields& seal
 int writeRecordIfUnchanged(const Global& g, const std::string& id,
                            const registry::RecordFields& fields, const std::string& expected,
                            std::chrono::milliseconds wait) {
-  // ARGV: the expected blob ('' for none), the id, then field, value, ...
-  static const std::string kScript =
-      "if (redis.call('HGET', KEYS[1], 'credentials') or '') ~= ARGV[1] then return 0 end "
-      "redis.call('DEL', KEYS[1]) "
-      "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
-      "redis.call('SADD', KEYS[2], ARGV[2]) return 1";
-  std::vector<std::string> argv = {"EVAL", kScript, "2", g.prefix + "server:" + id,
-                                   g.prefix + "servers", expected, id};
-  for (const auto& [k, v] : fields) {
-    argv.push_back(k);
-    argv.push_back(v);
-  }
   redis::SyncClient c = connectRedis(g);
-  auto r = c.command(argv);
+  auto r = c.command(registry::putRecordIfUnchanged(g.keys, id, fields, expected));
   if (!r) {
     redisFailed(r.error());
   }
@@ -858,15 +841,16 @@ int cmdEdit(const Global& g, std::vector<std::string>& args) {
   redis::SyncClient c = connectRedis(g);
   registry::RecordFields fields = readRecord(c, g, id);
   if (fields.empty()) {
-    usage("no record " + g.prefix + "server:" + id + " in Redis (register it with add)");
+    usage("no record " + g.keys.server(id) + " in Redis (register it with add)");
   }
   auth::Credentials stored;
   int version = 0;
   const std::string readBlob = fields.count("credentials") != 0 ? fields["credentials"] : "";
   if (fields.count("credentials") != 0) {
     if (!g.cfg || g.cfg->keys.empty()) {
-      usage("the record's credentials need the daemon's keys: pass --config with its secrets "
-            "section");
+      usage(
+          "the record's credentials need the daemon's keys: pass --config with its secrets "
+          "section");
     }
     auto opened = registry::openRecordCredentials(id, fields, g.cfg->keys, &version);
     if (!opened) {
@@ -926,7 +910,7 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
   redis::SyncClient c = connectRedis(g);
   std::vector<std::string> ids = o.positional;
   if (o.all) {
-    auto m = c.command({"SMEMBERS", g.prefix + "servers"});
+    auto m = c.command({"SMEMBERS", g.keys.servers()});
     if (!m) {
       redisFailed(m.error());
     }
@@ -958,8 +942,8 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
     if (creds->bound) {
       // A v2 record whose clear fields differ from its sealed copy is not re-sealed here: edit
       // restores the sealed values (or sets new ones the operator names).
-      registry::ServerSpec check = registry::parseRecord(
-          id, fields, g.cfg->defaults, g.cfg->keys, registry::RecordOptions{true});
+      registry::ServerSpec check = registry::parseRecord(id, fields, g.cfg->defaults, g.cfg->keys,
+                                                         registry::RecordOptions{true});
       if (check.invalidReason.find("differ") != std::string::npos) {
         std::fprintf(stderr, "%s: %s\n", id.c_str(), check.invalidReason.c_str());
         ++failures;
@@ -983,7 +967,7 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
       ++failures;
       continue;
     }
-    auto r = c.command({"EVAL", registry::kCredentialsCasScript, "1", g.prefix + "server:" + id, old, sealed.value()});
+    auto r = c.command(registry::replaceCredentials(g.keys, id, old, sealed.value()));
     if (!r) {
       redisFailed(r.error());
     }
@@ -993,8 +977,8 @@ int cmdReseal(const Global& g, std::vector<std::string>& args) {
       ++failures;
       continue;
     }
-    (void)c.command({"XADD", g.prefix + "commands", "MAXLEN", "~", "10000", "*", "op", "upsert",
-                     "server_id", id});
+    (void)c.command(
+        {"XADD", g.keys.commands(), "MAXLEN", "~", "10000", "*", "op", "upsert", "server_id", id});
     std::printf("%s: re-sealed with key %s\n", id.c_str(), g.cfg->keys.activeId().c_str());
     ++resealed;
   }
@@ -1042,8 +1026,8 @@ std::string ago(const std::string& rfc3339) {
 
 int cmdList(const Global& g) {
   redis::SyncClient c = connectRedis(g);
-  auto status = c.command({"HGETALL", g.prefix + "status"});
-  auto members = c.command({"SMEMBERS", g.prefix + "servers"});
+  auto status = c.command({"HGETALL", g.keys.status()});
+  auto members = c.command({"SMEMBERS", g.keys.servers()});
   if (!status) {
     redisFailed(status.error());
   }
@@ -1087,14 +1071,14 @@ int cmdShow(const Global& g, std::vector<std::string>& args) {
   }
   const std::string& id = o.positional[0];
   redis::SyncClient c = connectRedis(g);
-  auto record = c.command({"HGETALL", g.prefix + "server:" + id});
+  auto record = c.command({"HGETALL", g.keys.server(id)});
   if (!record) {
     redisFailed(record.error());
   }
   if (record->elements.empty()) {
     std::printf("record: none in Redis (a config-file server, or not registered)\n");
   } else {
-    std::printf("record %s%s:\n", g.prefix.c_str(), ("server:" + id).c_str());
+    std::printf("record %s:\n", g.keys.server(id).c_str());
     for (size_t i = 0; i + 1 < record->elements.size(); i += 2) {
       std::string value = record->elements[i + 1].str;
       if (record->elements[i].str == "credentials") {
@@ -1104,11 +1088,11 @@ int cmdShow(const Global& g, std::vector<std::string>& args) {
       std::printf("  %-28s %s\n", record->elements[i].str.c_str(), value.c_str());
     }
   }
-  auto status = c.command({"HGET", g.prefix + "status", id});
+  auto status = c.command({"HGET", g.keys.status(), id});
   std::printf("status: %s\n", status && status->type == redis::Reply::Type::kString
                                   ? status->str.c_str()
                                   : "none yet");
-  auto tools = c.command({"GET", g.prefix + "tools:" + id});
+  auto tools = c.command({"GET", g.keys.tools(id)});
   if (tools && tools->type == redis::Reply::Type::kString) {
     Parsed p(tools->str);
     simdjson::dom::array arr;
@@ -1129,7 +1113,7 @@ int cmdTools(const Global& g, std::vector<std::string>& args) {
     usage("tools takes one server ID");
   }
   redis::SyncClient c = connectRedis(g);
-  auto tools = c.command({"GET", g.prefix + "tools:" + o.positional[0]});
+  auto tools = c.command({"GET", g.keys.tools(o.positional[0])});
   if (!tools) {
     redisFailed(tools.error());
   }
@@ -1176,7 +1160,7 @@ volatile sig_atomic_t g_stop = 0;
 int cmdWatch(const Global& g, std::vector<std::string>& args) {
   Options o = parseOptions(args);
   redis::SyncClient sub = connectRedis(g);
-  if (auto r = sub.command({"SUBSCRIBE", g.prefix + "health", g.prefix + "tools"}); !r) {
+  if (auto r = sub.command({"SUBSCRIBE", g.keys.healthChannel(), g.keys.toolsChannel()}); !r) {
     redisFailed(r.error());
   }
   signal(SIGINT, [](int) { g_stop = 1; });
@@ -1274,14 +1258,14 @@ int cmdProbe(const Global& g, std::vector<std::string>& args) {
         http.setEgressPolicy(g.cfg->egress);
       }
       auth::OAuth2Provider auth(http, loop);
-      mcp::ServerProber prober(http, auth, loop, loop);
+      check::ServerProber prober(http, auth, loop, loop);
       std::optional<mcp::ProbeResult> result;
       auto check = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
       loop.run();
       check.reset();
       if (result) {
-        scheduler::CheckReport rep =
-            scheduler::singleCheckReport("probe", std::move(*result), "probe", loop.wallMs());
+        scheduler::CheckReport rep = scheduler::singleCheckReport("probe", std::move(*result),
+                                                                  Trigger::kProbe, loop.wallMs());
         std::string line = publish::healthJson(rep, 1);
         if (o.json) {
           std::printf("%s\n", line.c_str());
@@ -1326,7 +1310,7 @@ int run(int argc, char** argv) {
       usage(cfg.error().message);
     }
     g.redisUrl = cfg->redis.url;
-    g.prefix = cfg->redis.prefix;
+    g.keys = keyspace::Keyspace(cfg->redis.prefix);
     g.redisPassword = cfg->redis.password;
     g.redisUsername = cfg->redis.username;
     g.cfg = std::move(cfg.value());

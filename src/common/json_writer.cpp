@@ -118,4 +118,41 @@ std::string rfc3339Millis(int64_t wallMs) {
   return buf;
 }
 
+std::optional<int64_t> parseRfc3339Millis(std::string_view t) {
+  // 2026-11-26T14:39:12.123Z: digits where rfc3339Millis writes them, its separators between.
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (t.size() != kShape.size()) {
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < t.size(); ++i) {
+    const bool digit = t[i] >= '0' && t[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : t[i] != kShape[i]) {
+      return std::nullopt;
+    }
+  }
+  auto num = [&](size_t at, size_t len) {
+    int v = 0;
+    for (size_t i = at; i < at + len; ++i) {
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  struct tm tm {};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  const time_t secs = timegm(&tm);
+  if (secs < 0) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(secs) * 1000 + num(20, 3);
+}
+
 }  // namespace mcphd::json

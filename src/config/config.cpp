@@ -18,6 +18,7 @@
 #include "common/file.hpp"
 #include "http/listen_address.hpp"
 #include "redis/redis_url.hpp"
+#include "registry/validate.hpp"
 
 namespace mcphd::config {
 
@@ -25,22 +26,6 @@ namespace {
 
 using registry::AuthType;
 using registry::ServerSpec;
-
-// Hand-written matchers: std::regex is slow, recursive, and trips GCC 12's warnings under ASan.
-bool isTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-         std::strchr("!#$%&'*+.^_`|~-", c) != nullptr;
-}
-
-bool isHeaderName(const std::string& s) {
-  return !s.empty() && s.size() <= 256 && std::all_of(s.begin(), s.end(), isTokenChar);
-}
-
-bool isServerId(const std::string& s) {
-  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
-  });
-}
 
 // Thrown inside the loader only, turned into a Result at its boundary (no exception leaves it).
 struct ConfigError {
@@ -207,7 +192,7 @@ class Loader {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& kv : n) {
       std::string name = kv.first.as<std::string>();
-      if (!isHeaderName(name)) {
+      if (!registry::isHeaderName(name)) {
         fail(kv.first, key, "'" + name + "' is not a valid header name");
       }
       std::string value = str(kv.second, key + "." + name);
@@ -301,9 +286,6 @@ class Loader {
         continue;
       } else if (k == "url") {
         s.url = str(v, key);
-        if (s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
-          fail(v, key, "must be an http:// or https:// URL");
-        }
       } else if (k == "transport") {
         std::string t = str(v, key);
         if (t == "streamable_http") {
@@ -436,16 +418,17 @@ class Loader {
         fail(serverNode, path + ".url", "is required (or command, for a stdio server)");
       }
     }
-    if (s.timeoutMs >= s.intervalMs) {
-      auto [n, k] = where("timeout");
+    // The rules every source of servers shares (registry/validate.hpp), reported at the line the
+    // field came from: the server's own, or the defaults'.
+    if (auto bad = registry::validateServer(s)) {
+      const bool inAuth = bad->field == "auth.headers";
+      auto [n, k] = where(inAuth ? "auth" : bad->field == "token_url" ? "auth" : bad->field);
+      if (inAuth) {
+        k += ".headers";
+      }
       fail(n, k,
-           "must be shorter than interval (timeout " + std::to_string(s.timeoutMs) +
-               " ms, interval " + std::to_string(s.intervalMs) + " ms" +
-               (k.rfind("defaults.", 0) == 0 ? " for " + path + " '" + s.id + "'" : "") + ")");
-    }
-    if (s.maxBackoffMs < s.unhealthyIntervalMs) {
-      auto [n, k] = where("max_backoff");
-      fail(n, k, "must not be shorter than unhealthy_interval");
+           bad->message +
+               (k.rfind("defaults.", 0) == 0 ? " (for " + path + " '" + s.id + "')" : ""));
     }
   }
 
@@ -456,8 +439,7 @@ class Loader {
     }
     allowOnly(root, "",
               {"redis", "defaults", "max_concurrent_checks", "max_watches", "registry_resync",
-               "secrets", "egress",
-               "servers", "metrics", "log"});
+               "secrets", "egress", "servers", "metrics", "log"});
     if (const auto& m = root["metrics"]) {
       allowOnly(m, "metrics", {"listen"});
       if (m["listen"]) {
@@ -606,11 +588,9 @@ class Loader {
       allowOnly(d, "defaults", keys);
       serverFields(d, "defaults", defaults, defaultMarks);
     }
-    if (defaults.timeoutMs >= defaults.intervalMs) {
-      auto it = defaultMarks.find("timeout");
-      fail(it != defaultMarks.end() ? it->second : root, "defaults.timeout",
-           "must be shorter than interval (timeout " + std::to_string(defaults.timeoutMs) +
-               " ms, interval " + std::to_string(defaults.intervalMs) + " ms)");
+    if (auto bad = registry::validateSchedule(defaults)) {
+      auto it = defaultMarks.find(bad->field);
+      fail(it != defaultMarks.end() ? it->second : root, "defaults." + bad->field, bad->message);
     }
     c.defaults = defaults;
     if (const auto& servers = root["servers"]) {
@@ -627,7 +607,7 @@ class Loader {
         }
         ServerSpec s = defaults;
         s.id = str(n["id"], path + ".id");
-        if (!isServerId(s.id)) {
+        if (!registry::isServerId(s.id)) {
           fail(n["id"], path + ".id", "'" + s.id + "' must match [A-Za-z0-9._-]{1,128}");
         }
         if (!ids.insert(s.id).second) {

@@ -1,7 +1,6 @@
 #include "control/command_stream.hpp"
 
 #include "common/log.hpp"
-#include "publish/messages.hpp"
 
 namespace mcphd::control {
 
@@ -24,23 +23,21 @@ const redis::Reply* streamEntries(const redis::Reply& r) {
 }  // namespace
 
 CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer,
-                             loop::TimerFactory& timers, const Clock& clock,
-                             registry::RedisRegistry& registry, scheduler::Scheduler& scheduler,
+                             loop::TimerFactory& timers, registry::RedisRegistry& registry,
+                             scheduler::Scheduler& scheduler, publish::StatePublisher& answers,
                              Options options)
     : reader_(reader),
       writer_(writer),
-      clock_(clock),
       registry_(registry),
       scheduler_(scheduler),
+      answers_(answers),
       options_(std::move(options)),
-      stream_(options_.prefix + "commands"),
+      stream_(options_.keys.commands()),
       retry_(timers.createTimer()),
       claimTimer_(timers.createTimer()) {}
 
 void CommandStream::broadcastDone(const std::string& id, size_t servers) {
-  writer_.command({"PUBLISH", options_.prefix + "health",
-                   publish::commandDoneJson(id, "check", servers, clock_.wallMs())},
-                  [](Result<redis::Reply>) {});
+  answers_.publishCommandDone(id, "check", servers);
   inProgress_.erase(id);
   ack(id);
 }
@@ -234,7 +231,7 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
       // Counted in the scheduler's BroadcastLog (constant memory per command): answered by
       // command_done once every server has a result.
       inProgress_[id] = 1;
-      if (!scheduler_.checkAll("command", id)) {
+      if (!scheduler_.checkAll(Trigger::kCommand, id)) {
         inProgress_.erase(id);
         return fail(id, op, server, "there are no servers to check");
       }
@@ -244,7 +241,7 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
       return fail(id, op, server, "unknown server '" + server.substr(0, 128) + "'");
     }
     inProgress_[id] = 1;
-    scheduler_.checkNow(server, "command", id);
+    scheduler_.checkNow(server, Trigger::kCommand, id);
     return;
   }
   if (op == "upsert") {
@@ -263,7 +260,7 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
                     "server '" + server + "' is not registered (not in " +
                         "the servers set, or enabled is false)");
       }
-      scheduler_.checkNow(server, "upsert", id);
+      scheduler_.checkNow(server, Trigger::kUpsert, id);
     });
     return;
   }
@@ -275,10 +272,7 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
       return fail(id, op, server,
                   "server '" + server + "' is defined in the config file; remove it there");
     }
-    // The record goes too, or the next resync would bring the server back.
-    writer_.command({"SREM", options_.prefix + "servers", server}, [](Result<redis::Reply>) {});
-    writer_.command({"DEL", options_.prefix + "server:" + server}, [](Result<redis::Reply>) {});
-    registry_.forget(server, /*announce=*/false);
+    registry_.remove(server);
     inProgress_[id] = 1;
     scheduler_.removeServer(server, id);
     return;
@@ -291,9 +285,7 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
 void CommandStream::fail(const std::string& id, const std::string& op, const std::string& serverId,
                          const std::string& message) {
   log::warn("commands: " + id + ": " + message);
-  writer_.command({"PUBLISH", options_.prefix + "health",
-                   publish::commandErrorJson(id, op, serverId, message, clock_.wallMs())},
-                  [](Result<redis::Reply>) {});
+  answers_.publishCommandError(id, op, serverId, message);
   ack(id);
 }
 

@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
+#include "keyspace/keyspace.hpp"
 #include "loop/timer.hpp"
+#include "publish/state_publisher.hpp"
 #include "redis/commands.hpp"
 #include "registry/redis_registry.hpp"
 #include "scheduler/scheduler.hpp"
@@ -24,17 +25,19 @@ namespace mcphd::control {
 class CommandStream {
  public:
   struct Options {
-    std::string prefix = "mcp:";
-    std::string group = "mcp-healthd";
+    keyspace::Keyspace keys;
+    std::string group = keyspace::Keyspace::kCommandGroup;
     std::string consumer;           // stable per host, so a restart finds its own pending entries
     int64_t blockMs = 1000;         // XREADGROUP BLOCK
     int64_t claimIdleMs = 60'000;   // XAUTOCLAIM entries idle this long (their consumer is gone)
     size_t maxInProgress = 10'000;  // stop reading while this many commands are unanswered
   };
 
+  // `writer` claims and acknowledges entries; answers that no check result gives (command_error,
+  // command_done) go out through `answers`, on that same connection, before the acknowledgement.
   CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers,
-                const Clock& clock, registry::RedisRegistry& registry,
-                scheduler::Scheduler& scheduler, Options options);
+                registry::RedisRegistry& registry, scheduler::Scheduler& scheduler,
+                publish::StatePublisher& answers, Options options);
 
   void start();
   // The message answering `commandId` was published (StatePublisher::onAnswered).
@@ -67,9 +70,9 @@ class CommandStream {
 
   redis::Commands& reader_;
   redis::Commands& writer_;
-  const Clock& clock_;
   registry::RedisRegistry& registry_;
   scheduler::Scheduler& scheduler_;
+  publish::StatePublisher& answers_;
   Options options_;
   std::string stream_;
   std::unique_ptr<loop::Timer> retry_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/sha256.hpp"
+#include "common/utf8.hpp"
+#include "mcp/redaction.hpp"
 
 namespace mcphd::mcp {
 
@@ -52,6 +54,17 @@ std::string computeToolsHash(const std::vector<Tool>& tools) {
     material += '\n';
   }
   return sha256Hex(material);
+}
+
+void recordFailure(ProbeResult& result, CheckError error, bool retriable,
+                   const std::vector<std::string>& secrets) {
+  redactSecrets(error.message, secrets);
+  truncateUtf8(error.message, kMaxErrorMessage);  // after redaction: a cut never hides a secret
+  result.error = std::move(error);
+  result.retriable = retriable;
+  result.toolsComplete = false;
+  result.tools.clear();
+  result.toolsHash.clear();
 }
 
 }  // namespace mcphd::mcp

@@ -42,13 +42,15 @@ struct ProbeResult {
   int64_t toolsListUs = 0;
 };
 
-// A session kept open after the handshake, to hear notifications (tools/list_changed). With it,
-// a probe stops after notifications/initialized: `done` reports the handshake, then these run
-// until the probe is destroyed. Neither may destroy the probe.
-struct KeepOpen {
-  std::function<void(const std::string& method)> onNotification;
-  std::function<void(const std::string& why)> onClosed;  // the session ended; at most once
-};
+// Published bounds: an error message (after redaction), a server_info name or version.
+constexpr size_t kMaxErrorMessage = 512;
+constexpr size_t kMaxServerInfo = 256;
+
+// Records a failed check in `result`: the error (its message redacted of `secrets`, "Name: value"
+// lines, then cut to kMaxErrorMessage), whether it is retriable, and no tool list (a partial list
+// is never published).
+void recordFailure(ProbeResult& result, CheckError error, bool retriable,
+                   const std::vector<std::string>& secrets);
 
 // The tools in name order (pointers into `tools`).
 std::vector<const Tool*> sortedByName(const std::vector<Tool>& tools);

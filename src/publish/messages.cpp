@@ -48,7 +48,7 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   o += ",\"checked_at\":";
   json::appendString(o, json::rfc3339Millis(r.checkedAtWallMs));
   o += ",\"trigger\":";
-  json::appendString(o, r.trigger);
+  json::appendString(o, triggerName(r.trigger));
   o += ",\"latency_ms\":{\"total\":";
   json::appendMillis(o, p.totalUs);
   o += ",\"connect\":";

@@ -2,12 +2,15 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
+#include "common/json_writer.hpp"
 #include "common/log.hpp"
 
 namespace mcphd::publish {
 
-StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix)
-    : redis_(redis), clock_(clock), prefix_(std::move(prefix)) {
+StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys)
+    : redis_(redis), clock_(clock), keys_(std::move(keys)) {
   redis_.onReadyChange([this](bool ready) { onReady(ready); });
   redis_.onWritten([this] {
     if (!backlog_.empty() && redis_.unsentBytes() < kResumeBytes) {
@@ -26,13 +29,17 @@ void StatePublisher::onReady(bool ready) {
     return;
   }
   uint64_t gen = generation_;
-  redis_.command({"HGETALL", prefix_ + "status"}, [this, gen](Result<redis::Reply> r) {
+  redis_.command({"HGETALL", keys_.status()}, [this, gen](Result<redis::Reply> r) {
     if (gen != generation_) {
       return;  // a newer connection took over
     }
     if (!r || r->type != redis::Reply::Type::kArray) {
-      log::warn("redis: cannot read " + prefix_ +
-                "status to restore sequence numbers: " + (r ? r->str : r.error().message));
+      log::warn("redis: cannot read " + keys_.status() +
+                " to restore sequence numbers: " + (r ? r->str : r.error().message));
+      if (auto snapshot = std::move(snapshot_)) {
+        snapshot_ = nullptr;
+        snapshot(std::nullopt);  // first checks are due now
+      }
       return;  // the next connection tries again
     }
     restore(r.value());
@@ -42,7 +49,7 @@ void StatePublisher::onReady(bool ready) {
       if (s.publishedToolsHash.empty()) {
         continue;
       }
-      std::string key = prefix_ + "tools:" + id;
+      std::string key = keys_.tools(id);
       redis_.command({"EXISTS", key}, [this, gen, id = id](Result<redis::Reply> e) {
         if (gen != generation_ || !e || e->type != redis::Reply::Type::kInteger ||
             e->integer != 0) {
@@ -57,7 +64,7 @@ void StatePublisher::onReady(bool ready) {
     ready_ = true;
     for (auto& [id, s] : servers_) {
       if (!s.pendingHealth && !s.latestHealth.empty()) {
-        send({"HSET", prefix_ + "status", id, s.latestHealth});  // refill, no new event
+        send({"HSET", keys_.status(), id, s.latestHealth});  // refill, no new event
       }
       flush(id, s);
     }
@@ -68,6 +75,10 @@ void StatePublisher::onReady(bool ready) {
 
 void StatePublisher::restore(const redis::Reply& hash) {
   simdjson::dom::parser parser;
+  std::optional<scheduler::Snapshot> snapshot;
+  if (snapshot_) {
+    snapshot.emplace();
+  }
   for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
     const std::string& id = hash.elements[i].str;
     const std::string& value = hash.elements[i + 1].str;
@@ -75,13 +86,38 @@ void StatePublisher::restore(const redis::Reply& hash) {
     simdjson::dom::element doc;
     if (parser.parse(value).get(doc) != simdjson::SUCCESS ||
         doc["seq"].get_uint64().get(seq) != simdjson::SUCCESS) {
-      log::warn("redis: " + prefix_ + "status field '" + id + "' holds no valid seq; ignored");
+      log::warn("redis: " + keys_.status() + " field '" + id + "' holds no valid seq; ignored");
       continue;
     }
     ServerState& s = servers_[id];
     if (seq > s.seq) {
       s.seq = seq;
     }
+    if (snapshot) {
+      // A field it cannot read leaves the server out: never seen, due now.
+      std::string_view checkedAt;
+      std::string_view status;
+      int64_t failures = 0;
+      if (doc["checked_at"].get(checkedAt) != simdjson::SUCCESS ||
+          doc["status"].get(status) != simdjson::SUCCESS) {
+        continue;
+      }
+      auto at = json::parseRfc3339Millis(checkedAt);
+      auto st = scheduler::statusFromName(status);
+      if (!at || !st) {
+        continue;
+      }
+      if (doc["consecutive_failures"].get(failures) != simdjson::SUCCESS) {
+        failures = 0;  // absent: only the backoff estimate is shorter
+      }
+      (*snapshot)[id] = scheduler::LastCheck{
+          *at, *st, static_cast<int>(std::clamp<int64_t>(failures, 0, 1'000'000))};
+    }
+  }
+  if (snapshot) {
+    auto callback = std::move(snapshot_);
+    snapshot_ = nullptr;
+    callback(std::move(snapshot));
   }
 }
 
@@ -127,11 +163,12 @@ void StatePublisher::flushRemovals() {
     return;  // kept (one per server) until Redis is back
   }
   for (auto& [serverId, r] : removals_) {
-    send({"HDEL", prefix_ + "status", serverId});
-    send({"DEL", prefix_ + "tools:" + serverId});
+    send({"HDEL", keys_.status(), serverId});
+    send({"DEL", keys_.tools(serverId)});
     size_t truncated = 0;
     auto ids = visibleIds(r.answers, &truncated);
-    send({"PUBLISH", prefix_ + "health", removedJson(serverId, r.seq, r.atWallMs, ids, truncated)});
+    send({"PUBLISH", keys_.healthChannel(),
+          removedJson(serverId, r.seq, r.atWallMs, ids, truncated)});
     answer(r.answers);
   }
   removals_.clear();
@@ -172,8 +209,8 @@ void StatePublisher::writeHealth(const std::string& id, ServerState& s) {
   size_t truncated = 0;
   const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
   s.latestHealth = s.pendingHealth->join(s.seq, ids, truncated);
-  send({"HSET", prefix_ + "status", id, s.latestHealth});
-  send({"PUBLISH", prefix_ + "health", s.latestHealth});
+  send({"HSET", keys_.status(), id, s.latestHealth});
+  send({"PUBLISH", keys_.healthChannel(), s.latestHealth});
   s.pendingHealth.reset();
   answer(s.pendingAnswers);
 }
@@ -211,13 +248,13 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     ToolHashes now(t.tools);
     ToolsDiff diff = diffTools(s.publishedTools, now);
     uint64_t seq = s.seq == 0 ? ++s.seq : s.seq;
-    send({"SET", prefix_ + "tools:" + id,
+    send({"SET", keys_.tools(id),
           toolsSnapshotJson(id, seq, t.hash, t.discoveredAtWallMs, t.tools)});
     std::string event = toolsEventJson(id, seq, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
     if (s.pendingHealth) {
       writeHealth(id, s);
     }
-    send({"PUBLISH", prefix_ + "tools", event});
+    send({"PUBLISH", keys_.toolsChannel(), event});
     s.publishedTools = std::move(now);
     s.publishedToolsHash = t.hash;
     s.pendingTools.reset();
@@ -226,6 +263,18 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     writeHealth(id, s);
     ++published_;
   }
+}
+
+void StatePublisher::publishCommandError(const std::string& commandId, const std::string& op,
+                                         const std::string& serverId, const std::string& message) {
+  send({"PUBLISH", keys_.healthChannel(),
+        commandErrorJson(commandId, op, serverId, message, clock_.wallMs())});
+}
+
+void StatePublisher::publishCommandDone(const std::string& commandId, const std::string& op,
+                                        size_t servers) {
+  send(
+      {"PUBLISH", keys_.healthChannel(), commandDoneJson(commandId, op, servers, clock_.wallMs())});
 }
 
 void StatePublisher::send(std::vector<std::string> argv) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "keyspace/keyspace.hpp"
 #include "publish/messages.hpp"
 #include "redis/commands.hpp"
 #include "scheduler/scheduler.hpp"
@@ -16,7 +17,8 @@
 namespace mcphd::publish {
 
 // Writes every check result to Redis: HSET <prefix>status, PUBLISH <prefix>health, and on a tool
-// set change SET <prefix>tools:<id> + PUBLISH <prefix>tools. While Redis is away results are
+// set change SET <prefix>tools:<id> + PUBLISH <prefix>tools; and the answers to commands that no
+// check result gives (command_error, command_done). While Redis is away results are
 // coalesced per server (latest wins, nothing grows with the outage), and so they are while Redis
 // reads slower than results come (more than kCongestedBytes unwritten); when it is back, seq
 // numbers are restored from the stored status (so they keep increasing across daemon restarts),
@@ -24,7 +26,7 @@ namespace mcphd::publish {
 // check.
 class StatePublisher final : public scheduler::ResultSink {
  public:
-  StatePublisher(redis::Commands& redis, const Clock& clock, std::string prefix);
+  StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys);
 
   void onReport(const scheduler::CheckReport& report) override;
   void onRemoved(const std::string& serverId, const scheduler::Answers& answers) override;
@@ -37,6 +39,19 @@ class StatePublisher final : public scheduler::ResultSink {
   // PUBLISH, on the same connection), so an acknowledgement sent from here follows the answer.
   void onAnswered(std::function<void(const std::string& commandId)> callback) {
     answered_ = std::move(callback);
+  }
+
+  // The answers to commands that no check result gives: a refused command (command_error) and
+  // the end of a `check *` (command_done). Written at once, on this connection: the command
+  // stream acknowledges the entry after calling these, so the acknowledgement follows the answer.
+  void publishCommandError(const std::string& commandId, const std::string& op,
+                           const std::string& serverId, const std::string& message);
+  void publishCommandDone(const std::string& commandId, const std::string& op, size_t servers);
+
+  // Runs once, with what <prefix>status said of each server when it was first read (nullopt when
+  // that read failed): the start-up snapshot the scheduler's first checks are due by.
+  void onSnapshot(std::function<void(std::optional<scheduler::Snapshot>)> callback) {
+    snapshot_ = std::move(callback);
   }
 
   uint64_t published() const { return published_; }
@@ -54,9 +69,9 @@ class StatePublisher final : public scheduler::ResultSink {
   };
   struct ServerState {
     uint64_t seq = 0;
-    std::optional<HealthParts> pendingHealth;    // not yet written
-    scheduler::Answers pendingAnswers;           // answered by the pending health message
-    std::string latestHealth;                    // last written, for refills after a reconnect
+    std::optional<HealthParts> pendingHealth;  // not yet written
+    scheduler::Answers pendingAnswers;         // answered by the pending health message
+    std::string latestHealth;                  // last written, for refills after a reconnect
     std::optional<PendingTools> pendingTools;
     std::string publishedToolsHash;
     ToolHashes publishedTools;
@@ -82,7 +97,7 @@ class StatePublisher final : public scheduler::ResultSink {
 
   redis::Commands& redis_;
   const Clock& clock_;
-  std::string prefix_;
+  keyspace::Keyspace keys_;
   bool ready_ = false;  // connected and seq restored
   uint64_t generation_ = 0;
   uint64_t published_ = 0;
@@ -90,6 +105,7 @@ class StatePublisher final : public scheduler::ResultSink {
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
+  std::function<void(std::optional<scheduler::Snapshot>)> snapshot_;
   scheduler::BroadcastLog* broadcasts_ = nullptr;
 };
 

@@ -161,6 +161,9 @@ RedisClient::RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random, 
 RedisClient::~RedisClient() {
   listener_ = nullptr;
   stopping_ = true;
+  // Those waiting for replies may be gone already (they are torn down before or after it, in any
+  // order): the replies still pending are dropped, their callbacks never run.
+  destroying_ = true;
   if (ac_ != nullptr) {
     redisAsyncContext* ac = ac_;
     ac_ = nullptr;
@@ -371,7 +374,7 @@ bool RedisClient::send(std::vector<std::string> argv, std::function<void(Result<
         if (!p->self->sentAtMs_.empty()) {
           p->self->sentAtMs_.pop_front();
         }
-        if (!p->done) {
+        if (!p->done || p->self->destroying_) {
           return;
         }
         if (r == nullptr) {

@@ -20,7 +20,8 @@ namespace mcphd::redis {
 // One hiredis async connection on the loop with reconnects (backoff 100 ms doubling to 10 s, with
 // jitter), its own connect timeout and command timeout (hiredis 0.14's libuv adapter arms none),
 // and AUTH/SELECT on every connect. hiredis owns the redisAsyncContext and frees it after the
-// disconnect callback: we keep a non-owning pointer and null it there.
+// disconnect callback: we keep a non-owning pointer and null it there. Destroying a client drops
+// the replies still pending: their callbacks never run (as an http::Call that is destroyed).
 class RedisClient final : public Commands {
  public:
   // `name` tells connections apart in logs ("redis", "redis commands").
@@ -49,6 +50,8 @@ class RedisClient final : public Commands {
   }
 
   uint64_t reconnects() const { return reconnects_; }
+  // Where it connects, without the password: for log lines.
+  std::string display() const { return endpoint_.display(); }
 
   static constexpr int64_t kConnectTimeoutMs = 3000;
   static constexpr int64_t kCommandTimeoutMs = 5000;
@@ -72,6 +75,7 @@ class RedisClient final : public Commands {
   bool ready_ = false;
   bool tcpConnected_ = false;  // the connect callback said OK; reset on disconnect
   bool stopping_ = false;
+  bool destroying_ = false;  // replies still pending when it goes are dropped, not delivered
   int64_t backoffMs_ = 100;
   uint64_t reconnects_ = 0;
   bool everConnected_ = false;

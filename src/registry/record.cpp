@@ -25,13 +25,6 @@ const std::string* field(const RecordFields& f, const char* name) {
   return it == f.end() || it->second.empty() ? nullptr : &it->second;
 }
 
-bool headerName(const std::string& s) {
-  return !s.empty() && s.size() <= 256 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("!#$%&'*+.^_`|~-").find(c) != std::string_view::npos;
-  });
-}
-
 int64_t duration(const RecordFields& f, const char* name, int64_t fallback) {
   const std::string* v = field(f, name);
   if (v == nullptr) {
@@ -54,10 +47,8 @@ std::vector<std::pair<std::string, std::string>> headers(const std::string& json
   for (auto [k, v] : obj) {
     std::string_view value;
     std::string name(k);
-    if (!headerName(name) || v.get_string().get(value) != simdjson::SUCCESS ||
-        value.find_first_of("\r\n") != std::string_view::npos) {
-      throw Invalid{"headers: '" + name.substr(0, 64) +
-                    "' must be a valid header name with a one-line string value"};
+    if (v.get_string().get(value) != simdjson::SUCCESS) {
+      throw Invalid{"headers: the value of '" + name.substr(0, 64) + "' must be a string"};
     }
     out.emplace_back(name, std::string(value));
   }
@@ -92,10 +83,7 @@ void applyCredentials(ServerSpec& spec, auth::Credentials& c, const RecordFields
         throw Invalid{"credentials: auth_type headers needs headers"};
       }
       for (auto& [name, value] : c.headers) {
-        if (!headerName(name)) {
-          throw Invalid{"credentials: a secret header has an invalid name"};
-        }
-        a.headers.emplace_back(name, std::move(value));
+        a.headers.emplace_back(name, std::move(value));  // names: validateServer, below
       }
       break;
     case AuthType::kOAuth2: {
@@ -123,23 +111,11 @@ void applyCredentials(ServerSpec& spec, auth::Credentials& c, const RecordFields
 }
 
 // Every field a record may hold that the daemon reads; each must be valid UTF-8.
-constexpr const char* kKnownFields[] = {"url",
-                                        "transport",
-                                        "name",
-                                        "auth_type",
-                                        "oauth2_flow",
-                                        "token_url",
-                                        "scopes",
-                                        "audience",
-                                        "resource",
-                                        "token_endpoint_auth_method",
-                                        "headers",
-                                        "interval",
-                                        "timeout",
-                                        "enabled",
-                                        "watch_tools",
-                                        "credentials",
-                                        "command"};
+constexpr const char* kKnownFields[] = {
+    "url",         "transport", "name",     "auth_type", "oauth2_flow",
+    "token_url",   "scopes",    "audience", "resource",  "token_endpoint_auth_method",
+    "headers",     "interval",  "timeout",  "enabled",   "watch_tools",
+    "credentials", "command"};
 
 // The record's settings without its credentials.
 ServerSpec buildClear(const std::string& id, const RecordFields& f, const ServerSpec& defaults) {
@@ -163,14 +139,9 @@ ServerSpec buildClear(const std::string& id, const RecordFields& f, const Server
         "transport: stdio servers can only be declared in the daemon's config file (a Redis "
         "record cannot start processes)"};
   }
-  const std::string* url = field(f, "url");
-  if (url == nullptr) {
-    throw Invalid{"url: is required"};
+  if (const std::string* url = field(f, "url")) {
+    s.url = *url;
   }
-  if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-    throw Invalid{"url: must be an http:// or https:// URL"};
-  }
-  s.url = *url;
   if (const std::string* t = field(f, "transport")) {
     if (*t == "streamable_http") {
       s.transport = Transport::kStreamableHttp;
@@ -194,9 +165,6 @@ ServerSpec buildClear(const std::string& id, const RecordFields& f, const Server
   }
   s.intervalMs = duration(f, "interval", s.intervalMs);
   s.timeoutMs = duration(f, "timeout", s.timeoutMs);
-  if (s.timeoutMs >= s.intervalMs) {
-    throw Invalid{"timeout: must be shorter than interval"};
-  }
   const std::string* type = field(f, "auth_type");
   std::string authType = type == nullptr ? "none" : *type;
   if (authType == "none") {
@@ -219,9 +187,6 @@ ServerSpec buildClear(const std::string& id, const RecordFields& f, const Server
       throw Invalid{"oauth2_flow: must be client_credentials or authorization_code"};
     }
     if (const std::string* u = field(f, "token_url")) {
-      if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0) {
-        throw Invalid{"token_url: must be an http:// or https:// URL"};
-      }
       o.tokenUrl = *u;
     }
     if (const std::string* v = field(f, "scopes")) {
@@ -252,7 +217,6 @@ ServerSpec buildClear(const std::string& id, const RecordFields& f, const Server
   }
   return s;
 }
-
 
 // A URL as compared: normalized when it parses, else as written.
 std::string comparable(const std::string& url) {
@@ -365,8 +329,10 @@ void checkBound(const std::string& id, const ServerSpec& clear, const auth::Boun
   }
   throw Invalid{diff.size() == 1 ? names + " differs from the sealed " + names +
                                        "; re-seal with mcp-healthctl edit " + id
-                                 : names + " differ from their sealed copies; re-seal with "
-                                           "mcp-healthctl edit " + id};
+                                 : names +
+                                       " differ from their sealed copies; re-seal with "
+                                       "mcp-healthctl edit " +
+                                       id};
 }
 
 auth::Credentials openCredentials(const std::string& id, const std::string& blob,
@@ -385,9 +351,15 @@ auth::Credentials openCredentials(const std::string& id, const std::string& blob
   return std::move(creds.value());
 }
 
-ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec& defaults,
-                 const auth::KeyRing& keys, const RecordOptions& options, RecordNotes* notes) {
+ServerSpec buildUnchecked(const std::string& id, const RecordFields& f, const ServerSpec& defaults,
+                          const auth::KeyRing& keys, const RecordOptions& options,
+                          RecordNotes* notes) {
   ServerSpec s = buildClear(id, f, defaults);
+  // The record's own settings first: a missing or malformed field is named as such, before any
+  // comparison with the sealed copy (the whole spec is validated again once credentials apply).
+  if (auto bad = validateServer(s)) {
+    throw Invalid{bad->field + ": " + bad->message};
+  }
   const std::string* blob = field(f, "credentials");
   if (s.auth.type == AuthType::kNone && blob == nullptr) {
     return s;
@@ -405,9 +377,10 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
         id + " (or set secrets.accept_v1: true)"};
   }
   if (version >= 2 && !creds.bound) {
-    throw Invalid{"credentials: the v2 envelope holds no 'bound' copy of the record's fields; "
-                  "re-seal with mcp-healthctl edit " +
-                  id};
+    throw Invalid{
+        "credentials: the v2 envelope holds no 'bound' copy of the record's fields; "
+        "re-seal with mcp-healthctl edit " +
+        id};
   }
   if (creds.bound) {
     checkBound(id, s, *creds.bound, defaults);
@@ -422,13 +395,19 @@ ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec&
   return s;
 }
 
-}  // namespace
-
-bool isServerId(const std::string& id) {
-  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
-  });
+// The record's spec, credentials applied, checked by the one validator of server settings.
+ServerSpec build(const std::string& id, const RecordFields& f, const ServerSpec& defaults,
+                 const auth::KeyRing& keys, const RecordOptions& options, RecordNotes* notes) {
+  ServerSpec s = buildUnchecked(id, f, defaults, keys, options, notes);
+  if (auto bad = validateServer(s)) {
+    // A record's secret headers are part of its credentials.
+    throw Invalid{(bad->field == "auth.headers" ? std::string("credentials") : bad->field) + ": " +
+                  bad->message};
+  }
+  return s;
 }
+
+}  // namespace
 
 ServerSpec parseRecord(const std::string& id, const RecordFields& fields,
                        const ServerSpec& defaults, const auth::KeyRing& keys,

@@ -6,6 +6,7 @@
 #include "auth/credentials.hpp"
 #include "auth/key_ring.hpp"
 #include "registry/server_spec.hpp"
+#include "registry/validate.hpp"
 
 namespace mcphd::registry {
 
@@ -27,9 +28,9 @@ struct RecordOptions {
 struct RecordNotes {
   bool v1 = false;  // its credentials are a v1 envelope (accepted by secrets.accept_v1)
 };
-ServerSpec parseRecord(const std::string& id, const RecordFields& fields, const ServerSpec& defaults,
-                       const auth::KeyRing& keys, const RecordOptions& options = {},
-                       RecordNotes* notes = nullptr);
+ServerSpec parseRecord(const std::string& id, const RecordFields& fields,
+                       const ServerSpec& defaults, const auth::KeyRing& keys,
+                       const RecordOptions& options = {}, RecordNotes* notes = nullptr);
 
 // A record's `headers` field: a JSON object of header names to values, in the given order.
 std::string headersJson(const std::vector<std::pair<std::string, std::string>>& headers);
@@ -55,7 +56,5 @@ Result<std::string> sealRecord(const std::string& id, const RecordFields& fields
 // bound fields: for mcp-healthctl edit and reseal, which bind them anew. `version` gets 1 or 2.
 Result<auth::Credentials> openRecordCredentials(const std::string& id, const RecordFields& fields,
                                                 const auth::KeyRing& keys, int* version = nullptr);
-
-bool isServerId(const std::string& id);
 
 }  // namespace mcphd::registry

@@ -3,16 +3,17 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "registry/record_writes.hpp"
 
 namespace mcphd::registry {
 
-RedisRegistry::RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers, std::string prefix,
-                             ServerSpec defaults, const auth::KeyRing& keys,
-                             std::set<std::string> configIds, ServerListener& listener,
-                             int64_t resyncMs, RecordOptions options)
+RedisRegistry::RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers,
+                             keyspace::Keyspace keyspace, ServerSpec defaults,
+                             const auth::KeyRing& keys, std::set<std::string> configIds,
+                             ServerListener& listener, int64_t resyncMs, RecordOptions options)
     : redis_(redis),
       timer_(timers.createTimer()),
-      prefix_(std::move(prefix)),
+      keyspace_(std::move(keyspace)),
       defaults_(std::move(defaults)),
       keys_(keys),
       configIds_(std::move(configIds)),
@@ -57,8 +58,8 @@ RecordFields RedisRegistry::toFields(const redis::Reply& reply) {
 bool RedisRegistry::refuse(const std::string& id) {
   if (!isServerId(id)) {
     if (warned_.insert(id).second) {
-      log::error("registry: " + prefix_ +
-                 "servers holds an invalid id (want [A-Za-z0-9._-]{1,128}); ignored");
+      log::error("registry: " + keyspace_.servers() +
+                 " holds an invalid id (want [A-Za-z0-9._-]{1,128}); ignored");
     }
     return true;
   }
@@ -78,20 +79,16 @@ void RedisRegistry::applyUnreadable(const std::string& id, const std::string& wh
   bad.id = id;
   bad.source = Source::kRedis;
   bad.auth = AuthSpec{};
-  bad.invalidReason = "record " + id + ": cannot read hash " + prefix_ + "server:" + id + ": " +
-                      why.substr(0, 200);
+  bad.invalidReason =
+      "record " + id + ": cannot read hash " + keyspace_.server(id) + ": " + why.substr(0, 200);
   rotatable_.erase(id);
   auto it = known_.find(id);
   if (it != known_.end() && it->second == bad) {
     return;
   }
   log::warn("registry: " + bad.invalidReason);
-  const bool isNew = it == known_.end();
   known_[id] = bad;
-  listener_.upsertServer(bad);
-  if (isNew && loadedOnce_) {
-    listener_.checkNow(id, "resync");
-  }
+  listener_.upsertServer(bad, firstCheck());
 }
 
 void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
@@ -100,16 +97,11 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
     ServerSpec bad = defaults_;
     bad.id = id;
     bad.source = Source::kRedis;
-    bad.invalidReason =
-        "record " + id + ": hash " + prefix_ + "server:" + id + " is missing or empty";
+    bad.invalidReason = "record " + id + ": hash " + keyspace_.server(id) + " is missing or empty";
     auto it = known_.find(id);
     if (it == known_.end() || !(it->second == bad)) {
-      const bool isNew = it == known_.end();
       known_[id] = bad;
-      listener_.upsertServer(bad);
-      if (isNew && loadedOnce_) {
-        listener_.checkNow(id, "resync");
-      }
+      listener_.upsertServer(bad, firstCheck());
     }
     return;
   }
@@ -123,7 +115,8 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
   if (notes.v1 && warnedV1_.insert(id).second) {
     log::warn("registry: record " + id +
               ": its credentials are a v1 envelope, not bound to the record's url (accepted by "
-              "secrets.accept_v1); convert it with mcp-healthctl reseal " + id);
+              "secrets.accept_v1); convert it with mcp-healthctl reseal " +
+              id);
   }
   if (spec.invalidReason.empty() && !spec.auth.oauth2.refreshToken.empty()) {
     rotatable_[id] = fields;
@@ -137,13 +130,15 @@ void RedisRegistry::apply(const std::string& id, const RecordFields& fields) {
   if (!spec.invalidReason.empty()) {
     log::warn("registry: " + spec.invalidReason);  // once per change of the record
   }
-  const bool isNew = it == known_.end();
   known_[id] = spec;
-  listener_.upsertServer(spec);
-  if (isNew && loadedOnce_) {
-    listener_.checkNow(id,
-                       "resync");  // a server that appeared since the start: don't wait an interval
+  listener_.upsertServer(spec, firstCheck());
+}
+
+void RedisRegistry::remove(const std::string& id) {
+  for (auto& c : removeRecord(keyspace_, id)) {
+    redis_.command(std::move(c), [](Result<redis::Reply>) {});
   }
+  forget(id, /*announce=*/false);
 }
 
 bool RedisRegistry::forget(const std::string& id, bool announce) {
@@ -178,13 +173,13 @@ void RedisRegistry::sync() {
     return;
   }
   uint64_t gen = ++syncGeneration_;
-  redis_.command({"SMEMBERS", prefix_ + "servers"}, [this, gen](Result<redis::Reply> r) {
+  redis_.command({"SMEMBERS", keyspace_.servers()}, [this, gen](Result<redis::Reply> r) {
     if (gen != syncGeneration_) {
       return;
     }
     if (!r || r->type != redis::Reply::Type::kArray) {
-      log::warn("registry: cannot read " + prefix_ +
-                "servers: " + (r ? r->str.substr(0, 200) : r.error().message) +
+      log::warn("registry: cannot read " + keyspace_.servers() + ": " +
+                (r ? r->str.substr(0, 200) : r.error().message) +
                 "; the servers read before stay as they are");
       if (r) {
         // Redis answered, with an error (a key of another type): that is a read of the registry
@@ -235,21 +230,20 @@ void RedisRegistry::sync() {
     bool failed = false;
     for (const auto& id : *ids) {
       bool sent = redis_.command(
-          {"HGETALL", prefix_ + "server:" + id},
+          {"HGETALL", keyspace_.server(id)},
           [this, gen, id, records, unreadable, left, finish](Result<redis::Reply> h) {
             if (gen != syncGeneration_) {
               return;
             }
             if (!h) {
               // The connection went: keep the current set until the next full read.
-              log::debug("registry: reading " + prefix_ + "server:" + id + " failed");
+              log::debug("registry: reading " + keyspace_.server(id) + " failed");
               ++syncGeneration_;
               return;
             }
             if (h->type != redis::Reply::Type::kArray) {
-              (*unreadable)[id] = h->type == redis::Reply::Type::kError
-                                      ? h->str
-                                      : std::string("not a hash");
+              (*unreadable)[id] =
+                  h->type == redis::Reply::Type::kError ? h->str : std::string("not a hash");
             } else {
               (*records)[id] = toFields(h.value());
             }
@@ -272,11 +266,10 @@ void RedisRegistry::storeCredentials(const std::string& id, const std::string& r
                                      auth::Credentials credentials) {
   auto it = rotatable_.find(id);
   auto own = ownWrites_.find(id);
-  const bool ours =
-      it != rotatable_.end() && own != ownWrites_.end() &&
-      it->second["credentials"] == own->second.written &&
-      std::find(own->second.replaced.begin(), own->second.replaced.end(), readFrom) !=
-          own->second.replaced.end();
+  const bool ours = it != rotatable_.end() && own != ownWrites_.end() &&
+                    it->second["credentials"] == own->second.written &&
+                    std::find(own->second.replaced.begin(), own->second.replaced.end(), readFrom) !=
+                        own->second.replaced.end();
   if (it == rotatable_.end() || (it->second["credentials"] != readFrom && !ours)) {
     log::notice("registry: the rotated refresh token of '" + id +
                 "' is not stored: its record holds newer credentials (a login or an edit), "
@@ -317,7 +310,7 @@ void RedisRegistry::writeCredentials(const std::string& id) {
   };
   const std::string sent = w.blob;
   bool ok = redis_.command(
-      {"EVAL", kCredentialsCasScript, "1", prefix_ + "server:" + id, w.expected, w.blob},
+      replaceCredentials(keyspace_, id, w.expected, w.blob),
       [this, id, sent, retry](Result<redis::Reply> r) {
         auto p = writes_.find(id);
         if (p == writes_.end() || p->second.blob != sent) {
@@ -372,30 +365,30 @@ void RedisRegistry::reload(const std::string& id, std::function<void(Result<bool
     done(makeError("server '" + id + "' is defined in the config file; Redis cannot override it"));
     return;
   }
-  bool sent = redis_.command({"SISMEMBER", prefix_ + "servers", id}, [this, id, done](
-                                                                         Result<redis::Reply> m) {
-    if (!m || m->type != redis::Reply::Type::kInteger) {
-      done(makeError("cannot read the registry"));
-      return;
-    }
-    if (m->integer == 0) {
-      forget(id);
-      done(false);
-      return;
-    }
-    redis_.command({"HGETALL", prefix_ + "server:" + id}, [this, id, done](Result<redis::Reply> h) {
-      if (!h) {
-        done(makeError("cannot read the record"));
-        return;
-      }
-      if (h->type != redis::Reply::Type::kArray) {
-        applyUnreadable(id, h->type == redis::Reply::Type::kError ? h->str : "not a hash");
-      } else {
-        apply(id, toFields(h.value()));
-      }
-      done(known_.count(id) != 0);
-    });
-  });
+  bool sent = redis_.command(
+      {"SISMEMBER", keyspace_.servers(), id}, [this, id, done](Result<redis::Reply> m) {
+        if (!m || m->type != redis::Reply::Type::kInteger) {
+          done(makeError("cannot read the registry"));
+          return;
+        }
+        if (m->integer == 0) {
+          forget(id);
+          done(false);
+          return;
+        }
+        redis_.command({"HGETALL", keyspace_.server(id)}, [this, id, done](Result<redis::Reply> h) {
+          if (!h) {
+            done(makeError("cannot read the record"));
+            return;
+          }
+          if (h->type != redis::Reply::Type::kArray) {
+            applyUnreadable(id, h->type == redis::Reply::Type::kError ? h->str : "not a hash");
+          } else {
+            apply(id, toFields(h.value()));
+          }
+          done(known_.count(id) != 0);
+        });
+      });
   if (!sent) {
     done(makeError("Redis is not connected"));
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "auth/key_ring.hpp"
+#include "keyspace/keyspace.hpp"
 #include "loop/timer.hpp"
 #include "redis/commands.hpp"
 #include "registry/record.hpp"
@@ -22,7 +23,7 @@ namespace mcphd::registry {
 // servers: an id the config already uses is refused with a logged error.
 class RedisRegistry {
  public:
-  RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers, std::string prefix,
+  RedisRegistry(redis::Commands& redis, loop::TimerFactory& timers, keyspace::Keyspace keyspace,
                 ServerSpec defaults, const auth::KeyRing& keys, std::set<std::string> configIds,
                 ServerListener& listener, int64_t resyncMs, RecordOptions options = {});
 
@@ -46,6 +47,9 @@ class RedisRegistry {
   // Forgets a server, telling the listener when `announce`; false when the id is not a
   // Redis-registered server.
   bool forget(const std::string& id, bool announce = true);
+  // Deletes a server's record and its id from Redis (a `remove` command) and forgets it without
+  // telling the listener (the caller removes it from the scheduler, answering the command).
+  void remove(const std::string& id);
 
   bool has(const std::string& id) const { return known_.count(id) != 0; }
 
@@ -67,6 +71,9 @@ class RedisRegistry {
   static RecordFields toFields(const redis::Reply& reply);
   void applyUnreadable(const std::string& id, const std::string& why);
   void markLoaded();
+  // The trigger of a new server's first check: startup until the first full read is done (the
+  // daemon's first look at the registry), resync after (it appeared without a command).
+  Trigger firstCheck() const { return loadedOnce_ ? Trigger::kResync : Trigger::kStartup; }
   void writeCredentials(const std::string& id);
 
   struct PendingWrite {
@@ -78,7 +85,7 @@ class RedisRegistry {
 
   redis::Commands& redis_;
   std::unique_ptr<loop::Timer> timer_;
-  std::string prefix_;
+  keyspace::Keyspace keyspace_;
   ServerSpec defaults_;
   const auth::KeyRing& keys_;
   std::set<std::string> configIds_;
@@ -102,7 +109,7 @@ class RedisRegistry {
   loop::TimerFactory& timers_;
   RecordOptions options_;
   std::vector<std::function<void()>> loadedListeners_;
-  bool loadedOnce_ = false;  // after the first full load, new servers are checked at once
+  bool loadedOnce_ = false;  // the first full read is done
 };
 
 }  // namespace mcphd::registry

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/secret.hpp"
+#include "common/trigger.hpp"
 
 namespace mcphd::registry {
 
@@ -75,8 +76,8 @@ struct ServerSpec {
   int64_t unhealthyIntervalMs = 5'000;
   int64_t maxBackoffMs = 300'000;
   size_t maxBody = 8 * 1024 * 1024;
-  size_t maxTools = 10'000;                  // a whole tool list: more is a protocol error
-  size_t maxToolsBytes = 16 * 1024 * 1024;   // ... and so are more bytes of tool definitions
+  size_t maxTools = 10'000;                 // a whole tool list: more is a protocol error
+  size_t maxToolsBytes = 16 * 1024 * 1024;  // ... and so are more bytes of tool definitions
   bool operator==(const ServerSpec&) const = default;
 };
 
@@ -89,11 +90,11 @@ const char* tokenAuthMethodName(TokenAuthMethod m);
 class ServerListener {
  public:
   virtual ~ServerListener() = default;
-  // Adds the server, or replaces the one with the same id.
-  virtual void upsertServer(const ServerSpec& spec) = 0;
+  // Adds the server, or replaces the one with the same id (which keeps its schedule). A new
+  // server's first check is due by the scheduler's one rule (its last published check, else now)
+  // and carries `firstCheck` (startup, reload, resync).
+  virtual void upsertServer(const ServerSpec& spec, Trigger firstCheck) = 0;
   virtual void removeServer(const std::string& id) = 0;
-  // Checks the server as soon as possible (a new or changed record) with this trigger.
-  virtual void checkNow(const std::string& id, const std::string& trigger) = 0;
 };
 
 }  // namespace mcphd::registry

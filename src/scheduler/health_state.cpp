@@ -20,6 +20,16 @@ const char* statusName(Status s) {
   return "unknown";
 }
 
+std::optional<Status> statusFromName(std::string_view name) {
+  for (Status s : {Status::kUnknown, Status::kHealthy, Status::kDegraded, Status::kUnhealthy,
+                   Status::kAuthRequired}) {
+    if (name == statusName(s)) {
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
 bool HealthState::apply(Outcome outcome, int healthyThreshold, int unhealthyThreshold) {
   const Status before = status_;
   const bool first = status_ == Status::kUnknown;

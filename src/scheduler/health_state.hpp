@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "common/clock.hpp"
 #include "registry/server_spec.hpp"
@@ -10,6 +11,8 @@ namespace mcphd::scheduler {
 
 enum class Status { kUnknown, kHealthy, kDegraded, kUnhealthy, kAuthRequired };
 const char* statusName(Status s);
+// The status a name stands for (the inverse of statusName); nullopt for any other text.
+std::optional<Status> statusFromName(std::string_view name);
 
 // How one check ended, as far as the state machine cares.
 enum class Outcome {

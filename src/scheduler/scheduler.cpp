@@ -6,8 +6,8 @@
 
 namespace mcphd::scheduler {
 
-Scheduler::Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, mcp::Prober& prober,
-                     ResultSink& sink, size_t maxConcurrent)
+Scheduler::Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random,
+                     check::Prober& prober, ResultSink& sink, size_t maxConcurrent)
     : clock_(clock),
       timers_(timers),
       random_(random),
@@ -58,7 +58,7 @@ const HealthState* Scheduler::state(const std::string& id) const {
   return it == sessions_.end() ? nullptr : &it->second->state;
 }
 
-void Scheduler::upsertServer(const registry::ServerSpec& spec) {
+void Scheduler::upsertServer(const registry::ServerSpec& spec, Trigger firstCheck) {
   auto it = sessions_.find(spec.id);
   if (it != sessions_.end()) {
     Session& s = *it->second;
@@ -71,7 +71,7 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
     if (changed && s.parked && !stopped_) {
       s.parked = false;  // the record changed: worth another look
       Session* raw = &s;
-      s.timer->start(0, [this, raw] { due(*raw, "resync"); });
+      s.timer->start(0, [this, raw] { due(*raw, Trigger::kResync); });
     }
     return;
   }
@@ -80,13 +80,71 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec) {
   s->timer = timers_.createTimer();
   // A server added now owes no `check *` asked for before it existed.
   s->broadcastAnswered = s->broadcastWanted = broadcasts_.current();
+  s->firstTrigger = firstCheck;
   Session* raw = s.get();
   sessions_.emplace(spec.id, std::move(s));
   if (stopped_) {
     return;
   }
-  auto delay = static_cast<int64_t>(random_.uniform() * static_cast<double>(spec.intervalMs));
-  raw->timer->start(delay, [this, raw] { due(*raw, "startup"); });
+  if (awaitingSnapshot_) {
+    raw->awaitingFirst = true;  // armed by setSnapshot
+    return;
+  }
+  armFirstCheck(*raw);
+}
+
+void Scheduler::armFirstCheck(Session& s) {
+  s.awaitingFirst = false;
+  auto it = snapshot_.find(s.spec.id);
+  const int64_t delay = firstCheckDelayMs(s.spec, it == snapshot_.end() ? nullptr : &it->second,
+                                          clock_.wallMs(), random_);
+  if (it != snapshot_.end()) {
+    snapshot_.erase(it);  // used: a later re-registration is a new server
+  }
+  Session* raw = &s;
+  s.timer->start(delay, [this, raw] { due(*raw, raw->firstTrigger); });
+}
+
+void Scheduler::setSnapshot(std::optional<Snapshot> snapshot) {
+  if (!awaitingSnapshot_) {
+    return;  // given once, at start-up
+  }
+  awaitingSnapshot_ = false;
+  snapshot_ = snapshot ? std::move(*snapshot) : Snapshot{};
+  if (stopped_) {
+    return;
+  }
+  for (auto& [id, s] : sessions_) {
+    if (s->awaitingFirst) {
+      armFirstCheck(*s);
+    }
+  }
+}
+
+int64_t firstCheckDelayMs(const registry::ServerSpec& spec, const LastCheck* last,
+                          int64_t nowWallMs, Random& random) {
+  if (last == nullptr || last->checkedAtWallMs <= 0) {
+    return 0;  // never seen: due now
+  }
+  int64_t interval = spec.intervalMs;
+  if (last->status == Status::kUnhealthy) {
+    // The backoff it was in: unhealthy_interval doubled per retry while unhealthy, up to
+    // max_backoff (as HealthState::nextDelayMs grows it). The retries are counted from the
+    // failures beyond the threshold: never more than it made, so never later than it would be.
+    interval = spec.unhealthyIntervalMs;
+    const int retries =
+        std::max(0, last->consecutiveFailures - std::max(1, spec.unhealthyThreshold));
+    for (int i = 0; i < retries && interval < spec.maxBackoffMs; ++i) {
+      interval *= 2;
+    }
+    interval = std::min(interval, spec.maxBackoffMs);
+  }
+  interval = std::max<int64_t>(interval, 1);
+  const auto jitter =
+      static_cast<int64_t>(random.uniform() * spec.jitter * static_cast<double>(interval));
+  const int64_t dueAt = last->checkedAtWallMs + interval + jitter;
+  // A clock that went back (checked_at in the future) cannot push a check beyond one interval.
+  return std::clamp<int64_t>(dueAt - nowWallMs, 0, interval + jitter);
 }
 
 void Scheduler::removeServer(const std::string& id, const std::string& commandId) {
@@ -105,6 +163,7 @@ void Scheduler::removeServer(const std::string& id, const std::string& commandId
     --running_;
   }
   dropWatch(*it->second);
+  snapshot_.erase(id);
   // Commands waiting for this server's result are answered by the removal.
   const Session& gone = *it->second;
   answers.ids.insert(answers.ids.end(), gone.commandIds.begin(), gone.commandIds.end());
@@ -115,7 +174,7 @@ void Scheduler::removeServer(const std::string& id, const std::string& commandId
   startQueued();
 }
 
-bool Scheduler::checkAll(const std::string& trigger, const std::string& commandId) {
+bool Scheduler::checkAll(Trigger trigger, const std::string& commandId) {
   if (sessions_.empty() || stopped_) {
     return false;
   }
@@ -128,6 +187,7 @@ bool Scheduler::checkAll(const std::string& trigger, const std::string& commandI
     }
     s->timer->stop();
     s->parked = false;
+    s->awaitingFirst = false;
     due(*s, trigger);
   }
   return true;
@@ -142,8 +202,7 @@ std::vector<std::string> Scheduler::serverIds() const {
   return ids;
 }
 
-bool Scheduler::checkNow(const std::string& id, const std::string& trigger,
-                         const std::string& commandId) {
+bool Scheduler::checkNow(const std::string& id, Trigger trigger, const std::string& commandId) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || stopped_) {
     return false;
@@ -161,12 +220,13 @@ bool Scheduler::checkNow(const std::string& id, const std::string& trigger,
   }
   s.timer->stop();
   s.parked = false;
+  s.awaitingFirst = false;
   due(s, trigger);
   return true;
 }
 
-void Scheduler::due(Session& s, std::string trigger) {
-  s.trigger = std::move(trigger);
+void Scheduler::due(Session& s, Trigger trigger) {
+  s.trigger = trigger;
   if (s.inFlight || s.queued) {
     return;
   }
@@ -185,8 +245,8 @@ void Scheduler::launch(Session& s) {
       prober_.start(s.spec, [this, raw](mcp::ProbeResult r) { onDone(*raw, std::move(r)); });
 }
 
-CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult result,
-                              const std::string& trigger, int64_t wallMs) {
+CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult result, Trigger trigger,
+                              int64_t wallMs) {
   HealthState state;
   CheckReport rep;
   rep.serverId = serverId;
@@ -215,7 +275,7 @@ Outcome outcomeOf(const mcp::ProbeResult& r) {
 }
 
 void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
-  s.inFlight.reset();  // allowed from inside its own callback (mcp::Prober's contract)
+  s.inFlight.reset();  // allowed from inside its own callback (check::Prober's contract)
   --running_;
   CheckReport report;
   report.serverId = s.spec.id;
@@ -260,7 +320,7 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
       }
     } else {
       const std::string id = s.spec.id;
-      s.watch = prober_.watch(s.spec, [this, id] { checkNow(id, "list_changed"); });
+      s.watch = prober_.watch(s.spec, [this, id] { checkNow(id, Trigger::kListChanged); });
       if (s.watch) {
         ++watches_;
       }
@@ -271,7 +331,7 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
     s.parked = true;
   } else {
     int64_t delay = s.state.nextDelayMs(s.spec, retryAfter, random_);
-    s.timer->start(delay, [this, raw] { due(*raw, "schedule"); });
+    s.timer->start(delay, [this, raw] { due(*raw, Trigger::kSchedule); });
   }
   sink_.onReport(report);
   startQueued();

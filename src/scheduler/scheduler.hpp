@@ -4,12 +4,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "check/prober.hpp"
 #include "common/clock.hpp"
+#include "common/trigger.hpp"
 #include "loop/timer.hpp"
-#include "mcp/prober.hpp"
 #include "registry/server_spec.hpp"
 #include "scheduler/broadcast_log.hpp"
 #include "scheduler/health_state.hpp"
@@ -22,7 +24,7 @@ struct CheckReport {
   Status status = Status::kUnknown;
   Status previousStatus = Status::kUnknown;
   bool changed = false;
-  std::string trigger;                  // "startup", "schedule", "command", "upsert", "resync"
+  Trigger trigger = Trigger::kSchedule;
   std::vector<std::string> commandIds;  // commands naming this server that this check answers
   // The `check *` generations this check answers: (broadcastFrom, broadcastTo] (BroadcastLog).
   uint64_t broadcastFrom = 0;
@@ -40,8 +42,22 @@ Outcome outcomeOf(const mcp::ProbeResult& r);
 
 // The report of a single check with no history (mcp-healthd --once, mcp-healthctl probe): the
 // first result applies at once.
-CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult result,
-                              const std::string& trigger, int64_t wallMs);
+CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult result, Trigger trigger,
+                              int64_t wallMs);
+
+// What the published state (<prefix>status) said of a server when the daemon started.
+struct LastCheck {
+  int64_t checkedAtWallMs = 0;
+  Status status = Status::kUnknown;
+  int consecutiveFailures = 0;
+};
+using Snapshot = std::map<std::string, LastCheck>;
+
+// The one rule for when a server that has no check scheduled yet is due, as a delay from
+// `nowWallMs`: its last check + its interval (the backoff interval while it was unhealthy) +
+// jitter; now (0) when it was never checked (`last` null) or is overdue.
+int64_t firstCheckDelayMs(const registry::ServerSpec& spec, const LastCheck* last,
+                          int64_t nowWallMs, Random& random);
 
 // Receives every check result, in completion order.
 class ResultSink {
@@ -54,32 +70,39 @@ class ResultSink {
   virtual void onRemoved(const std::string& serverId, const Answers& answers) = 0;
 };
 
-// Schedules the checks of every server: per-server timers with jitter, a random initial delay, at
-// most one check per server at a time and at most `maxConcurrent` overall (extra work waits in due
-// order), the health state machine, and backoff while unhealthy.
+// Schedules the checks of every server: per-server timers with jitter, first checks by one rule
+// (firstCheckDelayMs, from the published state read at start-up), at most one check per server at
+// a time and at most `maxConcurrent` overall (extra work waits in due order), the health state
+// machine, and backoff while unhealthy.
 class Scheduler final : public registry::ServerListener {
  public:
-  Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, mcp::Prober& prober,
+  Scheduler(Clock& clock, loop::TimerFactory& timers, Random& random, check::Prober& prober,
             ResultSink& sink, size_t maxConcurrent);
   ~Scheduler() override;
 
-  // A new server gets its first check after a random delay within its interval (spreading the
-  // start); an existing one keeps its state and schedule with the new settings.
-  void upsertServer(const registry::ServerSpec& spec) override;
+  // A new server's first check is due by firstCheckDelayMs (held until the snapshot is known, see
+  // awaitSnapshot), with trigger `firstCheck`; an existing one keeps its state and schedule with
+  // the new settings.
+  void upsertServer(const registry::ServerSpec& spec, Trigger firstCheck) override;
   void removeServer(const std::string& id) override { removeServer(id, {}); }
   // Removal asked for by command `commandId` (empty: none).
   void removeServer(const std::string& id, const std::string& commandId);
 
   // Checks a server as soon as a slot is free. Asked for while one of its checks is queued or in
   // flight, it joins that check: one probe answers every command id. False for an unknown id.
-  bool checkNow(const std::string& id, const std::string& trigger, const std::string& commandId);
-  void checkNow(const std::string& id, const std::string& trigger) override {
-    checkNow(id, trigger, {});
-  }
+  bool checkNow(const std::string& id, Trigger trigger, const std::string& commandId = {});
   // `check *`: every server now, the command answered by each one's next result (joining checks
   // under way) and done when all have answered (broadcasts().onDone). False when there are no
   // servers.
-  bool checkAll(const std::string& trigger, const std::string& commandId);
+  bool checkAll(Trigger trigger, const std::string& commandId);
+
+  // Start-up: the first checks of new servers wait until setSnapshot says when each is due.
+  void awaitSnapshot() { awaitingSnapshot_ = true; }
+  // The published state read at start-up, or nullopt when it cannot be read (every server is then
+  // due now). Servers added later (registry, reload) are looked up in it too; a removed server is
+  // forgotten there.
+  void setSnapshot(std::optional<Snapshot> snapshot);
+  bool awaitingSnapshot() const { return awaitingSnapshot_; }
   BroadcastLog& broadcasts() { return broadcasts_; }
   std::vector<std::string> serverIds() const;
   bool has(const std::string& id) const { return sessions_.count(id) != 0; }
@@ -105,10 +128,12 @@ class Scheduler final : public registry::ServerListener {
     registry::ServerSpec spec;
     HealthState state;
     std::unique_ptr<loop::Timer> timer;
-    std::unique_ptr<mcp::RunningCheck> inFlight;
+    std::unique_ptr<check::RunningCheck> inFlight;
     bool queued = false;
     bool checkedOnce = false;
-    std::string trigger;
+    Trigger trigger = Trigger::kSchedule;
+    bool awaitingFirst = false;  // added while the snapshot was awaited: nothing armed yet
+    Trigger firstTrigger = Trigger::kStartup;
     std::vector<std::string> commandIds;  // waiting for this server's next result
     uint64_t broadcastAnswered = 0;       // `check *` generations answered up to here
     uint64_t broadcastWanted = 0;         // ... and asked for up to here
@@ -116,11 +141,12 @@ class Scheduler final : public registry::ServerListener {
     bool parked = false;  // auth_required: no scheduled checks until the spec changes
     // watch_tools: the session kept open for tools/list_changed, started after a check that
     // found the server advertising it; dropped when the spec changes.
-    std::unique_ptr<mcp::ToolWatch> watch;
+    std::unique_ptr<check::ToolWatch> watch;
     bool watchRefused = false;  // over max_watches: said once
   };
 
-  void due(Session& s, std::string trigger);
+  void due(Session& s, Trigger trigger);
+  void armFirstCheck(Session& s);
   void launch(Session& s);
   void onDone(Session& s, mcp::ProbeResult result);
   void startQueued();
@@ -129,7 +155,7 @@ class Scheduler final : public registry::ServerListener {
   Clock& clock_;
   loop::TimerFactory& timers_;
   Random& random_;
-  mcp::Prober& prober_;
+  check::Prober& prober_;
   ResultSink& sink_;
   size_t maxConcurrent_;
   size_t running_ = 0;
@@ -137,6 +163,8 @@ class Scheduler final : public registry::ServerListener {
   std::map<std::string, std::unique_ptr<Session>> sessions_;
   std::deque<std::string> queue_;  // ids waiting for a slot, in the order they fell due
   BroadcastLog broadcasts_;
+  bool awaitingSnapshot_ = false;
+  Snapshot snapshot_;
   size_t maxWatches_ = 1'000;
   size_t watches_ = 0;
 };

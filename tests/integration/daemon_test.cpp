@@ -26,20 +26,25 @@ const std::vector<std::string> kEverythingTools = {"echo",
                                                    "toggle-subscriber-updates",
                                                    "trigger-long-running-operation"};
 
-std::string configFor(const std::string& redisUrl, const std::string& serverUrl) {
-  return "redis:\n  url: " + redisUrl +
-         "\n  prefix: \"mcp:\"\n"
-         "defaults:\n  interval: 1s\n  timeout: 900ms\n  connect_timeout: 500ms\n  jitter: 0%\n"
-         "  healthy_threshold: 2\n  unhealthy_threshold: 2\n  unhealthy_interval: 300ms\n  "
-         "max_backoff: 1s\n"
-         "servers:\n  - id: everything\n    url: " +
-         serverUrl + "\n";
+DaemonConfig configFor(const std::string& redisUrl, const std::string& serverUrl) {
+  DaemonConfig c;
+  c.redisUrl = redisUrl;
+  c.defaults = {"interval: 1s",
+                "timeout: 900ms",
+                "connect_timeout: 500ms",
+                "jitter: 0%",
+                "healthy_threshold: 2",
+                "unhealthy_threshold: 2",
+                "unhealthy_interval: 300ms",
+                "max_backoff: 1s"};
+  c.servers = {{"everything", serverUrl, {}}};
+  return c;
 }
 
-std::unique_ptr<Process> startDaemon(const TempDir& dir, const std::string& config) {
-  return std::make_unique<Process>(
-      std::vector<std::string>{MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"},
-      std::map<std::string, std::string>{}, dir.file("daemon.log"));
+std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& config,
+                                        const std::string& name = "daemon") {
+  return std::make_unique<TestDaemon>(dir, config, std::vector<std::string>{"--log-level", "debug"},
+                                      std::map<std::string, std::string>{}, name);
 }
 
 // A health message of server `id` satisfying `extra`.
@@ -67,10 +72,9 @@ TEST_CASE(
   RedisServer redis(dir);
   EverythingServer everything(dir);
   Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
-  const std::string config = dir.file("mcp-healthd.yaml");
-  writeFile(config, configFor(redis.url(), everything.url()));
+  const DaemonConfig config = configFor(redis.url(), everything.url());
   auto daemon = startDaemon(dir, config);
-  INFO("daemon log: " << dir.file("daemon.log"));
+  INFO("daemon log: " << daemon->logPath());
 
   // 1. healthy, with all 13 tools, published and stored.
   auto first = sub.waitFor(
@@ -150,7 +154,7 @@ TEST_CASE(
 
   // 6. seq keeps increasing across daemon restarts.
   int64_t beforeRestart = num(Json(*redis.query({"HGET", "mcp:status", "everything"})).root, "seq");
-  daemon = startDaemon(dir, config);
+  daemon = startDaemon(dir, config, "restarted");
   auto next = sub.waitFor(
       health("everything", [](auto e) { return str(e, "trigger") == "startup"; }), kWait);
   REQUIRE(next);
@@ -164,22 +168,22 @@ TEST_CASE(
     "mcp-healthd --once prints one health line per server and exits 1 unless all are healthy") {
   TempDir dir;
   EverythingServer everything(dir);
-  const std::string config = dir.file("once.yaml");
-  writeFile(config, "servers:\n  - id: ok\n    url: " + everything.url() +
-                        "\n  - id: refused\n    url: http://127.0.0.1:" +
-                        std::to_string(freePort()) + "/mcp\n");
-  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("once.out"));
-  auto rc = p.wait(30s);
+  DaemonConfig config;
+  config.defaults = {};
+  config.servers = {{"ok", everything.url(), {}},
+                    {"refused", "http://127.0.0.1:" + std::to_string(freePort()) + "/mcp", {}}};
+  TestDaemon once(dir, config, {"--once"}, {}, "once");
+  auto rc = once.process().wait(30s);
   REQUIRE(rc);
   CHECK(*rc == 1);
-  std::string out = readFile(dir.file("once.out"));
+  std::string out = readFile(once.logPath());
   CHECK(out.find(R"("server_id":"ok","seq":1,"status":"healthy")") != std::string::npos);
   CHECK(out.find(R"("server_id":"refused","seq":1,"status":"unhealthy")") != std::string::npos);
   CHECK(out.find(R"("kind":"connect")") != std::string::npos);
 
-  writeFile(config, "servers:\n  - id: ok\n    url: " + everything.url() + "\n");
-  Process q({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("once2.out"));
-  CHECK(q.wait(30s) == std::optional<int>(0));
+  config.servers.pop_back();
+  TestDaemon again(dir, config, {"--once"}, {}, "once-healthy");
+  CHECK(again.process().wait(30s) == std::optional<int>(0));
 }
 
 TEST_CASE(
@@ -203,14 +207,15 @@ TEST_CASE(
 TEST_CASE("the egress policy refuses a denied network before any connection is attempted") {
   TempDir dir;
   SilentServer listener;
-  const std::string config = dir.file("egress.yaml");
-  writeFile(config, "egress:\n  deny: [127.0.0.0/8]\nservers:\n  - id: denied\n    url: " +
-                        listener.url() + "\n");
-  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("egress.out"));
-  auto rc = p.wait(30s);
+  DaemonConfig config;
+  config.defaults = {};
+  config.extra = {"egress:", "  deny: [127.0.0.0/8]"};
+  config.servers = {{"denied", listener.url(), {}}};
+  TestDaemon denied(dir, config, {"--once"}, {}, "egress");
+  auto rc = denied.process().wait(30s);
   REQUIRE(rc);
   CHECK(*rc == 1);
-  std::string out = readFile(dir.file("egress.out"));
+  std::string out = readFile(denied.logPath());
   CHECK(
       out.find(
           R"("kind":"config","message":"egress policy denies 127.0.0.1 (egress.deny 127.0.0.0/8))") !=
@@ -218,11 +223,11 @@ TEST_CASE("the egress policy refuses a denied network before any connection is a
   CHECK_FALSE(listener.hadConnection());
 
   // The same server with the default policy is reached (and times out: the listener never answers).
-  writeFile(config, "servers:\n  - id: allowed\n    url: " + listener.url() +
-                        "\n    interval: 10s\n    timeout: 500ms\n");
-  Process q({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("egress2.out"));
-  REQUIRE(q.wait(30s));
-  CHECK(readFile(dir.file("egress2.out")).find(R"("kind":"timeout")") != std::string::npos);
+  config.extra.clear();
+  config.servers = {{"allowed", listener.url(), {"interval: 10s", "timeout: 500ms"}}};
+  TestDaemon allowed(dir, config, {"--once"}, {}, "egress-default");
+  REQUIRE(allowed.process().wait(30s));
+  CHECK(readFile(allowed.logPath()).find(R"("kind":"timeout")") != std::string::npos);
   CHECK(listener.hadConnection());
 }
 
@@ -230,25 +235,17 @@ TEST_CASE("legacy HTTP+SSE servers are checked with transport sse, and found by 
   TempDir dir;
   EverythingServer legacy(dir, 0, "sse");
   EverythingServer modern(dir);
-  const std::string config = dir.file("transports.yaml");
-  writeFile(config,
-            "servers:\n"
-            "  - id: forced-sse\n    url: " +
-                legacy.url() +
-                "\n    transport: sse\n"
-                "  - id: auto-sse\n    url: " +
-                legacy.url() +
-                "\n"
-                "  - id: auto-http\n    url: " +
-                modern.url() +
-                "\n"
-                "  - id: http-on-sse\n    url: " +
-                legacy.url() + "\n    transport: streamable_http\n");
-  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("transports.out"));
-  auto rc = p.wait(30s);
+  DaemonConfig config;
+  config.defaults = {};
+  config.servers = {{"forced-sse", legacy.url(), {"transport: sse"}},
+                    {"auto-sse", legacy.url(), {}},
+                    {"auto-http", modern.url(), {}},
+                    {"http-on-sse", legacy.url(), {"transport: streamable_http"}}};
+  TestDaemon once(dir, config, {"--once"}, {}, "transports");
+  auto rc = once.process().wait(30s);
   REQUIRE(rc);
   CHECK(*rc == 1);  // http-on-sse cannot work
-  std::string out = readFile(dir.file("transports.out"));
+  std::string out = readFile(once.logPath());
   for (const char* id : {"forced-sse", "auto-sse"}) {
     INFO(id);
     CHECK(out.find(std::string(R"("server_id":")") + id + R"(","seq":1,"status":"healthy")") !=

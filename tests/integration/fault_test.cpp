@@ -70,48 +70,49 @@ TEST_CASE(
   const std::string mark = "MCPHD_TEST_MARK=" + dir.path();
 
   std::vector<Expected> expected = kFaults;
-  std::string servers;
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 1500ms",
+                     "timeout: " + std::to_string(kTimeoutMs) + "ms",
+                     "connect_timeout: 500ms",
+                     "jitter: 0%",
+                     "unhealthy_interval: 500ms",
+                     "max_backoff: 1500ms",
+                     "max_body: 1MiB"};
   for (const auto& e : kFaults) {
-    servers += "  - id: " + e.id + "\n    url: \"" + faults.url(e.id, e.mode) +
-               "\"\n    transport: streamable_http\n";
+    ServerEntry entry{e.id, faults.url(e.id, e.mode), {"transport: streamable_http"}};
     if (e.timeoutMs > 0) {
-      servers += "    timeout: " + std::to_string(e.timeoutMs) +
-                 "ms\n    interval: " + std::to_string(2 * e.timeoutMs) + "ms\n";
+      entry.extra.push_back("timeout: " + std::to_string(e.timeoutMs) + "ms");
+      entry.extra.push_back("interval: " + std::to_string(2 * e.timeoutMs) + "ms");
     }
+    config.servers.push_back(entry);
   }
-  servers += "  - id: sse-everything\n    url: " + legacy.url() + "\n" +
-             "  - id: http-everything\n    url: " + modern.url() + "\n";
+  config.servers.push_back({"sse-everything", legacy.url(), {}});
+  config.servers.push_back({"http-everything", modern.url(), {}});
   expected.push_back({"sse-everything", "", "healthy", "", -1, 13});
   expected.push_back({"http-everything", "", "healthy", "", -1, 13});
   // stdio servers start node: they get more time, on a loaded 2-core machine too.
-  const std::string stdioEnv =
-      "    env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}\n    interval: 20s\n    timeout: 10s\n";
-  servers += "  - id: stdio-everything\n    command: node\n    args: [\"" + everythingScript() +
-             "\", stdio]\n" + stdioEnv + "  - id: stdio-missing\n    command: no-such-server\n" +
-             stdioEnv;
+  const std::vector<std::string> stdioEnv = {"env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}",
+                                             "interval: 20s", "timeout: 10s"};
+  ServerEntry stdio{
+      "stdio-everything", "", {"command: node", "args: [\"" + everythingScript() + "\", stdio]"}};
+  stdio.extra.insert(stdio.extra.end(), stdioEnv.begin(), stdioEnv.end());
+  ServerEntry missing{"stdio-missing", "", {"command: no-such-server"}};
+  missing.extra.insert(missing.extra.end(), stdioEnv.begin(), stdioEnv.end());
+  config.servers.push_back(stdio);
+  config.servers.push_back(missing);
   expected.push_back({"stdio-everything", "", "healthy", "", -1, 13});
   expected.push_back({"stdio-missing", "", "unhealthy", "spawn"});
 
-  const std::string config = dir.file("faults.yaml");
-  writeFile(config,
-            "redis:\n  url: " + redis.url() +
-                "\ndefaults:\n  interval: 1500ms\n  timeout: " + std::to_string(kTimeoutMs) +
-                "ms\n  connect_timeout: 500ms\n  jitter: 0%\n  unhealthy_interval: 500ms\n"
-                "  max_backoff: 1500ms\n  max_body: 1MiB\nservers:\n" +
-                servers);
   // Under AddressSanitizer freed memory sits in a quarantine (256 MiB by default), which would
   // read as growth: keep it small so RSS measures what the daemon holds. (Ignored otherwise.)
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string asanOptions = std::string(asan != nullptr ? asan : "") +
                                   ":quarantine_size_mb=2:thread_local_quarantine_size_kb=64";
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {{"ASAN_OPTIONS", asanOptions}},
-                 dir.file("daemon.log"));
-  INFO("daemon log: " << dir.file("daemon.log"));
+  TestDaemon daemon(dir, config, {}, {{"ASAN_OPTIONS", asanOptions}});
+  INFO("daemon log: " << daemon.logPath());
   // What the daemon said last, for failures that are about what it did.
-  auto logTail = [&] {
-    std::string log = readFile(dir.file("daemon.log"));
-    return log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
-  };
+  auto logTail = [&] { return daemon.logTail(); };
   // First checks are spread over the interval: ask for all of them now.
   for (const auto& e : expected) {
     redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", e.id});

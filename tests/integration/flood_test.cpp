@@ -10,19 +10,19 @@
 using namespace mcphd::itest;
 using namespace std::chrono_literals;
 
-TEST_CASE("ten thousand check-all commands for a thousand servers: every one answered, small "
-          "messages, bounded memory") {
+TEST_CASE(
+    "ten thousand check-all commands for a thousand servers: every one answered, small "
+    "messages, bounded memory") {
   TempDir dir;
   RedisServer redis(dir);
   FaultServer fault(dir);
-  std::string servers;
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 10m", "timeout: 20s"};
   for (int i = 0; i < 1000; ++i) {
     std::string id = "s" + std::to_string(i);
-    servers += "  - id: " + id + "\n    url: " + fault.url(id, "healthy?tools=3") + "\n";
+    config.servers.push_back({id, fault.url(id, "healthy?tools=3"), {}});
   }
-  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
-                                    "\ndefaults:\n  interval: 10m\n  timeout: 20s\n"
-                                    "servers:\n" + servers);
   // Written before the daemon starts: all of them wait in the stream.
   REQUIRE(redis.query({"EVAL",
                        "for i = 1, 10000 do redis.call('XADD', KEYS[1], '*', 'op', 'check', "
@@ -34,8 +34,7 @@ TEST_CASE("ten thousand check-all commands for a thousand servers: every one ans
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string asanOptions = std::string(asan != nullptr ? asan : "") +
                                   ":quarantine_size_mb=2:thread_local_quarantine_size_kb=64";
-  Process daemon({MCPHD_DAEMON_PATH, "--config", dir.file("d.yaml")},
-                 {{"ASAN_OPTIONS", asanOptions}}, dir.file("daemon.log"));
+  TestDaemon daemon(dir, config, {}, {{"ASAN_OPTIONS", asanOptions}});
   INFO("logs in " << dir.path());
   std::set<std::string> done;
   size_t health = 0;
@@ -69,25 +68,22 @@ TEST_CASE("ten thousand check-all commands for a thousand servers: every one ans
   CHECK(largest < 4096);
   CHECK(peakKiB < 128 * 1024);
   WARN("10,000 check * of 1,000 servers: " << health << " health messages, largest " << largest
-                                            << " bytes, peak RSS " << peakKiB / 1024 << " MiB");
+                                           << " bytes, peak RSS " << peakKiB / 1024 << " MiB");
   CHECK(daemon.stop(SIGTERM, 10s) == std::optional<int>(0));
 }
 
 TEST_CASE("a tool list over max_tools or max_tools_bytes is a protocol error, not memory") {
   TempDir dir;
   FaultServer fault(dir);
-  writeFile(dir.file("d.yaml"),
-            "defaults:\n  interval: 1m\n  timeout: 30s\nservers:\n"
-            "  - id: fat\n    url: " + fault.url("fat", "fat-pages?pages=64&kb=1024") + "\n"
-            "  - id: many\n    url: " + fault.url("many", "healthy?tools=50&pages=5") + "\n"
-            "    max_tools: 20\n"
-            "  - id: fits\n    url: " + fault.url("fits", "healthy?tools=20&pages=2") + "\n"
-            "    max_tools: 20\n");
-  Process p({MCPHD_DAEMON_PATH, "--config", dir.file("d.yaml"), "--once"}, {},
-            dir.file("once.out"));
-  auto rc = p.wait(60s);
+  DaemonConfig config;
+  config.defaults = {"interval: 1m", "timeout: 30s"};
+  config.servers = {{"fat", fault.url("fat", "fat-pages?pages=64&kb=1024"), {}},
+                    {"many", fault.url("many", "healthy?tools=50&pages=5"), {"max_tools: 20"}},
+                    {"fits", fault.url("fits", "healthy?tools=20&pages=2"), {"max_tools: 20"}}};
+  TestDaemon once(dir, config, {"--once"}, {}, "once");
+  auto rc = once.process().wait(60s);
   REQUIRE(rc);
-  const std::string out = readFile(dir.file("once.out"));
+  const std::string out = readFile(once.logPath());
   INFO(out);
   CHECK(out.find(R"("server_id":"fat","seq":1,"status":"degraded")") != std::string::npos);
   CHECK(out.find("tools/list returned more than max_tools_bytes (16 MiB) of tool definitions") !=

@@ -497,4 +497,49 @@ std::optional<Message> Subscriber::waitFor(const std::function<bool(const Messag
 
 Json::Json(const std::string& text) { ok = parser.parse(text).get(root) == simdjson::SUCCESS; }
 
+std::string DaemonConfig::yaml() const {
+  std::string y;
+  if (!redisUrl.empty()) {
+    y += "redis:\n  url: " + redisUrl + "\n";
+  }
+  for (const auto& line : extra) {
+    y += line + "\n";
+  }
+  if (!defaults.empty()) {
+    y += "defaults:\n";
+    for (const auto& line : defaults) {
+      y += "  " + line + "\n";
+    }
+  }
+  y += servers.empty() ? "servers: []\n" : "servers:\n";
+  for (const auto& s : servers) {
+    y += "  - id: " + s.id + "\n";
+    if (!s.url.empty()) {
+      y += "    url: \"" + s.url + "\"\n";
+    }
+    for (const auto& line : s.extra) {
+      y += "    " + line + "\n";
+    }
+  }
+  return y;
+}
+
+TestDaemon::TestDaemon(const TempDir& dir, const DaemonConfig& config,
+                       std::vector<std::string> args, std::map<std::string, std::string> env,
+                       const std::string& name)
+    : configPath_(dir.file(name + ".yaml")), logPath_(dir.file(name + ".log")) {
+  writeFile(configPath_, config.yaml());
+  args.insert(args.begin(), {MCPHD_DAEMON_PATH, "--config", configPath_});
+  proc_ = std::make_unique<Process>(std::move(args), std::move(env), logPath_);
+}
+
+void TestDaemon::rewrite(const DaemonConfig& config) const {
+  writeFile(configPath_, config.yaml());
+}
+
+std::string TestDaemon::logTail(size_t bytes) const {
+  std::string log = readFile(logPath_);
+  return log.substr(log.size() > bytes ? log.size() - bytes : 0);
+}
+
 }  // namespace mcphd::itest

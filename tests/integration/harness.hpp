@@ -69,6 +69,48 @@ std::string everythingScript();
 int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out);
 void writeFile(const std::string& path, const std::string& content);
 
+// One server of a test's config: its id, its url (or a command for stdio, in `extra`) and any
+// other settings as YAML lines ("timeout: 3s"), indented by the fixture.
+struct ServerEntry {
+  std::string id;
+  std::string url;
+  std::vector<std::string> extra;
+};
+
+// A daemon config from a few fields, written as YAML by TestDaemon.
+struct DaemonConfig {
+  std::string redisUrl;  // empty: no redis section (--once, --check-config)
+  std::vector<std::string> defaults = {"interval: 1s", "timeout: 800ms"};  // YAML lines
+  std::vector<ServerEntry> servers;
+  std::vector<std::string> extra;  // top-level YAML lines (metrics:, egress:, ...)
+  std::string yaml() const;
+};
+
+// The daemon under test: writes `config` to <dir>/<name>.yaml and starts mcp-healthd on it, its
+// output in <dir>/<name>.log; stopped (SIGTERM, then SIGKILL) when the test ends unless it was.
+class TestDaemon {
+ public:
+  TestDaemon(const TempDir& dir, const DaemonConfig& config, std::vector<std::string> args = {},
+             std::map<std::string, std::string> env = {}, const std::string& name = "daemon");
+  const std::string& configPath() const { return configPath_; }
+  const std::string& logPath() const { return logPath_; }
+  Process& process() { return *proc_; }
+  pid_t pid() const { return proc_->pid(); }
+  bool running() { return proc_->running(); }
+  std::optional<int> stop(int sig, std::chrono::milliseconds timeout) {
+    return proc_->stop(sig, timeout);
+  }
+  // Writes a new config over the old one (for a SIGHUP reload).
+  void rewrite(const DaemonConfig& config) const;
+  // The last `bytes` of its log, for failure messages.
+  std::string logTail(size_t bytes = 6000) const;
+
+ private:
+  std::string configPath_;
+  std::string logPath_;
+  std::unique_ptr<Process> proc_;
+};
+
 // A real redis-server on a free port with no persistence.
 class RedisServer {
  public:

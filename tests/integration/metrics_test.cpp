@@ -18,14 +18,14 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
   RedisServer redis(dir);
   EverythingServer everything(dir);
   const int port = freePort();
-  const std::string config = dir.file("metrics.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\nmetrics:\n  listen: 127.0.0.1:" + std::to_string(port) +
-                        "\nlog:\n  format: json\ndefaults:\n  interval: 1s\n  timeout: 800ms\n"
-                        "  jitter: 0%\nservers:\n  - id: everything\n    url: " +
-                        everything.url() + "\n");
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
-  INFO("daemon log: " << dir.file("daemon.log"));
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.extra = {"metrics:", "  listen: 127.0.0.1:" + std::to_string(port),
+                  "log:", "  format: json"};
+  config.defaults = {"interval: 1s", "timeout: 800ms", "jitter: 0%"};
+  config.servers = {{"everything", everything.url(), {}}};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
   REQUIRE(waitForPort(port, 10s));
 
   // The first result arrives within the interval.
@@ -107,13 +107,13 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
   CHECK(m.second.find("mcp_redis_reconnects_total 0\n") == std::string::npos);
 
   // log.format: json — every line is one JSON object.
-  std::string log = readFile(dir.file("daemon.log"));
+  std::string log = readFile(daemon.logPath());
   CHECK(log.rfind(R"({"level":")", 0) == 0);
   CHECK(log.find("\n<") == std::string::npos);
 
   // The address is taken: a second daemon exits 2 and says why.
-  Process second({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("second.log"));
-  auto rc2 = second.wait(10s);
+  TestDaemon second(dir, config, {}, {}, "second");
+  auto rc2 = second.process().wait(10s);
   REQUIRE(rc2);
   CHECK(*rc2 == 2);
   CHECK(readFile(dir.file("second.log")).find("metrics.listen: cannot listen on 127.0.0.1:") !=
@@ -127,11 +127,12 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
 TEST_CASE("/healthz is answered while 200 idle connections are open on the metrics port") {
   TempDir dir;
   const int port = freePort();
-  writeFile(dir.file("m.yaml"), "redis:\n  url: redis://127.0.0.1:" + std::to_string(freePort()) +
-                                    "/0\nmetrics:\n  listen: 127.0.0.1:" + std::to_string(port) +
-                                    "\nservers: []\n");
-  Process daemon({MCPHD_DAEMON_PATH, "--config", dir.file("m.yaml")}, {}, dir.file("daemon.log"));
-  INFO("daemon log: " << dir.file("daemon.log"));
+  DaemonConfig config;
+  config.redisUrl = "redis://127.0.0.1:" + std::to_string(freePort()) + "/0";  // nobody there
+  config.extra = {"metrics:", "  listen: 127.0.0.1:" + std::to_string(port)};
+  config.defaults = {};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
   REQUIRE(waitForPort(port, 10s));
   std::vector<int> idle;
   for (int i = 0; i < 200; ++i) {

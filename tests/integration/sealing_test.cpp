@@ -220,7 +220,10 @@ TEST_CASE("servers and token endpoints that echo every request never get a secre
   const std::string config = dir.file("d.yaml");
   writeFile(config, "redis:\n  url: " + redis.url() +
                         "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
-                        "defaults:\n  interval: 2s\n  timeout: 1500ms\nservers: []\n");
+                        // Failing servers come back every 1-2 s: the rounds below are never 5 s
+                        // apart (first checks are all at start-up, not spread over the interval).
+                        "defaults:\n  interval: 2s\n  timeout: 1500ms\n  unhealthy_interval: 1s\n"
+                        "  max_backoff: 2s\nservers: []\n");
   mcphd::auth::KeyRing ring;
   REQUIRE(ring.addKey("k1", key).ok());
   REQUIRE(ring.setActive("k1").ok());

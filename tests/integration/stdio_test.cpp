@@ -16,17 +16,17 @@ namespace {
 // whatever they started, in /proc.
 std::string mark(const TempDir& dir) { return "MCPHD_TEST_MARK=" + dir.path(); }
 
-std::string stdioServers(const TempDir& dir) {
-  const std::string env = "    env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}\n";
-  return "  - id: everything\n    command: node\n    args: [\"" + everythingScript() +
-         "\", stdio]\n" + env + "  - id: missing\n    command: no-such-mcp-server\n" + env +
-         "  - id: crashing\n    command: sh\n"
-         "    args: [\"-c\", \"echo 'Error: cannot find module x' >&2; exit 3\"]\n" +
-         env +
-         // Ignores SIGTERM, and so does its child: only the SIGKILL of the group ends them.
-         "  - id: stubborn\n    command: sh\n    args: [\"-c\", \"trap '' TERM; sleep 60 & "
-         "wait\"]\n" +
-         env;
+std::vector<ServerEntry> stdioServers(const TempDir& dir) {
+  const std::string env = "env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}";
+  return {
+      {"everything", "", {"command: node", "args: [\"" + everythingScript() + "\", stdio]", env}},
+      {"missing", "", {"command: no-such-mcp-server", env}},
+      {"crashing",
+       "",
+       {"command: sh", "args: [\"-c\", \"echo 'Error: cannot find module x' >&2; exit 3\"]", env}},
+      // Ignores SIGTERM, and so does its child: only the SIGKILL of the group ends them.
+      {"stubborn", "", {"command: sh", "args: [\"-c\", \"trap '' TERM; sleep 60 & wait\"]", env}},
+  };
 }
 
 }  // namespace
@@ -35,13 +35,14 @@ TEST_CASE(
     "stdio servers: healthy with their tools, kind spawn when they cannot start, none "
     "left behind") {
   TempDir dir;
-  const std::string config = dir.file("stdio.yaml");
-  writeFile(config, "defaults:\n  timeout: 3s\nservers:\n" + stdioServers(dir));
-  Process p({MCPHD_DAEMON_PATH, "--config", config, "--once"}, {}, dir.file("stdio.out"));
-  auto rc = p.wait(30s);
+  DaemonConfig config;
+  config.defaults = {"timeout: 3s"};
+  config.servers = stdioServers(dir);
+  TestDaemon once(dir, config, {"--once"}, {}, "once");
+  auto rc = once.process().wait(30s);
   REQUIRE(rc);
   CHECK(*rc == 1);
-  std::string out = readFile(dir.file("stdio.out"));
+  std::string out = readFile(once.logPath());
   INFO(out);
   CHECK(out.find(R"("server_id":"everything","seq":1,"status":"healthy")") != std::string::npos);
   CHECK(out.find(R"("tool_count":13)") != std::string::npos);
@@ -64,14 +65,14 @@ TEST_CASE(
 TEST_CASE("no stdio server outlives the daemon, whether it stops or is killed") {
   TempDir dir;
   RedisServer redis(dir);
-  const std::string config = dir.file("stdio-daemon.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\ndefaults:\n  interval: 20s\n  timeout: 15s\nservers:\n" +
-                        stdioServers(dir));
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 20s", "timeout: 15s"};
+  config.servers = stdioServers(dir);
   for (int sig : {SIGTERM, SIGKILL}) {
     INFO("signal " << sig);
-    Process d({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
-    // The first checks are spread over the interval: trigger them all now.
+    TestDaemon d(dir, config, {}, {}, "daemon-" + std::to_string(sig));
+    // A restarted daemon checks them when they are due again: ask for both now.
     for (const char* id : {"everything", "stubborn"}) {
       redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", id});
     }
@@ -100,13 +101,14 @@ TEST_CASE(
     "a stdio server inherits stdin, stdout and stderr only, none of the daemon's connections") {
   TempDir dir;
   RedisServer redis(dir);
-  const std::string config = dir.file("stdio-fds.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\ndefaults:\n  interval: 20s\n  timeout: 10s\nservers:\n"
-                        "  - id: quiet\n    command: sleep\n    args: [\"30\"]\n"
-                        "    env: {MCPHD_TEST_MARK: \"" +
-                        dir.path() + "\"}\n");
-  Process d({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 20s", "timeout: 10s"};
+  config.servers = {
+      {"quiet",
+       "",
+       {"command: sleep", "args: [\"30\"]", "env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}"}}};
+  TestDaemon d(dir, config);
   // Once the command is read the daemon holds its Redis connections; the check comes after.
   redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "quiet"});
   auto descriptors = [](int pid) {
@@ -152,19 +154,20 @@ TEST_CASE(
 TEST_CASE("a stdio server's descendants in other sessions end with its check") {
   TempDir dir;
   RedisServer redis(dir);
-  const std::string config = dir.file("escape.yaml");
   // The server starts a `sleep 300` in a session of its own (out of its process group), and a
   // double-forked one, then serves MCP.
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\ndefaults:\n  interval: 5m\n  timeout: 10s\nservers:\n"
-                        "  - id: escaper\n    command: sh\n    args: [\"-c\", \"setsid sleep 300 "
-                        "</dev/null >/dev/null 2>&1 & (sh -c 'sleep 301 </dev/null >/dev/null "
-                        "2>&1 &') ; exec node '" +
-                        everythingScript() + "' stdio\"]\n    env: {MCPHD_TEST_MARK: \"" +
-                        dir.path() + "\"}\n");
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 5m", "timeout: 10s"};
+  config.servers = {{"escaper",
+                     "",
+                     {"command: sh",
+                      "args: [\"-c\", \"setsid sleep 300 </dev/null >/dev/null 2>&1 & (sh -c "
+                      "'sleep 301 </dev/null >/dev/null 2>&1 &') ; exec node '" +
+                          everythingScript() + "' stdio\"]",
+                      "env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}"}}};
   Subscriber sub(redis.port(), {"mcp:health"});
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
-                 dir.file("daemon.log"));
+  TestDaemon daemon(dir, config, {"--log-level", "debug"});
   INFO("logs in " << dir.path());
   std::optional<std::string> cmd;
   for (int i = 0; i < 100 && !cmd; ++i) {  // once the daemon has its consumer group
@@ -175,7 +178,9 @@ TEST_CASE("a stdio server's descendants in other sessions end with its check") {
   }
   REQUIRE(cmd);
   auto first = sub.waitFor(
-      [&](const Message& m) { return m.payload.find("\"command_id\":\"" + *cmd) != std::string::npos; },
+      [&](const Message& m) {
+        return m.payload.find("\"command_id\":\"" + *cmd) != std::string::npos;
+      },
       30s);
   REQUIRE(first);
   CHECK(first->payload.find(R"("status":"healthy")") != std::string::npos);

@@ -52,18 +52,18 @@ TEST_CASE(
   EverythingServer legacy(dir, 0, "sse");
   ListChangedServer changing(dir);
   Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
-  const std::string config = dir.file("watch.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\ndefaults:\n  interval: 5m\n  timeout: 10s\n  jitter: 0%\n"
-                        "  watch_tools: true\nservers:\n"
-                        "  - id: stdio-everything\n    command: node\n    args: [\"" +
-                        everythingScript() + "\", stdio]\n    env: {MCPHD_TEST_MARK: \"" +
-                        dir.path() + "\"}\n" + "  - id: sse-everything\n    url: " + legacy.url() +
-                        "\n  - id: changing\n    url: " + changing.url() +
-                        "\n  - id: unwatched\n    url: " + changing.url() +
-                        "\n    watch_tools: false\n");
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config}, {}, dir.file("daemon.log"));
-  INFO("daemon log: " << dir.file("daemon.log"));
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 5m", "timeout: 10s", "jitter: 0%", "watch_tools: true"};
+  config.servers = {{"stdio-everything",
+                     "",
+                     {"command: node", "args: [\"" + everythingScript() + "\", stdio]",
+                      "env: {MCPHD_TEST_MARK: \"" + dir.path() + "\"}"}},
+                    {"sse-everything", legacy.url(), {}},
+                    {"changing", changing.url(), {}},
+                    {"unwatched", changing.url(), {"watch_tools: false"}}};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
   for (const char* id : {"stdio-everything", "sse-everything", "changing", "unwatched"}) {
     redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", id});
   }
@@ -90,7 +90,7 @@ TEST_CASE(
   // A tool appears: the watched server is re-listed at once (the interval is 5 minutes), the
   // tools message names the new tool; the unwatched one waits for its schedule.
   const std::string watching = "server changing: watching for tools/list_changed";
-  REQUIRE(waitForLog(dir.file("daemon.log"), watching, 1, 15s));
+  REQUIRE(waitForLog(daemon.logPath(), watching, 1, 15s));
   std::this_thread::sleep_for(200ms);  // the GET request reaches the server
   REQUIRE(changing.addTool("late"));
   auto relisted = sub.waitFor(healthOf("changing", "list_changed"), 10s);
@@ -119,7 +119,7 @@ TEST_CASE(
     };
   };
   REQUIRE(sub.waitFor(toolsOfChanging(R"("removed":["late"])"), 20s));
-  CHECK(waitForLog(dir.file("daemon.log"), watching, 2, 1s));
+  CHECK(waitForLog(daemon.logPath(), watching, 2, 1s));
   // ... and hears the next change.
   REQUIRE(changing.addTool("later"));
   CHECK(sub.waitFor(toolsOfChanging(R"("added":["later"])"), 10s));

@@ -17,3 +17,17 @@ TEST_CASE("timestamps are RFC 3339 UTC with milliseconds") {
   json::appendMillis(s, 12'345);
   CHECK(s == "12.345");
 }
+
+TEST_CASE("parseRfc3339Millis reads back exactly what rfc3339Millis writes") {
+  for (int64_t ms : {int64_t{0}, int64_t{1'795'703'952'123}, int64_t{951'782'400'999}}) {
+    auto back = json::parseRfc3339Millis(json::rfc3339Millis(ms));
+    REQUIRE(back);
+    CHECK(*back == ms);
+  }
+  for (const char* bad :
+       {"", "2026-11-26T14:39:12Z", "2026-11-26T14:39:12.123+01:00", "2026-13-26T14:39:12.123Z",
+        "2026-11-26 14:39:12.123Z", "2026-11-26T14:39:12.12xZ", "x2026-11-26T14:39:12.123Z"}) {
+    INFO(bad);
+    CHECK_FALSE(json::parseRfc3339Millis(bad));
+  }
+}

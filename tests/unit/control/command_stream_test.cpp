@@ -61,9 +61,9 @@ struct Sink : scheduler::ResultSink {
   void onReport(const scheduler::CheckReport&) override {}
   void onRemoved(const std::string&, const scheduler::Answers&) override {}
 };
-struct NoProber : mcp::Prober {
-  std::unique_ptr<mcp::RunningCheck> start(const registry::ServerSpec&,
-                                           std::function<void(mcp::ProbeResult)>) override {
+struct NoProber : check::Prober {
+  std::unique_ptr<check::RunningCheck> start(const registry::ServerSpec&,
+                                             std::function<void(mcp::ProbeResult)>) override {
     return nullptr;
   }
 };
@@ -76,12 +76,14 @@ struct Fixture {
   scheduler::Scheduler sched{loop, loop, random, prober, sink, 10};
   FakeRedis registryRedis;
   auth::KeyRing keys;
-  registry::RedisRegistry registry{registryRedis, loop, "mcp:", registry::ServerSpec{},
-                                   keys,          {},   sched,  60'000};
+  registry::RedisRegistry registry{
+      registryRedis, loop,  keyspace::Keyspace("mcp:"), registry::ServerSpec{}, keys, {},
+      sched,         60'000};
   HeldRedis reader;
   FakeRedis writer;
+  publish::StatePublisher publisher{writer, loop, keyspace::Keyspace("mcp:")};
   control::CommandStream stream{
-      reader, writer, loop, loop, registry, sched, control::CommandStream::Options{}};
+      reader, writer, loop, registry, sched, publisher, control::CommandStream::Options{}};
 
   Fixture() {
     registryRedis.up = true;
@@ -138,15 +140,17 @@ TEST_CASE("no command is read before the registry has been read once") {
   scheduler::Scheduler sched{loop, loop, random, prober, sink, 10};
   FakeRedis registryRedis;  // down: the registry cannot be read yet
   auth::KeyRing keys;
-  registry::RedisRegistry registry{registryRedis, loop, "mcp:", registry::ServerSpec{},
-                                   keys,          {},   sched,  60'000};
+  registry::RedisRegistry registry{
+      registryRedis, loop,  keyspace::Keyspace("mcp:"), registry::ServerSpec{}, keys, {},
+      sched,         60'000};
   registryRedis.hashes["mcp:server:late"] = {{"url", "http://127.0.0.1:1/mcp"}};
   registryRedis.sets["mcp:servers"] = {"late"};
   HeldRedis reader;
   FakeRedis writer;
   writer.up = true;
-  control::CommandStream stream{reader,   writer, loop, loop, registry,
-                                sched,    control::CommandStream::Options{}};
+  publish::StatePublisher publisher{writer, loop, keyspace::Keyspace("mcp:")};
+  control::CommandStream stream{
+      reader, writer, loop, registry, sched, publisher, control::CommandStream::Options{}};
   registry.start();
   stream.start();
   reader.setUp(true);

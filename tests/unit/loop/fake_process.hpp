@@ -31,10 +31,24 @@ class FakeSpawner final : public loop::ProcessSpawner {
   }
 
   // The child writes to stdout / stderr, or exits.
-  void out(size_t i, const std::string& text) { children.at(i)->callbacks.onStdout(text); }
-  void err(size_t i, const std::string& text) { children.at(i)->callbacks.onStderr(text); }
+  // Copies of the callbacks run: like the real process, a callback may destroy the Process.
+  void out(size_t i, const std::string& text) {
+    auto cb = children.at(i)->callbacks.onStdout;
+    if (cb) {
+      cb(text);
+    }
+  }
+  void err(size_t i, const std::string& text) {
+    auto cb = children.at(i)->callbacks.onStderr;
+    if (cb) {
+      cb(text);
+    }
+  }
   void exit(size_t i, int64_t status, int signal = 0) {
-    children.at(i)->callbacks.onExit(loop::ProcessExit{status, signal});
+    auto cb = children.at(i)->callbacks.onExit;
+    if (cb) {
+      cb(loop::ProcessExit{status, signal});
+    }
   }
   // Lines written to stdin by the probe.
   std::vector<std::string> lines(size_t i) const {

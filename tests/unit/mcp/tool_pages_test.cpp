@@ -36,8 +36,9 @@ TEST_CASE("a tool list may not exceed max_tools or max_tools_bytes, whatever the
   REQUIRE(fat.add(page(0, 1, "p1", 1000)).ok());
   auto big = fat.add(page(1, 1, "p2", 1100));
   REQUIRE_FALSE(big.ok());
-  CHECK(big.error().message == "tools/list returned more than max_tools_bytes (2 KiB) of tool "
-                               "definitions");
+  CHECK(big.error().message ==
+        "tools/list returned more than max_tools_bytes (2 KiB) of tool "
+        "definitions");
 
   ToolPages exact;
   exact.setLimits(ToolLimits{5, 1024 * 1024});

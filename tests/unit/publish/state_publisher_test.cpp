@@ -36,7 +36,7 @@ scheduler::CheckReport report(const std::string& id,
   scheduler::CheckReport r;
   r.serverId = id;
   r.status = scheduler::Status::kHealthy;
-  r.trigger = "schedule";
+  r.trigger = Trigger::kSchedule;
   r.probe.initialized = true;
   r.probe.toolsComplete = true;
   r.probe.tools = toolsOf(tools);
@@ -49,7 +49,7 @@ scheduler::CheckReport report(const std::string& id,
 TEST_CASE("each result is stored in the status hash and published with an increasing seq") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
@@ -70,16 +70,60 @@ TEST_CASE("seq continues from the value stored by an earlier daemon") {
   FakeRedis redis;
   redis.hashes["mcp:status"]["a"] = R"({"v":1,"type":"health","server_id":"a","seq":41})";
   redis.hashes["mcp:status"]["junk"] = "not json";
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   pub.onReport(report("a", {}));
   CHECK(seqOf(redis.published("mcp:health").at(0)) == 42);
 }
 
+TEST_CASE("the first read of the status hash is the scheduler's snapshot, once") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  redis.hashes["mcp:status"]["a"] =
+      R"({"v":1,"type":"health","server_id":"a","seq":4,"status":"unhealthy",)"
+      R"("checked_at":"2026-11-26T14:39:12.123Z","consecutive_failures":7})";
+  redis.hashes["mcp:status"]["b"] =
+      R"({"v":1,"type":"health","server_id":"b","seq":2,"status":"healthy",)"
+      R"("checked_at":"2026-11-26T14:39:13.000Z","consecutive_failures":0})";
+  // Unreadable parts leave a server out of the snapshot: it is then due now.
+  redis.hashes["mcp:status"]["bad-time"] =
+      R"({"seq":1,"status":"healthy","checked_at":"yesterday"})";
+  redis.hashes["mcp:status"]["bad-status"] =
+      R"({"seq":1,"status":"fine","checked_at":"2026-11-26T14:39:13.000Z"})";
+  redis.hashes["mcp:status"]["junk"] = "not json";
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  std::vector<std::optional<scheduler::Snapshot>> got;
+  pub.onSnapshot([&](std::optional<scheduler::Snapshot> s) { got.push_back(std::move(s)); });
+  redis.setUp(true);
+  REQUIRE(got.size() == 1);
+  REQUIRE(got[0].has_value());
+  const scheduler::Snapshot& snap = *got[0];
+  CHECK(snap.size() == 2);
+  CHECK(snap.at("a").checkedAtWallMs == 1'795'703'952'123);
+  CHECK(snap.at("a").status == scheduler::Status::kUnhealthy);
+  CHECK(snap.at("a").consecutiveFailures == 7);
+  CHECK(snap.at("b").status == scheduler::Status::kHealthy);
+  redis.setUp(false);
+  redis.setUp(true);
+  CHECK(got.size() == 1);  // start-up only
+}
+
+TEST_CASE("a status hash that cannot be read gives no snapshot: every server is due now") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  redis.strings["mcp:status"] = "a string, not a hash";
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  std::vector<std::optional<scheduler::Snapshot>> got;
+  pub.onSnapshot([&](std::optional<scheduler::Snapshot> s) { got.push_back(std::move(s)); });
+  redis.setUp(true);
+  REQUIRE(got.size() == 1);
+  CHECK_FALSE(got[0].has_value());
+}
+
 TEST_CASE("while Redis is away results are coalesced and the latest is written when it returns") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   for (int i = 0; i < 100; ++i) {
     auto r = report("a", {{"t1", "{\"name\":\"t1\"}"}});
     r.consecutiveSuccesses = i;
@@ -96,7 +140,7 @@ TEST_CASE(
     "after a Redis restart the status hash is refilled and lost tool snapshots are rewritten") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   const std::string before = redis.hashes["mcp:status"]["a"];
@@ -121,7 +165,7 @@ publish::ToolHashes hashesOf(const std::vector<std::pair<std::string, std::strin
 TEST_CASE("while Redis reads slower than results come, they wait coalesced per server") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   REQUIRE(redis.published("mcp:health").size() == 1);
@@ -161,7 +205,7 @@ TEST_CASE("while Redis reads slower than results come, they wait coalesced per s
 TEST_CASE("results waiting for a congested connection are written after a reconnect") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   redis.unsent = publish::StatePublisher::kCongestedBytes;
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
@@ -220,7 +264,7 @@ TEST_CASE("a health message is valid JSON with every documented field") {
 TEST_CASE("command ids of coalesced results are all answered, each after its PUBLISH") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   std::vector<std::pair<std::string, size_t>> answered;  // id, log size when answered
   pub.onAnswered([&](const std::string& id) { answered.emplace_back(id, redis.log.size()); });
   auto r1 = report("a", {});
@@ -250,7 +294,7 @@ TEST_CASE("command ids of coalesced results are all answered, each after its PUB
 TEST_CASE("a removal deletes the server's state and answers its command") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   std::vector<std::string> answered;
@@ -268,7 +312,7 @@ TEST_CASE("a removal deletes the server's state and answers its command") {
 TEST_CASE("a server registered again after its removal continues the seq") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   redis.setUp(true);
   pub.onReport(report("a", {}));
   pub.onRemoved("a", scheduler::Answers{});
@@ -282,7 +326,7 @@ TEST_CASE("a server registered again after its removal continues the seq") {
 TEST_CASE("a health message names at most 16 check * ids and says how many more it answers") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, "mcp:");
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
   scheduler::BroadcastLog log;
   std::vector<std::string> done;
   log.onDone([&](const std::string& id, size_t) { done.push_back(id); });

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "registry/record.hpp"
 
 #include <sodium.h>
 
+#include <catch2/catch.hpp>
+
 #include "auth/credentials.hpp"
-#include "registry/record.hpp"
 
 using namespace mcphd;
 using namespace mcphd::registry;
@@ -71,8 +72,8 @@ TEST_CASE("an oauth2 record decrypts into a client-credentials spec") {
 
 TEST_CASE("an unusable record becomes a spec with a reason and no secret") {
   auto k = keys();
-  const std::string good = seal(k, "a", R"({"bearer_token":"tok"})",
-                                {{"url", "http://x/mcp"}, {"auth_type", "bearer"}});
+  const std::string good =
+      seal(k, "a", R"({"bearer_token":"tok"})", {{"url", "http://x/mcp"}, {"auth_type", "bearer"}});
   auto reason = [&](RecordFields f) {
     ServerSpec s = parseRecord("a", f, ServerSpec{}, k);
     CHECK(s.auth.type == AuthType::kNone);
@@ -85,23 +86,30 @@ TEST_CASE("an unusable record becomes a spec with a reason and no secret") {
   CHECK(reason({{"url", "http://x/mcp"}, {"auth_type", "bearer"}, {"credentials", "tok"}})
             .find("not a v2 envelope") != std::string::npos);
   // A blob written for another server does not decrypt here.
-  CHECK(reason({{"url", "http://x/mcp"}, {"auth_type", "bearer"}, {"credentials", seal(k, "b", R"({"bearer_token":"t"})")}})
+  CHECK(reason({{"url", "http://x/mcp"},
+                {"auth_type", "bearer"},
+                {"credentials", seal(k, "b", R"({"bearer_token":"t"})")}})
             .find("another server id") != std::string::npos);
   CHECK(reason(sealed(k, "a", {{"url", "http://x/mcp"}, {"auth_type", "basic"}},
                       R"({"bearer_token":"tok"})")) ==
         "record a: credentials: auth_type basic needs a username without ':'");
-  CHECK(reason({{"url", "http://x/mcp"}, {"auth_type", "magic"}}).find("auth_type: 'magic'") != std::string::npos);
-  CHECK(reason({{"url", "http://x/mcp"}, {"interval", "5s"}, {"timeout", "5s"}}) ==
-        "record a: timeout: must be shorter than interval");
-  CHECK(reason({{"url", "http://x/mcp"}, {"interval", "soon"}}).find("interval: 'soon' is not a duration") !=
+  CHECK(reason({{"url", "http://x/mcp"}, {"auth_type", "magic"}}).find("auth_type: 'magic'") !=
         std::string::npos);
-  CHECK(reason({{"url", "http://x/mcp"}, {"headers", "[1]"}}).find("headers:") != std::string::npos);
-  CHECK(reason({{"url", "http://x/mcp"}, {"enabled", "maybe"}}) == "record a: enabled: must be true or false");
-  CHECK(reason(sealed(k, "a", {{"url", "http://x/mcp"}, {"auth_type", "oauth2"}}, R"({"client_id":"c"})")) ==
+  CHECK(reason({{"url", "http://x/mcp"}, {"interval", "5s"}, {"timeout", "5s"}}) ==
+        "record a: timeout: must be shorter than interval (timeout 5000 ms, interval 5000 ms)");
+  CHECK(reason({{"url", "http://x/mcp"}, {"interval", "soon"}})
+            .find("interval: 'soon' is not a duration") != std::string::npos);
+  CHECK(reason({{"url", "http://x/mcp"}, {"headers", "[1]"}}).find("headers:") !=
+        std::string::npos);
+  CHECK(reason({{"url", "http://x/mcp"}, {"enabled", "maybe"}}) ==
+        "record a: enabled: must be true or false");
+  CHECK(reason(sealed(k, "a", {{"url", "http://x/mcp"}, {"auth_type", "oauth2"}},
+                      R"({"client_id":"c"})")) ==
         "record a: credentials: oauth2 client_credentials needs client_secret or private_key_pem");
   // Whoever writes to Redis cannot make the daemon start a program.
-  CHECK(reason({{"transport", "stdio"}, {"command", "sh"}}).find(
-            "stdio servers can only be declared in the daemon's config file") != std::string::npos);
+  CHECK(reason({{"transport", "stdio"}, {"command", "sh"}})
+            .find("stdio servers can only be declared in the daemon's config file") !=
+        std::string::npos);
   CHECK(reason({{"url", "http://x/mcp"}, {"command", "sh"}}).find("cannot start processes") !=
         std::string::npos);
   CHECK(reason({{"url", "http://x/mcp"}, {"watch_tools", "yes"}}) ==
@@ -109,8 +117,10 @@ TEST_CASE("an unusable record becomes a spec with a reason and no secret") {
   CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"watch_tools", "true"}}, ServerSpec{}, k)
             .watchTools);
   auth::KeyRing none;
-  CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"auth_type", "bearer"}, {"credentials", good}}, ServerSpec{}, none)
-            .invalidReason == "record a: credentials: the daemon has no secrets.keys to decrypt them with");
+  CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"auth_type", "bearer"}, {"credentials", good}},
+                    ServerSpec{}, none)
+            .invalidReason ==
+        "record a: credentials: the daemon has no secrets.keys to decrypt them with");
 }
 
 TEST_CASE("a record whose clear fields differ from the sealed copy is refused, naming them") {
@@ -123,7 +133,8 @@ TEST_CASE("a record whose clear fields differ from the sealed copy is refused, n
                                  {"resource", "https://inv.example/mcp"},
                                  {"token_endpoint_auth_method", "client_secret_post"},
                                  {"headers", R"({"X-Team":"inv"})"}};
-  const RecordFields good = sealed(k, "inv", original, R"({"client_id":"c","client_secret":"sek"})");
+  const RecordFields good =
+      sealed(k, "inv", original, R"({"client_id":"c","client_secret":"sek"})");
   REQUIRE(parseRecord("inv", good, ServerSpec{}, k).invalidReason.empty());
   auto refused = [&](const std::string& name, const std::string& value) {
     RecordFields f = good;
@@ -164,17 +175,18 @@ TEST_CASE("a record whose clear fields differ from the sealed copy is refused, n
   // A blob moved to another record of the same id with other fields is the same case.
 }
 
-TEST_CASE("an absent field and its default, and equivalent URLs, headers and scopes, compare equal") {
+TEST_CASE(
+    "an absent field and its default, and equivalent URLs, headers and scopes, compare equal") {
   auto k = keys();
   const RecordFields sealedAs = {{"url", "https://Inv.Example:443/mcp#frag"},
                                  {"auth_type", "bearer"},
                                  {"headers", R"({"X-Team":"inv","X-B":"2"})"}};
   RecordFields f = sealed(k, "inv", sealedAs, R"({"bearer_token":"tok"})");
   f["url"] = "https://inv.example/mcp";
-  f["transport"] = "auto";                       // the default, absent when sealed
-  f["resource"] = "https://inv.example/mcp";     // the default: the server URL
+  f["transport"] = "auto";                         // the default, absent when sealed
+  f["resource"] = "https://inv.example/mcp";       // the default: the server URL
   f["headers"] = R"({"x-b":"2","X-TEAM":"inv"})";  // same headers, other order and case
-  f["interval"] = "1m";                          // not bound
+  f["interval"] = "1m";                            // not bound
   ServerSpec s = parseRecord("inv", f, ServerSpec{}, k);
   INFO(s.invalidReason);
   CHECK(s.invalidReason.empty());
@@ -221,8 +233,8 @@ TEST_CASE("v1 envelopes are refused unless secrets.accept_v1, and v2 needs its b
 
 TEST_CASE("record strings must be valid UTF-8, and the error names the field") {
   auto k = keys();
-  ServerSpec s = parseRecord("a", {{"url", "http://x/mcp"}, {"name", "bad \xff name"}},
-                             ServerSpec{}, k);
+  ServerSpec s =
+      parseRecord("a", {{"url", "http://x/mcp"}, {"name", "bad \xff name"}}, ServerSpec{}, k);
   CHECK(s.invalidReason == "record a: name: is not valid UTF-8");
   s = parseRecord("a", {{"url", "http://x/\xc3"}}, ServerSpec{}, k);
   CHECK(s.invalidReason == "record a: url: is not valid UTF-8");
@@ -263,8 +275,8 @@ TEST_CASE("the documented v2 test vector decrypts and verifies") {
   std::string raw(reinterpret_cast<const char*>(nonce), 24);
   raw += ct.substr(0, clen);
   char b64[512];
-  sodium_bin2base64(b64, sizeof b64, reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_bin2base64(b64, sizeof b64, reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   CHECK("v2.k1." + std::string(b64) == blob);
   auto plain = k.open(blob, "inventory");
   REQUIRE(plain.ok());

@@ -17,16 +17,13 @@ namespace {
 struct Listener : ServerListener {
   std::map<std::string, ServerSpec> servers;
   std::vector<std::string> events;
-  void upsertServer(const ServerSpec& s) override {
+  void upsertServer(const ServerSpec& s, Trigger firstCheck) override {
     servers[s.id] = s;
-    events.push_back("upsert " + s.id);
+    events.push_back("upsert " + s.id + " " + triggerName(firstCheck));
   }
   void removeServer(const std::string& id) override {
     servers.erase(id);
     events.push_back("remove " + id);
-  }
-  void checkNow(const std::string& id, const std::string& trigger) override {
-    events.push_back("check " + id + " " + trigger);
   }
 };
 
@@ -35,8 +32,9 @@ struct Fixture {
   FakeRedis redis;
   auth::KeyRing keys;
   Listener listener;
-  RedisRegistry registry{redis,           loop,     "mcp:", ServerSpec{}, keys,
-                         {"from-config"}, listener, 60'000};
+  RedisRegistry registry{redis,        loop,  keyspace::Keyspace("mcp:"),
+                         ServerSpec{}, keys,  {"from-config"},
+                         listener,     60'000};
   // A key to seal records with (for tests of credentials).
   void withKey() {
     REQUIRE(sodium_init() >= 0);
@@ -76,14 +74,14 @@ TEST_CASE("a resync picks up records written without a command and drops deleted
   f.add("a", {{"url", "http://a/mcp"}});
   f.registry.start();
   f.loop.runDue();
-  CHECK(f.listener.events == std::vector<std::string>{"upsert a"});
+  CHECK(f.listener.events == std::vector<std::string>{"upsert a startup"});
   f.add("b", {{"url", "http://b/mcp"}});
   f.redis.hashes["mcp:server:a"]["interval"] = "1m";
   f.loop.advance(59'999);
   CHECK(f.listener.events.size() == 1);
   f.loop.advance(1);
   CHECK(f.listener.events ==
-        std::vector<std::string>{"upsert a", "upsert a", "upsert b", "check b resync"});
+        std::vector<std::string>{"upsert a startup", "upsert a resync", "upsert b resync"});
   CHECK(f.listener.servers["a"].intervalMs == 60'000);
   f.redis.sets["mcp:servers"].erase("a");
   f.loop.advance(60'000);

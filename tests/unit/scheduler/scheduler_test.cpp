@@ -1,5 +1,6 @@
 #include "scheduler/scheduler.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 
@@ -16,8 +17,8 @@ struct SeqRandom : Random {
 };
 
 // A prober whose checks finish only when the test says so.
-struct FakeProber : mcp::Prober {
-  struct Check : mcp::RunningCheck {
+struct FakeProber : check::Prober {
+  struct Check : check::RunningCheck {
     FakeProber* owner;
     std::string id;
     std::function<void(mcp::ProbeResult)> done;
@@ -28,8 +29,8 @@ struct FakeProber : mcp::Prober {
   std::map<std::string, int> concurrentPeak;
   size_t peak = 0;
 
-  std::unique_ptr<mcp::RunningCheck> start(const registry::ServerSpec& spec,
-                                           std::function<void(mcp::ProbeResult)> done) override {
+  std::unique_ptr<check::RunningCheck> start(const registry::ServerSpec& spec,
+                                             std::function<void(mcp::ProbeResult)> done) override {
     auto c = std::make_unique<Check>();
     c->owner = this;
     c->id = spec.id;
@@ -41,15 +42,15 @@ struct FakeProber : mcp::Prober {
     return c;
   }
   // Watches handed out, by server id; each lives as long as the scheduler keeps it.
-  struct FakeWatch : mcp::ToolWatch {
+  struct FakeWatch : check::ToolWatch {
     FakeProber* owner;
     std::string id;
     ~FakeWatch() override { owner->watches.erase(id); }
   };
   std::map<std::string, std::function<void()>> watches;
   int watchesStarted = 0;
-  std::unique_ptr<mcp::ToolWatch> watch(const registry::ServerSpec& spec,
-                                        std::function<void()> onToolsChanged) override {
+  std::unique_ptr<check::ToolWatch> watch(const registry::ServerSpec& spec,
+                                          std::function<void()> onToolsChanged) override {
     auto w = std::make_unique<FakeWatch>();
     w->owner = this;
     w->id = spec.id;
@@ -97,18 +98,117 @@ mcp::ProbeResult refused() {
 
 }  // namespace
 
-TEST_CASE("the first check of a server comes after a random delay within its interval") {
+TEST_CASE("a server never checked before is due now, with the trigger it was added with") {
   loop::SimLoop loop;
   SeqRandom random;
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
   random.value = 0.25;
-  sched.upsertServer(server("a", 10'000));
-  loop.advance(2'499);
-  CHECK(prober.started.empty());
+  sched.upsertServer(server("a", 10'000), Trigger::kStartup);
+  sched.upsertServer(server("b", 10'000), Trigger::kReload);
+  loop.runDue();
+  CHECK(prober.started == std::vector<std::string>{"a", "b"});
+  prober.finish("a");
+  prober.finish("b");
+  REQUIRE(sink.reports.size() == 2);
+  CHECK(sink.reports[0].trigger == Trigger::kStartup);
+  CHECK(sink.reports[1].trigger == Trigger::kReload);
+}
+
+TEST_CASE("at start-up first checks wait for the snapshot and are due by it") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  random.value = 0.5;  // jitter: half of 10 % of the interval
+  sched.awaitSnapshot();
+  auto fresh = server("fresh", 60'000);
+  auto overdue = server("overdue", 60'000);
+  auto never = server("never", 60'000);
+  auto down = server("down", 60'000);
+  down.unhealthyIntervalMs = 5'000;
+  down.maxBackoffMs = 300'000;
+  down.unhealthyThreshold = 3;
+  for (const auto& s : {fresh, overdue, never, down}) {
+    sched.upsertServer(s, Trigger::kStartup);
+  }
+  loop.advance(10'000);
+  CHECK(prober.started.empty());  // nothing before the snapshot is known
+  const int64_t now = loop.wallMs();
+  Snapshot snap;
+  snap["fresh"] = LastCheck{now - 20'000, Status::kHealthy, 0};
+  snap["overdue"] = LastCheck{now - 90'000, Status::kHealthy, 0};
+  // Unhealthy after 5 retriable failures (threshold 3): two retries so far, 5 s doubled twice.
+  snap["down"] = LastCheck{now - 1'000, Status::kUnhealthy, 5};
+  snap["gone"] = LastCheck{now - 1'000, Status::kHealthy, 0};  // not configured any more
+  sched.setSnapshot(snap);
+  loop.runDue();
+  CHECK(prober.started == std::vector<std::string>{"never", "overdue"});
+  // down: 20 s backoff + 1 s jitter, checked 1 s ago.
+  loop.advance(19'999);
+  CHECK(prober.started.size() == 2);
   loop.advance(1);
+  CHECK(prober.started.back() == "down");
+  // fresh: 60 s + 3 s jitter after its last check, 20 s ago.
+  loop.advance(42'999 - 20'000);
+  CHECK(prober.started.size() == 3);
+  loop.advance(1);
+  CHECK(prober.started.back() == "fresh");
+  prober.finish("fresh");
+  CHECK(sink.reports.back().trigger == Trigger::kStartup);
+}
+
+TEST_CASE("a snapshot that cannot be read makes every server due now") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 1);
+  sched.awaitSnapshot();
+  sched.upsertServer(server("a"), Trigger::kStartup);
+  sched.upsertServer(server("b"), Trigger::kStartup);
+  loop.advance(5'000);
+  CHECK(prober.started.empty());
+  sched.setSnapshot(std::nullopt);
+  loop.runDue();
+  // "Now" within max_concurrent_checks: one runs, the other waits for its slot.
   CHECK(prober.started == std::vector<std::string>{"a"});
+  prober.finish("a");
+  CHECK(prober.started == std::vector<std::string>{"a", "b"});
+  // A command before the snapshot is known is not held back.
+  Scheduler held(loop, loop, random, prober, sink, 10);
+  held.awaitSnapshot();
+  held.upsertServer(server("c"), Trigger::kStartup);
+  CHECK(held.checkNow("c", Trigger::kCommand, "1-0"));
+  CHECK(prober.started.back() == "c");
+  held.setSnapshot(Snapshot{});
+  loop.advance(60'000);
+  CHECK(std::count(prober.started.begin(), prober.started.end(), "c") == 1);
+}
+
+TEST_CASE("the due rule: interval plus jitter after the last check, backoff while unhealthy") {
+  SeqRandom random;
+  random.value = 0.0;
+  auto s = server("a", 30'000);
+  s.unhealthyIntervalMs = 5'000;
+  s.maxBackoffMs = 40'000;
+  s.unhealthyThreshold = 3;
+  CHECK(firstCheckDelayMs(s, nullptr, 1'000'000, random) == 0);
+  LastCheck healthy{1'000'000 - 10'000, Status::kHealthy, 0};
+  CHECK(firstCheckDelayMs(s, &healthy, 1'000'000, random) == 20'000);
+  LastCheck old{1'000'000 - 31'000, Status::kDegraded, 1};
+  CHECK(firstCheckDelayMs(s, &old, 1'000'000, random) == 0);
+  LastCheck justDown{1'000'000, Status::kUnhealthy, 3};
+  CHECK(firstCheckDelayMs(s, &justDown, 1'000'000, random) == 5'000);
+  LastCheck longDown{1'000'000, Status::kUnhealthy, 30};
+  CHECK(firstCheckDelayMs(s, &longDown, 1'000'000, random) == 40'000);  // max_backoff
+  // A checked_at in the future (the clock went back) never pushes it beyond one interval.
+  LastCheck future{1'000'000 + 3'600'000, Status::kHealthy, 0};
+  CHECK(firstCheckDelayMs(s, &future, 1'000'000, random) == 30'000);
+  random.value = 1.0;
+  CHECK(firstCheckDelayMs(s, &healthy, 1'000'000, random) == 23'000);  // + 10 % jitter
 }
 
 TEST_CASE("the next check is armed at exactly the interval plus jitter after a result") {
@@ -118,19 +218,19 @@ TEST_CASE("the next check is armed at exactly the interval plus jitter after a r
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
   random.value = 0.0;
-  sched.upsertServer(server("a", 10'000));
+  sched.upsertServer(server("a", 10'000), Trigger::kStartup);
   loop.runDue();
   loop.advance(300);
   random.value = 0.5;
   prober.finish("a");
   REQUIRE(sink.reports.size() == 1);
-  CHECK(sink.reports[0].trigger == "startup");
+  CHECK(sink.reports[0].trigger == Trigger::kStartup);
   CHECK(sink.reports[0].status == Status::kHealthy);
   CHECK(loop.nextDueIn() == 10'500);
   loop.advance(10'500);
   CHECK(prober.started.size() == 2);
   prober.finish("a");
-  CHECK(sink.reports[1].trigger == "schedule");
+  CHECK(sink.reports[1].trigger == Trigger::kSchedule);
 }
 
 TEST_CASE("a server turns unhealthy after three consecutive timeouts and is retried with backoff") {
@@ -142,7 +242,7 @@ TEST_CASE("a server turns unhealthy after three consecutive timeouts and is retr
   auto s = server("a", 10'000);
   s.unhealthyIntervalMs = 1'000;
   s.maxBackoffMs = 4'000;
-  sched.upsertServer(s);
+  sched.upsertServer(s, Trigger::kStartup);
   loop.runDue();
   prober.finish("a");
   mcp::ProbeResult timeout;
@@ -171,18 +271,18 @@ TEST_CASE("no more than max_concurrent_checks run at once and queued checks star
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 2);
+  // Never checked: all five are due now, in the order they were added.
   for (int i = 0; i < 5; ++i) {
-    random.value = 0.1 * (5 - i);  // e is due first, a last
-    sched.upsertServer(server(std::string(1, static_cast<char>('a' + i))));
+    sched.upsertServer(server(std::string(1, static_cast<char>('a' + i))), Trigger::kStartup);
   }
-  loop.advance(10'000);
-  CHECK(prober.started == std::vector<std::string>{"e", "d"});
+  loop.runDue();
+  CHECK(prober.started == std::vector<std::string>{"a", "b"});
   CHECK(sched.queued() == 3);
-  prober.finish("d");
+  prober.finish("b");
   CHECK(prober.started.back() == "c");
-  prober.finish("e");
+  prober.finish("a");
   prober.finish("c");
-  CHECK(prober.started == std::vector<std::string>{"e", "d", "c", "b", "a"});
+  CHECK(prober.started == std::vector<std::string>{"a", "b", "c", "d", "e"});
   CHECK(prober.peak == 2);
 }
 
@@ -193,21 +293,21 @@ TEST_CASE(
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
-  sched.upsertServer(server("a"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
   loop.runDue();
-  CHECK(sched.checkNow("a", "command", "1-0"));
-  CHECK(sched.checkNow("a", "command", "2-0"));
+  CHECK(sched.checkNow("a", Trigger::kCommand, "1-0"));
+  CHECK(sched.checkNow("a", Trigger::kCommand, "2-0"));
   CHECK(prober.started.size() == 1);
   prober.finish("a");
   REQUIRE(sink.reports.size() == 1);
   CHECK(sink.reports[0].commandIds == std::vector<std::string>{"1-0", "2-0"});
-  CHECK(sink.reports[0].trigger == "command");
-  CHECK(sched.checkNow("a", "upsert", "3-0"));
+  CHECK(sink.reports[0].trigger == Trigger::kCommand);
+  CHECK(sched.checkNow("a", Trigger::kUpsert, "3-0"));
   CHECK(prober.started.size() == 2);
   prober.finish("a");
-  CHECK(sink.reports.back().trigger == "upsert");
+  CHECK(sink.reports.back().trigger == Trigger::kUpsert);
   CHECK(sink.reports.back().commandIds == std::vector<std::string>{"3-0"});
-  CHECK_FALSE(sched.checkNow("nope", "command", "4-0"));
+  CHECK_FALSE(sched.checkNow("nope", Trigger::kCommand, "4-0"));
 }
 
 TEST_CASE("removing a server answers the commands that waited for it") {
@@ -216,9 +316,9 @@ TEST_CASE("removing a server answers the commands that waited for it") {
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
-  sched.upsertServer(server("a"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
   loop.runDue();
-  sched.checkNow("a", "command", "1-0");
+  sched.checkNow("a", Trigger::kCommand, "1-0");
   sched.removeServer("a", "2-0");
   CHECK(sink.removalAnswers == std::vector<std::string>{"2-0", "1-0"});
 }
@@ -229,9 +329,9 @@ TEST_CASE("removing a server cancels its check and frees its slot") {
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 1);
-  sched.upsertServer(server("a"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
   random.value = 0.5;
-  sched.upsertServer(server("b"));
+  sched.upsertServer(server("b"), Trigger::kStartup);
   loop.advance(5'000);
   CHECK(prober.started == std::vector<std::string>{"a"});
   CHECK(sched.queued() == 1);
@@ -247,8 +347,8 @@ TEST_CASE("after stop nothing is armed and no check runs") {
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
-  sched.upsertServer(server("a"));
-  sched.upsertServer(server("b"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
+  sched.upsertServer(server("b"), Trigger::kStartup);
   loop.runDue();
   sched.stop();
   CHECK(prober.running.empty());
@@ -261,7 +361,7 @@ TEST_CASE("a retriable failure on the very first check makes the server unhealth
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
-  sched.upsertServer(server("a"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
   loop.runDue();
   prober.finish("a", refused());
   CHECK(sink.reports.back().status == Status::kUnhealthy);
@@ -274,7 +374,7 @@ TEST_CASE("an auth_required server is not probed on schedule until its record ch
   FakeProber prober;
   FakeSink sink;
   Scheduler sched(loop, loop, random, prober, sink, 10);
-  sched.upsertServer(server("a"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
   loop.runDue();
   mcp::ProbeResult needs;
   needs.error = mcp::CheckError{mcp::ErrorKind::kAuth, "authorization required", 0};
@@ -283,12 +383,12 @@ TEST_CASE("an auth_required server is not probed on schedule until its record ch
   CHECK(sink.reports.back().status == Status::kAuthRequired);
   loop.advance(3'600'000);
   CHECK(prober.started.size() == 1);
-  sched.upsertServer(server("a"));  // unchanged: still parked
+  sched.upsertServer(server("a"), Trigger::kStartup);  // unchanged: still parked
   loop.advance(1'000);
   CHECK(prober.started.size() == 1);
   auto changed = server("a");
   changed.url = "http://127.0.0.1:2/mcp";
-  sched.upsertServer(changed);
+  sched.upsertServer(changed, Trigger::kStartup);
   loop.runDue();
   CHECK(prober.started.size() == 2);
 }
@@ -302,7 +402,7 @@ TEST_CASE("watch_tools: a server advertising list_changed is watched, and a chan
   random.value = 0;
   auto spec = server("w", 10'000);
   spec.watchTools = true;
-  sched.upsertServer(spec);
+  sched.upsertServer(spec, Trigger::kStartup);
   loop.runDue();
   mcp::ProbeResult ok;
   ok.toolsListChanged = false;
@@ -316,18 +416,18 @@ TEST_CASE("watch_tools: a server advertising list_changed is watched, and a chan
   loop.runDue();
   REQUIRE(prober.running.count("w") == 1);
   prober.finish("w", ok);
-  CHECK(sink.reports.back().trigger == "list_changed");
+  CHECK(sink.reports.back().trigger == Trigger::kListChanged);
   CHECK(prober.watchesStarted == 1);  // one watch, kept across checks
 
   auto changed = spec;
   changed.timeoutMs = 4'000;
-  sched.upsertServer(changed);
+  sched.upsertServer(changed, Trigger::kStartup);
   CHECK(prober.watches.empty());  // new settings: watched again after the next check
   sched.removeServer("w");
   CHECK(prober.watches.empty());
 
   auto unwatched = server("u", 10'000);
-  sched.upsertServer(unwatched);
+  sched.upsertServer(unwatched, Trigger::kStartup);
   loop.runDue();
   prober.finish("u", ok);
   CHECK(prober.watches.count("u") == 0);  // watch_tools not set
@@ -344,15 +444,15 @@ TEST_CASE(
   std::vector<std::pair<std::string, size_t>> done;
   sched.broadcasts().onDone(
       [&](const std::string& id, size_t servers) { done.emplace_back(id, servers); });
-  sched.upsertServer(server("a"));
-  sched.upsertServer(server("b"));
-  sched.upsertServer(server("c"));
-  CHECK(sched.checkAll("command", "1-0"));
+  sched.upsertServer(server("a"), Trigger::kStartup);
+  sched.upsertServer(server("b"), Trigger::kStartup);
+  sched.upsertServer(server("c"), Trigger::kStartup);
+  CHECK(sched.checkAll(Trigger::kCommand, "1-0"));
   loop.runDue();
   REQUIRE(prober.running.size() == 3);
   // 1,000 more while the checks are in flight: they join, nothing grows per server.
   for (int i = 2; i <= 1001; ++i) {
-    CHECK(sched.checkAll("command", std::to_string(i) + "-0"));
+    CHECK(sched.checkAll(Trigger::kCommand, std::to_string(i) + "-0"));
   }
   CHECK(prober.started.size() == 3);
   CHECK(sched.broadcasts().pending() == 1001);
@@ -360,7 +460,7 @@ TEST_CASE(
   REQUIRE(sink.reports.size() == 1);
   CHECK(sink.reports[0].broadcastFrom == 0);
   CHECK(sink.reports[0].broadcastTo == 1001);
-  CHECK(sink.reports[0].trigger == "command");
+  CHECK(sink.reports[0].trigger == Trigger::kCommand);
   // Answering is the publisher's (after the PUBLISH): here, by hand.
   sched.broadcasts().answered(0, 1001);
   CHECK(done.empty());
@@ -368,7 +468,7 @@ TEST_CASE(
   sched.broadcasts().answered(sink.reports[1].broadcastFrom, sink.reports[1].broadcastTo);
   CHECK(done.empty());
   // A server added now owes none of them; a removed one answers its range.
-  sched.upsertServer(server("d"));
+  sched.upsertServer(server("d"), Trigger::kStartup);
   sched.removeServer("c", "");
   REQUIRE(sink.removalAnswerSets.size() == 1);
   REQUIRE(sink.removalAnswerSets[0].ranges.size() == 1);
@@ -379,7 +479,7 @@ TEST_CASE(
   CHECK(done.back().first == "1001-0");
   CHECK(sched.broadcasts().pending() == 0);
   // The next one counts the servers there are now.
-  CHECK(sched.checkAll("command", "2000-0"));
+  CHECK(sched.checkAll(Trigger::kCommand, "2000-0"));
   loop.runDue();
   prober.finish("a");
   CHECK(sink.reports.back().broadcastFrom == 1001);
@@ -398,7 +498,7 @@ TEST_CASE("no more watch sessions than max_watches, a freed place is taken by th
   for (const char* id : {"a", "b"}) {
     auto s = server(id);
     s.watchTools = true;
-    sched.upsertServer(s);
+    sched.upsertServer(s, Trigger::kStartup);
   }
   loop.runDue();
   prober.finish("a", listChanged);
@@ -408,7 +508,7 @@ TEST_CASE("no more watch sessions than max_watches, a freed place is taken by th
   CHECK(prober.watches.count("a") == 1);
   sched.removeServer("a", "");
   CHECK(sched.watches() == 0);
-  REQUIRE(sched.checkNow("b", "command", ""));
+  REQUIRE(sched.checkNow("b", Trigger::kCommand, ""));
   loop.runDue();
   prober.finish("b", listChanged);
   CHECK(prober.watches.count("b") == 1);

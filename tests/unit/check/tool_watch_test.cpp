@@ -1,14 +1,16 @@
-#include "mcp/tool_watch.hpp"
+#include "check/tool_watch.hpp"
 
 #include <catch2/catch.hpp>
 
 #include "auth/auth_provider.hpp"
+#include "check/server_prober.hpp"
 #include "loop/fake_process.hpp"
 #include "loop/sim_loop.hpp"
 #include "mcp/fake_http.hpp"
+#include "mcp/streamable_http_transport.hpp"
 
 using namespace mcphd;
-using namespace mcphd::mcp;
+using namespace mcphd::check;
 using mcphd::testing::FakeHttp;
 using mcphd::testing::FakeSpawner;
 
@@ -193,7 +195,7 @@ TEST_CASE("a watch that goes ends its Streamable HTTP session with a DELETE nobo
   CHECK(f.http.hasHeader(3, "Mcp-Session-Id: sess-9"));
   CHECK(f.http.hasHeader(3, "MCP-Protocol-Version: 2025-06-18"));
   CHECK(f.http.hasHeader(3, "X-Team: a"));
-  CHECK(del.timeoutMs <= kSessionDeleteTimeoutMs);
+  CHECK(del.timeoutMs <= mcp::kSessionDeleteTimeoutMs);
   CHECK_FALSE(f.http.sent[3]->cancelled);  // outlives the watch ...
   f.http.answer(3, 200, "", "");           // ... until it is answered
   CHECK(f.prober.detachedInFlight() == 0);

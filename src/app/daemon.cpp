@@ -1,0 +1,302 @@
+#include "app/daemon.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/json_writer.hpp"
+#include "common/log.hpp"
+#include "mcp/stdio_transport.hpp"
+
+namespace mcphd::app {
+
+namespace {
+
+// The daemon's host name: its consumer name in the command stream, stable across restarts so
+// that a restarted daemon finds the commands it had taken.
+std::string consumerName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) {
+    std::snprintf(host, sizeof host, "localhost");
+  }
+  return std::string("mcp-healthd@") + host;
+}
+
+std::set<std::string> idsOf(const std::vector<registry::ServerSpec>& servers) {
+  std::set<std::string> ids;
+  for (const auto& s : servers) {
+    ids.insert(s.id);
+  }
+  return ids;
+}
+
+control::CommandStream::Options commandOptions(const keyspace::Keyspace& keys) {
+  control::CommandStream::Options o;
+  o.keys = keys;
+  o.consumer = consumerName();
+  return o;
+}
+
+}  // namespace
+
+std::vector<std::string> inheritedEnvironment() {
+  std::vector<std::string> env;
+  for (const char* name : mcp::kInheritedEnvNames) {
+    if (const char* v = std::getenv(name); v != nullptr) {
+      env.push_back(std::string(name) + "=" + v);
+    }
+  }
+  return env;
+}
+
+std::string statusLine(const scheduler::Scheduler& sched, bool redisUp) {
+  std::string line = std::to_string(sched.servers()) + " servers";
+  const char* sep = ": ";
+  for (const auto& [status, n] : sched.statusCounts()) {
+    if (n > 0) {
+      line += sep + std::to_string(n) + " " + scheduler::statusName(status);
+      sep = ", ";
+    }
+  }
+  return line + (redisUp ? "; redis connected" : "; redis not connected");
+}
+
+void ResultFanOut::onReport(const scheduler::CheckReport& r) {
+  metrics_.onReport(r);
+  publisher_.onReport(r);
+  if (changed_ && (r.changed || r.previousStatus == scheduler::Status::kUnknown)) {
+    changed_();
+  }
+}
+
+void ResultFanOut::onRemoved(const std::string& id, const scheduler::Answers& answers) {
+  metrics_.onRemoved(id);
+  publisher_.onRemoved(id, answers);
+  if (changed_) {
+    changed_();
+  }
+}
+
+Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
+    : loop_(loop),
+      notifier_(service::Notifier::fromEnvironment()),
+      cfg_(std::move(cfg)),
+      configIds_(idsOf(cfg_.servers)),
+      keys_(cfg_.redis.prefix),
+      http_(loop),
+      auth_(http_, loop),
+      processes_(loop, std::string(kSupervisor)),
+      prober_(http_, auth_, loop, loop, &processes_, inheritedEnvironment()),
+      redis_(loop, endpoint, random_),
+      commandsRedis_(loop, std::move(endpoint), random_, "redis commands"),
+      publisher_(redis_, loop, keys_),
+      results_(publisher_, metrics_),
+      scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
+      registry_(redis_, loop, keys_, cfg_.defaults, cfg_.keys, configIds_, scheduler_,
+                cfg_.registryResyncMs, registry::RecordOptions{cfg_.acceptV1}),
+      commands_(commandsRedis_, redis_, loop, registry_, scheduler_, publisher_,
+                commandOptions(keys_)),
+      monitor_(
+          loop, loop, [this](const std::string& m) { notifier_.notify(m); },
+          notifier_.watchdogUsec(), [this] { return statusLine(scheduler_, redis_.ready()); }),
+      snapshotWait_(loop.createTimer()),
+      hardStop_(loop.createTimer()),
+      sigint_(loop, SIGINT, [this] { stop("SIGINT"); }),
+      sigterm_(loop, SIGTERM, [this] { stop("SIGTERM"); }),
+      sighup_(loop, SIGHUP, [this] { onSighup(); }) {
+  http_.setEgressPolicy(cfg_.egress);
+  http_.setRegistryEgressPolicy(cfg_.registryEgress);
+  scheduler_.setMaxWatches(cfg_.maxWatches);
+  auth_.onRefreshTokenRotated([this](const registry::ServerSpec& spec, const Secret& token) {
+    storeRotatedToken(spec, token);
+  });
+  publisher_.onAnswered([this](const std::string& id) { commands_.answered(id); });
+  publisher_.setBroadcasts(scheduler_.broadcasts());
+  // Redis coming and going shows at the next periodic STATUS (its ready listener is taken).
+  results_.onStatusesChanged([this] { monitor_.statusChanged(); });
+  // First checks are due by the published state (a server checked recently by the daemon that
+  // ran before is not checked again until its interval has passed): they wait for its first
+  // read, or until it cannot be read (then every server is due now).
+  scheduler_.awaitSnapshot();
+  publisher_.onSnapshot([this](std::optional<scheduler::Snapshot> snapshot) {
+    snapshotWait_->stop();
+    scheduler_.setSnapshot(std::move(snapshot));
+  });
+}
+
+int Daemon::run() {
+  log::info("redis: " + redis_.display() + ", prefix '" + keys_.prefix() + "'");
+  snapshotWait_->start(kSnapshotWaitMs, [this] {
+    log::warn("redis: " + keys_.status() + " could not be read within " +
+              std::to_string(kSnapshotWaitMs) + " ms; every server is checked now");
+    scheduler_.setSnapshot(std::nullopt);
+  });
+  redis_.start();
+  commandsRedis_.start();
+  for (const auto& s : cfg_.servers) {
+    scheduler_.upsertServer(s, Trigger::kStartup);
+  }
+  const size_t configured = cfg_.servers.size();
+  // The scheduler has its own copy of each; at 10,000 servers these were 12 MB.
+  std::vector<registry::ServerSpec>().swap(cfg_.servers);
+  registry_.start();
+  commands_.start();
+  log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(configured) + " servers");
+  bool startupFailed = false;
+  if (!cfg_.metricsListen.empty()) {
+    auto server = http::HttpServer::listen(
+        loop_, cfg_.metricsListen,
+        [this](const std::string&, const std::string& path) { return serve(path); });
+    if (!server) {
+      // A start-up error like a bad config: the operator must pick another address.
+      log::error("metrics.listen: " + server.error().message);
+      startupFailed = true;
+    } else {
+      metricsServer_ = std::move(server.value());
+      log::info("metrics: http://" + cfg_.metricsListen + "/metrics and /healthz");
+    }
+  }
+  if (startupFailed) {
+    exitCode_ = kExitUsage;
+    stop("startup failed");
+  } else {
+    // Readiness does not wait for Redis: results are kept until it is reachable, and STATUS
+    // says whether it is.
+    monitor_.ready();
+  }
+  loop_.run();
+  return exitCode_;
+}
+
+void Daemon::stop(const char* why) {
+  if (stopping_) {
+    return;
+  }
+  stopping_ = true;
+  log::notice(std::string("stopping (") + why + ")");
+  monitor_.stopping();
+  scheduler_.stop();  // stdio servers of the checks in flight enter their shutdown ladder
+  snapshotWait_->stop();
+  stopSteps_ = 3;
+  commandsRedis_.shutdown(200, [] {});
+  redis_.shutdown(1000, [this] { stopStepDone(); });
+  processes_.shutdown(kStopKillAfterMs, [this] { stopStepDone(); });
+  prober_.whenDetachedDone([this] { stopStepDone(); });
+  hardStop_->start(1500, [this] { loop_.stop(); });
+}
+
+void Daemon::stopStepDone() {
+  if (--stopSteps_ == 0) {
+    loop_.stop();
+  }
+}
+
+void Daemon::onSighup() {
+  if (stopping_) {
+    return;
+  }
+  monitor_.reloading(service::reloadingMessage());
+  auto r = reload();
+  if (r) {
+    log::notice("reloaded " + cfg_.path + ": " + r.value());
+  } else {
+    log::error("reload failed, the running config stays: " + r.error().message);
+  }
+  monitor_.reloaded();
+}
+
+Result<std::string> Daemon::reload() {
+  auto fresh = config::loadFile(cfg_.path);
+  if (!fresh) {
+    return fresh.error();
+  }
+  config::Config& f = fresh.value();
+  if (f.redis.url != cfg_.redis.url || f.redis.prefix != cfg_.redis.prefix ||
+      !(f.redis.password == cfg_.redis.password) || f.redis.username != cfg_.redis.username) {
+    log::warn("reload: the redis settings changed; they take effect at the next restart");
+  }
+  std::set<std::string> ids = idsOf(f.servers);
+  size_t removed = 0;
+  for (const auto& id : configIds_) {
+    if (ids.count(id) == 0) {
+      scheduler_.removeServer(id);
+      ++removed;
+    }
+  }
+  for (const auto& s : f.servers) {
+    // Unchanged: nothing happens; changed: new settings, same state; new: due by the rule.
+    scheduler_.upsertServer(s, Trigger::kReload);
+  }
+  const size_t count = f.servers.size();
+  http_.setEgressPolicy(f.egress);
+  http_.setRegistryEgressPolicy(f.registryEgress);
+  scheduler_.setMaxConcurrent(f.maxConcurrentChecks);
+  scheduler_.setMaxWatches(f.maxWatches);
+  cfg_.keys = std::move(f.keys);  // the registry holds a reference to cfg_.keys
+  cfg_.acceptV1 = f.acceptV1;
+  registry_.setRecordOptions(registry::RecordOptions{cfg_.acceptV1});
+  cfg_.defaults = f.defaults;
+  cfg_.egress = f.egress;
+  cfg_.registryEgress = f.registryEgress;
+  cfg_.maxConcurrentChecks = f.maxConcurrentChecks;
+  cfg_.maxWatches = f.maxWatches;
+  configIds_ = ids;
+  registry_.reconfigure(cfg_.defaults, std::move(ids));
+  return std::to_string(count) + " servers in the config file, " + std::to_string(removed) +
+         " removed";
+}
+
+void Daemon::storeRotatedToken(const registry::ServerSpec& spec, const Secret& token) {
+  if (spec.source != registry::Source::kRedis) {
+    return;  // a config file's credentials are the operator's: nothing to write back
+  }
+  auth::Credentials c;
+  c.clientId = spec.auth.oauth2.clientId;
+  c.clientSecret = spec.auth.oauth2.clientSecret;
+  c.privateKeyPem = spec.auth.oauth2.privateKeyPem;
+  c.refreshToken = token;
+  registry_.storeCredentials(spec.id, spec.auth.oauth2.sealedBlob, std::move(c));
+}
+
+http::ServerResponse Daemon::serve(const std::string& path) {
+  http::ServerResponse r;
+  if (path == "/metrics") {
+    metrics::Counters c;
+    c.redisReconnects = redis_.reconnects() + commandsRedis_.reconnects();
+    c.tokenSuccesses = auth_.tokenSuccesses();
+    c.tokenFailures = auth_.tokenFailures();
+    c.commands = commands_.commandCounts();
+    r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.render(c);
+  } else if (path == "/healthz") {
+    r.contentType = "application/json";
+    r.body = healthzJson(&r.status);
+  } else {
+    r.status = 404;
+    r.body = "not found: try /metrics or /healthz\n";
+  }
+  return r;
+}
+
+std::string Daemon::healthzJson(int* status) const {
+  // Answering at all shows the loop runs; the last watchdog tick says how late it ran.
+  const int64_t lagMs = monitor_.lastLagMs();
+  const bool redisUp = redis_.ready();
+  const bool loopOk = lagMs < 5000;
+  *status = redisUp && loopOk ? 200 : 503;
+  std::string why;
+  if (!redisUp) {
+    why = "redis is not connected";
+  } else if (!loopOk) {
+    why = "the event loop ran " + std::to_string(lagMs) + " ms late";
+  }
+  return std::string("{\"status\":\"") + (*status == 200 ? "ok" : "unavailable") +
+         "\",\"redis\":\"" + (redisUp ? "connected" : "not connected") +
+         "\",\"loop_lag_ms\":" + std::to_string(lagMs) +
+         ",\"servers\":" + std::to_string(scheduler_.servers()) +
+         (why.empty() ? "" : ",\"reason\":" + json::quote(why)) + "}\n";
+}
+
+}  // namespace mcphd::app

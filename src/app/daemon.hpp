@@ -1,0 +1,127 @@
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "auth/oauth2_provider.hpp"
+#include "check/server_prober.hpp"
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "control/command_stream.hpp"
+#include "http/curl_multi_client.hpp"
+#include "http/http_server.hpp"
+#include "keyspace/keyspace.hpp"
+#include "loop/uv_loop.hpp"
+#include "loop/uv_process.hpp"
+#include "metrics/metrics.hpp"
+#include "publish/state_publisher.hpp"
+#include "redis/redis_client.hpp"
+#include "registry/redis_registry.hpp"
+#include "scheduler/scheduler.hpp"
+#include "service/monitor.hpp"
+#include "service/systemd.hpp"
+
+namespace mcphd::app {
+
+// Exit statuses of mcp-healthd.
+inline constexpr int kExitUsage = 2;      // a bad config or argument (also at start-up)
+inline constexpr int kExitSoftware = 70;  // a libuv handle was left open
+
+// stdio servers run under the daemon's own binary as their supervisor (loop/child_supervisor).
+inline constexpr const char* kSupervisor = "/proc/self/exe";
+// At daemon stop, stdio servers get SIGTERM at once and SIGKILL after this: the daemon exits
+// within 2 s of SIGTERM.
+inline constexpr int64_t kStopKillAfterMs = 1000;
+// How long first checks wait for the published state (<prefix>status) at start-up: a Redis that
+// is down or slow to answer does not hold them longer (RedisClient's connect timeout).
+inline constexpr int64_t kSnapshotWaitMs = 3000;
+
+// What a stdio server inherits from the daemon's environment (mcp::kInheritedEnvNames only).
+std::vector<std::string> inheritedEnvironment();
+
+// STATUS= for systemd: "12 servers: 10 healthy, 1 degraded, 1 unhealthy; redis connected".
+std::string statusLine(const scheduler::Scheduler& sched, bool redisUp);
+
+// Every result goes to the metrics and the publisher, and tells the service monitor that the
+// statuses may have changed.
+class ResultFanOut final : public scheduler::ResultSink {
+ public:
+  ResultFanOut(scheduler::ResultSink& publisher, metrics::Metrics& metrics)
+      : publisher_(publisher), metrics_(metrics) {}
+  void onStatusesChanged(std::function<void()> changed) { changed_ = std::move(changed); }
+  void onReport(const scheduler::CheckReport& r) override;
+  void onRemoved(const std::string& id, const scheduler::Answers& answers) override;
+
+ private:
+  scheduler::ResultSink& publisher_;
+  metrics::Metrics& metrics_;
+  std::function<void()> changed_;
+};
+
+// mcp-healthd, assembled: every long-lived part is a member, declared in start-up order, so C++
+// builds them in that order and tears them down in the reverse one (the scheduler's checks go
+// before the prober, the HTTP client and the process spawner they use; Redis connections drop
+// their pending replies silently when they go). run() starts the work and the loop.
+class Daemon {
+ public:
+  // `cfg` is the loaded config; its servers move to the scheduler when run() starts.
+  Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint);
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Runs until SIGTERM or SIGINT; the exit status (kExitUsage when start-up failed).
+  int run();
+
+ private:
+  // SIGHUP: the config file is read again. A bad file changes nothing. Servers, defaults, the
+  // egress policies, max_concurrent_checks, max_watches and secrets (keys, accept_v1) take
+  // effect; a server whose settings did not change keeps its state and schedule; a new one gets
+  // its first check by the scheduler's rule, with trigger `reload`. Redis settings need a restart.
+  Result<std::string> reload();
+  void onSighup();
+  // The refresh-token rotation policy: a token the authorization server rotated for a Redis
+  // server is sealed again and written back into its record, only over the blob it came from.
+  void storeRotatedToken(const registry::ServerSpec& spec, const Secret& token);
+  // GET /metrics and /healthz on metrics.listen.
+  http::ServerResponse serve(const std::string& path);
+  std::string healthzJson(int* status) const;
+  // Stops: the loop ends once results handed to Redis are written (1 s at most), stdio servers
+  // are gone (SIGKILL after 1 s) and the DELETEs of ended watches are answered; at 1.5 s whatever
+  // happens.
+  void stop(const char* why);
+  void stopStepDone();
+
+  loop::UvLoop& loop_;
+  service::Notifier notifier_;  // first: it takes NOTIFY_SOCKET out of the environment
+  config::Config cfg_;          // the running config (its servers live in the scheduler)
+  std::set<std::string> configIds_;
+  const keyspace::Keyspace keys_;
+  SystemRandom random_;
+  http::CurlMultiClient http_;
+  auth::OAuth2Provider auth_;
+  loop::UvProcessSpawner processes_;
+  check::ServerProber prober_;
+  redis::RedisClient redis_;
+  redis::RedisClient commandsRedis_;  // a blocking XREADGROUP: a connection of its own
+  publish::StatePublisher publisher_;
+  metrics::Metrics metrics_;
+  ResultFanOut results_;
+  scheduler::Scheduler scheduler_;
+  registry::RedisRegistry registry_;
+  control::CommandStream commands_;
+  service::Monitor monitor_;
+  std::unique_ptr<loop::Timer> snapshotWait_;
+  std::unique_ptr<loop::Timer> hardStop_;
+  std::unique_ptr<http::HttpServer> metricsServer_;
+  loop::UvSignal sigint_;
+  loop::UvSignal sigterm_;
+  loop::UvSignal sighup_;
+  bool stopping_ = false;
+  int stopSteps_ = 0;  // completions the stop still waits for
+  int exitCode_ = 0;
+};
+
+}  // namespace mcphd::app

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mcphd::keyspace {
+
+// Every Redis key and channel name of mcp-healthd (docs/PROTOCOL.md), built from the configured
+// prefix (`redis.prefix`, "mcp:" by default). The only place these names are written: the
+// publisher, the registry, the command stream and mcp-healthctl all ask here.
+class Keyspace {
+ public:
+  Keyspace() : prefix_("mcp:") {}
+  explicit Keyspace(std::string prefix) : prefix_(std::move(prefix)) {}
+
+  const std::string& prefix() const { return prefix_; }
+
+  // hash: server id -> the latest health message (JSON).
+  std::string status() const { return prefix_ + "status"; }
+  // string: the server's last complete tool list (JSON).
+  std::string tools(std::string_view serverId) const { return join("tools:", serverId); }
+  // set: the ids of the servers registered in Redis.
+  std::string servers() const { return prefix_ + "servers"; }
+  // hash: one registered server's record.
+  std::string server(std::string_view serverId) const { return join("server:", serverId); }
+  // stream: commands to the daemons (check, upsert, remove).
+  std::string commands() const { return prefix_ + "commands"; }
+  // channel: health, removed, command_error and command_done messages.
+  std::string healthChannel() const { return prefix_ + "health"; }
+  // channel: tools messages.
+  std::string toolsChannel() const { return prefix_ + "tools"; }
+
+  // The consumer group the daemons read the command stream with.
+  static constexpr const char* kCommandGroup = "mcp-healthd";
+
+ private:
+  std::string join(std::string_view kind, std::string_view id) const {
+    std::string key;
+    key.reserve(prefix_.size() + kind.size() + id.size());
+    key.append(prefix_).append(kind).append(id);
+    return key;
+  }
+
+  std::string prefix_;
+};
+
+}  // namespace mcphd::keyspace

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string_view>
+
+namespace mcphd::mcp {
+
+// The MCP protocol versions mcp-healthd speaks: the one place they are written.
+
+// What initialize offers over Streamable HTTP and stdio.
+inline constexpr std::string_view kOfferedProtocolVersion = "2025-11-25";
+// The HTTP+SSE transport's version, offered over legacy SSE and accepted over stdio too.
+inline constexpr std::string_view kLegacyProtocolVersion = "2024-11-05";
+
+// Versions a server may choose in its initialize result (besides the legacy one, where the
+// transport allows it).
+inline constexpr bool isAcceptedProtocolVersion(std::string_view v) {
+  return v == "2025-11-25" || v == "2025-06-18" || v == "2025-03-26";
+}
+
+inline constexpr std::string_view kListChangedMethod = "notifications/tools/list_changed";
+
+}  // namespace mcphd::mcp

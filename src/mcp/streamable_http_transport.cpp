@@ -1,0 +1,355 @@
+#include "mcp/streamable_http_transport.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "common/secret.hpp"
+#include "mcp/http_wire.hpp"
+#include "mcp/protocol.hpp"
+#include "mcp/tool_pages.hpp"
+
+namespace mcphd::mcp {
+
+namespace {
+
+constexpr size_t kErrorSnippet = 4096;     // cut to its published length after redaction
+constexpr size_t kMaxRepliesInFlight = 4;  // a server that pings without end gets the last few
+constexpr size_t kAckBody = 64 * 1024;     // the body of an answer that carries no message
+
+}  // namespace
+
+// One POST in flight.
+struct StreamableHttpTransport::Exchange {
+  Exchange(Outgoing::Kind k, std::string_view w, std::string id, size_t maxBody)
+      : kind(k),
+        what(w),
+        expectId(std::move(id)),
+        sse(k == Outgoing::Kind::kRequest ? maxBody : 0) {}
+  Outgoing::Kind kind;
+  std::string_view what;
+  std::string expectId;
+  SseParser sse;
+  std::string body;  // a JSON body, or the start of an error body
+  std::optional<std::string> streamError;
+  bool sawSse = false;
+  bool responded = false;  // the response was passed on
+  bool first = false;      // the session's first request (initialize): it carries the session id
+  std::unique_ptr<http::Call> call;
+};
+
+StreamableHttpTransport::StreamableHttpTransport(http::Client& client, const Clock& clock,
+                                                 HttpTransportOptions options)
+    : client_(client), clock_(clock), options_(std::move(options)) {}
+
+StreamableHttpTransport::~StreamableHttpTransport() {
+  stream_.reset();
+  delete_.reset();
+  exchanges_.clear();
+  for (auto& h : options_.headers) {
+    wipeString(h);
+  }
+}
+
+std::string_view StreamableHttpTransport::offeredProtocolVersion() const {
+  return kOfferedProtocolVersion;
+}
+
+int64_t StreamableHttpTransport::remainingMs() const {
+  return options_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
+}
+
+std::vector<std::string> StreamableHttpTransport::headers(bool json) const {
+  std::vector<std::string> h = requestHeaders(options_.headers, json);
+  if (!sessionId_.empty()) {
+    h.push_back("Mcp-Session-Id: " + sessionId_);
+  }
+  if (!protocolVersion_.empty()) {
+    h.push_back("MCP-Protocol-Version: " + protocolVersion_);
+  }
+  return h;
+}
+
+void StreamableHttpTransport::open(TransportListener& listener) {
+  listener_ = &listener;
+  startUs_ = clock_.nowUs();
+  listener_->onOpen();  // nothing to connect first: every message is its own request
+}
+
+void StreamableHttpTransport::negotiated(std::string_view protocolVersion) {
+  protocolVersion_ = std::string(protocolVersion);
+}
+
+void StreamableHttpTransport::send(Outgoing message) {
+  if (closed_) {
+    return;
+  }
+  http::Request req;
+  req.method = "POST";
+  req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
+  req.headers = headers(true);
+  req.body = std::move(message.json);
+  // Within the check, each request gets the time left of it; a kept session's replies get 5 s.
+  req.timeoutMs = listening_ ? kSessionDeleteTimeoutMs : std::max<int64_t>(1, remainingMs());
+  req.connectTimeoutMs = std::min(options_.connectTimeoutMs, req.timeoutMs);
+  const bool isRequest = message.kind == Outgoing::Kind::kRequest;
+  req.maxBody = isRequest ? options_.maxBody : kAckBody;
+  if (message.kind == Outgoing::Kind::kReply) {
+    size_t replies = 0;
+    for (const auto& e : exchanges_) {
+      replies += e->kind == Outgoing::Kind::kReply ? 1 : 0;
+    }
+    if (replies >= kMaxRepliesInFlight) {
+      auto oldest = std::find_if(exchanges_.begin(), exchanges_.end(),
+                                 [](const auto& e) { return e->kind == Outgoing::Kind::kReply; });
+      exchanges_.erase(oldest);  // a reply has no onChunk: never the call we may be inside
+    }
+  }
+  auto ex = std::make_unique<Exchange>(message.kind, message.what, std::move(message.id),
+                                       options_.maxBody);
+  Exchange* raw = ex.get();
+  raw->first = isRequest && !connectKnown_ && sessionId_.empty() && protocolVersion_.empty();
+  if (isRequest) {
+    req.onChunk = [this, raw](const http::Response& head, std::string_view chunk) {
+      return onChunk(*raw, head, chunk);
+    };
+  }
+  exchanges_.push_back(std::move(ex));
+  raw->call =
+      client_.send(std::move(req), [this, raw](http::Response r) { onDone(*raw, std::move(r)); });
+}
+
+bool StreamableHttpTransport::adoptSessionId(const std::string& id) {
+  if (id.empty() || !sessionId_.empty()) {
+    return true;
+  }
+  if (!validSessionId(id)) {
+    return false;
+  }
+  sessionId_ = id;
+  return true;
+}
+
+bool StreamableHttpTransport::onChunk(Exchange& ex, const http::Response& head,
+                                      std::string_view chunk) {
+  if (!isSuccess(head.status)) {
+    if (ex.body.size() < kErrorSnippet) {
+      ex.body.append(chunk.substr(0, kErrorSnippet - ex.body.size()));
+    }
+    return true;
+  }
+  // The session id comes with initialize's answer: adopted at once, so that a server request on
+  // its stream (a ping before the result) is answered within the session.
+  if (ex.first && !adoptSessionId(head.sessionId)) {
+    ex.streamError = "server sent an invalid Mcp-Session-Id";
+    return false;
+  }
+  if (head.contentType != "text/event-stream") {
+    ex.body.append(chunk);  // bounded by maxBody in the client
+    return true;
+  }
+  ex.sawSse = true;
+  auto r = ex.sse.feed(chunk, [&](SseEvent& ev) {
+    if (ev.data.empty() || ev.type != "message") {
+      return true;  // priming events and other event types carry no JSON-RPC message
+    }
+    auto m = decodeMessage(ev.data);
+    if (!m) {
+      ex.streamError = m.error().message;
+      return false;
+    }
+    if (m->kind == MessageKind::kResponse || m->kind == MessageKind::kErrorResponse) {
+      if (!m->id.empty() && m->id != ex.expectId) {
+        return true;  // a response to something else: not ours
+      }
+      m->id = ex.expectId;  // an error without an id answers this request
+      ex.responded = true;
+      listener_->onMessage(m.value());
+      return false;  // done with this stream
+    }
+    listener_->onMessage(m.value());
+    return !closed_;
+  });
+  if (!r) {
+    ex.streamError = r.error().message;
+  }
+  return !ex.responded && !ex.streamError && !closed_;
+}
+
+void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
+  // Ours until this returns; its Call may be destroyed here.
+  std::unique_ptr<Exchange> ex;
+  for (auto it = exchanges_.begin(); it != exchanges_.end(); ++it) {
+    if (it->get() == &exRef) {
+      ex = std::move(*it);
+      exchanges_.erase(it);
+      break;
+    }
+  }
+  if (!ex || closed_) {
+    return;
+  }
+  if (ex->first && !connectKnown_) {
+    connectKnown_ = true;
+    connectUs_ = r.timings.newConnection ? r.timings.connectUs : 0;
+  }
+  if (ex->kind == Outgoing::Kind::kReply || ex->responded) {
+    return;  // nobody waits for a reply; a response was passed on already
+  }
+  const std::string where = " during " + std::string(ex->what);
+  if (r.failure != http::Failure::kNone && !r.stopped) {
+    return listener_->onError(transferError(r, where, options_.timeoutMs));
+  }
+  if (!isSuccess(r.status)) {
+    std::string msg = "HTTP " + std::to_string(r.status) + where;
+    if (!ex->body.empty()) {
+      msg += ": " + snippet(ex->body);
+    }
+    return listener_->onError(statusError(r, std::move(msg), clock_));
+  }
+  if (ex->kind == Outgoing::Kind::kNotification) {
+    return listener_->onSent(ex->what);
+  }
+  auto protocolError = [&](std::string message) {
+    TransportError e;
+    e.error = {ErrorKind::kProtocol, std::move(message), r.status};
+    listener_->onError(std::move(e));
+  };
+  if (ex->streamError) {
+    if (*ex->streamError == "server sent an invalid Mcp-Session-Id") {
+      return protocolError(*ex->streamError);
+    }
+    return protocolError("bad SSE stream" + where + ": " + *ex->streamError);
+  }
+  if (r.contentType == "application/json") {
+    if (ex->first && !adoptSessionId(r.sessionId)) {
+      return protocolError("server sent an invalid Mcp-Session-Id");
+    }
+    auto m = decodeMessage(ex->body);
+    if (!m) {
+      return protocolError(m.error().message + where);
+    }
+    if (m->kind == MessageKind::kErrorResponse) {
+      m->id = ex->expectId;  // the error answering this POST, whatever id it carries
+    } else if (m->kind != MessageKind::kResponse || m->id != ex->expectId) {
+      return protocolError("response id does not match the request" + where);
+    }
+    return listener_->onMessage(m.value());
+  }
+  if (ex->sawSse) {
+    return protocolError("SSE stream ended without the response" + where);
+  }
+  protocolError("unexpected Content-Type '" + snippet(r.contentType) + "'" + where +
+                " (want application/json or text/event-stream)");
+}
+
+void StreamableHttpTransport::listen() {
+  if (closed_ || listening_) {
+    return;
+  }
+  listening_ = true;
+  // A kept session hears the server on its GET stream (notifications that answer no request).
+  http::Request req;
+  req.method = "GET";
+  req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
+  req.headers = headers(false);
+  req.longLived = true;
+  req.connectTimeoutMs = options_.connectTimeoutMs;
+  streamParser_ = std::make_unique<SseParser>(options_.maxBody);
+  req.onChunk = [this](const http::Response& head, std::string_view chunk) {
+    if (head.status != 200 || head.contentType != "text/event-stream") {
+      return false;  // judged at completion
+    }
+    inStream_ = true;
+    auto r = streamParser_->feed(chunk, [this](SseEvent& ev) {
+      onStreamEvent(ev);
+      return !closed_ && !streamLost_;
+    });
+    inStream_ = false;
+    if (!r && !streamLost_) {
+      streamLost_ = true;
+      listener_->onLost("bad SSE on the GET stream: " + r.error().message, false);
+    }
+    return !closed_ && !streamLost_;
+  };
+  stream_ = client_.send(std::move(req), [this](http::Response r) { onStreamDone(r); });
+}
+
+void StreamableHttpTransport::onStreamEvent(SseEvent& ev) {
+  if (ev.data.empty() || ev.type != "message") {
+    return;
+  }
+  auto m = decodeMessage(ev.data);
+  if (!m) {
+    streamLost_ = true;
+    listener_->onLost("bad message on the GET stream: " + m.error().message, false);
+    return;
+  }
+  listener_->onMessage(m.value());
+}
+
+void StreamableHttpTransport::onStreamDone(const http::Response& r) {
+  if (closed_ || streamLost_) {
+    return;
+  }
+  streamLost_ = true;
+  if (r.failure != http::Failure::kNone && !r.stopped) {
+    return listener_->onLost("the GET stream failed: " + r.failureMessage, false);
+  }
+  if (r.status == 405) {
+    return listener_->onLost(
+        "the server offers no GET stream (HTTP 405): list_changed cannot reach us", true);
+  }
+  if (r.status != 200) {
+    return listener_->onLost("the GET stream answered HTTP " + std::to_string(r.status), false);
+  }
+  listener_->onLost("the GET stream ended", false);
+}
+
+http::Request StreamableHttpTransport::deleteRequest(int64_t timeoutMs) const {
+  http::Request req;
+  req.method = "DELETE";
+  req.url = options_.url;
+  req.registryEgress = options_.registryEgress;
+  req.headers = headers(true);
+  req.timeoutMs = timeoutMs;
+  req.connectTimeoutMs = std::min(options_.connectTimeoutMs, timeoutMs);
+  req.maxBody = kAckBody;
+  return req;
+}
+
+void StreamableHttpTransport::close(std::function<void()> done) {
+  if (closed_) {
+    if (done) {
+      done();
+    }
+    return;
+  }
+  closed_ = true;
+  // The GET stream stops: at once, or (when this runs inside its chunk callback, which must not
+  // destroy its own call) when that callback returns.
+  if (!inStream_) {
+    stream_.reset();
+  }
+  if (sessionId_.empty()) {
+    if (done) {
+      done();
+    }
+    return;
+  }
+  // Ending the session is courtesy: its outcome (200, 405, anything) changes nothing.
+  if (done) {
+    const int64_t remaining = remainingMs();
+    if (remaining <= 0) {
+      return done();
+    }
+    delete_ = client_.send(deleteRequest(remaining),
+                           [done = std::move(done)](http::Response) { done(); });
+  } else if (options_.detached != nullptr) {
+    options_.detached->send(
+        deleteRequest(std::min<int64_t>(options_.timeoutMs, kSessionDeleteTimeoutMs)));
+  }
+}
+
+}  // namespace mcphd::mcp

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "http/client.hpp"
+#include "http/detached_calls.hpp"
+#include "mcp/sse_parser.hpp"
+#include "mcp/transport.hpp"
+
+namespace mcphd::mcp {
+
+struct HttpTransportOptions {
+  std::string url;
+  // "Name: value": the configured headers and the credentials (secret: wiped at the end).
+  std::vector<std::string> headers;
+  int64_t timeoutMs = 10'000;  // the whole check: each request gets what is left of it
+  int64_t connectTimeoutMs = 3'000;
+  size_t maxBody = 8 * 1024 * 1024;
+  bool registryEgress = false;  // a server from Redis: egress.registry applies (http::Request)
+  bool keepOpen = false;        // a watch: streams stay open without a timeout
+  // Where a DELETE nobody waits for goes (close without `done`): it outlives the transport.
+  http::DetachedCalls* detached = nullptr;
+};
+
+// The DELETE that ends a kept session gets at most this long.
+inline constexpr int64_t kSessionDeleteTimeoutMs = 5'000;
+
+// MCP Streamable HTTP (2025-03-26 and later): each message is a POST to the server's URL; a
+// request's response comes as a JSON body or on an SSE stream in the POST's answer, where the
+// server may also send its own requests and notifications; the session id (Mcp-Session-Id) and
+// the negotiated version (MCP-Protocol-Version) go on every request after initialize; a kept
+// session hears the server on a GET stream; DELETE ends the session.
+class StreamableHttpTransport final : public Transport {
+ public:
+  StreamableHttpTransport(http::Client& client, const Clock& clock, HttpTransportOptions options);
+  ~StreamableHttpTransport() override;
+
+  std::string_view offeredProtocolVersion() const override;
+  bool acceptsLegacyProtocol() const override { return false; }
+  void open(TransportListener& listener) override;
+  void send(Outgoing message) override;
+  void negotiated(std::string_view protocolVersion) override;
+  void listen() override;
+  void close(std::function<void()> done) override;
+  int64_t connectUs() const override { return connectUs_; }
+
+  const std::string& sessionId() const { return sessionId_; }
+
+ private:
+  struct Exchange;
+
+  std::vector<std::string> headers(bool json) const;
+  int64_t remainingMs() const;
+  bool onChunk(Exchange& ex, const http::Response& head, std::string_view chunk);
+  void onDone(Exchange& ex, http::Response r);
+  bool adoptSessionId(const std::string& id);
+  void onStreamEvent(SseEvent& ev);
+  void onStreamDone(const http::Response& r);
+  http::Request deleteRequest(int64_t timeoutMs) const;
+
+  http::Client& client_;
+  const Clock& clock_;
+  HttpTransportOptions options_;
+  TransportListener* listener_ = nullptr;
+  int64_t startUs_ = 0;
+  int64_t connectUs_ = 0;
+  bool connectKnown_ = false;
+  std::string sessionId_;
+  std::string protocolVersion_;
+  std::list<std::unique_ptr<Exchange>> exchanges_;  // POSTs in flight (replies: the last few)
+  // The GET stream of a kept session.
+  std::unique_ptr<SseParser> streamParser_;
+  std::unique_ptr<http::Call> stream_;
+  std::unique_ptr<http::Call> delete_;
+  bool listening_ = false;
+  bool inStream_ = false;    // inside the GET stream's chunk callback
+  bool streamLost_ = false;  // onLost was said
+  bool closed_ = false;
+};
+
+}  // namespace mcphd::mcp

@@ -1,0 +1,167 @@
+#include "check/server_prober.hpp"
+
+#include <catch2/catch.hpp>
+#include <optional>
+
+#include "auth/auth_provider.hpp"
+#include "loop/sim_loop.hpp"
+#include "mcp/fake_http.hpp"
+
+using namespace mcphd;
+using namespace mcphd::check;
+using mcphd::testing::FakeHttp;
+
+namespace {
+
+const std::string kInit =
+    R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"s","version":"1"}}})";
+
+// Counts what the check asked of the credentials; a 401 is worth one more attempt.
+struct CountingAuth final : auth::AuthProvider {
+  int authorized = 0;
+  int rejected401 = 0;
+  int discovered = 0;
+  std::string challenge;
+  std::unique_ptr<auth::Pending> authorize(
+      const registry::ServerSpec&,
+      std::function<void(Result<std::vector<std::string>>)> done) override {
+    ++authorized;
+    done(std::vector<std::string>{"Authorization: Bearer tok-" + std::to_string(authorized)});
+    return nullptr;
+  }
+  void rejected(const registry::ServerSpec&) override { ++rejected401; }
+  bool needsAuthorization(const registry::ServerSpec&) const override { return false; }
+  bool retriesOn401(const registry::ServerSpec&) const override { return true; }
+  std::unique_ptr<auth::Pending> discover(const registry::ServerSpec&, const std::string& c,
+                                          std::function<void(Result<void>)> done) override {
+    ++discovered;
+    challenge = c;
+    done(Result<void>());
+    return nullptr;
+  }
+};
+
+struct Fixture {
+  loop::SimLoop loop;
+  FakeHttp http;
+  auth::StaticAuthProvider auth;
+  ServerProber prober{http, auth, loop, loop};
+  std::optional<mcp::ProbeResult> result;
+  registry::ServerSpec spec;
+  Fixture() {
+    spec.id = "a";
+    spec.url = "http://h:1/mcp";
+    spec.transport = registry::Transport::kAuto;
+  }
+  std::unique_ptr<RunningCheck> start() {
+    result.reset();
+    auto c = prober.start(spec, [this](mcp::ProbeResult r) { result = std::move(r); });
+    loop.runDue();
+    return c;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("transport auto: a 404 from Streamable HTTP falls back to legacy SSE, remembered") {
+  Fixture f;
+  auto c = f.start();
+  REQUIRE(f.http.sent.size() == 1);
+  CHECK(f.http.sent[0]->request.method == "POST");
+  f.http.answer(0, 404, "text/plain", "no such endpoint");
+  f.loop.runDue();
+  CHECK_FALSE(f.result);
+  REQUIRE(f.http.sent.size() == 2);
+  CHECK(f.http.sent[1]->request.method == "GET");  // the SSE stream
+  http::Response head;
+  head.status = 200;
+  head.contentType = "text/event-stream";
+  auto& stream = f.http.sent[1]->request;
+  stream.onChunk(head, "event: endpoint\ndata: /m\n\n");
+  f.http.answer(2, 202, "", "");  // initialize posted
+  stream.onChunk(
+      head,
+      "event: message\ndata: " +
+          std::string(
+              R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2024-11-05","capabilities":{}}})") +
+          "\n\n");
+  f.http.answer(3, 202, "", "");  // initialized
+  f.loop.runDue();
+  f.http.answer(4, 202, "", "");  // tools/list posted
+  stream.onChunk(head, "event: message\ndata: " +
+                           std::string(R"({"jsonrpc":"2.0","id":2,"result":{"tools":[]}})") +
+                           "\n\n");
+  f.http.answer(1, 200, "text/event-stream", "");
+  f.loop.runDue();
+  REQUIRE(f.result);
+  CHECK_FALSE(f.result->error);
+  CHECK(f.result->protocolVersion == "2024-11-05");
+  // The next check goes straight to SSE.
+  auto c2 = f.start();
+  REQUIRE(f.http.sent.size() == 6);
+  CHECK(f.http.sent[5]->request.method == "GET");
+}
+
+TEST_CASE("transport auto: when the fallback fails too, the first failure leads the message") {
+  Fixture f;
+  auto c = f.start();
+  f.http.answer(0, 405, "", "");
+  f.loop.runDue();
+  f.http.answer(1, 404, "text/html", "nope");
+  f.loop.runDue();
+  REQUIRE(f.result);
+  REQUIRE(f.result->error);
+  CHECK(f.result->error->httpStatus == 405);
+  CHECK(f.result->error->message ==
+        "HTTP 405 during initialize; the legacy HTTP+SSE fallback failed too: HTTP 404 from the "
+        "SSE URL");
+}
+
+TEST_CASE("a 401 drops the token, discovers from the challenge, and retries once") {
+  loop::SimLoop loop;
+  FakeHttp http;
+  CountingAuth auth;
+  ServerProber prober{http, auth, loop, loop};
+  registry::ServerSpec spec;
+  spec.id = "a";
+  spec.url = "http://h:1/mcp";
+  spec.transport = registry::Transport::kStreamableHttp;
+  std::optional<mcp::ProbeResult> result;
+  auto c = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
+  loop.runDue();
+  CHECK(http.hasHeader(0, "Authorization: Bearer tok-1"));
+  http.answer(0, 401, "application/json", "{}");
+  loop.runDue();
+  CHECK(auth.rejected401 == 1);
+  CHECK(auth.discovered == 1);
+  loop.runDue();
+  REQUIRE(http.sent.size() == 2);
+  CHECK(http.hasHeader(1, "Authorization: Bearer tok-2"));
+  http.answer(1, 401, "application/json", "{}");
+  loop.runDue();
+  REQUIRE(result);
+  CHECK(result->error->kind == mcp::ErrorKind::kAuth);
+  CHECK(auth.discovered == 1);  // once
+  CHECK(auth.rejected401 == 2);
+}
+
+TEST_CASE("an invalid record is reported without a request, never inline") {
+  Fixture f;
+  f.spec.invalidReason = "record a: url: is required";
+  auto c = f.prober.start(f.spec, [&](mcp::ProbeResult r) { f.result = std::move(r); });
+  CHECK_FALSE(f.result);
+  f.loop.runDue();
+  REQUIRE(f.result);
+  CHECK(f.result->error->kind == mcp::ErrorKind::kConfig);
+  CHECK(f.http.sent.empty());
+}
+
+TEST_CASE("a stdio server outside mcp-healthd is a config error") {
+  Fixture f;
+  f.spec.transport = registry::Transport::kStdio;
+  f.spec.command = "node";
+  auto c = f.start();
+  REQUIRE(f.result);
+  CHECK(f.result->error->kind == mcp::ErrorKind::kConfig);
+  CHECK(f.result->error->message.find("mcp-healthd only") != std::string::npos);
+}

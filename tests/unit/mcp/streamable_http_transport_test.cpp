@@ -1,0 +1,279 @@
+#include "mcp/streamable_http_transport.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "loop/sim_loop.hpp"
+#include "mcp/fake_http.hpp"
+#include "mcp/recording_listener.hpp"
+
+using namespace mcphd;
+using namespace mcphd::mcp;
+using mcphd::testing::FakeHttp;
+using mcphd::testing::notification;
+using mcphd::testing::RecordingListener;
+using mcphd::testing::request;
+
+namespace {
+
+const std::string kInitResult =
+    R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{}}})";
+
+std::string sse(const std::string& json) { return "event: message\nid: 7\ndata: " + json + "\n\n"; }
+
+struct Wire {
+  loop::SimLoop clock;
+  FakeHttp http;
+  http::DetachedCalls detached{http};
+  RecordingListener listener;
+  std::unique_ptr<StreamableHttpTransport> t;
+  explicit Wire(int64_t timeoutMs = 10'000, bool keepOpen = false) {
+    HttpTransportOptions o;
+    o.url = "http://srv/mcp";
+    o.headers = {"Authorization: Bearer secret-token", "X-Team: a"};
+    o.timeoutMs = timeoutMs;
+    o.keepOpen = keepOpen;
+    o.detached = keepOpen ? &detached : nullptr;
+    t = std::make_unique<StreamableHttpTransport>(http, clock, o);
+    t->open(listener);
+  }
+  // initialize sent and answered with `session` (JSON), the version negotiated.
+  void initialize(const std::string& session = "sess-1") {
+    t->send(request("1", "initialize", "initialize"));
+    http.answer(http.sent.size() - 1, 200, "application/json", kInitResult, session);
+    t->negotiated("2025-11-25");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("every message is a POST with the credentials, after initialize the session headers") {
+  Wire w;
+  CHECK(w.listener.opened == 1);  // nothing to connect first
+  w.t->send(request("1", "initialize", "initialize"));
+  REQUIRE(w.http.sent.size() == 1);
+  const auto& init = w.http.sent[0]->request;
+  CHECK(init.method == "POST");
+  CHECK(init.url == "http://srv/mcp");
+  CHECK(w.http.hasHeader(0, "Accept: application/json, text/event-stream"));
+  CHECK(w.http.hasHeader(0, "Content-Type: application/json"));
+  CHECK(w.http.hasHeader(0, "Authorization: Bearer secret-token"));
+  CHECK(w.http.hasHeader(0, "X-Team: a"));
+  CHECK_FALSE(w.http.hasHeader(0, "MCP-Protocol-Version: 2025-11-25"));
+  w.http.answer(0, 200, "application/json", kInitResult, "sess-1");
+  REQUIRE(w.listener.messages.size() == 1);
+  CHECK(w.listener.messages[0].id == "1");
+  w.t->negotiated("2025-11-25");
+  w.t->send(notification("notifications/initialized"));
+  CHECK(w.http.hasHeader(1, "Mcp-Session-Id: sess-1"));
+  CHECK(w.http.hasHeader(1, "MCP-Protocol-Version: 2025-11-25"));
+  CHECK(w.listener.sent.empty());
+  w.http.answer(1, 202, "", "");
+  CHECK(w.listener.sent == std::vector<std::string>{"notifications/initialized"});
+  CHECK(w.listener.errors.empty());
+}
+
+TEST_CASE("an SSE answer: priming events skipped, the server's messages passed on in order") {
+  Wire w;
+  // The session answers the ping at once: within the session the stream's head named.
+  w.listener.react = [&](const Message& m) {
+    if (m.kind == MessageKind::kRequest) {
+      w.t->send(Outgoing{
+          Outgoing::Kind::kReply, R"({"jsonrpc":"2.0","id":"srv-1","result":{}})", {}, "a reply"});
+    }
+  };
+  w.t->send(request("1", "initialize", "initialize"));
+  std::string body = ": keepalive\n\nid: p1\ndata: \n\n" +
+                     sse(R"({"jsonrpc":"2.0","id":"srv-1","method":"ping"})") +
+                     sse(R"({"jsonrpc":"2.0","method":"notifications/message","params":{}})") +
+                     sse(kInitResult) + sse(R"({"jsonrpc":"2.0","method":"after/response"})");
+  w.http.answer(0, 200, "text/event-stream", body, "s");
+  REQUIRE(w.listener.messages.size() == 3);  // the stream stops at the response
+  CHECK(w.listener.messages[0].method == "ping");
+  CHECK(w.listener.messages[1].method == "notifications/message");
+  CHECK(w.listener.messages[2].kind == MessageKind::kResponse);
+  REQUIRE(w.http.sent.size() == 2);
+  CHECK(w.http.hasHeader(1, "Mcp-Session-Id: s"));
+  CHECK(w.listener.errors.empty());
+  // Nobody waits for the answer to a reply.
+  w.http.answer(1, 500, "", "");
+  CHECK(w.listener.errors.empty());
+}
+
+TEST_CASE("an answer's HTTP status becomes the error: 5xx retriable, 401 auth, 404 not") {
+  {
+    Wire w;
+    w.t->send(request("1", "initialize", "initialize"));
+    w.http.answer(0, 503, "text/plain", "busy", "", "120");
+    REQUIRE(w.listener.errors.size() == 1);
+    const auto& e = w.listener.errors[0];
+    CHECK(e.error.kind == ErrorKind::kHttp);
+    CHECK(e.error.httpStatus == 503);
+    CHECK(e.error.message == "HTTP 503 during initialize: busy");
+    CHECK(e.retriable);
+    CHECK(e.retryAfterMs == 120'000);
+  }
+  {
+    Wire w;
+    w.t->send(request("1", "initialize", "initialize"));
+    w.http.answer(0, 401, "application/json", R"({"error":"invalid_token"})");
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.kind == ErrorKind::kAuth);
+    CHECK_FALSE(w.listener.errors[0].retriable);
+  }
+  {
+    Wire w;
+    w.t->send(request("1", "initialize", "initialize"));
+    w.http.answer(0, 404, "text/html", "<html>");
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.kind == ErrorKind::kHttp);
+    CHECK_FALSE(w.listener.errors[0].retriable);
+  }
+}
+
+TEST_CASE("network failures map to their error kinds and are retriable") {
+  for (auto [failure, kind] : {std::pair{http::Failure::kDns, ErrorKind::kDns},
+                               std::pair{http::Failure::kConnect, ErrorKind::kConnect},
+                               std::pair{http::Failure::kTls, ErrorKind::kTls},
+                               std::pair{http::Failure::kTimeout, ErrorKind::kTimeout},
+                               std::pair{http::Failure::kDenied, ErrorKind::kConfig}}) {
+    Wire w;
+    w.t->send(request("1", "initialize", "initialize"));
+    w.http.fail(0, failure, "boom");
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.kind == kind);
+    CHECK(w.listener.errors[0].retriable == (failure != http::Failure::kDenied));
+  }
+}
+
+TEST_CASE("answers that carry no usable response are protocol errors naming the step") {
+  auto errorOf = [](long status, const std::string& type, const std::string& body,
+                    const std::string& session = "") {
+    Wire w;
+    w.t->send(request("1", "initialize", "initialize"));
+    w.http.answer(0, status, type, body, session);
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.messages.empty());
+    CHECK(w.listener.errors[0].error.kind == ErrorKind::kProtocol);
+    return w.listener.errors[0].error.message;
+  };
+  CHECK(errorOf(200, "text/html", "<html></html>").find("unexpected Content-Type 'text/html'") ==
+        0);
+  CHECK(errorOf(200, "text/event-stream", "id: 1\ndata: \n\n") ==
+        "SSE stream ended without the response during initialize");
+  CHECK(errorOf(200, "application/json", R"({"jsonrpc":"2.0","id":9,"result":{}})") ==
+        "response id does not match the request during initialize");
+  CHECK(errorOf(200, "application/json", "{not json").find("during initialize") !=
+        std::string::npos);
+  CHECK(errorOf(200, "application/json", kInitResult, "bad id\x01") ==
+        "server sent an invalid Mcp-Session-Id");
+}
+
+TEST_CASE("a JSON-RPC error answering a POST is passed on as the response, whatever its id") {
+  Wire w;
+  w.t->send(request("1", "initialize", "initialize"));
+  w.http.answer(0, 200, "application/json",
+                R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse"}})");
+  REQUIRE(w.listener.messages.size() == 1);
+  CHECK(w.listener.messages[0].kind == MessageKind::kErrorResponse);
+  CHECK(w.listener.messages[0].id == "1");
+}
+
+TEST_CASE("each request gets only the time left of the whole check") {
+  Wire w(1'000);
+  w.t->send(request("1", "initialize", "initialize"));
+  CHECK(w.http.sent[0]->request.timeoutMs == 1'000);
+  w.clock.advance(400);
+  w.t->send(notification("notifications/initialized"));
+  CHECK(w.http.sent[1]->request.timeoutMs == 600);
+  CHECK(w.http.sent[1]->request.connectTimeoutMs <= 600);
+}
+
+TEST_CASE("close DELETEs the session with its headers and runs done when it is answered") {
+  Wire w;
+  w.initialize();
+  bool done = false;
+  w.t->close([&] { done = true; });
+  REQUIRE(w.http.sent.size() == 2);
+  CHECK(w.http.sent[1]->request.method == "DELETE");
+  CHECK(w.http.hasHeader(1, "Mcp-Session-Id: sess-1"));
+  CHECK(w.http.hasHeader(1, "MCP-Protocol-Version: 2025-11-25"));
+  CHECK_FALSE(done);
+  w.http.answer(1, 405, "", "");  // any answer will do
+  CHECK(done);
+  // Without a session id there is nothing to end.
+  Wire none;
+  none.initialize("");
+  bool closed = false;
+  none.t->close([&] { closed = true; });
+  CHECK(closed);
+  CHECK(none.http.sent.size() == 1);
+}
+
+TEST_CASE("a kept session listens on the GET stream, 405 is a loss for good, an end is not") {
+  Wire w(10'000, /*keepOpen=*/true);
+  w.initialize("sess-9");
+  w.t->listen();
+  REQUIRE(w.http.sent.size() == 2);
+  const auto& get = w.http.sent[1]->request;
+  CHECK(get.method == "GET");
+  CHECK(get.longLived);
+  CHECK(w.http.hasHeader(1, "Accept: text/event-stream"));
+  CHECK(w.http.hasHeader(1, "Mcp-Session-Id: sess-9"));
+  http::Response head;
+  head.status = 200;
+  head.contentType = "text/event-stream";
+  REQUIRE(get.onChunk);
+  CHECK(get.onChunk(head, sse(R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})")));
+  REQUIRE(w.listener.messages.size() == 2);
+  CHECK(w.listener.messages[1].method == "notifications/tools/list_changed");
+  w.http.answer(1, 200, "text/event-stream", "");
+  REQUIRE(w.listener.lost.size() == 1);
+  CHECK(w.listener.lost[0] == std::pair<std::string, bool>{"the GET stream ended", false});
+
+  Wire g(10'000, true);
+  g.initialize();
+  g.t->listen();
+  g.http.answer(1, 405, "", "");
+  REQUIRE(g.listener.lost.size() == 1);
+  CHECK(g.listener.lost[0].second);
+}
+
+TEST_CASE("a kept session closed without waiting sends a DELETE that outlives the transport") {
+  Wire w(10'000, /*keepOpen=*/true);
+  w.initialize("sess-9");
+  w.t->listen();
+  w.t->close(nullptr);
+  w.t.reset();
+  CHECK(w.http.sent[1]->cancelled);  // the GET stream
+  REQUIRE(w.http.sent.size() == 3);
+  const auto& del = w.http.sent[2]->request;
+  CHECK(del.method == "DELETE");
+  CHECK(del.timeoutMs <= kSessionDeleteTimeoutMs);
+  CHECK(w.http.hasHeader(2, "Mcp-Session-Id: sess-9"));
+  CHECK(w.http.hasHeader(2, "X-Team: a"));
+  CHECK_FALSE(w.http.sent[2]->cancelled);
+  CHECK(w.detached.inFlight() == 1);
+  w.http.answer(2, 200, "", "");
+  CHECK(w.detached.inFlight() == 0);
+}
+
+TEST_CASE("a server that pings without end gets answers for the last few only") {
+  Wire w;
+  w.initialize();
+  for (int i = 0; i < 20; ++i) {
+    w.t->send(Outgoing{Outgoing::Kind::kReply, "{}", {}, "a reply"});
+  }
+  size_t live = 0;
+  for (size_t i = 1; i < w.http.sent.size(); ++i) {
+    live += w.http.sent[i]->cancelled ? 0 : 1;
+  }
+  CHECK(live == 4);
+}
+
+TEST_CASE("destroying the transport cancels its requests and nothing is reported") {
+  Wire w;
+  w.t->send(request("1", "initialize", "initialize"));
+  w.t.reset();
+  CHECK(w.http.sent[0]->cancelled);
+  CHECK(w.listener.errors.empty());
+}
