@@ -71,6 +71,14 @@ class ServerCheck final : public RunningCheck {
 
   void run(registry::Transport t) {
     const int64_t left = spec_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
+    if (left <= 0) {
+      // The credentials (a token request, OAuth discovery) or a first transport took it all.
+      ProbeResult r =
+          failure(ErrorKind::kTimeout, "check timed out after " + std::to_string(spec_.timeoutMs) +
+                                           " ms before initialize");
+      r.retriable = true;
+      return onSessionDone(t, std::move(r));  // after a fallback: reported with the first error
+    }
     auto s = sessions_.open(spec_, t, authHeaders_, left, {},
                             [this, t](ProbeResult r) { onSessionDone(t, std::move(r)); });
     if (!s) {

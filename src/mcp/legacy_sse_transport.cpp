@@ -105,14 +105,16 @@ void LegacySseTransport::open(TransportListener& listener) {
     if (!isSuccess(head.status) || head.contentType != "text/event-stream") {
       return false;  // judged when the transfer completes
     }
+    // Everything the listener may do meanwhile (close() included) happens with inChunk_ set:
+    // the stream's call must not be destroyed inside its own chunk callback.
     inChunk_ = true;
     auto r = sse_.feed(chunk, [this](SseEvent& ev) { return onEvent(ev); });
-    inChunk_ = false;
     if (!r) {
       TransportError e;
       e.error = {ErrorKind::kProtocol, "bad SSE stream: " + r.error().message, 0};
       failed(std::move(e));
     }
+    inChunk_ = false;
     return !closed_ && !failed_;
   };
   stream_ = client_.send(std::move(req), [this](http::Response r) { onStreamDone(r); });

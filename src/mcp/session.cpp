@@ -76,8 +76,10 @@ McpSession::McpSession(std::unique_ptr<Transport> transport, const Clock& clock,
 }
 
 McpSession::~McpSession() {
-  if (state_ == State::kWatching && transport_) {
-    transport_->close(nullptr);  // a kept session is ended; nobody waits for it
+  if (keepOpen() && transport_) {
+    // A kept session is ended, in whatever phase (a no-op when it was closed already); nobody
+    // waits for it. A check cancelled half-way gets no goodbye, as at a timeout.
+    transport_->close(nullptr);
   }
   transport_.reset();
   for (auto& s : options_.secrets) {
@@ -139,7 +141,8 @@ void McpSession::onResponse(const Message& m) {
   if (state_ == State::kInitializing) {
     result_.initializeUs = tookUs;
     if (m.kind == MessageKind::kErrorResponse) {
-      return fail({ErrorKind::kProtocol, rpcErrorText(kInitialize, m), 0}, false);
+      return fail({ErrorKind::kProtocol, rpcErrorText(kInitialize, m), transport_->answerStatus()},
+                  false);
     }
     auto init = decodeInitializeResult(m.result);
     if (!init) {
@@ -170,7 +173,8 @@ void McpSession::onResponse(const Message& m) {
   }
   result_.toolsListUs += tookUs;
   if (m.kind == MessageKind::kErrorResponse) {
-    return fail({ErrorKind::kProtocol, rpcErrorText(kToolsList, m), 0}, false);
+    return fail({ErrorKind::kProtocol, rpcErrorText(kToolsList, m), transport_->answerStatus()},
+                false);
   }
   auto next = pages_.add(m.result);
   if (!next) {
@@ -265,6 +269,9 @@ void McpSession::finish(bool closeSession) {
   state_ = State::kClosing;
   timer_->stop();
   if (!closeSession) {
+    // Time is up: no goodbye, but nothing kept either (a stream stops, a process is let go; a
+    // kept session's DELETE goes out detached).
+    transport_->close(nullptr);
     return deliverSoon();
   }
   // May run inline: the delivery itself always comes from the loop.

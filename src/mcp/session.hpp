@@ -23,8 +23,9 @@ struct SessionOptions {
   std::vector<std::string> secrets;
   // Keep-open mode (a watch) when set: the session stops after notifications/initialized,
   // reports the handshake through `done`, then passes on the server's notifications until it is
-  // lost (onLost, at most once) or destroyed. Neither may run inside a transport callback: both
-  // come from the loop and may destroy the session.
+  // lost (onLost, at most once) or destroyed. onNotification runs inside the transport's
+  // callback: it must not destroy the session (a watch arms a timer). onLost comes from the loop
+  // and may destroy it.
   std::function<void(const std::string& method)> onNotification;
   std::function<void(const std::string& why, bool permanent)> onLost;
 };

@@ -164,6 +164,7 @@ bool StreamableHttpTransport::onChunk(Exchange& ex, const http::Response& head,
       }
       m->id = ex.expectId;  // an error without an id answers this request
       ex.responded = true;
+      answerStatus_ = head.status;
       listener_->onMessage(m.value());
       return false;  // done with this stream
     }
@@ -186,12 +187,15 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
       break;
     }
   }
-  if (!ex || closed_) {
+  if (!ex) {
     return;
   }
   if (ex->first && !connectKnown_) {
     connectKnown_ = true;
     connectUs_ = r.timings.newConnection ? r.timings.connectUs : 0;
+  }
+  if (closed_) {
+    return;
   }
   if (ex->kind == Outgoing::Kind::kReply || ex->responded) {
     return;  // nobody waits for a reply; a response was passed on already
@@ -234,6 +238,7 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
     } else if (m->kind != MessageKind::kResponse || m->id != ex->expectId) {
       return protocolError("response id does not match the request" + where);
     }
+    answerStatus_ = r.status;
     return listener_->onMessage(m.value());
   }
   if (ex->sawSse) {

@@ -48,6 +48,7 @@ class StreamableHttpTransport final : public Transport {
   void listen() override;
   void close(std::function<void()> done) override;
   int64_t connectUs() const override { return connectUs_; }
+  long answerStatus() const override { return answerStatus_; }
 
   const std::string& sessionId() const { return sessionId_; }
 
@@ -69,6 +70,7 @@ class StreamableHttpTransport final : public Transport {
   TransportListener* listener_ = nullptr;
   int64_t startUs_ = 0;
   int64_t connectUs_ = 0;
+  long answerStatus_ = 0;
   bool connectKnown_ = false;
   std::string sessionId_;
   std::string protocolVersion_;

@@ -82,6 +82,9 @@ class Transport {
   // The time to set up the connection or process the session runs on, for latency_ms.connect
   // (0 when a kept-alive connection was reused).
   virtual int64_t connectUs() const = 0;
+  // The HTTP status of the answer that carried the last response passed on (0 where there is
+  // none): a JSON-RPC error reported with it.
+  virtual long answerStatus() const { return 0; }
 };
 
 }  // namespace mcphd::mcp

@@ -1,10 +1,12 @@
 #include "mcp/legacy_sse_transport.hpp"
 
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "loop/sim_loop.hpp"
 #include "mcp/fake_http.hpp"
 #include "mcp/recording_listener.hpp"
+#include "mcp/session.hpp"
 
 using namespace mcphd;
 using namespace mcphd::mcp;
@@ -155,4 +157,28 @@ TEST_CASE("closing from inside the stream's callback stops it, then runs done") 
   w.http.answer(0, 200, "text/event-stream", "");
   CHECK(done);
   CHECK(w.listener.errors.empty());
+}
+
+TEST_CASE("a stream error closes the session without destroying the stream inside its callback") {
+  // The session closes the transport as it fails; the stream's call is inside its own chunk
+  // callback then, and must only stop (destroying it there is a use after free in libcurl).
+  loop::SimLoop clock;
+  FakeHttp http;
+  HttpTransportOptions o;
+  o.url = "http://h:1/sse";
+  o.maxBody = 1024;
+  std::optional<ProbeResult> result;
+  McpSession session(std::make_unique<LegacySseTransport>(http, clock, o), clock, clock, {},
+                     [&](ProbeResult r) { result = std::move(r); });
+  session.start();
+  http::Response head;
+  head.status = 200;
+  head.contentType = "text/event-stream";
+  CHECK_FALSE(http.sent[0]->request.onChunk(head, "data: " + std::string(4096, 'x')));
+  CHECK_FALSE(http.sent[0]->cancelled);  // still ours: it completes as stopped
+  http.answer(0, 200, "text/event-stream", "");
+  clock.runDue();
+  REQUIRE(result);
+  CHECK(result->error->kind == ErrorKind::kProtocol);
+  CHECK(result->error->message.find("bad SSE stream") == 0);
 }

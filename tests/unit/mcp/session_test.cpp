@@ -254,7 +254,8 @@ TEST_CASE("the check times out at its timeout in any phase, without a goodbye") 
   CHECK(run.result->error->message == "check timed out after 5000 ms waiting for tools/list");
   CHECK(run.result->retriable);
   CHECK(run.result->initialized);
-  CHECK_FALSE(run.wire->closed);  // time is up: no DELETE
+  // Time is up: no goodbye to wait for (no DELETE for a check), but nothing is kept either.
+  CHECK(run.wire->closedDetached);
 }
 
 TEST_CASE("the result waits for the close, and comes exactly once") {
@@ -351,4 +352,39 @@ TEST_CASE("keep-open: a failed handshake is reported through done, not as a loss
   REQUIRE(run.result);
   CHECK(run.result->error->kind == ErrorKind::kAuth);
   CHECK(run.losses.empty());
+}
+
+TEST_CASE("keep-open: a session destroyed before its handshake is done is still ended") {
+  Run run({}, /*keepOpen=*/true);
+  run.wire->message(initResult());  // initialized sent, not yet taken
+  run.session.reset();
+  CHECK(run.wire->closedDetached);
+}
+
+TEST_CASE("a JSON-RPC error carries the HTTP status of the answer it came in") {
+  struct StatusTransport final : mcp::Transport {
+    explicit StatusTransport(std::shared_ptr<Wire> w) : inner(std::move(w)) {}
+    std::string_view offeredProtocolVersion() const override {
+      return inner.offeredProtocolVersion();
+    }
+    bool acceptsLegacyProtocol() const override { return false; }
+    void open(TransportListener& l) override { inner.open(l); }
+    void send(Outgoing m) override { inner.send(std::move(m)); }
+    void listen() override {}
+    void close(std::function<void()> done) override { inner.close(std::move(done)); }
+    int64_t connectUs() const override { return 0; }
+    long answerStatus() const override { return 200; }
+    FakeTransport inner;
+  };
+  loop::SimLoop loop;
+  auto wire = std::make_shared<Wire>();
+  std::optional<ProbeResult> result;
+  McpSession session(std::make_unique<StatusTransport>(wire), loop, loop, {},
+                     [&](ProbeResult r) { result = std::move(r); });
+  session.start();
+  wire->listener->onOpen();
+  wire->message(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"nope"}})");
+  loop.runDue();
+  REQUIRE(result);
+  CHECK(result->error->httpStatus == 200);
 }
