@@ -41,28 +41,6 @@ std::string rpcErrorText(std::string_view step, const Message& m) {
 
 }  // namespace
 
-const char* sessionStateName(McpSession::State s) {
-  switch (s) {
-    case McpSession::State::kIdle:
-      return "idle";
-    case McpSession::State::kOpening:
-      return "opening";
-    case McpSession::State::kInitializing:
-      return "initializing";
-    case McpSession::State::kInitialized:
-      return "initialized";
-    case McpSession::State::kListing:
-      return "listing";
-    case McpSession::State::kClosing:
-      return "closing";
-    case McpSession::State::kWatching:
-      return "watching";
-    case McpSession::State::kDone:
-      return "done";
-  }
-  return "?";
-}
-
 McpSession::McpSession(std::unique_ptr<Transport> transport, const Clock& clock,
                        loop::TimerFactory& timers, SessionOptions options,
                        std::function<void(ProbeResult)> done)

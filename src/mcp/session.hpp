@@ -92,6 +92,4 @@ class McpSession final : private TransportListener {
   bool lostReported_ = false;
 };
 
-const char* sessionStateName(McpSession::State s);
-
 }  // namespace mcphd::mcp

@@ -17,13 +17,14 @@ TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drive
   REQUIRE(runCtl(dir, {"keygen"}, "k1.key") == 0);
   const std::string token = "bearer-" + std::to_string(::getpid()) + "-c4f3b2a1";
   writeFile(dir.file("token"), token + "\n");
-  const std::string config = dir.file("d.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\nservers: []\n");
+  DaemonConfig cfg;
+  cfg.redisUrl = redis.url();
+  cfg.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1"};
+  cfg.defaults = {};
   Process monitor({"redis-cli", "-p", std::to_string(redis.port()), "MONITOR"}, {},
                   dir.file("monitor.log"));
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
-                 dir.file("daemon.log"));
+  TestDaemon daemon(dir, cfg, {"--log-level", "debug"});
+  const std::string config = daemon.configPath();  // mcp-healthctl reads the same
   INFO("logs in " << dir.path());
 
   // add: healthy, printed, exit 0, within 2 s of the command.

@@ -74,14 +74,14 @@ TEST_CASE(
     writeFile(dir.file(std::string(id) + ".secret"), s + "\n");
   }
   REQUIRE(runCtl(dir, {"keygen"}, "k1.key") == 0);
-  const std::string config = dir.file("d.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
-                        "defaults:\n  interval: 1s\n  timeout: 900ms\n  jitter: 0%\nservers: []\n");
+  DaemonConfig cfg;
+  cfg.redisUrl = redis.url();
+  cfg.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1"};
+  cfg.defaults = {"interval: 1s", "timeout: 900ms", "jitter: 0%"};
   Process monitor({"redis-cli", "-p", std::to_string(redis.port()), "MONITOR"}, {},
                   dir.file("monitor.log"));
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
-                 dir.file("daemon.log"));
+  TestDaemon daemon(dir, cfg, {"--log-level", "debug"});
+  const std::string config = daemon.configPath();  // mcp-healthctl reads the same
   Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
   INFO("logs in " << dir.path());
 
@@ -181,13 +181,15 @@ TEST_CASE(
   client.clientSecret = mcphd::Secret(clientSecrets[0]);
   const mcphd::registry::RecordFields mixup = {{"url", mixupUrl}, {"auth_type", "oauth2"}};
   const std::string blob = *mcphd::registry::sealRecord("mixup", mixup, client, ring);
-  redis.query({"HSET", "mcp:server:mixup", "url", mixupUrl, "auth_type", "oauth2", "credentials",
-               blob});
+  redis.query(
+      {"HSET", "mcp:server:mixup", "url", mixupUrl, "auth_type", "oauth2", "credentials", blob});
   redis.query({"SADD", "mcp:servers", "mixup"});
   auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "mixup"});
   REQUIRE(cmd);
   auto answer = sub.waitFor(
-      [&](const Message& m) { return m.channel == "mcp:health" && field(m.payload, "command_id") == *cmd; },
+      [&](const Message& m) {
+        return m.channel == "mcp:health" && field(m.payload, "command_id") == *cmd;
+      },
       kWait);
   REQUIRE(answer);
   CHECK(answer->payload.find(R"("kind":"auth")") != std::string::npos);
