@@ -183,9 +183,11 @@ TEST_CASE(
   // The neighbour shares the fault server's host and port with servers that hold every check
   // until its timeout (800 ms) or answer after 1 s: a neighbour that waited for one of them (a
   // per-host connection limit, a check queue, a blocking step) would take at least 800 ms. What
-  // it may legitimately wait for is CPU (2-15 ms here; 7-110 ms under the sanitizers with two
-  // more busy processes than cores). Typical checks take a few ms.
-  CHECK(median < 50);
+  // it may legitimately wait for is CPU: the loop parses the 10,000-tool and 1 MiB answers of its
+  // faulty neighbours every round, and node servers start meanwhile (2-15 ms here; under the
+  // sanitizers 7-110 ms with two more busy processes than cores, and in CI a median of 59 ms and
+  // a worst of 170 ms). Both bounds stay far below the 800 ms of a neighbour that waited.
+  CHECK(median < 200);
   CHECK(worst < 400);
   CHECK(rssEnd - rssStart < 16 * 1024);
 
