@@ -30,16 +30,11 @@ std::function<bool(const Message&)> answering(const std::string& commandId) {
   };
 }
 
-struct Daemon {
-  const TempDir& dir;
-  std::string config;
-  std::unique_ptr<Process> proc;
-  void start() {
-    proc = std::make_unique<Process>(
-        std::vector<std::string>{MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"},
-        std::map<std::string, std::string>{}, dir.file("daemon.log"));
-  }
-};
+std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& config) {
+  // Every start appends to the same log: a test that restarts reads what both said.
+  return std::make_unique<TestDaemon>(dir, config, std::vector<std::string>{"--log-level", "debug"},
+                                      std::map<std::string, std::string>{});
+}
 
 }  // namespace
 
@@ -51,12 +46,11 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   SilentServer silent;
   const std::string key = mcphd::auth::generateKeyBase64();
   writeFile(dir.file("k1.key"), key + "\n");
-  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
-                                    "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
-                                    "registry_resync: 1s\n"
-                                    "defaults:\n  interval: 30s\n  timeout: 3s\n"
-                                    "servers:\n  - id: cfg\n    url: " +
-                                    everything.url() + "\n");
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1", "registry_resync: 1s"};
+  config.defaults = {"interval: 30s", "timeout: 3s"};
+  config.servers = {{"cfg", everything.url(), {}}};
   mcphd::auth::KeyRing ring;
   REQUIRE(ring.addKey("k1", key).ok());
   REQUIRE(ring.setActive("k1").ok());
@@ -67,9 +61,8 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
       "ev", {{"url", everything.url()}, {"auth_type", "bearer"}}, creds, ring);
 
   Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
-  Daemon daemon{dir, dir.file("d.yaml"), nullptr};
-  daemon.start();
-  INFO("daemon log: " << dir.file("daemon.log"));
+  auto daemon = startDaemon(dir, config);
+  INFO("daemon log: " << daemon->logPath());
 
   // 1. A record plus an upsert command: healthy with its tools, answering the command, fast.
   redis.query({"HSET", "mcp:server:ev", "url", everything.url(), "auth_type", "bearer",
@@ -187,8 +180,8 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
     std::this_thread::sleep_for(20ms);
   }
   REQUIRE(pendingCount() == 1);  // delivered, not yet answered (the check takes 3 s)
-  daemon.proc->stop(SIGKILL, 5s);
-  daemon.start();
+  daemon->stop(SIGKILL, 5s);
+  daemon = startDaemon(dir, config);
   auto late = sub.waitFor(answering(*c5), kWait);
   REQUIRE(late);
   CHECK(field(late->payload, "server_id") == "slow");
@@ -200,10 +193,10 @@ TEST_CASE("servers registered in Redis are checked on upsert and answer commands
   }
   CHECK(pendingCount() == 0);
 
-  auto rc = daemon.proc->stop(SIGTERM, 5s);
+  auto rc = daemon->stop(SIGTERM, 5s);
   REQUIRE(rc);
   CHECK(*rc == 0);
-  CHECK(readFile(dir.file("daemon.log")).find(secret) == std::string::npos);
+  CHECK(readFile(daemon->logPath()).find(secret) == std::string::npos);
 }
 
 TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") {
@@ -214,9 +207,11 @@ TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") 
   REQUIRE(redis.query({"ACL", "SETUSER", "ops", "on", ">ops-pass-8f2", "~*", "&*", "+@all"}));
   REQUIRE(redis.query({"ACL", "SETUSER", "default", "-hgetall"}));
   writeFile(dir.file("redis.pass"), "ops-pass-8f2\n");
-  writeFile(dir.file("d.yaml"),
-            "redis:\n  url: " + redis.url() +
-                "\n  username: ops\n  password_file: redis.pass\nservers: []\n");
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.extra = {"  username: ops", "  password_file: redis.pass"};  // under redis:
+  config.defaults = {};
+  writeFile(dir.file("d.yaml"), config.yaml());  // for mcp-healthctl, before any daemon
   // Readable by others: refused, naming the file.
   REQUIRE(chmod(dir.file("redis.pass").c_str(), 0644) == 0);
   CHECK(runCtl(dir, {"--config", dir.file("d.yaml"), "list"}, "open.out") == 2);
@@ -224,7 +219,7 @@ TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") 
   REQUIRE(chmod(dir.file("redis.pass").c_str(), 0600) == 0);
   CHECK(runCtl(dir, {"--config", dir.file("d.yaml"), "list"}, "list.out") == 0);
   CHECK(runCtl(dir, {"--redis", redis.url(), "list"}, "anon.out") == 1);  // as the default user
-  Process daemon({MCPHD_DAEMON_PATH, "--config", dir.file("d.yaml")}, {}, dir.file("daemon.log"));
+  TestDaemon daemon(dir, config);
   INFO("logs in " << dir.path());
   bool asOps = false;
   for (int i = 0; i < 100 && !asOps; ++i) {
@@ -233,7 +228,7 @@ TEST_CASE("Redis ACL users: redis.username with a private redis.password_file") 
     asOps = clients && clients->find("user=ops") != std::string::npos;
   }
   CHECK(asOps);
-  CHECK(readFile(dir.file("daemon.log")).find("ops-pass-8f2") == std::string::npos);
+  CHECK(readFile(daemon.logPath()).find("ops-pass-8f2") == std::string::npos);
   CHECK(daemon.stop(SIGTERM, 5s) == std::optional<int>(0));
 }
 
@@ -243,8 +238,9 @@ TEST_CASE(
   TempDir dir;
   RedisServer redis(dir);
   EverythingServer everything(dir);
-  writeFile(dir.file("d.yaml"), "redis:\n  url: " + redis.url() +
-                                    "\ndefaults:\n  interval: 5m\n  timeout: 5s\nservers: []\n");
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 5m", "timeout: 5s"};
   for (const char* id : {"good-a", "good-b"}) {
     redis.query({"HSET", std::string("mcp:server:") + id, "url", everything.url()});
   }
@@ -254,9 +250,8 @@ TEST_CASE(
   auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "good-b"});
   REQUIRE(cmd);
   Subscriber sub(redis.port(), {"mcp:health"});
-  Daemon daemon{dir, dir.file("d.yaml"), nullptr};
-  daemon.start();
-  INFO("daemon log: " << dir.file("daemon.log"));
+  auto daemon = startDaemon(dir, config);
+  INFO("daemon log: " << daemon->logPath());
   auto answer = sub.waitFor(answering(*cmd), kWait);
   REQUIRE(answer);
   CHECK(field(answer->payload, "type") == "health");
@@ -280,5 +275,5 @@ TEST_CASE(
   CHECK(statuses["wrong-type"] == "unhealthy");
   CHECK(wrongMessage.find("record wrong-type: cannot read hash mcp:server:wrong-type: WRONGTYPE") ==
         0);
-  CHECK(daemon.proc->stop(SIGTERM, 5s) == std::optional<int>(0));
+  CHECK(daemon->stop(SIGTERM, 5s) == std::optional<int>(0));
 }

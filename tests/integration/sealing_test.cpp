@@ -62,10 +62,10 @@ TEST_CASE("a sealed secret is never sent to a url or token_url changed in Redis"
   SilentServer elsewhere;  // any connection to it is a leak
   const std::string key = mcphd::auth::generateKeyBase64();
   writeFile(dir.file("k1.key"), key + "\n");
-  const std::string config = dir.file("d.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
-                        "defaults:\n  interval: 5m\n  timeout: 3s\nservers: []\n");
+  DaemonConfig daemonConfig;
+  daemonConfig.redisUrl = redis.url();
+  daemonConfig.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1"};
+  daemonConfig.defaults = {"interval: 5m", "timeout: 3s"};
   mcphd::auth::KeyRing ring;
   REQUIRE(ring.addKey("k1", key).ok());
   REQUIRE(ring.setActive("k1").ok());
@@ -90,8 +90,8 @@ TEST_CASE("a sealed secret is never sent to a url or token_url changed in Redis"
   redis.query({"SADD", "mcp:servers", "inv", "m2m"});
 
   Subscriber sub(redis.port(), {"mcp:health"});
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
-                 dir.file("daemon.log"));
+  TestDaemon daemon(dir, daemonConfig, {"--log-level", "debug"});
+  const std::string config = daemon.configPath();  // mcp-healthctl reads the same
   INFO("logs in " << dir.path());
   auto upsert = [&](const std::string& id) {
     auto cmd = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", id});
@@ -217,13 +217,13 @@ TEST_CASE("servers and token endpoints that echo every request never get a secre
   FaultServer fault(dir);
   const std::string key = mcphd::auth::generateKeyBase64();
   writeFile(dir.file("k1.key"), key + "\n");
-  const std::string config = dir.file("d.yaml");
-  writeFile(config, "redis:\n  url: " + redis.url() +
-                        "\nsecrets:\n  keys: {k1: k1.key}\n  active: k1\n"
-                        // Failing servers come back every 1-2 s: the rounds below are never 5 s
-                        // apart (first checks are all at start-up, not spread over the interval).
-                        "defaults:\n  interval: 2s\n  timeout: 1500ms\n  unhealthy_interval: 1s\n"
-                        "  max_backoff: 2s\nservers: []\n");
+  DaemonConfig daemonConfig;
+  daemonConfig.redisUrl = redis.url();
+  daemonConfig.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1"};
+  // Failing servers come back every 1-2 s: the rounds below are never 5 s apart (first checks
+  // are all at start-up, not spread over the interval).
+  daemonConfig.defaults = {"interval: 2s", "timeout: 1500ms", "unhealthy_interval: 1s",
+                           "max_backoff: 2s"};
   mcphd::auth::KeyRing ring;
   REQUIRE(ring.addKey("k1", key).ok());
   REQUIRE(ring.setActive("k1").ok());
@@ -288,8 +288,7 @@ TEST_CASE("servers and token endpoints that echo every request never get a secre
                                 mcphd::auth::formEncode(basicSecret)));
 
   Subscriber sub(redis.port(), {"mcp:health"});
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config, "--log-level", "debug"}, {},
-                 dir.file("daemon.log"));
+  TestDaemon daemon(dir, daemonConfig, {"--log-level", "debug"});
   INFO("logs in " << dir.path());
   // Two rounds of every server's checks (its errors, published and logged).
   std::map<std::string, int> seen;

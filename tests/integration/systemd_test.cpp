@@ -57,9 +57,12 @@ class NotifySocket {
   int fd_ = -1;
 };
 
-std::string configWith(const std::string& redisUrl, const std::string& servers) {
-  return "redis:\n  url: " + redisUrl +
-         "\ndefaults:\n  interval: 1s\n  timeout: 800ms\n  jitter: 0%\nservers:\n" + servers;
+DaemonConfig configWith(const std::string& redisUrl, std::vector<ServerEntry> servers) {
+  DaemonConfig c;
+  c.redisUrl = redisUrl;
+  c.defaults = {"interval: 1s", "timeout: 800ms", "jitter: 0%"};
+  c.servers = std::move(servers);
+  return c;
 }
 
 }  // namespace
@@ -71,15 +74,14 @@ TEST_CASE(
   RedisServer redis(dir);
   EverythingServer everything(dir);
   NotifySocket notify(dir.file("notify.sock"));
-  const std::string config = dir.file("mcp-healthd.yaml");
-  const std::string stays = "  - id: stays\n    url: " + everything.url() + "\n";
-  const std::string goes = "  - id: goes\n    url: " + everything.url() + "\n";
-  const std::string comes = "  - id: comes\n    url: " + everything.url() + "\n";
-  writeFile(config, configWith(redis.url(), stays + goes));
-  Process daemon({MCPHD_DAEMON_PATH, "--config", config},
-                 {{"NOTIFY_SOCKET", dir.file("notify.sock")}, {"WATCHDOG_USEC", "2000000"}},
-                 dir.file("daemon.log"));
-  INFO("daemon log: " << dir.file("daemon.log"));
+  const ServerEntry stays{"stays", everything.url(), {}};
+  const ServerEntry goes{"goes", everything.url(), {}};
+  const ServerEntry comes{"comes", everything.url(), {}};
+  Subscriber sub(redis.port(), {"mcp:health"});
+  TestDaemon daemon(dir, configWith(redis.url(), {stays, goes}), {},
+                    {{"NOTIFY_SOCKET", dir.file("notify.sock")}, {"WATCHDOG_USEC", "2000000"}});
+  const std::string config = daemon.configPath();
+  INFO("daemon log: " << daemon.logPath());
 
   auto ready = notify.waitFor("READY=1", 10s);
   REQUIRE(ready);
@@ -102,7 +104,7 @@ TEST_CASE(
   const std::string since = str(before.root, "status_since");
   const int64_t successes = num(before.root, "consecutive_successes");
   REQUIRE(successes >= 2);
-  writeFile(config, configWith(redis.url(), stays + comes));
+  daemon.rewrite(configWith(redis.url(), {stays, comes}));
   kill(daemon.pid(), SIGHUP);
   auto reloading = notify.waitFor("RELOADING=1", 5s);
   REQUIRE(reloading);
@@ -119,21 +121,30 @@ TEST_CASE(
   Json after(*redis.query({"HGET", "mcp:status", "stays"}));
   CHECK(str(after.root, "status_since") == since);
   CHECK(num(after.root, "consecutive_successes") >= successes);
-  CHECK(readFile(dir.file("daemon.log")).find("reloaded " + config) != std::string::npos);
+  CHECK(readFile(daemon.logPath()).find("reloaded " + config) != std::string::npos);
+  // The server the reload added was first checked with trigger reload.
+  CHECK(sub.waitFor(
+      [](const Message& m) {
+        Json j(m.payload);
+        return str(j.root, "server_id") == "comes" && str(j.root, "trigger") == "reload";
+      },
+      10s));
 
   // A broken config: the reload fails, everything goes on as before.
-  writeFile(config, configWith(redis.url(), stays + comes) + "  - id: bad\n    interval: x\n");
+  writeFile(config, configWith(redis.url(), {stays, comes}).yaml() + "  - id: bad\n    interval: x\n");
   kill(daemon.pid(), SIGHUP);
   REQUIRE(notify.waitFor("RELOADING=1", 5s));
   auto again = notify.waitFor("READY=1", 5s);
   REQUIRE(again);
   CHECK(again->find("STATUS=2 servers: 2 healthy; redis connected") != std::string::npos);
-  CHECK(readFile(dir.file("daemon.log")).find("reload failed, the running config stays") !=
+  CHECK(readFile(daemon.logPath()).find("reload failed, the running config stays") !=
         std::string::npos);
 
   // A stricter egress policy applies at once, also to servers reached over kept-alive
   // connections opened under the old one.
-  writeFile(config, "egress:\n  deny: [127.0.0.0/8]\n" + configWith(redis.url(), stays + comes));
+  DaemonConfig strict = configWith(redis.url(), {stays, comes});
+  strict.extra = {"egress:", "  deny: [127.0.0.0/8]"};
+  daemon.rewrite(strict);
   kill(daemon.pid(), SIGHUP);
   REQUIRE(notify.waitFor("RELOADING=1", 5s));
   // Both servers share one origin: every request to it, not only the first after the change,
