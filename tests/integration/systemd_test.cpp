@@ -131,7 +131,8 @@ TEST_CASE(
       10s));
 
   // A broken config: the reload fails, everything goes on as before.
-  writeFile(config, configWith(redis.url(), {stays, comes}).yaml() + "  - id: bad\n    interval: x\n");
+  writeFile(config,
+            configWith(redis.url(), {stays, comes}).yaml() + "  - id: bad\n    interval: x\n");
   kill(daemon.pid(), SIGHUP);
   REQUIRE(notify.waitFor("RELOADING=1", 5s));
   auto again = notify.waitFor("READY=1", 5s);
