@@ -41,12 +41,6 @@ DaemonConfig configFor(const std::string& redisUrl, const std::string& serverUrl
   return c;
 }
 
-std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& config,
-                                        const std::string& name = "daemon") {
-  return std::make_unique<TestDaemon>(dir, config, std::vector<std::string>{"--log-level", "debug"},
-                                      std::map<std::string, std::string>{}, name);
-}
-
 // A health message of server `id` satisfying `extra`.
 std::function<bool(const Message&)> health(const std::string& id,
                                            std::function<bool(simdjson::dom::element)> extra) {

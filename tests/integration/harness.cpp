@@ -537,6 +537,12 @@ void TestDaemon::rewrite(const DaemonConfig& config) const {
   writeFile(configPath_, config.yaml());
 }
 
+std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& config,
+                                        const std::string& name) {
+  return std::make_unique<TestDaemon>(dir, config, std::vector<std::string>{"--log-level", "debug"},
+                                      std::map<std::string, std::string>{}, name);
+}
+
 std::string TestDaemon::logTail(size_t bytes) const {
   std::string log = readFile(logPath_);
   return log.substr(log.size() > bytes ? log.size() - bytes : 0);

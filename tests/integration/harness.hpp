@@ -111,6 +111,11 @@ class TestDaemon {
   std::unique_ptr<Process> proc_;
 };
 
+// A daemon logging at debug level, held by pointer so that a test can stop it and start another
+// under the same name (every start appends to the same log).
+std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& config,
+                                        const std::string& name = "daemon");
+
 // A real redis-server on a free port with no persistence.
 class RedisServer {
  public:

@@ -114,7 +114,8 @@ bool runUntil(loop::UvLoop& loop, Pred done, bool tick = false) {
   auto* ticker = new uv_timer_t;
   uv_timer_init(loop.raw(), ticker);
   if (tick) {
-    uv_timer_start(ticker, [](uv_timer_t*) {}, 10, 10);
+    uv_timer_start(
+        ticker, [](uv_timer_t*) {}, 10, 10);
   }
   const uint64_t deadline = uv_now(loop.raw()) + 5000;
   while (!done() && uv_now(loop.raw()) < deadline) {

@@ -30,12 +30,6 @@ std::function<bool(const Message&)> answering(const std::string& commandId) {
   };
 }
 
-std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& config) {
-  // Every start appends to the same log: a test that restarts reads what both said.
-  return std::make_unique<TestDaemon>(dir, config, std::vector<std::string>{"--log-level", "debug"},
-                                      std::map<std::string, std::string>{});
-}
-
 }  // namespace
 
 TEST_CASE("servers registered in Redis are checked on upsert and answer commands by command_id") {
