@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace mcphd::mcp {
@@ -15,6 +16,17 @@ inline constexpr std::string_view kLegacyProtocolVersion = "2024-11-05";
 // transport allows it).
 inline constexpr bool isAcceptedProtocolVersion(std::string_view v) {
   return v == "2025-11-25" || v == "2025-06-18" || v == "2025-03-26";
+}
+
+// The params of an initialize request offering `protocolVersion`: a health checker declares no
+// client capabilities.
+inline std::string initializeParams(std::string_view protocolVersion) {
+  std::string p = "{\"protocolVersion\":\"";
+  p.append(protocolVersion);
+  p +=
+      "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" MCPHD_VERSION
+      "\"}}";
+  return p;
 }
 
 inline constexpr std::string_view kListChangedMethod = "notifications/tools/list_changed";

@@ -18,15 +18,6 @@ constexpr std::string_view kInitialize = "initialize";
 constexpr std::string_view kInitialized = "notifications/initialized";
 constexpr std::string_view kToolsList = "tools/list";
 
-std::string initializeParams(std::string_view protocolVersion) {
-  std::string p = "{\"protocolVersion\":\"";
-  p.append(protocolVersion);
-  p +=
-      "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" MCPHD_VERSION
-      "\"}}";
-  return p;
-}
-
 // A health checker offers no client features: ping gets an empty result, anything else
 // "Method not found".
 std::string replyTo(const Message& request) {

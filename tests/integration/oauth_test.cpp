@@ -99,8 +99,8 @@ TEST_CASE(
       {"short", {"--client-id", "cc-short", "--client-secret-file", dir.file("cc-short.secret")}},
   };
   for (const auto& c : cases) {
-    std::vector<std::string> args = {"--config", config, "add",    c.id,
-                                     "--url",    mcpUrl, "--auth", "oauth2"};
+    std::vector<std::string> args = {"--config", config,   "add",    c.id,    "--url",
+                                     mcpUrl,     "--auth", "oauth2", "--json"};
     args.insert(args.end(), c.auth.begin(), c.auth.end());
     auto t0 = Clock::now();
     CHECK(runCtl(dir, args, std::string(c.id) + ".out") == 0);
@@ -154,7 +154,7 @@ TEST_CASE(
   // A wrong secret: unhealthy, kind auth, with the endpoint's error and never the secret.
   writeFile(dir.file("wrong.secret"), "not-the-secret\n");
   CHECK(runCtl(dir,
-               {"--config", config, "add", "wrong", "--url", mcpUrl, "--auth", "oauth2",
+               {"--config", config, "add", "wrong", "--json", "--url", mcpUrl, "--auth", "oauth2",
                 "--client-id", "cc-basic", "--client-secret-file", dir.file("wrong.secret")},
                "wrong.out") == 1);
   std::string wrong = readFile(dir.file("wrong.out"));

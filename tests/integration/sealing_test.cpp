@@ -125,7 +125,7 @@ TEST_CASE("a sealed secret is never sent to a url or token_url changed in Redis"
 
   // The operator re-seals inv to the new url with edit (the secret is kept, not re-entered).
   // (Its first success after being unhealthy: no error, healthy at the next one.)
-  runCtl(dir, {"--config", config, "edit", "inv", "--url", everything.url() + "?moved=1"},
+  runCtl(dir, {"--config", config, "edit", "inv", "--json", "--url", everything.url() + "?moved=1"},
          "edit.out");
   const std::string edited = readFile(dir.file("edit.out"));
   CHECK(edited.find(R"("error":null)") != std::string::npos);
@@ -137,7 +137,7 @@ TEST_CASE("a sealed secret is never sent to a url or token_url changed in Redis"
   CHECK(runCtl(dir, {"--config", config, "reseal", "inv", "--yes"}, "reseal-tampered.out") == 1);
   CHECK(readFile(dir.file("reseal-tampered.out")).find("differ from their sealed copies") !=
         std::string::npos);
-  runCtl(dir, {"--config", config, "edit", "inv"}, "restore.out");
+  runCtl(dir, {"--config", config, "edit", "inv", "--json"}, "restore.out");
   const std::string restored = readFile(dir.file("restore.out"));
   CHECK(restored.find("url: restoring the sealed value " + everything.url() + "?moved=1") !=
         std::string::npos);

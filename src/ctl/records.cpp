@@ -1,0 +1,440 @@
+// add, edit, reseal, remove: every write of a record goes through registry/record_writes and is
+// followed by a command that makes the daemon read it at once.
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <optional>
+
+#include "auth/credentials.hpp"
+#include "common/json_writer.hpp"
+#include "ctl/commands.hpp"
+#include "ctl/discovery.hpp"
+#include "ctl/exchange.hpp"
+#include "ctl/views.hpp"
+#include "registry/record_writes.hpp"
+
+namespace mcphd::ctl {
+namespace {
+
+std::string nowRfc3339() {
+  char now[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return now;
+}
+
+// Seals `creds` into `fields` (bound to them) when `sealIt`, and checks the record as the daemon
+// will read it: one validator for the config, the registry and this command.
+Outcome<void> sealAndCheck(const Context& ctx, const std::string& id,
+                           registry::RecordFields& fields, const auth::Credentials& creds,
+                           bool sealIt) {
+  fields.erase("credentials");
+  auth::KeyRing none;
+  const auth::KeyRing* keys = ctx.cfg ? &ctx.cfg->keys : &none;
+  if (sealIt) {
+    auto ring = ctx.keyRing("credentials");
+    if (!ring) {
+      return ring.error();
+    }
+    auto blob = registry::sealRecord(id, fields, creds, **ring);
+    if (!blob) {
+      return usageError(blob.error().message);
+    }
+    fields["credentials"] = std::move(blob.value());
+  }
+  registry::ServerSpec spec = registry::parseRecord(id, fields, ctx.defaults(), *keys);
+  if (!spec.invalidReason.empty()) {
+    return usageError(spec.invalidReason);
+  }
+  return {};
+}
+
+// After a record was written: asks the daemon to read it and prints its first check.
+Outcome<Exit> upsertAndReport(const Context& ctx, const std::string& id, const Options& o) {
+  auto wait = waitOf(o);
+  if (!wait) {
+    return wait.error();
+  }
+  auto answers = sendAndWait(ctx, {"op", "upsert", "server_id", id}, 1, *wait);
+  if (!answers) {
+    return answers.error();
+  }
+  return reportAnswers(*answers, 1, o.json);
+}
+
+// Merges newly given secrets over stored ones: editing never requires re-entering a secret.
+void mergeSecrets(auth::Credentials& stored, auth::Credentials given) {
+  if (!given.clientId.empty()) {
+    stored.clientId = given.clientId;
+  }
+  if (!given.username.empty()) {
+    stored.username = given.username;
+  }
+  for (auto [into, from] : {std::pair{&stored.clientSecret, &given.clientSecret},
+                            std::pair{&stored.privateKeyPem, &given.privateKeyPem},
+                            std::pair{&stored.bearerToken, &given.bearerToken},
+                            std::pair{&stored.password, &given.password}}) {
+    if (!from->empty()) {
+      *into = std::move(*from);
+    }
+  }
+  for (auto& header : given.headers) {
+    auto it = std::find_if(stored.headers.begin(), stored.headers.end(),
+                           [&header](const auto& h) { return h.first == header.first; });
+    if (it != stored.headers.end()) {
+      it->second = std::move(header.second);
+    } else {
+      stored.headers.emplace_back(header.first, std::move(header.second));
+    }
+  }
+}
+
+bool hasSecrets(const auth::Credentials& c) {
+  return !c.clientId.empty() || !c.clientSecret.empty() || !c.privateKeyPem.empty() ||
+         !c.bearerToken.empty() || !c.refreshToken.empty() || !c.username.empty() ||
+         !c.password.empty() || !c.headers.empty();
+}
+
+// Asks on the terminal; true for "y" or "yes".
+bool confirm(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  std::string line;
+  return std::getline(std::cin, line) && (line == "y" || line == "Y" || line == "yes");
+}
+
+std::string valueOr(const registry::RecordFields& fields, const char* name, const char* none) {
+  auto it = fields.find(name);
+  return it == fields.end() || it->second.empty() ? none : it->second;
+}
+
+// The bound fields of a record as "name: value" lines, for people to check.
+std::string describeBound(const registry::RecordFields& fields) {
+  std::string out;
+  for (const char* name : auth::kBoundFieldNames) {
+    if (std::string v = valueOr(fields, name, ""); !v.empty()) {
+      out += std::string("  ") + name + ": " + v + "\n";
+    }
+  }
+  return out.empty() ? "  (no destination fields)\n" : out;
+}
+
+// Whether two `headers` fields hold the same headers, compared parsed as the daemon does.
+bool sameHeaders(const std::string& a, const std::string& b) {
+  auto pa = registry::boundFieldsOf({{"headers", a}});
+  auto pb = registry::boundFieldsOf({{"headers", b}});
+  return a == b || (pa && pb && pa->headers == pb->headers);
+}
+
+// Puts back the sealed value of every bound field that this edit does not set: whoever can write
+// to Redis may have changed them, and re-sealing must not bless that. Says what it restores.
+void restoreSealed(registry::RecordFields& fields, const auth::BoundFields& sealed,
+                   const Options& o) {
+  for (const char* name : auth::kBoundFieldNames) {
+    if (setsField(o, name)) {
+      continue;
+    }
+    std::optional<std::string> want;
+    if (std::string_view(name) == "headers") {
+      if (sealed.headers) {
+        want = registry::headersJson(*sealed.headers);
+      }
+    } else if (auto it = sealed.values.find(name); it != sealed.values.end()) {
+      want = it->second;
+    }
+    const std::string have = valueOr(fields, name, "");
+    if ((!want && have.empty()) ||
+        (want && !have.empty() &&
+         (std::string_view(name) == "headers" ? sameHeaders(*want, have) : *want == have))) {
+      continue;
+    }
+    std::fprintf(stderr, "%s: restoring the sealed value %s (the record in Redis said %s)\n", name,
+                 want ? want->c_str() : "(none)", have.empty() ? "(none)" : have.c_str());
+    if (want) {
+      fields[name] = *want;
+    } else {
+      fields.erase(name);
+    }
+  }
+}
+
+// Adds a token_url found by discovery when the record is oauth2 without one (or --rediscover).
+Outcome<void> discoverWhenNeeded(const Context& ctx, const std::string& id, const Options& o,
+                                 registry::RecordFields& fields) {
+  const bool oauth2 = valueOr(fields, "auth_type", "none") == "oauth2";
+  if (!oauth2 || o.has("--token-url") || (!o.rediscover && fields.count("token_url") != 0)) {
+    if (o.rediscover) {
+      return usageError(
+          "--rediscover is for records with auth_type oauth2 (and without --token-url)");
+    }
+    return {};
+  }
+  auto found = discoverTokenEndpoint(ctx, id, fields);
+  if (!found) {
+    return found.error();
+  }
+  fields["token_url"] = std::move(found.value());
+  return {};
+}
+
+}  // namespace
+
+Outcome<Exit> add(const Context& ctx, const Options& o) {
+  // Every argument is checked before anything is written.
+  auto id = onlyArgument(o, "add", "server ID");
+  if (!id) {
+    return id.error();
+  }
+  if (!o.has("--url")) {
+    return usageError("add needs --url http(s)://...");
+  }
+  auto a = authFromOptions(o, std::cin);
+  if (!a) {
+    return a.error();
+  }
+  registry::RecordFields fields = {{"auth_type", a->type}, {"enabled", "true"}};
+  if (a->type == "oauth2") {
+    fields["oauth2_flow"] = "client_credentials";
+  }
+  if (auto r = applyFieldOptions(o, fields); !r) {
+    return r.error();
+  }
+  if (a->type != "oauth2") {
+    fields.erase("oauth2_flow");
+  }
+  fields["updated_at"] = nowRfc3339();
+  if (auto r = discoverWhenNeeded(ctx, *id, o, fields); !r) {
+    return r.error();
+  }
+  if (auto r = sealAndCheck(ctx, *id, fields, a->creds, a->type != "none"); !r) {
+    return r.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  if (auto r = c->transaction(registry::putRecord(ctx.keys, *id, fields)); !r) {
+    return failure("Redis: " + r.error().message);
+  }
+  return upsertAndReport(ctx, *id, o);
+}
+
+Outcome<Exit> edit(const Context& ctx, const Options& o) {
+  auto id = onlyArgument(o, "edit", "server ID");
+  if (!id) {
+    return id.error();
+  }
+  if (auto wait = waitOf(o); !wait) {
+    return wait.error();
+  }
+  auto given = secretsFromOptions(o, std::cin);
+  if (!given) {
+    return given.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  auto read = readRecord(*c, ctx, *id);
+  if (!read) {
+    return read.error();
+  }
+  registry::RecordFields fields = std::move(read.value());
+  if (fields.empty()) {
+    return usageError("no record " + ctx.keys.server(*id) + " in Redis (register it with add)");
+  }
+  auth::Credentials stored;
+  int version = 0;
+  const std::string readBlob = valueOr(fields, "credentials", "");
+  if (!readBlob.empty()) {
+    auto ring = ctx.keyRing("the record's credentials");
+    if (!ring) {
+      return ring.error();
+    }
+    auto opened = registry::openRecordCredentials(*id, fields, **ring, &version);
+    if (!opened) {
+      return failure("record " + *id + ": " + opened.error().message);
+    }
+    stored = std::move(opened.value());
+  }
+  const registry::RecordFields before = fields;
+  if (stored.bound) {
+    restoreSealed(fields, *stored.bound, o);
+  } else if (!readBlob.empty()) {
+    // A v1 blob binds nothing: whoever can write to Redis may have changed these already.
+    std::fprintf(stderr, "%s: v%d credentials, not bound to a destination; the record says:\n%s",
+                 id->c_str(), version, describeBound(fields).c_str());
+    if (!o.yes && !confirm("Seal " + *id + "'s credentials to these (and the options given)?")) {
+      return failure(*id + ": left as it is");
+    }
+  }
+  if (auto r = applyFieldOptions(o, fields); !r) {
+    return r.error();
+  }
+  fields["updated_at"] = nowRfc3339();
+  if (auto r = discoverWhenNeeded(ctx, *id, o, fields); !r) {
+    return r.error();
+  }
+  mergeSecrets(stored, std::move(given.value()));
+  const bool authNone = valueOr(fields, "auth_type", "none") == "none";
+  if (authNone) {
+    stored = auth::Credentials{};  // no auth: the old secrets are dropped, not kept sealed
+  }
+  for (const char* f : auth::kBoundFieldNames) {
+    const std::string was = valueOr(before, f, "(none)");
+    const std::string now = valueOr(fields, f, "(none)");
+    if (was != now) {
+      std::fprintf(stderr, "%s: %s -> %s\n", f, was.c_str(), now.c_str());
+    }
+  }
+  if (auto r = sealAndCheck(ctx, *id, fields, stored, !authNone && hasSecrets(stored)); !r) {
+    return r.error();
+  }
+  // Written only over the blob that was read: a blob written meanwhile (a rotated refresh token,
+  // a login, another edit) is never overwritten.
+  auto written = query(*c, registry::putRecordIfUnchanged(ctx.keys, *id, fields, readBlob));
+  if (!written) {
+    return written.error();
+  }
+  if (written->type != redis::Reply::Type::kInteger || written->integer != 1) {
+    return failure("the record of " + *id +
+                   " changed while it was being edited (a rotated token or another edit); "
+                   "nothing was written, run the edit again");
+  }
+  return upsertAndReport(ctx, *id, o);
+}
+
+namespace {
+
+struct ResealOutcome {
+  enum class Kind { kResealed, kSkipped, kFailed } kind;
+  std::string why;
+};
+
+// Re-seals one record's credentials with the active key, bound to its clear fields, after the
+// operator confirmed them (or --yes). Written only over the blob that was read.
+Outcome<ResealOutcome> resealOne(const Context& ctx, redis::SyncClient& c, const std::string& id,
+                                 bool yes) {
+  using Kind = ResealOutcome::Kind;
+  const auth::KeyRing& keys = ctx.cfg->keys;
+  auto read = readRecord(c, ctx, id);
+  if (!read) {
+    return read.error();
+  }
+  registry::RecordFields fields = std::move(read.value());
+  const std::string old = valueOr(fields, "credentials", "");
+  if (old.empty()) {
+    return ResealOutcome{Kind::kSkipped, "no credentials, nothing to re-seal"};
+  }
+  int version = 0;
+  auto creds = registry::openRecordCredentials(id, fields, keys, &version);
+  if (!creds) {
+    return ResealOutcome{Kind::kFailed, creds.error().message};
+  }
+  if (creds->bound) {
+    // A v2 record whose clear fields differ from its sealed copy is not re-sealed here: edit
+    // restores the sealed values (or sets new ones the operator names).
+    registry::ServerSpec check =
+        registry::parseRecord(id, fields, ctx.defaults(), keys, registry::RecordOptions{true});
+    if (check.invalidReason.find("differ") != std::string::npos) {
+      return ResealOutcome{Kind::kFailed, check.invalidReason};
+    }
+  }
+  // A v1 record may already have been tampered with: whoever confirms vouches for these.
+  std::fprintf(stderr, "%s: v%d, sealed with key %s; its destination:\n%s", id.c_str(), version,
+               sealedKeyId(old).c_str(), describeBound(fields).c_str());
+  if (!yes && !confirm("Re-seal " + id + " bound to these?")) {
+    return ResealOutcome{Kind::kSkipped, "left as it is"};
+  }
+  fields.erase("credentials");
+  auto sealed = registry::sealRecord(id, fields, std::move(creds.value()), keys);
+  if (!sealed) {
+    return ResealOutcome{Kind::kFailed, sealed.error().message};
+  }
+  auto r = query(c, registry::replaceCredentials(ctx.keys, id, old, sealed.value()));
+  if (!r) {
+    return r.error();
+  }
+  if (r->type != redis::Reply::Type::kInteger || r->integer != 1) {
+    return ResealOutcome{Kind::kFailed, "the record changed while re-sealing; run reseal again"};
+  }
+  if (auto told = query(c, {"XADD", ctx.keys.commands(), "MAXLEN", "~", "10000", "*", "op",
+                            "upsert", "server_id", id});
+      !told) {
+    return told.error();
+  }
+  return ResealOutcome{Kind::kResealed, "re-sealed with key " + keys.activeId()};
+}
+
+}  // namespace
+
+Outcome<Exit> reseal(const Context& ctx, const Options& o) {
+  auto only = idOrAll(o, "reseal");
+  if (!only) {
+    return only.error();
+  }
+  if (auto ring = ctx.keyRing("reseal"); !ring) {
+    return ring.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  std::vector<std::string> ids = {*only};
+  if (o.all) {
+    auto members = query(*c, {"SMEMBERS", ctx.keys.servers()});
+    if (!members) {
+      return members.error();
+    }
+    ids.clear();
+    for (const auto& e : members->elements) {
+      if (registry::isServerId(e.str)) {
+        ids.push_back(e.str);
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+  }
+  size_t counts[3] = {0, 0, 0};
+  std::string json;
+  for (const auto& id : ids) {
+    auto one = resealOne(ctx, *c, id, o.yes);
+    if (!one) {
+      return one.error();
+    }
+    ++counts[static_cast<int>(one->kind)];
+    static const char* const kNames[] = {"resealed", "skipped", "failed"};
+    const char* kind = kNames[static_cast<int>(one->kind)];
+    if (o.json) {
+      json += std::string(json.empty() ? "" : ",") + "{\"server_id\":" + json::quote(id) +
+              ",\"result\":\"" + kind + "\",\"detail\":" + json::quote(one->why) + "}";
+    } else {
+      std::printf("%s: %s\n", id.c_str(), one->why.c_str());
+    }
+  }
+  if (o.json) {
+    std::printf("{\"servers\":[%s],\"resealed\":%zu,\"skipped\":%zu,\"failed\":%zu}\n",
+                json.c_str(), counts[0], counts[1], counts[2]);
+  } else {
+    std::printf("%zu re-sealed, %zu skipped, %zu failed\n", counts[0], counts[1], counts[2]);
+  }
+  return counts[2] == 0 ? Exit::kOk : Exit::kFailed;
+}
+
+Outcome<Exit> remove(const Context& ctx, const Options& o) {
+  auto id = onlyArgument(o, "remove", "server ID");
+  if (!id) {
+    return id.error();
+  }
+  auto wait = waitOf(o);
+  if (!wait) {
+    return wait.error();
+  }
+  auto answers = sendAndWait(ctx, {"op", "remove", "server_id", *id}, 1, *wait);
+  if (!answers) {
+    return answers.error();
+  }
+  return reportAnswers(*answers, 1, o.json);
+}
+
+}  // namespace mcphd::ctl

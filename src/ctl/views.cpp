@@ -1,0 +1,232 @@
+#include "ctl/views.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "auth/key_ring.hpp"
+#include "common/json_writer.hpp"
+
+namespace mcphd::ctl {
+namespace {
+
+constexpr size_t kMaxErrorColumn = 100;
+
+struct Parsed {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  bool ok = false;
+  explicit Parsed(std::string_view s) {
+    ok = parser.parse(s.data(), s.size()).get(root) == simdjson::SUCCESS;
+  }
+};
+
+// Field `key` of an object as text ("" when absent or null; JSON for anything but a string).
+std::string field(simdjson::dom::element e, const char* key) {
+  simdjson::dom::element v;
+  if (e[key].get(v) != simdjson::SUCCESS || v.is_null()) {
+    return "";
+  }
+  if (v.is_string()) {
+    return std::string(std::string_view(v));
+  }
+  return simdjson::minify(v);
+}
+
+// "kind: message" of a snapshot's or message's `error`, "" when it has none.
+std::string errorText(simdjson::dom::element e) {
+  simdjson::dom::element err;
+  if (e["error"].get(err) != simdjson::SUCCESS || err.is_null()) {
+    return "";
+  }
+  return field(err, "kind") + ": " + field(err, "message");
+}
+
+std::string formatted(const char* format, auto... args) {
+  const int n = std::snprintf(nullptr, 0, format, args...);
+  std::string out(static_cast<size_t>(std::max(n, 0)), '\0');
+  std::snprintf(out.data(), out.size() + 1, format, args...);
+  return out;
+}
+
+std::string oneLine(std::string s, size_t max) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  return s.substr(0, max);
+}
+
+}  // namespace
+
+std::string asJson(std::string_view text) {
+  Parsed p(text);
+  return p.ok ? simdjson::minify(p.root) : json::quote(text);
+}
+
+std::string sealedKeyId(std::string_view blob) {
+  if (blob.size() < 4 || (blob.substr(0, 3) != "v1." && blob.substr(0, 3) != "v2.")) {
+    return "?";
+  }
+  std::string_view id = blob.substr(3, blob.find('.', 3) - 3);
+  return auth::isKeyId(id) ? std::string(id) : "?";
+}
+
+std::string messageLine(std::string_view payload) {
+  Parsed p(payload);
+  if (!p.ok) {
+    return std::string(payload);
+  }
+  const std::string type = field(p.root, "type");
+  const std::string id = field(p.root, "server_id");
+  if (type == "health") {
+    std::string line = field(p.root, "checked_at") + "  " + id + "  " + field(p.root, "status");
+    if (field(p.root, "changed") == "true") {
+      line += " (was " + field(p.root, "previous_status") + ")";
+    }
+    line += "  " + field(p.root["latency_ms"], "total") + " ms";
+    if (std::string tools = field(p.root, "tool_count"); !tools.empty()) {
+      line += "  " + tools + " tools";
+    }
+    if (std::string err = errorText(p.root); !err.empty()) {
+      line += "  " + err;
+    }
+    return line;
+  }
+  if (type == "tools") {
+    return field(p.root, "discovered_at") + "  " + id + "  tools: +" + field(p.root, "added") +
+           " -" + field(p.root, "removed") + " ~" + field(p.root, "changed");
+  }
+  if (type == "removed") {
+    return field(p.root, "removed_at") + "  " + id + "  removed";
+  }
+  if (type == "command_error") {
+    return field(p.root, "at") + "  command " + field(p.root, "command_id") +
+           " failed: " + field(p.root, "error");
+  }
+  if (type == "command_done") {
+    return field(p.root, "at") + "  command " + field(p.root, "command_id") +
+           " done: " + field(p.root, "servers") + " servers";
+  }
+  return std::string(payload);
+}
+
+std::string ago(std::string_view rfc3339, std::time_t now) {
+  if (rfc3339.size() < 19) {
+    return "-";
+  }
+  struct tm tm {};
+  const std::string head(rfc3339.substr(0, 19));
+  if (strptime(head.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+    return std::string(rfc3339);
+  }
+  const long secs = std::max(0L, static_cast<long>(now - timegm(&tm)));
+  if (secs < 120) {
+    return std::to_string(secs) + "s ago";
+  }
+  if (secs < 7200) {
+    return std::to_string(secs / 60) + "m ago";
+  }
+  return std::to_string(secs / 3600) + "h ago";
+}
+
+std::string listTable(const ServerRows& rows, std::time_t now) {
+  const char* format = "%-24s %-10s %-9s %-10s %9s %6s  %s\n";
+  std::string out =
+      formatted(format, "ID", "STATUS", "SINCE", "CHECKED", "LATENCY", "TOOLS", "ERROR");
+  for (const auto& [id, row] : rows) {
+    Parsed p(row.snapshot);
+    if (!p.ok) {
+      out += formatted(format, id.c_str(), "unknown", "-", "-", "-", "-",
+                       row.snapshot.empty() ? "" : "(status is not JSON)");
+      continue;
+    }
+    const std::string tools = field(p.root, "tool_count");
+    out += formatted(format, id.c_str(), field(p.root, "status").c_str(),
+                     ago(field(p.root, "status_since"), now).c_str(),
+                     ago(field(p.root, "checked_at"), now).c_str(),
+                     (field(p.root["latency_ms"], "total") + "ms").c_str(),
+                     tools.empty() ? "-" : tools.c_str(),
+                     oneLine(errorText(p.root), kMaxErrorColumn).c_str());
+  }
+  return out;
+}
+
+std::string listJson(const ServerRows& rows) {
+  std::string out = "[";
+  for (const auto& [id, row] : rows) {
+    if (out.size() > 1) {
+      out += ',';
+    }
+    out += "{\"server_id\":" + json::quote(id) +
+           ",\"registered\":" + (row.registered ? "true" : "false") +
+           ",\"status\":" + (row.snapshot.empty() ? "null" : asJson(row.snapshot)) + "}";
+  }
+  return out + "]";
+}
+
+std::string showText(const ServerView& v) {
+  std::string out;
+  if (v.record.empty()) {
+    out += "record: none in Redis (a config-file server, or not registered)\n";
+  } else {
+    out += "record " + v.recordKey + ":\n";
+    for (const auto& [name, value] : v.record) {
+      const std::string shown = name == "credentials"
+                                    ? "<encrypted, key " + sealedKeyId(value) + ", " +
+                                          std::to_string(value.size()) + " bytes>"
+                                    : value;
+      out += formatted("  %-28s %s\n", name.c_str(), shown.c_str());
+    }
+  }
+  out += "status: " + v.snapshot.value_or("none yet") + "\n";
+  if (v.tools) {
+    Parsed p(*v.tools);
+    simdjson::dom::array arr;
+    if (p.ok && p.root["tools"].get_array().get(arr) == simdjson::SUCCESS) {
+      out += "tools (" + std::to_string(arr.size()) + "):";
+      for (auto t : arr) {
+        out += " " + field(t, "name");
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string showJson(const ServerView& v) {
+  std::string out = "{\"server_id\":" + json::quote(v.id) + ",\"record\":";
+  if (v.record.empty()) {
+    out += "null";
+  } else {
+    out += '{';
+    for (const auto& [name, value] : v.record) {
+      if (out.back() != '{') {
+        out += ',';
+      }
+      out += json::quote(name) + ':';
+      out += name == "credentials" ? "{\"key_id\":" + json::quote(sealedKeyId(value)) +
+                                         ",\"bytes\":" + std::to_string(value.size()) + "}"
+                                   : json::quote(value);
+    }
+    out += '}';
+  }
+  out += ",\"status\":" + (v.snapshot ? asJson(*v.snapshot) : "null");
+  out += ",\"tools\":" + (v.tools ? asJson(*v.tools) : "null");
+  return out + "}";
+}
+
+Outcome<std::string> toolsTable(std::string_view toolsJson) {
+  Parsed p(toolsJson);
+  simdjson::dom::array arr;
+  if (!p.ok || p.root["tools"].get_array().get(arr) != simdjson::SUCCESS) {
+    return failure("the stored tool list is not valid");
+  }
+  std::string out;
+  for (auto t : arr) {
+    out += formatted("%-40s %s\n", field(t, "name").c_str(),
+                     oneLine(field(t, "description"), kMaxErrorColumn).c_str());
+  }
+  return out;
+}
+
+}  // namespace mcphd::ctl

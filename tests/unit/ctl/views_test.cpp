@@ -1,0 +1,98 @@
+#include "ctl/views.hpp"
+
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+
+using namespace mcphd::ctl;
+
+namespace {
+
+// 2026-11-26T15:00:00Z
+constexpr std::time_t kNow = 1795705200;
+
+bool validJson(const std::string& s) {
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  return p.parse(s).get(e) == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+TEST_CASE("ctl views: one line per published message, whatever its type") {
+  CHECK(messageLine(R"({"type":"health","server_id":"ev","checked_at":"T","status":"unhealthy",)"
+                    R"("changed":true,"previous_status":"healthy","latency_ms":{"total":12.5},)"
+                    R"("tool_count":null,"error":{"kind":"connect","message":"refused"}})") ==
+        "T  ev  unhealthy (was healthy)  12.5 ms  connect: refused");
+  CHECK(messageLine(R"({"type":"health","server_id":"ev","checked_at":"T","status":"healthy",)"
+                    R"("changed":false,"latency_ms":{"total":3},"tool_count":13,"error":null})") ==
+        "T  ev  healthy  3 ms  13 tools");
+  CHECK(messageLine(R"({"type":"removed","server_id":"ev","removed_at":"T"})") == "T  ev  removed");
+  CHECK(messageLine(R"({"type":"tools","server_id":"ev","discovered_at":"T","added":["a"],)"
+                    R"("removed":[],"changed":[]})") == R"(T  ev  tools: +["a"] -[] ~[])");
+  CHECK(messageLine(R"({"type":"command_error","command_id":"1-0","error":"unknown server 'x'",)"
+                    R"("at":"T"})") == "T  command 1-0 failed: unknown server 'x'");
+  CHECK(messageLine("not json") == "not json");
+  CHECK(messageLine(R"({"type":"future"})") == R"({"type":"future"})");
+}
+
+TEST_CASE("ctl views: ago counts seconds, minutes and hours, and keeps a bad time readable") {
+  CHECK(ago("2026-11-26T14:59:30.000Z", kNow) == "30s ago");
+  CHECK(ago("2026-11-26T14:50:00.000Z", kNow) == "10m ago");
+  CHECK(ago("2026-11-26T10:00:00.000Z", kNow) == "5h ago");
+  CHECK(ago("2026-11-26T15:00:10.000Z", kNow) == "0s ago");  // a clock ahead of ours
+  CHECK(ago("", kNow) == "-");
+  CHECK(ago("yesterday-ish at noon", kNow) == "yesterday-ish at noon");
+}
+
+TEST_CASE("ctl views: list shows every server, and its JSON stays JSON whatever Redis holds") {
+  ServerRows rows;
+  rows["a"] = {true, R"({"status":"healthy","status_since":"2026-11-26T14:00:00.000Z",)"
+                     R"("checked_at":"2026-11-26T14:59:50.000Z","latency_ms":{"total":7},)"
+                     R"("tool_count":2,"error":null})"};
+  rows["b"] = {true, ""};                 // registered, not checked yet
+  rows["c"] = {false, "{not json\n\"x"};  // written by someone else
+  const std::string table = listTable(rows, kNow);
+  CHECK(table.find("a                        healthy    60m ago   10s ago          7ms      2") !=
+        std::string::npos);
+  CHECK(table.find("b                        unknown") != std::string::npos);
+  CHECK(table.find("(status is not JSON)") != std::string::npos);
+  const std::string json = listJson(rows);
+  CHECK(validJson(json));
+  CHECK(json.find(R"({"server_id":"b","registered":true,"status":null})") != std::string::npos);
+  CHECK(json.find(R"({"server_id":"c","registered":false,"status":"{not json\n\"x"})") !=
+        std::string::npos);
+}
+
+TEST_CASE("ctl views: show redacts the credentials to their key id and size") {
+  ServerView v;
+  v.id = "inv";
+  v.recordKey = "mcp:server:inv";
+  v.record = {{"url", "http://x/mcp"}, {"credentials", "v2.k1.QUJDREVG"}};
+  v.snapshot = R"({"status":"healthy"})";
+  const std::string text = showText(v);
+  CHECK(text.find("<encrypted, key k1, 14 bytes>") != std::string::npos);
+  CHECK(text.find("QUJDREVG") == std::string::npos);
+  const std::string json = showJson(v);
+  CHECK(validJson(json));
+  CHECK(json == R"({"server_id":"inv","record":{"url":"http://x/mcp","credentials":{"key_id":"k1",)"
+                R"("bytes":14}},"status":{"status":"healthy"},"tools":null})");
+  v.record = {{"credentials", "garbage.with.dots"}};
+  CHECK(showJson(v).find(R"({"key_id":"?","bytes":17})") != std::string::npos);
+  ServerView none;
+  none.id = "cfg";
+  CHECK(showJson(none) == R"({"server_id":"cfg","record":null,"status":null,"tools":null})");
+  CHECK(showText(none).find("record: none in Redis") == 0);
+}
+
+TEST_CASE("ctl views: a tool list that is not one is refused, not printed half") {
+  auto table = toolsTable(R"({"tools":[{"name":"echo","description":"says\nit back"}]})");
+  REQUIRE(table.ok());
+  CHECK(table.value().find("echo") == 0);
+  CHECK(table.value().find("says it back") != std::string::npos);
+  CHECK(toolsTable(R"({"tools":7})").error().message == "the stored tool list is not valid");
+  CHECK(sealedKeyId("v2.k1.abc") == "k1");
+  CHECK(sealedKeyId("v9.k1.abc") == "?");
+  CHECK(asJson("[1, 2]") == "[1,2]");
+  CHECK(asJson("x\"y") == R"("x\"y")");
+}
