@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Drives a running mcp-healthd through Redis for scripts/bench.sh and measures it.
 
-  drive.py checkall --redis PORT --pid PID --servers N [--rounds R]
+  drive.py checkall --redis PORT --pid PID --servers N [--rounds R] [--healthz PORT]
       R times: XADD check * and wait for the N answers; prints checks/s and the daemon's CPU
-      per check.
+      per check; with --healthz (a daemon built with MCPHD_COUNT_ALLOCATIONS, metrics.listen on
+      that port), also its allocations (operator new calls) per check.
   drive.py upsert --redis PORT --samples K --url-base URL
       registers K servers in Redis one at a time; for each, the time from XADD upsert to the
       published result that answers it; prints p50/p99 in ms.
@@ -18,6 +19,7 @@ import os
 import socket
 import sys
 import time
+import urllib.request
 
 
 class Redis:
@@ -89,10 +91,17 @@ def answers(sub, command_ids, want, timeout):
     return got
 
 
+def allocations(port):
+    """The daemon's operator new calls so far (a counting build's /healthz)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=10) as f:
+        return json.loads(f.read())["allocations"]
+
+
 def checkall(a):
     r = Redis(a.redis)
     sub = Redis(a.redis)
     sub.call("SUBSCRIBE", "mcp:health")
+    allocs0 = allocations(a.healthz) if a.healthz else None
     cpu0 = cpu_seconds(a.pid)
     t0 = time.monotonic()
     got = 0
@@ -102,8 +111,12 @@ def checkall(a):
         got += answers(sub, [cid], a.servers, a.timeout)
     wall = time.monotonic() - t0
     cpu = cpu_seconds(a.pid) - cpu0
-    print(json.dumps({"checks": got, "wall_s": round(wall, 3), "checks_per_s": round(got / wall, 1),
-                      "cpu_s": round(cpu, 3), "cpu_us_per_check": round(cpu * 1e6 / max(got, 1), 1)}))
+    out = {"checks": got, "wall_s": round(wall, 3), "checks_per_s": round(got / wall, 1),
+           "cpu_s": round(cpu, 3), "cpu_us_per_check": round(cpu * 1e6 / max(got, 1), 1)}
+    if a.healthz:
+        # Includes the commands and the /healthz request that frame the rounds: a handful in all.
+        out["allocations_per_check"] = round((allocations(a.healthz) - allocs0) / max(got, 1), 1)
+    print(json.dumps(out))
     return 0 if got == a.servers * a.rounds else 1
 
 
@@ -170,6 +183,7 @@ def main():
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--healthz", type=int, help="metrics.listen port of a counting build")
     p.add_argument("--interval", type=float, default=30, help="the servers' interval, seconds")
     a = p.parse_args()
     return {"checkall": checkall, "upsert": upsert, "steady": steady}[a.what](a)

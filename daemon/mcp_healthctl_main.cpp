@@ -1,6 +1,7 @@
 // mcp-healthctl: registers servers in Redis with encrypted credentials, shows their status,
 // triggers checks and probes a URL one-off. main() reads the global options and runs one command
 // of src/ctl; only here does a failure become a message on stderr and an exit status.
+#include <curl/curl.h>
 #include <signal.h>
 #include <sodium.h>
 
@@ -12,6 +13,7 @@
 
 #include "common/log.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/views.hpp"
 
 namespace {
 
@@ -71,6 +73,10 @@ ctl::Outcome<Exit> run(std::vector<std::string> args) {
   if (args.empty()) {
     return ctl::usageError("missing COMMAND");
   }
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::fputs(kHelp, stdout);
+    return Exit::kOk;
+  }
   const std::string name = args[0];
   args.erase(args.begin());
   for (const Entry& command : kCommands) {
@@ -99,15 +105,17 @@ int main(int argc, char** argv) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  if (sodium_init() < 0) {
-    std::fprintf(stderr, "mcp-healthctl: libsodium failed to initialise\n");
+  if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    std::fprintf(stderr, "mcp-healthctl: libsodium or libcurl failed to initialise\n");
     return static_cast<int>(Exit::kSoftware);
   }
   mcphd::log::setLevel(mcphd::log::Level::kWarning);
   auto outcome = run(std::move(args));
+  curl_global_cleanup();
   if (!outcome) {
+    // A message may quote what Redis holds: escaped, like every view.
     const ctl::Failure& f = outcome.error();
-    std::fprintf(stderr, "mcp-healthctl: %s\n%s", f.message.c_str(),
+    std::fprintf(stderr, "mcp-healthctl: %s\n%s", ctl::printable(f.message).c_str(),
                  f.exit == Exit::kUsage ? "(see mcp-healthctl --help)\n" : "");
     return static_cast<int>(f.exit);
   }

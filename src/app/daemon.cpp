@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/allocation_count.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "mcp/stdio_transport.hpp"
@@ -282,6 +283,7 @@ http::ServerResponse Daemon::serve(const std::string& path) {
 
 std::string Daemon::healthzJson(int* status) const {
   // Answering at all shows the loop runs; the last watchdog tick says how late it ran.
+  const std::optional<uint64_t> allocations = allocationCount();  // read before this allocates
   const int64_t lagMs = monitor_.lastLagMs();
   const bool redisUp = redis_.ready();
   const bool loopOk = lagMs < 5000;
@@ -296,7 +298,8 @@ std::string Daemon::healthzJson(int* status) const {
          "\",\"redis\":\"" + (redisUp ? "connected" : "not connected") +
          "\",\"loop_lag_ms\":" + std::to_string(lagMs) +
          ",\"servers\":" + std::to_string(scheduler_.servers()) +
-         (why.empty() ? "" : ",\"reason\":" + json::quote(why)) + "}\n";
+         (why.empty() ? "" : ",\"reason\":" + json::quote(why)) +
+         (allocations ? ",\"allocations\":" + std::to_string(*allocations) : "") + "}\n";
 }
 
 }  // namespace mcphd::app

@@ -1,6 +1,5 @@
 #include "ctl/discovery.hpp"
 
-#include <curl/curl.h>
 #include <simdjson.h>
 
 #include <cstdio>
@@ -43,16 +42,21 @@ std::vector<std::pair<std::string, std::string>> recordHeaders(
 
 Outcome<std::string> discoverTokenEndpoint(const Context& ctx, const std::string& id,
                                            const registry::RecordFields& fields) {
+  auto url = fields.find("url");
+  if (url == fields.end() || url->second.empty()) {
+    return usageError("record " + id + " has no url to discover its OAuth server from");
+  }
   registry::ServerSpec spec = ctx.defaults();
   spec.id = id;
-  spec.url = fields.at("url");
+  spec.url = url->second;
   spec.auth = registry::AuthSpec{};
   spec.auth.type = registry::AuthType::kOAuth2;
-  spec.headers = recordHeaders(fields);
+  if (fields.count("headers") != 0) {
+    spec.headers = recordHeaders(fields);  // as the daemon: the record's, else the defaults'
+  }
   std::string found;
   std::string issuer;
   std::string why = "no token endpoint found";
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   {
     loop::UvLoop loop;
     {
@@ -69,8 +73,8 @@ Outcome<std::string> discoverTokenEndpoint(const Context& ctx, const std::string
       }
       req.headers.push_back("Content-Type: application/json");
       req.headers.push_back("Accept: application/json, text/event-stream");
-      req.body =
-          mcp::encodeRequest(1, "initialize", mcp::initializeParams(mcp::kOfferedProtocolVersion));
+      req.body = mcp::encodeRequest(
+          1, "initialize", mcp::initializeParams(mcp::kOfferedProtocolVersion, "mcp-healthctl"));
       req.timeoutMs = spec.timeoutMs;
       req.connectTimeoutMs = spec.connectTimeoutMs;
       req.maxBody = kMaxAnswer;
@@ -96,7 +100,6 @@ Outcome<std::string> discoverTokenEndpoint(const Context& ctx, const std::string
     }
     (void)loop.close();
   }
-  curl_global_cleanup();
   if (found.empty()) {
     return failure("OAuth discovery for " + spec.url + " failed: " + why +
                    " (give --token-url to name the token endpoint yourself)");

@@ -3,7 +3,9 @@
 #include <simdjson.h>
 
 #include <cstdio>
+#include <iostream>
 
+#include "auth/credentials.hpp"
 #include "ctl/views.hpp"
 
 namespace mcphd::ctl {
@@ -97,12 +99,14 @@ Outcome<Answers> sendAndWait(const Context& ctx, const std::vector<std::string>&
   return out;
 }
 
-Outcome<Exit> reportAnswers(const Answers& answers, size_t expected, bool json) {
+Outcome<Exit> reportAnswers(const Answers& answers, size_t expected, bool json, Success success) {
   bool healthy = true;
   for (const auto& m : answers.messages) {
-    std::printf("%s\n", json ? m.c_str() : messageLine(m).c_str());
+    std::printf("%s\n", json ? asJson(m).c_str() : messageLine(m).c_str());
     const Message inspected = inspect(m, answers.commandId);
-    healthy = healthy && (inspected.status == "healthy" || inspected.type == "removed");
+    // A server removed while a check waited answers the check with its removal: not healthy.
+    healthy = healthy && (success == Success::kRemoved ? inspected.type == "removed"
+                                                       : inspected.status == "healthy");
   }
   if (answers.messages.size() < expected) {
     return failure("no answer in time (is mcp-healthd running against this Redis?)");
@@ -124,6 +128,28 @@ Outcome<registry::RecordFields> readRecord(redis::SyncClient& c, const Context& 
     f[r->elements[i].str] = r->elements[i + 1].str;
   }
   return f;
+}
+
+bool confirm(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  std::string line;
+  return std::getline(std::cin, line) && (line == "y" || line == "Y" || line == "yes");
+}
+
+std::string valueOr(const registry::RecordFields& fields, const char* name, const char* none) {
+  auto it = fields.find(name);
+  return it == fields.end() || it->second.empty() ? none : it->second;
+}
+
+std::string describeBound(const registry::RecordFields& fields) {
+  std::string out;
+  for (const char* name : auth::kBoundFieldNames) {
+    if (std::string v = valueOr(fields, name, ""); !v.empty()) {
+      out += std::string("  ") + name + ": " + printable(v) + "\n";
+    }
+  }
+  return out.empty() ? "  (no destination fields)\n" : out;
 }
 
 }  // namespace mcphd::ctl

@@ -23,12 +23,23 @@ struct Answers {
 Outcome<Answers> sendAndWait(const Context& ctx, const std::vector<std::string>& fields,
                              size_t expected, std::chrono::milliseconds wait);
 
+// What a command waits for: a health message saying healthy, or the server's removal.
+enum class Success { kHealthy, kRemoved };
+
 // Prints the answers (one line each, or their JSON) and says how the command ends: kOk when at
-// least `expected` arrived and all are healthy; a failure when none came in time.
-Outcome<Exit> reportAnswers(const Answers& answers, size_t expected, bool json);
+// least `expected` arrived and each is a `success`; a failure when they did not come in time.
+Outcome<Exit> reportAnswers(const Answers& answers, size_t expected, bool json, Success success);
 
 // The record of server `id` (empty when there is none).
 Outcome<registry::RecordFields> readRecord(redis::SyncClient& c, const Context& ctx,
                                            const std::string& id);
+
+// Field `name` of a record, `none` when absent or empty.
+std::string valueOr(const registry::RecordFields& fields, const char* name, const char* none);
+// The bound fields of a record (where its secrets may go) as "  name: value" lines, escaped, for
+// the operator to check before sealing.
+std::string describeBound(const registry::RecordFields& fields);
+// Asks `question` on the terminal (stderr, stdin); true for "y" or "yes".
+bool confirm(const std::string& question);
 
 }  // namespace mcphd::ctl

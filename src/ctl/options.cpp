@@ -1,9 +1,11 @@
 #include "ctl/options.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "common/file.hpp"
@@ -194,10 +196,20 @@ Outcome<std::string> onlyArgument(const Options& o, const std::string& command,
   if (o.positional.size() != 1) {
     return usageError(command + " takes one " + what);
   }
-  if (what == "server ID" && !registry::isServerId(o.positional[0])) {
+  return o.positional[0];
+}
+
+namespace {
+Outcome<std::string> validId(Outcome<std::string> id) {
+  if (id && !registry::isServerId(*id)) {
     return usageError("server id must match [A-Za-z0-9._-]{1,128}");
   }
-  return o.positional[0];
+  return id;
+}
+}  // namespace
+
+Outcome<std::string> serverIdArgument(const Options& o, const std::string& command) {
+  return validId(onlyArgument(o, command, "server ID"));
 }
 
 Outcome<std::string> idOrAll(const Options& o, const std::string& command) {
@@ -207,7 +219,7 @@ Outcome<std::string> idOrAll(const Options& o, const std::string& command) {
     }
     return std::string();
   }
-  return onlyArgument(o, command, "server ID or --all");
+  return validId(onlyArgument(o, command, "server ID or --all"));
 }
 
 Outcome<std::chrono::milliseconds> waitOf(const Options& o) {

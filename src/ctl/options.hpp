@@ -33,10 +33,12 @@ struct Options {
 // Refuses unknown options, a valued option without its value, and a secret on the command line.
 Outcome<Options> parseOptions(const std::vector<std::string>& args);
 
-// The one positional argument of `command`, a server id when `what` is "server ID".
+// The one positional argument of `command` (`what` names it in the error).
 Outcome<std::string> onlyArgument(const Options& o, const std::string& command,
                                   const std::string& what);
-// Either one server id or --all (check, reseal): the id, or "" for --all.
+// The one positional argument, a valid server id.
+Outcome<std::string> serverIdArgument(const Options& o, const std::string& command);
+// Either one valid server id or --all (check, reseal): the id, or "" for --all.
 Outcome<std::string> idOrAll(const Options& o, const std::string& command);
 // --wait (default 10 s): how long to wait for the daemon's answer.
 Outcome<std::chrono::milliseconds> waitOf(const Options& o);

@@ -1,5 +1,4 @@
 // probe and keygen: no Redis involved.
-#include <curl/curl.h>
 #include <simdjson.h>
 
 #include <cstdio>
@@ -94,7 +93,6 @@ Outcome<Exit> probe(const Context& ctx, const Options& o) {
   if (!spec) {
     return spec.error();
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   Outcome<Exit> outcome = failure("the probe ended without a result");
   {
     loop::UvLoop loop;
@@ -126,7 +124,6 @@ Outcome<Exit> probe(const Context& ctx, const Options& o) {
       outcome = Failure{Exit::kSoftware, r.error().message};
     }
   }
-  curl_global_cleanup();
   return outcome;
 }
 

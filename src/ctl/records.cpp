@@ -51,16 +51,13 @@ Outcome<void> sealAndCheck(const Context& ctx, const std::string& id,
 }
 
 // After a record was written: asks the daemon to read it and prints its first check.
-Outcome<Exit> upsertAndReport(const Context& ctx, const std::string& id, const Options& o) {
-  auto wait = waitOf(o);
-  if (!wait) {
-    return wait.error();
-  }
-  auto answers = sendAndWait(ctx, {"op", "upsert", "server_id", id}, 1, *wait);
+Outcome<Exit> upsertAndReport(const Context& ctx, const std::string& id,
+                              std::chrono::milliseconds wait, bool json) {
+  auto answers = sendAndWait(ctx, {"op", "upsert", "server_id", id}, 1, wait);
   if (!answers) {
     return answers.error();
   }
-  return reportAnswers(*answers, 1, o.json);
+  return reportAnswers(*answers, 1, json, Success::kHealthy);
 }
 
 // Merges newly given secrets over stored ones: editing never requires re-entering a secret.
@@ -96,30 +93,6 @@ bool hasSecrets(const auth::Credentials& c) {
          !c.password.empty() || !c.headers.empty();
 }
 
-// Asks on the terminal; true for "y" or "yes".
-bool confirm(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N] ", question.c_str());
-  std::fflush(stderr);
-  std::string line;
-  return std::getline(std::cin, line) && (line == "y" || line == "Y" || line == "yes");
-}
-
-std::string valueOr(const registry::RecordFields& fields, const char* name, const char* none) {
-  auto it = fields.find(name);
-  return it == fields.end() || it->second.empty() ? none : it->second;
-}
-
-// The bound fields of a record as "name: value" lines, for people to check.
-std::string describeBound(const registry::RecordFields& fields) {
-  std::string out;
-  for (const char* name : auth::kBoundFieldNames) {
-    if (std::string v = valueOr(fields, name, ""); !v.empty()) {
-      out += std::string("  ") + name + ": " + v + "\n";
-    }
-  }
-  return out.empty() ? "  (no destination fields)\n" : out;
-}
-
 // Whether two `headers` fields hold the same headers, compared parsed as the daemon does.
 bool sameHeaders(const std::string& a, const std::string& b) {
   auto pa = registry::boundFieldsOf({{"headers", a}});
@@ -150,7 +123,8 @@ void restoreSealed(registry::RecordFields& fields, const auth::BoundFields& seal
       continue;
     }
     std::fprintf(stderr, "%s: restoring the sealed value %s (the record in Redis said %s)\n", name,
-                 want ? want->c_str() : "(none)", have.empty() ? "(none)" : have.c_str());
+                 want ? printable(*want).c_str() : "(none)",
+                 have.empty() ? "(none)" : printable(have).c_str());
     if (want) {
       fields[name] = *want;
     } else {
@@ -182,12 +156,17 @@ Outcome<void> discoverWhenNeeded(const Context& ctx, const std::string& id, cons
 
 Outcome<Exit> add(const Context& ctx, const Options& o) {
   // Every argument is checked before anything is written.
-  auto id = onlyArgument(o, "add", "server ID");
+  auto id = serverIdArgument(o, "add");
   if (!id) {
     return id.error();
   }
-  if (!o.has("--url")) {
+  const std::string url = o.get("--url");
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return usageError("add needs --url http(s)://...");
+  }
+  auto wait = waitOf(o);
+  if (!wait) {
+    return wait.error();
   }
   auto a = authFromOptions(o, std::cin);
   if (!a) {
@@ -217,16 +196,21 @@ Outcome<Exit> add(const Context& ctx, const Options& o) {
   if (auto r = c->transaction(registry::putRecord(ctx.keys, *id, fields)); !r) {
     return failure("Redis: " + r.error().message);
   }
-  return upsertAndReport(ctx, *id, o);
+  return upsertAndReport(ctx, *id, *wait, o.json);
 }
 
 Outcome<Exit> edit(const Context& ctx, const Options& o) {
-  auto id = onlyArgument(o, "edit", "server ID");
+  auto id = serverIdArgument(o, "edit");
   if (!id) {
     return id.error();
   }
-  if (auto wait = waitOf(o); !wait) {
+  auto wait = waitOf(o);
+  if (!wait) {
     return wait.error();
+  }
+  // The options are checked before anything is read, asked or written.
+  if (registry::RecordFields scratch; !applyFieldOptions(o, scratch)) {
+    return applyFieldOptions(o, scratch).error();
   }
   auto given = secretsFromOptions(o, std::cin);
   if (!given) {
@@ -285,7 +269,7 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
     const std::string was = valueOr(before, f, "(none)");
     const std::string now = valueOr(fields, f, "(none)");
     if (was != now) {
-      std::fprintf(stderr, "%s: %s -> %s\n", f, was.c_str(), now.c_str());
+      std::fprintf(stderr, "%s: %s -> %s\n", f, printable(was).c_str(), printable(now).c_str());
     }
   }
   if (auto r = sealAndCheck(ctx, *id, fields, stored, !authNone && hasSecrets(stored)); !r) {
@@ -302,127 +286,11 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
                    " changed while it was being edited (a rotated token or another edit); "
                    "nothing was written, run the edit again");
   }
-  return upsertAndReport(ctx, *id, o);
-}
-
-namespace {
-
-struct ResealOutcome {
-  enum class Kind { kResealed, kSkipped, kFailed } kind;
-  std::string why;
-};
-
-// Re-seals one record's credentials with the active key, bound to its clear fields, after the
-// operator confirmed them (or --yes). Written only over the blob that was read.
-Outcome<ResealOutcome> resealOne(const Context& ctx, redis::SyncClient& c, const std::string& id,
-                                 bool yes) {
-  using Kind = ResealOutcome::Kind;
-  const auth::KeyRing& keys = ctx.cfg->keys;
-  auto read = readRecord(c, ctx, id);
-  if (!read) {
-    return read.error();
-  }
-  registry::RecordFields fields = std::move(read.value());
-  const std::string old = valueOr(fields, "credentials", "");
-  if (old.empty()) {
-    return ResealOutcome{Kind::kSkipped, "no credentials, nothing to re-seal"};
-  }
-  int version = 0;
-  auto creds = registry::openRecordCredentials(id, fields, keys, &version);
-  if (!creds) {
-    return ResealOutcome{Kind::kFailed, creds.error().message};
-  }
-  if (creds->bound) {
-    // A v2 record whose clear fields differ from its sealed copy is not re-sealed here: edit
-    // restores the sealed values (or sets new ones the operator names).
-    registry::ServerSpec check =
-        registry::parseRecord(id, fields, ctx.defaults(), keys, registry::RecordOptions{true});
-    if (check.invalidReason.find("differ") != std::string::npos) {
-      return ResealOutcome{Kind::kFailed, check.invalidReason};
-    }
-  }
-  // A v1 record may already have been tampered with: whoever confirms vouches for these.
-  std::fprintf(stderr, "%s: v%d, sealed with key %s; its destination:\n%s", id.c_str(), version,
-               sealedKeyId(old).c_str(), describeBound(fields).c_str());
-  if (!yes && !confirm("Re-seal " + id + " bound to these?")) {
-    return ResealOutcome{Kind::kSkipped, "left as it is"};
-  }
-  fields.erase("credentials");
-  auto sealed = registry::sealRecord(id, fields, std::move(creds.value()), keys);
-  if (!sealed) {
-    return ResealOutcome{Kind::kFailed, sealed.error().message};
-  }
-  auto r = query(c, registry::replaceCredentials(ctx.keys, id, old, sealed.value()));
-  if (!r) {
-    return r.error();
-  }
-  if (r->type != redis::Reply::Type::kInteger || r->integer != 1) {
-    return ResealOutcome{Kind::kFailed, "the record changed while re-sealing; run reseal again"};
-  }
-  if (auto told = query(c, {"XADD", ctx.keys.commands(), "MAXLEN", "~", "10000", "*", "op",
-                            "upsert", "server_id", id});
-      !told) {
-    return told.error();
-  }
-  return ResealOutcome{Kind::kResealed, "re-sealed with key " + keys.activeId()};
-}
-
-}  // namespace
-
-Outcome<Exit> reseal(const Context& ctx, const Options& o) {
-  auto only = idOrAll(o, "reseal");
-  if (!only) {
-    return only.error();
-  }
-  if (auto ring = ctx.keyRing("reseal"); !ring) {
-    return ring.error();
-  }
-  auto c = ctx.connect();
-  if (!c) {
-    return c.error();
-  }
-  std::vector<std::string> ids = {*only};
-  if (o.all) {
-    auto members = query(*c, {"SMEMBERS", ctx.keys.servers()});
-    if (!members) {
-      return members.error();
-    }
-    ids.clear();
-    for (const auto& e : members->elements) {
-      if (registry::isServerId(e.str)) {
-        ids.push_back(e.str);
-      }
-    }
-    std::sort(ids.begin(), ids.end());
-  }
-  size_t counts[3] = {0, 0, 0};
-  std::string json;
-  for (const auto& id : ids) {
-    auto one = resealOne(ctx, *c, id, o.yes);
-    if (!one) {
-      return one.error();
-    }
-    ++counts[static_cast<int>(one->kind)];
-    static const char* const kNames[] = {"resealed", "skipped", "failed"};
-    const char* kind = kNames[static_cast<int>(one->kind)];
-    if (o.json) {
-      json += std::string(json.empty() ? "" : ",") + "{\"server_id\":" + json::quote(id) +
-              ",\"result\":\"" + kind + "\",\"detail\":" + json::quote(one->why) + "}";
-    } else {
-      std::printf("%s: %s\n", id.c_str(), one->why.c_str());
-    }
-  }
-  if (o.json) {
-    std::printf("{\"servers\":[%s],\"resealed\":%zu,\"skipped\":%zu,\"failed\":%zu}\n",
-                json.c_str(), counts[0], counts[1], counts[2]);
-  } else {
-    std::printf("%zu re-sealed, %zu skipped, %zu failed\n", counts[0], counts[1], counts[2]);
-  }
-  return counts[2] == 0 ? Exit::kOk : Exit::kFailed;
+  return upsertAndReport(ctx, *id, *wait, o.json);
 }
 
 Outcome<Exit> remove(const Context& ctx, const Options& o) {
-  auto id = onlyArgument(o, "remove", "server ID");
+  auto id = serverIdArgument(o, "remove");
   if (!id) {
     return id.error();
   }
@@ -434,7 +302,7 @@ Outcome<Exit> remove(const Context& ctx, const Options& o) {
   if (!answers) {
     return answers.error();
   }
-  return reportAnswers(*answers, 1, o.json);
+  return reportAnswers(*answers, 1, o.json, Success::kRemoved);
 }
 
 }  // namespace mcphd::ctl

@@ -1,9 +1,11 @@
 // list, show, tools, check, watch: what the daemon published, and asking it for a check.
 #include <signal.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include "ctl/commands.hpp"
 #include "ctl/exchange.hpp"
@@ -65,7 +67,7 @@ Outcome<Exit> list(const Context& ctx, const Options& o) {
 }
 
 Outcome<Exit> show(const Context& ctx, const Options& o) {
-  auto id = onlyArgument(o, "show", "server ID");
+  auto id = serverIdArgument(o, "show");
   if (!id) {
     return id.error();
   }
@@ -99,7 +101,7 @@ Outcome<Exit> show(const Context& ctx, const Options& o) {
 }
 
 Outcome<Exit> tools(const Context& ctx, const Options& o) {
-  auto id = onlyArgument(o, "tools", "server ID");
+  auto id = serverIdArgument(o, "tools");
   if (!id) {
     return id.error();
   }
@@ -142,7 +144,8 @@ Outcome<Exit> check(const Context& ctx, const Options& o) {
   if (!answers) {
     return answers.error();
   }
-  return reportAnswers(*answers, answers->done ? answers->messages.size() : expected, o.json);
+  return reportAnswers(*answers, answers->done ? answers->messages.size() : expected, o.json,
+                       Success::kHealthy);
 }
 
 Outcome<Exit> watch(const Context& ctx, const Options& o) {
@@ -165,7 +168,7 @@ Outcome<Exit> watch(const Context& ctx, const Options& o) {
     }
     if (m.value()) {
       const std::string& payload = m.value()->second;
-      std::printf("%s\n", o.json ? payload.c_str() : messageLine(payload).c_str());
+      std::printf("%s\n", o.json ? asJson(payload).c_str() : messageLine(payload).c_str());
       std::fflush(stdout);
     }
   }

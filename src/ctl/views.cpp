@@ -22,20 +22,26 @@ struct Parsed {
   }
 };
 
-// Field `key` of an object as text ("" when absent or null; JSON for anything but a string).
-std::string field(simdjson::dom::element e, const char* key) {
+using Element = simdjson::simdjson_result<simdjson::dom::element>;
+
+// Field `key` of an object as text ("" when absent, null, or `e` is no object; JSON for anything
+// but a string). Takes the lookup's result, so a missing parent is an error code, never thrown.
+std::string field(Element e, const char* key) {
   simdjson::dom::element v;
   if (e[key].get(v) != simdjson::SUCCESS || v.is_null()) {
     return "";
   }
-  if (v.is_string()) {
-    return std::string(std::string_view(v));
-  }
-  return simdjson::minify(v);
+  std::string_view s;
+  return v.get_string().get(s) == simdjson::SUCCESS ? std::string(s) : simdjson::minify(v);
 }
+std::string field(simdjson::dom::element e, const char* key) {
+  return field(Element(std::move(e)), key);
+}
+std::string errorText(Element e);
+std::string errorText(simdjson::dom::element e) { return errorText(Element(std::move(e))); }
 
 // "kind: message" of a snapshot's or message's `error`, "" when it has none.
-std::string errorText(simdjson::dom::element e) {
+std::string errorText(Element e) {
   simdjson::dom::element err;
   if (e["error"].get(err) != simdjson::SUCCESS || err.is_null()) {
     return "";
@@ -50,13 +56,35 @@ std::string formatted(const char* format, auto... args) {
   return out;
 }
 
-std::string oneLine(std::string s, size_t max) {
+// A value shown in a table cell: on one line, at most `max` bytes, control characters escaped.
+std::string cell(std::string s, size_t max = std::string::npos) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   std::replace(s.begin(), s.end(), '\r', ' ');
-  return s.substr(0, max);
+  return printable(s.substr(0, max));
 }
 
 }  // namespace
+
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool c1 = c == 0xc2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+    if (c < 0x20 || c == 0x7f || c1) {
+      const auto shown = c1 ? static_cast<unsigned char>(text[++i]) : c;
+      out += "\\x";
+      out += kHex[shown >> 4];
+      out += kHex[shown & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 std::string asJson(std::string_view text) {
   Parsed p(text);
@@ -71,7 +99,10 @@ std::string sealedKeyId(std::string_view blob) {
   return auth::isKeyId(id) ? std::string(id) : "?";
 }
 
-std::string messageLine(std::string_view payload) {
+namespace {
+
+// messageLine before control characters are escaped.
+std::string rawMessageLine(std::string_view payload) {
   Parsed p(payload);
   if (!p.ok) {
     return std::string(payload);
@@ -110,6 +141,10 @@ std::string messageLine(std::string_view payload) {
   return std::string(payload);
 }
 
+}  // namespace
+
+std::string messageLine(std::string_view payload) { return printable(rawMessageLine(payload)); }
+
 std::string ago(std::string_view rfc3339, std::time_t now) {
   if (rfc3339.size() < 19) {
     return "-";
@@ -136,17 +171,17 @@ std::string listTable(const ServerRows& rows, std::time_t now) {
   for (const auto& [id, row] : rows) {
     Parsed p(row.snapshot);
     if (!p.ok) {
-      out += formatted(format, id.c_str(), "unknown", "-", "-", "-", "-",
+      out += formatted(format, cell(id).c_str(), "unknown", "-", "-", "-", "-",
                        row.snapshot.empty() ? "" : "(status is not JSON)");
       continue;
     }
     const std::string tools = field(p.root, "tool_count");
-    out += formatted(format, id.c_str(), field(p.root, "status").c_str(),
-                     ago(field(p.root, "status_since"), now).c_str(),
-                     ago(field(p.root, "checked_at"), now).c_str(),
-                     (field(p.root["latency_ms"], "total") + "ms").c_str(),
-                     tools.empty() ? "-" : tools.c_str(),
-                     oneLine(errorText(p.root), kMaxErrorColumn).c_str());
+    out += formatted(format, cell(id).c_str(), cell(field(p.root, "status")).c_str(),
+                     cell(ago(field(p.root, "status_since"), now)).c_str(),
+                     cell(ago(field(p.root, "checked_at"), now)).c_str(),
+                     cell(field(p.root["latency_ms"], "total") + "ms").c_str(),
+                     tools.empty() ? "-" : cell(tools).c_str(),
+                     cell(errorText(p.root), kMaxErrorColumn).c_str());
   }
   return out;
 }
@@ -169,23 +204,23 @@ std::string showText(const ServerView& v) {
   if (v.record.empty()) {
     out += "record: none in Redis (a config-file server, or not registered)\n";
   } else {
-    out += "record " + v.recordKey + ":\n";
+    out += "record " + printable(v.recordKey) + ":\n";
     for (const auto& [name, value] : v.record) {
       const std::string shown = name == "credentials"
                                     ? "<encrypted, key " + sealedKeyId(value) + ", " +
                                           std::to_string(value.size()) + " bytes>"
-                                    : value;
-      out += formatted("  %-28s %s\n", name.c_str(), shown.c_str());
+                                    : printable(value);
+      out += formatted("  %-28s %s\n", printable(name).c_str(), shown.c_str());
     }
   }
-  out += "status: " + v.snapshot.value_or("none yet") + "\n";
+  out += "status: " + printable(v.snapshot.value_or("none yet")) + "\n";
   if (v.tools) {
     Parsed p(*v.tools);
     simdjson::dom::array arr;
     if (p.ok && p.root["tools"].get_array().get(arr) == simdjson::SUCCESS) {
       out += "tools (" + std::to_string(arr.size()) + "):";
       for (auto t : arr) {
-        out += " " + field(t, "name");
+        out += " " + printable(field(t, "name"));
       }
       out += "\n";
     }
@@ -223,8 +258,8 @@ Outcome<std::string> toolsTable(std::string_view toolsJson) {
   }
   std::string out;
   for (auto t : arr) {
-    out += formatted("%-40s %s\n", field(t, "name").c_str(),
-                     oneLine(field(t, "description"), kMaxErrorColumn).c_str());
+    out += formatted("%-40s %s\n", cell(field(t, "name")).c_str(),
+                     cell(field(t, "description"), kMaxErrorColumn).c_str());
   }
   return out;
 }

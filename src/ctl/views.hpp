@@ -15,6 +15,10 @@
 // as it is, or as a JSON string, never passed on as JSON).
 namespace mcphd::ctl {
 
+// `text` with every control character (C0, DEL, C1) escaped as \xNN: whatever Redis or a server
+// holds, what the operator reads on a terminal is what is there.
+std::string printable(std::string_view text);
+
 // One line for a message published on the health or tools channel: when, which server, what.
 std::string messageLine(std::string_view payload);
 

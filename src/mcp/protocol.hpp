@@ -20,12 +20,13 @@ inline constexpr bool isAcceptedProtocolVersion(std::string_view v) {
 
 // The params of an initialize request offering `protocolVersion`: a health checker declares no
 // client capabilities.
-inline std::string initializeParams(std::string_view protocolVersion) {
+inline std::string initializeParams(std::string_view protocolVersion,
+                                    std::string_view clientName = "mcp-healthd") {
   std::string p = "{\"protocolVersion\":\"";
   p.append(protocolVersion);
-  p +=
-      "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-healthd\",\"version\":\"" MCPHD_VERSION
-      "\"}}";
+  p += "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"";
+  p.append(clientName);
+  p += "\",\"version\":\"" MCPHD_VERSION "\"}}";
   return p;
 }
 

@@ -100,6 +100,8 @@ TEST_CASE("mcp-healthctl registers a server with encrypted credentials and drive
         2);
   CHECK(runCtl(dir, {"--config", config, "add", "x", "--url", "ftp://example.com/"}, "u3.out") ==
         2);
+  CHECK(runCtl(dir, {"--config", config, "add", "x", "--url", everything.url(), "--wait", "soon"},
+               "u5.out") == 2);
   CHECK(runCtl(dir, {"--config", config, "check", "ev", "--all"}, "u4.out") == 2);
   CHECK(readFile(dir.file("u4.out")).find("(see mcp-healthctl --help)") != std::string::npos);
   CHECK_FALSE(redis.query({"HGET", "mcp:server:x", "url"}));

@@ -96,3 +96,32 @@ TEST_CASE("ctl views: a tool list that is not one is refused, not printed half")
   CHECK(asJson("[1, 2]") == "[1,2]");
   CHECK(asJson("x\"y") == R"("x\"y")");
 }
+
+TEST_CASE(
+    "ctl views: whatever Redis holds, a view neither throws nor passes on control characters") {
+  for (const char* odd : {"{}", "7", "[]", "null", R"({"latency_ms":7,"error":"x"})",
+                          R"({"type":"health","latency_ms":[1]})"}) {
+    ServerRows rows;
+    rows["x"] = {true, odd};
+    CHECK_NOTHROW(listTable(rows, kNow));
+    CHECK(validJson(listJson(rows)));
+    CHECK_NOTHROW(messageLine(odd));
+  }
+  CHECK(messageLine(R"({"type":"health"})") == "       ms");
+  // An escape sequence that would move the cursor up and rewrite the line above it.
+  const std::string evil = "\x1b[1A\x1b[2K  url: https://good.example/";
+  CHECK(printable(evil) == "\\x1b[1A\\x1b[2K  url: https://good.example/");
+  CHECK(printable("a\u0085b\x7f\n") == "a\\x85b\\x7f\\x0a");
+  CHECK(printable("caf\u00e9") == "caf\u00e9");  // UTF-8 text stays as it is
+  ServerRows rows;
+  rows[evil] = {true, R"({"status":"healthy\u001b[2J","error":{"kind":"x","message":"a\nb"}})"};
+  const std::string table = listTable(rows, kNow);
+  CHECK(table.find('\x1b') == std::string::npos);
+  CHECK(table.find("healthy\\x1b[2J") != std::string::npos);
+  ServerView v;
+  v.id = "inv";
+  v.record = {{"audience", evil}};
+  CHECK(showText(v).find('\x1b') == std::string::npos);
+  CHECK(messageLine(R"({"type":"removed","server_id":"a\u001bb","removed_at":"T"})") ==
+        "T  a\\x1bb  removed");
+}
