@@ -1,5 +1,6 @@
 #include "common/json_writer.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -107,15 +108,30 @@ void appendMillis(std::string& out, int64_t micros) {
   out += buf;
 }
 
-std::string rfc3339Millis(int64_t wallMs) {
+namespace {
+// Writes the RFC 3339 form of `wallMs` into `buf`; its length.
+size_t formatRfc3339Millis(char (&buf)[96], int64_t wallMs) {
   time_t secs = static_cast<time_t>(wallMs / 1000);
   struct tm tm {};
   gmtime_r(&secs, &tm);
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                              tm.tm_sec, static_cast<int>(wallMs % 1000));
+  return n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof buf - 1);
+}
+}  // namespace
+
+std::string rfc3339Millis(int64_t wallMs) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(wallMs % 1000));
-  return buf;
+  return std::string(buf, formatRfc3339Millis(buf, wallMs));
+}
+
+void appendRfc3339Millis(std::string& out, int64_t wallMs) {
+  char buf[96];
+  const size_t n = formatRfc3339Millis(buf, wallMs);
+  out += '"';
+  out.append(buf, n);
+  out += '"';
 }
 
 std::optional<int64_t> parseRfc3339Millis(std::string_view t) {

@@ -9,6 +9,11 @@
 
 namespace mcphd::http {
 
+// "Name: value" header lines that many requests share (a session's, built once instead of per
+// request). They may hold secrets: wiped when the last request holding them is done.
+using SharedHeaders = std::shared_ptr<const std::vector<std::string>>;
+SharedHeaders shareHeaders(std::vector<std::string> lines);
+
 // Why a transfer produced no complete HTTP response.
 // kDenied: the egress policy refused every address of the host; no connection was attempted.
 enum class Failure { kNone, kDns, kConnect, kTls, kTimeout, kTooLarge, kDenied, kOther };
@@ -26,6 +31,7 @@ struct Request {
   std::string url;
   // "Name: value" lines. May hold secrets (Authorization): the client wipes its copies after use.
   std::vector<std::string> headers;
+  SharedHeaders sharedHeaders;  // sent after `headers`
   std::string body;
   int64_t timeoutMs = 10'000;
   int64_t connectTimeoutMs = 3'000;

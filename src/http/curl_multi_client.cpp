@@ -71,7 +71,8 @@ std::string connectionOrigin(const std::string& url) {
   size_t start = u.find("://");
   start = start == std::string::npos ? 0 : start + 3;
   size_t end = u.find_first_of("/?#", start);
-  std::string authority = u.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::string authority =
+      u.substr(start, end == std::string::npos ? std::string::npos : end - start);
   if (size_t at = authority.rfind('@'); at != std::string::npos) {
     authority = authority.substr(at + 1);
   }
@@ -83,6 +84,14 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
+}
+
+// ASCII case-insensitive equality (header names), without lowering a copy.
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
 }
 
 std::string_view trim(std::string_view s) {
@@ -228,6 +237,29 @@ void CurlMultiClient::returnEasy(CURL* easy) {
   }
 }
 
+SharedHeaders shareHeaders(std::vector<std::string> lines) {
+  return SharedHeaders(new std::vector<std::string>(std::move(lines)),
+                       [](const std::vector<std::string>* shared) {
+                         auto* owned = const_cast<std::vector<std::string>*>(shared);
+                         for (auto& h : *owned) {
+                           wipeString(h);
+                         }
+                         delete owned;
+                       });
+}
+
+const std::string& CurlMultiClient::originOf(const std::string& url) {
+  // Parsing a URL (libcurl's URL API) cost more than the rest of send(); a server's URL is the
+  // same check after check. Bounded: a flood of distinct URLs starts the cache over.
+  if (auto it = origins_.find(url); it != origins_.end()) {
+    return it->second;
+  }
+  if (origins_.size() >= kMaxCachedOrigins) {
+    origins_.clear();
+  }
+  return origins_.emplace(url, connectionOrigin(url)).first->second;
+}
+
 std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(Response)> done) {
   auto t = std::make_unique<Transfer>();
   t->owner = this;
@@ -240,13 +272,19 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
   t->easy = e;
   bool ok = e != nullptr;
   if (ok) {
-    for (const auto& h : t->req.headers) {
-      curl_slist* next = curl_slist_append(t->headerList, h.c_str());
-      if (next == nullptr) {
-        ok = false;
-        break;
+    auto append = [&t, &ok](const std::vector<std::string>& lines) {
+      for (const auto& h : lines) {
+        curl_slist* next = ok ? curl_slist_append(t->headerList, h.c_str()) : nullptr;
+        ok = next != nullptr;
+        if (!ok) {
+          return;
+        }
+        t->headerList = next;
       }
-      t->headerList = next;
+    };
+    append(t->req.headers);
+    if (t->req.sharedHeaders) {
+      append(*t->req.sharedHeaders);
     }
     // No "Expect: 100-continue" round trip for larger bodies.
     if (ok) {
@@ -291,16 +329,16 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
       if (colon == std::string_view::npos) {
         return line.size();
       }
-      std::string name = lower(trim(line.substr(0, colon)));
+      const std::string_view name = trim(line.substr(0, colon));
       std::string_view value = trim(line.substr(colon + 1));
-      if (name == "content-type") {
+      if (iequals(name, "content-type")) {
         std::string_view media = value.substr(0, value.find(';'));
         tr->resp.contentType = lower(trim(media));
-      } else if (name == "mcp-session-id") {
+      } else if (iequals(name, "mcp-session-id")) {
         tr->resp.sessionId = std::string(value);
-      } else if (name == "retry-after") {
+      } else if (iequals(name, "retry-after")) {
         tr->resp.retryAfter = std::string(value);
-      } else if (name == "www-authenticate") {
+      } else if (iequals(name, "www-authenticate")) {
         tr->resp.wwwAuthenticate = std::string(value);
       }
       return line.size();
@@ -316,7 +354,7 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
     ++requestsSent_;
     // The origin as curl's connection cache sees it: host case-insensitive, default port, no
     // user info (two spellings of one origin share connections).
-    const std::string origin = connectionOrigin(t->req.url);
+    const std::string& origin = originOf(t->req.url);
     bool fresh = false;
     if (policyChanged_) {
       const uint64_t sinceMs = uv_now(loop_.raw()) - policyChangedAtMs_;
@@ -408,7 +446,8 @@ void CurlMultiClient::release(Transfer* t) {
   for (auto& h : t->req.headers) {
     wipeString(h);
   }
-  wipeString(t->req.body);  // token requests carry client secrets and refresh tokens
+  t->req.sharedHeaders.reset();  // wiped by the last holder
+  wipeString(t->req.body);       // token requests carry client secrets and refresh tokens
   if (t->easy != nullptr) {
     returnEasy(t->easy);
     t->easy = nullptr;

@@ -79,6 +79,7 @@ class CurlMultiClient final : public Client {
   void finish(Transfer* t, CURLcode code);
   void release(Transfer* t);
   CURL* takeEasy();
+  const std::string& originOf(const std::string& url);
   void returnEasy(CURL* easy);
 
   loop::UvLoop& loop_;
@@ -100,6 +101,9 @@ class CurlMultiClient final : public Client {
   // Origins reached by requests without registryEgress: their pooled connections never passed
   // the registry policy, so a registry request to one of them opens a connection of its own.
   std::set<std::string> unrestrictedOrigins_;
+  // connectionOrigin() of the URLs requested lately.
+  static constexpr size_t kMaxCachedOrigins = 4096;
+  std::unordered_map<std::string, std::string> origins_;
   bool policyChanged_ = false;
   uint64_t requestsSent_ = 0;
   // No connection opened before the last policy change is used again: for 2 s after it every

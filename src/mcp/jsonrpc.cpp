@@ -180,7 +180,11 @@ Result<Message> decodeMessage(std::string_view text) {
 }
 
 std::string encodeRequest(int64_t id, std::string_view method, std::string_view params) {
-  std::string out = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + ",\"method\":";
+  std::string out;
+  out.reserve(64 + method.size() + params.size());
+  out += "{\"jsonrpc\":\"2.0\",\"id\":";
+  out += std::to_string(id);
+  out += ",\"method\":";
   json::appendString(out, method);
   if (!params.empty()) {
     out += ",\"params\":";
@@ -191,7 +195,9 @@ std::string encodeRequest(int64_t id, std::string_view method, std::string_view 
 }
 
 std::string encodeNotification(std::string_view method) {
-  std::string out = "{\"jsonrpc\":\"2.0\",\"method\":";
+  std::string out;
+  out.reserve(40 + method.size());
+  out += "{\"jsonrpc\":\"2.0\",\"method\":";
   json::appendString(out, method);
   out += '}';
   return out;
@@ -250,7 +256,8 @@ Result<InitializeResult> decodeInitializeResult(std::string_view resultJson) {
 
 namespace {
 
-Result<Tool> toolAt(ondemand::value element, size_t index) {
+Result<Tool> toolAt(ondemand::value element, size_t index,
+                    const std::shared_ptr<const std::string>& page) {
   ondemand::object o;
   std::string_view raw;
   std::string_view name;
@@ -265,17 +272,35 @@ Result<Tool> toolAt(ondemand::value element, size_t index) {
   }
   Tool t;
   t.name = std::string(name);
-  t.raw = std::string(raw);
+  t.raw = raw;
   t.hash = sha256(t.raw);
+  t.page = page;
   return t;
 }
 
 }  // namespace
 
+// A page cannot make us reserve more than this up front (each Tool is about 100 bytes).
+constexpr size_t kMaxToolsReserved = 10'000;
+
+Tool makeTool(std::string name, std::string raw) {
+  Tool t;
+  t.name = std::move(name);
+  auto page = std::make_shared<const std::string>(std::move(raw));
+  t.raw = *page;
+  t.hash = sha256(t.raw);
+  t.page = std::move(page);
+  return t;
+}
+
 Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust) {
   Parsers& p = parsers();
-  ShrinkAfter shrink{p};
-  simdjson::padded_string_view json = padded(p, resultJson);
+  // Parsed in place from the copy the tools keep (their raw JSON are views into it), padded
+  // with zeros as simdjson needs.
+  auto owned = std::make_shared<std::string>(resultJson.size() + simdjson::SIMDJSON_PADDING, '\0');
+  std::copy(resultJson.begin(), resultJson.end(), owned->begin());
+  const std::shared_ptr<const std::string> text = owned;
+  simdjson::padded_string_view json(owned->data(), resultJson.size(), owned->size());
   if (trust == Trust::kUnchecked) {
     // ondemand skips what it is not asked for: the raw text we keep must be known valid.
     if (auto root = validate(p.dom, json, "tools/list result"); !root) {
@@ -293,13 +318,18 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust
   if (result.find_field_unordered("tools").get_array().get(arr) != simdjson::SUCCESS) {
     return makeError("tools/list result has no tools array");
   }
+  // Sized once: a page of N tools would otherwise regrow its vector log2(N) times.
+  size_t count = 0;
+  if (arr.count_elements().get(count) == simdjson::SUCCESS) {
+    page.tools.reserve(std::min<size_t>(count, kMaxToolsReserved));
+  }
   size_t index = 0;
   for (auto element : arr) {
     ondemand::value v;
     if (element.get(v) != simdjson::SUCCESS) {
       return makeError("tools/list tool #" + std::to_string(index) + " is not an object");
     }
-    auto tool = toolAt(v, index);
+    auto tool = toolAt(v, index, text);
     if (!tool) {
       return tool.error();
     }

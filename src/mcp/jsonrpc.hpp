@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,9 +45,14 @@ Result<InitializeResult> decodeInitializeResult(std::string_view resultJson);
 
 struct Tool {
   std::string name;
-  std::string raw;  // the tool object exactly as the server sent it
-  Sha256 hash{};    // of `raw`
+  // The tool object exactly as the server sent it: a view into `page`, the tools/list result it
+  // came in, which every tool of that page shares (one copy of a page, not one per tool).
+  std::string_view raw;
+  Sha256 hash{};  // of `raw`
+  std::shared_ptr<const std::string> page;
 };
+// A tool whose raw JSON is `raw` (its own page): for tests and tools that come from elsewhere.
+Tool makeTool(std::string name, std::string raw);
 
 struct ToolsPage {
   std::vector<Tool> tools;

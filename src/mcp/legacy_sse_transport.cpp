@@ -207,7 +207,10 @@ void LegacySseTransport::send(Outgoing message) {
   req.method = "POST";
   req.url = endpoint_;
   req.registryEgress = options_.registryEgress;
-  req.headers = requestHeaders(options_.headers, true);
+  if (!postHeaders_) {
+    postHeaders_ = http::shareHeaders(requestHeaders(options_.headers, true));
+  }
+  req.sharedHeaders = postHeaders_;
   req.body = std::move(message.json);
   req.timeoutMs = listening_ ? kSessionDeleteTimeoutMs : std::max<int64_t>(1, remainingMs());
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, req.timeoutMs);

@@ -48,6 +48,7 @@ class LegacySseTransport final : public Transport {
   http::Client& client_;
   const Clock& clock_;
   HttpTransportOptions options_;
+  http::SharedHeaders postHeaders_;  // of every POST, built at the first
   TransportListener* listener_ = nullptr;
   SseParser sse_;
   std::string endpoint_;

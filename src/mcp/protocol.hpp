@@ -22,7 +22,9 @@ inline constexpr bool isAcceptedProtocolVersion(std::string_view v) {
 // client capabilities.
 inline std::string initializeParams(std::string_view protocolVersion,
                                     std::string_view clientName = "mcp-healthd") {
-  std::string p = "{\"protocolVersion\":\"";
+  std::string p;
+  p.reserve(112 + protocolVersion.size() + clientName.size());
+  p += "{\"protocolVersion\":\"";
   p.append(protocolVersion);
   p += "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"";
   p.append(clientName);

@@ -58,15 +58,19 @@ int64_t StreamableHttpTransport::remainingMs() const {
   return options_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
 }
 
-std::vector<std::string> StreamableHttpTransport::headers(bool json) const {
-  std::vector<std::string> h = requestHeaders(options_.headers, json);
-  if (!sessionId_.empty()) {
-    h.push_back("Mcp-Session-Id: " + sessionId_);
+const http::SharedHeaders& StreamableHttpTransport::headers(bool json) const {
+  http::SharedHeaders& cached = json ? jsonHeaders_ : streamHeaders_;
+  if (!cached) {
+    std::vector<std::string> h = requestHeaders(options_.headers, json);
+    if (!sessionId_.empty()) {
+      h.push_back("Mcp-Session-Id: " + sessionId_);
+    }
+    if (!protocolVersion_.empty()) {
+      h.push_back("MCP-Protocol-Version: " + protocolVersion_);
+    }
+    cached = http::shareHeaders(std::move(h));
   }
-  if (!protocolVersion_.empty()) {
-    h.push_back("MCP-Protocol-Version: " + protocolVersion_);
-  }
-  return h;
+  return cached;
 }
 
 void StreamableHttpTransport::open(TransportListener& listener) {
@@ -77,6 +81,8 @@ void StreamableHttpTransport::open(TransportListener& listener) {
 
 void StreamableHttpTransport::negotiated(std::string_view protocolVersion) {
   protocolVersion_ = std::string(protocolVersion);
+  jsonHeaders_.reset();
+  streamHeaders_.reset();
 }
 
 void StreamableHttpTransport::send(Outgoing message) {
@@ -87,7 +93,7 @@ void StreamableHttpTransport::send(Outgoing message) {
   req.method = "POST";
   req.url = options_.url;
   req.registryEgress = options_.registryEgress;
-  req.headers = headers(true);
+  req.sharedHeaders = headers(true);
   req.body = std::move(message.json);
   // Within the check, each request gets the time left of it; a kept session's replies get 5 s.
   req.timeoutMs = listening_ ? kSessionDeleteTimeoutMs : std::max<int64_t>(1, remainingMs());
@@ -127,6 +133,8 @@ bool StreamableHttpTransport::adoptSessionId(const std::string& id) {
     return false;
   }
   sessionId_ = id;
+  jsonHeaders_.reset();
+  streamHeaders_.reset();
   return true;
 }
 
@@ -200,12 +208,13 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
   if (ex->kind == Outgoing::Kind::kReply || ex->responded) {
     return;  // nobody waits for a reply; a response was passed on already
   }
-  const std::string where = " during " + std::string(ex->what);
+  // Built only for an error: most answers need no message.
+  const auto where = [&ex] { return " during " + std::string(ex->what); };
   if (r.failure != http::Failure::kNone && !r.stopped) {
-    return listener_->onError(transferError(r, where, options_.timeoutMs));
+    return listener_->onError(transferError(r, where(), options_.timeoutMs));
   }
   if (!isSuccess(r.status)) {
-    std::string msg = "HTTP " + std::to_string(r.status) + where;
+    std::string msg = "HTTP " + std::to_string(r.status) + where();
     if (!ex->body.empty()) {
       msg += ": " + snippet(ex->body);
     }
@@ -223,7 +232,7 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
     if (*ex->streamError == "server sent an invalid Mcp-Session-Id") {
       return protocolError(*ex->streamError);
     }
-    return protocolError("bad SSE stream" + where + ": " + *ex->streamError);
+    return protocolError("bad SSE stream" + where() + ": " + *ex->streamError);
   }
   if (r.contentType == "application/json") {
     if (ex->first && !adoptSessionId(r.sessionId)) {
@@ -231,20 +240,20 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
     }
     auto m = decodeMessage(ex->body);
     if (!m) {
-      return protocolError(m.error().message + where);
+      return protocolError(m.error().message + where());
     }
     if (m->kind == MessageKind::kErrorResponse) {
       m->id = ex->expectId;  // the error answering this POST, whatever id it carries
     } else if (m->kind != MessageKind::kResponse || m->id != ex->expectId) {
-      return protocolError("response id does not match the request" + where);
+      return protocolError("response id does not match the request" + where());
     }
     answerStatus_ = r.status;
     return listener_->onMessage(m.value());
   }
   if (ex->sawSse) {
-    return protocolError("SSE stream ended without the response" + where);
+    return protocolError("SSE stream ended without the response" + where());
   }
-  protocolError("unexpected Content-Type '" + snippet(r.contentType) + "'" + where +
+  protocolError("unexpected Content-Type '" + snippet(r.contentType) + "'" + where() +
                 " (want application/json or text/event-stream)");
 }
 
@@ -258,7 +267,7 @@ void StreamableHttpTransport::listen() {
   req.method = "GET";
   req.url = options_.url;
   req.registryEgress = options_.registryEgress;
-  req.headers = headers(false);
+  req.sharedHeaders = headers(false);
   req.longLived = true;
   req.connectTimeoutMs = options_.connectTimeoutMs;
   streamParser_ = std::make_unique<SseParser>(options_.maxBody);
@@ -317,7 +326,7 @@ http::Request StreamableHttpTransport::deleteRequest(int64_t timeoutMs) const {
   req.method = "DELETE";
   req.url = options_.url;
   req.registryEgress = options_.registryEgress;
-  req.headers = headers(true);
+  req.sharedHeaders = headers(true);
   req.timeoutMs = timeoutMs;
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, timeoutMs);
   req.maxBody = kAckBody;

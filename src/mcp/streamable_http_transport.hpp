@@ -55,7 +55,8 @@ class StreamableHttpTransport final : public Transport {
  private:
   struct Exchange;
 
-  std::vector<std::string> headers(bool json) const;
+  // The headers of every request (json) or of the GET stream: built once per session state.
+  const http::SharedHeaders& headers(bool json) const;
   int64_t remainingMs() const;
   bool onChunk(Exchange& ex, const http::Response& head, std::string_view chunk);
   void onDone(Exchange& ex, http::Response r);
@@ -73,6 +74,8 @@ class StreamableHttpTransport final : public Transport {
   long answerStatus_ = 0;
   bool connectKnown_ = false;
   std::string sessionId_;
+  mutable http::SharedHeaders jsonHeaders_;    // headers(true), until the session changes
+  mutable http::SharedHeaders streamHeaders_;  // headers(false)
   std::string protocolVersion_;
   std::list<std::unique_ptr<Exchange>> exchanges_;  // POSTs in flight (replies: the last few)
   // The GET stream of a kept session.

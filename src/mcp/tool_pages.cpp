@@ -1,7 +1,7 @@
 #include "mcp/tool_pages.hpp"
 
 #include <algorithm>
-#include <unordered_set>
+#include <iterator>
 
 #include "common/utf8.hpp"
 
@@ -43,9 +43,14 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
     return page.error();
   }
   ++pages_;
-  for (auto& t : page->tools) {
+  for (const auto& t : page->tools) {
     bytes_ += t.raw.size();
-    tools_.push_back(std::move(t));
+  }
+  if (tools_.empty()) {
+    tools_ = std::move(page->tools);  // the first (often only) page: no copy, no regrowth
+  } else {
+    tools_.insert(tools_.end(), std::make_move_iterator(page->tools.begin()),
+                  std::make_move_iterator(page->tools.end()));
   }
   if (tools_.size() > limits_.maxTools) {
     tools_.clear();
@@ -58,11 +63,15 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
                      formatSize(limits_.maxBytes) + ") of tool definitions");
   }
   if (!page->nextCursor) {
-    std::unordered_set<std::string_view> names;
+    // Sorted names side by side: one allocation, where a hash set took one per tool.
+    std::vector<std::string_view> names;
+    names.reserve(tools_.size());
     for (const auto& t : tools_) {
-      if (!names.insert(t.name).second) {
-        return makeError("tools/list returned the tool name '" + snippet(t.name) + "' twice");
-      }
+      names.emplace_back(t.name);
+    }
+    std::sort(names.begin(), names.end());
+    if (auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end()) {
+      return makeError("tools/list returned the tool name '" + snippet(*twice) + "' twice");
     }
     return std::optional<std::string>();
   }

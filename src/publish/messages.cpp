@@ -32,6 +32,10 @@ void appendNames(std::string& out, const std::vector<std::string>& names) {
 HealthParts healthParts(const scheduler::CheckReport& r) {
   const mcp::ProbeResult& p = r.probe;
   HealthParts parts;
+  // Sized up front (the fixed text is about 500 bytes): built once per check, without regrowth.
+  parts.head.reserve(48 + r.serverId.size());
+  parts.tail.reserve(640 + p.protocolVersion.size() + p.serverName.size() + p.serverVersion.size() +
+                     (p.error ? p.error->message.size() : 0));
   parts.head = "{\"v\":1,\"type\":\"health\",\"server_id\":";
   json::appendString(parts.head, r.serverId);
   parts.head += ",\"seq\":";
@@ -43,10 +47,9 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   o += ",\"changed\":";
   o += r.changed ? "true" : "false";
   o += ",\"status_since\":";
-  json::appendString(
-      o, json::rfc3339Millis(r.statusSinceWallMs != 0 ? r.statusSinceWallMs : r.checkedAtWallMs));
+  json::appendRfc3339Millis(o, r.statusSinceWallMs != 0 ? r.statusSinceWallMs : r.checkedAtWallMs);
   o += ",\"checked_at\":";
-  json::appendString(o, json::rfc3339Millis(r.checkedAtWallMs));
+  json::appendRfc3339Millis(o, r.checkedAtWallMs);
   o += ",\"trigger\":";
   json::appendString(o, triggerName(r.trigger));
   o += ",\"latency_ms\":{\"total\":";

@@ -209,8 +209,8 @@ void StatePublisher::writeHealth(const std::string& id, ServerState& s) {
   size_t truncated = 0;
   const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
   s.latestHealth = s.pendingHealth->join(s.seq, ids, truncated);
-  send({"HSET", keys_.status(), id, s.latestHealth});
-  send({"PUBLISH", keys_.healthChannel(), s.latestHealth});
+  sendRefs({"HSET", keys_.status(), id, s.latestHealth});
+  sendRefs({"PUBLISH", keys_.healthChannel(), s.latestHealth});
   s.pendingHealth.reset();
   answer(s.pendingAnswers);
 }
@@ -277,13 +277,20 @@ void StatePublisher::publishCommandDone(const std::string& commandId, const std:
       {"PUBLISH", keys_.healthChannel(), commandDoneJson(commandId, op, servers, clock_.wallMs())});
 }
 
+namespace {
+void warnOnError(Result<redis::Reply> r) {
+  if (r && r->type == redis::Reply::Type::kError) {
+    log::warn("redis: command failed: " + r->str);
+  }
+}
+}  // namespace
+
 void StatePublisher::send(std::vector<std::string> argv) {
-  redis_.command(std::move(argv), [this](Result<redis::Reply> r) {
-    if (r && r->type == redis::Reply::Type::kError) {
-      log::warn("redis: command failed: " + r->str);
-    }
-    (void)this;
-  });
+  redis_.command(std::move(argv), warnOnError);
+}
+
+void StatePublisher::sendRefs(std::initializer_list<std::string_view> argv) {
+  redis_.commandRefs(argv, warnOnError);
 }
 
 }  // namespace mcphd::publish

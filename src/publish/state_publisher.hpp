@@ -82,6 +82,7 @@ class StatePublisher final : public scheduler::ResultSink {
   void restore(const redis::Reply& statusHash);
   void flush(const std::string& id, ServerState& s);
   void send(std::vector<std::string> argv);
+  void sendRefs(std::initializer_list<std::string_view> argv);  // arguments it does not own
   void answer(scheduler::Answers& answers);
   // The ids a message names for `answers` (every single-server id, at most kMaxBroadcastIds of
   // its `check *` ids) and how many `check *` ids were left out.

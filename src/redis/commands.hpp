@@ -2,7 +2,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -26,6 +28,13 @@ class Commands {
   // Sends a command. `done` gets the reply (a Redis error reply is a Reply of type kError), or an
   // Error when the connection drops first. Returns false without calling `done` when not ready.
   virtual bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) = 0;
+  // The same with arguments the caller keeps: a connection that copies them into its buffer at
+  // once does so without first copying them into strings (a health message is written twice per
+  // check). By default through command().
+  virtual bool commandRefs(std::initializer_list<std::string_view> argv,
+                           std::function<void(Result<Reply>)> done) {
+    return command(std::vector<std::string>(argv.begin(), argv.end()), std::move(done));
+  }
   // `listener(true)` runs each time the connection becomes ready, `listener(false)` when it is
   // lost.
   virtual void onReadyChange(std::function<void(bool)> listener) = 0;

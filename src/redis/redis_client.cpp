@@ -4,6 +4,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 
+#include <array>
+
 #include "common/log.hpp"
 #include "redis/hiredis_reply.hpp"
 
@@ -354,17 +356,42 @@ bool RedisClient::command(std::vector<std::string> argv, std::function<void(Resu
   return send(std::move(argv), std::move(done));
 }
 
+bool RedisClient::commandRefs(std::initializer_list<std::string_view> argv,
+                              std::function<void(Result<Reply>)> done) {
+  if (!ready_) {
+    return false;
+  }
+  return sendArgs(argv.begin(), argv.size(), std::move(done));
+}
+
 bool RedisClient::send(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) {
+  std::vector<std::string_view> views(argv.begin(), argv.end());
+  return sendArgs(views.data(), views.size(), std::move(done));
+}
+
+bool RedisClient::sendArgs(const std::string_view* args, size_t n,
+                           std::function<void(Result<Reply>)> done) {
   if (ac_ == nullptr) {
     return false;
   }
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  ptrs.reserve(argv.size());
-  lens.reserve(argv.size());
-  for (const auto& a : argv) {
-    ptrs.push_back(a.data());
-    lens.push_back(a.size());
+  // hiredis copies the arguments into its output buffer before it returns. Commands of up to
+  // kInlineArgs arguments (all of the daemon's writes) pass them from the stack.
+  constexpr size_t kInlineArgs = 8;
+  std::array<const char*, kInlineArgs> inlinePtrs{};
+  std::array<size_t, kInlineArgs> inlineLens{};
+  std::vector<const char*> heapPtrs;
+  std::vector<size_t> heapLens;
+  const char** ptrs = inlinePtrs.data();
+  size_t* lens = inlineLens.data();
+  if (n > kInlineArgs) {
+    heapPtrs.resize(n);
+    heapLens.resize(n);
+    ptrs = heapPtrs.data();
+    lens = heapLens.data();
+  }
+  for (size_t i = 0; i < n; ++i) {
+    ptrs[i] = args[i].data();
+    lens[i] = args[i].size();
   }
   auto* pending = new Pending{this, std::move(done)};
   int rc = redisAsyncCommandArgv(
@@ -383,7 +410,7 @@ bool RedisClient::send(std::vector<std::string> argv, std::function<void(Result<
           p->done(toReply(static_cast<redisReply*>(r)));
         }
       },
-      pending, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+      pending, static_cast<int>(n), ptrs, lens);
   if (rc != REDIS_OK) {
     delete pending;
     return false;

@@ -37,6 +37,8 @@ class RedisClient final : public Commands {
 
   bool ready() const override { return ready_; }
   bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) override;
+  bool commandRefs(std::initializer_list<std::string_view> argv,
+                   std::function<void(Result<Reply>)> done) override;
   size_t unsentBytes() const override;
   void onWritten(std::function<void()> listener) override { written_ = std::move(listener); }
   // Called by the libuv binding after hiredis wrote to the socket.
@@ -65,6 +67,7 @@ class RedisClient final : public Commands {
   void setReady(bool ready);
   void forceClose(const std::string& why);
   bool send(std::vector<std::string> argv, std::function<void(Result<Reply>)> done);
+  bool sendArgs(const std::string_view* args, size_t n, std::function<void(Result<Reply>)> done);
   void checkTimeouts();
 
   loop::UvLoop& loop_;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
@@ -77,13 +79,13 @@ class FakeHttp final : public http::Client {
     done(std::move(r));
   }
 
+  // Whether request `i` has header line `line`, in its own headers or in those it shares.
   bool hasHeader(size_t i, const std::string& line) const {
-    for (const auto& h : sent[i]->request.headers) {
-      if (h == line) {
-        return true;
-      }
-    }
-    return false;
+    const auto& r = sent[i]->request;
+    auto in = [&line](const std::vector<std::string>& lines) {
+      return std::find(lines.begin(), lines.end(), line) != lines.end();
+    };
+    return in(r.headers) || (r.sharedHeaders && in(*r.sharedHeaders));
   }
 
   std::vector<std::shared_ptr<Sent>> sent;

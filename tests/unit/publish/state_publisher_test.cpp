@@ -26,7 +26,7 @@ uint64_t seqOf(const std::string& json) {
 std::vector<mcp::Tool> toolsOf(const std::vector<std::pair<std::string, std::string>>& nameAndRaw) {
   std::vector<mcp::Tool> tools;
   for (const auto& [name, raw] : nameAndRaw) {
-    tools.push_back({name, raw, sha256(raw)});
+    tools.push_back(mcp::makeTool(name, raw));
   }
   return tools;
 }
