@@ -101,8 +101,9 @@ class CurlMultiClient final : public Client {
   // Origins reached by requests without registryEgress: their pooled connections never passed
   // the registry policy, so a registry request to one of them opens a connection of its own.
   std::set<std::string> unrestrictedOrigins_;
-  // connectionOrigin() of the URLs requested lately.
-  static constexpr size_t kMaxCachedOrigins = 4096;
+  // connectionOrigin() of the URLs requested lately: room for every server of a large
+  // deployment (a server's URL is requested every check), about 200 bytes each.
+  static constexpr size_t kMaxCachedOrigins = 65'536;
   std::unordered_map<std::string, std::string> origins_;
   bool policyChanged_ = false;
   uint64_t requestsSent_ = 0;
