@@ -249,15 +249,26 @@ SharedHeaders shareHeaders(std::vector<std::string> lines) {
 }
 
 const std::string& CurlMultiClient::originOf(const std::string& url) {
-  // Parsing a URL (libcurl's URL API) cost more than the rest of send(); a server's URL is the
-  // same check after check. Bounded: a flood of distinct URLs starts the cache over.
-  if (auto it = origins_.find(url); it != origins_.end()) {
+  // Parsing a URL (libcurl's URL API) cost more than the rest of send(), and many requests go to
+  // a few hosts. Cached by the URL's text up to its path, so paths and queries (a legacy session
+  // id, a token in a query) are not kept; a URL with user info, or an over-long one, is parsed
+  // every time rather than kept. Bounded: a flood of hosts starts the cache over.
+  const size_t scheme = url.find("://");
+  const size_t end =
+      scheme == std::string::npos ? std::string::npos : url.find_first_of("/?#", scheme + 3);
+  const std::string_view head = std::string_view(url).substr(0, end);
+  if (scheme == std::string::npos || head.size() > kMaxCachedOriginKey ||
+      head.find('@') != std::string_view::npos) {
+    uncachedOrigin_ = connectionOrigin(url);
+    return uncachedOrigin_;
+  }
+  if (auto it = origins_.find(head); it != origins_.end()) {
     return it->second;
   }
   if (origins_.size() >= kMaxCachedOrigins) {
     origins_.clear();
   }
-  return origins_.emplace(url, connectionOrigin(url)).first->second;
+  return origins_.emplace(std::string(head), connectionOrigin(url)).first->second;
 }
 
 std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(Response)> done) {

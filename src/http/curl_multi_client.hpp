@@ -79,6 +79,7 @@ class CurlMultiClient final : public Client {
   void finish(Transfer* t, CURLcode code);
   void release(Transfer* t);
   CURL* takeEasy();
+  // Valid until the next call.
   const std::string& originOf(const std::string& url);
   void returnEasy(CURL* easy);
 
@@ -101,10 +102,16 @@ class CurlMultiClient final : public Client {
   // Origins reached by requests without registryEgress: their pooled connections never passed
   // the registry policy, so a registry request to one of them opens a connection of its own.
   std::set<std::string> unrestrictedOrigins_;
-  // connectionOrigin() of the URLs requested lately: room for every server of a large
-  // deployment (a server's URL is requested every check), about 200 bytes each.
-  static constexpr size_t kMaxCachedOrigins = 65'536;
-  std::unordered_map<std::string, std::string> origins_;
+  // connectionOrigin() by the text of a URL before its path ("http://Host:80"), for the hosts
+  // requested lately; at most 4,096 of at most 256 bytes.
+  static constexpr size_t kMaxCachedOrigins = 4096;
+  static constexpr size_t kMaxCachedOriginKey = 256;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> origins_;
+  std::string uncachedOrigin_;  // originOf() of a URL not cached
   bool policyChanged_ = false;
   uint64_t requestsSent_ = 0;
   // No connection opened before the last policy change is used again: for 2 s after it every

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <cstdlib>
+
 #include "common/json_writer.hpp"
 #include "common/sha256.hpp"
 
@@ -59,7 +61,8 @@ simdjson::padded_string_view padded(Parsers& p, std::string_view json) {
 struct ShrinkAfter {
   Parsers& p;
   ~ShrinkAfter() {
-    if (p.input.size() > kKeptCapacity) {
+    if (p.input.size() > kKeptCapacity || p.od.capacity() > kKeptCapacity ||
+        p.dom.capacity() > kKeptCapacity) {
       p.reset();
     }
   }
@@ -270,28 +273,67 @@ Result<Tool> toolAt(ondemand::value element, size_t index,
       o.find_field_unordered("name").get_string().get(name) != simdjson::SUCCESS || name.empty()) {
     return makeError("tools/list tool #" + std::to_string(index) + " has no name");
   }
-  Tool t;
-  t.name = std::string(name);
-  t.raw = raw;
-  t.hash = sha256(t.raw);
-  t.page = page;
-  return t;
+  return Tool::inPage(std::string(name), raw, page);
 }
 
 }  // namespace
 
 // A page cannot make us reserve more than this up front (each Tool is about 100 bytes).
 constexpr size_t kMaxToolsReserved = 10'000;
+// Pages smaller than this are kept whole, whatever else they hold.
+constexpr size_t kCompactAbove = 64 * 1024;
 
-Tool makeTool(std::string name, std::string raw) {
+Tool Tool::inPage(std::string name, std::string_view raw, std::shared_ptr<const std::string> page) {
   Tool t;
   t.name = std::move(name);
-  auto page = std::make_shared<const std::string>(std::move(raw));
-  t.raw = *page;
-  t.hash = sha256(t.raw);
-  t.page = std::move(page);
+  t.raw_ = raw;
+  t.hash = sha256(raw);
+  t.page_ = std::move(page);
   return t;
 }
+
+void Tool::rehome(std::string_view raw, std::shared_ptr<const std::string> page) {
+  if (raw != raw_) {
+    std::abort();  // a different text would no longer match the hash
+  }
+  raw_ = raw;
+  page_ = std::move(page);
+}
+
+Tool makeTool(std::string name, std::string raw) {
+  auto page = std::make_shared<const std::string>(std::move(raw));
+  const std::string_view view = *page;
+  return Tool::inPage(std::move(name), view, std::move(page));
+}
+
+namespace {
+
+// A page whose tools are a small part of it (a server padding its answer with other fields) is
+// not kept whole: the tools' raw JSON move to a page of their own, so what the tools hold is what
+// max_tools_bytes bounds.
+void compactPage(std::vector<Tool>& tools, size_t pageBytes) {
+  size_t rawBytes = 0;
+  for (const auto& t : tools) {
+    rawBytes += t.raw().size();
+  }
+  if (pageBytes < kCompactAbove || rawBytes * 2 >= pageBytes) {
+    return;
+  }
+  auto compact = std::make_shared<std::string>();
+  compact->reserve(rawBytes);
+  for (const auto& t : tools) {
+    compact->append(t.raw());
+  }
+  const std::shared_ptr<const std::string> page = compact;
+  size_t at = 0;
+  for (auto& t : tools) {
+    const size_t n = t.raw().size();
+    t.rehome(std::string_view(*page).substr(at, n), page);
+    at += n;
+  }
+}
+
+}  // namespace
 
 Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust) {
   Parsers& p = parsers();
@@ -347,6 +389,7 @@ Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust
       page.nextCursor = std::string(c);
     }
   }
+  compactPage(page.tools, resultJson.size());
   return page;
 }
 

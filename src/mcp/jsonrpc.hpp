@@ -43,13 +43,24 @@ struct InitializeResult {
 };
 Result<InitializeResult> decodeInitializeResult(std::string_view resultJson);
 
-struct Tool {
+class Tool {
+ public:
   std::string name;
-  // The tool object exactly as the server sent it: a view into `page`, the tools/list result it
-  // came in, which every tool of that page shares (one copy of a page, not one per tool).
-  std::string_view raw;
-  Sha256 hash{};  // of `raw`
-  std::shared_ptr<const std::string> page;
+  Sha256 hash{};  // of raw()
+
+  // The tool object exactly as the server sent it. A view into the page it came in (the
+  // tools/list result), which the tools of that page share: one copy of a page, not one per
+  // tool. Set only through inPage, so a view never outlives what it points into.
+  std::string_view raw() const { return raw_; }
+  // A tool whose raw JSON `raw` lies inside `*page`; its hash computed.
+  static Tool inPage(std::string name, std::string_view raw,
+                     std::shared_ptr<const std::string> page);
+  // Points the tool at an equal copy of its raw JSON inside another page (a compacted one).
+  void rehome(std::string_view raw, std::shared_ptr<const std::string> page);
+
+ private:
+  std::string_view raw_;
+  std::shared_ptr<const std::string> page_;
 };
 // A tool whose raw JSON is `raw` (its own page): for tests and tools that come from elsewhere.
 Tool makeTool(std::string name, std::string raw);

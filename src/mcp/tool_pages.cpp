@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <unordered_set>
 
 #include "common/utf8.hpp"
 
@@ -44,7 +45,7 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
   }
   ++pages_;
   for (const auto& t : page->tools) {
-    bytes_ += t.raw.size();
+    bytes_ += t.raw().size();
   }
   if (tools_.empty()) {
     tools_ = std::move(page->tools);  // the first (often only) page: no copy, no regrowth
@@ -70,8 +71,14 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
       names.emplace_back(t.name);
     }
     std::sort(names.begin(), names.end());
-    if (auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end()) {
-      return makeError("tools/list returned the tool name '" + snippet(*twice) + "' twice");
+    if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+      // The error names the first name that comes again, in the server's order.
+      std::unordered_set<std::string_view> seen;
+      for (const auto& t : tools_) {
+        if (!seen.insert(t.name).second) {
+          return makeError("tools/list returned the tool name '" + snippet(t.name) + "' twice");
+        }
+      }
     }
     return std::optional<std::string>();
   }

@@ -199,7 +199,7 @@ std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
     if (i > 0) {
       o += ',';
     }
-    o += tools[i].raw;  // validated JSON, exactly as the server sent it
+    o += tools[i].raw();  // validated JSON, exactly as the server sent it
   }
   o += "]}";
   return o;

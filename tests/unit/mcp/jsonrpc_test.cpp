@@ -46,7 +46,7 @@ TEST_CASE("tools keep their raw JSON exactly as received, unknown fields include
   REQUIRE(page.ok());
   REQUIRE(page->tools.size() == 1);
   CHECK(page->tools[0].name == "echo");
-  CHECK(page->tools[0].raw == tool);
+  CHECK(page->tools[0].raw() == tool);
   CHECK(page->tools[0].hash == mcphd::sha256(tool));
   CHECK(page->nextCursor == "abc");
 }
@@ -61,7 +61,7 @@ TEST_CASE("a tool's name is its own, not a nested one, fields come in any order"
   REQUIRE(page.ok());
   REQUIRE(page->tools.size() == 2);
   CHECK(page->tools[0].name == "echo");
-  CHECK(page->tools[0].raw == first);
+  CHECK(page->tools[0].raw() == first);
   CHECK(page->tools[1].name == "add");
   CHECK(page->nextCursor == "p2");
   auto last = decodeToolsListResult(R"({"tools":[],"nextCursor":null})", trust);

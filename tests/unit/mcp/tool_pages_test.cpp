@@ -51,3 +51,37 @@ TEST_CASE("snippets keep valid UTF-8 (so a redaction still matches) and blank co
   CHECK(snippet("bad \xff\xfe bytes") == "bad    bytes");
   CHECK(snippet("ab\xe2\x82\xac", 4) == "ab");  // never cut inside a character
 }
+
+TEST_CASE("a name that comes twice is named in the server's order, across pages") {
+  ToolPages pages;
+  REQUIRE(pages.add(R"({"tools":[{"name":"z"},{"name":"a"}],"nextCursor":"2"})").ok());
+  auto twice = pages.add(R"({"tools":[{"name":"z"},{"name":"a"}]})");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().message == "tools/list returned the tool name 'z' twice");
+}
+
+TEST_CASE("tools are views into their page, and outlive the text they were decoded from") {
+  std::vector<Tool> kept;
+  {
+    // A page padded with 200 KiB of other fields: its tools move to a compact page of their own.
+    std::string padded = R"({"_meta":{"pad":")" + std::string(200 * 1024, 'p') +
+                         R"("},"tools":[{"name":"echo","x":1},{"name":"add"}]})";
+    ToolPages pages;
+    REQUIRE(pages.add(padded).ok());
+    kept = pages.tools();
+    std::fill(padded.begin(), padded.end(), '#');  // the source text is gone
+  }
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].raw() == R"({"name":"echo","x":1})");
+  CHECK(kept[0].hash == mcphd::sha256(R"({"name":"echo","x":1})"));
+  CHECK(kept[1].raw() == R"({"name":"add"})");
+  CHECK(kept[1].hash == mcphd::sha256(R"({"name":"add"})"));
+  // A page that is mostly its tools is kept as it is, and so are copies of its tools.
+  std::vector<Tool> copies;
+  {
+    ToolPages pages;
+    REQUIRE(pages.add(page(0, 3, "")).ok());
+    copies = std::vector<Tool>(pages.tools().begin(), pages.tools().end());
+  }
+  CHECK(copies[2].raw() == R"({"name":"t2","description":"d","inputSchema":{"type":"object"}})");
+}
