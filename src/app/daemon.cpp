@@ -269,6 +269,7 @@ http::ServerResponse Daemon::serve(const std::string& path) {
     c.tokenSuccesses = auth_.tokenSuccesses();
     c.tokenFailures = auth_.tokenFailures();
     c.commands = commands_.commandCounts();
+    c.redisConnected = redis_.ready() && commandsRedis_.ready();
     r.contentType = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.render(c);
   } else if (path == "/healthz") {

@@ -66,6 +66,7 @@ void Metrics::onReport(const scheduler::CheckReport& r) {
   if (!p.error) {
     s.lastSuccessWallMs = r.checkedAtWallMs;
   }
+  s.errorKind = p.error ? mcp::errorKindName(p.error->kind) : "";
   if (p.toolsComplete) {
     s.tools = static_cast<int64_t>(p.tools.size());
   }
@@ -122,6 +123,16 @@ std::string Metrics::render(const Counters& c) const {
   perServer("mcp_server_tools", "gauge", "Tools in the server's last complete tools/list",
             [](const Server& s) { return s.tools < 0 ? std::string() : std::to_string(s.tools); });
 
+  header(out, "mcp_server_error", "gauge",
+         "1 while the server's last check failed, labelled with the error kind (auth, timeout, "
+         "connect, ...); absent after a success");
+  for (const auto& [id, s] : servers_) {
+    if (!s.errorKind.empty()) {
+      out += "mcp_server_error{server_id=\"" + escapeLabel(id) + "\",kind=\"" +
+             escapeLabel(s.errorKind) + "\"} 1\n";
+    }
+  }
+
   header(out, "mcp_check_duration_seconds", "histogram",
          "Check durations by phase: connect, initialize, tools_list (every page), total");
   for (const auto& [phase, h] : durations_) {
@@ -146,6 +157,9 @@ std::string Metrics::render(const Counters& c) const {
          "OAuth2 token endpoint requests by result: success or failure");
   out += "mcp_token_requests_total{result=\"success\"} " + std::to_string(c.tokenSuccesses) + '\n';
   out += "mcp_token_requests_total{result=\"failure\"} " + std::to_string(c.tokenFailures) + '\n';
+  header(out, "mcp_redis_connected", "gauge",
+         "1 while the daemon's Redis connections (publishing, commands) are both up, else 0");
+  out += std::string("mcp_redis_connected ") + (c.redisConnected ? "1" : "0") + '\n';
   header(out, "mcp_redis_reconnects_total", "counter", "Redis connections re-established");
   out += "mcp_redis_reconnects_total " + std::to_string(c.redisReconnects) + '\n';
   header(out, "mcp_commands_total", "counter",

@@ -16,6 +16,7 @@ struct Counters {
   uint64_t tokenSuccesses = 0;
   uint64_t tokenFailures = 0;
   std::map<std::string, uint64_t> commands;  // by op
+  bool redisConnected = false;               // both of the daemon's Redis connections are ready
 };
 
 // What Prometheus scrapes: per-server gauges, check durations and outcomes, kept up to date from
@@ -35,6 +36,7 @@ class Metrics {
     int consecutiveFailures = 0;
     int64_t lastSuccessWallMs = 0;  // 0: never
     int64_t tools = -1;             // -1: not known
+    std::string errorKind;          // of the last check; empty when it succeeded
   };
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> counts{};  // per bucket (not cumulative)

@@ -44,6 +44,7 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
   CHECK(m.second.find("mcp_check_duration_seconds_bucket{phase=\"total\",le=\"+Inf\"}") !=
         std::string::npos);
   CHECK(m.second.find("mcp_redis_reconnects_total 0\n") != std::string::npos);
+  CHECK(m.second.find("# TYPE mcp_redis_connected gauge\n") != std::string::npos);
 
   // promtool (Prometheus's own linter) accepts the exposition.
   writeFile(dir.file("metrics.txt"), m.second);
@@ -96,6 +97,8 @@ TEST_CASE("metrics.listen serves /metrics in the Prometheus format and /healthz 
   } while (Clock::now() < deadline && h.first != 503);
   CHECK(h.first == 503);
   CHECK(h.second.find(R"("reason":"redis is not connected")") != std::string::npos);
+  CHECK(httpRequest(port, "GET", "/metrics").second.find("mcp_redis_connected 0\n") !=
+        std::string::npos);
   redis.start();
   deadline = Clock::now() + 15s;
   do {

@@ -66,6 +66,11 @@ TEST_CASE("the exposition has every metric of every server, in the Prometheus te
   CHECK(has(text, R"(mcp_token_requests_total{result="failure"} 1)"));
   CHECK(has(text, "mcp_redis_reconnects_total 2"));
   CHECK(has(text, R"(mcp_commands_total{op="check"} 3)"));
+  CHECK(has(text, R"(mcp_server_error{server_id="b",kind="timeout"} 1)"));
+  CHECK(text.find(R"(mcp_server_error{server_id="a")") == std::string::npos);  // healthy
+  CHECK(has(text, "mcp_redis_connected 0"));
+  c.redisConnected = true;
+  CHECK(has(m.render(c), "mcp_redis_connected 1"));
 
   m.onRemoved("b");
   text = m.render(c);
