@@ -337,6 +337,7 @@ void compactPage(std::vector<Tool>& tools, size_t pageBytes) {
 
 Result<ToolsPage> decodeToolsListResult(std::string_view resultJson, Trust trust) {
   Parsers& p = parsers();
+  ShrinkAfter shrink{p};  // the parsers grow to the largest page: given back after a large one
   // Parsed in place from the copy the tools keep (their raw JSON are views into it), padded
   // with zeros as simdjson needs.
   auto owned = std::make_shared<std::string>(resultJson.size() + simdjson::SIMDJSON_PADDING, '\0');
