@@ -89,11 +89,7 @@ void StreamableHttpTransport::send(Outgoing message) {
   if (closed_) {
     return;
   }
-  http::Request req;
-  req.method = "POST";
-  req.url = options_.url;
-  req.registryEgress = options_.registryEgress;
-  req.sharedHeaders = headers(true);
+  http::Request req = baseRequest("POST", true);
   req.body = std::move(message.json);
   // Within the check, each request gets the time left of it; a kept session's replies get 5 s.
   req.timeoutMs = listening_ ? kSessionDeleteTimeoutMs : std::max<int64_t>(1, remainingMs());
@@ -263,11 +259,7 @@ void StreamableHttpTransport::listen() {
   }
   listening_ = true;
   // A kept session hears the server on its GET stream (notifications that answer no request).
-  http::Request req;
-  req.method = "GET";
-  req.url = options_.url;
-  req.registryEgress = options_.registryEgress;
-  req.sharedHeaders = headers(false);
+  http::Request req = baseRequest("GET", false);
   req.longLived = true;
   req.connectTimeoutMs = options_.connectTimeoutMs;
   streamParser_ = std::make_unique<SseParser>(options_.maxBody);
@@ -321,12 +313,17 @@ void StreamableHttpTransport::onStreamDone(const http::Response& r) {
   listener_->onLost("the GET stream ended", false);
 }
 
-http::Request StreamableHttpTransport::deleteRequest(int64_t timeoutMs) const {
+http::Request StreamableHttpTransport::baseRequest(const char* method, bool json) const {
   http::Request req;
-  req.method = "DELETE";
+  req.method = method;
   req.url = options_.url;
   req.registryEgress = options_.registryEgress;
-  req.sharedHeaders = headers(true);
+  req.sharedHeaders = headers(json);
+  return req;
+}
+
+http::Request StreamableHttpTransport::deleteRequest(int64_t timeoutMs) const {
+  http::Request req = baseRequest("DELETE", true);
   req.timeoutMs = timeoutMs;
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, timeoutMs);
   req.maxBody = kAckBody;

@@ -63,6 +63,8 @@ class StreamableHttpTransport final : public Transport {
   bool adoptSessionId(const std::string& id);
   void onStreamEvent(SseEvent& ev);
   void onStreamDone(const http::Response& r);
+  // A request to the server's URL with the session's headers (json: those of a POST).
+  http::Request baseRequest(const char* method, bool json) const;
   http::Request deleteRequest(int64_t timeoutMs) const;
 
   http::Client& client_;
