@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # clang-14, libclang-rt-14-dev: libFuzzer for the fuzz targets (g++ has no coverage-guided fuzzer).
 # systemd: systemd-analyze verify/security check the unit file.
 # prometheus: promtool lints /metrics and a real Prometheus scrapes the daemon in a test.
+# chromium: the dashboard page's browser test (tests/browser) drives it headless with puppeteer-core.
 packages=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libhiredis-dev
           libsimdjson-dev libyaml-cpp-dev libsodium-dev libssl-dev catch2 redis-server redis-tools
-          clang-14 libclang-rt-14-dev systemd prometheus)
+          clang-14 libclang-rt-14-dev systemd prometheus chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,8 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Test peers and the conformance suite (with the Node 22 it needs), pinned by their lock files.
-for peers in tests/peers tests/conformance; do
+# Test peers, the conformance suite (with the Node 22 it needs) and the browser test's
+# puppeteer-core (which downloads no browser), pinned by their lock files.
+for peers in tests/peers tests/conformance tests/browser; do
   if [ ! -d "$peers/node_modules" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
     echo "install-deps: npm ci in $peers" >&2
     (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

@@ -91,7 +91,8 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       processes_(loop, std::string(kSupervisor)),
       prober_(http_, auth_, loop, loop, &processes_, inheritedEnvironment()),
       redis_(loop, endpoint, random_),
-      commandsRedis_(loop, std::move(endpoint), random_, "redis commands"),
+      commandsRedis_(loop, endpoint, random_, "redis commands"),
+      eventsRedis_(loop, std::move(endpoint), random_, "redis events"),
       publisher_(redis_, loop, keys_),
       results_(publisher_, metrics_),
       scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
@@ -145,20 +146,7 @@ int Daemon::run() {
   registry_.start();
   commands_.start();
   log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(configured) + " servers");
-  bool startupFailed = false;
-  if (!cfg_.metricsListen.empty()) {
-    auto server = http::HttpServer::listen(
-        loop_, cfg_.metricsListen,
-        [this](const std::string&, const std::string& path) { return serve(path); });
-    if (!server) {
-      // A start-up error like a bad config: the operator must pick another address.
-      log::error("metrics.listen: " + server.error().message);
-      startupFailed = true;
-    } else {
-      metricsServer_ = std::move(server.value());
-      log::info("metrics: http://" + cfg_.metricsListen + "/metrics and /healthz");
-    }
-  }
+  const bool startupFailed = !startHttp();
   if (startupFailed) {
     exitCode_ = kExitUsage;
     stop("startup failed");
@@ -182,6 +170,7 @@ void Daemon::stop(const char* why) {
   snapshotWait_->stop();
   stopSteps_ = 3;
   commandsRedis_.shutdown(200, [] {});
+  eventsRedis_.shutdown(200, [] {});
   redis_.shutdown(1000, [this] { stopStepDone(); });
   processes_.shutdown(kStopKillAfterMs, [this] { stopStepDone(); });
   prober_.whenDetachedDone([this] { stopStepDone(); });
@@ -243,6 +232,16 @@ Result<std::string> Daemon::reload() {
   cfg_.registryEgress = f.registryEgress;
   cfg_.maxConcurrentChecks = f.maxConcurrentChecks;
   cfg_.maxWatches = f.maxWatches;
+  if (f.dashboard.listen != cfg_.dashboard.listen ||
+      f.dashboard.allowedHosts != cfg_.dashboard.allowedHosts ||
+      f.dashboard.maxStreams != cfg_.dashboard.maxStreams) {
+    log::warn("reload: the dashboard settings changed; they take effect at the next restart "
+              "(a new dashboard.token_file content applies now)");
+  }
+  if (dashboard_) {
+    dashboard_->setToken(f.dashboard.token);
+  }
+  cfg_.dashboard.token = f.dashboard.token;
   configIds_ = ids;
   registry_.reconfigure(cfg_.defaults, std::move(ids));
   return std::to_string(count) + " servers in the config file, " + std::to_string(removed) +
@@ -259,6 +258,73 @@ void Daemon::storeRotatedToken(const registry::ServerSpec& spec, const Secret& t
   c.privateKeyPem = spec.auth.oauth2.privateKeyPem;
   c.refreshToken = token;
   registry_.storeCredentials(spec.id, spec.auth.oauth2.sealedBlob, std::move(c));
+}
+
+bool Daemon::startHttp() {
+  const auto& d = cfg_.dashboard;
+  if (!d.listen.empty()) {
+    dashboard::Options o;
+    o.keys = keys_;
+    o.listen = d.listen;
+    o.allowedHosts = d.allowedHosts;
+    o.token = d.token;
+    dashboard_ = std::make_unique<dashboard::Dashboard>(redis_, eventsRedis_, loop_, std::move(o));
+    eventsRedis_.start();
+    dashboard_->start();
+  }
+  const bool shared = dashboard_ && d.listen == cfg_.metricsListen;
+  http::HttpServer::Limits limits;
+  limits.maxStreams = d.maxStreams;
+  if (!cfg_.metricsListen.empty()) {
+    auto server = http::HttpServer::listen(
+        loop_, cfg_.metricsListen,
+        [this, shared](const http::ServerRequest& req, const std::shared_ptr<http::Exchange>& ex) {
+          if (shared && req.path != "/metrics" && req.path != "/healthz") {
+            dashboard_->handle(req, ex);
+          } else {
+            serveMetrics(req, ex);
+          }
+        },
+        limits);
+    if (!server) {
+      // A start-up error like a bad config: the operator must pick another address.
+      log::error("metrics.listen: " + server.error().message);
+      return false;
+    }
+    metricsServer_ = std::move(server.value());
+    log::info("metrics: http://" + cfg_.metricsListen + "/metrics and /healthz");
+  }
+  if (dashboard_ && !shared) {
+    auto server = http::HttpServer::listen(
+        loop_, d.listen,
+        [this](const http::ServerRequest& req, const std::shared_ptr<http::Exchange>& ex) {
+          dashboard_->handle(req, ex);
+        },
+        limits);
+    if (!server) {
+      log::error("dashboard.listen: " + server.error().message);
+      return false;
+    }
+    dashboardServer_ = std::move(server.value());
+  }
+  if (dashboard_) {
+    log::notice("dashboard: http://" + d.listen + "/" +
+                (d.token.empty() ? " (read-only: no dashboard.token_file)" : ""));
+  }
+  return true;
+}
+
+void Daemon::serveMetrics(const http::ServerRequest& request,
+                          const std::shared_ptr<http::Exchange>& exchange) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    http::ServerResponse r;
+    r.status = 405;
+    r.body = "GET or HEAD only\n";
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    exchange->respond(std::move(r));
+    return;
+  }
+  exchange->respond(serve(request.path));
 }
 
 http::ServerResponse Daemon::serve(const std::string& path) {

@@ -11,6 +11,7 @@
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "control/command_stream.hpp"
+#include "dashboard/dashboard.hpp"
 #include "http/curl_multi_client.hpp"
 #include "http/http_server.hpp"
 #include "keyspace/keyspace.hpp"
@@ -87,6 +88,11 @@ class Daemon {
   void storeRotatedToken(const registry::ServerSpec& spec, const Secret& token);
   // GET /metrics and /healthz on metrics.listen.
   http::ServerResponse serve(const std::string& path);
+  void serveMetrics(const http::ServerRequest& request,
+                    const std::shared_ptr<http::Exchange>& exchange);
+  // metrics.listen and dashboard.listen, one listener when they are the same address. False
+  // (logged) when one cannot listen.
+  bool startHttp();
   std::string healthzJson(int* status) const;
   // Stops: the loop ends once results handed to Redis are written (1 s at most), stdio servers
   // are gone (SIGKILL after 1 s) and the DELETEs of ended watches are answered; at 1.5 s whatever
@@ -106,6 +112,7 @@ class Daemon {
   check::ServerProber prober_;
   redis::RedisClient redis_;
   redis::RedisClient commandsRedis_;  // a blocking XREADGROUP: a connection of its own
+  redis::RedisClient eventsRedis_;    // the dashboard's subscription (started with it)
   publish::StatePublisher publisher_;
   metrics::Metrics metrics_;
   ResultFanOut results_;
@@ -115,7 +122,9 @@ class Daemon {
   service::Monitor monitor_;
   std::unique_ptr<loop::Timer> snapshotWait_;
   std::unique_ptr<loop::Timer> hardStop_;
+  std::unique_ptr<dashboard::Dashboard> dashboard_;  // when dashboard.listen is set
   std::unique_ptr<http::HttpServer> metricsServer_;
+  std::unique_ptr<http::HttpServer> dashboardServer_;  // when not on metrics.listen
   loop::UvSignal sigint_;
   loop::UvSignal sigterm_;
   loop::UvSignal sighup_;

@@ -326,6 +326,8 @@ class Loader {
         }
       } else if (k == "watch_tools") {
         s.watchTools = boolean(v, key);
+      } else if (k == "name") {
+        s.name = str(v, key);
       } else if (k == "min_relist_interval") {
         s.minRelistIntervalMs = duration(v, key);
       } else if (k == "headers") {
@@ -432,6 +434,52 @@ class Loader {
     }
   }
 
+  void loadDashboard(const YAML::Node& d, DashboardSettings& out) const {
+    allowOnly(d, "dashboard", {"listen", "token_file", "allowed_hosts", "max_streams"});
+    if (!d["listen"]) {
+      fail(d, "dashboard.listen", "is required to serve the dashboard (e.g. 127.0.0.1:9465)");
+    }
+    out.listen = str(d["listen"], "dashboard.listen");
+    if (auto a = http::parseListenAddress(out.listen); !a) {
+      fail(d["listen"], "dashboard.listen", a.error().message);
+    }
+    if (d["token_file"]) {
+      out.token = readSecretFile(d["token_file"], "dashboard.token_file", /*privateOnly=*/true);
+      const std::string_view t = out.token.reveal();
+      const bool printable = std::all_of(t.begin(), t.end(), [](char ch) {
+        return ch > 0x20 && ch < 0x7f;
+      });
+      if (!printable || t.size() < 16) {
+        fail(d["token_file"], "dashboard.token_file",
+             "the token must be at least 16 printable characters without spaces (e.g. "
+             "openssl rand -hex 32 > FILE)");
+      }
+    }
+    if (const auto& hosts = d["allowed_hosts"]) {
+      if (!hosts.IsSequence()) {
+        fail(hosts, "dashboard.allowed_hosts", "must be a list of host names (host or host:port)");
+      }
+      for (size_t i = 0; i < hosts.size(); ++i) {
+        const std::string key = "dashboard.allowed_hosts[" + std::to_string(i) + "]";
+        std::string h = str(hosts[i], key);
+        const bool ok = !h.empty() && h.size() <= 255 &&
+                        std::all_of(h.begin(), h.end(), [](char ch) {
+                          return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                                 std::strchr(".-:[]_", ch) != nullptr;
+                        });
+        if (!ok) {
+          fail(hosts[i], key, "'" + h + "' is not a host name or host:port");
+        }
+        std::transform(h.begin(), h.end(), h.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        out.allowedHosts.push_back(std::move(h));
+      }
+    }
+    if (d["max_streams"]) {
+      out.maxStreams = static_cast<size_t>(integer(d["max_streams"], "dashboard.max_streams", 1, 10'000));
+    }
+  }
+
   Config load(const YAML::Node& root) const {
     Config c;
     if (!root.IsDefined() || root.IsNull()) {
@@ -439,7 +487,7 @@ class Loader {
     }
     allowOnly(root, "",
               {"redis", "defaults", "max_concurrent_checks", "max_watches", "registry_resync",
-               "secrets", "egress", "servers", "metrics", "log"});
+               "secrets", "egress", "servers", "metrics", "dashboard", "log"});
     if (const auto& m = root["metrics"]) {
       allowOnly(m, "metrics", {"listen"});
       if (m["listen"]) {
@@ -448,6 +496,9 @@ class Loader {
           fail(m["listen"], "metrics.listen", a.error().message);
         }
       }
+    }
+    if (const auto& d = root["dashboard"]) {
+      loadDashboard(d, c.dashboard);
     }
     if (const auto& l = root["log"]) {
       allowOnly(l, "log", {"format"});
@@ -577,12 +628,13 @@ class Loader {
                                                       "env",
                                                       "cwd",
                                                       "watch_tools",
-                                                      "min_relist_interval"};
+                                                      "min_relist_interval",
+                                                      "name"};
     ServerSpec defaults;
     std::map<std::string, YAML::Node> defaultMarks;
     if (const auto& d = root["defaults"]) {
       std::set<std::string> keys = kServerKeys;
-      for (const char* perServer : {"id", "command", "args", "env", "cwd"}) {
+      for (const char* perServer : {"id", "name", "command", "args", "env", "cwd"}) {
         keys.erase(perServer);
       }
       allowOnly(d, "defaults", keys);

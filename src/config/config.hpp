@@ -21,6 +21,14 @@ struct RedisSettings {
   std::string username;  // redis.username (an ACL user); empty: the URL's, else the default user
 };
 
+// dashboard: the live page and its API (src/dashboard).
+struct DashboardSettings {
+  std::string listen;  // host:port; empty: off. May equal metrics.listen (one listener for both).
+  Secret token;        // from token_file: the bearer token of POST /api/check; empty: read-only
+  std::vector<std::string> allowedHosts;  // Host header values accepted besides `listen`
+  size_t maxStreams = 64;                 // open /api/events streams at once
+};
+
 struct Config {
   std::string path;
   RedisSettings redis;
@@ -36,6 +44,7 @@ struct Config {
   std::vector<registry::ServerSpec> servers;
   std::string metricsListen;  // metrics.listen: host:port of /metrics and /healthz; empty: off
   bool logJson = false;       // log.format: json
+  DashboardSettings dashboard;
 };
 
 // Loads and validates a config file. Errors name the file, the line and the key, e.g.

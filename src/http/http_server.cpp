@@ -1,6 +1,11 @@
 #include "http/http_server.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "common/log.hpp"
 
@@ -8,24 +13,40 @@ namespace mcphd::http {
 
 namespace {
 
-constexpr size_t kMaxRequest = 8 * 1024;
-constexpr uint64_t kRequestTimeoutMs = 5'000;  // an idle connection is closed after this
-constexpr size_t kMaxConnections = 64;
+constexpr size_t kMaxRequest = 8 * 1024;  // head and body
 
 const char* reason(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 202:
+      return "Accepted";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 421:
+      return "Misdirected Request";
     case 431:
       return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
     case 503:
       return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "Status";
   }
@@ -34,26 +55,161 @@ const char* reason(int status) {
 struct WriteRequest {
   uv_write_t req{};
   std::string data;
+  bool closeAfter = false;
 };
+
+bool isToken(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return std::isalnum(c) != 0 || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr;
+  });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Header values may hold no control characters but tab: a response header is never built from
+// a request's bytes, but a value passed on to a handler is kept printable all the same.
+bool cleanValue(std::string_view v) {
+  return std::none_of(v.begin(), v.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+  });
+}
 
 }  // namespace
 
-// One client connection: its socket and its request timer, freed when both have closed.
+const std::string* ServerRequest::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+Result<ServerRequest, RequestError> parseRequestHead(std::string_view head) {
+  auto bad = [](std::string m) { return RequestError{400, std::move(m)}; };
+  size_t eol = head.find("\r\n");
+  if (eol == std::string_view::npos) {
+    return bad("bad request line");
+  }
+  std::string_view line = head.substr(0, eol);
+  size_t sp1 = line.find(' ');
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return bad("bad request line");
+  }
+  ServerRequest r;
+  r.method = std::string(line.substr(0, sp1));
+  r.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  std::string_view version = line.substr(sp2 + 1);
+  if (!isToken(r.method) || r.target.empty() || r.target[0] != '/' || !cleanValue(r.target) ||
+      r.target.find(' ') != std::string::npos) {
+    return bad("bad request line");
+  }
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    return RequestError{505, "HTTP/1.0 or HTTP/1.1 only"};
+  }
+  r.path = r.target.substr(0, r.target.find('?'));
+  size_t pos = eol + 2;
+  while (pos < head.size()) {
+    size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos) {
+      end = head.size();
+    }
+    std::string_view h = head.substr(pos, end - pos);
+    pos = end + 2;
+    if (h.empty()) {
+      break;  // the blank line that ends the head
+    }
+    size_t colon = h.find(':');
+    if (colon == std::string_view::npos || !isToken(h.substr(0, colon))) {
+      return bad("bad header line");
+    }
+    std::string name(h.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view value = trim(h.substr(colon + 1));
+    if (!cleanValue(value)) {
+      return bad("control characters in header " + name);
+    }
+    r.headers.emplace_back(std::move(name), std::string(value));
+  }
+  if (r.header("transfer-encoding") != nullptr) {
+    return RequestError{501, "chunked request bodies are not supported; send Content-Length"};
+  }
+  return r;
+}
+
+// One client connection: its socket, its request timer (none once it is a stream), and the
+// exchange handed to the handler; freed when closed.
 struct HttpServer::Connection {
   HttpServer* server = nullptr;
   uv_tcp_t* tcp = nullptr;
   uv_timer_t* timer = nullptr;
   std::string in;
-  bool answered = false;
-  uint64_t accepted = 0;  // order of acceptance: the oldest idle one goes first when full
+  size_t bodyWanted = 0;  // Content-Length, once the head is in
+  size_t headEnd = 0;     // where the body starts, once the head is in
+  std::optional<ServerRequest> request;
+  bool dispatched = false;  // handed to the handler: nothing more is read
+  uint64_t accepted = 0;    // order of acceptance: the oldest idle one goes first when full
+  std::shared_ptr<ConnectionExchange> exchange;
 };
 
-HttpServer::HttpServer(loop::UvLoop& loop, Handler handler)
-    : loop_(loop), handler_(std::move(handler)) {}
+// The exchange of one connection: the connection points at it and it points back until the
+// connection is closed.
+class HttpServer::ConnectionExchange final : public Exchange {
+ public:
+  ConnectionExchange(HttpServer* server, Connection* c) : server_(server), connection_(c) {}
+  void respond(ServerResponse response) override {
+    if (server_ != nullptr && !answered_) {
+      answered_ = true;
+      server_->answer(connection_, response);
+    }
+  }
+  bool openStream(ServerResponse head) override {
+    if (server_ == nullptr || answered_) {
+      return false;
+    }
+    answered_ = true;
+    return server_->startStream(connection_, head);
+  }
+  bool write(std::string_view data) override {
+    return server_ != nullptr && streaming_ &&
+           server_->writeTo(connection_, std::string(data), false);
+  }
+  void close() override {
+    if (server_ != nullptr) {
+      server_->closeConnection(connection_);
+    }
+  }
+  bool open() const override { return server_ != nullptr; }
+
+ private:
+  friend class HttpServer;
+  HttpServer* server_;
+  Connection* connection_;
+  bool answered_ = false;
+  bool streaming_ = false;
+};
+
+HttpServer::HttpServer(loop::UvLoop& loop, Handler handler, Limits limits)
+    : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
                                                        const std::string& address,
-                                                       Handler handler) {
+                                                       Handler handler, Limits limits) {
   auto hp = parseListenAddress(address);
   if (!hp) {
     return hp.error();
@@ -64,7 +220,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
     return makeError("'" + address + "': '" + host + "' is not an IP address");
   }
-  std::unique_ptr<HttpServer> server(new HttpServer(loop, std::move(handler)));
+  std::unique_ptr<HttpServer> server(new HttpServer(loop, std::move(handler), limits));
   server->address_ = address;
   server->listener_ = new uv_tcp_t;
   uv_tcp_init(loop.raw(), server->listener_);
@@ -100,19 +256,19 @@ void HttpServer::onConnection() {
   c->server = this;
   c->tcp = new uv_tcp_t;
   uv_tcp_init(loop_.raw(), c->tcp);
-  c->tcp->data = c;
+  c->tcp->data = nullptr;
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_),
                 reinterpret_cast<uv_stream_t*>(c->tcp)) != 0) {
     c->tcp->data = nullptr;
     loop::closeAndDelete(c->tcp);
     return;
   }
-  if (connections_.size() >= kMaxConnections) {
+  if (requestConnections() >= limits_.maxConnections) {
     // Full: the oldest connection that has not sent its request yet makes room, so idle
     // connections (a scanner, a stuck client) cannot keep /healthz from being answered.
     Connection* oldest = nullptr;
     for (const auto& [conn, owned] : connections_) {
-      if (!conn->answered && (oldest == nullptr || conn->accepted < oldest->accepted)) {
+      if (!conn->dispatched && (oldest == nullptr || conn->accepted < oldest->accepted)) {
         oldest = conn;
       }
     }
@@ -124,19 +280,21 @@ void HttpServer::onConnection() {
     closeConnection(oldest);
   }
   c->accepted = ++accepted_;
+  c->exchange = std::make_shared<ConnectionExchange>(this, c);
   c->timer = new uv_timer_t;
   uv_timer_init(loop_.raw(), c->timer);
   c->timer->data = c;
+  c->tcp->data = c;
   connections_.emplace(c, std::move(owned));
   uv_timer_start(
       c->timer,
       [](uv_timer_t* t) {
         auto* conn = static_cast<Connection*>(t->data);
         if (conn != nullptr) {
-          conn->server->closeConnection(conn);  // too slow to send its request
+          conn->exchange->close();  // too slow to send its request, or to take its answer
         }
       },
-      kRequestTimeoutMs, 0);
+      limits_.requestTimeoutMs, 0);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(c->tcp),
       [](uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -149,11 +307,11 @@ void HttpServer::onConnection() {
           return;
         }
         if (n < 0) {
-          conn->server->closeConnection(conn);
+          conn->exchange->close();
           return;
         }
-        if (conn->answered) {
-          return;
+        if (conn->dispatched) {
+          return;  // one request per connection: what follows it is not read
         }
         conn->in.append(buf->base, static_cast<size_t>(n));
         conn->server->onData(conn);
@@ -161,58 +319,122 @@ void HttpServer::onConnection() {
 }
 
 void HttpServer::onData(Connection* c) {
-  ServerResponse resp;
-  size_t end = c->in.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    if (c->in.size() <= kMaxRequest) {
+  if (!c->request) {
+    size_t end = c->in.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      if (c->in.size() > kMaxRequest) {
+        c->dispatched = true;
+        answer(c, ServerResponse{431, "text/plain; charset=utf-8", "request too large\n", {}});
+      }
       return;  // more to come
     }
-    resp.status = 431;
-    resp.body = "request too large\n";
-  } else {
-    std::string line = c->in.substr(0, c->in.find("\r\n"));
-    size_t sp1 = line.find(' ');
-    size_t sp2 = line.find(' ', sp1 == std::string::npos ? 0 : sp1 + 1);
-    if (sp1 == std::string::npos || sp2 == std::string::npos) {
-      resp.status = 400;
-      resp.body = "bad request line\n";
-    } else {
-      std::string method = line.substr(0, sp1);
-      std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-      std::string path = target.substr(0, target.find('?'));
-      if (method != "GET" && method != "HEAD") {
-        resp.status = 405;
-        resp.body = "GET or HEAD only\n";
-      } else {
-        resp = handler_(method, path);
+    auto parsed = parseRequestHead(std::string_view(c->in).substr(0, end + 4));
+    if (!parsed) {
+      c->dispatched = true;
+      answer(c, ServerResponse{parsed.error().status, "text/plain; charset=utf-8",
+                               parsed.error().message + "\n", {}});
+      return;
+    }
+    c->request = std::move(parsed.value());
+    c->headEnd = end + 4;
+    if (const std::string* len = c->request->header("content-length"); len != nullptr) {
+      char* stop = nullptr;
+      errno = 0;
+      unsigned long long n = std::strtoull(len->c_str(), &stop, 10);
+      if (len->empty() || *stop != '\0' || errno != 0 || !std::isdigit((*len)[0])) {
+        c->dispatched = true;
+        answer(c, ServerResponse{400, "text/plain; charset=utf-8", "bad Content-Length\n", {}});
+        return;
       }
-      if (method == "HEAD") {
-        resp.body.clear();  // the length below still says what GET would send
+      if (n > kMaxRequest) {
+        c->dispatched = true;
+        answer(c, ServerResponse{413, "text/plain; charset=utf-8",
+                                 "request body over " + std::to_string(kMaxRequest) + " bytes\n",
+                                 {}});
+        return;
       }
+      c->bodyWanted = static_cast<size_t>(n);
     }
   }
-  c->answered = true;
-  auto* w = new WriteRequest;
-  w->data = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason(resp.status) +
-            "\r\nContent-Type: " + resp.contentType +
-            "\r\nContent-Length: " + std::to_string(resp.body.size()) +
-            "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + resp.body;
-  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
+  if (c->in.size() - c->headEnd < c->bodyWanted) {
+    return;  // more of the body to come
+  }
+  c->request->body = c->in.substr(c->headEnd, c->bodyWanted);
+  c->in.clear();
+  c->in.shrink_to_fit();
+  c->dispatched = true;
+  // The handler may answer inside this call, later, or never (the timer closes it then).
+  std::shared_ptr<Exchange> exchange = c->exchange;
+  handler_(*c->request, exchange);
+}
+
+void HttpServer::answer(Connection* c, const ServerResponse& r) {
+  const bool head = c->request && c->request->method == "HEAD";
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
+                    "\r\nContent-Type: " + r.contentType +
+                    "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  for (const auto& [name, value] : r.headers) {
+    out += name + ": " + value + "\r\n";
+  }
+  out += "\r\n";
+  if (!head) {
+    out += r.body;  // HEAD: the length above still says what GET would send
+  }
   // The timer stays armed: a client that never reads its answer is dropped all the same.
-  int rc =
-      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(c->tcp), &buf, 1, [](uv_write_t* req, int) {
-        // The socket's data is cleared when the connection is closed first (the
-        // handle itself lives until its close callback, after this one).
-        auto* conn = static_cast<Connection*>(req->handle->data);
-        delete reinterpret_cast<WriteRequest*>(req);
-        if (conn != nullptr) {
-          conn->server->closeConnection(conn);
-        }
-      });
+  writeTo(c, std::move(out), true);
+}
+
+bool HttpServer::startStream(Connection* c, const ServerResponse& r) {
+  if (streams_ >= limits_.maxStreams) {
+    answer(c, ServerResponse{503,
+                             "text/plain; charset=utf-8",
+                             "too many event streams (" + std::to_string(limits_.maxStreams) +
+                                 "); try again later\n",
+                             {{"Retry-After", "5"}}});
+    return false;
+  }
+  ++streams_;
+  c->exchange->streaming_ = true;
+  uv_timer_stop(c->timer);  // a stream is not an idle connection
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
+                    "\r\nContent-Type: " + r.contentType +
+                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  for (const auto& [name, value] : r.headers) {
+    out += name + ": " + value + "\r\n";
+  }
+  out += "\r\n" + r.body;
+  return writeTo(c, std::move(out), false);
+}
+
+bool HttpServer::writeTo(Connection* c, std::string data, bool closeAfter) {
+  auto* stream = reinterpret_cast<uv_stream_t*>(c->tcp);
+  if (!closeAfter && uv_stream_get_write_queue_size(stream) + data.size() >
+                         limits_.maxStreamBacklog) {
+    log::warn("http " + address_ + ": an event stream client fell " +
+              std::to_string(limits_.maxStreamBacklog) + " bytes behind; disconnected");
+    closeConnection(c);
+    return false;
+  }
+  auto* w = new WriteRequest;
+  w->data = std::move(data);
+  w->closeAfter = closeAfter;
+  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
+  int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int status) {
+    // The socket's data is cleared when the connection is closed first (the handle itself
+    // lives until its close callback, after this one).
+    auto* conn = static_cast<Connection*>(req->handle->data);
+    std::unique_ptr<WriteRequest> done(reinterpret_cast<WriteRequest*>(req));
+    if (conn != nullptr && (done->closeAfter || status < 0)) {
+      conn->exchange->close();
+    }
+  });
   if (rc != 0) {
     delete w;
     closeConnection(c);
+    return false;
   }
+  return true;
 }
 
 void HttpServer::closeConnection(Connection* c) {
@@ -222,6 +444,11 @@ void HttpServer::closeConnection(Connection* c) {
   }
   std::unique_ptr<Connection> owned = std::move(it->second);
   connections_.erase(it);
+  if (c->exchange->streaming_) {
+    --streams_;
+  }
+  c->exchange->server_ = nullptr;  // whoever still holds it finds it closed
+  c->exchange->connection_ = nullptr;
   uv_timer_stop(c->timer);
   c->timer->data = nullptr;
   c->tcp->data = nullptr;

@@ -1,9 +1,13 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.hpp"
 #include "http/listen_address.hpp"
@@ -11,41 +15,109 @@
 
 namespace mcphd::http {
 
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
 struct ServerResponse {
   int status = 200;
   std::string contentType = "text/plain; charset=utf-8";
   std::string body;
+  HeaderList headers;  // extra response headers (names as written)
 };
 
-// A small HTTP/1.1 server on the loop for /metrics and /healthz: GET and HEAD only, one request
-// per connection (answered with Connection: close), requests up to 8 KiB, 5 s to send one, at
-// most 64 connections at a time; when full, the oldest connection that has not sent its request
-// is dropped for the new one. The handler runs on the loop and must be quick.
+// One parsed request. Header names are lower-cased; a header sent twice appears twice.
+struct ServerRequest {
+  std::string method;
+  std::string target;  // as sent: "/api/check/x?y"
+  std::string path;    // the target before '?'
+  HeaderList headers;
+  std::string body;
+  // The first value of header `name` (lower case), or nullptr.
+  const std::string* header(std::string_view name) const;
+};
+
+// Why a request cannot be answered: the status to send and a one-line reason.
+struct RequestError {
+  int status = 400;
+  std::string message;
+};
+
+// Parses a request head ("GET / HTTP/1.1\r\nHost: x\r\n\r\n" without the blank line is not
+// enough: `head` ends with it). Methods are any token; the body is not part of it.
+Result<ServerRequest, RequestError> parseRequestHead(std::string_view head);
+
+// The answer to one request. The handler gets it and answers at once or later (after a Redis
+// reply), or turns it into an event stream that stays open. Shared by the connection and whoever
+// answers late, as either may go first: once the connection is gone, every call is a no-op.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // Sends a complete answer; the connection closes once it is written. Only the first answer
+  // (respond or openStream) counts.
+  virtual void respond(ServerResponse response) = 0;
+  // Sends the status line, the headers and `head.body` without a length and keeps the connection
+  // open for write(): a Server-Sent Events stream. The stream leaves the request connections'
+  // count and timeout for the streams' own limit; when that is full the client gets 503 and this
+  // returns false.
+  virtual bool openStream(ServerResponse head) = 0;
+  // Appends to an open stream. A client that reads so slowly that more than the server's
+  // maxStreamBacklog bytes wait unwritten is disconnected (it reconnects and resynchronizes):
+  // false then, or when the connection is gone.
+  virtual bool write(std::string_view data) = 0;
+  // Ends the exchange (closes the connection).
+  virtual void close() = 0;
+  // False once the connection is gone.
+  virtual bool open() const = 0;
+};
+
+// A small HTTP/1.1 server on the loop for /metrics, /healthz and the dashboard: one request per
+// connection (answered with Connection: close), request heads and bodies up to 8 KiB (bodies by
+// Content-Length only), 5 s to send one. At most maxConnections connections that are sending a
+// request or waiting for its answer; when full, the oldest that has not sent its request yet is
+// dropped for the new one. Event streams are counted apart (maxStreams) and are never closed as
+// idle. The handler runs on the loop and must be quick.
 class HttpServer {
  public:
-  using Handler = std::function<ServerResponse(const std::string& method, const std::string& path)>;
+  using Handler = std::function<void(const ServerRequest&, const std::shared_ptr<Exchange>&)>;
+  struct Limits {
+    size_t maxConnections = 64;
+    size_t maxStreams = 64;
+    size_t maxStreamBacklog = 1 << 20;
+    uint64_t requestTimeoutMs = 5'000;
+  };
 
   // Listens on `address` ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address).
   static Result<std::unique_ptr<HttpServer>> listen(loop::UvLoop& loop, const std::string& address,
-                                                    Handler handler);
+                                                    Handler handler, Limits limits);
+  static Result<std::unique_ptr<HttpServer>> listen(loop::UvLoop& loop, const std::string& address,
+                                                    Handler handler) {
+    return listen(loop, address, std::move(handler), Limits{});
+  }
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   const std::string& address() const { return address_; }
+  size_t streams() const { return streams_; }
 
  private:
   struct Connection;
-  HttpServer(loop::UvLoop& loop, Handler handler);
+  class ConnectionExchange;
+  HttpServer(loop::UvLoop& loop, Handler handler, Limits limits);
   void onConnection();
   void onData(Connection* c);
+  void answer(Connection* c, const ServerResponse& r);
+  bool startStream(Connection* c, const ServerResponse& head);
+  bool writeTo(Connection* c, std::string data, bool closeAfter);
   void closeConnection(Connection* c);
+  size_t requestConnections() const { return connections_.size() - streams_; }
 
   loop::UvLoop& loop_;
   Handler handler_;
+  Limits limits_;
   uv_tcp_t* listener_ = nullptr;
   std::string address_;
   std::map<Connection*, std::unique_ptr<Connection>> connections_;
+  size_t streams_ = 0;
   uint64_t accepted_ = 0;
 };
 

@@ -34,12 +34,16 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   HealthParts parts;
   // Sized up front (the fixed text is about 500 bytes): built once per check, without regrowth.
   parts.head.reserve(48 + r.serverId.size());
-  parts.tail.reserve(640 + p.protocolVersion.size() + p.serverName.size() + p.serverVersion.size() +
+  parts.tail.reserve(640 + r.name.size() + p.protocolVersion.size() + p.serverName.size() + p.serverVersion.size() +
                      (p.error ? p.error->message.size() : 0));
   parts.head = "{\"v\":1,\"type\":\"health\",\"server_id\":";
   json::appendString(parts.head, r.serverId);
   parts.head += ",\"seq\":";
   std::string& o = parts.tail;
+  if (!r.name.empty()) {
+    o += ",\"name\":";
+    json::appendString(o, r.name);
+  }
   o += ",\"status\":";
   json::appendString(o, scheduler::statusName(r.status));
   o += ",\"previous_status\":";

@@ -419,6 +419,56 @@ bool RedisClient::sendArgs(const std::string_view* args, size_t n,
   return true;
 }
 
+bool RedisClient::subscribe(std::vector<std::string> channels, MessageHandler onMessage,
+                            std::function<void()> subscribed) {
+  if (!ready_ || ac_ == nullptr || channels.empty()) {
+    return false;
+  }
+  if (!subscription_) {
+    subscription_ = std::make_unique<Subscription>();
+    subscription_->self = this;
+  }
+  subscription_->onMessage = std::move(onMessage);
+  subscription_->subscribed = std::move(subscribed);
+  subscription_->channels = static_cast<long long>(channels.size());
+  std::vector<const char*> ptrs{"SUBSCRIBE"};
+  std::vector<size_t> lens{9};
+  for (const auto& c : channels) {
+    ptrs.push_back(c.data());
+    lens.push_back(c.size());
+  }
+  // hiredis runs this callback for the subscribe confirmations, for every message, and with a
+  // null reply (once per channel) when the context is freed.
+  int rc = redisAsyncCommandArgv(
+      ac_,
+      [](redisAsyncContext*, void* r, void* privdata) {
+        auto* sub = static_cast<Subscription*>(privdata);
+        auto* reply = static_cast<redisReply*>(r);
+        if (reply == nullptr || sub->self->destroying_ || !sub->onMessage ||
+            reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+          return;
+        }
+        redisReply** e = reply->element;
+        auto isString = [](const redisReply* x) {
+          return x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS;
+        };
+        if (!isString(e[0])) {
+          return;
+        }
+        const std::string_view kind(e[0]->str, e[0]->len);
+        if (kind == "subscribe" && e[2]->type == REDIS_REPLY_INTEGER &&
+            e[2]->integer == sub->channels && sub->subscribed) {
+          auto subscribed = std::move(sub->subscribed);
+          sub->subscribed = nullptr;
+          subscribed();
+        } else if (kind == "message" && isString(e[1]) && isString(e[2])) {
+          sub->onMessage(std::string(e[1]->str, e[1]->len), std::string(e[2]->str, e[2]->len));
+        }
+      },
+      subscription_.get(), static_cast<int>(ptrs.size()), ptrs.data(), lens.data());
+  return rc == REDIS_OK;
+}
+
 void RedisClient::shutdown(int64_t graceMs, std::function<void()> done) {
   stopping_ = true;
   reconnectTimer_->stop();

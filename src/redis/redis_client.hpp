@@ -22,7 +22,7 @@ namespace mcphd::redis {
 // and AUTH/SELECT on every connect. hiredis owns the redisAsyncContext and frees it after the
 // disconnect callback: we keep a non-owning pointer and null it there. Destroying a client drops
 // the replies still pending: their callbacks never run (as an http::Call that is destroyed).
-class RedisClient final : public Commands {
+class RedisClient final : public Commands, public Subscriber {
  public:
   // `name` tells connections apart in logs ("redis", "redis commands").
   RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random, std::string name = "redis");
@@ -39,6 +39,10 @@ class RedisClient final : public Commands {
   bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) override;
   bool commandRefs(std::initializer_list<std::string_view> argv,
                    std::function<void(Result<Reply>)> done) override;
+  // Puts the connection in pub/sub mode: after this, command() must not be used on it (hiredis
+  // would hold their callbacks until the subscription ends).
+  bool subscribe(std::vector<std::string> channels, MessageHandler onMessage,
+                 std::function<void()> subscribed) override;
   size_t unsentBytes() const override;
   void onWritten(std::function<void()> listener) override { written_ = std::move(listener); }
   // Called by the libuv binding after hiredis wrote to the socket.
@@ -60,6 +64,12 @@ class RedisClient final : public Commands {
 
  private:
   struct Pending;
+  struct Subscription {
+    RedisClient* self = nullptr;
+    MessageHandler onMessage;
+    std::function<void()> subscribed;
+    long long channels = 0;  // how many the confirmations must count up to
+  };
   void connect();
   void onConnected(int status);
   void onDisconnected(int status);
@@ -90,6 +100,9 @@ class RedisClient final : public Commands {
   std::function<void(bool)> listener_;
   std::function<void()> written_;
   std::function<void()> shutdownDone_;
+  // hiredis keeps a pointer to it per subscribed channel until the context is freed: it lives as
+  // long as the client, and serves every connection's subscription in turn.
+  std::unique_ptr<Subscription> subscription_;
 };
 
 }  // namespace mcphd::redis

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/utf8.hpp"
+
 namespace mcphd::registry {
 
 namespace {
@@ -45,6 +47,13 @@ bool isHeaderName(std::string_view s) {
 std::optional<SettingError> validateServer(const ServerSpec& s) {
   if (!isServerId(s.id)) {
     return SettingError{"id", "must match [A-Za-z0-9._-]{1,128}"};
+  }
+  // The name goes into every health message and onto the dashboard.
+  if (s.name.size() > kMaxNameBytes || !validUtf8(s.name) ||
+      std::any_of(s.name.begin(), s.name.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return SettingError{"name", "must be UTF-8 text of at most " + std::to_string(kMaxNameBytes) +
+                                    " bytes without control characters"};
   }
   if (s.transport == Transport::kStdio) {
     if (s.command.empty()) {

@@ -18,6 +18,8 @@ struct SettingError {
 
 // [A-Za-z0-9._-]{1,128}: a server id goes into Redis keys, log lines and metric labels.
 bool isServerId(std::string_view id);
+// A server's display name (`name`): at most this many bytes.
+inline constexpr size_t kMaxNameBytes = 256;
 // An HTTP header name (RFC 9110 token), at most 256 characters.
 bool isHeaderName(std::string_view name);
 

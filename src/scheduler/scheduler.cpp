@@ -279,6 +279,7 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   --running_;
   CheckReport report;
   report.serverId = s.spec.id;
+  report.name = s.spec.name;
   report.previousStatus = s.state.status();
   report.changed =
       s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);

@@ -21,6 +21,7 @@ namespace mcphd::scheduler {
 // One check's result with the state it led to: what gets published.
 struct CheckReport {
   std::string serverId;
+  std::string name;  // the server's display name; empty when it has none
   Status status = Status::kUnknown;
   Status previousStatus = Status::kUnknown;
   bool changed = false;

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/secret.hpp"
+#include "http/http_server.hpp"
+#include "keyspace/keyspace.hpp"
+#include "loop/timer.hpp"
+#include "redis/commands.hpp"
+
+namespace mcphd::dashboard {
+
+// The live page and its API (docs/PROTOCOL.md, "Dashboard"): the page's files, GET /api/status
+// (the status hash), GET /api/events (every message of the health and tools channels, relayed
+// from a subscription of the daemon's own, as Server-Sent Events), GET /api/tools/<id> and
+// POST /api/check/<id|*> (a `check` command, for the holder of the bearer token).
+struct Options {
+  keyspace::Keyspace keys;
+  std::string listen;                     // dashboard.listen: the Host the page is reached by
+  std::vector<std::string> allowedHosts;  // other Host values accepted (lower case)
+  Secret token;                           // the bearer token of writes; empty: read-only
+  int64_t keepaliveMs = 15'000;           // a comment line on every stream this often
+  size_t maxPendingReads = 16;            // /api/status and /api/tools reads waiting for Redis
+  size_t maxMessageBytes = 1 << 20;       // a larger pub/sub message is not relayed
+};
+
+// The headers of every dashboard response: a Content-Security-Policy that allows the page's own
+// files only (no inline script or style, no other origin), nosniff, no referrer, no framing.
+const http::HeaderList& securityHeaders();
+
+// True when `host` (a Host header) names this dashboard: the listen address itself ("[::1]:9465"
+// for "[::1]:9465"; without ":80" when it listens on port 80) or an allowed host ("name" matches
+// that name on any port, "name:port" that port only). Compared without case. Refusing other
+// names defeats DNS rebinding: a page of another site that made its name resolve to this address.
+bool hostAllowed(std::string_view host, std::string_view listen,
+                 const std::vector<std::string>& allowedHosts);
+
+// True when a write may come from this request's page: no Origin (not a browser's cross-site
+// request), or the Origin "http://<host>" of the Host it was sent to; never "null", and never with
+// Sec-Fetch-Site saying another site.
+bool sameOrigin(const http::ServerRequest& request);
+
+// One Server-Sent Events frame: "event: <name>" and the data, one "data:" line per line of it
+// (CR, LF and CRLF all end a line, so a payload cannot start an event of its own).
+std::string sseEvent(std::string_view name, std::string_view data);
+
+class Dashboard {
+ public:
+  // `redis` reads the status hash and tool snapshots and writes commands; `events` is a
+  // connection of its own for the subscription.
+  Dashboard(redis::Commands& redis, redis::Subscriber& events, loop::TimerFactory& timers,
+            Options options);
+  Dashboard(const Dashboard&) = delete;
+  Dashboard& operator=(const Dashboard&) = delete;
+
+  // Subscribes whenever the events connection is ready and starts the keepalive.
+  void start();
+  // Answers one request (any path: the caller routes /metrics and /healthz elsewhere when one
+  // listener serves both). May answer later (after a Redis reply), or keep a stream open.
+  void handle(const http::ServerRequest& request, const std::shared_ptr<http::Exchange>& exchange);
+  // SIGHUP: a token file's new content applies to the next request.
+  void setToken(Secret token) { options_.token = std::move(token); }
+
+  size_t streams() const { return streams_.size(); }
+  bool subscribed() const { return subscribed_; }
+
+ private:
+  void onEventsReady(bool ready);
+  void onMessage(const std::string& channel, const std::string& payload);
+  void broadcast(const std::string& frame);
+  void keepalive();
+  void serveEvents(const http::ServerRequest& request,
+                   const std::shared_ptr<http::Exchange>& exchange);
+  void serveStatus(const std::shared_ptr<http::Exchange>& exchange);
+  void serveTools(std::string_view id, const std::shared_ptr<http::Exchange>& exchange);
+  void serveCheck(const http::ServerRequest& request, std::string_view id,
+                  const std::shared_ptr<http::Exchange>& exchange);
+  bool tokenMatches(const http::ServerRequest& request) const;
+  std::string helloJson() const;
+
+  redis::Commands& redis_;
+  redis::Subscriber& events_;
+  Options options_;
+  std::unique_ptr<loop::Timer> keepalive_;
+  std::vector<std::shared_ptr<http::Exchange>> streams_;
+  bool subscribed_ = false;  // the subscription is confirmed: nothing published is missed
+  size_t pendingReads_ = 0;
+};
+
+}  // namespace mcphd::dashboard

@@ -1,0 +1,347 @@
+// The dashboard page in headless Chromium (issue 12). Started by tests/browser/run.sh, which runs
+// Redis, the MCP peers and mcp-healthd and says where they are in the environment:
+//   DASHBOARD_URL   the page, http://127.0.0.1:<port>/
+//   TOKEN_FILE      the dashboard's bearer token (read here, never passed on a command line)
+//   EVERYTHING_PID  server-everything, stopped in step e
+//   REDIS_SERVER, REDIS_ARGS (JSON array), REDIS_PORT, REDIS_PIDFILE, REDIS_LOG
+//                   the daemon's redis-server, stopped and started again in step f; the new one's
+//                   pid goes to REDIS_PIDFILE so that run.sh stops it
+//   OUT_DIR         screenshots: dashboard-table.png, dashboard-panel.png, failure-<step>.png
+// It touches the page only through the DOM hooks of the dashboard contract (ids, classes, data-*).
+// Prints "ok - ..." per check; the first failure prints "not ok - ...", saves a screenshot and
+// ends the run. Exit code 0 only when every step passed and the page had no error.
+import puppeteer from 'puppeteer-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+function env(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`dashboard.test: ${name} is not set (start the test with tests/browser/run.sh)`);
+    process.exit(2);
+  }
+  return v;
+}
+const DASHBOARD_URL = env('DASHBOARD_URL');
+const TOKEN = fs.readFileSync(env('TOKEN_FILE'), 'utf8').trim();
+const EVERYTHING_PID = Number(env('EVERYTHING_PID'));
+const REDIS_SERVER = env('REDIS_SERVER');
+const REDIS_ARGS = JSON.parse(env('REDIS_ARGS'));
+const REDIS_PORT = Number(env('REDIS_PORT'));
+const REDIS_PIDFILE = env('REDIS_PIDFILE');
+const REDIS_LOG = env('REDIS_LOG');
+const OUT_DIR = env('OUT_DIR');
+
+const row = (id) => `#servers tbody tr[data-server-id="${id}"]`;
+
+// ---- what the page reports ----
+const pageErrors = [];     // uncaught exceptions: each one fails the run
+const cspViolations = [];  // Content-Security-Policy violations: each one fails the run
+const consoleErrors = [];  // console errors (e.g. a 401 or 503 answer): printed, not a failure
+const jsDialogs = [];      // alert/confirm/prompt: the page must not open any
+
+let browser;
+let page;
+
+class StepFailed extends Error {}
+
+function ok(what) { console.log(`ok - ${what}`); }
+
+// Runs one step; on failure prints "not ok", saves failure-<name>.png and stops the run.
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    console.log(`not ok - step ${name}: ${e.message}`);
+    const shot = path.join(OUT_DIR, `failure-${name}.png`);
+    await page?.screenshot({ path: shot }).then(() => console.log(`# screenshot: ${shot}`), () => {});
+    throw new StepFailed(name);
+  }
+}
+
+// A short account of the page for failure messages: the connection, the notice and each row.
+async function pageState() {
+  try {
+    return await page.evaluate(() => {
+      const conn = document.querySelector('#conn');
+      const rows = [...document.querySelectorAll('#servers tbody tr')].map((tr) => {
+        const cell = (c) => tr.querySelector(`.${c}`);
+        return `${tr.dataset.serverId}: status=${tr.dataset.status}` +
+          ` trigger=${cell('c-trigger')?.textContent.trim()}` +
+          ` checked_at=${cell('c-checked')?.getAttribute('data-checked-at')}` +
+          ` error=${JSON.stringify(cell('c-error')?.textContent.trim() ?? '')}`;
+      });
+      return `#conn data-state=${conn?.dataset.state} data-redis=${conn?.dataset.redis};` +
+        ` #notice=${JSON.stringify(document.querySelector('#notice')?.textContent.trim() ?? null)};` +
+        ` rows: ${rows.join(' | ') || 'none'}`;
+    });
+  } catch (e) {
+    return `(page state unavailable: ${e.message})`;
+  }
+}
+
+// page.waitForFunction with a timeout and a message that says what was awaited and what was seen.
+async function waitFor(what, fn, timeout, ...args) {
+  try {
+    await page.waitForFunction(fn, { timeout, polling: 50 }, ...args);
+  } catch (e) {
+    if (e.name !== 'TimeoutError') throw e;
+    throw new Error(`timed out after ${timeout} ms waiting for ${what}; page: ${await pageState()}`);
+  }
+}
+
+const checkedAt = (id) =>
+  page.$eval(`${row(id)} .c-checked`, (el) => el.getAttribute('data-checked-at'));
+
+// ---- processes ----
+function alive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';  // a zombie has exited
+  } catch {
+    return false;
+  }
+}
+
+// Sends PING to 127.0.0.1:port; true when "+PONG" comes back.
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = (v) => { s.destroy(); resolve(v); };
+    s.setTimeout(500, () => done(false));
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => { got += d; if (got.includes('\r\n')) done(got.startsWith('+PONG')); });
+    s.on('error', () => done(false));
+  });
+}
+
+async function until(what, cond, timeout) {
+  const end = Date.now() + timeout;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// run.sh stopping us (Ctrl-C, a ctest timeout): close the browser, then go.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.once(signal, async () => {
+    console.log(`# ${signal}: closing the browser`);
+    await Promise.race([browser?.close(), sleep(3000)]).catch(() => {});
+    process.exit(code);
+  });
+}
+
+// ---- the steps ----
+async function main() {
+  browser = await puppeteer.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage'],
+    handleSIGINT: false,  // closed below instead, so that Chromium's helpers end with it
+    handleSIGTERM: false,
+  });
+  page = await browser.newPage();
+  await page.setViewport({ width: 1400, height: 900 });
+  page.setDefaultTimeout(10000);
+
+  page.on('pageerror', (err) => pageErrors.push(err.message ?? String(err)));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    if (/Content Security Policy/i.test(text)) cspViolations.push(text);
+    else consoleErrors.push(`${text} (${msg.location()?.url ?? 'no url'})`);
+  });
+  page.on('dialog', (d) => { jsDialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
+  // Violations also as events, with what was blocked and where.
+  await page.exposeFunction('__reportCspViolation', (v) => cspViolations.push(v));
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__reportCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'}` +
+        ` at ${e.sourceFile}:${e.lineNumber}`);
+    }, true);
+  });
+
+  // a. The page loads, shows everything as healthy, and its panel lists its 13 tools.
+  await step('a-table', async () => {
+    const resp = await page.goto(DASHBOARD_URL, { waitUntil: 'domcontentloaded' });
+    if (!resp || resp.status() !== 200) throw new Error(`GET ${DASHBOARD_URL} answered ${resp?.status()}`);
+    const csp = resp.headers()['content-security-policy'] ?? '';
+    if (!csp.includes("script-src 'self'") || !csp.includes("default-src 'none'")) {
+      throw new Error(`the page's Content-Security-Policy is ${JSON.stringify(csp)}`);
+    }
+    await waitFor('the everything row with data-status="healthy"',
+      (sel) => document.querySelector(sel)?.dataset.status === 'healthy', 20000, row('everything'));
+    await page.screenshot({ path: path.join(OUT_DIR, 'dashboard-table.png') });
+    ok('the page loads with its CSP and shows everything as healthy');
+
+    await page.click(`${row('everything')} .c-id`);
+    await waitFor('#panel open for everything with 13 li.tool in #panel-tools', () => {
+      const p = document.querySelector('#panel');
+      return p && !p.hidden && p.getClientRects().length > 0 && p.dataset.serverId === 'everything' &&
+        document.querySelectorAll('#panel-tools li.tool').length === 13;
+    }, 10000);
+    // The panel slides in: the screenshot waits until it is all inside the window.
+    await waitFor('#panel fully inside the window', () => {
+      const r = document.querySelector('#panel').getBoundingClientRect();
+      return r.right <= window.innerWidth + 0.5 && r.left >= 0;
+    }, 5000);
+    await page.screenshot({ path: path.join(OUT_DIR, 'dashboard-panel.png') });
+    ok('clicking everything opens its panel with its 13 tools');
+  });
+
+  // b. Tool metadata full of HTML is shown as text and never run.
+  await step('b-xss', async () => {
+    await waitFor('the xss row with data-status="healthy"',
+      (sel) => document.querySelector(sel)?.dataset.status === 'healthy', 10000, row('xss'));
+    await page.click(`${row('xss')} .c-id`);
+    await waitFor('#panel open for xss with 2 li.tool in #panel-tools', () => {
+      const p = document.querySelector('#panel');
+      return p && !p.hidden && p.dataset.serverId === 'xss' &&
+        document.querySelectorAll('#panel-tools li.tool').length === 2;
+    }, 10000);
+    const seen = await page.evaluate(() => {
+      const li = [...document.querySelectorAll('#panel-tools li.tool')]
+        .find((el) => el.querySelector('.tool-name')?.textContent.trim() === 'xss');
+      if (!li) return null;
+      const title = li.querySelector('.tool-title');
+      return {
+        description: li.querySelector('.tool-description')?.textContent,
+        title: title?.textContent,
+        titleElements: title?.querySelectorAll('*').length,
+        images: document.querySelectorAll('#panel img').length,
+      };
+    });
+    if (!seen) throw new Error('no li.tool with .tool-name "xss" in #panel-tools');
+    const wanted = '<img src=x onerror="window.pwned=1">';
+    if (seen.description !== wanted) {
+      throw new Error(`.tool-description of xss is ${JSON.stringify(seen.description)}, not ${JSON.stringify(wanted)}`);
+    }
+    if (!seen.title?.includes('<b>bold?</b>') || seen.titleElements !== 0) {
+      throw new Error(`.tool-title of xss is ${JSON.stringify(seen.title)} with ${seen.titleElements} elements inside`);
+    }
+    if (seen.images !== 0) throw new Error(`#panel holds ${seen.images} img element(s)`);
+    await sleep(1000);  // an onerror handler would have run by now
+    const pwned = await page.evaluate(() => typeof window.pwned);
+    if (pwned !== 'undefined') throw new Error(`window.pwned is set (${pwned}): the description ran as HTML`);
+    ok('HTML in tool metadata is shown as text: no img in #panel, window.pwned unset');
+
+    await page.click('#panel-close');
+    await waitFor('#panel to close', () => {
+      const p = document.querySelector('#panel');
+      return !p || p.hidden || p.getClientRects().length === 0;
+    }, 5000);
+    ok('#panel-close closes the panel');
+  });
+
+  // c. A recheck without the token, or with a wrong one, is refused with 401.
+  await step('c-unauthorized', async () => {
+    const post = (auth) => page.evaluate((auth) =>
+      fetch('/api/check/everything', { method: 'POST', headers: auth ? { Authorization: auth } : {} })
+        .then((r) => [r.status, r.headers.get('www-authenticate')]), auth);
+    const [status, challenge] = await post(null);
+    if (status !== 401 || !/^Bearer/.test(challenge ?? '')) {
+      throw new Error(`POST /api/check/everything without a token: ${status}, WWW-Authenticate ${JSON.stringify(challenge)}`);
+    }
+    ok('POST /api/check/everything without a token: 401 with WWW-Authenticate: Bearer');
+    const flipped = TOKEN.slice(0, -1) + (TOKEN.endsWith('0') ? '1' : '0');
+    for (const wrong of [flipped, `${TOKEN}0`, 'x']) {
+      const [s] = await post(`Bearer ${wrong}`);
+      if (s !== 401) throw new Error(`POST /api/check/everything with a wrong token (${wrong.length} chars): ${s}, not 401`);
+    }
+    ok('POST /api/check/everything with a wrong token: 401');
+  });
+
+  // d. Recheck from the page: it asks for the token, and the command's result shows up.
+  await step('d-recheck', async () => {
+    const before = await checkedAt('everything');
+    await page.click(`${row('everything')} button.recheck`);
+    await page.waitForSelector('#token-input', { visible: true, timeout: 5000 });
+    ok('Recheck without a stored token asks for it');
+    await page.type('#token-input', TOKEN);
+    await page.click('#token-save');
+    await waitFor('the everything row with .c-trigger "command" and a newer data-checked-at',
+      ([sel, before]) => {
+        const tr = document.querySelector(sel);
+        const at = tr?.querySelector('.c-checked')?.getAttribute('data-checked-at');
+        return tr?.querySelector('.c-trigger')?.textContent.trim() === 'command' &&
+          Date.parse(at) > Date.parse(before);
+      }, 5000, [row('everything'), before]);
+    await waitFor('#notice to mention everything',
+      () => document.querySelector('#notice')?.textContent.includes('everything'), 5000);
+    ok('Recheck with the token shows a result with trigger "command" and a notice');
+  });
+
+  // e. A server that stops is shown unhealthy within 2 s, without a reload.
+  await step('e-unhealthy', async () => {
+    await page.evaluate(() => { window.__sameDocument = true; });
+    process.kill(EVERYTHING_PID, 'SIGTERM');
+    const t0 = performance.now();
+    await waitFor('the everything row with data-status="unhealthy"',
+      (sel) => document.querySelector(sel)?.dataset.status === 'unhealthy', 10000, row('everything'));
+    const ms = Math.round(performance.now() - t0);
+    if (!(await page.evaluate(() => window.__sameDocument === true))) throw new Error('the page reloaded');
+    if (ms > 2000) throw new Error(`everything turned unhealthy ${ms} ms after it was stopped (limit 2000 ms)`);
+    ok(`server-everything stopped: its row turns unhealthy after ${ms} ms (limit 2000), without a reload`);
+  });
+
+  // f. Redis goes away and comes back: the page says so and shows the next result.
+  await step('f-redis', async () => {
+    const pid = Number(fs.readFileSync(REDIS_PIDFILE, 'utf8').trim());
+    process.kill(pid, 'SIGTERM');
+    await until('redis-server to exit', async () => !alive(pid) && !(await redisPing(REDIS_PORT)), 10000);
+    await waitFor('#conn with data-redis (or data-state) "disconnected"', () => {
+      const c = document.querySelector('#conn');
+      return c?.dataset.redis === 'disconnected' || c?.dataset.state === 'disconnected';
+    }, 10000);
+    ok('Redis stopped: #conn says disconnected');
+
+    const before = await checkedAt('xss');
+    const log = fs.openSync(REDIS_LOG, 'a');
+    const child = spawn(REDIS_SERVER, REDIS_ARGS, { stdio: ['ignore', log, log] });
+    let spawnError = null;
+    child.on('error', (e) => { spawnError = e; });
+    fs.closeSync(log);
+    fs.writeFileSync(REDIS_PIDFILE, `${child.pid}\n`);  // run.sh stops it from there
+    child.unref();
+    await until('the restarted redis-server to answer PING', async () => {
+      if (spawnError) throw new Error(`cannot start ${REDIS_SERVER}: ${spawnError.message}`);
+      return redisPing(REDIS_PORT);
+    }, 5000);
+    await waitFor('#conn data-redis="connected" and an xss result newer than before the restart',
+      ([sel, before]) => {
+        const at = document.querySelector(`${sel} .c-checked`)?.getAttribute('data-checked-at');
+        return document.querySelector('#conn')?.dataset.redis === 'connected' &&
+          Date.parse(at) > Date.parse(before);
+      }, 15000, [row('xss'), before]);
+    ok('Redis restarted: #conn says connected and the next xss result is shown');
+  });
+}
+
+let failed = false;
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  if (!(e instanceof StepFailed)) console.log(`not ok - ${e.stack ?? e}`);
+} finally {
+  // g. The page never threw, never broke its CSP and opened no JavaScript dialog.
+  for (const m of consoleErrors) console.log(`# console error: ${m}`);
+  const problems = [
+    ...pageErrors.map((m) => `uncaught error in the page: ${m}`),
+    ...cspViolations.map((m) => `CSP violation: ${m}`),
+    ...jsDialogs.map((m) => `JavaScript dialog: ${m}`),
+  ];
+  if (problems.length) {
+    failed = true;
+    for (const p of problems) console.log(`not ok - ${p}`);
+    await page?.screenshot({ path: path.join(OUT_DIR, 'failure-g-errors.png') }).catch(() => {});
+  } else if (page) {
+    ok('no uncaught error, CSP violation or JavaScript dialog in the page');
+  }
+  await browser?.close().catch(() => {});
+}
+process.exit(failed ? 1 : 0);
