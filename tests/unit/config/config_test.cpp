@@ -66,7 +66,7 @@ TEST_CASE("config errors name the file, the line and the key") {
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
         "test.yaml:4: servers[0].intervall: unknown key (known keys: args, auth, command, "
         "connect_timeout, cwd, env, headers, healthy_threshold, id, interval, jitter, max_backoff, "
-        "max_body, max_tools, max_tools_bytes, min_relist_interval, timeout, transport, "
+        "max_body, max_tools, max_tools_bytes, min_relist_interval, name, timeout, transport, "
         "unhealthy_interval, unhealthy_threshold, url, watch_tools)");
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5 s\n")
             .rfind("test.yaml:4: servers[0].interval: '5 s' is not a duration", 0) == 0);
@@ -243,4 +243,54 @@ TEST_CASE("redis.password_file must not be readable by group or others, redis.us
   CHECK(ok->redis.username == "ops");
   CHECK(ok->redis.password.reveal() == "pw");
   std::remove(path.c_str());
+}
+
+TEST_CASE("dashboard: listen, a private token file of 16 printable characters or more, allowed hosts") {
+  const std::string path = "/tmp/mcphd-cfg-dashboard-token";
+  std::remove(path.c_str());
+  { std::ofstream(path) << "0123456789abcdef0123\n"; }
+  chmod(path.c_str(), 0640);
+  const std::string yaml = "dashboard:\n  listen: 127.0.0.1:9465\n  token_file: " + path +
+                           "\n  allowed_hosts: [Localhost, \"mon.internal:8443\"]\n";
+  CHECK(errorOf(yaml) == "test.yaml:3: dashboard.token_file: " + path +
+                             " is readable by group or others (mode 0640); chmod 600 " + path);
+  chmod(path.c_str(), 0600);
+  auto ok = loadString(yaml, "test.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok->dashboard.listen == "127.0.0.1:9465");
+  CHECK(ok->dashboard.token.reveal() == "0123456789abcdef0123");
+  CHECK(ok->dashboard.allowedHosts == std::vector<std::string>{"localhost", "mon.internal:8443"});
+  CHECK(ok->dashboard.maxStreams == 64);
+  { std::ofstream(path) << "short\n"; }
+  CHECK(errorOf(yaml).find("dashboard.token_file: the token must be at least 16 printable") !=
+        std::string::npos);
+  { std::ofstream(path) << "with a space in the middle of it\n"; }
+  CHECK(errorOf(yaml).find("without spaces") != std::string::npos);
+  std::remove(path.c_str());
+
+  auto readOnly = loadString("dashboard:\n  listen: \":9465\"\n", "test.yaml");
+  REQUIRE(readOnly.ok());
+  CHECK(readOnly->dashboard.token.empty());
+  CHECK(errorOf("dashboard:\n  token_file: x\n") ==
+        "test.yaml:2: dashboard.listen: is required to serve the dashboard (e.g. 127.0.0.1:9465)");
+  CHECK(errorOf("dashboard:\n  listen: localhost\n").rfind("test.yaml:2: dashboard.listen: ", 0) ==
+        0);
+  CHECK(errorOf("dashboard:\n  listen: :1\n  allowed_hosts: [\"a b\"]\n") ==
+        "test.yaml:3: dashboard.allowed_hosts[0]: 'a b' is not a host name or host:port");
+  CHECK(errorOf("dashboard:\n  listen: :1\n  token: abc\n").rfind(
+            "test.yaml:3: dashboard.token: unknown key", 0) == 0);
+  CHECK(errorOf("dashboard:\n  listen: :1\n  max_streams: 0\n") ==
+        "test.yaml:3: dashboard.max_streams: must be between 1 and 10000");
+}
+
+TEST_CASE("a server's name is UTF-8 text of at most 256 bytes") {
+  auto ok = loadString("servers:\n  - id: a\n    name: Billing (EU)\n    url: http://x/mcp\n",
+                       "test.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok->servers[0].name == "Billing (EU)");
+  CHECK(errorOf("servers:\n  - id: a\n    name: " + std::string(257, 'n') +
+                "\n    url: http://x/mcp\n") ==
+        "test.yaml:3: servers[0].name: must be UTF-8 text of at most 256 bytes without control "
+        "characters");
+  CHECK(errorOf("defaults:\n  name: x\n").rfind("test.yaml:2: defaults.name: unknown key", 0) == 0);
 }

@@ -350,3 +350,18 @@ TEST_CASE("a health message names at most 16 check * ids and says how many more 
   // Answered once written: every one of them is done (one server each).
   CHECK(done.size() == 20);
 }
+
+TEST_CASE("a health message names the server's display name when it has one") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  redis.setUp(true);
+  auto named = report("a", {});
+  named.name = "Billing \"EU\"";
+  pub.onReport(named);
+  pub.onReport(report("b", {}));
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 2);
+  CHECK(health[0].find(R"("seq":1,"name":"Billing \"EU\"","status":"healthy")") != std::string::npos);
+  CHECK(health[1].find("\"name\"") == std::string::npos);
+}

@@ -91,6 +91,9 @@ struct FakeRedis : redis::Commands {
       r.integer = static_cast<long long>(sets[a[1]].count(a[2]));
     } else if (op == "SADD") {
       r.integer = sets[a[1]].insert(a[2]).second ? 1 : 0;
+    } else if (op == "XADD") {
+      r.type = T::kString;
+      r.str = std::to_string(1'795'706'422'146 + static_cast<long long>(log.size())) + "-0";
     }
     return r;
   }

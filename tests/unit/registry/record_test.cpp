@@ -300,3 +300,18 @@ TEST_CASE("the documented v2 test vector decrypts and verifies") {
         "record inventory: url differs from the sealed url; re-seal with mcp-healthctl edit "
         "inventory");
 }
+
+TEST_CASE("a record's name is refused when it is longer than 256 bytes or holds control characters") {
+  auto k = keys();
+  auto reason = [&](const std::string& name) {
+    return parseRecord("a", {{"url", "http://x/mcp"}, {"name", name}}, ServerSpec{}, k)
+        .invalidReason;
+  };
+  CHECK(reason("Inventory (EU)").empty());
+  CHECK(reason(std::string(256, 'n')).empty());
+  const std::string want =
+      "record a: name: must be UTF-8 text of at most 256 bytes without control characters";
+  CHECK(reason(std::string(257, 'n')) == want);
+  CHECK(reason("line\nbreak") == want);
+  CHECK(reason("\xff\xfe") == want);
+}
