@@ -305,7 +305,7 @@ TEST_CASE("GET /api/status is the status hash, with entries that are not JSON ob
   CHECK(down->response->status == 503);
 }
 
-TEST_CASE("GET /api/tools/<id> is the tool snapshot; 404 without one, 400 for what is not an id") {
+TEST_CASE("GET /api/tools/<id> is the tool snapshot, 404 without one, 400 for what is not an id") {
   Fixture f;
   f.redis.strings["mcp:tools:a"] = R"({"server_id":"a","seq":1,"tools":[]})";
   f.redis.strings["mcp:tools:bad"] = "garbage";
@@ -364,7 +364,7 @@ TEST_CASE("a published payload cannot start an event of its own on the stream") 
   CHECK(ev[2].data == "{\"a\":1}\n\nevent: tools\ndata: forged\n\nid: 9\n");
 }
 
-TEST_CASE("a message over 1 MiB is not relayed; the streams carry a keepalive every 15 s") {
+TEST_CASE("a message over 1 MiB is not relayed, and the streams carry a keepalive every 15 s") {
   Fixture f;
   auto s = f.request("GET", "/api/events");
   f.events.setUp(true);

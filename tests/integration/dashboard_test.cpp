@@ -1,0 +1,186 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A raw client connection to the dashboard: a request written as is, the answer read as it comes.
+class Client {
+ public:
+  explicit Client(int port, int receiveBuffer = 0) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    if (receiveBuffer > 0) {
+      // Set before connect, so the window the daemon may fill stays small.
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Client() { close(fd_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool send(const std::string& request) {
+    return connected_ &&
+           write(fd_, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  }
+  // Reads until `text` has arrived (true), the connection ends or `timeout` passes (false).
+  bool readUntil(const std::string& text, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (in_.find(text) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || !readSome(static_cast<int>(left.count()))) {
+        return in_.find(text) != std::string::npos;
+      }
+    }
+    return true;
+  }
+  // Reads until the daemon closes the connection (true) or `timeout` passes (false).
+  bool readToEnd(std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (!ended_) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        return false;
+      }
+      readSome(static_cast<int>(left.count()));
+    }
+    return true;
+  }
+  const std::string& received() const { return in_; }
+  void discard() { in_.clear(); }
+
+ private:
+  bool readSome(int timeoutMs) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeoutMs) <= 0) {
+      return false;
+    }
+    char buf[65536];
+    ssize_t n = read(fd_, buf, sizeof buf);
+    if (n <= 0) {
+      ended_ = true;
+      return false;
+    }
+    in_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_;
+  bool connected_ = false;
+  bool ended_ = false;
+  std::string in_;
+};
+
+std::string get(int port, const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("the dashboard on metrics.listen: streams have their own limit, outlive the request timeout and relay what is published") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const int port = freePort();
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  config.extra = {"metrics:", "  listen: " + listen, "dashboard:", "  listen: " + listen,
+                  "  max_streams: 2"};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
+  REQUIRE(waitForPort(port, 10s));
+
+  Client a(port);
+  Client b(port);
+  REQUIRE(a.send(get(port, "/api/events")));
+  REQUIRE(b.send(get(port, "/api/events")));
+  // Each stream says once the daemon's subscription is confirmed (it may be before the stream
+  // opened: then its hello says so).
+  for (Client* c : {&a, &b}) {
+    REQUIRE(c->readUntil("event: hello", 10s));
+    const bool live = c->received().find("\"redis\":\"connected\"") != std::string::npos ||
+                      c->readUntil("event: redis\ndata: {\"redis\":\"connected\"}", 10s);
+    REQUIRE(live);
+    CHECK(c->received().rfind("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", 0) == 0);
+    CHECK(c->received().find("Content-Security-Policy: default-src 'none';") !=
+          std::string::npos);
+  }
+
+  // A third stream is refused, and the metrics endpoints are answered all the same.
+  Client third(port);
+  REQUIRE(third.send(get(port, "/api/events")));
+  REQUIRE(third.readToEnd(10s));
+  CHECK(third.received().rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(third.received().find("too many event streams (2)") != std::string::npos);
+  CHECK(httpRequest(port, "GET", "/metrics").first == 200);
+  CHECK(httpRequest(port, "GET", "/healthz").first == 200);
+
+  // Past the 5 s in which a request must be sent and answered, the streams are still open and
+  // relay what is published, in order.
+  std::this_thread::sleep_for(6500ms);
+  REQUIRE(redis.query({"PUBLISH", "mcp:health", R"({"type":"health","server_id":"x","seq":1})"}));
+  REQUIRE(redis.query({"PUBLISH", "mcp:tools", R"({"type":"tools","server_id":"x","seq":1})"}));
+  for (Client* c : {&a, &b}) {
+    CHECK(c->readUntil("event: tools\ndata: {\"type\":\"tools\",\"server_id\":\"x\",\"seq\":1}\n\n",
+                       10s));
+    CHECK(c->received().find(
+              "event: health\ndata: {\"type\":\"health\",\"server_id\":\"x\",\"seq\":1}\n\n") <
+          c->received().find("event: tools"));
+  }
+  CHECK(daemon.running());
+}
+
+TEST_CASE("an event stream client that stops reading is dropped once 1 MiB waits for it, and the others go on") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const int port = freePort();
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.extra = {"dashboard:", "  listen: 127.0.0.1:" + std::to_string(port)};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
+  REQUIRE(waitForPort(port, 10s));
+
+  Client stuck(port, 4096);
+  Client reader(port);
+  REQUIRE(stuck.send(get(port, "/api/events")));
+  REQUIRE(reader.send(get(port, "/api/events")));
+  REQUIRE(stuck.readUntil("event: hello", 10s));
+  REQUIRE(reader.readUntil("event: hello", 10s));
+  const bool live = reader.received().find("\"redis\":\"connected\"") != std::string::npos ||
+                    reader.readUntil("{\"redis\":\"connected\"}", 10s);
+  REQUIRE(live);
+
+  // 400 messages of 64 KiB, each read by the reader before the next is published: far more than
+  // the socket buffers and the 1 MiB backlog together for the one that reads nothing.
+  const std::string pad(64 * 1024, 'p');
+  bool readerGotAll = true;
+  for (int i = 0; i < 400 && readerGotAll; ++i) {
+    const std::string marker = "{\"i\":" + std::to_string(i) + ",";
+    REQUIRE(redis.query({"PUBLISH", "mcp:health", marker + "\"pad\":\"" + pad + "\"}"}));
+    readerGotAll = reader.readUntil(marker, 10s);
+    reader.discard();
+  }
+  CHECK(readerGotAll);
+  REQUIRE(redis.query({"PUBLISH", "mcp:health", "{\"last\":true}"}));
+  CHECK(reader.readUntil("{\"last\":true}", 10s));
+  // The stuck one is closed by the daemon: what it buffered ends with the end of the stream.
+  CHECK(stuck.readToEnd(30s));
+  CHECK(stuck.received().find("{\"last\":true}") == std::string::npos);
+  CHECK(readFile(daemon.logPath()).find("an event stream client fell 1048576 bytes behind") !=
+        std::string::npos);
+  CHECK(daemon.running());
+}
