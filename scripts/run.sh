@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Demo: installs what is missing, builds, starts a private redis-server (unless --redis URL) and
-# @modelcontextprotocol/server-everything, runs mcp-healthd on a demo config and prints the events
-# it publishes until Ctrl-C. Everything it started is stopped on exit.
+# @modelcontextprotocol/server-everything, runs mcp-healthd on a demo config with its dashboard on
+# loopback (the URL is printed first) and prints the events it publishes until Ctrl-C. Everything
+# it started is stopped on exit.
 #
 #   ./scripts/run.sh [--redis URL]
 set -euo pipefail
@@ -55,6 +56,13 @@ PORT=$port node tests/peers/node_modules/@modelcontextprotocol/server-everything
 pids+=($!)
 for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 
+dashboard_port=${MCPHD_DASHBOARD_PORT:-9465}
+if (exec 3<>"/dev/tcp/127.0.0.1/$dashboard_port") 2>/dev/null; then
+  dashboard_port=$(free_port)  # 9465 is taken: any free port
+fi
+# The dashboard's bearer token for Recheck: random, in a file only you can read.
+(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$state/dashboard.token")
+
 cat >"$state/demo.yaml" <<YAML
 redis:
   url: $redis_url
@@ -62,13 +70,19 @@ redis:
 defaults:
   interval: 5s
   timeout: 3s
+dashboard:
+  listen: 127.0.0.1:$dashboard_port
+  token_file: $state/dashboard.token
+  allowed_hosts: [localhost]
 servers:
   - id: everything
+    name: Everything demo
     url: http://127.0.0.1:$port/mcp
   - id: nothing-listens-here
     url: http://127.0.0.1:$(free_port)/mcp
 YAML
 
+echo "dashboard: http://127.0.0.1:$dashboard_port/   (Recheck asks for the token in $state/dashboard.token)"
 echo "redis: $redis_url   server-everything: http://127.0.0.1:$port/mcp   (Ctrl-C to stop)"
 echo "events on mcp:health and mcp:tools:"
 # Each pub/sub message is three lines (kind, channel, payload): print the payloads.
