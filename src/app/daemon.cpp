@@ -92,7 +92,8 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       prober_(http_, auth_, loop, loop, &processes_, inheritedEnvironment()),
       redis_(loop, endpoint, random_),
       commandsRedis_(loop, endpoint, random_, "redis commands"),
-      eventsRedis_(loop, std::move(endpoint), random_, "redis events"),
+      eventsRedis_(loop, endpoint, random_, "redis events"),
+      dashboardRedis_(loop, std::move(endpoint), random_, "redis dashboard"),
       publisher_(redis_, loop, keys_),
       results_(publisher_, metrics_),
       scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
@@ -171,6 +172,7 @@ void Daemon::stop(const char* why) {
   stopSteps_ = 3;
   commandsRedis_.shutdown(200, [] {});
   eventsRedis_.shutdown(200, [] {});
+  dashboardRedis_.shutdown(200, [] {});
   redis_.shutdown(1000, [this] { stopStepDone(); });
   processes_.shutdown(kStopKillAfterMs, [this] { stopStepDone(); });
   prober_.whenDetachedDone([this] { stopStepDone(); });
@@ -235,8 +237,9 @@ Result<std::string> Daemon::reload() {
   if (f.dashboard.listen != cfg_.dashboard.listen ||
       f.dashboard.allowedHosts != cfg_.dashboard.allowedHosts ||
       f.dashboard.maxStreams != cfg_.dashboard.maxStreams) {
-    log::warn("reload: the dashboard settings changed; they take effect at the next restart "
-              "(a new dashboard.token_file content applies now)");
+    log::warn(
+        "reload: the dashboard settings changed; they take effect at the next restart "
+        "(a new dashboard.token_file content applies now)");
   }
   if (dashboard_) {
     dashboard_->setToken(f.dashboard.token);
@@ -268,8 +271,10 @@ bool Daemon::startHttp() {
     o.listen = d.listen;
     o.allowedHosts = d.allowedHosts;
     o.token = d.token;
-    dashboard_ = std::make_unique<dashboard::Dashboard>(redis_, eventsRedis_, loop_, std::move(o));
+    dashboard_ =
+        std::make_unique<dashboard::Dashboard>(dashboardRedis_, eventsRedis_, loop_, std::move(o));
     eventsRedis_.start();
+    dashboardRedis_.start();
     dashboard_->start();
   }
   const bool shared = dashboard_ && d.listen == cfg_.metricsListen;

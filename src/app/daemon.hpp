@@ -111,8 +111,9 @@ class Daemon {
   loop::UvProcessSpawner processes_;
   check::ServerProber prober_;
   redis::RedisClient redis_;
-  redis::RedisClient commandsRedis_;  // a blocking XREADGROUP: a connection of its own
-  redis::RedisClient eventsRedis_;    // the dashboard's subscription (started with it)
+  redis::RedisClient commandsRedis_;   // a blocking XREADGROUP: a connection of its own
+  redis::RedisClient eventsRedis_;     // the dashboard's subscription (started with it)
+  redis::RedisClient dashboardRedis_;  // the dashboard's reads and commands (started with it)
   publish::StatePublisher publisher_;
   metrics::Metrics metrics_;
   ResultFanOut results_;

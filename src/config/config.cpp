@@ -446,9 +446,8 @@ class Loader {
     if (d["token_file"]) {
       out.token = readSecretFile(d["token_file"], "dashboard.token_file", /*privateOnly=*/true);
       const std::string_view t = out.token.reveal();
-      const bool printable = std::all_of(t.begin(), t.end(), [](char ch) {
-        return ch > 0x20 && ch < 0x7f;
-      });
+      const bool printable =
+          std::all_of(t.begin(), t.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
       if (!printable || t.size() < 16) {
         fail(d["token_file"], "dashboard.token_file",
              "the token must be at least 16 printable characters without spaces (e.g. "
@@ -462,11 +461,11 @@ class Loader {
       for (size_t i = 0; i < hosts.size(); ++i) {
         const std::string key = "dashboard.allowed_hosts[" + std::to_string(i) + "]";
         std::string h = str(hosts[i], key);
-        const bool ok = !h.empty() && h.size() <= 255 &&
-                        std::all_of(h.begin(), h.end(), [](char ch) {
-                          return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
-                                 std::strchr(".-:[]_", ch) != nullptr;
-                        });
+        const bool ok =
+            !h.empty() && h.size() <= 255 && std::all_of(h.begin(), h.end(), [](char ch) {
+              return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                     std::strchr(".-:[]_", ch) != nullptr;
+            });
         if (!ok) {
           fail(hosts[i], key, "'" + h + "' is not a host name or host:port");
         }
@@ -476,7 +475,8 @@ class Loader {
       }
     }
     if (d["max_streams"]) {
-      out.maxStreams = static_cast<size_t>(integer(d["max_streams"], "dashboard.max_streams", 1, 10'000));
+      out.maxStreams =
+          static_cast<size_t>(integer(d["max_streams"], "dashboard.max_streams", 1, 10'000));
     }
   }
 

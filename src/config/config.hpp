@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "common/result.hpp"
 #include "auth/key_ring.hpp"
+#include "common/result.hpp"
 #include "common/secret.hpp"
 #include "common/units.hpp"
 #include "http/egress.hpp"
@@ -17,7 +17,7 @@ namespace mcphd::config {
 struct RedisSettings {
   std::string url = "redis://127.0.0.1:6379/0";
   std::string prefix = "mcp:";
-  Secret password;  // from password_file; a password in the URL is used when this is empty
+  Secret password;       // from password_file; a password in the URL is used when this is empty
   std::string username;  // redis.username (an ACL user); empty: the URL's, else the default user
 };
 
@@ -33,7 +33,7 @@ struct Config {
   std::string path;
   RedisSettings redis;
   size_t maxConcurrentChecks = 256;
-  size_t maxWatches = 1'000;  // max_watches: kept watch_tools sessions
+  size_t maxWatches = 1'000;          // max_watches: kept watch_tools sessions
   int64_t registryResyncMs = 60'000;  // full reload of the Redis registry
   auth::KeyRing keys;                 // secrets.keys / secrets.active; may be empty
   bool acceptV1 = false;              // secrets.accept_v1: v1 envelopes (not bound) are accepted

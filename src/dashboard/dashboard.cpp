@@ -1,10 +1,10 @@
 #include "dashboard/dashboard.hpp"
 
+#include <simdjson.h>
 #include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
-#include <simdjson.h>
 
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
@@ -160,7 +160,8 @@ Dashboard::Dashboard(redis::Commands& redis, redis::Subscriber& events, loop::Ti
     : redis_(redis),
       events_(events),
       options_(std::move(options)),
-      keepalive_(timers.createTimer()) {}
+      keepalive_(timers.createTimer()),
+      confirmWait_(timers.createTimer()) {}
 
 void Dashboard::start() {
   events_.onReadyChange([this](bool ready) { onEventsReady(ready); });
@@ -177,6 +178,7 @@ void Dashboard::keepalive() {
 
 void Dashboard::onEventsReady(bool ready) {
   if (!ready) {
+    confirmWait_->stop();
     if (subscribed_) {
       subscribed_ = false;
       broadcast(sseEvent("redis", "{\"redis\":\"disconnected\"}"));
@@ -190,26 +192,40 @@ void Dashboard::onEventsReady(bool ready) {
       },
       [this] {
         // Only now is nothing published missed: pages re-read the snapshot when told.
+        confirmWait_->stop();
         subscribed_ = true;
         broadcast(sseEvent("redis", "{\"redis\":\"connected\"}"));
       });
   if (!sent) {
     log::warn("dashboard: cannot subscribe to " + options_.keys.healthChannel() +
               "; the page shows no live updates until Redis reconnects");
+    return;
   }
+  confirmWait_->start(5'000, [this] {
+    log::error("dashboard: Redis did not confirm the subscription to " +
+               options_.keys.healthChannel() + " and " + options_.keys.toolsChannel() +
+               " within 5 s; the page shows no live updates (does the Redis user have those "
+               "channels?)");
+  });
 }
 
 void Dashboard::onMessage(const std::string& channel, const std::string& payload) {
-  if (payload.size() > options_.maxMessageBytes) {
-    log::warn("dashboard: a message of " + std::to_string(payload.size()) + " bytes on " +
-              channel + " is over " + std::to_string(options_.maxMessageBytes) +
-              " bytes; not relayed");
-    return;
-  }
   if (streams_.empty()) {
     return;
   }
-  broadcast(sseEvent(channel == options_.keys.toolsChannel() ? "tools" : "health", payload));
+  std::string frame =
+      sseEvent(channel == options_.keys.toolsChannel() ? "tools" : "health", payload);
+  if (frame.size() > options_.maxEventBytes) {
+    // Whoever can publish can send this as often as they like: logged at the first and then at
+    // every 1,000th.
+    if (eventsDropped_++ % 1000 == 0) {
+      log::warn("dashboard: a message on " + channel + " is over " +
+                std::to_string(options_.maxEventBytes) + " bytes as an event; not relayed (" +
+                std::to_string(eventsDropped_) + " so far)");
+    }
+    return;
+  }
+  broadcast(frame);
 }
 
 void Dashboard::broadcast(const std::string& frame) {
@@ -237,6 +253,12 @@ void Dashboard::handle(const http::ServerRequest& request,
   }
   const std::string_view path = request.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
+  if (startsWith(path, "/api/") && !sameOrigin(request)) {
+    // Another site's page may link to the dashboard, but not read from it, hold its streams or
+    // make it read Redis for it.
+    exchange->respond(jsonError(403, "refused: the request comes from another site's page"));
+    return;
+  }
   if (startsWith(path, "/api/check/")) {
     if (request.method != "POST") {
       auto r = jsonError(405, "use POST");
@@ -285,69 +307,131 @@ void Dashboard::serveEvents(const http::ServerRequest& request,
   }
 }
 
-void Dashboard::serveStatus(const std::shared_ptr<http::Exchange>& exchange) {
+void Dashboard::read(const std::string& key, std::vector<std::string> command,
+                     const std::shared_ptr<http::Exchange>& exchange, BuildAnswer build) {
+  if (auto it = reads_.find(key); it != reads_.end()) {
+    it->second.push_back(exchange);
+    return;
+  }
   if (!redis_.ready()) {
     exchange->respond(jsonError(503, "redis is not connected"));
     return;
   }
-  if (pendingReads_ >= options_.maxPendingReads) {
+  if (reads_.size() >= options_.maxPendingReads) {
     exchange->respond(jsonError(503, "busy: too many reads waiting for Redis; try again"));
     return;
   }
-  ++pendingReads_;
+  reads_[key].push_back(exchange);
   const bool sent = redis_.command(
-      {"HGETALL", options_.keys.status()}, [this, exchange](Result<redis::Reply> r) {
-        --pendingReads_;
-        if (!r || r->type != redis::Reply::Type::kArray) {
-          exchange->respond(jsonError(
-              503, "cannot read " + options_.keys.status() + ": " +
-                       (!r ? r.error().message
-                           : r->type == redis::Reply::Type::kError ? r->str : "not a hash")));
+      std::move(command), [this, key, build = std::move(build)](Result<redis::Reply> reply) {
+        auto it = reads_.find(key);
+        if (it == reads_.end()) {
           return;
         }
-        std::string body = "{\"redis\":\"";
-        body += redis_.ready() ? "connected" : "disconnected";
-        body += "\",\"writable\":";
-        body += options_.token.empty() ? "false" : "true";
-        body += ",\"prefix\":";
-        json::appendString(body, options_.keys.prefix());
-        body += ",\"servers\":{";
-        std::string invalid;
-        simdjson::dom::parser parser;
-        const auto& e = r->elements;
-        bool first = true;
-        for (size_t i = 0; i + 1 < e.size(); i += 2) {
-          const std::string& id = e[i].str;
-          const std::string& message = e[i + 1].str;
-          simdjson::dom::element doc;
-          const char* why = nullptr;
-          if (auto err = parser.parse(message).get(doc); err != simdjson::SUCCESS) {
-            why = simdjson::error_message(err);
-          } else if (!doc.is_object()) {
-            why = "not a JSON object";
-          }
-          if (why != nullptr) {
-            invalid += invalid.empty() ? "" : ",";
-            invalid += "{\"server_id\":";
-            json::appendString(invalid, id);
-            invalid += ",\"error\":";
-            json::appendString(invalid, why);
-            invalid += "}";
-            continue;
-          }
-          body += first ? "" : ",";
-          first = false;
-          json::appendString(body, id);
-          body += ":";
-          body += message;  // validated above: one JSON object
+        std::vector<std::shared_ptr<http::Exchange>> waiting = std::move(it->second);
+        reads_.erase(it);
+        http::ServerResponse answer = build(std::move(reply));
+        if (waiting.size() > 1 && !answer.body.empty()) {
+          // One copy of a large body for everyone waiting for it.
+          answer.sharedBody = std::make_shared<const std::string>(std::move(answer.body));
+          answer.body.clear();
         }
-        body += "},\"invalid\":[" + invalid + "]}\n";
-        exchange->respond(respond(200, kJson, std::move(body)));
+        for (const auto& e : waiting) {
+          e->respond(answer);
+        }
       });
   if (!sent) {
-    --pendingReads_;
+    reads_.erase(key);
     exchange->respond(jsonError(503, "redis is not connected"));
   }
+}
+
+namespace {
+
+// The status hash with every value over ARGV[1] bytes replaced by nil, or an error when the
+// whole is over ARGV[2] bytes: what the daemon reads of it is bounded whatever Redis holds.
+constexpr const char* kReadStatusScript = R"lua(
+local maxValue, maxTotal = tonumber(ARGV[1]), tonumber(ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 2, #all, 2 do
+  local n = string.len(all[i])
+  if n > maxValue then all[i] = false; n = 0 end
+  total = total + n + string.len(all[i - 1])
+  if total > maxTotal then
+    return redis.error_reply('the status hash is over ' .. maxTotal .. ' bytes')
+  end
+end
+return all
+)lua";
+
+// The tool snapshot, nil when there is none, or an error when it is over ARGV[1] bytes.
+constexpr const char* kReadToolsScript = R"lua(
+local n = redis.call('STRLEN', KEYS[1])
+if n > tonumber(ARGV[1]) then
+  return redis.error_reply('the tool snapshot is ' .. n .. ' bytes, over the limit of ' .. ARGV[1])
+end
+return redis.call('GET', KEYS[1])
+)lua";
+
+std::string replyError(const Result<redis::Reply>& r) {
+  if (!r) {
+    return r.error().message;
+  }
+  return r->type == redis::Reply::Type::kError ? r->str : std::string("unexpected reply");
+}
+
+}  // namespace
+
+void Dashboard::serveStatus(const std::shared_ptr<http::Exchange>& exchange) {
+  read("status",
+       {"EVAL", kReadStatusScript, "1", options_.keys.status(),
+        std::to_string(options_.maxStatusEntryBytes), std::to_string(options_.maxStatusBytes)},
+       exchange, [this](Result<redis::Reply> r) { return statusAnswer(std::move(r)); });
+}
+
+http::ServerResponse Dashboard::statusAnswer(Result<redis::Reply> r) const {
+  if (!r || r->type != redis::Reply::Type::kArray) {
+    return jsonError(!r ? 503 : 502,
+                     "cannot read " + options_.keys.status() + ": " + replyError(r));
+  }
+  std::string body = "{\"redis\":\"connected\",\"writable\":";
+  body += options_.token.empty() ? "false" : "true";
+  body += ",\"prefix\":";
+  json::appendString(body, options_.keys.prefix());
+  body += ",\"servers\":{";
+  std::string invalid;
+  simdjson::dom::parser parser;
+  const auto& e = r->elements;
+  bool first = true;
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    const std::string& id = e[i].str;
+    const redis::Reply& value = e[i + 1];
+    simdjson::dom::element doc;
+    std::string why;
+    if (value.type != redis::Reply::Type::kString) {
+      why = "over " + std::to_string(options_.maxStatusEntryBytes) + " bytes";
+    } else if (auto err = parser.parse(value.str).get(doc); err != simdjson::SUCCESS) {
+      why = simdjson::error_message(err);
+    } else if (!doc.is_object()) {
+      why = "not a JSON object";
+    }
+    if (!why.empty()) {
+      invalid += invalid.empty() ? "{\"server_id\":" : ",{\"server_id\":";
+      json::appendString(invalid, id);
+      invalid += ",\"error\":";
+      json::appendString(invalid, why);
+      invalid += "}";
+      continue;
+    }
+    body += first ? "" : ",";
+    first = false;
+    json::appendString(body, id);
+    body += ":";
+    body += value.str;  // validated above: one JSON object and nothing else
+  }
+  body += "},\"invalid\":[" + invalid + "]}\n";
+  return respond(200, kJson, std::move(body));
 }
 
 void Dashboard::serveTools(std::string_view id, const std::shared_ptr<http::Exchange>& exchange) {
@@ -355,39 +439,28 @@ void Dashboard::serveTools(std::string_view id, const std::shared_ptr<http::Exch
     exchange->respond(jsonError(400, "not a server id ([A-Za-z0-9._-]{1,128})"));
     return;
   }
-  if (!redis_.ready()) {
-    exchange->respond(jsonError(503, "redis is not connected"));
-    return;
+  const std::string key = options_.keys.tools(id);
+  read(key, {"EVAL", kReadToolsScript, "1", key, std::to_string(options_.maxToolsBytes)}, exchange,
+       [this, id = std::string(id)](Result<redis::Reply> r) {
+         return toolsAnswer(id, std::move(r));
+       });
+}
+
+http::ServerResponse Dashboard::toolsAnswer(const std::string& id, Result<redis::Reply> r) const {
+  const std::string key = options_.keys.tools(id);
+  if (!r || r->type == redis::Reply::Type::kError) {
+    return jsonError(!r ? 503 : 502, "cannot read " + key + ": " + replyError(r));
   }
-  if (pendingReads_ >= options_.maxPendingReads) {
-    exchange->respond(jsonError(503, "busy: too many reads waiting for Redis; try again"));
-    return;
+  if (r->type != redis::Reply::Type::kString) {
+    return jsonError(
+        404, "no tool snapshot for '" + id + "' (not checked yet, or its tools/list failed)");
   }
-  ++pendingReads_;
-  std::string key = options_.keys.tools(id);
-  const bool sent = redis_.command(
-      {"GET", key}, [this, exchange, key, id = std::string(id)](Result<redis::Reply> r) {
-        --pendingReads_;
-        if (!r || r->type == redis::Reply::Type::kError) {
-          exchange->respond(
-              jsonError(503, "cannot read " + key + ": " + (!r ? r.error().message : r->str)));
-        } else if (r->type != redis::Reply::Type::kString) {
-          exchange->respond(jsonError(404, "no tool snapshot for '" + id +
-                                               "' (not checked yet, or its tools/list failed)"));
-        } else {
-          simdjson::dom::parser parser;
-          simdjson::dom::element doc;
-          if (parser.parse(r->str).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-            exchange->respond(jsonError(502, key + " does not hold a JSON object"));
-          } else {
-            exchange->respond(respond(200, kJson, std::move(r->str)));
-          }
-        }
-      });
-  if (!sent) {
-    --pendingReads_;
-    exchange->respond(jsonError(503, "redis is not connected"));
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(r->str).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return jsonError(502, key + " does not hold a JSON object");
   }
+  return respond(200, kJson, std::move(r->str));
 }
 
 bool Dashboard::tokenMatches(const http::ServerRequest& request) const {
@@ -403,13 +476,9 @@ bool Dashboard::tokenMatches(const http::ServerRequest& request) const {
 
 void Dashboard::serveCheck(const http::ServerRequest& request, std::string_view id,
                            const std::shared_ptr<http::Exchange>& exchange) {
-  if (!sameOrigin(request)) {
-    exchange->respond(jsonError(403, "refused: the request comes from another site's page"));
-    return;
-  }
   if (options_.token.empty()) {
-    exchange->respond(jsonError(
-        403, "read-only: the daemon has no dashboard.token_file, so rechecks are off"));
+    exchange->respond(
+        jsonError(403, "read-only: the daemon has no dashboard.token_file, so rechecks are off"));
     return;
   }
   if (!tokenMatches(request)) {
@@ -428,10 +497,10 @@ void Dashboard::serveCheck(const http::ServerRequest& request, std::string_view 
       [exchange, id = std::string(id)](Result<redis::Reply> r) {
         if (!r || r->type != redis::Reply::Type::kString) {
           exchange->respond(jsonError(
-              503, "cannot write the check command: " +
-                       (!r ? r.error().message : r->type == redis::Reply::Type::kError
-                                                     ? r->str
-                                                     : std::string("unexpected reply"))));
+              503, "cannot write the check command: " + (!r ? r.error().message
+                                                         : r->type == redis::Reply::Type::kError
+                                                             ? r->str
+                                                             : std::string("unexpected reply"))));
           return;
         }
         log::info("dashboard: check " + id + " requested (command " + r->str + ")");

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,8 +27,13 @@ struct Options {
   std::vector<std::string> allowedHosts;  // other Host values accepted (lower case)
   Secret token;                           // the bearer token of writes; empty: read-only
   int64_t keepaliveMs = 15'000;           // a comment line on every stream this often
-  size_t maxPendingReads = 16;            // /api/status and /api/tools reads waiting for Redis
-  size_t maxMessageBytes = 1 << 20;       // a larger pub/sub message is not relayed
+  // Reads of the status hash or a tool snapshot waiting for Redis, each answering every request
+  // for the same key that arrives meanwhile; one more gets 503.
+  size_t maxPendingReads = 4;
+  size_t maxStatusEntryBytes = 64 * 1024;  // a larger status value is listed as invalid
+  size_t maxStatusBytes = 32 << 20;        // a larger status hash is not read (502)
+  size_t maxToolsBytes = 32 << 20;         // a larger tool snapshot is not read (502)
+  size_t maxEventBytes = 1 << 20;          // a larger event (as framed) is not relayed
 };
 
 // The headers of every dashboard response: a Content-Security-Policy that allows the page's own
@@ -50,8 +58,9 @@ std::string sseEvent(std::string_view name, std::string_view data);
 
 class Dashboard {
  public:
-  // `redis` reads the status hash and tool snapshots and writes commands; `events` is a
-  // connection of its own for the subscription.
+  // `redis` reads the status hash and tool snapshots and writes commands (a connection of the
+  // dashboard's own, so that a large read never holds up the publisher's writes); `events` is
+  // the connection of the subscription.
   Dashboard(redis::Commands& redis, redis::Subscriber& events, loop::TimerFactory& timers,
             Options options);
   Dashboard(const Dashboard&) = delete;
@@ -77,6 +86,13 @@ class Dashboard {
                    const std::shared_ptr<http::Exchange>& exchange);
   void serveStatus(const std::shared_ptr<http::Exchange>& exchange);
   void serveTools(std::string_view id, const std::shared_ptr<http::Exchange>& exchange);
+  // One read per key at a time: a request for a key being read waits for that read. `build`
+  // turns the reply into the answer every waiting request gets.
+  using BuildAnswer = std::function<http::ServerResponse(Result<redis::Reply>)>;
+  void read(const std::string& key, std::vector<std::string> command,
+            const std::shared_ptr<http::Exchange>& exchange, BuildAnswer build);
+  http::ServerResponse statusAnswer(Result<redis::Reply> reply) const;
+  http::ServerResponse toolsAnswer(const std::string& id, Result<redis::Reply> reply) const;
   void serveCheck(const http::ServerRequest& request, std::string_view id,
                   const std::shared_ptr<http::Exchange>& exchange);
   bool tokenMatches(const http::ServerRequest& request) const;
@@ -86,9 +102,11 @@ class Dashboard {
   redis::Subscriber& events_;
   Options options_;
   std::unique_ptr<loop::Timer> keepalive_;
+  std::unique_ptr<loop::Timer> confirmWait_;  // says so when Redis never confirms the subscription
   std::vector<std::shared_ptr<http::Exchange>> streams_;
   bool subscribed_ = false;  // the subscription is confirmed: nothing published is missed
-  size_t pendingReads_ = 0;
+  std::map<std::string, std::vector<std::shared_ptr<http::Exchange>>> reads_;  // key -> waiting
+  uint64_t eventsDropped_ = 0;  // events over maxEventBytes (logged at the first, then rarely)
 };
 
 }  // namespace mcphd::dashboard

@@ -52,9 +52,17 @@ const char* reason(int status) {
   }
 }
 
+ServerResponse plain(int status, std::string body) {
+  ServerResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
 struct WriteRequest {
   uv_write_t req{};
   std::string data;
+  std::shared_ptr<const std::string> body;  // written after `data` when set
   bool closeAfter = false;
 };
 
@@ -159,10 +167,12 @@ struct HttpServer::Connection {
   uv_tcp_t* tcp = nullptr;
   uv_timer_t* timer = nullptr;
   std::string in;
-  size_t bodyWanted = 0;  // Content-Length, once the head is in
-  size_t headEnd = 0;     // where the body starts, once the head is in
-  std::optional<ServerRequest> request;
-  bool dispatched = false;  // handed to the handler: nothing more is read
+  size_t bodyWanted = 0;                 // Content-Length, once the head is in
+  size_t headEnd = 0;                    // where the body starts, once the head is in
+  std::optional<ServerRequest> request;  // until handed to the handler
+  bool head = false;                     // a HEAD request: answers carry no body
+  bool dispatched = false;  // handed to the handler (or answered): no more request is read
+  bool finishing = false;   // answered and shut down: closed at the client's EOF or the timer
   uint64_t accepted = 0;    // order of acceptance: the oldest idle one goes first when full
   std::shared_ptr<ConnectionExchange> exchange;
 };
@@ -187,7 +197,7 @@ class HttpServer::ConnectionExchange final : public Exchange {
   }
   bool write(std::string_view data) override {
     return server_ != nullptr && streaming_ &&
-           server_->writeTo(connection_, std::string(data), false);
+           server_->writeTo(connection_, std::string(data), nullptr, false);
   }
   void close() override {
     if (server_ != nullptr) {
@@ -208,8 +218,8 @@ HttpServer::HttpServer(loop::UvLoop& loop, Handler handler, Limits limits)
     : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
-                                                       const std::string& address,
-                                                       Handler handler, Limits limits) {
+                                                       const std::string& address, Handler handler,
+                                                       Limits limits) {
   auto hp = parseListenAddress(address);
   if (!hp) {
     return hp.error();
@@ -311,7 +321,7 @@ void HttpServer::onConnection() {
           return;
         }
         if (conn->dispatched) {
-          return;  // one request per connection: what follows it is not read
+          return;  // one request per connection: what follows it is read and dropped
         }
         conn->in.append(buf->base, static_cast<size_t>(n));
         conn->server->onData(conn);
@@ -321,21 +331,21 @@ void HttpServer::onConnection() {
 void HttpServer::onData(Connection* c) {
   if (!c->request) {
     size_t end = c->in.find("\r\n\r\n");
-    if (end == std::string::npos) {
+    if (end == std::string::npos || end + 4 > kMaxRequest) {
       if (c->in.size() > kMaxRequest) {
         c->dispatched = true;
-        answer(c, ServerResponse{431, "text/plain; charset=utf-8", "request too large\n", {}});
+        answer(c, plain(431, "request too large\n"));
       }
       return;  // more to come
     }
     auto parsed = parseRequestHead(std::string_view(c->in).substr(0, end + 4));
     if (!parsed) {
       c->dispatched = true;
-      answer(c, ServerResponse{parsed.error().status, "text/plain; charset=utf-8",
-                               parsed.error().message + "\n", {}});
+      answer(c, plain(parsed.error().status, parsed.error().message + "\n"));
       return;
     }
     c->request = std::move(parsed.value());
+    c->head = c->request->method == "HEAD";
     c->headEnd = end + 4;
     if (const std::string* len = c->request->header("content-length"); len != nullptr) {
       char* stop = nullptr;
@@ -343,14 +353,12 @@ void HttpServer::onData(Connection* c) {
       unsigned long long n = std::strtoull(len->c_str(), &stop, 10);
       if (len->empty() || *stop != '\0' || errno != 0 || !std::isdigit((*len)[0])) {
         c->dispatched = true;
-        answer(c, ServerResponse{400, "text/plain; charset=utf-8", "bad Content-Length\n", {}});
+        answer(c, plain(400, "bad Content-Length\n"));
         return;
       }
       if (n > kMaxRequest) {
         c->dispatched = true;
-        answer(c, ServerResponse{413, "text/plain; charset=utf-8",
-                                 "request body over " + std::to_string(kMaxRequest) + " bytes\n",
-                                 {}});
+        answer(c, plain(413, "request body over " + std::to_string(kMaxRequest) + " bytes\n"));
         return;
       }
       c->bodyWanted = static_cast<size_t>(n);
@@ -363,35 +371,40 @@ void HttpServer::onData(Connection* c) {
   c->in.clear();
   c->in.shrink_to_fit();
   c->dispatched = true;
-  // The handler may answer inside this call, later, or never (the timer closes it then).
+  // The handler may answer inside this call (which may free the connection), later, or never
+  // (the timer closes it then): it gets a request of its own.
+  const ServerRequest request = std::move(*c->request);
+  c->request.reset();
   std::shared_ptr<Exchange> exchange = c->exchange;
-  handler_(*c->request, exchange);
+  handler_(request, exchange);
 }
 
 void HttpServer::answer(Connection* c, const ServerResponse& r) {
-  const bool head = c->request && c->request->method == "HEAD";
+  c->dispatched = true;
+  const size_t length = r.sharedBody ? r.sharedBody->size() : r.body.size();
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
                     "\r\nContent-Type: " + r.contentType +
-                    "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                    "\r\nContent-Length: " + std::to_string(length) +
                     "\r\nCache-Control: no-store\r\nConnection: close\r\n";
   for (const auto& [name, value] : r.headers) {
     out += name + ": " + value + "\r\n";
   }
   out += "\r\n";
-  if (!head) {
-    out += r.body;  // HEAD: the length above still says what GET would send
+  // HEAD: the length above still says what GET would send.
+  if (!c->head && !r.sharedBody) {
+    out += r.body;
   }
   // The timer stays armed: a client that never reads its answer is dropped all the same.
-  writeTo(c, std::move(out), true);
+  writeTo(c, std::move(out), c->head ? nullptr : r.sharedBody, true);
 }
 
 bool HttpServer::startStream(Connection* c, const ServerResponse& r) {
   if (streams_ >= limits_.maxStreams) {
-    answer(c, ServerResponse{503,
-                             "text/plain; charset=utf-8",
-                             "too many event streams (" + std::to_string(limits_.maxStreams) +
-                                 "); try again later\n",
-                             {{"Retry-After", "5"}}});
+    ServerResponse busy =
+        plain(503, "too many event streams (" + std::to_string(limits_.maxStreams) +
+                       "); try again later\n");
+    busy.headers.emplace_back("Retry-After", "5");
+    answer(c, busy);
     return false;
   }
   ++streams_;
@@ -404,29 +417,41 @@ bool HttpServer::startStream(Connection* c, const ServerResponse& r) {
     out += name + ": " + value + "\r\n";
   }
   out += "\r\n" + r.body;
-  return writeTo(c, std::move(out), false);
+  return writeTo(c, std::move(out), nullptr, false);
 }
 
-bool HttpServer::writeTo(Connection* c, std::string data, bool closeAfter) {
+bool HttpServer::writeTo(Connection* c, std::string data, std::shared_ptr<const std::string> body,
+                         bool closeAfter) {
   auto* stream = reinterpret_cast<uv_stream_t*>(c->tcp);
-  if (!closeAfter && uv_stream_get_write_queue_size(stream) + data.size() >
-                         limits_.maxStreamBacklog) {
-    log::warn("http " + address_ + ": an event stream client fell " +
+  // Judged by what already waits, so that one message of any allowed size gets through.
+  if (!closeAfter && uv_stream_get_write_queue_size(stream) > limits_.maxStreamBacklog) {
+    log::warn("http " + address_ + ": an event stream client fell more than " +
               std::to_string(limits_.maxStreamBacklog) + " bytes behind; disconnected");
     closeConnection(c);
     return false;
   }
   auto* w = new WriteRequest;
   w->data = std::move(data);
+  w->body = std::move(body);
   w->closeAfter = closeAfter;
-  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
-  int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int status) {
+  uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), w->data.size()), {}};
+  unsigned n = 1;
+  if (w->body && !w->body->empty()) {
+    // libuv only reads the buffer; the shared string outlives the write.
+    bufs[n++] = uv_buf_init(const_cast<char*>(w->body->data()), w->body->size());
+  }
+  int rc = uv_write(&w->req, stream, bufs, n, [](uv_write_t* req, int status) {
     // The socket's data is cleared when the connection is closed first (the handle itself
     // lives until its close callback, after this one).
     auto* conn = static_cast<Connection*>(req->handle->data);
     std::unique_ptr<WriteRequest> done(reinterpret_cast<WriteRequest*>(req));
-    if (conn != nullptr && (done->closeAfter || status < 0)) {
+    if (conn == nullptr) {
+      return;
+    }
+    if (status < 0) {
       conn->exchange->close();
+    } else if (done->closeAfter) {
+      conn->server->finish(conn);
     }
   });
   if (rc != 0) {
@@ -435,6 +460,19 @@ bool HttpServer::writeTo(Connection* c, std::string data, bool closeAfter) {
     return false;
   }
   return true;
+}
+
+void HttpServer::finish(Connection* c) {
+  // Shut down for writing, then read (and drop) what the client still sends until it closes:
+  // closing now would make the kernel answer unread request bytes with a reset, which can
+  // destroy the answer before the client read it. The request timer bounds the wait.
+  c->finishing = true;
+  auto* req = new uv_shutdown_t;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(c->tcp),
+                  [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+    delete req;
+    closeConnection(c);
+  }
 }
 
 void HttpServer::closeConnection(Connection* c) {

@@ -22,6 +22,9 @@ struct ServerResponse {
   std::string contentType = "text/plain; charset=utf-8";
   std::string body;
   HeaderList headers;  // extra response headers (names as written)
+  // Instead of `body`: a body several answers share (a large snapshot sent to every client
+  // asking for it at once), written from this one copy.
+  std::shared_ptr<const std::string> sharedBody;
 };
 
 // One parsed request. Header names are lower-cased; a header sent twice appears twice.
@@ -60,8 +63,8 @@ class Exchange {
   // returns false.
   virtual bool openStream(ServerResponse head) = 0;
   // Appends to an open stream. A client that reads so slowly that more than the server's
-  // maxStreamBacklog bytes wait unwritten is disconnected (it reconnects and resynchronizes):
-  // false then, or when the connection is gone.
+  // maxStreamBacklog bytes already wait unwritten is disconnected (it reconnects and
+  // resynchronizes): false then, or when the connection is gone.
   virtual bool write(std::string_view data) = 0;
   // Ends the exchange (closes the connection).
   virtual void close() = 0;
@@ -70,8 +73,10 @@ class Exchange {
 };
 
 // A small HTTP/1.1 server on the loop for /metrics, /healthz and the dashboard: one request per
-// connection (answered with Connection: close), request heads and bodies up to 8 KiB (bodies by
-// Content-Length only), 5 s to send one. At most maxConnections connections that are sending a
+// connection (answered with Connection: close, then shut down for writing and closed once the
+// client has closed its side, so an error answered before the request was read is not lost to a
+// reset), request heads and bodies up to 8 KiB (bodies by Content-Length only), 5 s to send one
+// and take the answer. At most maxConnections connections that are sending a
 // request or waiting for its answer; when full, the oldest that has not sent its request yet is
 // dropped for the new one. Event streams are counted apart (maxStreams) and are never closed as
 // idle. The handler runs on the loop and must be quick.
@@ -107,7 +112,9 @@ class HttpServer {
   void onData(Connection* c);
   void answer(Connection* c, const ServerResponse& r);
   bool startStream(Connection* c, const ServerResponse& head);
-  bool writeTo(Connection* c, std::string data, bool closeAfter);
+  bool writeTo(Connection* c, std::string data, std::shared_ptr<const std::string> body,
+               bool closeAfter);
+  void finish(Connection* c);
   void closeConnection(Connection* c);
   size_t requestConnections() const { return connections_.size() - streams_; }
 

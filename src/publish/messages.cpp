@@ -34,8 +34,8 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   HealthParts parts;
   // Sized up front (the fixed text is about 500 bytes): built once per check, without regrowth.
   parts.head.reserve(48 + r.serverId.size());
-  parts.tail.reserve(640 + r.name.size() + p.protocolVersion.size() + p.serverName.size() + p.serverVersion.size() +
-                     (p.error ? p.error->message.size() : 0));
+  parts.tail.reserve(640 + r.name.size() + p.protocolVersion.size() + p.serverName.size() +
+                     p.serverVersion.size() + (p.error ? p.error->message.size() : 0));
   parts.head = "{\"v\":1,\"type\":\"health\",\"server_id\":";
   json::appendString(parts.head, r.serverId);
   parts.head += ",\"seq\":";

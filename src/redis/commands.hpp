@@ -49,7 +49,8 @@ class Commands {
 // command once subscribed).
 class Subscriber {
  public:
-  using MessageHandler = std::function<void(const std::string& channel, const std::string& payload)>;
+  using MessageHandler =
+      std::function<void(const std::string& channel, const std::string& payload)>;
   virtual ~Subscriber() = default;
   virtual bool ready() const = 0;
   // As Commands::onReadyChange. A lost connection loses its subscriptions: subscribe again when

@@ -239,6 +239,11 @@ void RedisClient::onConnected(int status) {
   }
   watchdog_->stop();
   tcpConnected_ = true;
+  if (ac_ != nullptr && endpoint_.unixPath.empty()) {
+    // A connection that only listens (the pub/sub one) sends nothing that could time out: TCP
+    // keepalive finds a peer that vanished without closing.
+    redisEnableKeepAlive(&ac_->c);
+  }
   auto fail = [this](const char* what) {
     return [this, what](Result<Reply> r) {
       if (r && r->type == Reply::Type::kError) {
@@ -444,8 +449,16 @@ bool RedisClient::subscribe(std::vector<std::string> channels, MessageHandler on
       [](redisAsyncContext*, void* r, void* privdata) {
         auto* sub = static_cast<Subscription*>(privdata);
         auto* reply = static_cast<redisReply*>(r);
-        if (reply == nullptr || sub->self->destroying_ || !sub->onMessage ||
-            reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        if (reply == nullptr || sub->self->destroying_ || !sub->onMessage) {
+          return;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+          // e.g. NOPERM: an ACL user without the channels.
+          log::error(sub->self->name_ +
+                     ": SUBSCRIBE failed: " + std::string(reply->str, reply->len));
+          return;
+        }
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
           return;
         }
         redisReply** e = reply->element;

@@ -224,10 +224,27 @@ async function main() {
       throw new Error(`.tool-title of xss is ${JSON.stringify(seen.title)} with ${seen.titleElements} elements inside`);
     }
     if (seen.images !== 0) throw new Error(`#panel holds ${seen.images} img element(s)`);
+    // The server's display name, its serverInfo name and an error message quoting an HTML body
+    // are text too.
+    await waitFor('the xss-error row with its HTML error message',
+      (sel) => document.querySelector(sel)?.textContent.includes('<img src=x onerror="window.pwned=3">'),
+      10000, `${row('xss-error')} .c-error`);
+    const elsewhere = await page.evaluate((sel) => ({
+      name: document.querySelector(sel)?.textContent.trim(),
+      panel: document.querySelector('#panel')?.textContent ?? '',
+      images: document.querySelectorAll('img').length,
+    }), `${row('xss')} .c-name`);
+    if (elsewhere.name !== '<img src=x onerror="window.pwned=2">') {
+      throw new Error(`.c-name of xss is ${JSON.stringify(elsewhere.name)}`);
+    }
+    if (!elsewhere.panel.includes('<img src=x onerror="window.pwned=4">')) {
+      throw new Error('the panel does not show the serverInfo name as text');
+    }
+    if (elsewhere.images !== 0) throw new Error(`the page holds ${elsewhere.images} img element(s)`);
     await sleep(1000);  // an onerror handler would have run by now
     const pwned = await page.evaluate(() => typeof window.pwned);
     if (pwned !== 'undefined') throw new Error(`window.pwned is set (${pwned}): the description ran as HTML`);
-    ok('HTML in tool metadata is shown as text: no img in #panel, window.pwned unset');
+    ok('HTML in tool metadata, a display name, serverInfo and an error message is shown as text: no img, window.pwned unset');
 
     await page.click('#panel-close');
     await waitFor('#panel to close', () => {

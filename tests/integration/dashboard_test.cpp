@@ -90,7 +90,9 @@ std::string get(int port, const std::string& target) {
 
 }  // namespace
 
-TEST_CASE("the dashboard on metrics.listen: streams have their own limit, outlive the request timeout and relay what is published") {
+TEST_CASE(
+    "the dashboard on metrics.listen: streams have their own limit, outlive the request timeout "
+    "and relay what is published") {
   TempDir dir;
   RedisServer redis(dir);
   const int port = freePort();
@@ -115,8 +117,7 @@ TEST_CASE("the dashboard on metrics.listen: streams have their own limit, outliv
                       c->readUntil("event: redis\ndata: {\"redis\":\"connected\"}", 10s);
     REQUIRE(live);
     CHECK(c->received().rfind("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", 0) == 0);
-    CHECK(c->received().find("Content-Security-Policy: default-src 'none';") !=
-          std::string::npos);
+    CHECK(c->received().find("Content-Security-Policy: default-src 'none';") != std::string::npos);
   }
 
   // A third stream is refused, and the metrics endpoints are answered all the same.
@@ -143,7 +144,9 @@ TEST_CASE("the dashboard on metrics.listen: streams have their own limit, outliv
   CHECK(daemon.running());
 }
 
-TEST_CASE("an event stream client that stops reading is dropped once 1 MiB waits for it, and the others go on") {
+TEST_CASE(
+    "an event stream client that stops reading is dropped once 1 MiB waits for it, and the others "
+    "go on") {
   TempDir dir;
   RedisServer redis(dir);
   const int port = freePort();
@@ -180,7 +183,58 @@ TEST_CASE("an event stream client that stops reading is dropped once 1 MiB waits
   // The stuck one is closed by the daemon: what it buffered ends with the end of the stream.
   CHECK(stuck.readToEnd(30s));
   CHECK(stuck.received().find("{\"last\":true}") == std::string::npos);
-  CHECK(readFile(daemon.logPath()).find("an event stream client fell 1048576 bytes behind") !=
+  CHECK(readFile(daemon.logPath())
+            .find("an event stream client fell more than 1048576 bytes behind") !=
         std::string::npos);
+  CHECK(daemon.running());
+}
+
+TEST_CASE(
+    "the dashboard's HTTP server answers requests it cannot take with the status that says why") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const int port = freePort();
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.extra = {"dashboard:", "  listen: 127.0.0.1:" + std::to_string(port)};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
+  REQUIRE(waitForPort(port, 10s));
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
+
+  auto statusOf = [&](const std::string& request) {
+    Client c(port);
+    REQUIRE(c.send(request));
+    REQUIRE(c.readToEnd(10s));
+    INFO(c.received());
+    return c.received().substr(0, 12);
+  };
+  CHECK(statusOf("POST /api/check/x HTTP/1.1\r\n" + host + "Content-Length: 9000\r\n\r\n") ==
+        "HTTP/1.1 413");
+  CHECK(statusOf("POST /api/check/x HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n") ==
+        "HTTP/1.1 400");
+  CHECK(statusOf("POST /api/check/x HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n") ==
+        "HTTP/1.1 501");
+  CHECK(statusOf("GET / HTTP/1.1\r\n" + host + "X-Pad: " + std::string(9000, 'a') + "\r\n\r\n") ==
+        "HTTP/1.1 431");
+  CHECK(statusOf("GET / HTTP/3\r\n" + host + "\r\n") == "HTTP/1.1 505");
+
+  // HEAD: the length of what GET would send, no body.
+  Client head(port);
+  REQUIRE(head.send("HEAD / HTTP/1.1\r\n" + host + "\r\n"));
+  REQUIRE(head.readToEnd(10s));
+  CHECK(head.received().rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(head.received().find("Content-Length: 0\r\n") == std::string::npos);
+  CHECK(head.received().size() == head.received().find("\r\n\r\n") + 4);
+
+  // An answer given before the whole request was read (its body is refused) reaches a client
+  // that goes on sending: the daemon reads and drops the rest instead of resetting.
+  Client sending(port);
+  REQUIRE(sending.send("POST /api/check/x HTTP/1.1\r\n" + host + "Content-Length: 100000\r\n\r\n"));
+  std::this_thread::sleep_for(200ms);
+  sending.send(std::string(60'000, 'b'));
+  REQUIRE(sending.readToEnd(10s));
+  CHECK(sending.received().rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(sending.received().find("request body over 8192 bytes") != std::string::npos);
   CHECK(daemon.running());
 }

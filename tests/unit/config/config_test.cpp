@@ -245,7 +245,8 @@ TEST_CASE("redis.password_file must not be readable by group or others, redis.us
   std::remove(path.c_str());
 }
 
-TEST_CASE("dashboard: listen, a private token file of 16 printable characters or more, allowed hosts") {
+TEST_CASE(
+    "dashboard: listen, a private token file of 16 printable characters or more, allowed hosts") {
   const std::string path = "/tmp/mcphd-cfg-dashboard-token";
   std::remove(path.c_str());
   { std::ofstream(path) << "0123456789abcdef0123\n"; }
@@ -277,8 +278,8 @@ TEST_CASE("dashboard: listen, a private token file of 16 printable characters or
         0);
   CHECK(errorOf("dashboard:\n  listen: :1\n  allowed_hosts: [\"a b\"]\n") ==
         "test.yaml:3: dashboard.allowed_hosts[0]: 'a b' is not a host name or host:port");
-  CHECK(errorOf("dashboard:\n  listen: :1\n  token: abc\n").rfind(
-            "test.yaml:3: dashboard.token: unknown key", 0) == 0);
+  CHECK(errorOf("dashboard:\n  listen: :1\n  token: abc\n")
+            .rfind("test.yaml:3: dashboard.token: unknown key", 0) == 0);
   CHECK(errorOf("dashboard:\n  listen: :1\n  max_streams: 0\n") ==
         "test.yaml:3: dashboard.max_streams: must be between 1 and 10000");
 }

@@ -1,5 +1,7 @@
 #include "dashboard/dashboard.hpp"
 
+#include <simdjson.h>
+
 #include <catch2/catch.hpp>
 #include <optional>
 
@@ -186,7 +188,7 @@ TEST_CASE("a Host header that is not the dashboard's address is refused (DNS reb
   auto evil = f.request("GET", "/api/status", {{"host", "attacker.example:9465"}});
   CHECK(evil->response->status == 403);
   CHECK(evil->response->body.find("dashboard.allowed_hosts") != std::string::npos);
-  CHECK(f.redis.log.empty());  // nothing was read for it
+  CHECK(f.redis.log.empty());                                 // nothing was read for it
   CHECK(f.request("GET", "/", {})->response->status == 403);  // no Host at all
   CHECK(f.request("GET", "/", {{"host", "127.0.0.1:9465"}})->response->status == 200);
   CHECK(f.request("GET", "/", {{"host", "LOCALHOST:9465"}})->response->status == 200);
@@ -195,7 +197,9 @@ TEST_CASE("a Host header that is not the dashboard's address is refused (DNS reb
   CHECK(f.request("GET", "/", {{"host", "127.0.0.1:9466"}})->response->status == 403);
 }
 
-TEST_CASE("hostAllowed: the listen address, a default port left out, allowed names with or without a port") {
+TEST_CASE(
+    "hostAllowed: the listen address, a default port left out, allowed names with or without a "
+    "port") {
   using dashboard::hostAllowed;
   CHECK(hostAllowed("127.0.0.1:9465", "127.0.0.1:9465", {}));
   CHECK_FALSE(hostAllowed("127.0.0.1", "127.0.0.1:9465", {}));
@@ -211,7 +215,8 @@ TEST_CASE("hostAllowed: the listen address, a default port left out, allowed nam
   CHECK_FALSE(hostAllowed("", "127.0.0.1:9465", {"localhost"}));
 }
 
-TEST_CASE("a recheck needs the bearer token: 401 with WWW-Authenticate without it or with a wrong one") {
+TEST_CASE(
+    "a recheck needs the bearer token: 401 with WWW-Authenticate without it or with a wrong one") {
   Fixture f;
   for (const http::HeaderList& h :
        {http::HeaderList{{"host", "127.0.0.1:9465"}}, withAuth("Bearer wrong"),
@@ -242,11 +247,19 @@ TEST_CASE("a recheck needs the bearer token: 401 with WWW-Authenticate without i
     CHECK(r->response->status == 202);
     CHECK(f.redis.log.back().back() == "*");
   }
+  // A new token file (SIGHUP): the old token is refused from then on.
+  f.dash->setToken(Secret("fedcba9876543210fedcba9876543210"));
+  CHECK(f.request("POST", "/api/check/everything", withAuth(std::string("Bearer ") + kToken))
+            ->response->status == 401);
+  CHECK(f.request("POST", "/api/check/everything",
+                  withAuth("Bearer fedcba9876543210fedcba9876543210"))
+            ->response->status == 202);
+  f.dash->setToken(Secret(kToken));
   auto bad = f.request("POST", "/api/check/a%20b", withAuth(std::string("Bearer ") + kToken));
   CHECK(bad->response->status == 400);
   auto get = f.request("GET", "/api/check/everything", withAuth(std::string("Bearer ") + kToken));
   CHECK(get->response->status == 405);
-  CHECK(f.xadds() == 3);
+  CHECK(f.xadds() == 4);
 }
 
 TEST_CASE("without a token file the dashboard is read-only: rechecks get 403 and hello says so") {
@@ -276,14 +289,15 @@ TEST_CASE("a recheck from another site's page is refused even with the token") {
     CHECK(r->response->status == 403);
   }
   CHECK(f.xadds() == 0);
-  auto same = f.request("POST", "/api/check/everything",
-                        withAuth(bearer, {{"origin", "http://127.0.0.1:9465"},
-                                          {"sec-fetch-site", "same-origin"}}));
+  auto same = f.request(
+      "POST", "/api/check/everything",
+      withAuth(bearer, {{"origin", "http://127.0.0.1:9465"}, {"sec-fetch-site", "same-origin"}}));
   CHECK(same->response->status == 202);
   CHECK(f.xadds() == 1);
 }
 
-TEST_CASE("GET /api/status is the status hash, with entries that are not JSON objects listed apart") {
+TEST_CASE(
+    "GET /api/status is the status hash, with entries that are not JSON objects listed apart") {
   Fixture f;
   f.redis.hashes["mcp:status"]["a"] = R"({"v":1,"type":"health","server_id":"a","seq":3})";
   f.redis.hashes["mcp:status"]["b"] = "<not json>";
@@ -305,6 +319,49 @@ TEST_CASE("GET /api/status is the status hash, with entries that are not JSON ob
   CHECK(down->response->status == 503);
 }
 
+TEST_CASE("hostile values in the status hash cannot break out of the /api/status JSON") {
+  Fixture f;
+  auto& h = f.redis.hashes["mcp:status"];
+  h["trailing"] = R"({"a":1} , "x":{"b":2})";
+  h["control"] = "{\"a\":\"line\nbreak\"}";
+  h["utf8"] = "{\"a\":\"\xff\"}";
+  h["nul"] = std::string("{\"a\":1}\0{", 9);
+  h["big"] = "{\"pad\":\"" + std::string(64 * 1024, 'p') + "\"}";
+  h["__proto__"] = R"({"server_id":"__proto__"})";
+  h["quote\"id"] = R"({"ok":true})";
+  auto r = f.request("GET", "/api/status");
+  REQUIRE(r->response->status == 200);
+  const std::string& b = r->response->body;
+  // The answer is one valid JSON document whose servers are exactly the two good entries.
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(b).get(doc) == simdjson::SUCCESS);
+  simdjson::dom::object servers;
+  REQUIRE(doc["servers"].get(servers) == simdjson::SUCCESS);
+  std::vector<std::string> ids;
+  for (auto field : servers) {
+    ids.emplace_back(field.key);
+  }
+  CHECK(ids == std::vector<std::string>{"__proto__", "quote\"id"});
+  simdjson::dom::array invalid;
+  REQUIRE(doc["invalid"].get(invalid) == simdjson::SUCCESS);
+  CHECK(invalid.size() == 5);
+  CHECK(b.find(R"({"server_id":"big","error":"over 65536 bytes"})") != std::string::npos);
+  CHECK(b.find("pppp") == std::string::npos);
+}
+
+TEST_CASE("a status hash over 32 MiB or a tool snapshot over 32 MiB is not read") {
+  Fixture f;
+  for (int i = 0; i < 600; ++i) {
+    f.redis.hashes["mcp:status"]["s" + std::to_string(i)] = std::string(60 * 1024, 'x');
+  }
+  auto r = f.request("GET", "/api/status");
+  CHECK(r->response->status == 502);
+  CHECK(r->response->body.find("over 33554432 bytes") != std::string::npos);
+  f.redis.strings["mcp:tools:big"] = std::string((32 << 20) + 1, 'x');
+  CHECK(f.request("GET", "/api/tools/big")->response->status == 502);
+}
+
 TEST_CASE("GET /api/tools/<id> is the tool snapshot, 404 without one, 400 for what is not an id") {
   Fixture f;
   f.redis.strings["mcp:tools:a"] = R"({"server_id":"a","seq":1,"tools":[]})";
@@ -318,7 +375,8 @@ TEST_CASE("GET /api/tools/<id> is the tool snapshot, 404 without one, 400 for wh
   CHECK(f.request("GET", "/api/tools/")->response->status == 400);
 }
 
-TEST_CASE("the event stream relays every health and tools message once the subscription is confirmed") {
+TEST_CASE(
+    "the event stream relays every health and tools message once the subscription is confirmed") {
   Fixture f;
   auto s = f.request("GET", "/api/events");
   REQUIRE(s->streamHead);
@@ -364,18 +422,24 @@ TEST_CASE("a published payload cannot start an event of its own on the stream") 
   CHECK(ev[2].data == "{\"a\":1}\n\nevent: tools\ndata: forged\n\nid: 9\n");
 }
 
-TEST_CASE("a message over 1 MiB is not relayed, and the streams carry a keepalive every 15 s") {
+TEST_CASE(
+    "an event over 1 MiB as framed is not relayed, and the streams carry a keepalive every 15 s") {
   Fixture f;
   auto s = f.request("GET", "/api/events");
   f.events.setUp(true);
   f.events.confirm();
   const size_t before = s->written.size();
-  f.events.publish("mcp:health", std::string((1 << 20) + 1, 'x'));
+  f.events.publish("mcp:health", std::string(1 << 20, 'x'));  // the framing makes it larger
+  // Line breaks become "data: " lines: 150,000 of them would make a 1 MiB event of 150 KB.
+  f.events.publish("mcp:health", std::string(150'000, '\n'));
   CHECK(s->written.size() == before);
+  f.events.publish("mcp:health", std::string(512 * 1024, 'x'));
+  CHECK(s->written.size() == before + 512 * 1024 + std::string("event: health\ndata: \n\n").size());
+  const size_t after = s->written.size();
   f.loop.advance(14'999);
-  CHECK(s->written.size() == before);
+  CHECK(s->written.size() == after);
   f.loop.advance(1);
-  CHECK(s->written.substr(before) == ": keepalive\n\n");
+  CHECK(s->written.substr(after) == ": keepalive\n\n");
 }
 
 TEST_CASE("a closed stream is dropped, and a stream refused for the limit is not kept") {
@@ -399,6 +463,89 @@ TEST_CASE("a closed stream is dropped, and a stream refused for the limit is not
 
 TEST_CASE("sseEvent splits a payload at every line end") {
   CHECK(dashboard::sseEvent("health", "{}") == "event: health\ndata: {}\n\n");
-  CHECK(dashboard::sseEvent("h", "a\r\nb\rc\nd") == "event: h\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+  CHECK(dashboard::sseEvent("h", "a\r\nb\rc\nd") ==
+        "event: h\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
   CHECK(dashboard::sseEvent("h", "") == "event: h\ndata: \n\n");
+}
+
+TEST_CASE(
+    "another site's page can link to the dashboard but not read its API or hold its streams") {
+  Fixture f;
+  const http::HeaderList crossSite = {{"host", "127.0.0.1:9465"}, {"sec-fetch-site", "cross-site"}};
+  const http::HeaderList foreign = {{"host", "127.0.0.1:9465"},
+                                    {"origin", "http://attacker.example"}};
+  for (const char* path : {"/api/status", "/api/events", "/api/tools/a"}) {
+    CHECK(f.request("GET", path, crossSite)->response->status == 403);
+    CHECK(f.request("GET", path, foreign)->response->status == 403);
+  }
+  CHECK(f.dash->streams() == 0);
+  CHECK(f.redis.log.empty());
+  // A link from elsewhere opens the page.
+  CHECK(f.request("GET", "/", crossSite)->response->status == 200);
+  const http::HeaderList own = {{"host", "127.0.0.1:9465"},
+                                {"origin", "http://127.0.0.1:9465"},
+                                {"sec-fetch-site", "same-origin"}};
+  CHECK(f.request("GET", "/api/events", own)->streamHead);
+}
+
+namespace {
+
+// Redis whose replies the test gives: reads stay pending until answered.
+struct HeldRedis : redis::Commands {
+  std::vector<std::pair<std::vector<std::string>, std::function<void(Result<redis::Reply>)>>> held;
+  bool ready() const override { return true; }
+  void onReadyChange(std::function<void(bool)>) override {}
+  bool command(std::vector<std::string> argv,
+               std::function<void(Result<redis::Reply>)> done) override {
+    held.emplace_back(std::move(argv), std::move(done));
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("requests for a key being read wait for that read, and at most 4 reads wait at once") {
+  loop::SimLoop loop;
+  HeldRedis redis;
+  FakeSubscriber events;
+  dashboard::Options o;
+  o.listen = "127.0.0.1:9465";
+  dashboard::Dashboard dash(redis, events, loop, o);
+  auto get = [&](const std::string& path) {
+    http::ServerRequest r;
+    r.method = "GET";
+    r.path = r.target = path;
+    r.headers = {{"host", "127.0.0.1:9465"}};
+    auto ex = std::make_shared<FakeExchange>();
+    dash.handle(r, ex);
+    return ex;
+  };
+  auto a = get("/api/status");
+  auto b = get("/api/status");
+  auto c = get("/api/status");
+  REQUIRE(redis.held.size() == 1);
+  CHECK_FALSE(a->response);
+  get("/api/tools/x");
+  get("/api/tools/y");
+  get("/api/tools/z");
+  CHECK(redis.held.size() == 4);
+  auto busy = get("/api/tools/w");
+  REQUIRE(busy->response);
+  CHECK(busy->response->status == 503);
+
+  redis::Reply hash;
+  hash.type = redis::Reply::Type::kArray;
+  hash.elements = {{redis::Reply::Type::kString, "s", 0, {}},
+                   {redis::Reply::Type::kString, R"({"seq":1})", 0, {}}};
+  redis.held[0].second(hash);
+  for (const auto& ex : {a, b, c}) {
+    REQUIRE(ex->response);
+    CHECK(ex->response->status == 200);
+    REQUIRE(ex->response->sharedBody);  // one copy for the three
+    CHECK(ex->response->sharedBody->find(R"("s":{"seq":1})") != std::string::npos);
+  }
+  CHECK(a->response->sharedBody == c->response->sharedBody);
+  // The read is done: the next request reads again.
+  get("/api/status");
+  CHECK(redis.held.size() == 5);
 }

@@ -362,6 +362,7 @@ TEST_CASE("a health message names the server's display name when it has one") {
   pub.onReport(report("b", {}));
   auto health = redis.published("mcp:health");
   REQUIRE(health.size() == 2);
-  CHECK(health[0].find(R"("seq":1,"name":"Billing \"EU\"","status":"healthy")") != std::string::npos);
+  CHECK(health[0].find(R"("seq":1,"name":"Billing \"EU\"","status":"healthy")") !=
+        std::string::npos);
   CHECK(health[1].find(",\"name\"") == std::string::npos);  // (server_info has one of its own)
 }

@@ -56,6 +56,32 @@ struct FakeRedis : redis::Commands {
         h->second["credentials"] = a[5];
       }
       r.integer = same ? 1 : 0;
+    } else if (op == "EVAL" && a[1].find("redis.call('HGETALL', KEYS[1])") != std::string::npos) {
+      // The dashboard's bounded read of the status hash.
+      const size_t maxValue = std::stoul(a[4]);
+      const size_t maxTotal = std::stoul(a[5]);
+      size_t total = 0;
+      r.type = T::kArray;
+      for (const auto& [k, v] : hashes[a[3]]) {
+        const bool big = v.size() > maxValue;
+        total += k.size() + (big ? 0 : v.size());
+        if (total > maxTotal) {
+          return {T::kError, "the status hash is over " + a[5] + " bytes", 0, {}};
+        }
+        r.elements.push_back({T::kString, k, 0, {}});
+        r.elements.push_back(big ? redis::Reply{} : redis::Reply{T::kString, v, 0, {}});
+      }
+    } else if (op == "EVAL" && a[1].find("redis.call('STRLEN', KEYS[1])") != std::string::npos) {
+      // The dashboard's bounded read of a tool snapshot.
+      auto it = strings.find(a[3]);
+      if (it == strings.end()) {
+        r.type = T::kNil;
+      } else if (it->second.size() > std::stoul(a[4])) {
+        return {T::kError, "the tool snapshot is over the limit", 0, {}};
+      } else {
+        r.type = T::kString;
+        r.str = it->second;
+      }
     } else if (op == "HGETALL") {
       r.type = T::kArray;
       for (const auto& [k, v] : hashes[a[1]]) {

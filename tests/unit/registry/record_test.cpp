@@ -301,7 +301,8 @@ TEST_CASE("the documented v2 test vector decrypts and verifies") {
         "inventory");
 }
 
-TEST_CASE("a record's name is refused when it is longer than 256 bytes or holds control characters") {
+TEST_CASE(
+    "a record's name is refused when it is longer than 256 bytes or holds control characters") {
   auto k = keys();
   auto reason = [&](const std::string& name) {
     return parseRecord("a", {{"url", "http://x/mcp"}, {"name", name}}, ServerSpec{}, k)
