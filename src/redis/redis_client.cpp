@@ -20,10 +20,16 @@ namespace {
 // (uv_poll_start re-registers the fd), and the write came one iteration later. Writability is
 // polled only while connecting (hiredis learns of the connection from it) and when a write could
 // not take everything.
+// Check handles run after the poll phase, and an active one does not stop that phase from
+// blocking: a command sent before it (from a timer callback: the command stream's and the
+// registry's retries, a check's result delivered from a timer) would wait for whatever next
+// woke the loop, up to a second. An idle handle, active while a flush is queued, keeps the poll
+// from blocking meanwhile.
 struct Binding {
   redisAsyncContext* ac;
   uv_poll_t* poll;
   uv_check_t* flush;
+  uv_idle_t* wake;  // active while a flush is queued
   int events = 0;   // what hiredis wants polled
   int started = 0;  // what the poll handle watches
   bool flushQueued = false;
@@ -64,7 +70,11 @@ void pollCallback(uv_poll_t* handle, int status, int events) {
 void flushCallback(uv_check_t* handle) {
   uv_check_stop(handle);
   auto* b = static_cast<Binding*>(handle->data);
-  if (b == nullptr || b->ac == nullptr) {
+  if (b == nullptr) {
+    return;
+  }
+  uv_idle_stop(b->wake);
+  if (b->ac == nullptr) {
     return;
   }
   b->flushQueued = false;
@@ -93,15 +103,18 @@ void update(Binding* b) {
 }
 
 int attach(redisAsyncContext* ac, uv_loop_t* loop) {
-  auto* b = new Binding{ac, new uv_poll_t, new uv_check_t};
+  auto* b = new Binding{ac, new uv_poll_t, new uv_check_t, new uv_idle_t};
   if (uv_poll_init_socket(loop, b->poll, ac->c.fd) != 0) {
     delete b->poll;
     delete b->flush;
+    delete b->wake;
     delete b;
     return REDIS_ERR;
   }
   uv_check_init(loop, b->flush);
   b->flush->data = b;
+  uv_idle_init(loop, b->wake);
+  b->wake->data = b;
   b->poll->data = b;
   ac->ev.data = b;
   ac->ev.addRead = [](void* p) {
@@ -120,6 +133,7 @@ int attach(redisAsyncContext* ac, uv_loop_t* loop) {
       if (!b->flushQueued) {
         b->flushQueued = true;
         uv_check_start(b->flush, flushCallback);
+        uv_idle_start(b->wake, [](uv_idle_t*) {});  // the poll phase must not block first
       }
       return;
     }
@@ -139,6 +153,9 @@ int attach(redisAsyncContext* ac, uv_loop_t* loop) {
     uv_check_stop(b->flush);
     b->flush->data = nullptr;
     loop::closeAndDelete(b->flush);
+    uv_idle_stop(b->wake);
+    b->wake->data = nullptr;
+    loop::closeAndDelete(b->wake);
     delete b;
   };
   return REDIS_OK;
