@@ -119,6 +119,22 @@ function redisPing(port) {
   });
 }
 
+// Runs one Redis command (RESP array of bulk strings) and resolves with the first reply line.
+function redisCommand(port, args) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.setTimeout(2000, () => { s.destroy(); reject(new Error(`redis ${args[0]} timed out`)); });
+    s.on('connect', () => s.write(`*${args.length}\r\n` +
+      args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')));
+    s.on('data', (d) => {
+      got += d;
+      if (got.includes('\r\n')) { s.destroy(); resolve(got.split('\r\n')[0]); }
+    });
+    s.on('error', reject);
+  });
+}
+
 async function until(what, cond, timeout) {
   const end = Date.now() + timeout;
   while (!(await cond())) {
@@ -335,6 +351,32 @@ async function main() {
           Date.parse(at) > Date.parse(before);
       }, 15000, [row('xss'), before]);
     ok('Redis restarted: #conn says connected and the next xss result is shown');
+  });
+
+  // h. Every status, also one the page does not know yet: a server another daemon (here: this
+  // test) publishes as auth_required, and one with a status word added to the protocol later.
+  await step('h-statuses', async () => {
+    const message = (id, seq, status) => JSON.stringify({
+      v: 1, type: 'health', server_id: id, seq, status, previous_status: 'unknown', changed: true,
+      status_since: new Date().toISOString(), checked_at: new Date().toISOString(),
+      trigger: 'schedule', latency_ms: { total: 1, connect: 0, initialize: 1, tools_list: 0 },
+      protocol_version: null, server_info: null, tool_count: null, tools_hash: null,
+      consecutive_failures: 1, consecutive_successes: 0,
+      error: { kind: 'auth', message: 'authorization is required', http_status: null },
+    });
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('login-needed', 1, 'auth_required')]);
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('from-the-future', 1, 'quarantined')]);
+    await waitFor('rows for login-needed (auth_required, with its hint) and from-the-future (quarantined)',
+      ([a, b]) => {
+        const login = document.querySelector(a);
+        const future = document.querySelector(b);
+        return login?.dataset.status === 'auth_required' &&
+          login.querySelector('.c-status')?.textContent.includes('refresh_token') &&
+          future?.dataset.status === 'quarantined' &&
+          future.querySelector('.c-status')?.textContent.includes('quarantined') &&
+          document.querySelector('[data-count-status="quarantined"]')?.textContent.includes('1');
+      }, 5000, [row('login-needed'), row('from-the-future')]);
+    ok('auth_required shows what to do; an unknown status word gets its row and its count');
   });
 }
 
