@@ -148,4 +148,10 @@ if ! kill -0 "$daemon_pid" 2>/dev/null; then
   fail "mcp-healthd exited during the test (log: $out/daemon.log)"
 fi
 [ "$rc" = 0 ] || fail "dashboard.test.mjs failed (exit $rc); screenshots and logs in $out"
+# The daemon stops cleanly with its streams open: exit 0 (under the sanitizers: no leak, no
+# handle left open).
+kill -TERM "$daemon_pid"
+daemon_rc=0
+wait "$daemon_pid" || daemon_rc=$?
+[ "$daemon_rc" = 0 ] || { tail -n 20 "$out/daemon.log" >&2; fail "mcp-healthd exited $daemon_rc after SIGTERM"; }
 echo "browser test: all passed; screenshots in $out"

@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,7 +142,8 @@ TEST_CASE(
               "event: health\ndata: {\"type\":\"health\",\"server_id\":\"x\",\"seq\":1}\n\n") <
           c->received().find("event: tools"));
   }
-  CHECK(daemon.running());
+  // It stops cleanly with the streams open (under the sanitizers: no leak, no handle left).
+  CHECK(daemon.stop(SIGTERM, 10s) == std::optional<int>(0));
 }
 
 TEST_CASE(
