@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/ascii.hpp"
 #include "common/file.hpp"
 #include "http/listen_address.hpp"
 #include "redis/redis_url.hpp"
@@ -469,9 +470,7 @@ class Loader {
         if (!ok) {
           fail(hosts[i], key, "'" + h + "' is not a host name or host:port");
         }
-        std::transform(h.begin(), h.end(), h.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-        out.allowedHosts.push_back(std::move(h));
+        out.allowedHosts.push_back(asciiLower(h));
       }
     }
     if (d["max_streams"]) {

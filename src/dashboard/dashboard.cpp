@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "common/sha256.hpp"
@@ -17,13 +18,6 @@ namespace mcphd::dashboard {
 namespace {
 
 constexpr const char* kJson = "application/json";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool startsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -102,11 +96,11 @@ const http::HeaderList& securityHeaders() {
 
 bool hostAllowed(std::string_view hostHeader, std::string_view listen,
                  const std::vector<std::string>& allowedHosts) {
-  const std::string host = lower(hostHeader);
+  const std::string host = asciiLower(hostHeader);
   if (host.empty()) {
     return false;
   }
-  const std::string self = lower(listen);
+  const std::string self = asciiLower(listen);
   if (!hostPart(self).empty()) {
     if (host == self) {
       return true;
@@ -135,7 +129,7 @@ bool sameOrigin(const http::ServerRequest& request) {
     return true;
   }
   const std::string* host = request.header("host");
-  return host != nullptr && lower(*origin) == "http://" + lower(*host);
+  return host != nullptr && asciiLower(*origin) == "http://" + asciiLower(*host);
 }
 
 std::string sseEvent(std::string_view name, std::string_view data) {
@@ -465,7 +459,7 @@ http::ServerResponse Dashboard::toolsAnswer(const std::string& id, Result<redis:
 
 bool Dashboard::tokenMatches(const http::ServerRequest& request) const {
   const std::string* auth = request.header("authorization");
-  if (auth == nullptr || auth->size() < 7 || lower(auth->substr(0, 7)) != "bearer ") {
+  if (auth == nullptr || auth->size() < 7 || asciiLower(auth->substr(0, 7)) != "bearer ") {
     return false;
   }
   // Compared as digests, in constant time: neither the length nor a prefix shows in the timing.

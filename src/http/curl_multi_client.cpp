@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/ascii.hpp"
 #include "common/secret.hpp"
 #include "common/url.hpp"
 
@@ -77,13 +78,6 @@ std::string connectionOrigin(const std::string& url) {
     authority = authority.substr(at + 1);
   }
   return u.substr(0, start) + authority;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 // ASCII case-insensitive equality (header names), without lowering a copy.
@@ -344,7 +338,7 @@ std::unique_ptr<Call> CurlMultiClient::send(Request request, std::function<void(
       std::string_view value = trim(line.substr(colon + 1));
       if (iequals(name, "content-type")) {
         std::string_view media = value.substr(0, value.find(';'));
-        tr->resp.contentType = lower(trim(media));
+        tr->resp.contentType = asciiLower(trim(media));
       } else if (iequals(name, "mcp-session-id")) {
         tr->resp.sessionId = std::string(value);
       } else if (iequals(name, "retry-after")) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/ascii.hpp"
 #include "common/log.hpp"
 
 namespace mcphd::http {
@@ -145,9 +146,7 @@ Result<ServerRequest, RequestError> parseRequestHead(std::string_view head) {
     if (colon == std::string_view::npos || !isToken(h.substr(0, colon))) {
       return bad("bad header line");
     }
-    std::string name(h.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string name = asciiLower(h.substr(0, colon));
     std::string_view value = trim(h.substr(colon + 1));
     if (!cleanValue(value)) {
       return bad("control characters in header " + name);

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "harness.hpp"
@@ -85,6 +87,30 @@ class Client {
   std::string in_;
 };
 
+// A daemon with only a dashboard (on a free port, or on metrics.listen too when `shared`) and a
+// Redis of its own, with no servers.
+struct DashboardDaemon {
+  TempDir dir;
+  RedisServer redis{dir};
+  int port = freePort();
+  std::unique_ptr<TestDaemon> daemon;
+
+  explicit DashboardDaemon(std::vector<std::string> more = {}, bool shared = false) {
+    const std::string listen = "127.0.0.1:" + std::to_string(port);
+    DaemonConfig config;
+    config.redisUrl = redis.url();
+    if (shared) {
+      config.extra = {"metrics:", "  listen: " + listen};
+    }
+    config.extra.insert(config.extra.end(), {"dashboard:", "  listen: " + listen});
+    config.extra.insert(config.extra.end(), more.begin(), more.end());
+    daemon = std::make_unique<TestDaemon>(dir, config);
+    if (!waitForPort(port, std::chrono::seconds(10))) {
+      throw std::runtime_error("the dashboard did not listen; see " + daemon->logPath());
+    }
+  }
+};
+
 std::string get(int port, const std::string& target) {
   return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n\r\n";
 }
@@ -94,17 +120,11 @@ std::string get(int port, const std::string& target) {
 TEST_CASE(
     "the dashboard on metrics.listen: streams have their own limit, outlive the request timeout "
     "and relay what is published") {
-  TempDir dir;
-  RedisServer redis(dir);
-  const int port = freePort();
-  DaemonConfig config;
-  config.redisUrl = redis.url();
-  const std::string listen = "127.0.0.1:" + std::to_string(port);
-  config.extra = {"metrics:", "  listen: " + listen, "dashboard:", "  listen: " + listen,
-                  "  max_streams: 2"};
-  TestDaemon daemon(dir, config);
+  DashboardDaemon d({"  max_streams: 2"}, true);
+  const int port = d.port;
+  RedisServer& redis = d.redis;
+  TestDaemon& daemon = *d.daemon;
   INFO("daemon log: " << daemon.logPath());
-  REQUIRE(waitForPort(port, 10s));
 
   Client a(port);
   Client b(port);
@@ -149,15 +169,11 @@ TEST_CASE(
 TEST_CASE(
     "an event stream client that stops reading is dropped once 1 MiB waits for it, and the others "
     "go on") {
-  TempDir dir;
-  RedisServer redis(dir);
-  const int port = freePort();
-  DaemonConfig config;
-  config.redisUrl = redis.url();
-  config.extra = {"dashboard:", "  listen: 127.0.0.1:" + std::to_string(port)};
-  TestDaemon daemon(dir, config);
+  DashboardDaemon d;
+  const int port = d.port;
+  RedisServer& redis = d.redis;
+  TestDaemon& daemon = *d.daemon;
   INFO("daemon log: " << daemon.logPath());
-  REQUIRE(waitForPort(port, 10s));
 
   Client stuck(port, 4096);
   Client reader(port);
@@ -193,15 +209,10 @@ TEST_CASE(
 
 TEST_CASE(
     "the dashboard's HTTP server answers requests it cannot take with the status that says why") {
-  TempDir dir;
-  RedisServer redis(dir);
-  const int port = freePort();
-  DaemonConfig config;
-  config.redisUrl = redis.url();
-  config.extra = {"dashboard:", "  listen: 127.0.0.1:" + std::to_string(port)};
-  TestDaemon daemon(dir, config);
+  DashboardDaemon d;
+  const int port = d.port;
+  TestDaemon& daemon = *d.daemon;
   INFO("daemon log: " << daemon.logPath());
-  REQUIRE(waitForPort(port, 10s));
   const std::string host = "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
 
   auto statusOf = [&](const std::string& request) {
