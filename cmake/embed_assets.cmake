@@ -1,6 +1,8 @@
 # Writes OUTPUT, a C++ source holding every file of DIR as bytes (the dashboard's page, compiled
 # into the daemon: src/dashboard/assets.hpp). Run by the build whenever one of them changes.
-file(GLOB names RELATIVE "${DIR}" "${DIR}/*")
+# The page's kinds of files only: an editor's leftovers (.app.js.swp, app.js~) are not served.
+file(GLOB names RELATIVE "${DIR}" "${DIR}/*.html" "${DIR}/*.js" "${DIR}/*.css" "${DIR}/*.svg"
+     "${DIR}/*.png")
 list(SORT names)
 set(body "")
 set(table "")

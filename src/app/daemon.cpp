@@ -147,7 +147,10 @@ int Daemon::run() {
   registry_.start();
   commands_.start();
   log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(configured) + " servers");
-  const bool startupFailed = !startHttp();
+  if (!cfg_.dashboard.listen.empty()) {
+    startDashboard();
+  }
+  const bool startupFailed = !listenHttp();
   if (startupFailed) {
     exitCode_ = kExitUsage;
     stop("startup failed");
@@ -263,23 +266,26 @@ void Daemon::storeRotatedToken(const registry::ServerSpec& spec, const Secret& t
   registry_.storeCredentials(spec.id, spec.auth.oauth2.sealedBlob, std::move(c));
 }
 
-bool Daemon::startHttp() {
+void Daemon::startDashboard() {
   const auto& d = cfg_.dashboard;
-  if (!d.listen.empty()) {
-    dashboard::Options o;
-    o.keys = keys_;
-    o.listen = d.listen;
-    o.allowedHosts = d.allowedHosts;
-    o.token = d.token;
-    dashboard_ =
-        std::make_unique<dashboard::Dashboard>(dashboardRedis_, eventsRedis_, loop_, std::move(o));
-    eventsRedis_.start();
-    dashboardRedis_.start();
-    dashboard_->start();
-  }
+  dashboard::Options o;
+  o.keys = keys_;
+  o.listen = d.listen;
+  o.allowedHosts = d.allowedHosts;
+  o.token = d.token;
+  dashboard_ =
+      std::make_unique<dashboard::Dashboard>(dashboardRedis_, eventsRedis_, loop_, std::move(o));
+  eventsRedis_.start();
+  dashboardRedis_.start();
+  dashboard_->start();
+}
+
+bool Daemon::listenHttp() {
+  const auto& d = cfg_.dashboard;
   const bool shared = dashboard_ && d.listen == cfg_.metricsListen;
-  http::HttpServer::Limits limits;
-  limits.maxStreams = d.maxStreams;
+  http::HttpServer::Options dashboardOptions;
+  dashboardOptions.maxStreams = d.maxStreams;
+  dashboardOptions.headers = dashboard::securityHeaders();
   if (!cfg_.metricsListen.empty()) {
     auto server = http::HttpServer::listen(
         loop_, cfg_.metricsListen,
@@ -290,7 +296,7 @@ bool Daemon::startHttp() {
             serveMetrics(req, ex);
           }
         },
-        limits);
+        shared ? dashboardOptions : http::HttpServer::Options{});
     if (!server) {
       // A start-up error like a bad config: the operator must pick another address.
       log::error("metrics.listen: " + server.error().message);
@@ -305,7 +311,7 @@ bool Daemon::startHttp() {
         [this](const http::ServerRequest& req, const std::shared_ptr<http::Exchange>& ex) {
           dashboard_->handle(req, ex);
         },
-        limits);
+        dashboardOptions);
     if (!server) {
       log::error("dashboard.listen: " + server.error().message);
       return false;

@@ -90,9 +90,12 @@ class Daemon {
   http::ServerResponse serve(const std::string& path);
   void serveMetrics(const http::ServerRequest& request,
                     const std::shared_ptr<http::Exchange>& exchange);
-  // metrics.listen and dashboard.listen, one listener when they are the same address. False
-  // (logged) when one cannot listen.
-  bool startHttp();
+  // The dashboard and its two Redis connections (dashboard.listen set).
+  void startDashboard();
+  // metrics.listen and dashboard.listen, one listener when they are the same address (the
+  // dashboard's security headers then go with /metrics too). False (logged) when one cannot
+  // listen.
+  bool listenHttp();
   std::string healthzJson(int* status) const;
   // Stops: the loop ends once results handed to Redis are written (1 s at most), stdio servers
   // are gone (SIGKILL after 1 s) and the DELETEs of ended watches are answered; at 1.5 s whatever

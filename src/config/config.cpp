@@ -470,6 +470,10 @@ class Loader {
         if (!ok) {
           fail(hosts[i], key, "'" + h + "' is not a host name or host:port");
         }
+        if (h.front() != '[' && std::count(h.begin(), h.end(), ':') > 1) {
+          fail(hosts[i], key,
+               "'" + h + "': write an IPv6 address in brackets, as in a Host header ([" + h + "])");
+        }
         out.allowedHosts.push_back(asciiLower(h));
       }
     }

@@ -1,7 +1,6 @@
 #include "dashboard/dashboard.hpp"
 
 #include <simdjson.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,8 +8,9 @@
 #include "common/ascii.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
-#include "common/sha256.hpp"
 #include "dashboard/assets.hpp"
+#include "dashboard/request_policy.hpp"
+#include "dashboard/sse_event.hpp"
 #include "registry/validate.hpp"
 
 namespace mcphd::dashboard {
@@ -18,18 +18,10 @@ namespace mcphd::dashboard {
 namespace {
 
 constexpr const char* kJson = "application/json";
+constexpr int64_t kConfirmWaitMs = 5'000;  // for Redis to confirm a SUBSCRIBE
 
 bool startsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
-}
-
-// "host:port" -> "host" (an IPv6 literal keeps its brackets).
-std::string_view hostPart(std::string_view hostPort) {
-  if (!hostPort.empty() && hostPort.front() == '[') {
-    size_t close = hostPort.find(']');
-    return close == std::string_view::npos ? hostPort : hostPort.substr(0, close + 1);
-  }
-  return hostPort.substr(0, hostPort.find(':'));
 }
 
 std::string_view contentType(std::string_view path) {
@@ -54,12 +46,11 @@ std::string_view contentType(std::string_view path) {
   return "application/octet-stream";
 }
 
-http::ServerResponse respond(int status, std::string contentType, std::string body) {
+http::ServerResponse response(int status, std::string contentType, std::string body) {
   http::ServerResponse r;
   r.status = status;
   r.contentType = std::move(contentType);
   r.body = std::move(body);
-  r.headers = securityHeaders();
   return r;
 }
 
@@ -67,7 +58,7 @@ http::ServerResponse jsonError(int status, std::string_view message) {
   std::string body = "{\"error\":";
   json::appendString(body, message);
   body += "}\n";
-  return respond(status, kJson, std::move(body));
+  return response(status, kJson, std::move(body));
 }
 
 // The id of /api/tools/<id> and /api/check/<id>: as sent, or "*" written as %2A.
@@ -79,75 +70,6 @@ std::string pathId(std::string_view rest) {
 }
 
 }  // namespace
-
-const http::HeaderList& securityHeaders() {
-  static const http::HeaderList headers = {
-      {"Content-Security-Policy",
-       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
-      {"X-Content-Type-Options", "nosniff"},
-      {"Referrer-Policy", "no-referrer"},
-      {"X-Frame-Options", "DENY"},
-      {"Cross-Origin-Opener-Policy", "same-origin"},
-      {"Cross-Origin-Resource-Policy", "same-origin"},
-  };
-  return headers;
-}
-
-bool hostAllowed(std::string_view hostHeader, std::string_view listen,
-                 const std::vector<std::string>& allowedHosts) {
-  const std::string host = asciiLower(hostHeader);
-  if (host.empty()) {
-    return false;
-  }
-  const std::string self = asciiLower(listen);
-  if (!hostPart(self).empty()) {
-    if (host == self) {
-      return true;
-    }
-    // Browsers leave out the default port.
-    if (self.size() > 3 && self.substr(self.size() - 3) == ":80" && host == hostPart(self)) {
-      return true;
-    }
-  }
-  for (const auto& allowed : allowedHosts) {
-    const bool hasPort = hostPart(allowed).size() != allowed.size();
-    if (hasPort ? host == allowed : hostPart(host) == allowed) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool sameOrigin(const http::ServerRequest& request) {
-  if (const std::string* site = request.header("sec-fetch-site");
-      site != nullptr && *site != "same-origin" && *site != "none") {
-    return false;
-  }
-  const std::string* origin = request.header("origin");
-  if (origin == nullptr) {
-    return true;
-  }
-  const std::string* host = request.header("host");
-  return host != nullptr && asciiLower(*origin) == "http://" + asciiLower(*host);
-}
-
-std::string sseEvent(std::string_view name, std::string_view data) {
-  std::string out;
-  out.reserve(data.size() + name.size() + 16);
-  out.append("event: ").append(name).append("\n");
-  size_t pos = 0;
-  while (true) {
-    size_t end = data.find_first_of("\r\n", pos);
-    out.append("data: ").append(data.substr(pos, end - pos)).append("\n");
-    if (end == std::string_view::npos) {
-      break;
-    }
-    pos = end + (data.compare(end, 2, "\r\n") == 0 ? 2 : 1);
-  }
-  out.append("\n");
-  return out;
-}
 
 Dashboard::Dashboard(redis::Commands& redis, redis::Subscriber& events, loop::TimerFactory& timers,
                      Options options)
@@ -195,11 +117,11 @@ void Dashboard::onEventsReady(bool ready) {
               "; the page shows no live updates until Redis reconnects");
     return;
   }
-  confirmWait_->start(5'000, [this] {
+  confirmWait_->start(kConfirmWaitMs, [this] {
     log::error("dashboard: Redis did not confirm the subscription to " +
-               options_.keys.healthChannel() + " and " + options_.keys.toolsChannel() +
-               " within 5 s; the page shows no live updates (does the Redis user have those "
-               "channels?)");
+               options_.keys.healthChannel() + " and " + options_.keys.toolsChannel() + " within " +
+               std::to_string(kConfirmWaitMs) +
+               " ms; the page shows no live updates (does the Redis user have those channels?)");
   });
 }
 
@@ -217,6 +139,8 @@ void Dashboard::onMessage(const std::string& channel, const std::string& payload
                 std::to_string(options_.maxEventBytes) + " bytes as an event; not relayed (" +
                 std::to_string(eventsDropped_) + " so far)");
     }
+    // The pages missed a message: they read the snapshot again.
+    broadcast(sseEvent("resync", "{}"));
     return;
   }
   broadcast(frame);
@@ -279,7 +203,7 @@ void Dashboard::handle(const http::ServerRequest& request,
     const std::string_view file = path == "/" ? std::string_view("/index.html") : path;
     for (const Asset& a : assets()) {
       if (a.path == file) {
-        exchange->respond(respond(200, std::string(contentType(a.path)), std::string(a.bytes)));
+        exchange->respond(response(200, std::string(contentType(a.path)), std::string(a.bytes)));
         return;
       }
     }
@@ -289,7 +213,7 @@ void Dashboard::handle(const http::ServerRequest& request,
 
 void Dashboard::serveEvents(const http::ServerRequest& request,
                             const std::shared_ptr<http::Exchange>& exchange) {
-  http::ServerResponse head = respond(200, "text/event-stream", "");
+  http::ServerResponse head = response(200, "text/event-stream", "");
   head.headers.emplace_back("X-Accel-Buffering", "no");
   if (request.method == "HEAD") {
     exchange->respond(std::move(head));
@@ -298,7 +222,11 @@ void Dashboard::serveEvents(const http::ServerRequest& request,
   head.body = "retry: 1000\n\n" + sseEvent("hello", helloJson());
   if (exchange->openStream(std::move(head))) {
     streams_.push_back(exchange);
+    return;
   }
+  auto busy = jsonError(503, "too many event streams are open (dashboard.max_streams); try again");
+  busy.headers.emplace_back("Retry-After", "5");
+  exchange->respond(std::move(busy));
 }
 
 void Dashboard::read(const std::string& key, std::vector<std::string> command,
@@ -378,7 +306,7 @@ std::string replyError(const Result<redis::Reply>& r) {
 }  // namespace
 
 void Dashboard::serveStatus(const std::shared_ptr<http::Exchange>& exchange) {
-  read("status",
+  read(options_.keys.status(),
        {"EVAL", kReadStatusScript, "1", options_.keys.status(),
         std::to_string(options_.maxStatusEntryBytes), std::to_string(options_.maxStatusBytes)},
        exchange, [this](Result<redis::Reply> r) { return statusAnswer(std::move(r)); });
@@ -425,7 +353,7 @@ http::ServerResponse Dashboard::statusAnswer(Result<redis::Reply> r) const {
     body += value.str;  // validated above: one JSON object and nothing else
   }
   body += "},\"invalid\":[" + invalid + "]}\n";
-  return respond(200, kJson, std::move(body));
+  return response(200, kJson, std::move(body));
 }
 
 void Dashboard::serveTools(std::string_view id, const std::shared_ptr<http::Exchange>& exchange) {
@@ -454,18 +382,7 @@ http::ServerResponse Dashboard::toolsAnswer(const std::string& id, Result<redis:
   if (parser.parse(r->str).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
     return jsonError(502, key + " does not hold a JSON object");
   }
-  return respond(200, kJson, std::move(r->str));
-}
-
-bool Dashboard::tokenMatches(const http::ServerRequest& request) const {
-  const std::string* auth = request.header("authorization");
-  if (auth == nullptr || auth->size() < 7 || asciiLower(auth->substr(0, 7)) != "bearer ") {
-    return false;
-  }
-  // Compared as digests, in constant time: neither the length nor a prefix shows in the timing.
-  const Sha256 sent = sha256(std::string_view(*auth).substr(7));
-  const Sha256 want = sha256(options_.token.reveal());
-  return sodium_memcmp(sent.data(), want.data(), sent.size()) == 0;
+  return response(200, kJson, std::move(r->str));
 }
 
 void Dashboard::serveCheck(const http::ServerRequest& request, std::string_view id,
@@ -475,7 +392,7 @@ void Dashboard::serveCheck(const http::ServerRequest& request, std::string_view 
         jsonError(403, "read-only: the daemon has no dashboard.token_file, so rechecks are off"));
     return;
   }
-  if (!tokenMatches(request)) {
+  if (!bearerMatches(request, options_.token)) {
     auto r = jsonError(401, "a valid bearer token is needed (the content of dashboard.token_file)");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"mcp-healthd\"");
     exchange->respond(std::move(r));
@@ -503,7 +420,7 @@ void Dashboard::serveCheck(const http::ServerRequest& request, std::string_view 
         body += ",\"server_id\":";
         json::appendString(body, id);
         body += "}\n";
-        exchange->respond(respond(202, kJson, std::move(body)));
+        exchange->respond(response(202, kJson, std::move(body)));
       });
   if (!sent) {
     exchange->respond(jsonError(503, "redis is not connected"));

@@ -10,10 +10,13 @@
 #include <vector>
 
 #include "common/secret.hpp"
+#include "dashboard/request_policy.hpp"
+#include "dashboard/sse_event.hpp"
 #include "http/http_server.hpp"
 #include "keyspace/keyspace.hpp"
 #include "loop/timer.hpp"
 #include "redis/commands.hpp"
+#include "redis/subscriber.hpp"
 
 namespace mcphd::dashboard {
 
@@ -36,26 +39,6 @@ struct Options {
   size_t maxEventBytes = 1 << 20;          // a larger event (as framed) is not relayed
 };
 
-// The headers of every dashboard response: a Content-Security-Policy that allows the page's own
-// files only (no inline script or style, no other origin), nosniff, no referrer, no framing.
-const http::HeaderList& securityHeaders();
-
-// True when `host` (a Host header) names this dashboard: the listen address itself ("[::1]:9465"
-// for "[::1]:9465"; without ":80" when it listens on port 80) or an allowed host ("name" matches
-// that name on any port, "name:port" that port only). Compared without case. Refusing other
-// names defeats DNS rebinding: a page of another site that made its name resolve to this address.
-bool hostAllowed(std::string_view host, std::string_view listen,
-                 const std::vector<std::string>& allowedHosts);
-
-// True when a write may come from this request's page: no Origin (not a browser's cross-site
-// request), or the Origin "http://<host>" of the Host it was sent to; never "null", and never with
-// Sec-Fetch-Site saying another site.
-bool sameOrigin(const http::ServerRequest& request);
-
-// One Server-Sent Events frame: "event: <name>" and the data, one "data:" line per line of it
-// (CR, LF and CRLF all end a line, so a payload cannot start an event of its own).
-std::string sseEvent(std::string_view name, std::string_view data);
-
 class Dashboard {
  public:
   // `redis` reads the status hash and tool snapshots and writes commands (a connection of the
@@ -75,7 +58,6 @@ class Dashboard {
   void setToken(Secret token) { options_.token = std::move(token); }
 
   size_t streams() const { return streams_.size(); }
-  bool subscribed() const { return subscribed_; }
 
  private:
   void onEventsReady(bool ready);
@@ -95,7 +77,6 @@ class Dashboard {
   http::ServerResponse toolsAnswer(const std::string& id, Result<redis::Reply> reply) const;
   void serveCheck(const http::ServerRequest& request, std::string_view id,
                   const std::shared_ptr<http::Exchange>& exchange);
-  bool tokenMatches(const http::ServerRequest& request) const;
   std::string helloJson() const;
 
   redis::Commands& redis_;

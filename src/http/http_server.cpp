@@ -32,12 +32,8 @@ const char* reason(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
-    case 411:
-      return "Length Required";
     case 413:
       return "Content Too Large";
-    case 421:
-      return "Misdirected Request";
     case 431:
       return "Request Header Fields Too Large";
     case 501:
@@ -67,97 +63,7 @@ struct WriteRequest {
   bool closeAfter = false;
 };
 
-bool isToken(std::string_view s) {
-  if (s.empty()) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return std::isalnum(c) != 0 || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr;
-  });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Header values may hold no control characters but tab: a response header is never built from
-// a request's bytes, but a value passed on to a handler is kept printable all the same.
-bool cleanValue(std::string_view v) {
-  return std::none_of(v.begin(), v.end(), [](char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return (c < 0x20 && c != '\t') || c == 0x7f;
-  });
-}
-
 }  // namespace
-
-const std::string* ServerRequest::header(std::string_view name) const {
-  for (const auto& [n, v] : headers) {
-    if (n == name) {
-      return &v;
-    }
-  }
-  return nullptr;
-}
-
-Result<ServerRequest, RequestError> parseRequestHead(std::string_view head) {
-  auto bad = [](std::string m) { return RequestError{400, std::move(m)}; };
-  size_t eol = head.find("\r\n");
-  if (eol == std::string_view::npos) {
-    return bad("bad request line");
-  }
-  std::string_view line = head.substr(0, eol);
-  size_t sp1 = line.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return bad("bad request line");
-  }
-  ServerRequest r;
-  r.method = std::string(line.substr(0, sp1));
-  r.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
-  std::string_view version = line.substr(sp2 + 1);
-  if (!isToken(r.method) || r.target.empty() || r.target[0] != '/' || !cleanValue(r.target) ||
-      r.target.find(' ') != std::string::npos) {
-    return bad("bad request line");
-  }
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-    return RequestError{505, "HTTP/1.0 or HTTP/1.1 only"};
-  }
-  r.path = r.target.substr(0, r.target.find('?'));
-  size_t pos = eol + 2;
-  while (pos < head.size()) {
-    size_t end = head.find("\r\n", pos);
-    if (end == std::string_view::npos) {
-      end = head.size();
-    }
-    std::string_view h = head.substr(pos, end - pos);
-    pos = end + 2;
-    if (h.empty()) {
-      break;  // the blank line that ends the head
-    }
-    size_t colon = h.find(':');
-    if (colon == std::string_view::npos || !isToken(h.substr(0, colon))) {
-      return bad("bad header line");
-    }
-    std::string name = asciiLower(h.substr(0, colon));
-    std::string_view value = trim(h.substr(colon + 1));
-    if (!cleanValue(value)) {
-      return bad("control characters in header " + name);
-    }
-    r.headers.emplace_back(std::move(name), std::string(value));
-  }
-  if (r.header("transfer-encoding") != nullptr) {
-    return RequestError{501, "chunked request bodies are not supported; send Content-Length"};
-  }
-  return r;
-}
 
 // One client connection: its socket, its request timer (none once it is a stream), and the
 // exchange handed to the handler; freed when closed.
@@ -171,7 +77,6 @@ struct HttpServer::Connection {
   std::optional<ServerRequest> request;  // until handed to the handler
   bool head = false;                     // a HEAD request: answers carry no body
   bool dispatched = false;  // handed to the handler (or answered): no more request is read
-  bool finishing = false;   // answered and shut down: closed at the client's EOF or the timer
   uint64_t accepted = 0;    // order of acceptance: the oldest idle one goes first when full
   std::shared_ptr<ConnectionExchange> exchange;
 };
@@ -188,11 +93,11 @@ class HttpServer::ConnectionExchange final : public Exchange {
     }
   }
   bool openStream(ServerResponse head) override {
-    if (server_ == nullptr || answered_) {
+    if (server_ == nullptr || answered_ || !server_->startStream(connection_, head)) {
       return false;
     }
     answered_ = true;
-    return server_->startStream(connection_, head);
+    return true;
   }
   bool write(std::string_view data) override {
     return server_ != nullptr && streaming_ &&
@@ -213,12 +118,16 @@ class HttpServer::ConnectionExchange final : public Exchange {
   bool streaming_ = false;
 };
 
-HttpServer::HttpServer(loop::UvLoop& loop, Handler handler, Limits limits)
-    : loop_(loop), handler_(std::move(handler)), limits_(limits) {}
+HttpServer::HttpServer(loop::UvLoop& loop, Handler handler, Options options)
+    : loop_(loop), handler_(std::move(handler)), options_(std::move(options)) {
+  for (const auto& [name, value] : options_.headers) {
+    headers_ += name + ": " + value + "\r\n";
+  }
+}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
                                                        const std::string& address, Handler handler,
-                                                       Limits limits) {
+                                                       Options options) {
   auto hp = parseListenAddress(address);
   if (!hp) {
     return hp.error();
@@ -229,7 +138,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
     return makeError("'" + address + "': '" + host + "' is not an IP address");
   }
-  std::unique_ptr<HttpServer> server(new HttpServer(loop, std::move(handler), limits));
+  std::unique_ptr<HttpServer> server(new HttpServer(loop, std::move(handler), std::move(options)));
   server->address_ = address;
   server->listener_ = new uv_tcp_t;
   uv_tcp_init(loop.raw(), server->listener_);
@@ -272,7 +181,7 @@ void HttpServer::onConnection() {
     loop::closeAndDelete(c->tcp);
     return;
   }
-  if (requestConnections() >= limits_.maxConnections) {
+  if (requestConnections() >= options_.maxConnections) {
     // Full: the oldest connection that has not sent its request yet makes room, so idle
     // connections (a scanner, a stuck client) cannot keep /healthz from being answered.
     Connection* oldest = nullptr;
@@ -291,7 +200,7 @@ void HttpServer::onConnection() {
   c->accepted = ++accepted_;
   c->exchange = std::make_shared<ConnectionExchange>(this, c);
   c->timer = new uv_timer_t;
-  uv_timer_init(loop_.raw(), c->timer);
+  uv_timer_init(loop_.raw(), c->timer);  // (init and start of a timer cannot fail)
   c->timer->data = c;
   c->tcp->data = c;
   connections_.emplace(c, std::move(owned));
@@ -303,8 +212,8 @@ void HttpServer::onConnection() {
           conn->exchange->close();  // too slow to send its request, or to take its answer
         }
       },
-      limits_.requestTimeoutMs, 0);
-  uv_read_start(
+      options_.requestTimeoutMs, 0);
+  const int rc = uv_read_start(
       reinterpret_cast<uv_stream_t*>(c->tcp),
       [](uv_handle_t*, size_t, uv_buf_t* buf) {
         static char block[4096];
@@ -325,6 +234,9 @@ void HttpServer::onConnection() {
         conn->in.append(buf->base, static_cast<size_t>(n));
         conn->server->onData(conn);
       });
+  if (rc != 0) {
+    closeConnection(c);  // the client is gone already
+  }
 }
 
 void HttpServer::onData(Connection* c) {
@@ -384,7 +296,7 @@ void HttpServer::answer(Connection* c, const ServerResponse& r) {
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
                     "\r\nContent-Type: " + r.contentType +
                     "\r\nContent-Length: " + std::to_string(length) +
-                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+                    "\r\nCache-Control: no-store\r\nConnection: close\r\n" + headers_;
   for (const auto& [name, value] : r.headers) {
     out += name + ": " + value + "\r\n";
   }
@@ -398,12 +310,7 @@ void HttpServer::answer(Connection* c, const ServerResponse& r) {
 }
 
 bool HttpServer::startStream(Connection* c, const ServerResponse& r) {
-  if (streams_ >= limits_.maxStreams) {
-    ServerResponse busy =
-        plain(503, "too many event streams (" + std::to_string(limits_.maxStreams) +
-                       "); try again later\n");
-    busy.headers.emplace_back("Retry-After", "5");
-    answer(c, busy);
+  if (streams_ >= options_.maxStreams) {
     return false;
   }
   ++streams_;
@@ -411,7 +318,7 @@ bool HttpServer::startStream(Connection* c, const ServerResponse& r) {
   uv_timer_stop(c->timer);  // a stream is not an idle connection
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
                     "\r\nContent-Type: " + r.contentType +
-                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+                    "\r\nCache-Control: no-store\r\nConnection: close\r\n" + headers_;
   for (const auto& [name, value] : r.headers) {
     out += name + ": " + value + "\r\n";
   }
@@ -423,9 +330,9 @@ bool HttpServer::writeTo(Connection* c, std::string data, std::shared_ptr<const 
                          bool closeAfter) {
   auto* stream = reinterpret_cast<uv_stream_t*>(c->tcp);
   // Judged by what already waits, so that one message of any allowed size gets through.
-  if (!closeAfter && uv_stream_get_write_queue_size(stream) > limits_.maxStreamBacklog) {
+  if (!closeAfter && uv_stream_get_write_queue_size(stream) > options_.maxStreamBacklog) {
     log::warn("http " + address_ + ": an event stream client fell more than " +
-              std::to_string(limits_.maxStreamBacklog) + " bytes behind; disconnected");
+              std::to_string(options_.maxStreamBacklog) + " bytes behind; disconnected");
     closeConnection(c);
     return false;
   }
@@ -465,7 +372,6 @@ void HttpServer::finish(Connection* c) {
   // Shut down for writing, then read (and drop) what the client still sends until it closes:
   // closing now would make the kernel answer unread request bytes with a reset, which can
   // destroy the answer before the client read it. The request timer bounds the wait.
-  c->finishing = true;
   auto* req = new uv_shutdown_t;
   if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(c->tcp),
                   [](uv_shutdown_t* r, int) { delete r; }) != 0) {

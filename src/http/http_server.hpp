@@ -11,11 +11,10 @@
 
 #include "common/result.hpp"
 #include "http/listen_address.hpp"
+#include "http/request_head.hpp"
 #include "loop/uv_loop.hpp"
 
 namespace mcphd::http {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct ServerResponse {
   int status = 200;
@@ -27,27 +26,6 @@ struct ServerResponse {
   std::shared_ptr<const std::string> sharedBody;
 };
 
-// One parsed request. Header names are lower-cased; a header sent twice appears twice.
-struct ServerRequest {
-  std::string method;
-  std::string target;  // as sent: "/api/check/x?y"
-  std::string path;    // the target before '?'
-  HeaderList headers;
-  std::string body;
-  // The first value of header `name` (lower case), or nullptr.
-  const std::string* header(std::string_view name) const;
-};
-
-// Why a request cannot be answered: the status to send and a one-line reason.
-struct RequestError {
-  int status = 400;
-  std::string message;
-};
-
-// Parses a request head ("GET / HTTP/1.1\r\nHost: x\r\n\r\n" without the blank line is not
-// enough: `head` ends with it). Methods are any token; the body is not part of it.
-Result<ServerRequest, RequestError> parseRequestHead(std::string_view head);
-
 // The answer to one request. The handler gets it and answers at once or later (after a Redis
 // reply), or turns it into an event stream that stays open. Shared by the connection and whoever
 // answers late, as either may go first: once the connection is gone, every call is a no-op.
@@ -57,18 +35,23 @@ class Exchange {
   // Sends a complete answer; the connection closes once it is written. Only the first answer
   // (respond or openStream) counts.
   virtual void respond(ServerResponse response) = 0;
+  // respond() and openStream() may be called inside the handler or at any later time; the
+  // connection may be gone by then (the request timer closes one that waits 5 s).
+  //
   // Sends the status line, the headers and `head.body` without a length and keeps the connection
   // open for write(): a Server-Sent Events stream. The stream leaves the request connections'
-  // count and timeout for the streams' own limit; when that is full the client gets 503 and this
-  // returns false.
+  // count and timeout for the streams' own limit. False, with nothing sent, when that limit is
+  // reached (the caller answers with respond()) or the connection is gone.
   virtual bool openStream(ServerResponse head) = 0;
   // Appends to an open stream. A client that reads so slowly that more than the server's
   // maxStreamBacklog bytes already wait unwritten is disconnected (it reconnects and
-  // resynchronizes): false then, or when the connection is gone.
+  // resynchronizes): false then, or when the connection is gone. The connection may thus be
+  // closed before write() returns.
   virtual bool write(std::string_view data) = 0;
   // Ends the exchange (closes the connection).
   virtual void close() = 0;
-  // False once the connection is gone.
+  // False once the connection is gone. Closing is not announced: a holder of a stream checks
+  // this (or the result of write()).
   virtual bool open() const = 0;
 };
 
@@ -83,31 +66,31 @@ class Exchange {
 class HttpServer {
  public:
   using Handler = std::function<void(const ServerRequest&, const std::shared_ptr<Exchange>&)>;
-  struct Limits {
+  struct Options {
     size_t maxConnections = 64;
     size_t maxStreams = 64;
     size_t maxStreamBacklog = 1 << 20;
     uint64_t requestTimeoutMs = 5'000;
+    HeaderList headers;  // sent with every answer and stream, the server's own errors included
   };
 
   // Listens on `address` ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address).
   static Result<std::unique_ptr<HttpServer>> listen(loop::UvLoop& loop, const std::string& address,
-                                                    Handler handler, Limits limits);
+                                                    Handler handler, Options options);
   static Result<std::unique_ptr<HttpServer>> listen(loop::UvLoop& loop, const std::string& address,
                                                     Handler handler) {
-    return listen(loop, address, std::move(handler), Limits{});
+    return listen(loop, address, std::move(handler), Options{});
   }
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   const std::string& address() const { return address_; }
-  size_t streams() const { return streams_; }
 
  private:
   struct Connection;
   class ConnectionExchange;
-  HttpServer(loop::UvLoop& loop, Handler handler, Limits limits);
+  HttpServer(loop::UvLoop& loop, Handler handler, Options options);
   void onConnection();
   void onData(Connection* c);
   void answer(Connection* c, const ServerResponse& r);
@@ -120,9 +103,10 @@ class HttpServer {
 
   loop::UvLoop& loop_;
   Handler handler_;
-  Limits limits_;
+  Options options_;
   uv_tcp_t* listener_ = nullptr;
   std::string address_;
+  std::string headers_;  // options_.headers as written in every answer
   std::map<Connection*, std::unique_ptr<Connection>> connections_;
   size_t streams_ = 0;
   uint64_t accepted_ = 0;

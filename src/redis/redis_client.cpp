@@ -111,6 +111,7 @@ int attach(redisAsyncContext* ac, uv_loop_t* loop) {
     delete b;
     return REDIS_ERR;
   }
+  // (check and idle handles cannot fail to initialize on a valid loop)
   uv_check_init(loop, b->flush);
   b->flush->data = b;
   uv_idle_init(loop, b->wake);
@@ -234,6 +235,8 @@ void RedisClient::connect() {
   });
   redisAsyncSetDisconnectCallback(ac, [](const redisAsyncContext* c, int status) {
     if (auto* self = static_cast<RedisClient*>(c->data); self != nullptr) {
+      // hiredis says why (e.g. an error reply no command waited for: a refused SUBSCRIBE).
+      self->lastDisconnectReason_ = status != REDIS_OK && c->errstr[0] != '\0' ? c->errstr : "";
       self->onDisconnected(status);
     }
   });
@@ -256,10 +259,10 @@ void RedisClient::onConnected(int status) {
   }
   watchdog_->stop();
   tcpConnected_ = true;
-  if (ac_ != nullptr && endpoint_.unixPath.empty()) {
-    // A connection that only listens (the pub/sub one) sends nothing that could time out: TCP
-    // keepalive finds a peer that vanished without closing.
-    redisEnableKeepAlive(&ac_->c);
+  if (ac_ != nullptr && endpoint_.unixPath.empty() && redisEnableKeepAlive(&ac_->c) != REDIS_OK) {
+    // Every TCP connection gets keepalive, for the pub/sub one's sake: it only listens, so no
+    // command of its own could time out when the peer vanished without closing.
+    log::warn(name_ + ": cannot enable TCP keepalive; a vanished Redis is noticed later");
   }
   auto fail = [this](const char* what) {
     return [this, what](Result<Reply> r) {
@@ -310,8 +313,11 @@ void RedisClient::onDisconnected(int status) {
   bool wasReady = ready_;
   if (wasReady && !stopping_) {
     log::warn(name_ + ": connection to " + endpoint_.display() + " lost" +
-              (status == REDIS_OK ? "" : " (error)"));
+              (status == REDIS_OK              ? ""
+               : lastDisconnectReason_.empty() ? " (error)"
+                                               : " (" + lastDisconnectReason_ + ")"));
   }
+  lastDisconnectReason_.clear();
   setReady(false);
   if (stopping_) {
     graceTimer_->stop();
@@ -469,12 +475,8 @@ bool RedisClient::subscribe(std::vector<std::string> channels, MessageHandler on
         if (reply == nullptr || sub->self->destroying_ || !sub->onMessage) {
           return;
         }
-        if (reply->type == REDIS_REPLY_ERROR) {
-          // e.g. NOPERM: an ACL user without the channels.
-          log::error(sub->self->name_ +
-                     ": SUBSCRIBE failed: " + std::string(reply->str, reply->len));
-          return;
-        }
+        // (An error reply, e.g. NOPERM for an ACL user without the channels, never comes here:
+        // hiredis 0.14 drops a subscribed connection on it, and the disconnect says why.)
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
           return;
         }

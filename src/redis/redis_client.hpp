@@ -11,6 +11,7 @@
 #include "loop/uv_loop.hpp"
 #include "redis/commands.hpp"
 #include "redis/redis_url.hpp"
+#include "redis/subscriber.hpp"
 
 struct redisAsyncContext;
 struct redisReply;
@@ -93,6 +94,7 @@ class RedisClient final : public Commands, public Subscriber {
   uint64_t reconnects_ = 0;
   bool everConnected_ = false;
   std::string lastError_;
+  std::string lastDisconnectReason_;  // hiredis's errstr at the last disconnect
   std::unique_ptr<loop::Timer> reconnectTimer_;
   std::unique_ptr<loop::Timer> watchdog_;
   std::unique_ptr<loop::Timer> graceTimer_;

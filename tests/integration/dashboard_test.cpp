@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -120,20 +121,25 @@ std::string get(int port, const std::string& target) {
 TEST_CASE(
     "the dashboard on metrics.listen: streams have their own limit, outlive the request timeout "
     "and relay what is published") {
-  DashboardDaemon d({"  max_streams: 2"}, true);
+  // More streams than the 64 request connections: they are counted apart.
+  constexpr int kStreams = 66;
+  DashboardDaemon d({"  max_streams: " + std::to_string(kStreams)}, true);
   const int port = d.port;
   RedisServer& redis = d.redis;
   TestDaemon& daemon = *d.daemon;
   INFO("daemon log: " << daemon.logPath());
 
-  Client a(port);
-  Client b(port);
-  REQUIRE(a.send(get(port, "/api/events")));
-  REQUIRE(b.send(get(port, "/api/events")));
+  std::vector<std::unique_ptr<Client>> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    streams.push_back(std::make_unique<Client>(port));
+    REQUIRE(streams.back()->send(get(port, "/api/events")));
+    REQUIRE(streams.back()->readUntil("event: hello", 10s));
+  }
+  Client& a = *streams.front();
+  Client& b = *streams.back();
   // Each stream says once the daemon's subscription is confirmed (it may be before the stream
   // opened: then its hello says so).
   for (Client* c : {&a, &b}) {
-    REQUIRE(c->readUntil("event: hello", 10s));
     const bool live = c->received().find("\"redis\":\"connected\"") != std::string::npos ||
                       c->readUntil("event: redis\ndata: {\"redis\":\"connected\"}", 10s);
     REQUIRE(live);
@@ -141,12 +147,14 @@ TEST_CASE(
     CHECK(c->received().find("Content-Security-Policy: default-src 'none';") != std::string::npos);
   }
 
-  // A third stream is refused, and the metrics endpoints are answered all the same.
-  Client third(port);
-  REQUIRE(third.send(get(port, "/api/events")));
-  REQUIRE(third.readToEnd(10s));
-  CHECK(third.received().rfind("HTTP/1.1 503", 0) == 0);
-  CHECK(third.received().find("too many event streams (2)") != std::string::npos);
+  // One more stream is refused, and the metrics endpoints are answered all the same.
+  Client extra(port);
+  REQUIRE(extra.send(get(port, "/api/events")));
+  REQUIRE(extra.readToEnd(10s));
+  CHECK(extra.received().rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(extra.received().find("too many event streams are open (dashboard.max_streams)") !=
+        std::string::npos);
+  CHECK(extra.received().find("Retry-After: 5\r\n") != std::string::npos);
   CHECK(httpRequest(port, "GET", "/metrics").first == 200);
   CHECK(httpRequest(port, "GET", "/healthz").first == 200);
 
@@ -231,6 +239,13 @@ TEST_CASE(
   CHECK(statusOf("GET / HTTP/1.1\r\n" + host + "X-Pad: " + std::string(9000, 'a') + "\r\n\r\n") ==
         "HTTP/1.1 431");
   CHECK(statusOf("GET / HTTP/3\r\n" + host + "\r\n") == "HTTP/1.1 505");
+  // The server's own answers carry the page's security headers too.
+  Client big(port);
+  REQUIRE(big.send("GET / HTTP/1.1\r\n" + host + "X-Pad: " + std::string(9000, 'a') + "\r\n\r\n"));
+  REQUIRE(big.readToEnd(10s));
+  CHECK(big.received().find("\r\nContent-Security-Policy: default-src 'none';") !=
+        std::string::npos);
+  CHECK(big.received().find("\r\nX-Content-Type-Options: nosniff\r\n") != std::string::npos);
 
   // HEAD: the length of what GET would send, no body.
   Client head(port);
@@ -250,4 +265,39 @@ TEST_CASE(
   CHECK(sending.received().rfind("HTTP/1.1 413", 0) == 0);
   CHECK(sending.received().find("request body over 8192 bytes") != std::string::npos);
   CHECK(daemon.running());
+}
+
+TEST_CASE("a new dashboard token file applies at SIGHUP: the old token is refused from then on") {
+  TempDir secrets;
+  const std::string tokenFile = secrets.file("dashboard.token");
+  const std::string oldToken = "old-token-0123456789abcdef";
+  const std::string newToken = "new-token-0123456789abcdef";
+  writeFile(tokenFile, oldToken + "\n");
+  chmod(tokenFile.c_str(), 0600);
+  DashboardDaemon d({"  token_file: " + tokenFile});
+  TestDaemon& daemon = *d.daemon;
+  INFO("daemon log: " << daemon.logPath());
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(d.port) + "\r\n";
+  auto recheck = [&](const std::string& token) {
+    Client c(d.port);
+    REQUIRE(c.send("POST /api/check/x HTTP/1.1\r\n" + host + "Authorization: Bearer " + token +
+                   "\r\nContent-Length: 0\r\n\r\n"));
+    REQUIRE(c.readToEnd(10s));
+    return c.received().substr(0, 12);
+  };
+  // 202 once Redis is connected (503 before).
+  auto deadline = Clock::now() + 10s;
+  while (recheck(oldToken) != "HTTP/1.1 202" && Clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(recheck(oldToken) == "HTTP/1.1 202");
+  CHECK(recheck(newToken) == "HTTP/1.1 401");
+
+  writeFile(tokenFile, newToken + "\n");
+  chmod(tokenFile.c_str(), 0600);
+  kill(daemon.pid(), SIGHUP);
+  REQUIRE(waitForLog(daemon.logPath(), "reloaded ", 1, 10s));
+  CHECK(recheck(oldToken) == "HTTP/1.1 401");
+  CHECK(recheck(newToken) == "HTTP/1.1 202");
+  CHECK(readFile(daemon.logPath()).find("token-0123456789abcdef") == std::string::npos);
 }

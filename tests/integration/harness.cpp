@@ -344,6 +344,23 @@ int ListChangedServer::sessions() const {
   return static_cast<int>(n);
 }
 
+bool waitForLog(const std::string& path, const std::string& text, size_t count,
+                std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  do {
+    std::string log = readFile(path);
+    size_t n = 0;
+    for (size_t p = log.find(text); p != std::string::npos; p = log.find(text, p + 1)) {
+      ++n;
+    }
+    if (n >= count) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (Clock::now() < deadline);
+  return false;
+}
+
 std::pair<int, std::string> httpRequest(int port, const std::string& method,
                                         const std::string& target) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

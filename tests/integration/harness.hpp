@@ -68,6 +68,9 @@ std::string everythingScript();
 // Runs mcp-healthctl with `args` to completion (30 s at most), output to dir/out; its exit status.
 int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out);
 void writeFile(const std::string& path, const std::string& content);
+// Waits until `text` appears `count` times in the file at `path` (a log).
+bool waitForLog(const std::string& path, const std::string& text, size_t count,
+                std::chrono::milliseconds timeout);
 
 // One server of a test's config: its id, its url (or a command for stdio, in `extra`) and any
 // other settings as YAML lines ("timeout: 3s"), indented by the fixture.

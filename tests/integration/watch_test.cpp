@@ -24,24 +24,6 @@ std::function<bool(const Message&)> healthOf(const std::string& id, const std::s
   };
 }
 
-// Waits until `text` appears `count` times in the file at `path`.
-bool waitForLog(const std::string& path, const std::string& text, size_t count,
-                std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  do {
-    std::string log = readFile(path);
-    size_t n = 0;
-    for (size_t p = log.find(text); p != std::string::npos; p = log.find(text, p + 1)) {
-      ++n;
-    }
-    if (n >= count) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  } while (Clock::now() < deadline);
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE(

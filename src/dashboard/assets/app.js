@@ -505,7 +505,7 @@
         setTimeout(() => { if (es === state.es) openStream(); }, 2000);
       }
     };
-    for (const kind of ['hello', 'health', 'tools', 'redis']) {
+    for (const kind of ['hello', 'health', 'tools', 'redis', 'resync']) {
       es.addEventListener(kind, (ev) => onStreamEvent(kind, ev, es));
     }
   }
@@ -525,6 +525,8 @@
         state.redis = m.redis;
         renderConn();
         if (m.redis === 'connected') startSync(); // messages may have been missed meanwhile
+      } else if (kind === 'resync') {
+        startSync(); // the daemon could not relay a message (too large): read the snapshot again
       } else if (kind === 'health') {
         onHealthEvent(m);
       } else if (kind === 'tools') {

@@ -278,6 +278,10 @@ TEST_CASE(
         0);
   CHECK(errorOf("dashboard:\n  listen: :1\n  allowed_hosts: [\"a b\"]\n") ==
         "test.yaml:3: dashboard.allowed_hosts[0]: 'a b' is not a host name or host:port");
+  CHECK(
+      errorOf("dashboard:\n  listen: :1\n  allowed_hosts: [\"::1\"]\n") ==
+      "test.yaml:3: dashboard.allowed_hosts[0]: '::1': write an IPv6 address in brackets, as in a "
+      "Host header ([::1])");
   CHECK(errorOf("dashboard:\n  listen: :1\n  token: abc\n")
             .rfind("test.yaml:3: dashboard.token: unknown key", 0) == 0);
   CHECK(errorOf("dashboard:\n  listen: :1\n  max_streams: 0\n") ==

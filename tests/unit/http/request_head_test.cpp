@@ -1,4 +1,4 @@
-#include "http/http_server.hpp"
+#include "http/request_head.hpp"
 
 #include <catch2/catch.hpp>
 
