@@ -34,6 +34,11 @@ const REDIS_PORT = Number(env('REDIS_PORT'));
 const REDIS_PIDFILE = env('REDIS_PIDFILE');
 const REDIS_LOG = env('REDIS_LOG');
 const OUT_DIR = env('OUT_DIR');
+const DAEMON_BIN = env('DAEMON_BIN');
+const DAEMON_CONFIG = env('DAEMON_CONFIG');
+const DAEMON_PID = Number(env('DAEMON_PID'));
+const DAEMON_PIDFILE = env('DAEMON_PIDFILE');
+const DAEMON_LOG = env('DAEMON_LOG');
 
 const row = (id) => `#servers tbody tr[data-server-id="${id}"]`;
 
@@ -291,21 +296,46 @@ async function main() {
   // d. Recheck from the page: it asks for the token, and the command's result shows up.
   await step('d-recheck', async () => {
     const before = await checkedAt('everything');
+    // Every result shown in the row, recorded as it happens: a result with trigger "command" is
+    // on screen for one interval only (500 ms) before the next scheduled one replaces it.
+    await page.evaluate((sel) => {
+      window.__seen = [];
+      const tr = document.querySelector(sel);
+      const record = () => window.__seen.push({
+        trigger: tr.querySelector('.c-trigger')?.textContent.trim(),
+        at: tr.querySelector('.c-checked')?.getAttribute('data-checked-at'),
+      });
+      new MutationObserver(record).observe(tr, { subtree: true, childList: true, characterData: true, attributes: true });
+    }, row('everything'));
+    const commandResults = () => page.evaluate((before) => window.__seen
+      .filter((r) => r.trigger === 'command' && Date.parse(r.at) > Date.parse(before)).length, before);
     await page.click(`${row('everything')} button.recheck`);
     await page.waitForSelector('#token-input', { visible: true, timeout: 5000 });
     ok('Recheck without a stored token asks for it');
     await page.type('#token-input', TOKEN);
     await page.click('#token-save');
-    await waitFor('the everything row with .c-trigger "command" and a newer data-checked-at',
-      ([sel, before]) => {
-        const tr = document.querySelector(sel);
-        const at = tr?.querySelector('.c-checked')?.getAttribute('data-checked-at');
-        return tr?.querySelector('.c-trigger')?.textContent.trim() === 'command' &&
-          Date.parse(at) > Date.parse(before);
-      }, 5000, [row('everything'), before]);
-    await waitFor('#notice to mention everything',
-      () => document.querySelector('#notice')?.textContent.includes('everything'), 5000);
-    ok('Recheck with the token shows a result with trigger "command" and a notice');
+    await until('a result of the everything row with trigger "command", newer than before',
+      async () => (await commandResults()) >= 1, 5000);
+    await waitFor('#notice to give the answer: "everything: <status> (command <id>)"',
+      () => /^everything: \S+ \(command \S+\)/.test(document.querySelector('#notice')?.textContent.trim() ?? ''),
+      5000);
+    ok('Recheck with the token shows a result with trigger "command" and the answer in #notice');
+
+    // The token is kept: a second Recheck asks nothing and is answered too.
+    await page.click(`${row('everything')} button.recheck`);
+    await until('a second result with trigger "command"', async () => (await commandResults()) >= 2, 5000);
+    const dialogShown = await page.evaluate(() => {
+      const input = document.querySelector('#token-input');
+      return !!input && input.getClientRects().length > 0 && getComputedStyle(input).visibility !== 'hidden';
+    });
+    if (dialogShown) throw new Error('the token was asked for again');
+    ok('a second Recheck uses the kept token: no prompt, answered');
+
+    // Recheck all: every server answers, then command_done.
+    await page.click('#recheck-all');
+    await waitFor('#notice to say "check *: 3 servers done"',
+      () => /check \*: 3 servers done/.test(document.querySelector('#notice')?.textContent ?? ''), 10000);
+    ok('Recheck all is answered with command_done for the 3 servers');
   });
 
   // e. A server that stops is shown unhealthy within 2 s, without a reload.
@@ -383,6 +413,46 @@ async function main() {
           document.querySelector('[data-count-status="quarantined"]')?.textContent.includes('1');
       }, 5000, [row('login-needed'), row('from-the-future')]);
     ok('auth_required shows what to do; an unknown status word gets its row and its count');
+
+    // Filtering by status and by text, then back to every row.
+    const visibleRows = () => page.evaluate(() => [...document.querySelectorAll('#servers tbody tr')]
+      .filter((tr) => tr.getClientRects().length > 0).map((tr) => tr.dataset.serverId).sort().join(','));
+    await page.select('#filter-status', 'quarantined');
+    await until('only from-the-future to be listed', async () => (await visibleRows()) === 'from-the-future', 3000);
+    await page.select('#filter-status', '');
+    await page.type('#filter-text', 'xss');
+    await until('only the xss servers to be listed', async () => (await visibleRows()) === 'xss,xss-error', 3000);
+    await page.$eval('#filter-text', (el) => { el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); });
+    await until('every row again', async () => (await visibleRows()).split(',').length === 5, 3000);
+    ok('the status and text filters show only the matching rows');
+  });
+
+  // i. The daemon restarts: the page says it is disconnected, then comes back by itself and
+  // shows the next result.
+  await step('i-daemon', async () => {
+    process.kill(DAEMON_PID, 'SIGTERM');  // run.sh checks that it exits 0
+    await waitFor('#conn data-state="disconnected"',
+      () => document.querySelector('#conn')?.dataset.state === 'disconnected', 10000);
+    ok('the daemon stopped: #conn says disconnected');
+    await until('the first daemon to exit', async () => !alive(DAEMON_PID), 5000);
+    const before = await checkedAt('xss');
+    const log = fs.openSync(DAEMON_LOG, 'a');
+    const child = spawn(DAEMON_BIN, ['--config', DAEMON_CONFIG], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    fs.writeFileSync(DAEMON_PIDFILE, `${child.pid}\n`);  // run.sh stops it if we cannot
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await waitFor('#conn data-state="connected" and an xss result newer than before the restart',
+      ([sel, before]) => {
+        const at = document.querySelector(`${sel} .c-checked`)?.getAttribute('data-checked-at');
+        return document.querySelector('#conn')?.dataset.state === 'connected' &&
+          Date.parse(at) > Date.parse(before);
+      }, 20000, [row('xss'), before]);
+    ok('the daemon restarted: the page reconnected by itself and shows the next result');
+    child.kill('SIGTERM');
+    const { code, signal } = await exited;
+    fs.writeFileSync(DAEMON_PIDFILE, '');
+    if (code !== 0) throw new Error(`the restarted daemon exited ${code ?? signal} after SIGTERM`);
+    ok('the restarted daemon stops cleanly with the page open (exit 0)');
   });
 }
 
