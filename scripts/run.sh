@@ -14,7 +14,7 @@ redis_url=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --redis) redis_url=${2:?--redis needs a URL}; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done

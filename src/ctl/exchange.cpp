@@ -13,9 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The stream keeps about this many commands (XADD MAXLEN ~), as the daemon expects.
-constexpr const char* kCommandStreamLength = "10000";
-
 struct Message {
   std::string type;
   std::string status;
@@ -50,7 +47,7 @@ Message inspect(const std::string& payload, const std::string& commandId) {
 
 }  // namespace
 
-Outcome<Answers> sendAndWait(const Context& ctx, const std::vector<std::string>& fields,
+Outcome<Answers> sendAndWait(const Context& ctx, std::string_view op, std::string_view serverId,
                              size_t expected, std::chrono::milliseconds wait) {
   // Subscribed before the command is sent: its answer cannot be missed.
   auto sub = ctx.connect();
@@ -64,10 +61,7 @@ Outcome<Answers> sendAndWait(const Context& ctx, const std::vector<std::string>&
   if (!c) {
     return c.error();
   }
-  std::vector<std::string> argv = {"XADD", ctx.keys.commands(),  "MAXLEN",
-                                   "~",    kCommandStreamLength, "*"};
-  argv.insert(argv.end(), fields.begin(), fields.end());
-  auto id = query(*c, argv);
+  auto id = query(*c, ctx.keys.addCommand(op, serverId));
   if (!id) {
     return id.error();
   }

@@ -17,10 +17,10 @@ struct Answers {
   bool done = false;                  // a command_done ended them (check --all)
 };
 
-// Subscribes to the health channel, adds `fields` (op, server_id, ...) to the command stream and
-// collects the messages that answer it until `expected` arrived, a command_error or
+// Subscribes to the health channel, adds command `op` of `serverId` (or "*") to the command stream
+// and collects the messages that answer it until `expected` arrived, a command_error or
 // command_done ends them, or `wait` passes.
-Outcome<Answers> sendAndWait(const Context& ctx, const std::vector<std::string>& fields,
+Outcome<Answers> sendAndWait(const Context& ctx, std::string_view op, std::string_view serverId,
                              size_t expected, std::chrono::milliseconds wait);
 
 // What a command waits for: a health message saying healthy, or the server's removal.

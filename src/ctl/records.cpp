@@ -53,7 +53,7 @@ Outcome<void> sealAndCheck(const Context& ctx, const std::string& id,
 // After a record was written: asks the daemon to read it and prints its first check.
 Outcome<Exit> upsertAndReport(const Context& ctx, const std::string& id,
                               std::chrono::milliseconds wait, bool json) {
-  auto answers = sendAndWait(ctx, {"op", "upsert", "server_id", id}, 1, wait);
+  auto answers = sendAndWait(ctx, "upsert", id, 1, wait);
   if (!answers) {
     return answers.error();
   }
@@ -298,7 +298,7 @@ Outcome<Exit> remove(const Context& ctx, const Options& o) {
   if (!wait) {
     return wait.error();
   }
-  auto answers = sendAndWait(ctx, {"op", "remove", "server_id", *id}, 1, *wait);
+  auto answers = sendAndWait(ctx, "remove", *id, 1, *wait);
   if (!answers) {
     return answers.error();
   }

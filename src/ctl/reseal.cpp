@@ -65,9 +65,7 @@ Outcome<ResealOutcome> resealOne(const Context& ctx, redis::SyncClient& c, const
     return ResealOutcome{Kind::kFailed, "the record changed while re-sealing; run reseal again"};
   }
   std::string done = "re-sealed with key " + keys.activeId();
-  if (auto told = query(c, {"XADD", ctx.keys.commands(), "MAXLEN", "~", "10000", "*", "op",
-                            "upsert", "server_id", id});
-      !told) {
+  if (auto told = query(c, ctx.keys.addCommand("upsert", id)); !told) {
     done += " (the daemon reads it at its next registry resync: " + told.error().message + ")";
   }
   return ResealOutcome{Kind::kResealed, done};

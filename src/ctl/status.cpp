@@ -139,8 +139,7 @@ Outcome<Exit> check(const Context& ctx, const Options& o) {
   }
   // --all: every health message answering it, until its command_done says all servers have one.
   const size_t expected = o.all ? SIZE_MAX : 1;
-  auto answers =
-      sendAndWait(ctx, {"op", "check", "server_id", o.all ? "*" : *only}, expected, *wait);
+  auto answers = sendAndWait(ctx, "check", o.all ? "*" : *only, expected, *wait);
   if (!answers) {
     return answers.error();
   }

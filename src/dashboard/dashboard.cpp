@@ -403,8 +403,7 @@ void Dashboard::serveCheck(const http::ServerRequest& request, std::string_view 
     return;
   }
   const bool sent = redis_.command(
-      {"XADD", options_.keys.commands(), "MAXLEN", "~", "10000", "*", "op", "check", "server_id",
-       std::string(id)},
+      options_.keys.addCommand("check", id),
       [exchange, id = std::string(id)](Result<redis::Reply> r) {
         if (!r || r->type != redis::Reply::Type::kString) {
           exchange->respond(jsonError(

@@ -65,12 +65,12 @@ struct WriteRequest {
 
 }  // namespace
 
-// One client connection: its socket, its request timer (none once it is a stream), and the
+// One client connection: its socket, its request timer (stopped once it is a stream), and the
 // exchange handed to the handler; freed when closed.
 struct HttpServer::Connection {
   HttpServer* server = nullptr;
   uv_tcp_t* tcp = nullptr;
-  uv_timer_t* timer = nullptr;
+  std::unique_ptr<loop::Timer> timer;
   std::string in;
   size_t bodyWanted = 0;                 // Content-Length, once the head is in
   size_t headEnd = 0;                    // where the body starts, once the head is in
@@ -199,20 +199,12 @@ void HttpServer::onConnection() {
   }
   c->accepted = ++accepted_;
   c->exchange = std::make_shared<ConnectionExchange>(this, c);
-  c->timer = new uv_timer_t;
-  uv_timer_init(loop_.raw(), c->timer);  // (init and start of a timer cannot fail)
-  c->timer->data = c;
+  c->timer = loop_.createTimer();
   c->tcp->data = c;
   connections_.emplace(c, std::move(owned));
-  uv_timer_start(
-      c->timer,
-      [](uv_timer_t* t) {
-        auto* conn = static_cast<Connection*>(t->data);
-        if (conn != nullptr) {
-          conn->exchange->close();  // too slow to send its request, or to take its answer
-        }
-      },
-      options_.requestTimeoutMs, 0);
+  // Too slow to send its request, or to take its answer. (Closing destroys the timer inside its
+  // own callback, which Timer allows.)
+  c->timer->start(options_.requestTimeoutMs, [this, c] { closeConnection(c); });
   const int rc = uv_read_start(
       reinterpret_cast<uv_stream_t*>(c->tcp),
       [](uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -315,7 +307,7 @@ bool HttpServer::startStream(Connection* c, const ServerResponse& r) {
   }
   ++streams_;
   c->exchange->streaming_ = true;
-  uv_timer_stop(c->timer);  // a stream is not an idle connection
+  c->timer->stop();  // a stream is not an idle connection
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
                     "\r\nContent-Type: " + r.contentType +
                     "\r\nCache-Control: no-store\r\nConnection: close\r\n" + headers_;
@@ -392,10 +384,7 @@ void HttpServer::closeConnection(Connection* c) {
   }
   c->exchange->server_ = nullptr;  // whoever still holds it finds it closed
   c->exchange->connection_ = nullptr;
-  uv_timer_stop(c->timer);
-  c->timer->data = nullptr;
   c->tcp->data = nullptr;
-  loop::closeAndDelete(c->timer);
   loop::closeAndDelete(c->tcp);  // cancels a pending write; its callback finds no connection
 }
 

@@ -70,7 +70,7 @@ class HttpServer {
     size_t maxConnections = 64;
     size_t maxStreams = 64;
     size_t maxStreamBacklog = 1 << 20;
-    uint64_t requestTimeoutMs = 5'000;
+    int64_t requestTimeoutMs = 5'000;
     HeaderList headers;  // sent with every answer and stream, the server's own errors included
   };
 

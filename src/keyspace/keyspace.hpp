@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mcphd::keyspace {
 
@@ -29,6 +30,13 @@ class Keyspace {
   std::string healthChannel() const { return prefix_ + "health"; }
   // channel: tools messages.
   std::string toolsChannel() const { return prefix_ + "tools"; }
+
+  // The XADD that appends a command (`op` of server `serverId`, or "*") to the stream, capped at
+  // about 10,000 entries as docs/PROTOCOL.md asks of writers.
+  std::vector<std::string> addCommand(std::string_view op, std::string_view serverId) const {
+    return {"XADD", commands(), "MAXLEN",        "~",         "10000",
+            "*",    "op",       std::string(op), "server_id", std::string(serverId)};
+  }
 
   // The consumer group the daemons read the command stream with.
   static constexpr const char* kCommandGroup = "mcp-healthd";
