@@ -2,10 +2,6 @@
 
 #include <simdjson.h>
 
-#include <algorithm>
-#include <cctype>
-
-#include "common/ascii.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
 #include "dashboard/assets.hpp"

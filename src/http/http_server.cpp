@@ -1,13 +1,10 @@
 #include "http/http_server.hpp"
 
-#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 
-#include "common/ascii.hpp"
 #include "common/log.hpp"
 
 namespace mcphd::http {
