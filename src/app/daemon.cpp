@@ -275,6 +275,8 @@ void Daemon::startDashboard() {
   o.token = d.token;
   dashboard_ =
       std::make_unique<dashboard::Dashboard>(dashboardRedis_, eventsRedis_, loop_, std::move(o));
+  // After a Redis restart, pages re-read the status hash once this daemon has refilled it.
+  publisher_.onRefilled([this] { dashboard_->resyncPages(); });
   eventsRedis_.start();
   dashboardRedis_.start();
   dashboard_->start();

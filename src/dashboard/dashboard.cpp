@@ -142,6 +142,12 @@ void Dashboard::onMessage(const std::string& channel, const std::string& payload
   broadcast(frame);
 }
 
+void Dashboard::resyncPages() {
+  if (subscribed_) {  // otherwise pages read it when the subscription is back
+    broadcast(sseEvent("resync", "{}"));
+  }
+}
+
 void Dashboard::broadcast(const std::string& frame) {
   // A write may close its stream (a client too far behind): closed ones are dropped after.
   for (const auto& s : streams_) {

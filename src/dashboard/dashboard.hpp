@@ -57,6 +57,10 @@ class Dashboard {
   // SIGHUP: a token file's new content applies to the next request.
   void setToken(Secret token) { options_.token = std::move(token); }
 
+  // Open pages read the snapshot again: the daemon's state is back in the status hash after a
+  // Redis restart (a page that read it when the subscription returned may have missed servers).
+  void resyncPages();
+
   size_t streams() const { return streams_.size(); }
 
  private:

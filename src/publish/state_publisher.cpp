@@ -70,6 +70,12 @@ void StatePublisher::onReady(bool ready) {
     }
     flushRemovals();
     drainBacklog();  // servers that were waiting when the connection dropped
+    // Replies come in order: this one says the refill above is stored.
+    redis_.command({"PING"}, [this, gen](Result<redis::Reply> p) {
+      if (gen == generation_ && p && refilled_) {
+        refilled_();
+      }
+    });
   });
 }
 

@@ -54,6 +54,11 @@ class StatePublisher final : public scheduler::ResultSink {
     snapshot_ = std::move(callback);
   }
 
+  // Runs after every (re)connect once Redis has applied the refill of the status hash: from
+  // then on a reader of the hash sees every server of this daemon again (a dashboard that read
+  // it just after a Redis restart may have missed some).
+  void onRefilled(std::function<void()> callback) { refilled_ = std::move(callback); }
+
   uint64_t published() const { return published_; }
 
   // Unwritten bytes on the Redis connection above which results wait, coalesced per server, and
@@ -99,6 +104,7 @@ class StatePublisher final : public scheduler::ResultSink {
   redis::Commands& redis_;
   const Clock& clock_;
   keyspace::Keyspace keys_;
+  std::function<void()> refilled_;
   bool ready_ = false;  // connected and seq restored
   uint64_t generation_ = 0;
   uint64_t published_ = 0;

@@ -415,6 +415,21 @@ TEST_CASE(
   CHECK(f.dash->streams() == 2);
 }
 
+TEST_CASE("pages are told to re-read the snapshot when the daemon's state is back in Redis") {
+  Fixture f;
+  auto s = f.request("GET", "/api/events");
+  const std::string resync = "event: resync\ndata: {}\n\n";
+  // Not subscribed yet: the pages re-read it when the subscription is confirmed.
+  size_t before = s->written.size();
+  f.dash->resyncPages();
+  CHECK(s->written.size() == before);
+  f.events.setUp(true);
+  f.events.confirm();
+  before = s->written.size();
+  f.dash->resyncPages();
+  CHECK(s->written.substr(before) == resync);
+}
+
 TEST_CASE("a published payload cannot start an event of its own on the stream") {
   Fixture f;
   auto s = f.request("GET", "/api/events");

@@ -141,6 +141,9 @@ TEST_CASE(
   loop::SimLoop clock;
   FakeRedis redis;
   publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  // Told once per connection, when the refill is stored (for a dashboard to re-read it).
+  std::vector<bool> refilledWith;
+  pub.onRefilled([&] { refilledWith.push_back(redis.hashes["mcp:status"].count("a") == 1); });
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   const std::string before = redis.hashes["mcp:status"]["a"];
@@ -150,7 +153,10 @@ TEST_CASE(
   redis.log.clear();
   redis.setUp(true);
   CHECK(redis.hashes["mcp:status"]["a"] == before);
-  CHECK(redis.published("mcp:health").empty());  // a refill, not a new event
+  CHECK(refilledWith == std::vector<bool>{false, true});
+  REQUIRE(!redis.log.empty());
+  CHECK(redis.log.back() == std::vector<std::string>{"PING"});  // after the refill's writes
+  CHECK(redis.published("mcp:health").empty());                 // a refill, not a new event
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   CHECK(redis.strings.count("mcp:tools:a") == 1);
   CHECK(seqOf(redis.hashes["mcp:status"]["a"]) == 2);
