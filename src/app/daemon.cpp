@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "app/member_id.hpp"
 #include "common/allocation_count.hpp"
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
@@ -86,6 +87,7 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       cfg_(std::move(cfg)),
       configIds_(idsOf(cfg_.servers)),
       keys_(cfg_.redis.prefix),
+      memberId_(memberIdOf(cfg_.cluster)),
       http_(loop),
       auth_(http_, loop),
       processes_(loop, std::string(kSupervisor)),
@@ -94,7 +96,7 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       commandsRedis_(loop, endpoint, random_, "redis commands"),
       eventsRedis_(loop, endpoint, random_, "redis events"),
       dashboardRedis_(loop, std::move(endpoint), random_, "redis dashboard"),
-      publisher_(redis_, loop, keys_),
+      publisher_(redis_, loop, keys_, memberId_),
       results_(publisher_, metrics_),
       scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
       registry_(redis_, loop, keys_, cfg_.defaults, cfg_.keys, configIds_, scheduler_,
@@ -130,7 +132,8 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
 }
 
 int Daemon::run() {
-  log::info("redis: " + redis_.display() + ", prefix '" + keys_.prefix() + "'");
+  log::info("redis: " + redis_.display() + ", prefix '" + keys_.prefix() + "'; member id '" +
+            memberId_ + "'");
   snapshotWait_->start(kSnapshotWaitMs, [this] {
     log::warn("redis: " + keys_.status() + " could not be read within " +
               std::to_string(kSnapshotWaitMs) + " ms; every server is checked now");
@@ -243,6 +246,9 @@ Result<std::string> Daemon::reload() {
     log::warn(
         "reload: the dashboard settings changed; they take effect at the next restart "
         "(a new dashboard.token_file content applies now)");
+  }
+  if (f.cluster.memberId != cfg_.cluster.memberId) {
+    log::warn("reload: cluster.member_id changed; it takes effect at the next restart");
   }
   if (dashboard_) {
     dashboard_->setToken(f.dashboard.token);

@@ -108,6 +108,7 @@ class Daemon {
   config::Config cfg_;          // the running config (its servers live in the scheduler)
   std::set<std::string> configIds_;
   const keyspace::Keyspace keys_;
+  const std::string memberId_;  // cluster.member_id or <hostname>-<pid>: checked_by
   SystemRandom random_;
   http::CurlMultiClient http_;
   auth::OAuth2Provider auth_;

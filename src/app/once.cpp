@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "app/daemon.hpp"
+#include "app/member_id.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
 #include "common/log.hpp"
@@ -18,6 +19,7 @@
 namespace mcphd::app {
 
 int runOnce(const config::Config& cfg) {
+  const std::string memberId = memberIdOf(cfg.cluster);
   loop::UvLoop loop;
   int status = 0;
   {
@@ -52,7 +54,7 @@ int runOnce(const config::Config& cfg) {
         status = 1;
         continue;
       }
-      std::cout << publish::healthJson(*rep, 1) << '\n';
+      std::cout << publish::healthJson(*rep, 1, memberId) << '\n';
       if (rep->status != scheduler::Status::kHealthy) {
         status = 1;
       }

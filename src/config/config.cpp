@@ -465,7 +465,7 @@ class Loader {
         const bool ok =
             !h.empty() && h.size() <= 255 && std::all_of(h.begin(), h.end(), [](char ch) {
               return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
-                     std::strchr(".-:[]_", ch) != nullptr;
+                     (ch != '\0' && std::strchr(".-:[]_", ch) != nullptr);
             });
         if (!ok) {
           fail(hosts[i], key, "'" + h + "' is not a host name or host:port");
@@ -483,6 +483,21 @@ class Loader {
     }
   }
 
+  void loadCluster(const YAML::Node& c, ClusterSettings& out) const {
+    if (!c.IsMap()) {
+      fail(c, "cluster", "must be a map (e.g. member_id: healthd-a)");
+    }
+    allowOnly(c, "cluster", {"member_id"});
+    if (c["member_id"]) {
+      out.memberId = str(c["member_id"], "cluster.member_id");
+      if (!validMemberId(out.memberId)) {
+        fail(c["member_id"], "cluster.member_id",
+             "'" + out.memberId +
+                 "' is not a member id: 1 to 128 characters of A-Z a-z 0-9 . _ - : @");
+      }
+    }
+  }
+
   Config load(const YAML::Node& root) const {
     Config c;
     if (!root.IsDefined() || root.IsNull()) {
@@ -490,7 +505,10 @@ class Loader {
     }
     allowOnly(root, "",
               {"redis", "defaults", "max_concurrent_checks", "max_watches", "registry_resync",
-               "secrets", "egress", "servers", "metrics", "dashboard", "log"});
+               "secrets", "egress", "servers", "metrics", "dashboard", "cluster", "log"});
+    if (const auto& cl = root["cluster"]) {
+      loadCluster(cl, c.cluster);
+    }
     if (const auto& m = root["metrics"]) {
       allowOnly(m, "metrics", {"listen"});
       if (m["listen"]) {
@@ -731,6 +749,13 @@ Result<Config> loadString(const std::string& text, const std::string& name,
   } catch (const YAML::Exception& e) {
     return makeError(name + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
+}
+
+bool validMemberId(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+           (ch != '\0' && std::strchr("._-:@", ch) != nullptr);
+  });
 }
 
 Result<Config> loadFile(const std::string& path) {

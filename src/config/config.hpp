@@ -29,6 +29,11 @@ struct DashboardSettings {
   size_t maxStreams = 64;                 // open /api/events streams at once
 };
 
+// cluster: several daemons on one Redis (docs/PROTOCOL.md).
+struct ClusterSettings {
+  std::string memberId;  // cluster.member_id; empty: <hostname>-<pid>, chosen at start
+};
+
 struct Config {
   std::string path;
   RedisSettings redis;
@@ -45,7 +50,12 @@ struct Config {
   std::string metricsListen;  // metrics.listen: host:port of /metrics and /healthz; empty: off
   bool logJson = false;       // log.format: json
   DashboardSettings dashboard;
+  ClusterSettings cluster;
 };
+
+// A member id as cluster.member_id takes it (also the default's characters): 1 to 128 of
+// A-Z a-z 0-9 . _ - : @
+bool validMemberId(std::string_view id);
 
 // Loads and validates a config file. Errors name the file, the line and the key, e.g.
 // "/etc/mcp-healthd/mcp-healthd.yaml:14: servers[0].timeout: must be shorter than interval (10s)".

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "app/member_id.hpp"
 #include "auth/key_ring.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
@@ -110,7 +111,8 @@ Outcome<Exit> probe(const Context& ctx, const Options& o) {
       if (result) {
         scheduler::CheckReport rep = scheduler::singleCheckReport("probe", std::move(*result),
                                                                   Trigger::kProbe, loop.wallMs());
-        const std::string line = publish::healthJson(rep, 1);
+        const std::string line = publish::healthJson(
+            rep, 1, app::memberIdOf(ctx.cfg ? ctx.cfg->cluster : config::ClusterSettings{}));
         std::printf("%s\n", o.json ? line.c_str() : messageLine(line).c_str());
         if (!o.json) {
           for (const auto& t : rep.probe.tools) {

@@ -18,6 +18,9 @@ class Keyspace {
 
   // hash: server id -> the latest health message (JSON).
   std::string status() const { return prefix_ + "status"; }
+  // hash: server id -> the seq of its latest message. Kept when the server is removed, so that
+  // one registered again continues its sequence.
+  std::string seq() const { return prefix_ + "seq"; }
   // string: the server's last complete tool list (JSON).
   std::string tools(std::string_view serverId) const { return join("tools:", serverId); }
   // set: the ids of the servers registered in Redis.

@@ -29,13 +29,14 @@ void appendNames(std::string& out, const std::vector<std::string>& names) {
 
 }  // namespace
 
-HealthParts healthParts(const scheduler::CheckReport& r) {
+HealthParts healthParts(const scheduler::CheckReport& r, std::string_view checkedBy) {
   const mcp::ProbeResult& p = r.probe;
   HealthParts parts;
   // Sized up front (the fixed text is about 500 bytes): built once per check, without regrowth.
   parts.head.reserve(48 + r.serverId.size());
-  parts.tail.reserve(640 + r.name.size() + p.protocolVersion.size() + p.serverName.size() +
-                     p.serverVersion.size() + (p.error ? p.error->message.size() : 0));
+  parts.tail.reserve(660 + r.name.size() + checkedBy.size() + p.protocolVersion.size() +
+                     p.serverName.size() + p.serverVersion.size() +
+                     (p.error ? p.error->message.size() : 0));
   parts.head = "{\"v\":1,\"type\":\"health\",\"server_id\":";
   json::appendString(parts.head, r.serverId);
   parts.head += ",\"seq\":";
@@ -56,6 +57,8 @@ HealthParts healthParts(const scheduler::CheckReport& r) {
   json::appendRfc3339Millis(o, r.checkedAtWallMs);
   o += ",\"trigger\":";
   json::appendString(o, triggerName(r.trigger));
+  o += ",\"checked_by\":";
+  json::appendString(o, checkedBy);
   o += ",\"latency_ms\":{\"total\":";
   json::appendMillis(o, p.totalUs);
   o += ",\"connect\":";
@@ -111,26 +114,24 @@ void appendCommandIds(std::string& out, const std::vector<std::string>& ids, siz
   }
 }
 
-std::string HealthParts::join(uint64_t seq, const std::vector<std::string>& commandIds,
-                              size_t truncated) const {
-  std::string out;
+Numbered HealthParts::numbered(const std::vector<std::string>& commandIds, size_t truncated) const {
+  Numbered out{head, {}};
   // Sized up front: the publisher keeps the latest message of every server, and a string grown
   // by appending holds up to twice its length.
-  size_t size = head.size() + 20 + tail.size();
+  size_t size = tail.size() + 40;
   for (const auto& id : commandIds) {
     size += id.size() * 2 + 32;
   }
-  out.reserve(size);
-  out += head;
-  out += std::to_string(seq);
-  out.append(tail, 0, tail.size() - 1);
-  appendCommandIds(out, commandIds, truncated);
-  out += '}';
+  out.tail.reserve(size);
+  out.tail.append(tail, 0, tail.size() - 1);
+  appendCommandIds(out.tail, commandIds, truncated);
+  out.tail += '}';
   return out;
 }
 
-std::string healthJson(const scheduler::CheckReport& report, uint64_t seq) {
-  return healthParts(report).join(seq, report.commandIds);
+std::string healthJson(const scheduler::CheckReport& report, uint64_t seq,
+                       std::string_view checkedBy) {
+  return healthParts(report, checkedBy).numbered(report.commandIds).with(seq);
 }
 
 ToolHashes::ToolHashes(const std::vector<mcp::Tool>& tools) {
@@ -171,11 +172,13 @@ ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after) {
   return d;
 }
 
-std::string toolsEventJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
-                           size_t toolCount, const ToolsDiff& diff, int64_t discoveredAtWallMs) {
-  std::string o = "{\"v\":1,\"type\":\"tools\",\"server_id\":";
-  json::appendString(o, serverId);
-  o += ",\"seq\":" + std::to_string(seq) + ",\"tools_hash\":";
+Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHash, size_t toolCount,
+                        const ToolsDiff& diff, int64_t discoveredAtWallMs) {
+  Numbered n{"{\"v\":1,\"type\":\"tools\",\"server_id\":", {}};
+  json::appendString(n.head, serverId);
+  n.head += ",\"seq\":";
+  std::string& o = n.tail;
+  o += ",\"tools_hash\":";
   json::appendString(o, toolsHash);
   o += ",\"tool_count\":" + std::to_string(toolCount) + ",\"added\":";
   appendNames(o, diff.added);
@@ -186,15 +189,16 @@ std::string toolsEventJson(const std::string& serverId, uint64_t seq, const std:
   o += ",\"discovered_at\":";
   json::appendString(o, json::rfc3339Millis(discoveredAtWallMs));
   o += '}';
-  return o;
+  return n;
 }
 
-std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
-                              const std::string& toolsHash, int64_t discoveredAtWallMs,
-                              const std::vector<mcp::Tool>& tools) {
-  std::string o = "{\"server_id\":";
-  json::appendString(o, serverId);
-  o += ",\"seq\":" + std::to_string(seq) + ",\"tools_hash\":";
+Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
+                           int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools) {
+  Numbered n{"{\"server_id\":", {}};
+  json::appendString(n.head, serverId);
+  n.head += ",\"seq\":";
+  std::string& o = n.tail;
+  o += ",\"tools_hash\":";
   json::appendString(o, toolsHash);
   o += ",\"discovered_at\":";
   json::appendString(o, json::rfc3339Millis(discoveredAtWallMs));
@@ -206,18 +210,20 @@ std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
     o += tools[i].raw();  // validated JSON, exactly as the server sent it
   }
   o += "]}";
-  return o;
+  return n;
 }
 
-std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs,
-                        const std::vector<std::string>& commandIds, size_t truncated) {
-  std::string o = "{\"v\":1,\"type\":\"removed\",\"server_id\":";
-  json::appendString(o, serverId);
-  o += ",\"seq\":" + std::to_string(seq) + ",\"removed_at\":";
+Numbered removedJson(const std::string& serverId, int64_t atWallMs,
+                     const std::vector<std::string>& commandIds, size_t truncated) {
+  Numbered n{"{\"v\":1,\"type\":\"removed\",\"server_id\":", {}};
+  json::appendString(n.head, serverId);
+  n.head += ",\"seq\":";
+  std::string& o = n.tail;
+  o += ",\"removed_at\":";
   json::appendString(o, json::rfc3339Millis(atWallMs));
   appendCommandIds(o, commandIds, truncated);
   o += '}';
-  return o;
+  return n;
 }
 
 std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,

@@ -10,23 +10,33 @@
 
 namespace mcphd::publish {
 
-// The health message of schema v1 (docs/PROTOCOL.md) for `report` with sequence number `seq`.
-std::string healthJson(const scheduler::CheckReport& report, uint64_t seq);
+// A message split around its seq: `head` ends with "seq": and `tail` follows the number. Redis
+// numbers it (the write script puts the seq between the two), so whoever writes, one server's
+// messages carry one sequence.
+struct Numbered {
+  std::string head;
+  std::string tail;
+  std::string with(uint64_t seq) const { return head + std::to_string(seq) + tail; }
+};
 
-// A health message split around its seq, so it can be rendered once and numbered (and given the
-// command ids it answers) when written: healthJson(r, n) == join(n, r.commandIds).
+// The health message of schema v1 (docs/PROTOCOL.md) for `report` with sequence number `seq`,
+// checked by member `checkedBy`.
+std::string healthJson(const scheduler::CheckReport& report, uint64_t seq,
+                       std::string_view checkedBy);
+
+// A health message without the command ids it answers, so it can be rendered once and given
+// them when written: healthJson(r, n, m) == healthParts(r, m).numbered(r.commandIds).with(n).
 struct HealthParts {
   std::string head;
   std::string tail;  // ends with '}'
   // `truncated`: `check *` ids left out ("command_ids_truncated"; 0: the field is absent).
-  std::string join(uint64_t seq, const std::vector<std::string>& commandIds,
-                   size_t truncated = 0) const;
+  Numbered numbered(const std::vector<std::string>& commandIds, size_t truncated = 0) const;
 };
 
 // ,"command_id":"<first>","command_ids":[...] or nothing when `ids` is empty, then
 // ,"command_ids_truncated":N when `truncated` > 0.
 void appendCommandIds(std::string& out, const std::vector<std::string>& ids, size_t truncated = 0);
-HealthParts healthParts(const scheduler::CheckReport& report);
+HealthParts healthParts(const scheduler::CheckReport& report, std::string_view checkedBy);
 
 struct ToolsDiff {
   std::vector<std::string> added, removed, changed;
@@ -53,13 +63,12 @@ class ToolHashes {
 };
 ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after);
 
-std::string toolsEventJson(const std::string& serverId, uint64_t seq, const std::string& toolsHash,
-                           size_t toolCount, const ToolsDiff& diff, int64_t discoveredAtWallMs);
-std::string toolsSnapshotJson(const std::string& serverId, uint64_t seq,
-                              const std::string& toolsHash, int64_t discoveredAtWallMs,
-                              const std::vector<mcp::Tool>& tools);
-std::string removedJson(const std::string& serverId, uint64_t seq, int64_t atWallMs,
-                        const std::vector<std::string>& commandIds, size_t truncated = 0);
+Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHash, size_t toolCount,
+                        const ToolsDiff& diff, int64_t discoveredAtWallMs);
+Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
+                           int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools);
+Numbered removedJson(const std::string& serverId, int64_t atWallMs,
+                     const std::vector<std::string>& commandIds, size_t truncated = 0);
 // Answers a `check *` once every server it named has a result (or was removed).
 std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,
                             int64_t atWallMs);

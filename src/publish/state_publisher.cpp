@@ -6,11 +6,19 @@
 
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
+#include "publish/write_scripts.hpp"
 
 namespace mcphd::publish {
 
-StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys)
-    : redis_(redis), clock_(clock), keys_(std::move(keys)) {
+StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys,
+                               std::string memberId)
+    : redis_(redis),
+      clock_(clock),
+      keys_(std::move(keys)),
+      memberId_(std::move(memberId)),
+      publish_(publishScript()),
+      remove_(removeScript()),
+      refill_(refillScript()) {
   redis_.onReadyChange([this](bool ready) { onReady(ready); });
   redis_.onWritten([this] {
     if (!backlog_.empty() && redis_.unsentBytes() < kResumeBytes) {
@@ -28,7 +36,33 @@ void StatePublisher::onReady(bool ready) {
   if (!ready) {
     return;
   }
-  uint64_t gen = generation_;
+  // The scripts first (a Redis that restarted has none), then the stored state; replies come in
+  // order, so the last one says whether all loaded.
+  const uint64_t gen = generation_;
+  auto failed = std::make_shared<std::string>();
+  for (redis::Script* script : {&publish_, &remove_, &refill_}) {
+    script->load(redis_, [failed](Result<void> r) {
+      if (!r && failed->empty()) {
+        *failed = r.error().message;
+      }
+    });
+  }
+  redis_.command({"PING"}, [this, gen, failed](Result<redis::Reply> r) {
+    if (gen != generation_ || !r) {
+      return;  // a newer connection took over, or this one is gone
+    }
+    if (!failed->empty()) {
+      // Nothing can be written without them: results wait, coalesced, for the next connection.
+      log::error("redis: cannot load the scripts that write results (" + *failed +
+                 "); nothing is published until Redis reconnects (does the Redis user have "
+                 "SCRIPT, EVALSHA and EVAL?)");
+      return;
+    }
+    onLoaded(gen);
+  });
+}
+
+void StatePublisher::onLoaded(uint64_t gen) {
   redis_.command({"HGETALL", keys_.status()}, [this, gen](Result<redis::Reply> r) {
     if (gen != generation_) {
       return;  // a newer connection took over
@@ -63,8 +97,8 @@ void StatePublisher::onReady(bool ready) {
     }
     ready_ = true;
     for (auto& [id, s] : servers_) {
-      if (!s.pendingHealth && !s.latestHealth.empty()) {
-        send({"HSET", keys_.status(), id, s.latestHealth});  // refill, no new event
+      if (!s.pendingHealth && !s.latest.head.empty()) {
+        refill(id, s);  // no new event
       }
       flush(id, s);
     }
@@ -134,7 +168,7 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
     s.pendingAnswers.merge(removal->second.answers);
     removals_.erase(removal);
   }
-  s.pendingHealth = healthParts(report);
+  s.pendingHealth = healthParts(report, memberId_);
   // Coalesced results keep every command they answer.
   s.pendingAnswers.merge(report.answers());
   const mcp::ProbeResult& p = report.probe;
@@ -146,19 +180,15 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
 }
 
 void StatePublisher::onRemoved(const std::string& serverId, const scheduler::Answers& answers) {
-  auto it = servers_.find(serverId);
-  PendingRemoval removal{it == servers_.end() ? 1 : it->second.seq + 1, clock_.wallMs(), {}};
-  if (it != servers_.end()) {
+  PendingRemoval removal{clock_.wallMs(), {}};
+  if (auto it = servers_.find(serverId); it != servers_.end()) {
     // Commands that waited for a result that will never be written are answered by the removal.
     removal.answers = it->second.pendingAnswers;
+    // Redis keeps its counter: a server registered again continues after its removal message.
+    servers_.erase(it);
   }
   removal.answers.merge(answers);
-  // Only the seq survives: a server registered again continues after its removal message.
-  ServerState& kept = servers_[serverId];
-  kept = ServerState{};
-  kept.seq = removal.seq;
   auto& pending = removals_[serverId];
-  pending.seq = removal.seq;
   pending.atWallMs = removal.atWallMs;
   pending.answers.merge(removal.answers);
   flushRemovals();
@@ -169,12 +199,18 @@ void StatePublisher::flushRemovals() {
     return;  // kept (one per server) until Redis is back
   }
   for (auto& [serverId, r] : removals_) {
-    send({"HDEL", keys_.status(), serverId});
-    send({"DEL", keys_.tools(serverId)});
     size_t truncated = 0;
     auto ids = visibleIds(r.answers, &truncated);
-    send({"PUBLISH", keys_.healthChannel(),
-          removedJson(serverId, r.seq, r.atWallMs, ids, truncated)});
+    Numbered m = removedJson(serverId, r.atWallMs, ids, truncated);
+    remove_.run(
+        redis_, 3,
+        {keys_.seq(), keys_.status(), keys_.tools(serverId), serverId, keys_.healthChannel(),
+         std::move(m.head), std::move(m.tail)},
+        [serverId](Result<redis::Reply> reply) {
+          if (reply && reply->type == redis::Reply::Type::kError) {
+            log::warn("redis: the removal of " + serverId + " was not written: " + reply->str);
+          }
+        });
     answer(r.answers);
   }
   removals_.clear();
@@ -211,16 +247,6 @@ std::vector<std::string> StatePublisher::visibleIds(const scheduler::Answers& an
   return ids;
 }
 
-void StatePublisher::writeHealth(const std::string& id, ServerState& s) {
-  size_t truncated = 0;
-  const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
-  s.latestHealth = s.pendingHealth->join(s.seq, ids, truncated);
-  sendRefs({"HSET", keys_.status(), id, s.latestHealth});
-  sendRefs({"PUBLISH", keys_.healthChannel(), s.latestHealth});
-  s.pendingHealth.reset();
-  answer(s.pendingAnswers);
-}
-
 void StatePublisher::drainBacklog() {
   while (!backlog_.empty() && ready_ && redis_.unsentBytes() < kCongestedBytes) {
     std::string id = std::move(backlog_.front());
@@ -233,41 +259,78 @@ void StatePublisher::drainBacklog() {
 }
 
 void StatePublisher::flush(const std::string& id, ServerState& s) {
-  if (!ready_) {
-    return;
+  if (!ready_ || !s.pendingHealth) {
+    return;  // tools are only ever pending with the health message of their check
   }
   if (s.backlogged) {
     return;  // its turn comes in drainBacklog, in order
   }
-  if ((s.pendingHealth || s.pendingTools) && redis_.unsentBytes() >= kCongestedBytes) {
+  if (redis_.unsentBytes() >= kCongestedBytes) {
     // Redis reads slower than results come: what is not written waits here, one result per
     // server, instead of piling up in the connection's buffer.
     s.backlogged = true;
     backlog_.push_back(id);
     return;
   }
-  if (s.pendingHealth) {
-    ++s.seq;
-  }
+  size_t truncated = 0;
+  const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
+  s.latest = s.pendingHealth->numbered(ids, truncated);
+  s.latestSeq = 0;
+  const uint64_t write = s.write = ++writes_;
+  std::vector<std::string> args{keys_.seq(),           keys_.status(), keys_.tools(id), id,
+                                keys_.healthChannel(), s.latest.head,  s.latest.tail};
   if (s.pendingTools) {
     PendingTools& t = *s.pendingTools;
     ToolHashes now(t.tools);
     ToolsDiff diff = diffTools(s.publishedTools, now);
-    uint64_t seq = s.seq == 0 ? ++s.seq : s.seq;
-    send({"SET", keys_.tools(id),
-          toolsSnapshotJson(id, seq, t.hash, t.discoveredAtWallMs, t.tools)});
-    std::string event = toolsEventJson(id, seq, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
-    if (s.pendingHealth) {
-      writeHealth(id, s);
-    }
-    send({"PUBLISH", keys_.toolsChannel(), event});
+    Numbered event = toolsEventJson(id, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
+    Numbered snapshot = toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools);
+    args.push_back(keys_.toolsChannel());
+    args.push_back(std::move(event.head));
+    args.push_back(std::move(event.tail));
+    args.push_back(std::move(snapshot.head));
+    args.push_back(std::move(snapshot.tail));
     s.publishedTools = std::move(now);
     s.publishedToolsHash = t.hash;
     s.pendingTools.reset();
   }
-  if (s.pendingHealth) {
-    writeHealth(id, s);
-    ++published_;
+  publish_.run(redis_, 3, std::move(args), [this, id, write](Result<redis::Reply> r) {
+    if (r && r->type == redis::Reply::Type::kError) {
+      log::warn("redis: the result of " + id + " was not written: " + r->str);
+    }
+    numbered(id, write, r);
+  });
+  s.pendingHealth.reset();
+  answer(s.pendingAnswers);
+  ++published_;
+}
+
+void StatePublisher::refill(const std::string& id, ServerState& s) {
+  refill_.run(redis_, 3,
+              {keys_.seq(), keys_.status(), keys_.tools(id), id, s.latest.head, s.latest.tail,
+               std::to_string(s.latestSeq), std::to_string(s.seq)},
+              [this, id, write = s.write](Result<redis::Reply> r) {
+                if (r && r->type == redis::Reply::Type::kError) {
+                  log::warn("redis: the state of " + id + " was not written again: " + r->str);
+                }
+                numbered(id, write, r);
+              });
+}
+
+void StatePublisher::numbered(const std::string& id, uint64_t write,
+                              const Result<redis::Reply>& reply) {
+  if (!reply || reply->type != redis::Reply::Type::kInteger || reply->integer <= 0) {
+    return;  // lost with the connection (the refill decides), refused, or nothing written
+  }
+  auto it = servers_.find(id);
+  if (it == servers_.end()) {
+    return;  // removed since
+  }
+  const auto seq = static_cast<uint64_t>(reply->integer);
+  ServerState& s = it->second;
+  s.seq = std::max(s.seq, seq);
+  if (s.write == write) {
+    s.latestSeq = seq;
   }
 }
 
@@ -293,10 +356,6 @@ void warnOnError(Result<redis::Reply> r) {
 
 void StatePublisher::send(std::vector<std::string> argv) {
   redis_.command(std::move(argv), warnOnError);
-}
-
-void StatePublisher::sendRefs(std::initializer_list<std::string_view> argv) {
-  redis_.commandRefs(argv, warnOnError);
 }
 
 }  // namespace mcphd::publish

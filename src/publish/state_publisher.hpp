@@ -12,21 +12,24 @@
 #include "keyspace/keyspace.hpp"
 #include "publish/messages.hpp"
 #include "redis/commands.hpp"
+#include "redis/script.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace mcphd::publish {
 
-// Writes every check result to Redis: HSET <prefix>status, PUBLISH <prefix>health, and on a tool
-// set change SET <prefix>tools:<id> + PUBLISH <prefix>tools; and the answers to commands that no
-// check result gives (command_error, command_done). While Redis is away results are
-// coalesced per server (latest wins, nothing grows with the outage), and so they are while Redis
-// reads slower than results come (more than kCongestedBytes unwritten); when it is back, seq
-// numbers are restored from the stored status (so they keep increasing across daemon restarts),
-// every server's latest state is written again, and lost tool snapshots are rewritten on the next
-// check.
+// Writes every check result to Redis, each with one run of the publish script (write_scripts):
+// Redis numbers it, stores <prefix>status (and on a tool set change <prefix>tools:<id>) and
+// publishes <prefix>health (and <prefix>tools) in one step; and the answers to commands that no
+// check result gives (command_error, command_done). While Redis is away results are coalesced
+// per server (latest wins, nothing grows with the outage), and so they are while Redis reads
+// slower than results come (more than kCongestedBytes unwritten); when it is back, every
+// server's latest state is written again unless Redis holds a newer one (the refill script),
+// and lost tool snapshots are rewritten on the next check.
 class StatePublisher final : public scheduler::ResultSink {
  public:
-  StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys);
+  // `memberId` is the daemon's name in every health message (`checked_by`).
+  StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys,
+                 std::string memberId);
 
   void onReport(const scheduler::CheckReport& report) override;
   void onRemoved(const std::string& serverId, const scheduler::Answers& answers) override;
@@ -73,41 +76,49 @@ class StatePublisher final : public scheduler::ResultSink {
     std::vector<mcp::Tool> tools;
   };
   struct ServerState {
-    uint64_t seq = 0;
+    uint64_t seq = 0;  // the highest this daemon knows of (stored, or given by Redis)
     std::optional<HealthParts> pendingHealth;  // not yet written
     scheduler::Answers pendingAnswers;         // answered by the pending health message
-    std::string latestHealth;                  // last written, for refills after a reconnect
+    Numbered latest;                           // last written, for refills after a reconnect
+    uint64_t latestSeq = 0;                    // its seq once Redis said it (0: not yet)
+    uint64_t write = 0;                        // which write `latest` is
     std::optional<PendingTools> pendingTools;
     std::string publishedToolsHash;
     ToolHashes publishedTools;
     bool backlogged = false;  // in backlog_
   };
+  struct PendingRemoval {
+    int64_t atWallMs;
+    scheduler::Answers answers;
+  };
 
   void onReady(bool ready);
+  void onLoaded(uint64_t gen);
   void restore(const redis::Reply& statusHash);
   void flush(const std::string& id, ServerState& s);
+  void refill(const std::string& id, ServerState& s);
+  // A script's reply: the seq Redis gave write `write` of server `id` (0: it wrote nothing).
+  void numbered(const std::string& id, uint64_t write, const Result<redis::Reply>& reply);
   void send(std::vector<std::string> argv);
-  void sendRefs(std::initializer_list<std::string_view> argv);  // arguments it does not own
   void answer(scheduler::Answers& answers);
   // The ids a message names for `answers` (every single-server id, at most kMaxBroadcastIds of
   // its `check *` ids) and how many `check *` ids were left out.
   std::vector<std::string> visibleIds(const scheduler::Answers& answers, size_t* truncated) const;
   void flushRemovals();
   void drainBacklog();
-  void writeHealth(const std::string& id, ServerState& s);
-  struct PendingRemoval {
-    uint64_t seq;
-    int64_t atWallMs;
-    scheduler::Answers answers;
-  };
 
   redis::Commands& redis_;
   const Clock& clock_;
   keyspace::Keyspace keys_;
+  std::string memberId_;
+  redis::Script publish_;
+  redis::Script remove_;
+  redis::Script refill_;
   std::function<void()> refilled_;
-  bool ready_ = false;  // connected and seq restored
+  bool ready_ = false;  // connected, scripts loaded and seq restored
   uint64_t generation_ = 0;
   uint64_t published_ = 0;
+  uint64_t writes_ = 0;  // numbers every write, for its reply to find it
   std::map<std::string, ServerState> servers_;
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection

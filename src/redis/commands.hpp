@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +32,14 @@ class Commands {
   // The same with arguments the caller keeps: a connection that copies them into its buffer at
   // once does so without first copying them into strings (a health message is written twice per
   // check). By default through command().
-  virtual bool commandRefs(std::initializer_list<std::string_view> argv,
+  virtual bool commandArgs(std::span<const std::string_view> argv,
                            std::function<void(Result<Reply>)> done) {
     return command(std::vector<std::string>(argv.begin(), argv.end()), std::move(done));
+  }
+  bool commandRefs(std::initializer_list<std::string_view> argv,
+                   std::function<void(Result<Reply>)> done) {
+    return commandArgs(std::span<const std::string_view>(argv.begin(), argv.size()),
+                       std::move(done));
   }
   // `listener(true)` runs each time the connection becomes ready, `listener(false)` when it is
   // lost.

@@ -384,12 +384,12 @@ bool RedisClient::command(std::vector<std::string> argv, std::function<void(Resu
   return send(std::move(argv), std::move(done));
 }
 
-bool RedisClient::commandRefs(std::initializer_list<std::string_view> argv,
+bool RedisClient::commandArgs(std::span<const std::string_view> argv,
                               std::function<void(Result<Reply>)> done) {
   if (!ready_) {
     return false;
   }
-  return sendArgs(argv.begin(), argv.size(), std::move(done));
+  return sendArgs(argv.data(), argv.size(), std::move(done));
 }
 
 bool RedisClient::send(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) {
@@ -404,7 +404,7 @@ bool RedisClient::sendArgs(const std::string_view* args, size_t n,
   }
   // hiredis copies the arguments into its output buffer before it returns. Commands of up to
   // kInlineArgs arguments (all of the daemon's writes) pass them from the stack.
-  constexpr size_t kInlineArgs = 8;
+  constexpr size_t kInlineArgs = 16;
   std::array<const char*, kInlineArgs> inlinePtrs{};
   std::array<size_t, kInlineArgs> inlineLens{};
   std::vector<const char*> heapPtrs;

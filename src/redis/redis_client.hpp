@@ -38,7 +38,7 @@ class RedisClient final : public Commands, public Subscriber {
 
   bool ready() const override { return ready_; }
   bool command(std::vector<std::string> argv, std::function<void(Result<Reply>)> done) override;
-  bool commandRefs(std::initializer_list<std::string_view> argv,
+  bool commandArgs(std::span<const std::string_view> argv,
                    std::function<void(Result<Reply>)> done) override;
   // Puts the connection in pub/sub mode: after this, command() must not be used on it (hiredis
   // would hold their callbacks until the subscription ends).

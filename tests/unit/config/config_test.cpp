@@ -288,6 +288,27 @@ TEST_CASE(
         "test.yaml:3: dashboard.max_streams: must be between 1 and 10000");
 }
 
+TEST_CASE("cluster.member_id: 1 to 128 characters of A-Z a-z 0-9 . _ - : @, empty by default") {
+  auto none = loadString("redis:\n  prefix: \"mcp:\"\n", "test.yaml");
+  REQUIRE(none.ok());
+  CHECK(none->cluster.memberId.empty());  // <hostname>-<pid>, chosen by the daemon
+  auto ok = loadString("cluster:\n  member_id: healthd-a.eu:1@rack_2\n", "test.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok->cluster.memberId == "healthd-a.eu:1@rack_2");
+  CHECK(errorOf("cluster:\n  member_id: \"a b\"\n") ==
+        "test.yaml:2: cluster.member_id: 'a b' is not a member id: 1 to 128 characters of A-Z a-z "
+        "0-9 . _ - : @");
+  CHECK(errorOf("cluster:\n  member_id: \"a\\0b\"\n").find("is not a member id") !=
+        std::string::npos);
+  CHECK(errorOf("cluster:\n  member_id: " + std::string(129, 'm') + "\n")
+            .find("is not a member id") != std::string::npos);
+  CHECK(errorOf("cluster:\n  member_id: \"\"\n").find("is not a member id") != std::string::npos);
+  CHECK(errorOf("cluster:\n  members: 3\n").rfind("test.yaml:2: cluster.members: unknown key", 0) ==
+        0);
+  CHECK(errorOf("cluster: on\n") ==
+        "test.yaml:1: cluster: must be a map (e.g. member_id: healthd-a)");
+}
+
 TEST_CASE("a server's name is UTF-8 text of at most 256 bytes") {
   auto ok = loadString("servers:\n  - id: a\n    name: Billing (EU)\n    url: http://x/mcp\n",
                        "test.yaml");

@@ -81,7 +81,7 @@ struct Fixture {
       sched,         60'000};
   HeldRedis reader;
   FakeRedis writer;
-  publish::StatePublisher publisher{writer, loop, keyspace::Keyspace("mcp:")};
+  publish::StatePublisher publisher{writer, loop, keyspace::Keyspace("mcp:"), "member-a"};
   control::CommandStream stream{
       reader, writer, loop, registry, sched, publisher, control::CommandStream::Options{}};
 
@@ -148,7 +148,7 @@ TEST_CASE("no command is read before the registry has been read once") {
   HeldRedis reader;
   FakeRedis writer;
   writer.up = true;
-  publish::StatePublisher publisher{writer, loop, keyspace::Keyspace("mcp:")};
+  publish::StatePublisher publisher{writer, loop, keyspace::Keyspace("mcp:"), "member-a"};
   control::CommandStream stream{
       reader, writer, loop, registry, sched, publisher, control::CommandStream::Options{}};
   registry.start();

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -49,7 +50,7 @@ scheduler::CheckReport report(const std::string& id,
 TEST_CASE("each result is stored in the status hash and published with an increasing seq") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
@@ -70,7 +71,7 @@ TEST_CASE("seq continues from the value stored by an earlier daemon") {
   FakeRedis redis;
   redis.hashes["mcp:status"]["a"] = R"({"v":1,"type":"health","server_id":"a","seq":41})";
   redis.hashes["mcp:status"]["junk"] = "not json";
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   pub.onReport(report("a", {}));
   CHECK(seqOf(redis.published("mcp:health").at(0)) == 42);
@@ -91,7 +92,7 @@ TEST_CASE("the first read of the status hash is the scheduler's snapshot, once")
   redis.hashes["mcp:status"]["bad-status"] =
       R"({"seq":1,"status":"fine","checked_at":"2026-11-26T14:39:13.000Z"})";
   redis.hashes["mcp:status"]["junk"] = "not json";
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   std::vector<std::optional<scheduler::Snapshot>> got;
   pub.onSnapshot([&](std::optional<scheduler::Snapshot> s) { got.push_back(std::move(s)); });
   redis.setUp(true);
@@ -112,7 +113,7 @@ TEST_CASE("a status hash that cannot be read gives no snapshot: every server is 
   loop::SimLoop clock;
   FakeRedis redis;
   redis.strings["mcp:status"] = "a string, not a hash";
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   std::vector<std::optional<scheduler::Snapshot>> got;
   pub.onSnapshot([&](std::optional<scheduler::Snapshot> s) { got.push_back(std::move(s)); });
   redis.setUp(true);
@@ -123,7 +124,7 @@ TEST_CASE("a status hash that cannot be read gives no snapshot: every server is 
 TEST_CASE("while Redis is away results are coalesced and the latest is written when it returns") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   for (int i = 0; i < 100; ++i) {
     auto r = report("a", {{"t1", "{\"name\":\"t1\"}"}});
     r.consecutiveSuccesses = i;
@@ -140,7 +141,7 @@ TEST_CASE(
     "after a Redis restart the status hash is refilled and lost tool snapshots are rewritten") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   // Told once per connection, when the refill is stored (for a dashboard to re-read it).
   std::vector<bool> refilledWith;
   pub.onRefilled([&] { refilledWith.push_back(redis.hashes["mcp:status"].count("a") == 1); });
@@ -171,7 +172,7 @@ publish::ToolHashes hashesOf(const std::vector<std::pair<std::string, std::strin
 TEST_CASE("while Redis reads slower than results come, they wait coalesced per server") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   REQUIRE(redis.published("mcp:health").size() == 1);
@@ -211,7 +212,7 @@ TEST_CASE("while Redis reads slower than results come, they wait coalesced per s
 TEST_CASE("results waiting for a congested connection are written after a reconnect") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   redis.unsent = publish::StatePublisher::kCongestedBytes;
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
@@ -252,14 +253,14 @@ TEST_CASE("tool hashes are kept sorted by name, whatever the server's order") {
 TEST_CASE("a health message is valid JSON with every documented field") {
   auto r = report("a", {{"t1", "{\"name\":\"t1\"}"}});
   r.probe.error = mcp::CheckError{mcp::ErrorKind::kHttp, "HTTP 503 \"busy\"", 503};
-  std::string j = publish::healthJson(r, 5);
+  std::string j = publish::healthJson(r, 5, "member-a");
   simdjson::dom::parser p;
   simdjson::dom::element e;
   REQUIRE(p.parse(j).get(e) == simdjson::SUCCESS);
   for (const char* k :
        {"v", "type", "server_id", "seq", "status", "previous_status", "changed", "checked_at",
-        "trigger", "latency_ms", "protocol_version", "server_info", "tool_count", "tools_hash",
-        "consecutive_failures", "consecutive_successes", "error"}) {
+        "trigger", "checked_by", "latency_ms", "protocol_version", "server_info", "tool_count",
+        "tools_hash", "consecutive_failures", "consecutive_successes", "error"}) {
     INFO(k);
     CHECK(e[k].error() == simdjson::SUCCESS);
   }
@@ -270,7 +271,7 @@ TEST_CASE("a health message is valid JSON with every documented field") {
 TEST_CASE("command ids of coalesced results are all answered, each after its PUBLISH") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   std::vector<std::pair<std::string, size_t>> answered;  // id, log size when answered
   pub.onAnswered([&](const std::string& id) { answered.emplace_back(id, redis.log.size()); });
   auto r1 = report("a", {});
@@ -300,7 +301,7 @@ TEST_CASE("command ids of coalesced results are all answered, each after its PUB
 TEST_CASE("a removal deletes the server's state and answers its command") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   std::vector<std::string> answered;
@@ -318,7 +319,7 @@ TEST_CASE("a removal deletes the server's state and answers its command") {
 TEST_CASE("a server registered again after its removal continues the seq") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   pub.onReport(report("a", {}));
   pub.onRemoved("a", scheduler::Answers{});
@@ -332,7 +333,7 @@ TEST_CASE("a server registered again after its removal continues the seq") {
 TEST_CASE("a health message names at most 16 check * ids and says how many more it answers") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   scheduler::BroadcastLog log;
   std::vector<std::string> done;
   log.onDone([&](const std::string& id, size_t) { done.push_back(id); });
@@ -360,7 +361,7 @@ TEST_CASE("a health message names at most 16 check * ids and says how many more 
 TEST_CASE("a health message names the server's display name when it has one") {
   loop::SimLoop clock;
   FakeRedis redis;
-  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"));
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
   auto named = report("a", {});
   named.name = "Billing \"EU\"";
@@ -371,4 +372,87 @@ TEST_CASE("a health message names the server's display name when it has one") {
   CHECK(health[0].find(R"("seq":1,"name":"Billing \"EU\"","status":"healthy")") !=
         std::string::npos);
   CHECK(health[1].find(",\"name\"") == std::string::npos);  // (server_info has one of its own)
+}
+
+namespace {
+size_t countOp(const FakeRedis& redis, const std::string& op) {
+  return static_cast<size_t>(
+      std::count_if(redis.log.begin(), redis.log.end(), [&](const auto& c) { return c[0] == op; }));
+}
+}  // namespace
+
+TEST_CASE("results are written by the publish script run by its SHA1, and say who checked them") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  REQUIRE(countOp(redis, "SCRIPT") == 3);  // loaded at connect
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
+  CHECK(countOp(redis, "EVALSHA") == 1);  // one round trip: status, snapshot, both channels
+  CHECK(countOp(redis, "EVAL") == 0);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 1);
+  CHECK(health[0].find(R"("trigger":"schedule","checked_by":"member-a",)") != std::string::npos);
+  CHECK(redis.hashes["mcp:seq"]["a"] == "1");
+  // The tools message and the snapshot carry the seq of their check's health message.
+  auto tools = redis.published("mcp:tools");
+  REQUIRE(tools.size() == 1);
+  CHECK(tools[0].find(R"("server_id":"a","seq":1,)") != std::string::npos);
+  CHECK(redis.strings["mcp:tools:a"].find(R"("server_id":"a","seq":1,)") != std::string::npos);
+}
+
+TEST_CASE("a Redis that lost the scripts (NOSCRIPT) gets the same write again as EVAL") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  pub.onReport(report("a", {}));
+  redis.scripts.clear();  // SCRIPT FLUSH
+  pub.onReport(report("a", {}));
+  pub.onRemoved("a", scheduler::Answers{});
+  CHECK(countOp(redis, "EVAL") == 2);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 3);
+  CHECK(seqOf(health[1]) == 2);
+  CHECK(health[2].find(R"("type":"removed","server_id":"a","seq":3)") != std::string::npos);
+}
+
+TEST_CASE("without its scripts nothing is written: results wait for a connection that has them") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  // A Redis user without SCRIPT: every load is refused.
+  redis.refuse = FakeRedis::Refusal{
+      "SCRIPT", "NOPERM this user has no permissions to run the 'script' command"};
+  redis.setUp(true);
+  pub.onReport(report("a", {}));
+  CHECK(redis.published("mcp:health").empty());
+  CHECK(countOp(redis, "HGETALL") == 0);
+  redis.refuse.reset();
+  redis.setUp(false);
+  redis.setUp(true);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 1);
+  CHECK(seqOf(health[0]) == 1);
+}
+
+TEST_CASE("after a reconnect a server's state is written again only when Redis holds none newer") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  pub.onReport(report("a", {}));
+  pub.onReport(report("b", {}));
+  redis.setUp(false);
+  // Meanwhile another member checked a (seq 7); b's status was lost.
+  const std::string theirs = R"({"v":1,"type":"health","server_id":"a","seq":7})";
+  redis.hashes["mcp:status"]["a"] = theirs;
+  redis.hashes["mcp:status"].erase("b");
+  redis.log.clear();
+  redis.setUp(true);
+  CHECK(redis.hashes["mcp:status"]["a"] == theirs);
+  CHECK(seqOf(redis.hashes["mcp:status"]["b"]) == 1);
+  CHECK(redis.published("mcp:health").empty());  // refills are no events
+  pub.onReport(report("a", {}));
+  CHECK(seqOf(redis.published("mcp:health").at(0)) == 8);
 }

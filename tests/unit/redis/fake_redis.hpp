@@ -1,7 +1,11 @@
 #pragma once
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +23,14 @@ struct FakeRedis : redis::Commands {
   std::map<std::string, std::map<std::string, std::string>> hashes;
   std::map<std::string, std::set<std::string>> sets;
   std::map<std::string, std::string> strings;
+
+  std::map<std::string, std::string> scripts;  // SCRIPT LOAD: sha -> body
+  // A command (by its first word) answered with an error reply instead.
+  struct Refusal {
+    std::string op;
+    std::string error;
+  };
+  std::optional<Refusal> refuse;
 
   size_t unsent = 0;  // what unsentBytes() says
   std::function<void()> written;
@@ -43,6 +55,28 @@ struct FakeRedis : redis::Commands {
     redis::Reply r;
     r.type = T::kInteger;
     const std::string& op = a[0];
+    if (refuse && refuse->op == op) {
+      return {T::kError, refuse->error, 0, {}};
+    }
+    if (op == "SCRIPT" && a.size() == 3 && a[1] == "LOAD") {
+      char sha[41];
+      std::snprintf(sha, sizeof sha, "%040zx", std::hash<std::string>{}(a[2]));
+      scripts[sha] = a[2];
+      return {T::kString, sha, 0, {}};
+    }
+    if (op == "EVALSHA") {
+      auto it = scripts.find(a[1]);
+      if (it == scripts.end()) {
+        return {T::kError, "NOSCRIPT No matching script. Please use EVAL.", 0, {}};
+      }
+      std::vector<std::string> eval = a;
+      eval[0] = "EVAL";
+      eval[1] = it->second;
+      return execute(eval);
+    }
+    if (op == "EVAL" && a[1].starts_with("-- mcp-healthd ")) {
+      return writeScript(a);
+    }
     if (op == "HGETALL" && (strings.count(a[1]) != 0 || sets.count(a[1]) != 0)) {
       r.type = T::kError;
       r.str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -122,6 +156,74 @@ struct FakeRedis : redis::Commands {
       r.str = std::to_string(1'795'706'422'146 + static_cast<long long>(log.size())) + "-0";
     }
     return r;
+  }
+
+  // The publisher's write scripts (src/publish/write_scripts.cpp), in C++: the calls they make
+  // are logged as if sent, so tests read the PUBLISHes and HSETs as before. Their Lua runs
+  // against a real Redis in the integration tests.
+  redis::Reply writeScript(const std::vector<std::string>& a) {
+    using T = redis::Reply::Type;
+    const std::string& body = a[1];
+    const std::string& seqKey = a[3];
+    const std::string& statusKey = a[4];
+    const std::string& toolsKey = a[5];
+    const std::vector<std::string> arg(a.begin() + 6, a.end());  // arg[0] is ARGV[1]
+    const std::string& id = arg[0];
+    auto whole = [](const std::string& v) -> long long {
+      char* end = nullptr;
+      long long n = v.empty() ? -1 : std::strtoll(v.c_str(), &end, 10);
+      return end != nullptr && *end == '\0' && n >= 0 ? n : -1;
+    };
+    auto& seqs = hashes[seqKey];
+    const long long counter = seqs.count(id) ? std::max(0LL, whole(seqs[id])) : 0;
+    long long stored = -1;
+    if (auto st = hashes[statusKey].find(id); st != hashes[statusKey].end()) {
+      size_t at = st->second.find("\"seq\":");
+      stored = at == std::string::npos ? 0 : std::strtoll(st->second.c_str() + at + 6, nullptr, 10);
+    }
+    auto run = [this](std::vector<std::string> c) {
+      log.push_back(c);
+      execute(c);
+    };
+    long long seq = 0;
+    if (body.starts_with("-- mcp-healthd publish")) {
+      seq = std::max(counter, stored) + 1;
+      const std::string n = std::to_string(seq);
+      run({"HSET", seqKey, id, n});
+      if (arg.size() >= 9) {
+        run({"SET", toolsKey, arg[7] + n + arg[8]});
+      }
+      run({"HSET", statusKey, id, arg[2] + n + arg[3]});
+      run({"PUBLISH", arg[1], arg[2] + n + arg[3]});
+      if (arg.size() >= 9) {
+        run({"PUBLISH", arg[4], arg[5] + n + arg[6]});
+      }
+    } else if (body.starts_with("-- mcp-healthd remove")) {
+      seq = std::max(counter, stored) + 1;
+      const std::string n = std::to_string(seq);
+      run({"HSET", seqKey, id, n});
+      run({"HDEL", statusKey, id});
+      run({"DEL", toolsKey});
+      run({"PUBLISH", arg[1], arg[2] + n + arg[3]});
+    } else if (body.starts_with("-- mcp-healthd refill")) {
+      seq = std::max(0LL, whole(arg[3]));
+      if (seq == 0) {
+        if (stored >= 0) {
+          return {T::kInteger, "", 0, {}};
+        }
+        seq = std::max(counter, std::max(0LL, whole(arg[4]))) + 1;
+      } else if (stored >= seq) {
+        return {T::kInteger, "", 0, {}};
+      }
+      const std::string n = std::to_string(seq);
+      if (seq > counter) {
+        run({"HSET", seqKey, id, n});
+      }
+      run({"HSET", statusKey, id, arg[1] + n + arg[2]});
+    } else {
+      return {T::kError, "ERR the fake does not know this script", 0, {}};
+    }
+    return {T::kInteger, "", seq, {}};
   }
 
   void setUp(bool u) {

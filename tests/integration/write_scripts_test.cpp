@@ -1,0 +1,200 @@
+// The publisher's write scripts (src/publish/write_scripts.cpp), their Lua run by a real
+// redis-server: one sequence per server, whoever writes and whatever Redis lost.
+#include "publish/write_scripts.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+
+#include "common/clock.hpp"
+#include "harness.hpp"
+#include "loop/uv_loop.hpp"
+#include "publish/state_publisher.hpp"
+#include "redis/redis_client.hpp"
+#include "redis/redis_url.hpp"
+
+using namespace mcphd;
+using namespace mcphd::itest;
+
+namespace {
+
+// EVAL of one script on server `id` with ARGV[2...] = `args`; the reply as a string.
+std::optional<std::string> eval(const RedisServer& redis, const std::string& script,
+                                const std::string& id, std::vector<std::string> args) {
+  std::vector<std::string> argv{"EVAL", script, "3", "mcp:seq", "mcp:status", "mcp:tools:" + id,
+                                id};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return redis.query(argv);
+}
+
+std::optional<std::string> publishOne(const RedisServer& redis, const std::string& id) {
+  return eval(redis, publish::publishScript(), id,
+              {"mcp:health", R"({"server_id":")" + id + R"(","seq":)", "}"});
+}
+
+scheduler::CheckReport healthy(const std::string& id) {
+  scheduler::CheckReport r;
+  r.serverId = id;
+  r.status = scheduler::Status::kHealthy;
+  r.trigger = Trigger::kSchedule;
+  r.probe.initialized = true;
+  r.probe.toolsComplete = true;
+  r.probe.tools = {mcp::makeTool("t1", R"({"name":"t1"})")};
+  r.probe.toolsHash = mcp::computeToolsHash(r.probe.tools);
+  return r;
+}
+
+// Runs the loop until `done` holds (polled every 10 ms) or 10 s have passed.
+bool runUntil(loop::UvLoop& loop, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto tick = loop.createTimer();
+  std::function<void()> poll = [&] {
+    if (done() || std::chrono::steady_clock::now() > deadline) {
+      loop.stop();
+      return;
+    }
+    tick->start(10, poll);
+  };
+  tick->start(0, poll);
+  loop.run();
+  tick->stop();
+  return done();
+}
+
+// The seq in the stored status of `id` ("" without one).
+std::string storedSeq(const RedisServer& redis, const std::string& id) {
+  auto v = redis.query({"HGET", "mcp:status", id});
+  if (!v) {
+    return "";
+  }
+  const size_t at = v->find("\"seq\":");
+  return at == std::string::npos
+             ? "?"
+             : v->substr(at + 6, v->find_first_not_of("0123456789", at + 6) - at - 6);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "write scripts: seq is max(counter, stored seq) + 1, so it survives a Redis that lost either, "
+    "and junk left by others counts as none") {
+  TempDir dir;
+  RedisServer redis(dir);
+  CHECK(publishOne(redis, "a") == "1");
+  CHECK(publishOne(redis, "a") == "2");
+  CHECK(redis.query({"HGET", "mcp:seq", "a"}) == "2");
+  CHECK(redis.query({"HGET", "mcp:status", "a"}) == R"({"server_id":"a","seq":2})");
+
+  redis.query({"DEL", "mcp:seq"});  // lost the counter, kept the status
+  CHECK(publishOne(redis, "a") == "3");
+  redis.query({"HDEL", "mcp:status", "a"});  // lost the status, kept the counter
+  CHECK(publishOne(redis, "a") == "4");
+  CHECK(publishOne(redis, "b") == "1");  // one sequence per server
+
+  // What is not a whole number in [0, 2^53) is no seq; it neither fails the script nor stops it.
+  for (const char* junk : {"not json", "null", "[1,2]", R"({"seq":-3})", R"({"seq":2.5})",
+                           R"({"seq":1e400})", R"({"seq":{"a":1}})", R"({"seq":"x"})"}) {
+    INFO(junk);
+    redis.query({"HSET", "mcp:seq", "j", "1e999"});
+    redis.query({"HSET", "mcp:status", "j", junk});
+    CHECK(publishOne(redis, "j") == "1");
+  }
+  redis.query({"HSET", "mcp:status", "k", R"({"seq":"41"})"});
+  CHECK(publishOne(redis, "k") == "42");
+
+  // A tool change: the snapshot carries the check's seq.
+  CHECK(eval(redis, publish::publishScript(), "a",
+             {"mcp:health", R"({"server_id":"a","seq":)", "}", "mcp:tools",
+              R"({"type":"tools","seq":)", "}", R"({"server_id":"a","seq":)", R"(,"tools":[]})"}) ==
+        "5");
+  CHECK(redis.query({"GET", "mcp:tools:a"}) == R"({"server_id":"a","seq":5,"tools":[]})");
+
+  // A removal deletes the status and the snapshot, keeps the counter: the server continues.
+  CHECK(eval(redis, publish::removeScript(), "a",
+             {"mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "6");
+  CHECK(redis.query({"HEXISTS", "mcp:status", "a"}) == "0");
+  CHECK(redis.query({"EXISTS", "mcp:tools:a"}) == "0");
+  CHECK(publishOne(redis, "a") == "7");
+}
+
+TEST_CASE("write scripts: a refill rewrites a status only when Redis holds none as new") {
+  TempDir dir;
+  RedisServer redis(dir);
+  auto refill = [&](const std::string& seq, const std::string& known) {
+    return eval(redis, publish::refillScript(), "a",
+                {R"({"server_id":"a","seq":)", R"(,"mine":true})", seq, known});
+  };
+  REQUIRE(publishOne(redis, "a") == "1");
+  REQUIRE(publishOne(redis, "a") == "2");
+  CHECK(refill("1", "1") == "0");  // Redis holds a newer one (another member's)
+  CHECK(refill("2", "2") == "0");  // the same one
+  CHECK(storedSeq(redis, "a") == "2");
+  CHECK(refill("0", "9") == "0");  // ours unconfirmed, and Redis holds one: leave it
+  CHECK(refill("3", "3") == "3");  // ours is newer (Redis lost it)
+  CHECK(redis.query({"HGET", "mcp:status", "a"}) == R"({"server_id":"a","seq":3,"mine":true})");
+  CHECK(redis.query({"HGET", "mcp:seq", "a"}) == "3");
+
+  redis.query({"FLUSHALL"});       // a restart without persistence
+  CHECK(refill("0", "7") == "8");  // unconfirmed: after everything the writer knows of
+  CHECK(redis.query({"HGET", "mcp:seq", "a"}) == "8");
+  redis.query({"FLUSHALL"});
+  CHECK(refill("5", "5") == "5");
+  CHECK(publishOne(redis, "a") == "6");
+}
+
+TEST_CASE(
+    "write scripts: two publishers on one Redis give one server one strictly increasing seq, "
+    "through EVALSHA, also after SCRIPT FLUSH and a Redis restart") {
+  TempDir dir;
+  RedisServer redis(dir);
+  auto endpoint = redis::parseUrl(redis.url());
+  REQUIRE(endpoint);
+  loop::UvLoop loop;
+  SystemRandom random;
+  {
+    redis::RedisClient ca(loop, *endpoint, random, "a");
+    redis::RedisClient cb(loop, *endpoint, random, "b");
+    publish::StatePublisher a(ca, loop, keyspace::Keyspace("mcp:"), "member-a");
+    publish::StatePublisher b(cb, loop, keyspace::Keyspace("mcp:"), "member-b");
+    bool refilledA = false;
+    a.onRefilled([&] { refilledA = true; });
+    ca.start();
+    cb.start();
+    REQUIRE(runUntil(loop, [&] { return refilledA && cb.ready(); }));
+
+    // Alternating writers: 1..6, each stored value from the one that wrote it.
+    for (int i = 1; i <= 6; ++i) {
+      (i % 2 == 1 ? a : b).onReport(healthy("s"));
+      REQUIRE(runUntil(loop, [&] { return storedSeq(redis, "s") == std::to_string(i); }));
+      auto stored = redis.query({"HGET", "mcp:status", "s"});
+      CHECK(stored->find(i % 2 == 1 ? R"("checked_by":"member-a")"
+                                    : R"("checked_by":"member-b")") != std::string::npos);
+    }
+    auto stats = redis.query({"INFO", "commandstats"});
+    REQUIRE(stats);
+    CHECK(stats->find("cmdstat_evalsha:calls=") != std::string::npos);
+    // Each wrote the tools with its first result (b knew of none): the snapshot is b's, seq 2.
+    CHECK(redis.query({"GET", "mcp:tools:s"})->find(R"("seq":2,)") != std::string::npos);
+
+    // The scripts are gone from Redis: the next write is sent again as EVAL.
+    REQUIRE(redis.query({"SCRIPT", "FLUSH"}) == "OK");
+    a.onReport(healthy("s"));
+    REQUIRE(runUntil(loop, [&] { return storedSeq(redis, "s") == "7"; }));
+
+    // Redis restarts empty: member a writes its latest state back (seq 7, no event) and b
+    // continues after it.
+    refilledA = false;
+    redis.stop();
+    redis.start();
+    REQUIRE(runUntil(loop, [&] { return refilledA && cb.ready(); }));
+    CHECK(storedSeq(redis, "s") == "7");
+    b.onReport(healthy("s"));
+    REQUIRE(runUntil(loop, [&] { return storedSeq(redis, "s") == "8"; }));
+    CHECK(redis.query({"HGET", "mcp:seq", "s"}) == "8");
+    ca.shutdown(100, [] {});
+    cb.shutdown(100, [] {});
+    runUntil(loop, [&] { return !ca.ready() && !cb.ready(); });
+  }
+  REQUIRE(loop.close());
+}
