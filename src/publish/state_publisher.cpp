@@ -63,102 +63,98 @@ void StatePublisher::onReady(bool ready) {
 }
 
 void StatePublisher::onLoaded(uint64_t gen) {
+  if (!snapshot_) {
+    resume(gen);
+    return;
+  }
+  // The first connection: the stored state is the scheduler's start-up snapshot.
   redis_.command({"HGETALL", keys_.status()}, [this, gen](Result<redis::Reply> r) {
     if (gen != generation_) {
       return;  // a newer connection took over
     }
     if (!r || r->type != redis::Reply::Type::kArray) {
       log::warn("redis: cannot read " + keys_.status() +
-                " to restore sequence numbers: " + (r ? r->str : r.error().message));
-      if (auto snapshot = std::move(snapshot_)) {
-        snapshot_ = nullptr;
-        snapshot(std::nullopt);  // first checks are due now
-      }
-      return;  // the next connection tries again
+                "; every server is checked now: " + (r ? r->str : r.error().message));
+      snapshotFrom(nullptr);
+    } else {
+      snapshotFrom(&r.value());
     }
-    restore(r.value());
-    // Snapshots that the server lost (a restart without persistence) are rewritten at the next
-    // discovery: forget what we believe is stored unless the key still exists.
-    for (auto& [id, s] : servers_) {
-      if (s.publishedToolsHash.empty()) {
-        continue;
-      }
-      std::string key = keys_.tools(id);
-      redis_.command({"EXISTS", key}, [this, gen, id = id](Result<redis::Reply> e) {
-        if (gen != generation_ || !e || e->type != redis::Reply::Type::kInteger ||
-            e->integer != 0) {
-          return;
-        }
-        if (auto it = servers_.find(id); it != servers_.end()) {
-          it->second.publishedToolsHash.clear();
-          it->second.publishedTools = ToolHashes();
-        }
-      });
-    }
-    ready_ = true;
-    for (auto& [id, s] : servers_) {
-      if (!s.pendingHealth && !s.latest.head.empty()) {
-        refill(id, s);  // no new event
-      }
-      flush(id, s);
-    }
-    flushRemovals();
-    drainBacklog();  // servers that were waiting when the connection dropped
-    // Replies come in order: this one says the refill above is stored.
-    redis_.command({"PING"}, [this, gen](Result<redis::Reply> p) {
-      if (gen == generation_ && p && refilled_) {
-        refilled_();
-      }
-    });
+    resume(gen);
   });
 }
 
-void StatePublisher::restore(const redis::Reply& hash) {
-  simdjson::dom::parser parser;
-  std::optional<scheduler::Snapshot> snapshot;
-  if (snapshot_) {
-    snapshot.emplace();
-  }
-  for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
-    const std::string& id = hash.elements[i].str;
-    const std::string& value = hash.elements[i + 1].str;
-    uint64_t seq = 0;
-    simdjson::dom::element doc;
-    if (parser.parse(value).get(doc) != simdjson::SUCCESS ||
-        doc["seq"].get_uint64().get(seq) != simdjson::SUCCESS) {
-      log::warn("redis: " + keys_.status() + " field '" + id + "' holds no valid seq; ignored");
+void StatePublisher::resume(uint64_t gen) {
+  // Snapshots that the server lost (a restart without persistence) are rewritten at the next
+  // discovery: forget what we believe is stored unless the key still exists.
+  for (auto& [id, s] : servers_) {
+    if (s.publishedToolsHash.empty()) {
       continue;
     }
-    ServerState& s = servers_[id];
-    if (seq > s.seq) {
-      s.seq = seq;
-    }
-    if (snapshot) {
-      // A field it cannot read leaves the server out: never seen, due now.
-      std::string_view checkedAt;
-      std::string_view status;
-      int64_t failures = 0;
-      if (doc["checked_at"].get(checkedAt) != simdjson::SUCCESS ||
-          doc["status"].get(status) != simdjson::SUCCESS) {
-        continue;
+    std::string key = keys_.tools(id);
+    redis_.command({"EXISTS", key}, [this, gen, id = id](Result<redis::Reply> e) {
+      if (gen != generation_ || !e || e->type != redis::Reply::Type::kInteger || e->integer != 0) {
+        return;
       }
-      auto at = json::parseRfc3339Millis(checkedAt);
-      auto st = scheduler::statusFromName(status);
-      if (!at || !st) {
-        continue;
+      if (auto it = servers_.find(id); it != servers_.end()) {
+        it->second.publishedToolsHash.clear();
+        it->second.publishedTools = ToolHashes();
       }
-      if (doc["consecutive_failures"].get(failures) != simdjson::SUCCESS) {
-        failures = 0;  // absent: only the backoff estimate is shorter
-      }
-      (*snapshot)[id] = scheduler::LastCheck{
-          *at, *st, static_cast<int>(std::clamp<int64_t>(failures, 0, 1'000'000))};
-    }
+    });
   }
-  if (snapshot) {
-    auto callback = std::move(snapshot_);
-    snapshot_ = nullptr;
-    callback(std::move(snapshot));
+  ready_ = true;
+  for (auto& [id, s] : servers_) {
+    s.inFlight = 0;  // lost with the old connection, or applied: the refill tells
+    if (!s.pendingHealth && !s.latest.head.empty()) {
+      refill(id, s);  // no new event
+    }
+    flush(id, s);
   }
+  flushRemovals();
+  drainBacklog();  // servers that were waiting when the connection dropped
+  // Replies come in order: this one says the refill above is stored.
+  redis_.command({"PING"}, [this, gen](Result<redis::Reply> p) {
+    if (gen == generation_ && p && refilled_) {
+      refilled_();
+    }
+  });
+}
+
+void StatePublisher::snapshotFrom(const redis::Reply* hash) {
+  auto callback = std::move(snapshot_);
+  snapshot_ = nullptr;
+  if (hash == nullptr) {
+    callback(std::nullopt);
+    return;
+  }
+  simdjson::dom::parser parser;
+  scheduler::Snapshot snapshot;
+  for (size_t i = 0; i + 1 < hash->elements.size(); i += 2) {
+    const std::string& id = hash->elements[i].str;
+    const std::string& value = hash->elements[i + 1].str;
+    // A field it cannot read leaves the server out: never seen, due now.
+    simdjson::dom::element doc;
+    std::string_view checkedAt;
+    std::string_view status;
+    int64_t failures = 0;
+    if (parser.parse(value).get(doc) != simdjson::SUCCESS ||
+        doc["checked_at"].get(checkedAt) != simdjson::SUCCESS ||
+        doc["status"].get(status) != simdjson::SUCCESS) {
+      log::warn("redis: " + keys_.status() + " field '" + id +
+                "' is not a health message; that server is due now");
+      continue;
+    }
+    auto at = json::parseRfc3339Millis(checkedAt);
+    auto st = scheduler::statusFromName(status);
+    if (!at || !st) {
+      continue;
+    }
+    if (doc["consecutive_failures"].get(failures) != simdjson::SUCCESS) {
+      failures = 0;  // absent: only the backoff estimate is shorter
+    }
+    snapshot[id] = scheduler::LastCheck{
+        *at, *st, static_cast<int>(std::clamp<int64_t>(failures, 0, 1'000'000))};
+  }
+  callback(std::move(snapshot));
 }
 
 void StatePublisher::onReport(const scheduler::CheckReport& report) {
@@ -180,15 +176,17 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
 }
 
 void StatePublisher::onRemoved(const std::string& serverId, const scheduler::Answers& answers) {
-  PendingRemoval removal{clock_.wallMs(), {}};
+  PendingRemoval removal{0, clock_.wallMs(), {}};
   if (auto it = servers_.find(serverId); it != servers_.end()) {
     // Commands that waited for a result that will never be written are answered by the removal.
     removal.answers = it->second.pendingAnswers;
+    removal.knownSeq = it->second.seq;
     // Redis keeps its counter: a server registered again continues after its removal message.
     servers_.erase(it);
   }
   removal.answers.merge(answers);
   auto& pending = removals_[serverId];
+  pending.knownSeq = std::max(pending.knownSeq, removal.knownSeq);
   pending.atWallMs = removal.atWallMs;
   pending.answers.merge(removal.answers);
   flushRemovals();
@@ -204,11 +202,11 @@ void StatePublisher::flushRemovals() {
     Numbered m = removedJson(serverId, r.atWallMs, ids, truncated);
     remove_.run(
         redis_, 3,
-        {keys_.seq(), keys_.status(), keys_.tools(serverId), serverId, keys_.healthChannel(),
-         std::move(m.head), std::move(m.tail)},
-        [serverId](Result<redis::Reply> reply) {
+        {keys_.seq(), keys_.status(), keys_.tools(serverId), serverId, std::to_string(r.knownSeq),
+         keys_.healthChannel(), std::move(m.head), std::move(m.tail)},
+        [this, serverId](Result<redis::Reply> reply) {
           if (reply && reply->type == redis::Reply::Type::kError) {
-            log::warn("redis: the removal of " + serverId + " was not written: " + reply->str);
+            writeFailed("the removal of " + serverId, reply->str);
           }
         });
     answer(r.answers);
@@ -262,8 +260,8 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   if (!ready_ || !s.pendingHealth) {
     return;  // tools are only ever pending with the health message of their check
   }
-  if (s.backlogged) {
-    return;  // its turn comes in drainBacklog, in order
+  if (s.backlogged || s.inFlight != 0) {
+    return;  // its turn comes in drainBacklog, in order, or when the write in flight is answered
   }
   if (redis_.unsentBytes() >= kCongestedBytes) {
     // Redis reads slower than results come: what is not written waits here, one result per
@@ -276,9 +274,10 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
   s.latest = s.pendingHealth->numbered(ids, truncated);
   s.latestSeq = 0;
-  const uint64_t write = s.write = ++writes_;
-  std::vector<std::string> args{keys_.seq(),           keys_.status(), keys_.tools(id), id,
-                                keys_.healthChannel(), s.latest.head,  s.latest.tail};
+  const uint64_t write = s.write = s.inFlight = ++writes_;
+  std::vector<std::string> args{
+      keys_.seq(),           keys_.status(),        keys_.tools(id), id,
+      std::to_string(s.seq), keys_.healthChannel(), s.latest.head,   s.latest.tail};
   if (s.pendingTools) {
     PendingTools& t = *s.pendingTools;
     ToolHashes now(t.tools);
@@ -294,24 +293,28 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     s.publishedToolsHash = t.hash;
     s.pendingTools.reset();
   }
+  s.pendingHealth.reset();
+  scheduler::Answers answers = std::move(s.pendingAnswers);
+  s.pendingAnswers = scheduler::Answers{};
+  // (The reply may come at once, and then the next write goes from inside this call.)
   publish_.run(redis_, 3, std::move(args), [this, id, write](Result<redis::Reply> r) {
     if (r && r->type == redis::Reply::Type::kError) {
-      log::warn("redis: the result of " + id + " was not written: " + r->str);
+      writeFailed("the result of " + id, r->str);
     }
     numbered(id, write, r);
   });
-  s.pendingHealth.reset();
-  answer(s.pendingAnswers);
+  answer(answers);  // after the PUBLISH, on the same connection
   ++published_;
 }
 
 void StatePublisher::refill(const std::string& id, ServerState& s) {
+  s.inFlight = s.write;
   refill_.run(redis_, 3,
               {keys_.seq(), keys_.status(), keys_.tools(id), id, s.latest.head, s.latest.tail,
                std::to_string(s.latestSeq), std::to_string(s.seq)},
               [this, id, write = s.write](Result<redis::Reply> r) {
                 if (r && r->type == redis::Reply::Type::kError) {
-                  log::warn("redis: the state of " + id + " was not written again: " + r->str);
+                  writeFailed("the state of " + id, r->str);
                 }
                 numbered(id, write, r);
               });
@@ -319,18 +322,31 @@ void StatePublisher::refill(const std::string& id, ServerState& s) {
 
 void StatePublisher::numbered(const std::string& id, uint64_t write,
                               const Result<redis::Reply>& reply) {
-  if (!reply || reply->type != redis::Reply::Type::kInteger || reply->integer <= 0) {
-    return;  // lost with the connection (the refill decides), refused, or nothing written
-  }
   auto it = servers_.find(id);
   if (it == servers_.end()) {
     return;  // removed since
   }
-  const auto seq = static_cast<uint64_t>(reply->integer);
   ServerState& s = it->second;
-  s.seq = std::max(s.seq, seq);
-  if (s.write == write) {
-    s.latestSeq = seq;
+  // Lost with the connection (the refill decides), refused (logged), or nothing written: no seq.
+  if (reply && reply->type == redis::Reply::Type::kInteger && reply->integer > 0) {
+    const auto seq = static_cast<uint64_t>(reply->integer);
+    s.seq = std::max(s.seq, seq);
+    if (s.write == write) {
+      s.latestSeq = seq;
+    }
+  }
+  if (s.inFlight == write) {
+    s.inFlight = 0;
+    flush(id, s);  // a result that waited for this reply
+  }
+}
+
+void StatePublisher::writeFailed(const std::string& what, const std::string& error) {
+  // One bad key (a status hash that is not a hash) fails every write: the first and then every
+  // 1,000th are logged.
+  if (writeFailures_++ % 1000 == 0) {
+    log::warn("redis: " + what + " was not written: " + error + " (" +
+              std::to_string(writeFailures_) + " failed writes so far)");
   }
 }
 

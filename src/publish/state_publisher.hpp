@@ -82,24 +82,34 @@ class StatePublisher final : public scheduler::ResultSink {
     Numbered latest;                           // last written, for refills after a reconnect
     uint64_t latestSeq = 0;                    // its seq once Redis said it (0: not yet)
     uint64_t write = 0;                        // which write `latest` is
+    // The write awaiting its reply (0: none). One at a time per server: a later result waits,
+    // coalesced, so that Redis applies one server's writes in order also when one is sent again
+    // (NOSCRIPT).
+    uint64_t inFlight = 0;
     std::optional<PendingTools> pendingTools;
     std::string publishedToolsHash;
     ToolHashes publishedTools;
     bool backlogged = false;  // in backlog_
   };
   struct PendingRemoval {
+    uint64_t knownSeq;  // the highest seq known of the server when it was removed
     int64_t atWallMs;
     scheduler::Answers answers;
   };
 
   void onReady(bool ready);
   void onLoaded(uint64_t gen);
-  void restore(const redis::Reply& statusHash);
+  // Writes what waited for the connection; `gen` is the connection's.
+  void resume(uint64_t gen);
+  // Gives the scheduler its start-up snapshot from the status hash (null: it could not be read).
+  void snapshotFrom(const redis::Reply* statusHash);
   void flush(const std::string& id, ServerState& s);
   void refill(const std::string& id, ServerState& s);
-  // A script's reply: the seq Redis gave write `write` of server `id` (0: it wrote nothing).
+  // A script's reply to write `write` of server `id`: the seq Redis gave it (0: it wrote
+  // nothing); the server's next write may go.
   void numbered(const std::string& id, uint64_t write, const Result<redis::Reply>& reply);
   void send(std::vector<std::string> argv);
+  void writeFailed(const std::string& what, const std::string& error);
   void answer(scheduler::Answers& answers);
   // The ids a message names for `answers` (every single-server id, at most kMaxBroadcastIds of
   // its `check *` ids) and how many `check *` ids were left out.
@@ -115,10 +125,11 @@ class StatePublisher final : public scheduler::ResultSink {
   redis::Script remove_;
   redis::Script refill_;
   std::function<void()> refilled_;
-  bool ready_ = false;  // connected, scripts loaded and seq restored
+  bool ready_ = false;  // connected and scripts loaded
   uint64_t generation_ = 0;
   uint64_t published_ = 0;
   uint64_t writes_ = 0;  // numbers every write, for its reply to find it
+  uint64_t writeFailures_ = 0;
   std::map<std::string, ServerState> servers_;
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection

@@ -29,14 +29,14 @@ local id = ARGV[1]
 
 const std::string& publishScript() {
   static const std::string s = std::string("-- mcp-healthd publish") + kPrelude + R"lua(
-local seq = math.max(counter(id), stored_seq(id)) + 1
+local seq = math.max(counter(id), stored_seq(id), whole(ARGV[2]) or 0) + 1
 local n = string.format('%d', seq)
 redis.call('HSET', KEYS[1], id, n)
-if #ARGV >= 9 then redis.call('SET', KEYS[3], ARGV[8] .. n .. ARGV[9]) end
-local msg = ARGV[3] .. n .. ARGV[4]
+if #ARGV >= 10 then redis.call('SET', KEYS[3], ARGV[9] .. n .. ARGV[10]) end
+local msg = ARGV[4] .. n .. ARGV[5]
 redis.call('HSET', KEYS[2], id, msg)
-redis.call('PUBLISH', ARGV[2], msg)
-if #ARGV >= 9 then redis.call('PUBLISH', ARGV[5], ARGV[6] .. n .. ARGV[7]) end
+redis.call('PUBLISH', ARGV[3], msg)
+if #ARGV >= 10 then redis.call('PUBLISH', ARGV[6], ARGV[7] .. n .. ARGV[8]) end
 return seq
 )lua";
   return s;
@@ -44,12 +44,12 @@ return seq
 
 const std::string& removeScript() {
   static const std::string s = std::string("-- mcp-healthd remove") + kPrelude + R"lua(
-local seq = math.max(counter(id), stored_seq(id)) + 1
+local seq = math.max(counter(id), stored_seq(id), whole(ARGV[2]) or 0) + 1
 local n = string.format('%d', seq)
 redis.call('HSET', KEYS[1], id, n)
 redis.call('HDEL', KEYS[2], id)
 redis.call('DEL', KEYS[3])
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. n .. ARGV[4])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. n .. ARGV[5])
 return seq
 )lua";
   return s;
@@ -60,10 +60,12 @@ const std::string& refillScript() {
 local stored = stored_seq(id)
 local c = counter(id)
 local seq = whole(ARGV[4]) or 0
+local known = whole(ARGV[5]) or 0
+-- A counter past what we know with no status: removed (or rewritten) since; not brought back.
 if seq == 0 then
-  if stored >= 0 then return 0 end
-  seq = math.max(c, whole(ARGV[5]) or 0) + 1
-elseif stored >= seq then
+  if stored >= 0 or c > known then return 0 end
+  seq = math.max(c, known) + 1
+elseif stored >= seq or c > seq then
   return 0
 end
 local n = string.format('%d', seq)

@@ -55,8 +55,8 @@ bool Script::run(Commands& redis, size_t numKeys, std::vector<std::string> args,
   return redis.commandArgs(
       evalArgv("EVALSHA", sha_, n, *kept),
       [this, &redis, n, kept, done = std::move(done)](Result<Reply> r) mutable {
-        if (r && isNoScript(*r) &&
-            redis.commandArgs(evalArgv("EVAL", body_, n, *kept), std::move(done))) {
+        // A copy: when the connection is gone the EVAL is not sent and `done` gets this reply.
+        if (r && isNoScript(*r) && redis.commandArgs(evalArgv("EVAL", body_, n, *kept), done)) {
           return;
         }
         if (done) {

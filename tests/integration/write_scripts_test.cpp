@@ -28,9 +28,11 @@ std::optional<std::string> eval(const RedisServer& redis, const std::string& scr
   return redis.query(argv);
 }
 
-std::optional<std::string> publishOne(const RedisServer& redis, const std::string& id) {
+// A health message from a writer that knows `known` as the server's highest seq.
+std::optional<std::string> publishOne(const RedisServer& redis, const std::string& id,
+                                      const std::string& known = "0") {
   return eval(redis, publish::publishScript(), id,
-              {"mcp:health", R"({"server_id":")" + id + R"(","seq":)", "}"});
+              {known, "mcp:health", R"({"server_id":")" + id + R"(","seq":)", "}"});
 }
 
 scheduler::CheckReport healthy(const std::string& id) {
@@ -105,17 +107,24 @@ TEST_CASE(
 
   // A tool change: the snapshot carries the check's seq.
   CHECK(eval(redis, publish::publishScript(), "a",
-             {"mcp:health", R"({"server_id":"a","seq":)", "}", "mcp:tools",
+             {"0", "mcp:health", R"({"server_id":"a","seq":)", "}", "mcp:tools",
               R"({"type":"tools","seq":)", "}", R"({"server_id":"a","seq":)", R"(,"tools":[]})"}) ==
         "5");
   CHECK(redis.query({"GET", "mcp:tools:a"}) == R"({"server_id":"a","seq":5,"tools":[]})");
 
   // A removal deletes the status and the snapshot, keeps the counter: the server continues.
   CHECK(eval(redis, publish::removeScript(), "a",
-             {"mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "6");
+             {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "6");
   CHECK(redis.query({"HEXISTS", "mcp:status", "a"}) == "0");
   CHECK(redis.query({"EXISTS", "mcp:tools:a"}) == "0");
   CHECK(publishOne(redis, "a") == "7");
+
+  // Redis lost both: numbering continues after what the writer knows.
+  redis.query({"FLUSHALL"});
+  CHECK(publishOne(redis, "a", "7") == "8");
+  redis.query({"FLUSHALL"});
+  CHECK(eval(redis, publish::removeScript(), "a",
+             {"8", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "9");
 }
 
 TEST_CASE("write scripts: a refill rewrites a status only when Redis holds none as new") {
@@ -141,6 +150,13 @@ TEST_CASE("write scripts: a refill rewrites a status only when Redis holds none 
   redis.query({"FLUSHALL"});
   CHECK(refill("5", "5") == "5");
   CHECK(publishOne(redis, "a") == "6");
+
+  // Removed meanwhile (by another member): not brought back, confirmed or not.
+  REQUIRE(eval(redis, publish::removeScript(), "a",
+               {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "7");
+  CHECK(refill("6", "6") == "0");
+  CHECK(refill("0", "6") == "0");
+  CHECK(redis.query({"HEXISTS", "mcp:status", "a"}) == "0");
 }
 
 TEST_CASE(

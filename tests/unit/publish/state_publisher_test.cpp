@@ -456,3 +456,57 @@ TEST_CASE("after a reconnect a server's state is written again only when Redis h
   pub.onReport(report("a", {}));
   CHECK(seqOf(redis.published("mcp:health").at(0)) == 8);
 }
+
+TEST_CASE("a server's next write waits for the reply to the one in flight, coalesced") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  redis.holdReplies = true;
+  pub.onReport(report("a", {}));
+  pub.onReport(report("b", {}));  // another server: not held up
+  CHECK(countOp(redis, "EVALSHA") == 2);
+  pub.onReport(report("a", {}));
+  pub.onReport(report("a", {}));
+  CHECK(countOp(redis, "EVALSHA") == 2);
+  redis.release();  // a's reply: its latest result goes
+  CHECK(countOp(redis, "EVALSHA") == 3);
+  redis.release();
+  CHECK(countOp(redis, "EVALSHA") == 3);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 3);
+  CHECK(seqOf(health[2]) == 2);
+}
+
+TEST_CASE("Redis that lost everything while results waited: numbering continues after ours") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  pub.onReport(report("a", {}));
+  pub.onReport(report("a", {}));
+  pub.onReport(report("b", {}));
+  redis.setUp(false);
+  pub.onReport(report("a", {}));
+  pub.onRemoved("b", scheduler::Answers{});
+  redis.hashes.clear();  // restarted without persistence
+  redis.log.clear();
+  redis.setUp(true);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 2);
+  CHECK(health[0].find(R"("type":"health","server_id":"a","seq":3,)") != std::string::npos);
+  CHECK(health[1].find(R"("type":"removed","server_id":"b","seq":2,)") != std::string::npos);
+}
+
+TEST_CASE("a server removed by another member while we were away is not written back") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  pub.onReport(report("a", {}));
+  redis.setUp(false);
+  redis.hashes["mcp:status"].erase("a");  // its removal message took seq 2
+  redis.hashes["mcp:seq"]["a"] = "2";
+  redis.setUp(true);
+  CHECK(redis.hashes["mcp:status"].count("a") == 0);
+}

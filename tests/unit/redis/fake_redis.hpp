@@ -1,6 +1,9 @@
 #pragma once
 
+#include <simdjson.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -8,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "redis/commands.hpp"
@@ -40,14 +44,35 @@ struct FakeRedis : redis::Commands {
   void onWritten(std::function<void()> l) override { written = std::move(l); }
   void onReadyChange(std::function<void(bool)> l) override { listener = std::move(l); }
 
+  // Replies held back (applied at once, answered by release()): a Redis that answers later.
+  bool holdReplies = false;
+  std::vector<std::function<void()>> held;
+
   bool command(std::vector<std::string> argv,
                std::function<void(Result<redis::Reply>)> done) override {
     if (!up) {
       return false;
     }
     log.push_back(argv);
-    done(execute(argv));
+    redis::Reply reply = execute(argv);
+    if (holdReplies) {
+      held.push_back([done = std::move(done), reply = std::move(reply)] {
+        if (done) {
+          done(reply);
+        }
+      });
+    } else if (done) {
+      done(std::move(reply));
+    }
     return true;
+  }
+
+  void release() {
+    auto now = std::move(held);
+    held.clear();
+    for (auto& f : now) {
+      f();
+    }
   }
 
   redis::Reply execute(const std::vector<std::string>& a) {
@@ -158,6 +183,49 @@ struct FakeRedis : redis::Commands {
     return r;
   }
 
+  // Lua's tonumber() of a string, then the scripts' whole(): a double, whole, 0 <= n < 2^53.
+  static std::optional<double> whole(std::string_view v) {
+    std::string text(v);
+    char* end = nullptr;
+    const double n = std::strtod(text.c_str(), &end);
+    if (end == text.c_str()) {
+      return std::nullopt;
+    }
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') {
+      ++end;
+    }
+    if (*end != '\0' || !(n >= 0 && n < 9007199254740992.0) || n != std::floor(n)) {
+      return std::nullopt;
+    }
+    return n;
+  }
+  // The seq in a stored status as the scripts read it: -1 without one, 0 when none readable.
+  static double storedSeq(const std::string* value) {
+    if (value == nullptr) {
+      return -1;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    simdjson::dom::object obj;
+    if (parser.parse(*value).get(doc) != simdjson::SUCCESS || doc.get(obj) != simdjson::SUCCESS) {
+      return 0;
+    }
+    simdjson::dom::element seq;
+    if (obj["seq"].get(seq) != simdjson::SUCCESS) {
+      return 0;
+    }
+    std::string_view text;
+    double d = 0;
+    if (seq.get(text) == simdjson::SUCCESS) {
+      return whole(text).value_or(0);
+    }
+    if (seq.get(d) != simdjson::SUCCESS || !(d >= 0 && d < 9007199254740992.0) ||
+        d != std::floor(d)) {
+      return 0;
+    }
+    return d;
+  }
+
   // The publisher's write scripts (src/publish/write_scripts.cpp), in C++: the calls they make
   // are logged as if sent, so tests read the PUBLISHes and HSETs as before. Their Lua runs
   // against a real Redis in the integration tests.
@@ -169,53 +237,47 @@ struct FakeRedis : redis::Commands {
     const std::string& toolsKey = a[5];
     const std::vector<std::string> arg(a.begin() + 6, a.end());  // arg[0] is ARGV[1]
     const std::string& id = arg[0];
-    auto whole = [](const std::string& v) -> long long {
-      char* end = nullptr;
-      long long n = v.empty() ? -1 : std::strtoll(v.c_str(), &end, 10);
-      return end != nullptr && *end == '\0' && n >= 0 ? n : -1;
-    };
     auto& seqs = hashes[seqKey];
-    const long long counter = seqs.count(id) ? std::max(0LL, whole(seqs[id])) : 0;
-    long long stored = -1;
-    if (auto st = hashes[statusKey].find(id); st != hashes[statusKey].end()) {
-      size_t at = st->second.find("\"seq\":");
-      stored = at == std::string::npos ? 0 : std::strtoll(st->second.c_str() + at + 6, nullptr, 10);
-    }
+    auto& status = hashes[statusKey];
+    const double counter = seqs.count(id) ? whole(seqs[id]).value_or(0) : 0;
+    const double stored = storedSeq(status.count(id) ? &status[id] : nullptr);
     auto run = [this](std::vector<std::string> c) {
       log.push_back(c);
       execute(c);
     };
-    long long seq = 0;
+    auto text = [](double n) { return std::to_string(static_cast<long long>(n)); };
+    double seq = 0;
     if (body.starts_with("-- mcp-healthd publish")) {
-      seq = std::max(counter, stored) + 1;
-      const std::string n = std::to_string(seq);
+      seq = std::max({counter, stored, whole(arg[1]).value_or(0)}) + 1;
+      const std::string n = text(seq);
       run({"HSET", seqKey, id, n});
-      if (arg.size() >= 9) {
-        run({"SET", toolsKey, arg[7] + n + arg[8]});
+      if (arg.size() >= 10) {
+        run({"SET", toolsKey, arg[8] + n + arg[9]});
       }
-      run({"HSET", statusKey, id, arg[2] + n + arg[3]});
-      run({"PUBLISH", arg[1], arg[2] + n + arg[3]});
-      if (arg.size() >= 9) {
-        run({"PUBLISH", arg[4], arg[5] + n + arg[6]});
+      run({"HSET", statusKey, id, arg[3] + n + arg[4]});
+      run({"PUBLISH", arg[2], arg[3] + n + arg[4]});
+      if (arg.size() >= 10) {
+        run({"PUBLISH", arg[5], arg[6] + n + arg[7]});
       }
     } else if (body.starts_with("-- mcp-healthd remove")) {
-      seq = std::max(counter, stored) + 1;
-      const std::string n = std::to_string(seq);
+      seq = std::max({counter, stored, whole(arg[1]).value_or(0)}) + 1;
+      const std::string n = text(seq);
       run({"HSET", seqKey, id, n});
       run({"HDEL", statusKey, id});
       run({"DEL", toolsKey});
-      run({"PUBLISH", arg[1], arg[2] + n + arg[3]});
+      run({"PUBLISH", arg[2], arg[3] + n + arg[4]});
     } else if (body.starts_with("-- mcp-healthd refill")) {
-      seq = std::max(0LL, whole(arg[3]));
+      seq = whole(arg[3]).value_or(0);
+      const double known = whole(arg[4]).value_or(0);
       if (seq == 0) {
-        if (stored >= 0) {
+        if (stored >= 0 || counter > known) {
           return {T::kInteger, "", 0, {}};
         }
-        seq = std::max(counter, std::max(0LL, whole(arg[4]))) + 1;
-      } else if (stored >= seq) {
+        seq = std::max(counter, known) + 1;
+      } else if (stored >= seq || counter > seq) {
         return {T::kInteger, "", 0, {}};
       }
-      const std::string n = std::to_string(seq);
+      const std::string n = text(seq);
       if (seq > counter) {
         run({"HSET", seqKey, id, n});
       }
@@ -223,7 +285,7 @@ struct FakeRedis : redis::Commands {
     } else {
       return {T::kError, "ERR the fake does not know this script", 0, {}};
     }
-    return {T::kInteger, "", seq, {}};
+    return {T::kInteger, "", static_cast<long long>(seq), {}};
   }
 
   void setUp(bool u) {
