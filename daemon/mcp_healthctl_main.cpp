@@ -44,6 +44,8 @@ const char* const kHelp =
     "  tools ID                       the server's tools\n"
     "  check ID|--all [--wait D]      check now and print the result answering the command\n"
     "  watch                          print live events until Ctrl-C\n"
+    "  members                        the live daemons sharing this Redis (cluster.enabled),\n"
+    "                                 with their server counts and last heartbeat\n"
     "  probe URL [auth options] [--header 'K: V'] [--timeout D]\n"
     "                                 check a URL once without Redis\n"
     "Every command prints a readable view, or its JSON with --json.\n"
@@ -56,9 +58,10 @@ struct Entry {
   ctl::Command run;
 };
 constexpr Entry kCommands[] = {
-    {"keygen", ctl::keygen}, {"add", ctl::add},     {"edit", ctl::edit},  {"reseal", ctl::reseal},
-    {"remove", ctl::remove}, {"list", ctl::list},   {"show", ctl::show},  {"tools", ctl::tools},
-    {"check", ctl::check},   {"watch", ctl::watch}, {"probe", ctl::probe}};
+    {"keygen", ctl::keygen}, {"add", ctl::add},         {"edit", ctl::edit},
+    {"reseal", ctl::reseal}, {"remove", ctl::remove},   {"list", ctl::list},
+    {"show", ctl::show},     {"tools", ctl::tools},     {"check", ctl::check},
+    {"watch", ctl::watch},   {"members", ctl::members}, {"probe", ctl::probe}};
 
 ctl::Outcome<Exit> run(std::vector<std::string> args) {
   std::optional<std::string> configPath;

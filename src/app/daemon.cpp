@@ -95,7 +95,8 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       redis_(loop, endpoint, random_),
       commandsRedis_(loop, endpoint, random_, "redis commands"),
       eventsRedis_(loop, endpoint, random_, "redis events"),
-      dashboardRedis_(loop, std::move(endpoint), random_, "redis dashboard"),
+      dashboardRedis_(loop, endpoint, random_, "redis dashboard"),
+      clusterRedis_(loop, std::move(endpoint), random_, "redis cluster"),
       publisher_(redis_, loop, keys_, memberId_),
       results_(publisher_, metrics_),
       scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
@@ -125,6 +126,15 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
   // ran before is not checked again until its interval has passed): they wait for its first
   // read, or until it cannot be read (then every server is due now).
   scheduler_.awaitSnapshot();
+  if (cfg_.cluster.enabled) {
+    cluster::MembershipOptions m;
+    m.memberId = memberId_;
+    m.heartbeatMs = cfg_.cluster.heartbeatMs;
+    m.memberTtlMs = cfg_.cluster.memberTtlMs;
+    m.startedAtWallMs = loop.wallMs();
+    m.version = MCPHD_VERSION;
+    membership_ = std::make_unique<cluster::Membership>(clusterRedis_, loop, keys_, std::move(m));
+  }
   publisher_.onSnapshot([this](std::optional<scheduler::Snapshot> snapshot) {
     snapshotWait_->stop();
     scheduler_.setSnapshot(std::move(snapshot));
@@ -149,6 +159,11 @@ int Daemon::run() {
   std::vector<registry::ServerSpec>().swap(cfg_.servers);
   registry_.start();
   commands_.start();
+  if (membership_) {
+    membership_->setOwned([this] { return scheduler_.servers(); });
+    membership_->start();
+    clusterRedis_.start();
+  }
   log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(configured) + " servers");
   if (!cfg_.dashboard.listen.empty()) {
     startDashboard();
@@ -175,7 +190,11 @@ void Daemon::stop(const char* why) {
   monitor_.stopping();
   scheduler_.stop();  // stdio servers of the checks in flight enter their shutdown ladder
   snapshotWait_->stop();
-  stopSteps_ = 3;
+  stopSteps_ = membership_ ? 4 : 3;
+  if (membership_) {
+    // Withdrawn at once: the others need not wait for member_ttl to take its servers.
+    membership_->leave([this] { clusterRedis_.shutdown(200, [this] { stopStepDone(); }); });
+  }
   commandsRedis_.shutdown(200, [] {});
   eventsRedis_.shutdown(200, [] {});
   dashboardRedis_.shutdown(200, [] {});
@@ -247,8 +266,8 @@ Result<std::string> Daemon::reload() {
         "reload: the dashboard settings changed; they take effect at the next restart "
         "(a new dashboard.token_file content applies now)");
   }
-  if (f.cluster.memberId != cfg_.cluster.memberId) {
-    log::warn("reload: cluster.member_id changed; it takes effect at the next restart");
+  if (!(f.cluster == cfg_.cluster)) {
+    log::warn("reload: the cluster settings changed; they take effect at the next restart");
   }
   if (dashboard_) {
     dashboard_->setToken(f.dashboard.token);
@@ -355,6 +374,8 @@ http::ServerResponse Daemon::serve(const std::string& path) {
     c.tokenFailures = auth_.tokenFailures();
     c.commands = commands_.commandCounts();
     c.redisConnected = redis_.ready() && commandsRedis_.ready();
+    c.clusterMembers = membership_ ? membership_->members().size() : 1;
+    c.ownedServers = scheduler_.servers();
     r.contentType = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.render(c);
   } else if (path == "/healthz") {

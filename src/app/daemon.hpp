@@ -7,6 +7,7 @@
 
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
+#include "cluster/membership.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
@@ -118,6 +119,7 @@ class Daemon {
   redis::RedisClient commandsRedis_;   // a blocking XREADGROUP: a connection of its own
   redis::RedisClient eventsRedis_;     // the dashboard's subscription (started with it)
   redis::RedisClient dashboardRedis_;  // the dashboard's reads and commands (started with it)
+  redis::RedisClient clusterRedis_;    // heartbeats: never queued behind a congested publisher
   publish::StatePublisher publisher_;
   metrics::Metrics metrics_;
   ResultFanOut results_;
@@ -128,6 +130,7 @@ class Daemon {
   std::unique_ptr<loop::Timer> snapshotWait_;
   std::unique_ptr<loop::Timer> hardStop_;
   std::unique_ptr<dashboard::Dashboard> dashboard_;  // when dashboard.listen is set
+  std::unique_ptr<cluster::Membership> membership_;  // when cluster.enabled
   std::unique_ptr<http::HttpServer> metricsServer_;
   std::unique_ptr<http::HttpServer> dashboardServer_;  // when not on metrics.listen
   loop::UvSignal sigint_;

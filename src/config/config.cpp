@@ -487,7 +487,24 @@ class Loader {
     if (!c.IsMap()) {
       fail(c, "cluster", "must be a map (e.g. member_id: healthd-a)");
     }
-    allowOnly(c, "cluster", {"member_id"});
+    allowOnly(c, "cluster", {"enabled", "member_id", "heartbeat", "member_ttl"});
+    if (c["enabled"]) {
+      out.enabled = boolean(c["enabled"], "cluster.enabled");
+    }
+    if (c["heartbeat"]) {
+      out.heartbeatMs = duration(c["heartbeat"], "cluster.heartbeat");
+      if (out.heartbeatMs < 100 || out.heartbeatMs > 60'000) {
+        fail(c["heartbeat"], "cluster.heartbeat", "must be between 100ms and 60s");
+      }
+    }
+    if (c["member_ttl"]) {
+      out.memberTtlMs = duration(c["member_ttl"], "cluster.member_ttl");
+    }
+    if (out.memberTtlMs < 2 * out.heartbeatMs || out.memberTtlMs > 600'000) {
+      fail(c["member_ttl"] ? c["member_ttl"] : c, "cluster.member_ttl",
+           "must be at least twice cluster.heartbeat (" + std::to_string(out.heartbeatMs) +
+               " ms), so that one late heartbeat does not drop a member, and at most 10m");
+    }
     if (c["member_id"]) {
       out.memberId = str(c["member_id"], "cluster.member_id");
       if (!validMemberId(out.memberId)) {

@@ -31,7 +31,11 @@ struct DashboardSettings {
 
 // cluster: several daemons on one Redis (docs/PROTOCOL.md).
 struct ClusterSettings {
-  std::string memberId;  // cluster.member_id; empty: <hostname>-<pid>, chosen at start
+  bool enabled = false;        // cluster.enabled: announce this daemon in Redis
+  std::string memberId;        // cluster.member_id; empty: <hostname>-<pid>, chosen at start
+  int64_t heartbeatMs = 2000;  // cluster.heartbeat: how often the announcement is refreshed
+  int64_t memberTtlMs = 6000;  // cluster.member_ttl: a member not heard of for this long is gone
+  bool operator==(const ClusterSettings&) const = default;
 };
 
 struct Config {

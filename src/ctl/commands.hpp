@@ -21,6 +21,7 @@ Outcome<Exit> show(const Context& ctx, const Options& o);
 Outcome<Exit> tools(const Context& ctx, const Options& o);
 Outcome<Exit> check(const Context& ctx, const Options& o);
 Outcome<Exit> watch(const Context& ctx, const Options& o);
+Outcome<Exit> members(const Context& ctx, const Options& o);  // the live daemons of a cluster
 
 // probe.cpp: without Redis.
 Outcome<Exit> probe(const Context& ctx, const Options& o);   // one check of a URL

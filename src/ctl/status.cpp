@@ -1,9 +1,11 @@
 // list, show, tools, check, watch: what the daemon published, and asking it for a check.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <optional>
 
@@ -62,6 +64,58 @@ Outcome<Exit> list(const Context& ctx, const Options& o) {
     rows[status->elements[i].str].snapshot = status->elements[i + 1].str;
   }
   const std::string out = o.json ? listJson(rows) + "\n" : listTable(rows, std::time(nullptr));
+  std::fputs(out.c_str(), stdout);
+  return Exit::kOk;
+}
+
+Outcome<Exit> members(const Context& ctx, const Options& o) {
+  if (auto r = noArguments(o, "members"); !r) {
+    return r.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  using T = redis::Reply::Type;
+  // Redis's clock, as the members' heartbeats use it.
+  auto time = query(*c, {"TIME"});
+  if (!time) {
+    return time.error();
+  }
+  if (time->type != T::kArray || time->elements.size() != 2) {
+    return failure("Redis: TIME gave an unexpected reply");
+  }
+  const int64_t nowMs = std::strtoll(time->elements[0].str.c_str(), nullptr, 10) * 1000 +
+                        std::strtoll(time->elements[1].str.c_str(), nullptr, 10) / 1000;
+  auto live = query(*c, {"ZRANGEBYSCORE", ctx.keys.members(), "(" + std::to_string(nowMs), "+inf",
+                         "WITHSCORES", "LIMIT", "0", "1000"});
+  if (!live) {
+    return live.error();
+  }
+  if (live->type == T::kError) {
+    return failure("Redis: " + ctx.keys.members() + ": " + live->str);
+  }
+  std::vector<MemberRow> rows;
+  for (size_t i = 0; i + 1 < live->elements.size(); i += 2) {
+    MemberRow m;
+    m.id = live->elements[i].str;
+    m.expiresAtMs = static_cast<int64_t>(std::strtod(live->elements[i + 1].str.c_str(), nullptr));
+    auto h = query(
+        *c, {"HMGET", ctx.keys.member(m.id), "heartbeat_at", "started_at", "owned", "version"});
+    if (!h) {
+      return h.error();
+    }
+    if (h->type == T::kArray && h->elements.size() == 4) {
+      m.heartbeatAt = h->elements[0].str;
+      m.startedAt = h->elements[1].str;
+      m.owned = h->elements[2].str;
+      m.version = h->elements[3].str;
+    }
+    rows.push_back(std::move(m));
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const MemberRow& x, const MemberRow& y) { return x.id < y.id; });
+  const std::string out = o.json ? membersJson(rows, nowMs) + "\n" : membersTable(rows, nowMs);
   std::fputs(out.c_str(), stdout);
   return Exit::kOk;
 }

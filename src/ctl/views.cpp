@@ -264,4 +264,71 @@ Outcome<std::string> toolsTable(std::string_view toolsJson) {
   return out;
 }
 
+namespace {
+
+// A whole number of milliseconds as stored, or nullopt.
+std::optional<int64_t> millis(const std::string& v) {
+  if (v.empty() || v.size() > 15 ||
+      !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoll(v);
+}
+
+std::string msAgo(const std::string& at, int64_t nowMs) {
+  auto ms = millis(at);
+  if (!ms) {
+    return "-";
+  }
+  const int64_t d = std::max<int64_t>(0, nowMs - *ms);
+  if (d < 10'000) {
+    return formatted("%.1fs ago", static_cast<double>(d) / 1000.0);
+  }
+  if (d < 120'000) {
+    return std::to_string(d / 1000) + "s ago";
+  }
+  if (d < 7'200'000) {
+    return std::to_string(d / 60'000) + "m ago";
+  }
+  return std::to_string(d / 3'600'000) + "h ago";
+}
+
+std::string timeOrNull(const std::string& at) {
+  auto ms = millis(at);
+  return ms ? json::quote(json::rfc3339Millis(*ms)) : "null";
+}
+
+}  // namespace
+
+std::string membersTable(const std::vector<MemberRow>& rows, int64_t nowMs) {
+  if (rows.empty()) {
+    return "no live members (cluster.enabled is not set on any daemon of this Redis and prefix)\n";
+  }
+  const char* format = "%-32s %7s %-10s %-8s %s\n";
+  std::string out = formatted(format, "MEMBER", "OWNED", "HEARTBEAT", "STARTED", "VERSION");
+  for (const auto& m : rows) {
+    const auto owned = millis(m.owned);
+    out += formatted(format, cell(m.id).c_str(), owned ? m.owned.c_str() : "-",
+                     msAgo(m.heartbeatAt, nowMs).c_str(), msAgo(m.startedAt, nowMs).c_str(),
+                     cell(m.version, 40).c_str());
+  }
+  return out;
+}
+
+std::string membersJson(const std::vector<MemberRow>& rows, int64_t nowMs) {
+  std::string out = "{\"now\":" + json::quote(json::rfc3339Millis(nowMs)) + ",\"members\":[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const MemberRow& m = rows[i];
+    const auto owned = millis(m.owned);
+    out += (i > 0 ? ",{" : "{");
+    out += "\"member_id\":" + json::quote(m.id);
+    out += ",\"owned\":" + (owned ? std::to_string(*owned) : std::string("null"));
+    out += ",\"heartbeat_at\":" + timeOrNull(m.heartbeatAt);
+    out += ",\"started_at\":" + timeOrNull(m.startedAt);
+    out += ",\"expires_at\":" + json::quote(json::rfc3339Millis(m.expiresAtMs));
+    out += ",\"version\":" + json::quote(m.version) + "}";
+  }
+  return out + "]}";
+}
+
 }  // namespace mcphd::ctl

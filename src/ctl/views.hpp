@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <map>
 #include <optional>
@@ -50,6 +51,22 @@ std::string showJson(const ServerView& v);
 
 // The stored tool list as "name  description" lines; a failure when it is not a tool list.
 Outcome<std::string> toolsTable(std::string_view toolsJson);
+
+// A live member of `members`, as read from <prefix>members (its expiry) and its announcement
+// <prefix>member:<id> (fields as stored: whoever writes Redis may write anything).
+struct MemberRow {
+  std::string id;
+  int64_t expiresAtMs = 0;
+  std::string heartbeatAt;  // ms since the epoch, Redis's clock
+  std::string startedAt;
+  std::string owned;
+  std::string version;
+};
+// `nowMs`: Redis's clock (TIME) when they were read.
+std::string membersTable(const std::vector<MemberRow>& rows, int64_t nowMs);
+// {"now":…,"members":[{"member_id","owned","heartbeat_at","started_at","expires_at","version"}]}
+// with times in RFC 3339 (null when a field is not a number).
+std::string membersJson(const std::vector<MemberRow>& rows, int64_t nowMs);
 
 // `text` when it is valid JSON (re-minified), else the text as a JSON string.
 std::string asJson(std::string_view text);

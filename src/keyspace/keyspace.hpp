@@ -29,6 +29,11 @@ class Keyspace {
   std::string server(std::string_view serverId) const { return join("server:", serverId); }
   // stream: commands to the daemons (check, upsert, remove).
   std::string commands() const { return prefix_ + "commands"; }
+  // sorted set: member id -> when its announcement expires (ms since the epoch, Redis's clock).
+  std::string members() const { return prefix_ + "members"; }
+  // hash: one member's announcement (heartbeat_at, started_at, owned, version, ttl_ms); expires
+  // with it.
+  std::string member(std::string_view memberId) const { return join("member:", memberId); }
   // channel: health, removed, command_error and command_done messages.
   std::string healthChannel() const { return prefix_ + "health"; }
   // channel: tools messages.

@@ -162,6 +162,11 @@ std::string Metrics::render(const Counters& c) const {
   out += std::string("mcp_redis_connected ") + (c.redisConnected ? "1" : "0") + '\n';
   header(out, "mcp_redis_reconnects_total", "counter", "Redis connections re-established");
   out += "mcp_redis_reconnects_total " + std::to_string(c.redisReconnects) + '\n';
+  header(out, "mcp_cluster_members", "gauge",
+         "Live daemons sharing this Redis as this one last saw them (1 without cluster.enabled)");
+  out += "mcp_cluster_members " + std::to_string(c.clusterMembers) + '\n';
+  header(out, "mcp_cluster_owned_servers", "gauge", "Servers this daemon checks");
+  out += "mcp_cluster_owned_servers " + std::to_string(c.ownedServers) + '\n';
   header(out, "mcp_commands_total", "counter",
          "Commands read from the command stream by op (check, upsert, remove, invalid)");
   for (const auto& [op, n] : c.commands) {

@@ -17,6 +17,8 @@ struct Counters {
   uint64_t tokenFailures = 0;
   std::map<std::string, uint64_t> commands;  // by op
   bool redisConnected = false;               // both of the daemon's Redis connections are ready
+  size_t clusterMembers = 1;  // live members this daemon sees (1 without cluster: itself)
+  size_t ownedServers = 0;    // servers this daemon schedules
 };
 
 // What Prometheus scrapes: per-server gauges, check durations and outcomes, kept up to date from

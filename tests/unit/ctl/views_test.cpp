@@ -125,3 +125,30 @@ TEST_CASE(
   CHECK(messageLine(R"({"type":"removed","server_id":"a\u001bb","removed_at":"T"})") ==
         "T  a\\x1bb  removed");
 }
+
+TEST_CASE("ctl views: members shows counts and heartbeat ages, and junk from Redis stays text") {
+  const int64_t now = 1'796'550'000'000;
+  std::vector<MemberRow> rows = {
+      {"healthd-a", now + 5600, std::to_string(now - 400), std::to_string(now - 300'000), "300",
+       "0.2.0"},
+      {"healthd-b", now + 100, "soon\x1b[2J", "", "many", "\"}]"},
+  };
+  const std::string table = membersTable(rows, now);
+  CHECK(table.find("healthd-a                            300 0.4s ago   5m ago   0.2.0") !=
+        std::string::npos);
+  CHECK(table.find("\x1b") == std::string::npos);  // escaped, not sent to the terminal
+  CHECK(table.find("healthd-b                              - -          -") != std::string::npos);
+  CHECK(membersTable({}, now).find("no live members") != std::string::npos);
+
+  const std::string json = membersJson(rows, now);
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  REQUIRE(p.parse(json).get(e) == simdjson::SUCCESS);
+  auto list = e["members"].get_array().value();
+  REQUIRE(list.size() == 2);
+  CHECK(int64_t(list.at(0)["owned"]) == 300);
+  CHECK(std::string_view(list.at(0)["heartbeat_at"]) == "2026-12-06T09:39:59.600Z");
+  CHECK(list.at(1)["owned"].is_null());
+  CHECK(list.at(1)["heartbeat_at"].is_null());
+  CHECK(std::string_view(list.at(1)["version"]) == "\"}]");
+}

@@ -71,6 +71,14 @@ TEST_CASE("the exposition has every metric of every server, in the Prometheus te
   CHECK(has(text, "mcp_redis_connected 0"));
   c.redisConnected = true;
   CHECK(has(m.render(c), "mcp_redis_connected 1"));
+  CHECK(has(text, "mcp_cluster_members 1"));  // without cluster: itself
+  c.clusterMembers = 3;
+  c.ownedServers = 117;
+  text = m.render(c);
+  CHECK(has(text, "# TYPE mcp_cluster_members gauge"));
+  CHECK(has(text, "mcp_cluster_members 3"));
+  CHECK(has(text, "# TYPE mcp_cluster_owned_servers gauge"));
+  CHECK(has(text, "mcp_cluster_owned_servers 117"));
 
   m.onRemoved("b");
   text = m.render(c);

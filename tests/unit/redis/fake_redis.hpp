@@ -27,6 +27,8 @@ struct FakeRedis : redis::Commands {
   std::map<std::string, std::map<std::string, std::string>> hashes;
   std::map<std::string, std::set<std::string>> sets;
   std::map<std::string, std::string> strings;
+  std::map<std::string, std::map<std::string, double>> zsets;  // key -> member -> score
+  int64_t timeMs = 1'800'000'000'000;                          // what TIME says
 
   std::map<std::string, std::string> scripts;  // SCRIPT LOAD: sha -> body
   // A command (by its first word) answered with an error reply instead.
@@ -99,8 +101,14 @@ struct FakeRedis : redis::Commands {
       eval[1] = it->second;
       return execute(eval);
     }
+    if (op == "EVAL" && a[1].starts_with("-- mcp-healthd heartbeat")) {
+      return heartbeat(a);
+    }
     if (op == "EVAL" && a[1].starts_with("-- mcp-healthd ")) {
       return writeScript(a);
+    }
+    if (op == "ZREM") {
+      return {T::kInteger, "", static_cast<long long>(zsets[a[1]].erase(a[2])), {}};
     }
     if (op == "HGETALL" && (strings.count(a[1]) != 0 || sets.count(a[1]) != 0)) {
       r.type = T::kError;
@@ -181,6 +189,36 @@ struct FakeRedis : redis::Commands {
       r.str = std::to_string(1'795'706'422'146 + static_cast<long long>(log.size())) + "-0";
     }
     return r;
+  }
+
+  // The heartbeat script (src/cluster/membership.cpp) on the fake's clock `timeMs`.
+  redis::Reply heartbeat(const std::vector<std::string>& a) {
+    using T = redis::Reply::Type;
+    if (strings.count(a[3]) != 0 || hashes.count(a[3]) != 0) {
+      return {
+          T::kError, "WRONGTYPE Operation against a key holding the wrong kind of value", 0, {}};
+    }
+    auto& z = zsets[a[3]];
+    const std::string& id = a[5];
+    const double now = static_cast<double>(timeMs);
+    std::erase_if(z, [&](const auto& e) { return e.second <= now; });
+    z[id] = now + std::stod(a[6]);
+    auto& h = hashes[a[4]];
+    h["heartbeat_at"] = std::to_string(timeMs);
+    h["started_at"] = a[8];
+    h["owned"] = a[7];
+    h["version"] = a[9];
+    h["ttl_ms"] = a[6];
+    std::vector<std::pair<double, std::string>> live;
+    for (const auto& [m, score] : z) {
+      live.emplace_back(score, m);
+    }
+    std::sort(live.begin(), live.end());
+    redis::Reply ids{T::kArray, "", 0, {}};
+    for (size_t i = 0; i < live.size() && i < std::stoul(a[10]); ++i) {
+      ids.elements.push_back({T::kString, live[i].second, 0, {}});
+    }
+    return {T::kArray, "", 0, {{T::kInteger, "", timeMs, {}}, std::move(ids)}};
   }
 
   // Lua's tonumber() of a string, then the scripts' whole(): a double, whole, 0 <= n < 2^53.
