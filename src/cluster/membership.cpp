@@ -12,13 +12,13 @@ const std::string& heartbeatScript() {
   static const std::string s = R"lua(-- mcp-healthd heartbeat
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-redis.call('HSET', KEYS[2], 'heartbeat_at', now, 'started_at', ARGV[4], 'owned', ARGV[3],
-           'version', ARGV[5], 'ttl_ms', ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'LIMIT', 0, tonumber(ARGV[6]))
+local n = string.format('%d', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', n)
+redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+redis.call('HSET', KEYS[2], 'heartbeat_at', n, 'started_at', ARGV[4], 'owned', ARGV[3],
+           'version', ARGV[5], 'ttl_ms', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. n, '+inf', 'LIMIT', 0, ARGV[6])
 return {now, live}
 )lua";
   return s;
@@ -57,19 +57,20 @@ void Membership::beat() {
   }
   const uint64_t gen = generation_;
   inFlight_ = true;  // before: the reply may come from inside run()
-  const bool sent =
-      script_.run(redis_, 2,
-                  {keys_.members(), keys_.member(options_.memberId), options_.memberId,
-                   std::to_string(options_.memberTtlMs), std::to_string(owned_ ? owned_() : 0),
-                   std::to_string(options_.startedAtWallMs), options_.version,
-                   std::to_string(options_.maxMembers)},
-                  [this, gen](Result<redis::Reply> r) {
-                    if (gen != generation_) {
-                      return;
-                    }
-                    inFlight_ = false;
-                    onBeat(r);
-                  });
+  const bool sent = script_.run(
+      redis_, 2,
+      {keys_.members(), keys_.member(options_.memberId), options_.memberId,
+       std::to_string(options_.memberTtlMs), std::to_string(owned_ ? owned_() : 0),
+       std::to_string(options_.startedAtWallMs), options_.version,
+       std::to_string(options_.maxMembers)},
+      [this, gen](Result<redis::Reply> r) {
+        if (gen != generation_) {
+          return;
+        }
+        inFlight_ = false;
+        onBeat(r);
+      },
+      [this, gen] { return gen == generation_; });  // not after leave()
   if (!sent) {
     inFlight_ = false;
   }

@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <optional>
 
+#include "config/config.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/exchange.hpp"
 #include "ctl/views.hpp"
@@ -99,7 +101,11 @@ Outcome<Exit> members(const Context& ctx, const Options& o) {
   for (size_t i = 0; i + 1 < live->elements.size(); i += 2) {
     MemberRow m;
     m.id = live->elements[i].str;
-    m.expiresAtMs = static_cast<int64_t>(std::strtod(live->elements[i + 1].str.c_str(), nullptr));
+    const double expires = std::strtod(live->elements[i + 1].str.c_str(), nullptr);
+    if (!config::validMemberId(m.id) || !std::isfinite(expires) || expires > 1e15) {
+      continue;  // not a daemon's announcement: the daemons ignore it too
+    }
+    m.expiresAtMs = static_cast<int64_t>(expires);
     auto h = query(
         *c, {"HMGET", ctx.keys.member(m.id), "heartbeat_at", "started_at", "owned", "version"});
     if (!h) {

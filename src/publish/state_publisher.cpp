@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "common/json_writer.hpp"
 #include "common/log.hpp"
@@ -196,11 +197,13 @@ void StatePublisher::flushRemovals() {
   if (!ready_) {
     return;  // kept (one per server) until Redis is back
   }
-  for (auto& [serverId, r] : removals_) {
+  for (auto it = removals_.begin(); it != removals_.end();) {
+    const std::string& serverId = it->first;
+    PendingRemoval& r = it->second;
     size_t truncated = 0;
     auto ids = visibleIds(r.answers, &truncated);
     Numbered m = removedJson(serverId, r.atWallMs, ids, truncated);
-    remove_.run(
+    const bool sent = remove_.run(
         redis_, 3,
         {keys_.seq(), keys_.status(), keys_.tools(serverId), serverId, std::to_string(r.knownSeq),
          keys_.healthChannel(), std::move(m.head), std::move(m.tail)},
@@ -209,9 +212,12 @@ void StatePublisher::flushRemovals() {
             writeFailed("the removal of " + serverId, reply->str);
           }
         });
+    if (!sent) {
+      return;  // the connection is going: kept for the next one
+    }
     answer(r.answers);
+    it = removals_.erase(it);
   }
-  removals_.clear();
 }
 
 void StatePublisher::answer(scheduler::Answers& answers) {
@@ -272,16 +278,15 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   }
   size_t truncated = 0;
   const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
-  s.latest = s.pendingHealth->numbered(ids, truncated);
-  s.latestSeq = 0;
-  const uint64_t write = s.write = s.inFlight = ++writes_;
+  Numbered health = s.pendingHealth->numbered(ids, truncated);
   std::vector<std::string> args{
       keys_.seq(),           keys_.status(),        keys_.tools(id), id,
-      std::to_string(s.seq), keys_.healthChannel(), s.latest.head,   s.latest.tail};
+      std::to_string(s.seq), keys_.healthChannel(), health.head,     health.tail};
+  std::optional<ToolHashes> tools;
   if (s.pendingTools) {
-    PendingTools& t = *s.pendingTools;
-    ToolHashes now(t.tools);
-    ToolsDiff diff = diffTools(s.publishedTools, now);
+    const PendingTools& t = *s.pendingTools;
+    tools.emplace(t.tools);
+    ToolsDiff diff = diffTools(s.publishedTools, *tools);
     Numbered event = toolsEventJson(id, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
     Numbered snapshot = toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools);
     args.push_back(keys_.toolsChannel());
@@ -289,35 +294,59 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     args.push_back(std::move(event.tail));
     args.push_back(std::move(snapshot.head));
     args.push_back(std::move(snapshot.tail));
-    s.publishedTools = std::move(now);
-    s.publishedToolsHash = t.hash;
-    s.pendingTools.reset();
   }
+  // What the write takes is taken out before it is sent: its reply may come, and the server's
+  // next write go, from inside run(). Put back if it cannot be sent (a connection going away
+  // refuses commands before it says it is gone): the next connection writes it.
+  auto pendingHealth = std::move(s.pendingHealth);
   s.pendingHealth.reset();
+  auto pendingTools = std::move(s.pendingTools);
+  s.pendingTools.reset();
   scheduler::Answers answers = std::move(s.pendingAnswers);
   s.pendingAnswers = scheduler::Answers{};
-  // (The reply may come at once, and then the next write goes from inside this call.)
-  publish_.run(redis_, 3, std::move(args), [this, id, write](Result<redis::Reply> r) {
-    if (r && r->type == redis::Reply::Type::kError) {
-      writeFailed("the result of " + id, r->str);
-    }
-    numbered(id, write, r);
-  });
+  Numbered previous = std::exchange(s.latest, std::move(health));
+  const uint64_t previousWrite = s.write;
+  const uint64_t previousSeq = std::exchange(s.latestSeq, 0);
+  const uint64_t write = s.write = s.inFlight = ++writes_;
+  const bool sent =
+      publish_.run(redis_, 3, std::move(args), [this, id, write](Result<redis::Reply> r) {
+        if (r && r->type == redis::Reply::Type::kError) {
+          writeFailed("the result of " + id, r->str);
+        }
+        numbered(id, write, r);
+      });
+  if (!sent) {
+    s.pendingHealth = std::move(pendingHealth);
+    s.pendingTools = std::move(pendingTools);
+    s.pendingAnswers = std::move(answers);
+    s.latest = std::move(previous);
+    s.write = previousWrite;
+    s.latestSeq = previousSeq;
+    s.inFlight = 0;
+    return;
+  }
+  if (pendingTools) {
+    s.publishedTools = std::move(*tools);
+    s.publishedToolsHash = pendingTools->hash;
+  }
   answer(answers);  // after the PUBLISH, on the same connection
   ++published_;
 }
 
 void StatePublisher::refill(const std::string& id, ServerState& s) {
   s.inFlight = s.write;
-  refill_.run(redis_, 3,
-              {keys_.seq(), keys_.status(), keys_.tools(id), id, s.latest.head, s.latest.tail,
-               std::to_string(s.latestSeq), std::to_string(s.seq)},
-              [this, id, write = s.write](Result<redis::Reply> r) {
-                if (r && r->type == redis::Reply::Type::kError) {
-                  writeFailed("the state of " + id, r->str);
-                }
-                numbered(id, write, r);
-              });
+  const bool sent = refill_.run(redis_, 3,
+                                {keys_.seq(), keys_.status(), keys_.tools(id), id, s.latest.head,
+                                 s.latest.tail, std::to_string(s.latestSeq), std::to_string(s.seq)},
+                                [this, id, write = s.write](Result<redis::Reply> r) {
+                                  if (r && r->type == redis::Reply::Type::kError) {
+                                    writeFailed("the state of " + id, r->str);
+                                  }
+                                  numbered(id, write, r);
+                                });
+  if (!sent) {
+    s.inFlight = 0;
+  }
 }
 
 void StatePublisher::numbered(const std::string& id, uint64_t write,
@@ -337,7 +366,9 @@ void StatePublisher::numbered(const std::string& id, uint64_t write,
   }
   if (s.inFlight == write) {
     s.inFlight = 0;
-    flush(id, s);  // a result that waited for this reply
+    if (reply) {
+      flush(id, s);  // a result that waited for this reply
+    }                // else the connection is going: the next one writes it
   }
 }
 

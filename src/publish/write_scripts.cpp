@@ -61,9 +61,10 @@ local stored = stored_seq(id)
 local c = counter(id)
 local seq = whole(ARGV[4]) or 0
 local known = whole(ARGV[5]) or 0
--- A counter past what we know with no status: removed (or rewritten) since; not brought back.
+-- Not confirmed: written only where Redis holds nothing past what we know (past it: applied, or
+-- written by another member since). A counter past the message with no status: removed since.
 if seq == 0 then
-  if stored >= 0 or c > known then return 0 end
+  if stored > known or c > known then return 0 end
   seq = math.max(c, known) + 1
 elseif stored >= seq or c > seq then
   return 0

@@ -26,8 +26,8 @@ const std::string& removeScript();
 // ARGV: 2/3 health message head/tail, 4 its seq (0: its write was never confirmed), 5 the highest
 // seq the writer knows for the server. After a reconnect: stores the message again, without an
 // event, unless the stored status is as new or newer, or there is none and the counter is past
-// the message (the server was removed since); with seq 0 only where there is no status and the
-// counter is not past what the writer knows, numbered after both. Returns the seq written, or 0.
+// the message (the server was removed since); with seq 0 only where neither the status nor the
+// counter is past what the writer knows, numbered after both. Returns the seq written, or 0.
 const std::string& refillScript();
 
 }  // namespace mcphd::publish

@@ -45,24 +45,26 @@ std::vector<std::string_view> evalArgv(std::string_view verb, std::string_view s
 }  // namespace
 
 bool Script::run(Commands& redis, size_t numKeys, std::vector<std::string> args,
-                 std::function<void(Result<Reply>)> done) {
+                 std::function<void(Result<Reply>)> done, std::function<bool()> resend) {
   const std::string n = std::to_string(numKeys);
   if (sha_.empty()) {
     return redis.commandArgs(evalArgv("EVAL", body_, n, args), std::move(done));
   }
   // The arguments are kept until the reply, for the one EVAL a NOSCRIPT answer needs.
   auto kept = std::make_shared<std::vector<std::string>>(std::move(args));
-  return redis.commandArgs(
-      evalArgv("EVALSHA", sha_, n, *kept),
-      [this, &redis, n, kept, done = std::move(done)](Result<Reply> r) mutable {
-        // A copy: when the connection is gone the EVAL is not sent and `done` gets this reply.
-        if (r && isNoScript(*r) && redis.commandArgs(evalArgv("EVAL", body_, n, *kept), done)) {
-          return;
-        }
-        if (done) {
-          done(std::move(r));
-        }
-      });
+  return redis.commandArgs(evalArgv("EVALSHA", sha_, n, *kept),
+                           [this, &redis, n, kept, done = std::move(done),
+                            resend = std::move(resend)](Result<Reply> r) mutable {
+                             // A copy: when the connection is gone the EVAL is not sent and `done`
+                             // gets this reply.
+                             if (r && isNoScript(*r) && (!resend || resend()) &&
+                                 redis.commandArgs(evalArgv("EVAL", body_, n, *kept), done)) {
+                               return;
+                             }
+                             if (done) {
+                               done(std::move(r));
+                             }
+                           });
 }
 
 }  // namespace mcphd::redis

@@ -25,9 +25,11 @@ class Script {
 
   // `done` gets an error when the server refused it (a Lua syntax error is a bug: say so).
   bool load(Commands& redis, std::function<void(Result<void>)> done);
-  // `args` are KEYS (the first `numKeys`) then ARGV.
+  // `args` are KEYS (the first `numKeys`) then ARGV. `resend`, when given, is asked before the
+  // EVAL a NOSCRIPT answer calls for: false, and `done` gets the NOSCRIPT reply instead (a
+  // call that must not take effect any more, e.g. a heartbeat after the member left).
   bool run(Commands& redis, size_t numKeys, std::vector<std::string> args,
-           std::function<void(Result<Reply>)> done);
+           std::function<void(Result<Reply>)> done, std::function<bool()> resend = nullptr);
 
  private:
   std::string body_;

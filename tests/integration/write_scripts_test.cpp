@@ -139,10 +139,12 @@ TEST_CASE("write scripts: a refill rewrites a status only when Redis holds none 
   CHECK(refill("1", "1") == "0");  // Redis holds a newer one (another member's)
   CHECK(refill("2", "2") == "0");  // the same one
   CHECK(storedSeq(redis, "a") == "2");
-  CHECK(refill("0", "9") == "0");  // ours unconfirmed, and Redis holds one: leave it
+  CHECK(refill("0", "1") == "0");  // ours unconfirmed, Redis holds one past what we know: leave it
   CHECK(refill("3", "3") == "3");  // ours is newer (Redis lost it)
   CHECK(redis.query({"HGET", "mcp:status", "a"}) == R"({"server_id":"a","seq":3,"mine":true})");
   CHECK(redis.query({"HGET", "mcp:seq", "a"}) == "3");
+  CHECK(refill("0", "3") == "4");  // unconfirmed, and Redis holds only what we knew: written
+  CHECK(redis.query({"HGET", "mcp:seq", "a"}) == "4");
 
   redis.query({"FLUSHALL"});       // a restart without persistence
   CHECK(refill("0", "7") == "8");  // unconfirmed: after everything the writer knows of

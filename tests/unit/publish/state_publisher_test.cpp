@@ -510,3 +510,54 @@ TEST_CASE("a server removed by another member while we were away is not written 
   redis.setUp(true);
   CHECK(redis.hashes["mcp:status"].count("a") == 0);
 }
+
+TEST_CASE("a result that cannot be sent as the connection goes is written by the next one") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  std::vector<std::string> answered;
+  pub.onAnswered([&](const std::string& id) { answered.push_back(id); });
+  redis.setUp(true);
+  redis.holdReplies = true;
+  pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));  // in flight
+  auto second = report("a", {{"t1", "{\"name\":\"t1\"}"}, {"t2", "{\"name\":\"t2\"}"}});
+  second.commandIds = {"7-0"};
+  pub.onReport(second);  // waits for the first reply
+  // The first is answered, but the connection refuses the second: nothing is lost or answered.
+  redis.refuseSends = true;
+  redis.release();
+  CHECK(answered.empty());
+  redis.refuseSends = false;
+  redis.holdReplies = false;
+  redis.setUp(false);
+  redis.setUp(true);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 2);
+  CHECK(health[1].find(R"("command_id":"7-0")") != std::string::npos);
+  CHECK(answered == std::vector<std::string>{"7-0"});
+  auto tools = redis.published("mcp:tools");
+  REQUIRE(tools.size() == 2);
+  CHECK(tools[1].find(R"("added":["t2"])") != std::string::npos);
+}
+
+TEST_CASE("a connection lost with a write in flight: the waiting result goes on the next one") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  redis.holdReplies = true;
+  pub.onReport(report("a", {}));
+  pub.onReport(report("a", {{"t9", "{\"name\":\"t9\"}"}}));
+  redis.failHeld();  // no reply: nothing is sent on the dying connection
+  CHECK(countOp(redis, "EVALSHA") == 1);
+  redis.holdReplies = false;
+  redis.setUp(false);
+  redis.setUp(true);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 2);
+  CHECK(seqOf(health[1]) == 2);
+  auto tools = redis.published("mcp:tools");  // the first check's (empty) tool set, then t9
+  REQUIRE(tools.size() == 2);
+  CHECK(tools[1].find(R"("seq":2,)") != std::string::npos);
+  CHECK(tools[1].find(R"("added":["t9"])") != std::string::npos);
+}

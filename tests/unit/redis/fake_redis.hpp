@@ -48,21 +48,20 @@ struct FakeRedis : redis::Commands {
 
   // Replies held back (applied at once, answered by release()): a Redis that answers later.
   bool holdReplies = false;
-  std::vector<std::function<void()>> held;
+  std::vector<std::pair<std::function<void(Result<redis::Reply>)>, redis::Reply>> held;
+  // Commands refused although `up`: a connection going away (hiredis refuses new commands
+  // before it reports the disconnection).
+  bool refuseSends = false;
 
   bool command(std::vector<std::string> argv,
                std::function<void(Result<redis::Reply>)> done) override {
-    if (!up) {
+    if (!up || refuseSends) {
       return false;
     }
     log.push_back(argv);
     redis::Reply reply = execute(argv);
     if (holdReplies) {
-      held.push_back([done = std::move(done), reply = std::move(reply)] {
-        if (done) {
-          done(reply);
-        }
-      });
+      held.emplace_back(std::move(done), std::move(reply));
     } else if (done) {
       done(std::move(reply));
     }
@@ -72,8 +71,20 @@ struct FakeRedis : redis::Commands {
   void release() {
     auto now = std::move(held);
     held.clear();
-    for (auto& f : now) {
-      f();
+    for (auto& [done, reply] : now) {
+      if (done) {
+        done(reply);
+      }
+    }
+  }
+  // The connection drops: what waited for a reply gets none.
+  void failHeld() {
+    auto now = std::move(held);
+    held.clear();
+    for (auto& [done, reply] : now) {
+      if (done) {
+        done(makeError("redis connection lost before the reply"));
+      }
     }
   }
 
@@ -308,7 +319,7 @@ struct FakeRedis : redis::Commands {
       seq = whole(arg[3]).value_or(0);
       const double known = whole(arg[4]).value_or(0);
       if (seq == 0) {
-        if (stored >= 0 || counter > known) {
+        if (stored > known || counter > known) {
           return {T::kInteger, "", 0, {}};
         }
         seq = std::max(counter, known) + 1;
