@@ -11,6 +11,7 @@ enum class Trigger {
   kResync,       // a server that appeared in Redis, or changed there, without a command
   kReload,       // a server added to the config file, found by SIGHUP
   kListChanged,  // a watched server said notifications/tools/list_changed, or its watch came back
+  kHandover,     // the first check of a server this member took over from another (cluster)
   kOnce,         // mcp-healthd --once (printed, never published)
   kProbe,        // mcp-healthctl probe (printed, never published)
 };
@@ -31,6 +32,8 @@ constexpr const char* triggerName(Trigger t) {
       return "reload";
     case Trigger::kListChanged:
       return "list_changed";
+    case Trigger::kHandover:
+      return "handover";
     case Trigger::kOnce:
       return "once";
     case Trigger::kProbe:

@@ -67,6 +67,18 @@ bool HealthState::apply(Outcome outcome, int healthyThreshold, int unhealthyThre
   return status_ != before;
 }
 
+void HealthState::restore(Status status, int consecutiveFailures, int consecutiveSuccesses,
+                          int unhealthyThreshold) {
+  status_ = status;
+  failures_ = std::max(0, consecutiveFailures);
+  successes_ = std::max(0, consecutiveSuccesses);
+  // The retry after the hand-over is due by firstCheckDelayMs (step failures - threshold); the
+  // one after it doubles that, as it would have with the member that had the server.
+  backoffStep_ = status_ == Status::kUnhealthy
+                     ? std::max(0, failures_ - std::max(1, unhealthyThreshold) + 1)
+                     : 0;
+}
+
 int64_t HealthState::nextDelayMs(const registry::ServerSpec& spec,
                                  std::optional<int64_t> retryAfterMs, Random& random) {
   int64_t base = spec.intervalMs;

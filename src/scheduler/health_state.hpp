@@ -35,6 +35,12 @@ class HealthState {
   int64_t nextDelayMs(const registry::ServerSpec& spec, std::optional<int64_t> retryAfterMs,
                       Random& random);
 
+  // Continues from a state published by another member (a hand-over): its status and counts,
+  // and while unhealthy the backoff step its failures beyond the threshold reached (as
+  // firstCheckDelayMs estimates it for the first retry, which comes before this state's next).
+  void restore(Status status, int consecutiveFailures, int consecutiveSuccesses,
+               int unhealthyThreshold);
+
   Status status() const { return status_; }
   int consecutiveFailures() const { return failures_; }
   int consecutiveSuccesses() const { return successes_; }

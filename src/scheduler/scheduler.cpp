@@ -93,6 +93,63 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec, Trigger firstChec
   armFirstCheck(*raw);
 }
 
+void Scheduler::adoptServer(const registry::ServerSpec& spec, Trigger trigger,
+                            const std::optional<LastCheck>& last) {
+  if (auto it = sessions_.find(spec.id); it != sessions_.end()) {
+    // Released while its check was under way, and back: that check re-arms its schedule.
+    it->second->releasing = false;
+    upsertServer(spec, trigger);
+    return;
+  }
+  snapshot_.erase(spec.id);  // `last` is newer than what was read at start-up
+  auto s = std::make_unique<Session>();
+  s->spec = spec;
+  s->timer = timers_.createTimer();
+  s->broadcastAnswered = s->broadcastWanted = broadcasts_.current();
+  s->firstTrigger = trigger;
+  if (last) {
+    s->state.restore(last->status, last->consecutiveFailures, last->consecutiveSuccesses,
+                     spec.unhealthyThreshold);
+    s->statusSinceWallMs = last->statusSinceWallMs;
+  }
+  Session* raw = s.get();
+  sessions_.emplace(spec.id, std::move(s));
+  if (stopped_) {
+    return;
+  }
+  if (raw->state.status() == Status::kAuthRequired) {
+    raw->parked = true;  // as its previous owner left it: until the record changes
+    return;
+  }
+  const int64_t delay = firstCheckDelayMs(spec, last ? &*last : nullptr, clock_.wallMs(), random_);
+  raw->timer->start(delay, [this, raw] { due(*raw, raw->firstTrigger); });
+}
+
+void Scheduler::releaseServer(const std::string& id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    return;
+  }
+  Session& s = *it->second;
+  s.timer->stop();
+  dropWatch(s);
+  s.parked = false;
+  s.awaitingFirst = false;
+  if (s.inFlight || s.queued) {
+    s.releasing = true;  // forgotten once that check has published (onDone)
+    return;
+  }
+  erase(id);
+}
+
+void Scheduler::erase(const std::string& id) {
+  snapshot_.erase(id);
+  if (auto it = sessions_.find(id); it != sessions_.end()) {
+    dropWatch(*it->second);
+    sessions_.erase(it);  // cancels its timer
+  }
+}
+
 void Scheduler::armFirstCheck(Session& s) {
   s.awaitingFirst = false;
   auto it = snapshot_.find(s.spec.id);
@@ -309,6 +366,14 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
               report.probe.error->message + ")";
     }
     log::notice(line);
+  }
+  if (s.releasing) {
+    // Another member checks it now: this last result is published, and nothing follows.
+    const std::string id = s.spec.id;
+    sink_.onReport(report);
+    erase(id);
+    startQueued();
+    return;
   }
   Session* raw = &s;
   if (s.spec.watchTools && !s.watch && !stopped_ && !report.probe.error &&

@@ -51,6 +51,8 @@ struct LastCheck {
   int64_t checkedAtWallMs = 0;
   Status status = Status::kUnknown;
   int consecutiveFailures = 0;
+  int consecutiveSuccesses = 0;
+  int64_t statusSinceWallMs = 0;  // 0: not known
 };
 using Snapshot = std::map<std::string, LastCheck>;
 
@@ -88,6 +90,18 @@ class Scheduler final : public registry::ServerListener {
   void removeServer(const std::string& id) override { removeServer(id, {}); }
   // Removal asked for by command `commandId` (empty: none).
   void removeServer(const std::string& id, const std::string& commandId);
+
+  // Cluster ownership (cluster::Ownership). A server taken over from another member: its first
+  // check is due by its last published check `last` (firstCheckDelayMs; now when there is none),
+  // and its state machine continues from that check's status and counts, so the hand-over
+  // neither checks it twice nor restarts its thresholds. An existing server only takes `spec`
+  // (as upsertServer), and one being released is kept.
+  void adoptServer(const registry::ServerSpec& spec, Trigger trigger,
+                   const std::optional<LastCheck>& last);
+  // The server is checked by another member from now on: nothing more is scheduled and its watch
+  // ends; a check under way (or queued) still runs and publishes, answering the commands that
+  // wait for it, and then the server is forgotten. No removal is published.
+  void releaseServer(const std::string& id);
 
   // Checks a server as soon as a slot is free. Asked for while one of its checks is queued or in
   // flight, it joins that check: one probe answers every command id. False for an unknown id.
@@ -144,6 +158,7 @@ class Scheduler final : public registry::ServerListener {
     // found the server advertising it; dropped when the spec changes.
     std::unique_ptr<check::ToolWatch> watch;
     bool watchRefused = false;  // over max_watches: said once
+    bool releasing = false;     // released while a check was under way: forgotten after it
   };
 
   void due(Session& s, Trigger trigger);
@@ -152,6 +167,8 @@ class Scheduler final : public registry::ServerListener {
   void onDone(Session& s, mcp::ProbeResult result);
   void startQueued();
   void dropWatch(Session& s);
+  // Forgets a server without publishing anything (released, or removed after its answers).
+  void erase(const std::string& id);
 
   Clock& clock_;
   loop::TimerFactory& timers_;

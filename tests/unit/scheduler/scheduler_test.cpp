@@ -514,3 +514,130 @@ TEST_CASE("no more watch sessions than max_watches, a freed place is taken by th
   CHECK(prober.watches.count("b") == 1);
   CHECK(sched.watches() == 1);
 }
+
+TEST_CASE("a server taken over is due by its last published check and continues its state") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 10);
+  random.value = 0;
+  const int64_t now = loop.wallMs();
+  // Checked 4 s ago by the member that had it: due 6 s from now, not at once.
+  LastCheck recent{now - 4'000, Status::kHealthy, 0, 7, now - 100'000};
+  sched.adoptServer(server("taken", 10'000), Trigger::kHandover, recent);
+  // Never published: due now.
+  sched.adoptServer(server("new", 10'000), Trigger::kHandover, std::nullopt);
+  loop.runDue();
+  CHECK(prober.started == std::vector<std::string>{"new"});
+  loop.advance(5'999);
+  CHECK(prober.started.size() == 1);
+  loop.advance(1);
+  REQUIRE(prober.started.back() == "taken");
+  // One failure of a healthy server with threshold 3 does not turn it unhealthy: its successes
+  // and status carried over (a fresh state would have turned unhealthy at once).
+  prober.finish("taken", refused());
+  const CheckReport& r = sink.reports.back();
+  CHECK(r.trigger == Trigger::kHandover);
+  CHECK(r.previousStatus == Status::kHealthy);
+  CHECK(r.status == Status::kHealthy);
+  CHECK_FALSE(r.changed);
+  CHECK(r.consecutiveFailures == 1);
+  CHECK(r.statusSinceWallMs == now - 100'000);
+
+  // An unhealthy one keeps its backoff: 5 failures with threshold 3 = 5 s doubled twice.
+  auto down = server("down", 60'000);
+  down.unhealthyIntervalMs = 5'000;
+  sched.removeServer("taken");
+  sched.removeServer("new");
+  sched.adoptServer(down, Trigger::kHandover, LastCheck{now, Status::kUnhealthy, 5, 0, now});
+  prober.started.clear();
+  loop.advance(20'000 - (loop.wallMs() - now) - 1);
+  CHECK(prober.started.empty());
+  loop.advance(1);
+  REQUIRE(prober.started == std::vector<std::string>{"down"});
+  prober.finish("down", refused());
+  CHECK(sink.reports.back().consecutiveFailures == 6);
+  // ... and its next retry is 40 s away (the step continued, not restarted at 5 s).
+  prober.started.clear();
+  loop.advance(39'999);
+  CHECK(prober.started.empty());
+  loop.advance(1);
+  CHECK(prober.started == std::vector<std::string>{"down"});
+
+  // auth_required stays parked, as its previous owner left it.
+  sched.adoptServer(server("login"), Trigger::kHandover,
+                    LastCheck{now - 60'000, Status::kAuthRequired, 1, 0, now});
+  prober.started.clear();
+  loop.advance(600'000);
+  CHECK(std::count(prober.started.begin(), prober.started.end(), "login") == 0);
+  CHECK(sched.has("login"));
+}
+
+TEST_CASE("a released server is no longer checked, and a check under way still publishes") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 1);
+  random.value = 0;
+  auto watched = server("w", 10'000);
+  watched.watchTools = true;
+  sched.upsertServer(watched, Trigger::kStartup);
+  sched.upsertServer(server("idle", 10'000), Trigger::kStartup);
+  loop.runDue();
+  mcp::ProbeResult ok;
+  ok.toolsListChanged = true;
+  prober.finish("w", ok);
+  prober.finish("idle");
+  REQUIRE(prober.watches.count("w") == 1);
+
+  // Idle: forgotten at once, nothing published, nothing scheduled.
+  sched.releaseServer("idle");
+  CHECK_FALSE(sched.has("idle"));
+  CHECK(sink.removed.empty());
+  // Watched: the watch ends with it.
+  sched.releaseServer("w");
+  CHECK(prober.watches.empty());
+  CHECK(sched.watches() == 0);
+  const size_t reports = sink.reports.size();
+  prober.started.clear();
+  loop.advance(120'000);
+  CHECK(prober.started.empty());
+  CHECK(sink.reports.size() == reports);
+
+  // Under way, with a command waiting (and one queued behind it, max 1 at once): both checks
+  // finish and publish, answering their commands, then the servers are forgotten.
+  sched.upsertServer(server("busy"), Trigger::kStartup);
+  sched.upsertServer(server("queued"), Trigger::kStartup);
+  loop.runDue();
+  REQUIRE(prober.running.count("busy") == 1);
+  CHECK(sched.checkNow("busy", Trigger::kCommand, "1-0"));
+  CHECK(sched.checkNow("queued", Trigger::kCommand, "2-0"));
+  CHECK(sched.queued() == 1);
+  sched.releaseServer("busy");
+  sched.releaseServer("queued");
+  CHECK(sched.has("busy"));
+  prober.finish("busy");
+  CHECK_FALSE(sched.has("busy"));
+  CHECK(sink.reports.back().commandIds == std::vector<std::string>{"1-0"});
+  REQUIRE(prober.running.count("queued") == 1);  // its slot went to the queued one
+  prober.finish("queued");
+  CHECK(sink.reports.back().commandIds == std::vector<std::string>{"2-0"});
+  CHECK_FALSE(sched.has("queued"));
+  CHECK(sched.running() == 0);
+  prober.started.clear();
+  loop.advance(120'000);
+  CHECK(prober.started.empty());
+
+  // Released while under way and taken back before it ended: its schedule goes on.
+  sched.upsertServer(server("back", 10'000), Trigger::kStartup);
+  loop.runDue();
+  sched.releaseServer("back");
+  sched.adoptServer(server("back", 10'000), Trigger::kHandover, std::nullopt);
+  prober.finish("back");
+  CHECK(sched.has("back"));
+  prober.started.clear();
+  loop.advance(10'000);
+  CHECK(prober.started == std::vector<std::string>{"back"});
+}
