@@ -34,6 +34,11 @@ class Keyspace {
   // hash: one member's announcement (heartbeat_at, started_at, owned, version, ttl_ms); expires
   // with it.
   std::string member(std::string_view memberId) const { return join("member:", memberId); }
+  // hash: config-file server id -> its settings digest, as one member declares it; expires with
+  // the member's announcement (whose `config` field is a digest of the whole hash).
+  std::string memberConfig(std::string_view memberId) const {
+    return join("member-config:", memberId);
+  }
   // channel: health, removed, command_error and command_done messages.
   std::string healthChannel() const { return prefix_ + "health"; }
   // channel: tools messages.

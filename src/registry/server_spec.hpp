@@ -81,6 +81,13 @@ struct ServerSpec {
   bool operator==(const ServerSpec&) const = default;
 };
 
+// A digest of a server's settings (SHA-256 hex over a length-prefixed encoding of every field
+// but the source): members of a cluster compare the digests of their config-file servers to
+// learn who declares a server with the same settings. Secret values (tokens, passwords, client
+// secrets, keys, secret headers and environment values) are not part of it, only whether each
+// is set and under which name: the digests are announced in Redis.
+std::string settingsDigest(const ServerSpec& spec);
+
 const char* transportName(Transport t);
 const char* authTypeName(AuthType t);
 const char* tokenAuthMethodName(TokenAuthMethod m);

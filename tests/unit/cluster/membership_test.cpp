@@ -15,6 +15,7 @@ struct Fixture {
   FakeRedis redis;
   std::unique_ptr<cluster::Membership> member;
   std::vector<std::vector<std::string>> changes;
+  std::vector<cluster::ClusterView> views;
 
   explicit Fixture(size_t maxMembers = 1000) {
     cluster::MembershipOptions o;
@@ -26,12 +27,18 @@ struct Fixture {
     o.maxMembers = maxMembers;
     member = std::make_unique<cluster::Membership>(redis, loop, keyspace::Keyspace("mcp:"), o);
     member->setOwned([] { return size_t{7}; });
-    member->onChange([this](const std::vector<std::string>& m) { changes.push_back(m); });
+    member->onChange([this](const cluster::ClusterView& v) {
+      changes.push_back(v.members);
+      views.push_back(v);
+    });
   }
   size_t heartbeats() const {
     size_t n = 0;
     for (const auto& c : redis.log) {
-      n += (c[0] == "EVAL" || c[0] == "EVALSHA") ? 1 : 0;
+      n += (c[0] == "EVAL" || c[0] == "EVALSHA") &&
+                   c[1].find("member config") == std::string::npos && c[3] == "mcp:members"
+               ? 1
+               : 0;
     }
     return n;
   }
@@ -128,4 +135,76 @@ TEST_CASE("a member that leaves withdraws its announcement at once and beats no 
   bool awayDone = false;
   away.member->leave([&] { awayDone = true; });
   CHECK(awayDone);
+}
+
+TEST_CASE("members learn which of their config servers the others declare with the same settings") {
+  Fixture f;
+  // Another member, announced with a config of its own (as its heartbeat would have).
+  const std::map<std::string, std::string> mine = {{"a", "da"}, {"b", "db"}, {"c", "dc"}};
+  std::map<std::string, std::string> theirs = {{"a", "da"}, {"b", "other"}, {"z", "dz"}};
+  const double t0 = static_cast<double>(f.redis.timeMs);
+  f.redis.zsets["mcp:members"]["m-other"] = t0 + 60'000;
+  f.redis.zsets["mcp:members"]["m-twin"] = t0 + 60'000;
+  f.redis.hashes["mcp:member-config:m-other"] = {theirs.begin(), theirs.end()};
+  f.redis.hashes["mcp:member:m-other"]["config"] = cluster::configSummary(theirs);
+  f.redis.hashes["mcp:member-config:m-twin"] = {mine.begin(), mine.end()};
+  f.redis.hashes["mcp:member:m-twin"]["config"] = cluster::configSummary(mine);
+  f.member->setConfig(mine);
+  f.redis.setUp(true);
+  f.member->start();
+
+  // Ours is written before the heartbeat that announces its summary.
+  auto& ours = f.redis.hashes["mcp:member-config:m-self"];
+  CHECK(ours == std::map<std::string, std::string>(mine.begin(), mine.end()));
+  CHECK(f.redis.hashes["mcp:member:m-self"]["config"] == cluster::configSummary(mine));
+  // The twin (same summary) is not read; the other is, for our ids only.
+  size_t reads = 0;
+  for (const auto& c : f.redis.log) {
+    if (c[0] == "HMGET") {
+      ++reads;
+      CHECK(c == std::vector<std::string>{"HMGET", "mcp:member-config:m-other", "a", "b", "c"});
+    }
+  }
+  CHECK(reads == 1);
+  const cluster::ClusterView& v = f.member->view();
+  CHECK(v.members == std::vector<std::string>{"m-other", "m-self", "m-twin"});
+  CHECK(v.sameConfig.at("m-twin") == std::set<std::string>{"a", "b", "c"});
+  CHECK(v.sameConfig.at("m-other") == std::set<std::string>{"a"});
+
+  // Unchanged summaries are not read again.
+  f.redis.timeMs += 2000;
+  f.loop.advance(2000);
+  reads = 0;
+  for (const auto& c : f.redis.log) {
+    reads += c[0] == "HMGET" ? 1 : 0;
+  }
+  CHECK(reads == 1);
+
+  // The other one reloads its config to agree on b: read again, and the view says so.
+  theirs["b"] = "db";
+  f.redis.hashes["mcp:member-config:m-other"] = {theirs.begin(), theirs.end()};
+  f.redis.hashes["mcp:member:m-other"]["config"] = cluster::configSummary(theirs);
+  const size_t before = f.views.size();
+  f.redis.timeMs += 2000;
+  f.loop.advance(2000);
+  CHECK(f.member->view().sameConfig.at("m-other") == std::set<std::string>{"a", "b"});
+  CHECK(f.views.size() == before + 1);
+
+  // Redis lost our config hash: the summary is not announced until it is written again.
+  f.redis.hashes.erase("mcp:member-config:m-self");
+  f.redis.timeMs += 2000;
+  f.loop.advance(2000);
+  CHECK(f.redis.hashes["mcp:member:m-self"]["config"].empty());
+  f.redis.timeMs += 2000;
+  f.loop.advance(2000);
+  CHECK(f.redis.hashes["mcp:member-config:m-self"].size() == 3);
+  CHECK(f.redis.hashes["mcp:member:m-self"]["config"] == cluster::configSummary(mine));
+
+  // A member whose config hash holds other things than digests (anyone can write Redis) is
+  // only ever compared: nothing of it is kept but the matching ids.
+  f.redis.hashes["mcp:member-config:m-other"] = {{"a", std::string(100'000, 'x')}};
+  f.redis.hashes["mcp:member:m-other"]["config"] = "forged";
+  f.redis.timeMs += 2000;
+  f.loop.advance(2000);
+  CHECK(f.member->view().sameConfig.count("m-other") == 0);
 }

@@ -115,6 +115,25 @@ struct FakeRedis : redis::Commands {
     if (op == "EVAL" && a[1].starts_with("-- mcp-healthd heartbeat")) {
       return heartbeat(a);
     }
+    if (op == "EVAL" && a[1].starts_with("-- mcp-healthd member config")) {
+      hashes.erase(a[3]);
+      for (size_t i = 5; i + 1 < a.size(); i += 2) {
+        hashes[a[3]][a[i]] = a[i + 1];
+      }
+      return {T::kInteger, "", 1, {}};
+    }
+    if (op == "HMGET") {
+      r.type = T::kArray;
+      auto h = hashes.find(a[1]);
+      for (size_t i = 2; i < a.size(); ++i) {
+        if (h == hashes.end() || h->second.count(a[i]) == 0) {
+          r.elements.push_back({T::kNil, "", 0, {}});
+        } else {
+          r.elements.push_back({T::kString, h->second[a[i]], 0, {}});
+        }
+      }
+      return r;
+    }
     if (op == "EVAL" && a[1].starts_with("-- mcp-healthd ")) {
       return writeScript(a);
     }
@@ -210,26 +229,46 @@ struct FakeRedis : redis::Commands {
           T::kError, "WRONGTYPE Operation against a key holding the wrong kind of value", 0, {}};
     }
     auto& z = zsets[a[3]];
-    const std::string& id = a[5];
+    const std::string& id = a[6];
     const double now = static_cast<double>(timeMs);
     std::erase_if(z, [&](const auto& e) { return e.second <= now; });
-    z[id] = now + std::stod(a[6]);
+    z[id] = now + std::stod(a[7]);
+    std::string cfg = a[12];
+    long long announced = 1;
+    if (!cfg.empty() && hashes.count(a[5]) == 0) {
+      cfg.clear();
+      announced = 0;
+    }
     auto& h = hashes[a[4]];
     h["heartbeat_at"] = std::to_string(timeMs);
-    h["started_at"] = a[8];
-    h["owned"] = a[7];
-    h["version"] = a[9];
-    h["ttl_ms"] = a[6];
+    h["started_at"] = a[9];
+    h["owned"] = a[8];
+    h["version"] = a[10];
+    h["ttl_ms"] = a[7];
+    h["config"] = cfg;
     std::vector<std::pair<double, std::string>> live;
     for (const auto& [m, score] : z) {
       live.emplace_back(score, m);
     }
     std::sort(live.begin(), live.end());
     redis::Reply ids{T::kArray, "", 0, {}};
-    for (size_t i = 0; i < live.size() && i < std::stoul(a[10]); ++i) {
+    redis::Reply sums{T::kArray, "", 0, {}};
+    for (size_t i = 0; i < live.size() && i < std::stoul(a[11]); ++i) {
       ids.elements.push_back({T::kString, live[i].second, 0, {}});
+      auto m = hashes.find(a[13] + live[i].second);
+      std::string sum;
+      if (m != hashes.end() && m->second.count("config") != 0) {
+        sum = m->second["config"];
+      }
+      sums.elements.push_back({T::kString, sum, 0, {}});
     }
-    return {T::kArray, "", 0, {{T::kInteger, "", timeMs, {}}, std::move(ids)}};
+    return {T::kArray,
+            "",
+            0,
+            {{T::kInteger, "", timeMs, {}},
+             std::move(ids),
+             std::move(sums),
+             {T::kInteger, "", announced, {}}}};
   }
 
   // Lua's tonumber() of a string, then the scripts' whole(): a double, whole, 0 <= n < 2^53.
