@@ -1,0 +1,117 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/membership.hpp"
+#include "common/clock.hpp"
+#include "common/trigger.hpp"
+#include "loop/timer.hpp"
+#include "registry/server_spec.hpp"
+#include "scheduler/scheduler.hpp"
+
+namespace mcphd::cluster {
+
+// What the published state says of a server a member takes over.
+struct Published {
+  scheduler::LastCheck last;
+  std::string checkedBy;  // the member that published it
+};
+
+// What ownership drives: in the daemon the scheduler, and the read of <prefix>status.
+class OwnedServers {
+ public:
+  virtual ~OwnedServers() = default;
+  // A server this member checks from the start, or whose settings changed
+  // (Scheduler::upsertServer).
+  virtual void own(const registry::ServerSpec& spec, Trigger firstCheck) = 0;
+  // A server taken over from another member (Scheduler::adoptServer).
+  virtual void adopt(const registry::ServerSpec& spec, Trigger trigger,
+                     const std::optional<scheduler::LastCheck>& last) = 0;
+  virtual void release(const std::string& id) = 0;  // Scheduler::releaseServer
+  virtual void remove(const std::string& id) = 0;   // Scheduler::removeServer
+  // Reads the published state of `ids`; `done` gets what could be read (a server missing from it
+  // was never published, or Redis could not be read: it is due now).
+  virtual void readPublished(std::vector<std::string> ids,
+                             std::function<void(std::map<std::string, Published>)> done) = 0;
+};
+
+// Which member checks which server (docs/PROTOCOL.md, "Several daemons"): rendezvous hashing of
+// the server id over the members that can check it — every live member for a server registered
+// in Redis; for a config-file server, this member and those that declare it with the same
+// settings. Sits between the server sources (config, registry) and the scheduler: the scheduler
+// only ever holds the servers this member owns.
+//
+// A server this member gains is taken over: after a grace of `graceMs` (one heartbeat, so that
+// the member that had it, still live, has seen the change and stopped) when that member is live,
+// at once when it is gone; then its first check is due by its last published check, so a
+// hand-over checks nothing twice. Before the first view of the cluster nothing is checked.
+class Ownership final : public registry::ServerListener {
+ public:
+  Ownership(OwnedServers& target, Clock& clock, loop::TimerFactory& timers, std::string self,
+            int64_t graceMs);
+  Ownership(const Ownership&) = delete;
+  Ownership& operator=(const Ownership&) = delete;
+
+  void upsertServer(const registry::ServerSpec& spec, Trigger firstCheck) override;
+  void removeServer(const std::string& id) override;
+  // Forgets a server without telling the scheduler (a `remove` command removed it there).
+  void forget(const std::string& id);
+  // Membership changed (Membership::onChange).
+  void setView(const ClusterView& view);
+
+  // The member that checks `id` as far as this one knows: empty for an unknown server, or before
+  // the first view.
+  std::string ownerOf(const std::string& id) const;
+  bool owns(const std::string& id) const { return ownerOf(id) == self_; }
+  // Servers known (from every source), and owned by this member.
+  size_t known() const { return servers_.size(); }
+  size_t owned() const { return owned_; }
+
+ private:
+  enum class State {
+    kElsewhere,  // another member's (or nobody's yet)
+    kGrace,      // ours, waiting for the member that had it to stop
+    kReading,    // ours, its published state being read
+    kOwned,      // ours, in the scheduler
+  };
+  struct Entry {
+    registry::ServerSpec spec;
+    Trigger firstCheck = Trigger::kStartup;
+    State state = State::kElsewhere;
+    std::string owner;  // as last computed ("" before the first view)
+    int64_t graceUntilMs = 0;
+    uint64_t read = 0;  // the read that will adopt it (kReading)
+  };
+
+  std::string computeOwner(const Entry& e) const;
+  // Recomputes the owner of `e`; `previous` is the view the old owner was computed over (null
+  // before the first view).
+  void place(const std::string& id, Entry& e, const ClusterView* previous);
+  void setState(Entry& e, State s);
+  // Starts the reads `place` asked for, and the grace timer.
+  void flush();
+  void armGrace();
+  void graceOver();
+  void startRead(std::vector<std::string> ids);
+  void onRead(uint64_t read, const std::map<std::string, Published>& published);
+
+  OwnedServers& target_;
+  Clock& clock_;
+  std::string self_;
+  int64_t graceMs_;
+  std::unique_ptr<loop::Timer> graceTimer_;
+  std::optional<ClusterView> view_;
+  std::map<std::string, Entry> servers_;
+  size_t owned_ = 0;  // entries in kGrace, kReading or kOwned
+  uint64_t reads_ = 0;
+  std::vector<std::string> toRead_;  // gained from members that are gone: read at once
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for reads that outlive us
+};
+
+}  // namespace mcphd::cluster

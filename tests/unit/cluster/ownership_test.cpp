@@ -1,0 +1,251 @@
+#include "cluster/ownership.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "cluster/rendezvous.hpp"
+#include "loop/sim_loop.hpp"
+
+using namespace mcphd;
+using namespace mcphd::cluster;
+
+namespace {
+
+// Records what ownership asks of the scheduler; reads of the published state answer when the
+// test says so.
+struct FakeTarget : OwnedServers {
+  std::map<std::string, Trigger> owned;  // in the scheduler, with the trigger it came with
+  std::map<std::string, std::optional<scheduler::LastCheck>> adoptedLast;
+  std::vector<std::string> released;
+  std::vector<std::string> removed;
+  std::vector<
+      std::pair<std::vector<std::string>, std::function<void(std::map<std::string, Published>)>>>
+      reads;
+
+  void own(const registry::ServerSpec& spec, Trigger t) override { owned.emplace(spec.id, t); }
+  void adopt(const registry::ServerSpec& spec, Trigger t,
+             const std::optional<scheduler::LastCheck>& last) override {
+    owned.emplace(spec.id, t);
+    adoptedLast[spec.id] = last;
+  }
+  void release(const std::string& id) override {
+    owned.erase(id);
+    released.push_back(id);
+  }
+  void remove(const std::string& id) override {
+    owned.erase(id);
+    removed.push_back(id);
+  }
+  void readPublished(std::vector<std::string> ids,
+                     std::function<void(std::map<std::string, Published>)> done) override {
+    reads.emplace_back(std::move(ids), std::move(done));
+  }
+  // Answers every read under way: `by` published each server it asks for.
+  void answerReads(const std::string& by, int64_t checkedAtWallMs) {
+    auto pending = std::move(reads);
+    reads.clear();
+    for (auto& [ids, done] : pending) {
+      std::map<std::string, Published> p;
+      for (const auto& id : ids) {
+        p[id] = Published{
+            scheduler::LastCheck{checkedAtWallMs, scheduler::Status::kHealthy, 0, 3, 0}, by};
+      }
+      done(p);
+    }
+  }
+};
+
+registry::ServerSpec redisServer(const std::string& id) {
+  registry::ServerSpec s;
+  s.id = id;
+  s.source = registry::Source::kRedis;
+  s.url = "http://127.0.0.1:1/" + id;
+  return s;
+}
+
+ClusterView view(std::vector<std::string> members) {
+  ClusterView v;
+  v.members = std::move(members);
+  std::sort(v.members.begin(), v.members.end());
+  return v;
+}
+
+std::vector<std::string> ids(size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back("server-" + std::to_string(i));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("ownership: nothing is checked before the first view; alone, a member owns everything") {
+  loop::SimLoop loop;
+  FakeTarget t;
+  Ownership o(t, loop, loop, "m-a", 2000);
+  for (const auto& id : ids(20)) {
+    o.upsertServer(redisServer(id), Trigger::kStartup);
+  }
+  CHECK(t.owned.empty());
+  CHECK(o.ownerOf("server-0").empty());
+  o.setView(view({"m-a"}));
+  CHECK(t.owned.size() == 20);  // at once: nobody else could have had them
+  CHECK(t.reads.empty());
+  CHECK(t.owned["server-3"] == Trigger::kStartup);
+  CHECK(o.owned() == 20);
+  // A view that does not list this member (not announced yet) changes nothing.
+  o.setView(view({"m-b"}));
+  CHECK(t.owned.size() == 20);
+}
+
+TEST_CASE(
+    "ownership: at start-up with others live, a member takes its servers after one heartbeat") {
+  loop::SimLoop loop;
+  FakeTarget t;
+  Ownership o(t, loop, loop, "m-a", 2000);
+  const auto all = ids(300);
+  for (const auto& id : all) {
+    o.upsertServer(redisServer(id), Trigger::kStartup);
+  }
+  const std::vector<std::string> members = {"m-a", "m-b", "m-c"};
+  o.setView(view(members));
+  size_t mine = 0;
+  for (const auto& id : all) {
+    const std::string owner = cluster::ownerOf(id, members);
+    CHECK(o.ownerOf(id) == owner);
+    mine += owner == "m-a" ? 1 : 0;
+  }
+  CHECK(mine > 50);  // about a third
+  CHECK(o.owned() == mine);
+  // Not before the grace: m-b and m-c, live, may still be checking them.
+  loop.advance(1999);
+  CHECK(t.reads.empty());
+  CHECK(t.owned.empty());
+  loop.advance(1);
+  REQUIRE(t.reads.size() == 1);
+  CHECK(t.reads[0].first.size() == mine);
+  t.answerReads("m-b", loop.wallMs() - 1000);
+  CHECK(t.owned.size() == mine);
+  for (const auto& [id, trigger] : t.owned) {
+    CHECK(trigger == Trigger::kHandover);
+    REQUIRE(t.adoptedLast[id].has_value());
+    CHECK(t.adoptedLast[id]->checkedAtWallMs == loop.wallMs() - 1000);
+    CHECK(t.adoptedLast[id]->consecutiveSuccesses == 3);
+  }
+  // Never published, or published by this member before a restart: its own trigger.
+  FakeTarget t2;
+  Ownership o2(t2, loop, loop, "m-a", 2000);
+  o2.upsertServer(redisServer("server-0"), Trigger::kStartup);
+  o2.upsertServer(redisServer("server-1"), Trigger::kStartup);
+  o2.setView(view({"m-a", "m-z"}));
+  loop.advance(2000);
+  for (auto& [ids, done] : t2.reads) {
+    std::map<std::string, Published> p;
+    p["server-0"] = Published{scheduler::LastCheck{1, scheduler::Status::kHealthy, 0, 0, 0}, "m-a"};
+    done(p);
+  }
+  for (const auto& [id, trigger] : t2.owned) {
+    CHECK(trigger == Trigger::kStartup);
+  }
+}
+
+TEST_CASE("ownership: a member that leaves hands its servers over at once, and only those move") {
+  loop::SimLoop loop;
+  FakeTarget t;
+  Ownership o(t, loop, loop, "m-a", 2000);
+  const auto all = ids(300);
+  for (const auto& id : all) {
+    o.upsertServer(redisServer(id), Trigger::kStartup);
+  }
+  o.setView(view({"m-a", "m-b", "m-c"}));
+  loop.advance(2000);
+  t.answerReads("m-b", loop.wallMs());
+  const auto before = t.owned;
+
+  // m-c is gone (its announcement expired): its servers that fall to m-a are read at once.
+  o.setView(view({"m-a", "m-b"}));
+  REQUIRE(t.reads.size() == 1);
+  for (const auto& id : t.reads[0].first) {
+    CHECK(cluster::ownerOf(id, {"m-a", "m-b", "m-c"}) == "m-c");
+    CHECK(cluster::ownerOf(id, {"m-a", "m-b"}) == "m-a");
+  }
+  t.answerReads("m-c", loop.wallMs());
+  CHECK(t.released.empty());  // nothing of m-a's moved
+  for (const auto& [id, trigger] : before) {
+    CHECK(t.owned.count(id) == 1);
+  }
+  CHECK(t.owned.size() > before.size());
+
+  // m-c comes back: what it owns again is released at once, nothing else.
+  const auto withTwo = t.owned;
+  o.setView(view({"m-a", "m-b", "m-c"}));
+  CHECK(t.reads.empty());
+  for (const auto& id : t.released) {
+    CHECK(cluster::ownerOf(id, {"m-a", "m-b", "m-c"}) == "m-c");
+  }
+  CHECK(t.released.size() == withTwo.size() - before.size());
+  CHECK(t.owned == before);
+}
+
+TEST_CASE("ownership: a new server is owned at once; a released or removed one is not adopted") {
+  loop::SimLoop loop;
+  FakeTarget t;
+  Ownership o(t, loop, loop, "m-a", 2000);
+  o.setView(view({"m-a", "m-b"}));
+  std::string mineId;
+  std::string theirsId;
+  for (const auto& id : ids(50)) {
+    (cluster::ownerOf(id, {"m-a", "m-b"}) == "m-a" ? mineId : theirsId) = id;
+  }
+  o.upsertServer(redisServer(mineId), Trigger::kResync);
+  o.upsertServer(redisServer(theirsId), Trigger::kResync);
+  CHECK(t.owned == std::map<std::string, Trigger>{{mineId, Trigger::kResync}});
+  CHECK(o.ownerOf(theirsId) == "m-b");
+
+  // m-b leaves; before the read answers, it is back: the server is not adopted.
+  o.setView(view({"m-a"}));
+  REQUIRE(t.reads.size() == 1);
+  o.setView(view({"m-a", "m-b"}));
+  t.answerReads("m-b", 1);
+  CHECK(t.owned.count(theirsId) == 0);
+  // ... and removed while its read is under way: not adopted either.
+  o.setView(view({"m-a"}));
+  o.removeServer(theirsId);
+  t.answerReads("m-b", 1);
+  CHECK(t.owned.count(theirsId) == 0);
+  CHECK(t.removed.empty());  // it never was in the scheduler
+  o.removeServer(mineId);
+  CHECK(t.removed == std::vector<std::string>{mineId});
+  CHECK(o.owned() == 0);
+}
+
+TEST_CASE("ownership: a config server is shared only with members that declare it the same way") {
+  loop::SimLoop loop;
+  FakeTarget t;
+  Ownership o(t, loop, loop, "m-a", 2000);
+  auto spec = redisServer("x");
+  spec.source = registry::Source::kConfig;
+  // Find an id that rendezvous would give to m-b over {m-a, m-b}.
+  for (const auto& id : ids(50)) {
+    if (cluster::ownerOf(id, {"m-a", "m-b"}) == "m-b") {
+      spec.id = id;
+      break;
+    }
+  }
+  o.upsertServer(spec, Trigger::kStartup);
+  // m-b is live but does not declare it: m-a checks it, at once.
+  o.setView(view({"m-a", "m-b"}));
+  CHECK(t.owned.count(spec.id) == 1);
+  CHECK(t.reads.empty());
+  // m-b declares it the same way now: it goes to m-b.
+  ClusterView v = view({"m-a", "m-b"});
+  v.sameConfig["m-b"] = {spec.id};
+  o.setView(v);
+  CHECK(t.released == std::vector<std::string>{spec.id});
+  CHECK(o.ownerOf(spec.id) == "m-b");
+  // A declaration by a member that is not live counts for nothing.
+  ClusterView gone = view({"m-a"});
+  gone.sameConfig["m-b"] = {spec.id};
+  o.setView(gone);
+  CHECK(o.ownerOf(spec.id) == "m-a");
+}
