@@ -34,11 +34,27 @@ std::set<std::string> idsOf(const std::vector<registry::ServerSpec>& servers) {
   return ids;
 }
 
-control::CommandStream::Options commandOptions(const keyspace::Keyspace& keys) {
+control::CommandStream::Options commandOptions(const keyspace::Keyspace& keys,
+                                               const config::Config& cfg,
+                                               const std::string& memberId) {
   control::CommandStream::Options o;
   o.keys = keys;
-  o.consumer = consumerName();
+  // Members of a cluster may share a host: each reads as itself.
+  o.consumer = cfg.cluster.enabled ? "mcp-healthd@" + memberId : consumerName();
   return o;
+}
+
+std::unique_ptr<cluster::Ownership> ownershipOf(const config::Config& cfg,
+                                                cluster::OwnedServers& target, Clock& clock,
+                                                loop::TimerFactory& timers,
+                                                const std::string& memberId) {
+  if (!cfg.cluster.enabled) {
+    return nullptr;
+  }
+  // The grace before taking over a server from a live member: it sees the change at its next
+  // heartbeat; half a heartbeat more covers the two heartbeats' phases and Redis's round trip.
+  return std::make_unique<cluster::Ownership>(target, clock, timers, memberId,
+                                              cfg.cluster.heartbeatMs * 3 / 2);
 }
 
 }  // namespace
@@ -73,6 +89,37 @@ void ResultFanOut::onReport(const scheduler::CheckReport& r) {
   }
 }
 
+void OwnedServersOf::own(const registry::ServerSpec& spec, Trigger firstCheck) {
+  publisher_.own(spec.id);
+  scheduler_.upsertServer(spec, firstCheck);
+}
+
+void OwnedServersOf::adopt(const registry::ServerSpec& spec, Trigger trigger,
+                           const std::optional<scheduler::LastCheck>& last) {
+  publisher_.own(spec.id);
+  scheduler_.adoptServer(spec, trigger, last);
+}
+
+void OwnedServersOf::release(const std::string& id) {
+  scheduler_.releaseServer(id);
+  publisher_.release(id);
+}
+
+void OwnedServersOf::remove(const std::string& id) { scheduler_.removeServer(id); }
+
+void OwnedServersOf::readPublished(
+    std::vector<std::string> ids,
+    std::function<void(std::map<std::string, cluster::Published>)> done) {
+  publisher_.readStored(ids, [done = std::move(done)](
+                                 std::map<std::string, publish::StoredCheck> stored) {
+    std::map<std::string, cluster::Published> out;
+    for (auto& [id, c] : stored) {
+      out.emplace(id, cluster::Published{c.last, std::move(c.checkedBy)});
+    }
+    done(std::move(out));
+  });
+}
+
 void ResultFanOut::onRemoved(const std::string& id, const scheduler::Answers& answers) {
   metrics_.onRemoved(id);
   publisher_.onRemoved(id, answers);
@@ -100,10 +147,12 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       publisher_(redis_, loop, keys_, memberId_),
       results_(publisher_, metrics_),
       scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
-      registry_(redis_, loop, keys_, cfg_.defaults, cfg_.keys, configIds_, scheduler_,
+      ownedServers_(scheduler_, publisher_),
+      ownership_(ownershipOf(cfg_, ownedServers_, loop, loop, memberId_)),
+      registry_(redis_, loop, keys_, cfg_.defaults, cfg_.keys, configIds_, servers(),
                 cfg_.registryResyncMs, registry::RecordOptions{cfg_.acceptV1}),
       commands_(commandsRedis_, redis_, loop, registry_, scheduler_, publisher_,
-                commandOptions(keys_)),
+                commandOptions(keys_, cfg_, memberId_)),
       monitor_(
           loop, loop, [this](const std::string& m) { notifier_.notify(m); },
           notifier_.watchdogUsec(), [this] { return statusLine(scheduler_, redis_.ready()); }),
@@ -134,6 +183,8 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
     m.startedAtWallMs = loop.wallMs();
     m.version = MCPHD_VERSION;
     membership_ = std::make_unique<cluster::Membership>(clusterRedis_, loop, keys_, std::move(m));
+    membership_->onChange([this](const cluster::ClusterView& view) { ownership_->setView(view); });
+    commands_.setOwnership(ownership_.get(), memberId_);
   }
   publisher_.onSnapshot([this](std::optional<scheduler::Snapshot> snapshot) {
     snapshotWait_->stop();
@@ -151,8 +202,9 @@ int Daemon::run() {
   });
   redis_.start();
   commandsRedis_.start();
+  announceConfig(cfg_.servers);
   for (const auto& s : cfg_.servers) {
-    scheduler_.upsertServer(s, Trigger::kStartup);
+    servers().upsertServer(s, Trigger::kStartup);
   }
   const size_t configured = cfg_.servers.size();
   // The scheduler has its own copy of each; at 10,000 servers these were 12 MB.
@@ -160,7 +212,7 @@ int Daemon::run() {
   registry_.start();
   commands_.start();
   if (membership_) {
-    membership_->setOwned([this] { return scheduler_.servers(); });
+    membership_->setOwned([this] { return ownership_->owned(); });
     membership_->start();
     clusterRedis_.start();
   }
@@ -179,6 +231,24 @@ int Daemon::run() {
   }
   loop_.run();
   return exitCode_;
+}
+
+registry::ServerListener& Daemon::servers() {
+  if (ownership_) {
+    return *ownership_;
+  }
+  return scheduler_;
+}
+
+void Daemon::announceConfig(const std::vector<registry::ServerSpec>& servers) {
+  if (!membership_) {
+    return;
+  }
+  std::map<std::string, std::string> digests;
+  for (const auto& s : servers) {
+    digests.emplace(s.id, registry::settingsDigest(s));
+  }
+  membership_->setConfig(std::move(digests));
 }
 
 void Daemon::stop(const char* why) {
@@ -238,13 +308,14 @@ Result<std::string> Daemon::reload() {
   size_t removed = 0;
   for (const auto& id : configIds_) {
     if (ids.count(id) == 0) {
-      scheduler_.removeServer(id);
+      servers().removeServer(id);
       ++removed;
     }
   }
+  announceConfig(f.servers);
   for (const auto& s : f.servers) {
     // Unchanged: nothing happens; changed: new settings, same state; new: due by the rule.
-    scheduler_.upsertServer(s, Trigger::kReload);
+    servers().upsertServer(s, Trigger::kReload);
   }
   const size_t count = f.servers.size();
   http_.setEgressPolicy(f.egress);

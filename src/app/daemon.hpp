@@ -8,6 +8,7 @@
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/ownership.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
@@ -63,6 +64,25 @@ class ResultFanOut final : public scheduler::ResultSink {
   std::function<void()> changed_;
 };
 
+// What cluster ownership drives: the scheduler, and the publisher (which forgets the state of a
+// server another member checks, and reads the state a hand-over is due by).
+class OwnedServersOf final : public cluster::OwnedServers {
+ public:
+  OwnedServersOf(scheduler::Scheduler& scheduler, publish::StatePublisher& publisher)
+      : scheduler_(scheduler), publisher_(publisher) {}
+  void own(const registry::ServerSpec& spec, Trigger firstCheck) override;
+  void adopt(const registry::ServerSpec& spec, Trigger trigger,
+             const std::optional<scheduler::LastCheck>& last) override;
+  void release(const std::string& id) override;
+  void remove(const std::string& id) override;
+  void readPublished(std::vector<std::string> ids,
+                     std::function<void(std::map<std::string, cluster::Published>)> done) override;
+
+ private:
+  scheduler::Scheduler& scheduler_;
+  publish::StatePublisher& publisher_;
+};
+
 // mcp-healthd, assembled: every long-lived part is a member, declared in start-up order, so C++
 // builds them in that order and tears them down in the reverse one (the scheduler's checks go
 // before the prober, the HTTP client and the process spawner they use; Redis connections drop
@@ -98,6 +118,11 @@ class Daemon {
   // listen.
   bool listenHttp();
   std::string healthzJson(int* status) const;
+  // Where servers from the config file and the registry go: the scheduler, or with a cluster
+  // the ownership that hands the scheduler the servers this member checks.
+  registry::ServerListener& servers();
+  // With a cluster: the settings digests of the config-file servers, announced to the others.
+  void announceConfig(const std::vector<registry::ServerSpec>& servers);
   // Stops: the loop ends once results handed to Redis are written (1 s at most), stdio servers
   // are gone (SIGKILL after 1 s) and the DELETEs of ended watches are answered; at 1.5 s whatever
   // happens.
@@ -124,6 +149,8 @@ class Daemon {
   metrics::Metrics metrics_;
   ResultFanOut results_;
   scheduler::Scheduler scheduler_;
+  OwnedServersOf ownedServers_;
+  std::unique_ptr<cluster::Ownership> ownership_;  // when cluster.enabled
   registry::RedisRegistry registry_;
   control::CommandStream commands_;
   service::Monitor monitor_;

@@ -238,6 +238,9 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
       return;
     }
     if (!scheduler_.has(server)) {
+      if (std::string why = elsewhere(server); !why.empty()) {
+        return fail(id, op, server, why);
+      }
       return fail(id, op, server, "unknown server '" + server.substr(0, 128) + "'");
     }
     inProgress_[id] = 1;
@@ -260,7 +263,15 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
                     "server '" + server + "' is not registered (not in " +
                         "the servers set, or enabled is false)");
       }
-      scheduler_.checkNow(server, Trigger::kUpsert, id);
+      if (!scheduler_.checkNow(server, Trigger::kUpsert, id)) {
+        inProgress_.erase(id);
+        const std::string why = elsewhere(server);
+        return fail(id, op, server,
+                    "server '" + server + "' is registered, but " +
+                        (why.empty() ? std::string("the daemon is stopping")
+                                     : why + " Its owner reads the record at its next registry "
+                                             "resync."));
+      }
     });
     return;
   }
@@ -273,6 +284,10 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
                   "server '" + server + "' is defined in the config file; remove it there");
     }
     registry_.remove(server);
+    if (ownership_ != nullptr) {
+      // The owner drops it at its next registry resync (until §4 sends it a message).
+      ownership_->forget(server);
+    }
     inProgress_[id] = 1;
     scheduler_.removeServer(server, id);
     return;
@@ -280,6 +295,24 @@ void CommandStream::execute(const std::string& id, const Fields& fields) {
   fail(id, op, server,
        op.empty() ? "the entry has no op field (check, upsert or remove)"
                   : "unknown op '" + op.substr(0, 64) + "' (check, upsert or remove)");
+}
+
+std::string CommandStream::elsewhere(const std::string& serverId) const {
+  if (ownership_ == nullptr) {
+    return {};
+  }
+  const std::string owner = ownership_->ownerOf(serverId);
+  if (owner.empty()) {
+    return {};
+  }
+  if (owner == memberId_) {
+    return "server '" + serverId +
+           "' is being taken over by this member (it waits for the member that had it to stop); "
+           "ask again in a few seconds.";
+  }
+  return "server '" + serverId + "' is checked by cluster member '" + owner +
+         "', and this member read the command: commands are not forwarded between members yet; "
+         "ask again (any member may read it).";
 }
 
 void CommandStream::fail(const std::string& id, const std::string& op, const std::string& serverId,

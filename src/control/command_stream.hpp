@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/ownership.hpp"
 #include "keyspace/keyspace.hpp"
 #include "loop/timer.hpp"
 #include "publish/state_publisher.hpp"
@@ -40,6 +41,13 @@ class CommandStream {
                 publish::StatePublisher& answers, Options options);
 
   void start();
+  // With a cluster: servers another member owns are not in this member's scheduler. Until
+  // commands are forwarded to their owners (issue 13, §4), a command naming one is answered
+  // with a command_error that names the owner, and `check *` checks this member's servers.
+  void setOwnership(cluster::Ownership* ownership, std::string memberId) {
+    ownership_ = ownership;
+    memberId_ = std::move(memberId);
+  }
   // The message answering `commandId` was published (StatePublisher::onAnswered).
   void answered(const std::string& commandId);
   // A `check *` every server has answered: command_done is published, the entry acknowledged.
@@ -67,12 +75,16 @@ class CommandStream {
   void fail(const std::string& id, const std::string& op, const std::string& serverId,
             const std::string& message);
   void ack(const std::string& id);
+  // With a cluster, why a server not in the scheduler cannot be acted on here (empty: unknown).
+  std::string elsewhere(const std::string& serverId) const;
 
   redis::Commands& reader_;
   redis::Commands& writer_;
   registry::RedisRegistry& registry_;
   scheduler::Scheduler& scheduler_;
   publish::StatePublisher& answers_;
+  cluster::Ownership* ownership_ = nullptr;
+  std::string memberId_;
   Options options_;
   std::string stream_;
   std::unique_ptr<loop::Timer> retry_;

@@ -105,8 +105,8 @@ void StatePublisher::resume(uint64_t gen) {
   ready_ = true;
   for (auto& [id, s] : servers_) {
     s.inFlight = 0;  // lost with the old connection, or applied: the refill tells
-    if (!s.pendingHealth && !s.latest.head.empty()) {
-      refill(id, s);  // no new event
+    if (!s.pendingHealth && !s.latest.head.empty() && released_.count(id) == 0) {
+      refill(id, s);  // no new event (and only for servers this member still checks)
     }
     flush(id, s);
   }
@@ -120,6 +120,90 @@ void StatePublisher::resume(uint64_t gen) {
   });
 }
 
+std::optional<StoredCheck> parseStoredCheck(std::string_view json) {
+  // One parser per thread: a start-up snapshot parses every server's message.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view checkedAt;
+  std::string_view status;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||
+      doc["checked_at"].get(checkedAt) != simdjson::SUCCESS ||
+      doc["status"].get(status) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  auto at = json::parseRfc3339Millis(checkedAt);
+  auto st = scheduler::statusFromName(status);
+  if (!at || !st) {
+    return std::nullopt;
+  }
+  // Absent counts are 0: only the backoff estimate is shorter, the thresholds start over.
+  auto count = [&](const char* key) {
+    int64_t n = 0;
+    if (doc[key].get(n) != simdjson::SUCCESS) {
+      n = 0;
+    }
+    return static_cast<int>(std::clamp<int64_t>(n, 0, 1'000'000));
+  };
+  StoredCheck c;
+  c.last.checkedAtWallMs = *at;
+  c.last.status = *st;
+  c.last.consecutiveFailures = count("consecutive_failures");
+  c.last.consecutiveSuccesses = count("consecutive_successes");
+  std::string_view since;
+  if (doc["status_since"].get(since) == simdjson::SUCCESS) {
+    c.last.statusSinceWallMs = json::parseRfc3339Millis(since).value_or(0);
+  }
+  std::string_view by;
+  if (doc["checked_by"].get(by) == simdjson::SUCCESS && by.size() <= 128) {
+    c.checkedBy = std::string(by);
+  }
+  return c;
+}
+
+void StatePublisher::readStored(const std::vector<std::string>& ids,
+                                std::function<void(std::map<std::string, StoredCheck>)> done) {
+  if (ids.empty() || !ready_) {
+    done({});  // nothing known: due now
+    return;
+  }
+  std::vector<std::string> argv = {"HMGET", keys_.status()};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  auto shared = std::make_shared<std::function<void(std::map<std::string, StoredCheck>)>>(
+      std::move(done));
+  const bool sent = redis_.command(
+      std::move(argv), [this, ids, shared](Result<redis::Reply> r) {
+        std::map<std::string, StoredCheck> out;
+        if (!r || r->type != redis::Reply::Type::kArray || r->elements.size() != ids.size()) {
+          log::warn("redis: cannot read " + keys_.status() + " for the servers taken over (" +
+                    (r ? (r->type == redis::Reply::Type::kError ? r->str : "unexpected reply")
+                       : r.error().message) +
+                    "); they are due now");
+        } else {
+          for (size_t i = 0; i < ids.size(); ++i) {
+            if (r->elements[i].type != redis::Reply::Type::kString) {
+              continue;  // never published
+            }
+            if (auto c = parseStoredCheck(r->elements[i].str)) {
+              out.emplace(ids[i], std::move(*c));
+            }
+          }
+        }
+        (*shared)(std::move(out));
+      });
+  if (!sent) {
+    (*shared)({});
+  }
+}
+
+void StatePublisher::release(const std::string& id) {
+  released_.insert(id);
+  auto it = servers_.find(id);
+  if (it != servers_.end() && !it->second.pendingHealth && it->second.inFlight == 0 &&
+      !it->second.backlogged) {
+    servers_.erase(it);  // else once what is pending is written (numbered)
+  }
+}
+
 void StatePublisher::snapshotFrom(const redis::Reply* hash) {
   auto callback = std::move(snapshot_);
   snapshot_ = nullptr;
@@ -127,33 +211,17 @@ void StatePublisher::snapshotFrom(const redis::Reply* hash) {
     callback(std::nullopt);
     return;
   }
-  simdjson::dom::parser parser;
   scheduler::Snapshot snapshot;
   for (size_t i = 0; i + 1 < hash->elements.size(); i += 2) {
     const std::string& id = hash->elements[i].str;
-    const std::string& value = hash->elements[i + 1].str;
     // A field it cannot read leaves the server out: never seen, due now.
-    simdjson::dom::element doc;
-    std::string_view checkedAt;
-    std::string_view status;
-    int64_t failures = 0;
-    if (parser.parse(value).get(doc) != simdjson::SUCCESS ||
-        doc["checked_at"].get(checkedAt) != simdjson::SUCCESS ||
-        doc["status"].get(status) != simdjson::SUCCESS) {
-      log::warn("redis: " + keys_.status() + " field '" + id +
+    auto stored = parseStoredCheck(hash->elements[i + 1].str);
+    if (!stored) {
+      log::warn("redis: " + keys_.status() + " field '" + id.substr(0, 128) +
                 "' is not a health message; that server is due now");
       continue;
     }
-    auto at = json::parseRfc3339Millis(checkedAt);
-    auto st = scheduler::statusFromName(status);
-    if (!at || !st) {
-      continue;
-    }
-    if (doc["consecutive_failures"].get(failures) != simdjson::SUCCESS) {
-      failures = 0;  // absent: only the backoff estimate is shorter
-    }
-    snapshot[id] = scheduler::LastCheck{
-        *at, *st, static_cast<int>(std::clamp<int64_t>(failures, 0, 1'000'000))};
+    snapshot[id] = stored->last;
   }
   callback(std::move(snapshot));
 }
@@ -185,6 +253,7 @@ void StatePublisher::onRemoved(const std::string& serverId, const scheduler::Ans
     // Redis keeps its counter: a server registered again continues after its removal message.
     servers_.erase(it);
   }
+  released_.erase(serverId);
   removal.answers.merge(answers);
   auto& pending = removals_[serverId];
   pending.knownSeq = std::max(pending.knownSeq, removal.knownSeq);
@@ -369,6 +438,9 @@ void StatePublisher::numbered(const std::string& id, uint64_t write,
     if (reply) {
       flush(id, s);  // a result that waited for this reply
     }                // else the connection is going: the next one writes it
+  }
+  if (released_.count(id) != 0 && !s.pendingHealth && s.inFlight == 0 && !s.backlogged) {
+    servers_.erase(it);  // its last result is written; another member checks it now
   }
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ namespace mcphd::publish {
 // slower than results come (more than kCongestedBytes unwritten); when it is back, every
 // server's latest state is written again unless Redis holds a newer one (the refill script),
 // and lost tool snapshots are rewritten on the next check.
+// What a stored health message (<prefix>status) says of a server's last check.
+struct StoredCheck {
+  scheduler::LastCheck last;
+  std::string checkedBy;  // empty when absent
+};
+// A stored health message read back; nullopt when it is not one (a field anyone else wrote).
+std::optional<StoredCheck> parseStoredCheck(std::string_view json);
+
 class StatePublisher final : public scheduler::ResultSink {
  public:
   // `memberId` is the daemon's name in every health message (`checked_by`).
@@ -63,6 +72,15 @@ class StatePublisher final : public scheduler::ResultSink {
   void onRefilled(std::function<void()> callback) { refilled_ = std::move(callback); }
 
   uint64_t published() const { return published_; }
+
+  // Cluster ownership. Reads the stored state of `ids` (HMGET <prefix>status) for servers this
+  // member takes over; `done` gets what could be read (nothing when Redis is not connected).
+  void readStored(const std::vector<std::string>& ids,
+                  std::function<void(std::map<std::string, StoredCheck>)> done);
+  // Another member checks the server now: after what is pending for it is written, this member
+  // forgets it, and never writes its state again after a reconnect (the refill). `own` undoes it.
+  void release(const std::string& id);
+  void own(const std::string& id) { released_.erase(id); }
 
   // Unwritten bytes on the Redis connection above which results wait, coalesced per server, and
   // below which they flow again.
@@ -132,6 +150,7 @@ class StatePublisher final : public scheduler::ResultSink {
   uint64_t writeFailures_ = 0;
   std::map<std::string, ServerState> servers_;
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
+  std::set<std::string> released_;                  // servers other members check now
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
   std::function<void(std::optional<scheduler::Snapshot>)> snapshot_;

@@ -79,7 +79,7 @@ std::vector<std::string> ids(size_t n) {
 
 }  // namespace
 
-TEST_CASE("ownership: nothing is checked before the first view; alone, a member owns everything") {
+TEST_CASE("ownership: nothing is checked before the first view, and alone a member owns everything") {
   loop::SimLoop loop;
   FakeTarget t;
   Ownership o(t, loop, loop, "m-a", 2000);
@@ -187,7 +187,7 @@ TEST_CASE("ownership: a member that leaves hands its servers over at once, and o
   CHECK(t.owned == before);
 }
 
-TEST_CASE("ownership: a new server is owned at once; a released or removed one is not adopted") {
+TEST_CASE("ownership: a new server is owned at once, a released or removed one is not adopted") {
   loop::SimLoop loop;
   FakeTarget t;
   Ownership o(t, loop, loop, "m-a", 2000);
