@@ -110,14 +110,14 @@ void OwnedServersOf::remove(const std::string& id) { scheduler_.removeServer(id)
 void OwnedServersOf::readPublished(
     std::vector<std::string> ids,
     std::function<void(std::map<std::string, cluster::Published>)> done) {
-  publisher_.readStored(ids, [done = std::move(done)](
-                                 std::map<std::string, publish::StoredCheck> stored) {
-    std::map<std::string, cluster::Published> out;
-    for (auto& [id, c] : stored) {
-      out.emplace(id, cluster::Published{c.last, std::move(c.checkedBy)});
-    }
-    done(std::move(out));
-  });
+  publisher_.readStored(
+      ids, [done = std::move(done)](std::map<std::string, publish::StoredCheck> stored) {
+        std::map<std::string, cluster::Published> out;
+        for (auto& [id, c] : stored) {
+          out.emplace(id, cluster::Published{c.last, std::move(c.checkedBy)});
+        }
+        done(std::move(out));
+      });
 }
 
 void ResultFanOut::onRemoved(const std::string& id, const scheduler::Answers& answers) {

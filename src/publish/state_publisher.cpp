@@ -168,28 +168,27 @@ void StatePublisher::readStored(const std::vector<std::string>& ids,
   }
   std::vector<std::string> argv = {"HMGET", keys_.status()};
   argv.insert(argv.end(), ids.begin(), ids.end());
-  auto shared = std::make_shared<std::function<void(std::map<std::string, StoredCheck>)>>(
-      std::move(done));
-  const bool sent = redis_.command(
-      std::move(argv), [this, ids, shared](Result<redis::Reply> r) {
-        std::map<std::string, StoredCheck> out;
-        if (!r || r->type != redis::Reply::Type::kArray || r->elements.size() != ids.size()) {
-          log::warn("redis: cannot read " + keys_.status() + " for the servers taken over (" +
-                    (r ? (r->type == redis::Reply::Type::kError ? r->str : "unexpected reply")
-                       : r.error().message) +
-                    "); they are due now");
-        } else {
-          for (size_t i = 0; i < ids.size(); ++i) {
-            if (r->elements[i].type != redis::Reply::Type::kString) {
-              continue;  // never published
-            }
-            if (auto c = parseStoredCheck(r->elements[i].str)) {
-              out.emplace(ids[i], std::move(*c));
-            }
-          }
+  auto shared =
+      std::make_shared<std::function<void(std::map<std::string, StoredCheck>)>>(std::move(done));
+  const bool sent = redis_.command(std::move(argv), [this, ids, shared](Result<redis::Reply> r) {
+    std::map<std::string, StoredCheck> out;
+    if (!r || r->type != redis::Reply::Type::kArray || r->elements.size() != ids.size()) {
+      log::warn("redis: cannot read " + keys_.status() + " for the servers taken over (" +
+                (r ? (r->type == redis::Reply::Type::kError ? r->str : "unexpected reply")
+                   : r.error().message) +
+                "); they are due now");
+    } else {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (r->elements[i].type != redis::Reply::Type::kString) {
+          continue;  // never published
         }
-        (*shared)(std::move(out));
-      });
+        if (auto c = parseStoredCheck(r->elements[i].str)) {
+          out.emplace(ids[i], std::move(*c));
+        }
+      }
+    }
+    (*shared)(std::move(out));
+  });
   if (!sent) {
     (*shared)({});
   }
