@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "app/member_id.hpp"
 #include "common/allocation_count.hpp"
@@ -143,7 +145,8 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       commandsRedis_(loop, endpoint, random_, "redis commands"),
       eventsRedis_(loop, endpoint, random_, "redis events"),
       dashboardRedis_(loop, endpoint, random_, "redis dashboard"),
-      clusterRedis_(loop, std::move(endpoint), random_, "redis cluster"),
+      clusterRedis_(loop, endpoint, random_, "redis cluster"),
+      controlRedis_(loop, std::move(endpoint), random_, "redis control"),
       publisher_(redis_, loop, keys_, memberId_),
       results_(publisher_, metrics_),
       scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
@@ -183,8 +186,17 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
     m.startedAtWallMs = loop.wallMs();
     m.version = MCPHD_VERSION;
     membership_ = std::make_unique<cluster::Membership>(clusterRedis_, loop, keys_, std::move(m));
-    membership_->onChange([this](const cluster::ClusterView& view) { ownership_->setView(view); });
-    commands_.setOwnership(ownership_.get(), memberId_);
+    membership_->onChange([this](const cluster::ClusterView& view) {
+      ownership_->setView(view);
+      std::vector<std::string> gone;
+      std::set_difference(liveMembers_.begin(), liveMembers_.end(), view.members.begin(),
+                          view.members.end(), std::back_inserter(gone));
+      liveMembers_ = view.members;
+      if (!gone.empty()) {
+        commands_.membersLeft(gone, liveMembers_);
+      }
+    });
+    commands_.setCluster(*ownership_, memberId_, controlRedis_, loop);
   }
   publisher_.onSnapshot([this](std::optional<scheduler::Snapshot> snapshot) {
     snapshotWait_->stop();
@@ -215,6 +227,7 @@ int Daemon::run() {
     membership_->setOwned([this] { return ownership_->owned(); });
     membership_->start();
     clusterRedis_.start();
+    controlRedis_.start();
   }
   log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(configured) + " servers");
   if (!cfg_.dashboard.listen.empty()) {
@@ -266,6 +279,7 @@ void Daemon::stop(const char* why) {
     membership_->leave([this] { clusterRedis_.shutdown(200, [this] { stopStepDone(); }); });
   }
   commandsRedis_.shutdown(200, [] {});
+  controlRedis_.shutdown(200, [] {});
   eventsRedis_.shutdown(200, [] {});
   dashboardRedis_.shutdown(200, [] {});
   redis_.shutdown(1000, [this] { stopStepDone(); });

@@ -145,6 +145,7 @@ class Daemon {
   redis::RedisClient eventsRedis_;     // the dashboard's subscription (started with it)
   redis::RedisClient dashboardRedis_;  // the dashboard's reads and commands (started with it)
   redis::RedisClient clusterRedis_;    // heartbeats: never queued behind a congested publisher
+  redis::RedisClient controlRedis_;    // the control channel's subscription (with a cluster)
   publish::StatePublisher publisher_;
   metrics::Metrics metrics_;
   ResultFanOut results_;
@@ -158,6 +159,7 @@ class Daemon {
   std::unique_ptr<loop::Timer> hardStop_;
   std::unique_ptr<dashboard::Dashboard> dashboard_;  // when dashboard.listen is set
   std::unique_ptr<cluster::Membership> membership_;  // when cluster.enabled
+  std::vector<std::string> liveMembers_;             // as of the last view
   std::unique_ptr<http::HttpServer> metricsServer_;
   std::unique_ptr<http::HttpServer> dashboardServer_;  // when not on metrics.listen
   loop::UvSignal sigint_;

@@ -69,6 +69,10 @@ class Ownership final : public registry::ServerListener {
   // the first view.
   std::string ownerOf(const std::string& id) const;
   bool owns(const std::string& id) const { return ownerOf(id) == self_; }
+  // The live members as of the last view (sorted; empty before the first).
+  std::vector<std::string> members() const {
+    return view_ ? view_->members : std::vector<std::string>{};
+  }
   // Servers known (from every source), and owned by this member.
   size_t known() const { return servers_.size(); }
   size_t owned() const { return owned_; }

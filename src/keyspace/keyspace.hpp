@@ -39,6 +39,18 @@ class Keyspace {
   std::string memberConfig(std::string_view memberId) const {
     return join("member-config:", memberId);
   }
+  // stream: the commands forwarded to one member (the owner of their server), read by it in
+  // group kCommandGroup next to commands().
+  std::string memberCommands(std::string_view memberId) const {
+    return join("member-commands:", memberId);
+  }
+  // hash: the parts of one `check *` split among the members (parts, done, servers); deleted
+  // when the last part is done.
+  std::string commandParts(std::string_view commandId) const {
+    return join("command-parts:", commandId);
+  }
+  // channel: upsert and remove commands, so that every member reads the record at once.
+  std::string controlChannel() const { return prefix_ + "control"; }
   // channel: health, removed, command_error and command_done messages.
   std::string healthChannel() const { return prefix_ + "health"; }
   // channel: tools messages.

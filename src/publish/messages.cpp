@@ -226,16 +226,21 @@ Numbered removedJson(const std::string& serverId, int64_t atWallMs,
   return n;
 }
 
+Numbered commandDoneParts(const std::string& commandId, const std::string& op, int64_t atWallMs) {
+  Numbered n{"{\"v\":1,\"type\":\"command_done\",\"command_id\":", ",\"at\":"};
+  json::appendString(n.head, commandId);
+  n.head += ",\"op\":";
+  json::appendString(n.head, op);
+  n.head += ",\"servers\":";
+  json::appendString(n.tail, json::rfc3339Millis(atWallMs));
+  n.tail += '}';
+  return n;
+}
+
 std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,
                             int64_t atWallMs) {
-  std::string o = "{\"v\":1,\"type\":\"command_done\",\"command_id\":";
-  json::appendString(o, commandId);
-  o += ",\"op\":";
-  json::appendString(o, op);
-  o += ",\"servers\":" + std::to_string(servers) + ",\"at\":";
-  json::appendString(o, json::rfc3339Millis(atWallMs));
-  o += '}';
-  return o;
+  Numbered n = commandDoneParts(commandId, op, atWallMs);
+  return n.head + std::to_string(servers) + n.tail;
 }
 
 std::string commandErrorJson(const std::string& commandId, const std::string& op,

@@ -72,6 +72,9 @@ Numbered removedJson(const std::string& serverId, int64_t atWallMs,
 // Answers a `check *` once every server it named has a result (or was removed).
 std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,
                             int64_t atWallMs);
+// The same message with `servers` left out, for a script that adds up the parts of a `check *`
+// split among cluster members: head + servers + tail.
+Numbered commandDoneParts(const std::string& commandId, const std::string& op, int64_t atWallMs);
 // The answer to a command that could not be carried out.
 std::string commandErrorJson(const std::string& commandId, const std::string& op,
                              const std::string& serverId, const std::string& message,
