@@ -199,6 +199,28 @@ TEST_CASE(
   CHECK(doneOf(*all) == std::make_pair(size_t{1}, int64_t{total}));
   CHECK(redis.query({"EXISTS", "mcp:command-parts:" + *all}) == "0");
 
+  // upsert of a server registered now: checked once for the command, by its owner; remove: one
+  // removal answers it, and no member checks the server any more.
+  redis.query({"HSET", "mcp:server:reg-new", "url", fault.url("reg-new", "healthy?tools=1"),
+               "interval", "2s"});
+  redis.query({"SADD", "mcp:servers", "reg-new"});
+  auto upsert = redis.query({"XADD", "mcp:commands", "*", "op", "upsert", "server_id", "reg-new"});
+  REQUIRE(upsert);
+  REQUIRE(log.waitAnswer(sub, *upsert, std::chrono::seconds(10)));
+  CHECK(log.answer(*upsert)->find("\"trigger\":\"upsert\"") != std::string::npos);
+  auto remove = redis.query({"XADD", "mcp:commands", "*", "op", "remove", "server_id", "reg-new"});
+  REQUIRE(remove);
+  REQUIRE(log.waitAnswer(sub, *remove, std::chrono::seconds(10)));
+  CHECK(log.answer(*remove)->find("\"type\":\"removed\"") != std::string::npos);
+  const size_t before = log.messages.size();
+  log.collect(sub, std::chrono::milliseconds(5000));  // two intervals of reg-new
+  CHECK(log.answers(*upsert) == 1);
+  CHECK(log.answers(*remove) == 1);
+  for (size_t i = before; i < log.messages.size(); ++i) {
+    CHECK(log.messages[i].find("\"server_id\":\"reg-new\"") == std::string::npos);
+  }
+  CHECK_FALSE(redis.query({"HGET", "mcp:status", "reg-new"}));
+
   // An unknown server is refused once.
   auto unknown = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "nope"});
   REQUIRE(unknown);
