@@ -277,7 +277,7 @@ void CommandStream::readNew(uint64_t gen) {
   if (gen != generation_) {
     return;
   }
-  if (inProgress_.size() >= options_.maxInProgress) {
+  if (inProgress_.size() + deferred_.size() >= options_.maxInProgress) {
     retry_->start(100, [this, gen] { readNew(gen); });  // back-pressure: let answers catch up
     return;
   }
