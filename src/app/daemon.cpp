@@ -111,11 +111,16 @@ void OwnedServersOf::remove(const std::string& id) { scheduler_.removeServer(id)
 
 void OwnedServersOf::readPublished(
     std::vector<std::string> ids,
-    std::function<void(std::map<std::string, cluster::Published>)> done) {
+    std::function<void(std::optional<std::map<std::string, cluster::Published>>)> done) {
   publisher_.readStored(
-      ids, [done = std::move(done)](std::map<std::string, publish::StoredCheck> stored) {
+      ids, [done = std::move(done)](
+               std::optional<std::map<std::string, publish::StoredCheck>> stored) {
+        if (!stored) {
+          done(std::nullopt);
+          return;
+        }
         std::map<std::string, cluster::Published> out;
-        for (auto& [id, c] : stored) {
+        for (auto& [id, c] : *stored) {
           out.emplace(id, cluster::Published{c.last, std::move(c.checkedBy)});
         }
         done(std::move(out));

@@ -75,8 +75,11 @@ class OwnedServersOf final : public cluster::OwnedServers {
              const std::optional<scheduler::LastCheck>& last) override;
   void release(const std::string& id) override;
   void remove(const std::string& id) override;
-  void readPublished(std::vector<std::string> ids,
-                     std::function<void(std::map<std::string, cluster::Published>)> done) override;
+  void readPublished(
+      std::vector<std::string> ids,
+      std::function<void(std::optional<std::map<std::string, cluster::Published>>)> done)
+      override;
+  void forget(const std::string& id) override { publisher_.forget(id); }
 
  private:
   scheduler::Scheduler& scheduler_;

@@ -27,11 +27,15 @@ if cfg ~= '' then
   if redis.call('PEXPIRE', KEYS[3], ARGV[2]) == 0 then cfg = ''; announced = 0 end
 end
 redis.call('HSET', KEYS[2], 'config', cfg)
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. n, '+inf', 'LIMIT', 0, ARGV[6])
+-- Live: expiring within the longest member_ttl (10 min) from now. An entry anyone else wrote
+-- with a far-future score is not a member for ever.
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. n, string.format('%d', now + 600000),
+                        'LIMIT', 0, ARGV[6])
 local sums = {}
 for i, m in ipairs(live) do
-  local v = redis.call('HGET', ARGV[8] .. m, 'config')
-  if type(v) ~= 'string' then v = '' end
+  -- A key that is not a hash (written by anyone else) must not fail every member's heartbeat.
+  local ok, v = pcall(redis.call, 'HGET', ARGV[8] .. m, 'config')
+  if not ok or type(v) ~= 'string' or not string.match(v, '^%x+$') or #v ~= 64 then v = '' end
   sums[i] = v
 end
 return {now, live, sums, announced}
@@ -310,10 +314,7 @@ void Membership::updateView() {
   view.members = live_;
   for (const auto& [m, peer] : peers_) {
     if (!config_.empty() && !peer.summary.empty() && peer.summary == summary_) {
-      std::set<std::string>& all = view.sameConfig[m];
-      for (const auto& [id, digest] : config_) {
-        all.insert(all.end(), id);
-      }
+      view.sameWhole.insert(m);  // a flag, not a copy of every id per member
     } else if (!peer.summary.empty() && peer.fetchedSummary == peer.summary && !peer.same.empty()) {
       view.sameConfig[m] = peer.same;
     }
@@ -337,7 +338,8 @@ void Membership::leave(std::function<void()> done) {
   }
   auto shared = std::make_shared<std::function<void()>>(std::move(done));
   const bool sent = redis_.command({"ZREM", keys_.members(), options_.memberId}, nullptr) &&
-                    redis_.command({"DEL", keys_.member(options_.memberId)},
+                    redis_.command({"DEL", keys_.member(options_.memberId),
+                                    keys_.memberConfig(options_.memberId)},
                                    [shared](Result<redis::Reply>) { (*shared)(); });
   if (!sent) {
     (*shared)();

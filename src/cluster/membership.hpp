@@ -28,8 +28,11 @@ struct MembershipOptions {
 // Who is live, and who can check which of this member's config-file servers.
 struct ClusterView {
   std::vector<std::string> members;  // sorted, this one included
-  // Per other live member, the config-file servers of this one that it declares with the same
-  // settings (registry::settingsDigest); a member absent here declares none of them.
+  // Other live members that declare exactly this member's config-file servers, each with the
+  // same settings (their config digests are equal).
+  std::set<std::string> sameWhole;
+  // Per other live member whose config differs, the config-file servers of this one that it
+  // declares with the same settings (registry::settingsDigest); absent: none of them.
   std::map<std::string, std::set<std::string>> sameConfig;
   bool operator==(const ClusterView&) const = default;
 };

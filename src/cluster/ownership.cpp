@@ -22,7 +22,8 @@ Ownership::Ownership(OwnedServers& target, Clock& clock, loop::TimerFactory& tim
       clock_(clock),
       self_(std::move(self)),
       graceMs_(graceMs),
-      graceTimer_(timers.createTimer()) {}
+      graceTimer_(timers.createTimer()),
+      readTimer_(timers.createTimer()) {}
 
 std::string Ownership::ownerOf(const std::string& id) const {
   auto it = servers_.find(id);
@@ -38,6 +39,11 @@ std::string Ownership::computeOwner(const Entry& e) const {
   }
   // A config-file server: this member, and the members that declare it the same way.
   std::vector<std::string> candidates = {self_};
+  for (const auto& member : view_->sameWhole) {
+    if (member != self_ && live(*view_, member)) {
+      candidates.push_back(member);
+    }
+  }
   for (const auto& [member, ids] : view_->sameConfig) {
     if (member != self_ && ids.count(e.spec.id) != 0 && live(*view_, member)) {
       candidates.push_back(member);
@@ -55,8 +61,7 @@ void Ownership::setState(Entry& e, State s) {
   }
 }
 
-void Ownership::place(const std::string& id, Entry& e, const ClusterView* previous) {
-  const std::string before = e.owner;
+void Ownership::place(const std::string& id, Entry& e) {
   e.owner = computeOwner(e);
   if (e.owner != self_) {
     if (e.state == State::kOwned) {
@@ -65,65 +70,31 @@ void Ownership::place(const std::string& id, Entry& e, const ClusterView* previo
     setState(e, State::kElsewhere);  // a grace or a read under way is dropped
     return;
   }
-  if (e.state != State::kElsewhere) {
-    return;  // ours already
+  if (e.state == State::kElsewhere) {
+    e.graced = false;
+    read(id, e);  // gained: by its published state
   }
-  // Gained: from whom? A server placed before had an owner. At the first view (start-up), it
-  // may have been with whichever other member would own it; a server new since was nobody's.
-  std::string had = before;
-  if (had.empty() && previous == nullptr) {
-    ClusterView without = *view_;
-    std::erase(without.members, self_);
-    if (!without.members.empty()) {
-      if (e.spec.source != registry::Source::kConfig) {
-        had = cluster::ownerOf(id, without.members);
-      } else {
-        std::vector<std::string> candidates;
-        for (const auto& [member, ids] : view_->sameConfig) {
-          if (ids.count(id) != 0 && live(without, member)) {
-            candidates.push_back(member);
-          }
-        }
-        had = cluster::ownerOf(id, candidates);
-      }
-    }
-  }
-  if (had.empty() || had == self_) {
-    setState(e, State::kOwned);
-    target_.own(e.spec, e.firstCheck);
-    return;
-  }
-  if (live(*view_, had)) {
-    // It may still be checking it until its next heartbeat shows it the change.
-    setState(e, State::kGrace);
-    e.graceUntilMs = clock_.nowMs() + graceMs_;
-    return;
-  }
-  setState(e, State::kReading);
-  toRead_.push_back(id);
 }
 
-void Ownership::flush() {
-  if (!toRead_.empty()) {
-    startRead(std::move(toRead_));
-    toRead_.clear();
+void Ownership::read(const std::string& id, Entry& e) {
+  setState(e, State::kReading);
+  e.read = 0;  // not in a read yet
+  toRead_.push_back(id);
+  if (!readTimer_->active()) {
+    readTimer_->start(0, [this] { startRead(); });  // one read for all gained in this turn
   }
-  armGrace();
 }
 
 void Ownership::setView(const ClusterView& view) {
-  std::optional<ClusterView> previous = std::move(view_);
-  view_ = view;
-  if (std::find(view_->members.begin(), view_->members.end(), self_) == view_->members.end()) {
+  if (std::find(view.members.begin(), view.members.end(), self_) == view.members.end()) {
     // Not announced (yet): Redis answered a heartbeat that did not list this member. Keep what
     // we have rather than drop every server for a moment.
-    view_ = std::move(previous);
     return;
   }
+  view_ = view;
   for (auto& [id, e] : servers_) {
-    place(id, e, previous ? &*previous : nullptr);
+    place(id, e);
   }
-  flush();
 }
 
 void Ownership::upsertServer(const registry::ServerSpec& spec, Trigger firstCheck) {
@@ -137,11 +108,10 @@ void Ownership::upsertServer(const registry::ServerSpec& spec, Trigger firstChec
     return;
   }
   const bool wasOwned = e.state == State::kOwned;
-  place(spec.id, e, &*view_);
+  place(spec.id, e);
   if (wasOwned && e.state == State::kOwned) {
     target_.own(spec, firstCheck);  // new settings; the scheduler keeps its state
   }
-  flush();
 }
 
 void Ownership::removeServer(const std::string& id) {
@@ -151,6 +121,8 @@ void Ownership::removeServer(const std::string& id) {
   }
   if (it->second.state == State::kOwned) {
     target_.remove(id);
+  } else {
+    target_.forget(id);
   }
   setState(it->second, State::kElsewhere);
   servers_.erase(it);
@@ -163,69 +135,106 @@ void Ownership::forget(const std::string& id) {
   }
   setState(it->second, State::kElsewhere);
   servers_.erase(it);
+  target_.forget(id);
 }
 
-void Ownership::armGrace() {
-  int64_t next = std::numeric_limits<int64_t>::max();
-  for (const auto& [id, e] : servers_) {
-    if (e.state == State::kGrace) {
-      next = std::min(next, e.graceUntilMs);
-    }
+void Ownership::armGrace(int64_t untilMs) {
+  if (graceTimer_->active() && graceDueMs_ <= untilMs) {
+    return;  // it fires sooner, and arms itself again for what is left
   }
-  if (next == std::numeric_limits<int64_t>::max()) {
-    graceTimer_->stop();
-    return;
-  }
-  graceTimer_->start(std::max<int64_t>(0, next - clock_.nowMs()), [this] { graceOver(); });
+  graceDueMs_ = untilMs;
+  graceTimer_->start(std::max<int64_t>(0, untilMs - clock_.nowMs()), [this] { graceOver(); });
 }
 
 void Ownership::graceOver() {
   const int64_t now = clock_.nowMs();
-  std::vector<std::string> ids;
+  int64_t next = std::numeric_limits<int64_t>::max();
   for (auto& [id, e] : servers_) {
-    if (e.state == State::kGrace && e.graceUntilMs <= now) {
-      e.state = State::kReading;
-      ids.push_back(id);
+    if (e.state != State::kGrace) {
+      continue;
+    }
+    if (e.graceUntilMs <= now) {
+      read(id, e);  // again: the member that had it has published its last result by now
+    } else {
+      next = std::min(next, e.graceUntilMs);
     }
   }
-  if (!ids.empty()) {
-    startRead(std::move(ids));
+  if (next != std::numeric_limits<int64_t>::max()) {
+    armGrace(next);
   }
-  armGrace();
 }
 
-void Ownership::startRead(std::vector<std::string> ids) {
+void Ownership::startRead() {
+  std::vector<std::string> ids;
   const uint64_t read = ++reads_;
-  for (const auto& id : ids) {
-    servers_[id].read = read;
+  for (auto& id : toRead_) {
+    auto it = servers_.find(id);
+    if (it != servers_.end() && it->second.state == State::kReading && it->second.read == 0) {
+      it->second.read = read;
+      ids.push_back(std::move(id));
+    }
+  }
+  toRead_.clear();
+  if (ids.empty()) {
+    return;
   }
   std::weak_ptr<bool> alive = alive_;
-  target_.readPublished(std::move(ids),
-                        [this, alive, read](const std::map<std::string, Published>& published) {
-                          if (alive.lock()) {
-                            onRead(read, published);
-                          }
-                        });
+  target_.readPublished(
+      std::move(ids),
+      [this, alive, read](const std::optional<std::map<std::string, Published>>& published) {
+        if (alive.lock()) {
+          onRead(read, published);
+        }
+      });
 }
 
-void Ownership::onRead(uint64_t read, const std::map<std::string, Published>& published) {
+void Ownership::onRead(uint64_t read,
+                       const std::optional<std::map<std::string, Published>>& published) {
+  const int64_t now = clock_.nowMs();
   size_t handedOver = 0;
+  int64_t graceUntil = std::numeric_limits<int64_t>::max();
+  std::vector<std::string> again;
   for (auto& [id, e] : servers_) {
     if (e.state != State::kReading || e.read != read) {
       continue;  // released, removed or read again since
     }
-    setState(e, State::kOwned);
-    auto p = published.find(id);
+    if (!published) {
+      again.push_back(id);  // Redis could not be read: a hand-over needs what it published
+      continue;
+    }
+    auto p = published->find(id);
     std::optional<scheduler::LastCheck> last;
     Trigger trigger = e.firstCheck;
-    if (p != published.end()) {
+    if (p != published->end()) {
+      const std::string& by = p->second.checkedBy;
+      if (!by.empty() && by != self_ && !e.graced && view_ && live(*view_, by)) {
+        // Still live: it may be checking it until it sees the change, and a check it has under
+        // way publishes up to its timeout later. Read again after that.
+        e.graced = true;
+        setState(e, State::kGrace);
+        e.graceUntilMs = now + graceMs_ + e.spec.timeoutMs;
+        graceUntil = std::min(graceUntil, e.graceUntilMs);
+        continue;
+      }
       last = p->second.last;
-      if (!p->second.checkedBy.empty() && p->second.checkedBy != self_) {
+      if (!by.empty() && by != self_) {
         trigger = Trigger::kHandover;
         ++handedOver;
       }
     }
+    setState(e, State::kOwned);
     target_.adopt(e.spec, trigger, last);
+  }
+  if (graceUntil != std::numeric_limits<int64_t>::max()) {
+    armGrace(graceUntil);
+  }
+  if (!again.empty()) {
+    // Retried a second later (the publisher's connection is coming back).
+    for (const auto& id : again) {
+      servers_[id].read = 0;
+      toRead_.push_back(id);
+    }
+    readTimer_->start(1000, [this] { startRead(); });
   }
   if (handedOver > 0) {
     log::info("cluster: took over " + std::to_string(handedOver) + " servers from other members");

@@ -35,10 +35,13 @@ class OwnedServers {
                      const std::optional<scheduler::LastCheck>& last) = 0;
   virtual void release(const std::string& id) = 0;  // Scheduler::releaseServer
   virtual void remove(const std::string& id) = 0;   // Scheduler::removeServer
-  // Reads the published state of `ids`; `done` gets what could be read (a server missing from it
-  // was never published, or Redis could not be read: it is due now).
-  virtual void readPublished(std::vector<std::string> ids,
-                             std::function<void(std::map<std::string, Published>)> done) = 0;
+  // Reads the published state of `ids`; `done` gets it (a server missing from it was never
+  // published), or nullopt when it could not be read (Redis away: asked again later).
+  virtual void readPublished(
+      std::vector<std::string> ids,
+      std::function<void(std::optional<std::map<std::string, Published>>)> done) = 0;
+  // A server this member does not check left every source (nothing to do in the scheduler).
+  virtual void forget(const std::string& id) = 0;
 };
 
 // Which member checks which server (docs/PROTOCOL.md, "Several daemons"): rendezvous hashing of
@@ -47,10 +50,12 @@ class OwnedServers {
 // settings. Sits between the server sources (config, registry) and the scheduler: the scheduler
 // only ever holds the servers this member owns.
 //
-// A server this member gains is taken over: after a grace of `graceMs` (one heartbeat, so that
-// the member that had it, still live, has seen the change and stopped) when that member is live,
-// at once when it is gone; then its first check is due by its last published check, so a
-// hand-over checks nothing twice. Before the first view of the cluster nothing is checked.
+// A server this member gains (at start-up, when members change, or when it is registered) is
+// taken over by its published state: its <prefix>status field is read; when another member that
+// is still live published it, this member first waits `graceMs` (1.5 heartbeats: that member
+// sees the change at its next one and stops) plus the server's timeout (a check it had under way
+// ends and publishes) and reads it again. Its first check is then due by that last published
+// check, so a hand-over checks nothing twice. Before the first view nothing is checked.
 class Ownership final : public registry::ServerListener {
  public:
   Ownership(OwnedServers& target, Clock& clock, loop::TimerFactory& timers, std::string self,
@@ -80,8 +85,8 @@ class Ownership final : public registry::ServerListener {
  private:
   enum class State {
     kElsewhere,  // another member's (or nobody's yet)
-    kGrace,      // ours, waiting for the member that had it to stop
     kReading,    // ours, its published state being read
+    kGrace,      // ours, waiting for the live member that published it to stop
     kOwned,      // ours, in the scheduler
   };
   struct Entry {
@@ -90,31 +95,32 @@ class Ownership final : public registry::ServerListener {
     State state = State::kElsewhere;
     std::string owner;  // as last computed ("" before the first view)
     int64_t graceUntilMs = 0;
-    uint64_t read = 0;  // the read that will adopt it (kReading)
+    bool graced = false;  // waited once since it was gained
+    uint64_t read = 0;    // the read that will adopt it (kReading)
   };
 
   std::string computeOwner(const Entry& e) const;
-  // Recomputes the owner of `e`; `previous` is the view the old owner was computed over (null
-  // before the first view).
-  void place(const std::string& id, Entry& e, const ClusterView* previous);
+  // Recomputes the owner of `e`; a server gained is read (in the next batch).
+  void place(const std::string& id, Entry& e);
   void setState(Entry& e, State s);
-  // Starts the reads `place` asked for, and the grace timer.
-  void flush();
-  void armGrace();
+  void read(const std::string& id, Entry& e);
+  void armGrace(int64_t untilMs);
   void graceOver();
-  void startRead(std::vector<std::string> ids);
-  void onRead(uint64_t read, const std::map<std::string, Published>& published);
+  void startRead();
+  void onRead(uint64_t read, const std::optional<std::map<std::string, Published>>& published);
 
   OwnedServers& target_;
   Clock& clock_;
   std::string self_;
   int64_t graceMs_;
   std::unique_ptr<loop::Timer> graceTimer_;
+  int64_t graceDueMs_ = 0;                // when graceTimer_ fires
+  std::unique_ptr<loop::Timer> readTimer_;  // one read per batch of servers gained
   std::optional<ClusterView> view_;
   std::map<std::string, Entry> servers_;
   size_t owned_ = 0;  // entries in kGrace, kReading or kOwned
   uint64_t reads_ = 0;
-  std::vector<std::string> toRead_;  // gained from members that are gone: read at once
+  std::vector<std::string> toRead_;  // the next batch
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for reads that outlive us
 };
 

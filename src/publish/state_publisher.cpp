@@ -120,9 +120,7 @@ void StatePublisher::resume(uint64_t gen) {
   });
 }
 
-std::optional<StoredCheck> parseStoredCheck(std::string_view json) {
-  // One parser per thread: a start-up snapshot parses every server's message.
-  thread_local simdjson::dom::parser parser;
+std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::string_view json) {
   simdjson::dom::element doc;
   std::string_view checkedAt;
   std::string_view status;
@@ -160,37 +158,44 @@ std::optional<StoredCheck> parseStoredCheck(std::string_view json) {
   return c;
 }
 
-void StatePublisher::readStored(const std::vector<std::string>& ids,
-                                std::function<void(std::map<std::string, StoredCheck>)> done) {
-  if (ids.empty() || !ready_) {
-    done({});  // nothing known: due now
+void StatePublisher::readStored(
+    const std::vector<std::string>& ids,
+    std::function<void(std::optional<std::map<std::string, StoredCheck>>)> done) {
+  if (ids.empty()) {
+    done(std::map<std::string, StoredCheck>{});
+    return;
+  }
+  if (!ready_) {
+    done(std::nullopt);
     return;
   }
   std::vector<std::string> argv = {"HMGET", keys_.status()};
   argv.insert(argv.end(), ids.begin(), ids.end());
-  auto shared =
-      std::make_shared<std::function<void(std::map<std::string, StoredCheck>)>>(std::move(done));
+  using Done = std::function<void(std::optional<std::map<std::string, StoredCheck>>)>;
+  auto shared = std::make_shared<Done>(std::move(done));
   const bool sent = redis_.command(std::move(argv), [this, ids, shared](Result<redis::Reply> r) {
-    std::map<std::string, StoredCheck> out;
     if (!r || r->type != redis::Reply::Type::kArray || r->elements.size() != ids.size()) {
       log::warn("redis: cannot read " + keys_.status() + " for the servers taken over (" +
                 (r ? (r->type == redis::Reply::Type::kError ? r->str : "unexpected reply")
                    : r.error().message) +
-                "); they are due now");
-    } else {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (r->elements[i].type != redis::Reply::Type::kString) {
-          continue;  // never published
-        }
-        if (auto c = parseStoredCheck(r->elements[i].str)) {
-          out.emplace(ids[i], std::move(*c));
-        }
+                "); reading again");
+      (*shared)(std::nullopt);
+      return;
+    }
+    std::map<std::string, StoredCheck> out;
+    simdjson::dom::parser parser;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (r->elements[i].type != redis::Reply::Type::kString) {
+        continue;  // never published
+      }
+      if (auto c = parseStoredCheck(parser, r->elements[i].str)) {
+        out.emplace(ids[i], std::move(*c));
       }
     }
     (*shared)(std::move(out));
   });
   if (!sent) {
-    (*shared)({});
+    (*shared)(std::nullopt);
   }
 }
 
@@ -211,10 +216,11 @@ void StatePublisher::snapshotFrom(const redis::Reply* hash) {
     return;
   }
   scheduler::Snapshot snapshot;
+  simdjson::dom::parser parser;
   for (size_t i = 0; i + 1 < hash->elements.size(); i += 2) {
     const std::string& id = hash->elements[i].str;
     // A field it cannot read leaves the server out: never seen, due now.
-    auto stored = parseStoredCheck(hash->elements[i + 1].str);
+    auto stored = parseStoredCheck(parser, hash->elements[i + 1].str);
     if (!stored) {
       log::warn("redis: " + keys_.status() + " field '" + id.substr(0, 128) +
                 "' is not a health message; that server is due now");

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -32,7 +34,7 @@ struct StoredCheck {
   std::string checkedBy;  // empty when absent
 };
 // A stored health message read back; nullopt when it is not one (a field anyone else wrote).
-std::optional<StoredCheck> parseStoredCheck(std::string_view json);
+std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::string_view json);
 
 class StatePublisher final : public scheduler::ResultSink {
  public:
@@ -74,13 +76,16 @@ class StatePublisher final : public scheduler::ResultSink {
   uint64_t published() const { return published_; }
 
   // Cluster ownership. Reads the stored state of `ids` (HMGET <prefix>status) for servers this
-  // member takes over; `done` gets what could be read (nothing when Redis is not connected).
+  // member takes over; `done` gets it (a server never published is missing), or nullopt when
+  // it could not be read (not connected, an error).
   void readStored(const std::vector<std::string>& ids,
-                  std::function<void(std::map<std::string, StoredCheck>)> done);
+                  std::function<void(std::optional<std::map<std::string, StoredCheck>>)> done);
   // Another member checks the server now: after what is pending for it is written, this member
   // forgets it, and never writes its state again after a reconnect (the refill). `own` undoes it.
   void release(const std::string& id);
   void own(const std::string& id) { released_.erase(id); }
+  // A server that is released (or was never checked here) left every source.
+  void forget(const std::string& id) { released_.erase(id); }
 
   // Unwritten bytes on the Redis connection above which results wait, coalesced per server, and
   // below which they flow again.

@@ -64,6 +64,7 @@ void Scheduler::upsertServer(const registry::ServerSpec& spec, Trigger firstChec
     Session& s = *it->second;
     const bool changed = !(s.spec == spec);
     s.spec = spec;
+    s.releasing = false;  // taken back before its last check ended: that check re-arms it
     if (changed) {
       dropWatch(s);  // watched again (or not) after the next check with the new settings
       s.watchRefused = false;
@@ -135,11 +136,14 @@ void Scheduler::releaseServer(const std::string& id) {
   dropWatch(s);
   s.parked = false;
   s.awaitingFirst = false;
-  if (s.inFlight || s.queued) {
-    s.releasing = true;  // forgotten once that check has published (onDone)
+  const bool owes = !s.commandIds.empty() || s.broadcastAnswered != s.broadcastWanted;
+  if (s.inFlight || (s.queued && owes)) {
+    // Forgotten once that check has published (onDone): its result, and the commands waiting
+    // for it, are answered by this member.
+    s.releasing = true;
     return;
   }
-  erase(id);
+  erase(id);  // a queued scheduled check is dropped: its queue entry is skipped when reached
 }
 
 void Scheduler::erase(const std::string& id) {

@@ -99,8 +99,9 @@ class Scheduler final : public registry::ServerListener {
   void adoptServer(const registry::ServerSpec& spec, Trigger trigger,
                    const std::optional<LastCheck>& last);
   // The server is checked by another member from now on: nothing more is scheduled and its watch
-  // ends; a check under way (or queued) still runs and publishes, answering the commands that
-  // wait for it, and then the server is forgotten. No removal is published.
+  // ends; a check under way (or queued for commands) still runs and publishes, answering the
+  // commands that wait for it, and then the server is forgotten; a queued scheduled check is
+  // dropped. No removal is published.
   void releaseServer(const std::string& id);
 
   // Checks a server as soon as a slot is free. Asked for while one of its checks is queued or in

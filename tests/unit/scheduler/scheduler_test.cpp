@@ -641,3 +641,35 @@ TEST_CASE("a released server is no longer checked, and a check under way still p
   loop.advance(10'000);
   CHECK(prober.started == std::vector<std::string>{"back"});
 }
+
+TEST_CASE("a released server's queued scheduled check is dropped, and one taken back keeps going") {
+  loop::SimLoop loop;
+  SeqRandom random;
+  FakeProber prober;
+  FakeSink sink;
+  Scheduler sched(loop, loop, random, prober, sink, 1);
+  random.value = 0;
+  sched.upsertServer(server("busy", 10'000), Trigger::kStartup);
+  sched.upsertServer(server("waiting", 10'000), Trigger::kStartup);
+  loop.runDue();
+  REQUIRE(prober.running.count("busy") == 1);
+  REQUIRE(sched.queued() == 1);
+  // Queued for its schedule only: released, it is not checked by this member any more.
+  sched.releaseServer("waiting");
+  CHECK_FALSE(sched.has("waiting"));
+  prober.finish("busy");
+  CHECK(prober.running.count("waiting") == 0);
+  CHECK(sched.running() == 0);
+
+  // Released under way, then registered again (a remove and an add) before the check ended:
+  // the new settings apply and the server stays scheduled.
+  loop.advance(10'000);
+  REQUIRE(prober.running.count("busy") == 1);
+  sched.releaseServer("busy");
+  sched.upsertServer(server("busy", 20'000), Trigger::kResync);
+  prober.finish("busy");
+  CHECK(sched.has("busy"));
+  prober.started.clear();
+  loop.advance(20'000);
+  CHECK(prober.started == std::vector<std::string>{"busy"});
+}
