@@ -113,8 +113,8 @@ void OwnedServersOf::readPublished(
     std::vector<std::string> ids,
     std::function<void(std::optional<std::map<std::string, cluster::Published>>)> done) {
   publisher_.readStored(
-      ids, [done = std::move(done)](
-               std::optional<std::map<std::string, publish::StoredCheck>> stored) {
+      ids,
+      [done = std::move(done)](std::optional<std::map<std::string, publish::StoredCheck>> stored) {
         if (!stored) {
           done(std::nullopt);
           return;

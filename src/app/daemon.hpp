@@ -77,8 +77,7 @@ class OwnedServersOf final : public cluster::OwnedServers {
   void remove(const std::string& id) override;
   void readPublished(
       std::vector<std::string> ids,
-      std::function<void(std::optional<std::map<std::string, cluster::Published>>)> done)
-      override;
+      std::function<void(std::optional<std::map<std::string, cluster::Published>>)> done) override;
   void forget(const std::string& id) override { publisher_.forget(id); }
 
  private:

@@ -114,13 +114,13 @@ class Ownership final : public registry::ServerListener {
   std::string self_;
   int64_t graceMs_;
   std::unique_ptr<loop::Timer> graceTimer_;
-  int64_t graceDueMs_ = 0;                // when graceTimer_ fires
+  int64_t graceDueMs_ = 0;                  // when graceTimer_ fires
   std::unique_ptr<loop::Timer> readTimer_;  // one read per batch of servers gained
   std::optional<ClusterView> view_;
   std::map<std::string, Entry> servers_;
   size_t owned_ = 0;  // entries in kGrace, kReading or kOwned
   uint64_t reads_ = 0;
-  std::vector<std::string> toRead_;  // the next batch
+  std::vector<std::string> toRead_;                             // the next batch
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for reads that outlive us
 };
 

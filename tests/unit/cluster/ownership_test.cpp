@@ -89,7 +89,8 @@ std::vector<std::string> ids(size_t n) {
 
 }  // namespace
 
-TEST_CASE("ownership: nothing is checked before the first view, and alone a member owns everything") {
+TEST_CASE(
+    "ownership: nothing is checked before the first view, and alone a member owns everything") {
   loop::SimLoop loop;
   FakeTarget t;
   Ownership o(t, loop, loop, "m-a", 2000);
