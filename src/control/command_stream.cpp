@@ -69,19 +69,28 @@ void CommandStream::setCluster(cluster::Ownership& ownership, std::string member
   options_.consumer = consumerOf(memberId_);
 }
 
-void CommandStream::broadcastDone(const std::string& id, size_t servers) {
+std::optional<CommandStream::Ref> CommandStream::takeRef(const std::string& id, bool newest) {
   auto it = refs_.find(id);
   if (it == refs_.end() || it->second.empty()) {
-    return;
+    return std::nullopt;
   }
-  const Ref ref = it->second.front();
-  it->second.pop_front();
+  Ref ref = newest ? it->second.back() : it->second.front();
+  newest ? it->second.pop_back() : it->second.pop_front();
   if (it->second.empty()) {
     refs_.erase(it);
   }
   if (auto p = inProgress_.find(id); p != inProgress_.end() && --p->second == 0) {
     inProgress_.erase(p);
   }
+  return ref;
+}
+
+void CommandStream::broadcastDone(const std::string& id, size_t servers) {
+  const std::optional<Ref> taken = takeRef(id, false);
+  if (!taken) {
+    return;
+  }
+  const Ref& ref = *taken;
   finish(ref);
   if (!ref.part) {
     answers_.publishCommandDone(id, "check", servers);
@@ -440,18 +449,8 @@ void CommandStream::runLocally(Entry e, const std::string& op, const std::string
     ++inProgress_[id];  // also guards against reading the entry twice while Redis answers
     refs_[id].push_back(e.ref);
     registry_.reload(server, [this, e = std::move(e), op, server](Result<bool> r) {
-      auto undo = [&] {
-        auto it = refs_.find(e.commandId);
-        if (it != refs_.end()) {
-          std::erase_if(it->second, [&](const Ref& x) { return x.entry == e.ref.entry; });
-          if (it->second.empty()) {
-            refs_.erase(it);
-          }
-        }
-        if (auto p = inProgress_.find(e.commandId); p != inProgress_.end() && --p->second == 0) {
-          inProgress_.erase(p);
-        }
-      };
+      // The command leaves this member's hands (answered by fail, or passed on).
+      auto undo = [&] { takeRef(e.commandId, true); };
       if (!r) {
         undo();
         return fail(e, op, server, r.error().message);
@@ -477,8 +476,10 @@ void CommandStream::runLocally(Entry e, const std::string& op, const std::string
     });
     return;
   }
-  // remove
-  registry_.remove(server);
+  // remove (in a cluster, the member that read it from the command stream deleted the record)
+  if (!clustered() || e.ref.stream != stream_) {
+    registry_.remove(server);
+  }
   if (clustered()) {
     ownership_->forget(server);
   }
@@ -499,14 +500,7 @@ void CommandStream::runBroadcast(Entry e) {
   if (e.ref.part) {
     return broadcastDone(id, 0);  // this member has no servers: its part is done
   }
-  auto& refs = refs_[id];
-  refs.pop_back();
-  if (refs.empty()) {
-    refs_.erase(id);
-  }
-  if (auto p = inProgress_.find(id); p != inProgress_.end() && --p->second == 0) {
-    inProgress_.erase(p);
-  }
+  takeRef(id, true);
   fail(e, "check", "*", "there are no servers to check");
 }
 
@@ -784,22 +778,9 @@ void CommandStream::fail(const Entry& e, const std::string& op, const std::strin
 }
 
 void CommandStream::answered(const std::string& commandId) {
-  auto it = inProgress_.find(commandId);
-  if (it == inProgress_.end()) {
-    return;
-  }
-  auto r = refs_.find(commandId);
-  if (r != refs_.end() && !r->second.empty()) {
-    const Ref ref = r->second.front();
-    r->second.pop_front();
-    if (r->second.empty()) {
-      refs_.erase(r);
-    }
-    ack(ref);
-    finish(ref);
-  }
-  if (--it->second == 0) {
-    inProgress_.erase(it);
+  if (const std::optional<Ref> ref = takeRef(commandId, false)) {
+    ack(*ref);
+    finish(*ref);
   }
 }
 

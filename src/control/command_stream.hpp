@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -114,6 +115,8 @@ class CommandStream {
             const std::string& message);
   void ack(const Ref& ref);
   void finish(const Ref& ref);  // no longer being carried out here
+  // Takes one entry of command `id` off the books (its oldest, or the one just added).
+  std::optional<Ref> takeRef(const std::string& id, bool newest);
   void announce(const std::string& op, const std::string& serverId);
   void onControl(const std::string& payload);
   void takeOver(const std::string& member);
