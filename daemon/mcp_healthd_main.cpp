@@ -161,6 +161,10 @@ int main(int argc, char** argv) {
   if (!cfg->redis.username.empty()) {
     endpoint->username = cfg->redis.username;
   }
+  if (!cfg->redis.sentinels.empty() && !args->redisUrl) {
+    endpoint->sentinels = cfg->redis.sentinels;
+    endpoint->masterName = cfg->redis.masterName;
+  }
   if (!cfg->redis.password.empty()) {
     endpoint->password = cfg->redis.password;
   } else if (args->redisUrl && !endpoint->password.empty()) {

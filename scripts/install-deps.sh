@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 # systemd: systemd-analyze verify/security check the unit file.
 # prometheus: promtool lints /metrics and a real Prometheus scrapes the daemon in a test.
 # chromium: the dashboard page's browser test (tests/browser) drives it headless with puppeteer-core.
+# redis-sentinel: the Sentinel failover test runs three sentinels over two redis-servers.
 packages=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libhiredis-dev
           libsimdjson-dev libyaml-cpp-dev libsodium-dev libssl-dev catch2 redis-server redis-tools
-          clang-14 libclang-rt-14-dev systemd prometheus chromium)
+          redis-sentinel clang-14 libclang-rt-14-dev systemd prometheus chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -146,6 +146,10 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       auth_(http_, loop),
       processes_(loop, std::string(kSupervisor)),
       prober_(http_, auth_, loop, loop, &processes_, inheritedEnvironment()),
+      sentinels_(endpoint.sentinels.empty()
+                     ? nullptr
+                     : std::make_unique<redis::SentinelWatch>(loop, endpoint.sentinels,
+                                                              endpoint.masterName, random_)),
       redis_(loop, endpoint, random_),
       commandsRedis_(loop, endpoint, random_, "redis commands"),
       eventsRedis_(loop, endpoint, random_, "redis events"),
@@ -169,13 +173,18 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       sigint_(loop, SIGINT, [this] { stop("SIGINT"); }),
       sigterm_(loop, SIGTERM, [this] { stop("SIGTERM"); }),
       sighup_(loop, SIGHUP, [this] { onSighup(); }) {
+  if (sentinels_) {
+    for (redis::RedisClient* c : {&redis_, &commandsRedis_, &eventsRedis_, &dashboardRedis_,
+                                  &clusterRedis_, &controlRedis_}) {
+      c->useSentinels(*sentinels_);
+    }
+  }
   http_.setEgressPolicy(cfg_.egress);
   http_.setRegistryEgressPolicy(cfg_.registryEgress);
   scheduler_.setMaxWatches(cfg_.maxWatches);
   auth_.onRefreshTokenRotated([this](const registry::ServerSpec& spec, const Secret& token) {
     storeRotatedToken(spec, token);
   });
-  publisher_.onAnswered([this](const std::string& id) { commands_.answered(id); });
   publisher_.setBroadcasts(scheduler_.broadcasts());
   // Redis coming and going shows at the next periodic STATUS (its ready listener is taken).
   results_.onStatusesChanged([this] { monitor_.statusChanged(); });
@@ -217,6 +226,9 @@ int Daemon::run() {
               std::to_string(kSnapshotWaitMs) + " ms; every server is checked now");
     scheduler_.setSnapshot(std::nullopt);
   });
+  if (sentinels_) {
+    sentinels_->start();
+  }
   redis_.start();
   commandsRedis_.start();
   announceConfig(cfg_.servers);
@@ -278,7 +290,10 @@ void Daemon::stop(const char* why) {
   monitor_.stopping();
   scheduler_.stop();  // stdio servers of the checks in flight enter their shutdown ladder
   snapshotWait_->stop();
-  stopSteps_ = membership_ ? 4 : 3;
+  stopSteps_ = (membership_ ? 4 : 3) + (sentinels_ ? 1 : 0);
+  if (sentinels_) {
+    sentinels_->shutdown(200, [this] { stopStepDone(); });
+  }
   if (membership_) {
     // Withdrawn at once: the others need not wait for member_ttl to take its servers.
     membership_->leave([this] { clusterRedis_.shutdown(200, [this] { stopStepDone(); }); });
@@ -320,7 +335,8 @@ Result<std::string> Daemon::reload() {
   }
   config::Config& f = fresh.value();
   if (f.redis.url != cfg_.redis.url || f.redis.prefix != cfg_.redis.prefix ||
-      !(f.redis.password == cfg_.redis.password) || f.redis.username != cfg_.redis.username) {
+      !(f.redis.password == cfg_.redis.password) || f.redis.username != cfg_.redis.username ||
+      f.redis.sentinels != cfg_.redis.sentinels || f.redis.masterName != cfg_.redis.masterName) {
     log::warn("reload: the redis settings changed; they take effect at the next restart");
   }
   std::set<std::string> ids = idsOf(f.servers);

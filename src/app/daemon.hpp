@@ -22,6 +22,7 @@
 #include "metrics/metrics.hpp"
 #include "publish/state_publisher.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/sentinel.hpp"
 #include "registry/redis_registry.hpp"
 #include "scheduler/scheduler.hpp"
 #include "service/monitor.hpp"
@@ -142,6 +143,8 @@ class Daemon {
   auth::OAuth2Provider auth_;
   loop::UvProcessSpawner processes_;
   check::ServerProber prober_;
+  // redis.sentinels: where every connection below asks for the master (outlives them).
+  std::unique_ptr<redis::SentinelWatch> sentinels_;
   redis::RedisClient redis_;
   redis::RedisClient commandsRedis_;   // a blocking XREADGROUP: a connection of its own
   redis::RedisClient eventsRedis_;     // the dashboard's subscription (started with it)

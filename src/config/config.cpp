@@ -614,7 +614,8 @@ class Loader {
       }
     }
     if (const auto& r = root["redis"]) {
-      allowOnly(r, "redis", {"url", "prefix", "username", "password_file"});
+      allowOnly(r, "redis",
+                {"url", "prefix", "username", "password_file", "sentinels", "master_name"});
       if (r["username"]) {
         c.redis.username = str(r["username"], "redis.username");
         if (c.redis.username.empty() ||
@@ -637,6 +638,42 @@ class Loader {
       if (r["password_file"]) {
         c.redis.password =
             readSecretFile(r["password_file"], "redis.password_file", /*privateOnly=*/true);
+      }
+      if (const auto& list = r["sentinels"]) {
+        if (!list.IsSequence() || list.size() == 0) {
+          fail(list, "redis.sentinels", "must be a list of host:port, e.g. [\"10.0.0.1:26379\"]");
+        }
+        if (list.size() > 32) {
+          fail(list, "redis.sentinels", "lists more than 32 sentinels");
+        }
+        for (size_t i = 0; i < list.size(); ++i) {
+          const std::string key = "redis.sentinels[" + std::to_string(i) + "]";
+          auto hp = redis::parseHostPort(str(list[i], key));
+          if (!hp) {
+            fail(list[i], key, hp.error().message);
+          }
+          c.redis.sentinels.push_back(hp.value());
+        }
+        if (!r["master_name"]) {
+          fail(list, "redis.master_name",
+               "is required with redis.sentinels: the name the sentinels monitor the master by "
+               "(`sentinel monitor <name> ...`)");
+        }
+      }
+      if (const auto& m = r["master_name"]) {
+        c.redis.masterName = str(m, "redis.master_name");
+        const std::string& n = c.redis.masterName;
+        if (n.empty() || n.size() > 128 || n.find_first_of(" \t\r\n") != std::string::npos) {
+          fail(m, "redis.master_name", "must be a name without spaces, at most 128 characters");
+        }
+        if (c.redis.sentinels.empty()) {
+          fail(m, "redis.master_name", "needs redis.sentinels (the sentinels to ask)");
+        }
+        if (c.redis.url.rfind("unix://", 0) == 0) {
+          fail(r["url"], "redis.url",
+               "must be a redis:// URL (or absent) with redis.sentinels: its host and port are "
+               "not used, its database and credentials are");
+        }
       }
     }
     if (const auto& m = root["max_watches"]) {

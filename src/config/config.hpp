@@ -10,6 +10,7 @@
 #include "common/secret.hpp"
 #include "common/units.hpp"
 #include "http/egress.hpp"
+#include "redis/redis_url.hpp"
 #include "registry/server_spec.hpp"
 
 namespace mcphd::config {
@@ -19,6 +20,10 @@ struct RedisSettings {
   std::string prefix = "mcp:";
   Secret password;       // from password_file; a password in the URL is used when this is empty
   std::string username;  // redis.username (an ACL user); empty: the URL's, else the default user
+  // redis.sentinels and redis.master_name: Redis Sentinel; the URL then gives only the database,
+  // user and password.
+  std::vector<redis::HostPort> sentinels;
+  std::string masterName;
 };
 
 // dashboard: the live page and its API (src/dashboard).

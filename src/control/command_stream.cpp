@@ -57,7 +57,24 @@ CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer,
       deferTimer_(timers.createTimer()),
       forward_(forwardScript()),
       split_(splitScript()),
-      partDone_(partDoneScript()) {}
+      partDone_(partDoneScript()) {
+  // A message answering a command acknowledges its entry in the script that publishes it, and
+  // names it only when that acknowledgement is the first (docs/PROTOCOL.md, "Commands, exactly
+  // once").
+  answers_.entryOf([this](const std::string& id) -> std::optional<publish::CommandEntry> {
+    auto it = refs_.find(id);
+    if (it == refs_.end() || it->second.empty()) {
+      return std::nullopt;
+    }
+    return entryOf(it->second.front());
+  });
+  answers_.onAnswered([this](const std::string& id) { answered(id); });
+}
+
+publish::CommandEntry CommandStream::entryOf(const Ref& ref) const {
+  // Member streams hold only the unanswered: an entry answered there is deleted.
+  return publish::CommandEntry{ref.stream, options_.group, ref.entry, ref.stream != stream_};
+}
 
 void CommandStream::setCluster(cluster::Ownership& ownership, std::string memberId,
                                redis::Subscriber& control, const Clock& clock) {
@@ -93,8 +110,9 @@ void CommandStream::broadcastDone(const std::string& id, size_t servers) {
   const Ref& ref = *taken;
   finish(ref);
   if (!ref.part) {
-    answers_.publishCommandDone(id, "check", servers);
-    ack(ref);
+    // Not sent (the connection is going): the entry stays pending, and is carried out again
+    // after the reconnect.
+    answers_.publishCommandDone(id, "check", servers, entryOf(ref));
     return;
   }
   // A part of a `check *` split among the members: counted in Redis, and the last part
@@ -772,15 +790,13 @@ void CommandStream::sweep() {
 void CommandStream::fail(const Entry& e, const std::string& op, const std::string& serverId,
                          const std::string& message) {
   log::warn("commands: " + e.commandId + ": " + message);
-  answers_.publishCommandError(e.commandId, op, serverId, message);
-  ack(e.ref);
+  answers_.publishCommandError(e.commandId, op, serverId, message, entryOf(e.ref));
   finish(e.ref);
 }
 
 void CommandStream::answered(const std::string& commandId) {
   if (const std::optional<Ref> ref = takeRef(commandId, false)) {
-    ack(*ref);
-    finish(*ref);
+    finish(*ref);  // acknowledged by the script that published the answer
   }
 }
 

@@ -25,7 +25,9 @@ namespace mcphd::control {
 
 // The command stream <prefix>commands (docs/PROTOCOL.md): read with XREADGROUP in consumer group
 // "mcp-healthd" on a connection of its own (the read blocks), carried out, and acknowledged (XACK)
-// once the message answering it has been published. Entries this consumer or a dead one left
+// by the script that publishes the message answering it, which names the command only when that
+// acknowledgement is the first: answered exactly once, also when an entry of a member that died
+// is claimed and carried out again. Entries this consumer or a dead one left
 // pending are taken up again at start (own pending entries, then XAUTOCLAIM), so no command is
 // lost when the daemon dies. Nothing is read before the registry has been read once, so a command
 // naming a server registered in Redis always finds it.
@@ -45,8 +47,8 @@ class CommandStream {
     size_t maxInProgress = 10'000;  // stop reading while this many commands are unanswered
   };
 
-  // `writer` claims and acknowledges entries; answers that no check result gives (command_error,
-  // command_done) go out through `answers`, on that same connection, before the acknowledgement.
+  // `writer` claims entries; every answer goes out through `answers` (on that same connection),
+  // whose scripts acknowledge the entries they answer in the step that publishes.
   CommandStream(redis::Commands& reader, redis::Commands& writer, loop::TimerFactory& timers,
                 registry::RedisRegistry& registry, scheduler::Scheduler& scheduler,
                 publish::StatePublisher& answers, Options options);
@@ -61,7 +63,8 @@ class CommandStream {
   void membersLeft(const std::vector<std::string>& gone, const std::vector<std::string>& live);
 
   void start();
-  // The message answering `commandId` was published (StatePublisher::onAnswered).
+  // The message answering `commandId` (and acknowledging its entry) was sent
+  // (StatePublisher::onAnswered).
   void answered(const std::string& commandId);
   // A `check *` (or a part of one) every server has answered: command_done is published (or the
   // part counted), the entry acknowledged.
@@ -113,7 +116,9 @@ class CommandStream {
   void split(Entry entry);
   void fail(const Entry& entry, const std::string& op, const std::string& serverId,
             const std::string& message);
+  // Acknowledges an entry that needs no answer (deleted from the stream before it was read).
   void ack(const Ref& ref);
+  publish::CommandEntry entryOf(const Ref& ref) const;
   void finish(const Ref& ref);  // no longer being carried out here
   // Takes one entry of command `id` off the books (its oldest, or the one just added).
   std::optional<Ref> takeRef(const std::string& id, bool newest);

@@ -24,6 +24,8 @@ Outcome<redis::SyncClient> Context::connect() const {
   if (!redisPassword.empty()) {
     endpoint->password = redisPassword;
   }
+  endpoint->sentinels = sentinels;
+  endpoint->masterName = masterName;
   auto c = redis::SyncClient::connect(endpoint.value(), std::chrono::seconds(5));
   if (!c) {
     return failure(c.error().message);
@@ -42,11 +44,15 @@ Outcome<Context> loadContext(const std::optional<std::string>& configPath,
     ctx.redisUrl = cfg->redis.url;
     ctx.redisUsername = cfg->redis.username;
     ctx.redisPassword = cfg->redis.password;
+    ctx.sentinels = cfg->redis.sentinels;
+    ctx.masterName = cfg->redis.masterName;
     ctx.keys = keyspace::Keyspace(cfg->redis.prefix);
     ctx.cfg = std::move(cfg.value());
   }
   if (redisUrl) {
     ctx.redisUrl = *redisUrl;
+    ctx.sentinels.clear();  // that server, not the sentinels' master
+    ctx.masterName.clear();
   }
   return ctx;
 }

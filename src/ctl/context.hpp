@@ -40,6 +40,9 @@ struct Context {
   std::string redisUrl = "redis://127.0.0.1:6379/0";
   std::string redisUsername;
   Secret redisPassword;
+  // redis.sentinels / redis.master_name of --config (not used with --redis).
+  std::vector<redis::HostPort> sentinels;
+  std::string masterName;
   keyspace::Keyspace keys;
 
   // The base of a server's settings that its record leaves out: the config's defaults.

@@ -102,36 +102,63 @@ HealthParts healthParts(const scheduler::CheckReport& r, std::string_view checke
   return parts;
 }
 
-void appendCommandIds(std::string& out, const std::vector<std::string>& ids, size_t truncated) {
-  if (!ids.empty()) {
-    out += ",\"command_id\":";
-    json::appendString(out, ids.front());
-    out += ",\"command_ids\":";
-    appendNames(out, ids);
-  }
-  if (truncated > 0) {
-    out += ",\"command_ids_truncated\":" + std::to_string(truncated);
-  }
+std::string quotedId(const std::string& id) {
+  std::string out;
+  json::appendString(out, id);
+  return out;
 }
 
-Numbered HealthParts::numbered(const std::vector<std::string>& commandIds, size_t truncated) const {
+std::string commandIdsJson(const std::vector<std::string>& quotedIds) {
+  // The write scripts (write_scripts.cpp) build the same text in Lua.
+  std::string out;
+  if (quotedIds.empty()) {
+    return out;
+  }
+  out += ",\"command_id\":";
+  out += quotedIds.front();
+  out += ",\"command_ids\":[";
+  for (size_t i = 0; i < quotedIds.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += quotedIds[i];
+  }
+  out += ']';
+  return out;
+}
+
+namespace {
+std::string endOf(size_t truncated) {
+  if (truncated == 0) {
+    return "}";
+  }
+  return ",\"command_ids_truncated\":" + std::to_string(truncated) + "}";
+}
+}  // namespace
+
+Numbered Answering::with(const std::vector<std::string>& quotedIds) const {
   Numbered out{head, {}};
+  const std::string ids = commandIdsJson(quotedIds);
   // Sized up front: the publisher keeps the latest message of every server, and a string grown
   // by appending holds up to twice its length.
-  size_t size = tail.size() + 40;
-  for (const auto& id : commandIds) {
-    size += id.size() * 2 + 32;
-  }
-  out.tail.reserve(size);
-  out.tail.append(tail, 0, tail.size() - 1);
-  appendCommandIds(out.tail, commandIds, truncated);
-  out.tail += '}';
+  out.tail.reserve(body.size() + ids.size() + end.size());
+  out.tail += body;
+  out.tail += ids;
+  out.tail += end;
   return out;
+}
+
+Answering HealthParts::answering(size_t truncated) const {
+  return Answering{head, tail.substr(0, tail.size() - 1), endOf(truncated)};
 }
 
 std::string healthJson(const scheduler::CheckReport& report, uint64_t seq,
                        std::string_view checkedBy) {
-  return healthParts(report, checkedBy).numbered(report.commandIds).with(seq);
+  std::vector<std::string> ids;
+  for (const auto& id : report.commandIds) {
+    ids.push_back(quotedId(id));
+  }
+  return healthParts(report, checkedBy).answering().with(ids).with(seq);
 }
 
 ToolHashes::ToolHashes(const std::vector<mcp::Tool>& tools) {
@@ -213,16 +240,12 @@ Numbered toolsSnapshotJson(const std::string& serverId, const std::string& tools
   return n;
 }
 
-Numbered removedJson(const std::string& serverId, int64_t atWallMs,
-                     const std::vector<std::string>& commandIds, size_t truncated) {
-  Numbered n{"{\"v\":1,\"type\":\"removed\",\"server_id\":", {}};
+Answering removedJson(const std::string& serverId, int64_t atWallMs, size_t truncated) {
+  Answering n{"{\"v\":1,\"type\":\"removed\",\"server_id\":", {}, endOf(truncated)};
   json::appendString(n.head, serverId);
   n.head += ",\"seq\":";
-  std::string& o = n.tail;
-  o += ",\"removed_at\":";
-  json::appendString(o, json::rfc3339Millis(atWallMs));
-  appendCommandIds(o, commandIds, truncated);
-  o += '}';
+  n.body += ",\"removed_at\":";
+  json::appendString(n.body, json::rfc3339Millis(atWallMs));
   return n;
 }
 

@@ -24,18 +24,30 @@ struct Numbered {
 std::string healthJson(const scheduler::CheckReport& report, uint64_t seq,
                        std::string_view checkedBy);
 
+// A message that answers commands, split where the script that writes it puts the seq and the
+// command ids: head + seq + body + ids + end, where ids is commandIdsJson() of the commands it
+// answers (the script names a command only when it is the one that acknowledges its entry).
+struct Answering {
+  std::string head;  // ends with "seq":
+  std::string body;
+  std::string end;  // ,"command_ids_truncated":N when N > 0, then '}'
+  // The message naming `ids` (each a JSON string, as the script is given them).
+  Numbered with(const std::vector<std::string>& quotedIds) const;
+};
+
+// ,"command_id":<first>,"command_ids":[...] of ids already written as JSON strings, or nothing
+// when there are none.
+std::string commandIdsJson(const std::vector<std::string>& quotedIds);
+std::string quotedId(const std::string& id);
+
 // A health message without the command ids it answers, so it can be rendered once and given
-// them when written: healthJson(r, n, m) == healthParts(r, m).numbered(r.commandIds).with(n).
+// them when written: healthJson(r, n, m) == healthParts(r, m).answering().with(quoted ids).
 struct HealthParts {
   std::string head;
   std::string tail;  // ends with '}'
   // `truncated`: `check *` ids left out ("command_ids_truncated"; 0: the field is absent).
-  Numbered numbered(const std::vector<std::string>& commandIds, size_t truncated = 0) const;
+  Answering answering(size_t truncated = 0) const;
 };
-
-// ,"command_id":"<first>","command_ids":[...] or nothing when `ids` is empty, then
-// ,"command_ids_truncated":N when `truncated` > 0.
-void appendCommandIds(std::string& out, const std::vector<std::string>& ids, size_t truncated = 0);
 HealthParts healthParts(const scheduler::CheckReport& report, std::string_view checkedBy);
 
 struct ToolsDiff {
@@ -67,8 +79,7 @@ Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHas
                         const ToolsDiff& diff, int64_t discoveredAtWallMs);
 Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
                            int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools);
-Numbered removedJson(const std::string& serverId, int64_t atWallMs,
-                     const std::vector<std::string>& commandIds, size_t truncated = 0);
+Answering removedJson(const std::string& serverId, int64_t atWallMs, size_t truncated = 0);
 // Answers a `check *` once every server it named has a result (or was removed).
 std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,
                             int64_t atWallMs);

@@ -19,7 +19,8 @@ StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, keysp
       memberId_(std::move(memberId)),
       publish_(publishScript()),
       remove_(removeScript()),
-      refill_(refillScript()) {
+      refill_(refillScript()),
+      answer_(answerScript()) {
   redis_.onReadyChange([this](bool ready) { onReady(ready); });
   redis_.onWritten([this] {
     if (!backlog_.empty() && redis_.unsentBytes() < kResumeBytes) {
@@ -41,7 +42,7 @@ void StatePublisher::onReady(bool ready) {
   // order, so the last one says whether all loaded.
   const uint64_t gen = generation_;
   auto failed = std::make_shared<std::string>();
-  for (redis::Script* script : {&publish_, &remove_, &refill_}) {
+  for (redis::Script* script : {&publish_, &remove_, &refill_, &answer_}) {
     script->load(redis_, [failed](Result<void> r) {
       if (!r && failed->empty()) {
         *failed = r.error().message;
@@ -275,13 +276,18 @@ void StatePublisher::flushRemovals() {
     const std::string& serverId = it->first;
     PendingRemoval& r = it->second;
     size_t truncated = 0;
-    auto ids = visibleIds(r.answers, &truncated);
-    Numbered m = removedJson(serverId, r.atWallMs, ids, truncated);
-    const bool sent = remove_.run(
-        redis_, 3,
-        {keys_.seq(), keys_.status(), keys_.tools(serverId), serverId, std::to_string(r.knownSeq),
-         keys_.healthChannel(), std::move(m.head), std::move(m.tail)},
-        [this, serverId](Result<redis::Reply> reply) {
+    std::vector<std::string> named = broadcastIds(r.answers, &truncated);
+    Answering m = removedJson(serverId, r.atWallMs, truncated);
+    std::vector<std::string> keys{keys_.seq(), keys_.status(), keys_.tools(serverId)};
+    std::vector<std::string> argv{
+        serverId,          std::to_string(r.knownSeq), keys_.healthChannel(),
+        std::move(m.head), std::move(m.body),          std::move(m.end)};
+    appendAnswers(r.answers, std::move(named), keys, argv);
+    const size_t numKeys = keys.size();
+    keys.insert(keys.end(), std::make_move_iterator(argv.begin()),
+                std::make_move_iterator(argv.end()));
+    const bool sent =
+        remove_.run(redis_, numKeys, std::move(keys), [this, serverId](Result<redis::Reply> reply) {
           if (reply && reply->type == redis::Reply::Type::kError) {
             writeFailed("the removal of " + serverId, reply->str);
           }
@@ -308,21 +314,47 @@ void StatePublisher::answer(scheduler::Answers& answers) {
   answers = scheduler::Answers{};
 }
 
-std::vector<std::string> StatePublisher::visibleIds(const scheduler::Answers& answers,
-                                                    size_t* truncated) const {
-  std::vector<std::string> ids = answers.ids;
+std::vector<std::string> StatePublisher::broadcastIds(const scheduler::Answers& answers,
+                                                      size_t* truncated) const {
+  std::vector<std::string> ids;
   *truncated = 0;
   if (broadcasts_ != nullptr) {
-    size_t shown = 0;
     for (const auto& [from, to] : answers.ranges) {
       size_t more = 0;
-      auto some = broadcasts_->ids(from, to, kMaxBroadcastIds - shown, &more);
-      shown += some.size();
+      for (const auto& id : broadcasts_->ids(from, to, kMaxBroadcastIds - ids.size(), &more)) {
+        ids.push_back(quotedId(id));
+      }
       *truncated += more;
-      ids.insert(ids.end(), some.begin(), some.end());
     }
   }
   return ids;
+}
+
+void StatePublisher::appendAnswers(const scheduler::Answers& answers,
+                                   std::vector<std::string> named, std::vector<std::string>& keys,
+                                   std::vector<std::string>& argv) {
+  std::vector<std::string> entries;
+  std::vector<std::string> plain;  // commands without an entry: named as they are
+  for (const auto& id : answers.ids) {
+    std::optional<CommandEntry> e = entryOf_ ? entryOf_(id) : std::nullopt;
+    if (!e) {
+      plain.push_back(quotedId(id));
+      continue;
+    }
+    keys.push_back(std::move(e->stream));
+    entries.push_back(std::move(e->group));
+    entries.push_back(std::move(e->entry));
+    entries.push_back(e->remove ? "1" : "0");
+    entries.push_back(quotedId(id));
+  }
+  argv.push_back(std::to_string(entries.size() / 4));
+  argv.insert(argv.end(), std::make_move_iterator(entries.begin()),
+              std::make_move_iterator(entries.end()));
+  argv.push_back(std::to_string(plain.size() + named.size()));
+  argv.insert(argv.end(), std::make_move_iterator(plain.begin()),
+              std::make_move_iterator(plain.end()));
+  argv.insert(argv.end(), std::make_move_iterator(named.begin()),
+              std::make_move_iterator(named.end()));
 }
 
 void StatePublisher::drainBacklog() {
@@ -351,11 +383,19 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     return;
   }
   size_t truncated = 0;
-  const std::vector<std::string> ids = visibleIds(s.pendingAnswers, &truncated);
-  Numbered health = s.pendingHealth->numbered(ids, truncated);
-  std::vector<std::string> args{
-      keys_.seq(),           keys_.status(),        keys_.tools(id), id,
-      std::to_string(s.seq), keys_.healthChannel(), health.head,     health.tail};
+  std::vector<std::string> named = broadcastIds(s.pendingAnswers, &truncated);
+  Answering message = s.pendingHealth->answering(truncated);
+  // Kept for a refill, without command ids until Redis says which it names.
+  Numbered health = message.with({});
+  const size_t idsAt = message.body.size();
+  std::vector<std::string> args{keys_.seq(), keys_.status(), keys_.tools(id)};
+  std::vector<std::string> argv{id,
+                                std::to_string(s.seq),
+                                keys_.healthChannel(),
+                                std::move(message.head),
+                                std::move(message.body),
+                                std::move(message.end)};
+  appendAnswers(s.pendingAnswers, std::move(named), args, argv);
   std::optional<ToolHashes> tools;
   if (s.pendingTools) {
     const PendingTools& t = *s.pendingTools;
@@ -363,12 +403,15 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     ToolsDiff diff = diffTools(s.publishedTools, *tools);
     Numbered event = toolsEventJson(id, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
     Numbered snapshot = toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools);
-    args.push_back(keys_.toolsChannel());
-    args.push_back(std::move(event.head));
-    args.push_back(std::move(event.tail));
-    args.push_back(std::move(snapshot.head));
-    args.push_back(std::move(snapshot.tail));
+    argv.push_back(keys_.toolsChannel());
+    argv.push_back(std::move(event.head));
+    argv.push_back(std::move(event.tail));
+    argv.push_back(std::move(snapshot.head));
+    argv.push_back(std::move(snapshot.tail));
   }
+  const size_t numKeys = args.size();
+  args.insert(args.end(), std::make_move_iterator(argv.begin()),
+              std::make_move_iterator(argv.end()));
   // What the write takes is taken out before it is sent: its reply may come, and the server's
   // next write go, from inside run(). Put back if it cannot be sent (a connection going away
   // refuses commands before it says it is gone): the next connection writes it.
@@ -381,9 +424,10 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   Numbered previous = std::exchange(s.latest, std::move(health));
   const uint64_t previousWrite = s.write;
   const uint64_t previousSeq = std::exchange(s.latestSeq, 0);
+  const size_t previousIdsAt = std::exchange(s.idsAt, idsAt);
   const uint64_t write = s.write = s.inFlight = ++writes_;
   const bool sent =
-      publish_.run(redis_, 3, std::move(args), [this, id, write](Result<redis::Reply> r) {
+      publish_.run(redis_, numKeys, std::move(args), [this, id, write](Result<redis::Reply> r) {
         if (r && r->type == redis::Reply::Type::kError) {
           writeFailed("the result of " + id, r->str);
         }
@@ -396,6 +440,7 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     s.latest = std::move(previous);
     s.write = previousWrite;
     s.latestSeq = previousSeq;
+    s.idsAt = previousIdsAt;
     s.inFlight = 0;
     return;
   }
@@ -403,7 +448,7 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     s.publishedTools = std::move(*tools);
     s.publishedToolsHash = pendingTools->hash;
   }
-  answer(answers);  // after the PUBLISH, on the same connection
+  answer(answers);  // acknowledged by the script
   ++published_;
 }
 
@@ -431,11 +476,25 @@ void StatePublisher::numbered(const std::string& id, uint64_t write,
   }
   ServerState& s = it->second;
   // Lost with the connection (the refill decides), refused (logged), or nothing written: no seq.
-  if (reply && reply->type == redis::Reply::Type::kInteger && reply->integer > 0) {
-    const auto seq = static_cast<uint64_t>(reply->integer);
+  // The publish script answers [seq, the command ids it named], the refill script the seq.
+  const redis::Reply* number = nullptr;
+  const redis::Reply* ids = nullptr;
+  if (reply && reply->type == redis::Reply::Type::kInteger) {
+    number = &reply.value();
+  } else if (reply && reply->type == redis::Reply::Type::kArray && reply->elements.size() == 2 &&
+             reply->elements[0].type == redis::Reply::Type::kInteger &&
+             reply->elements[1].type == redis::Reply::Type::kString) {
+    number = &reply->elements[0];
+    ids = &reply->elements[1];
+  }
+  if (number != nullptr && number->integer > 0) {
+    const auto seq = static_cast<uint64_t>(number->integer);
     s.seq = std::max(s.seq, seq);
     if (s.write == write) {
       s.latestSeq = seq;
+      if (ids != nullptr && !ids->str.empty() && s.idsAt <= s.latest.tail.size()) {
+        s.latest.tail.insert(s.idsAt, ids->str);  // the stored message, as a refill rewrites it
+      }
     }
   }
   if (s.inFlight == write) {
@@ -458,28 +517,29 @@ void StatePublisher::writeFailed(const std::string& what, const std::string& err
   }
 }
 
-void StatePublisher::publishCommandError(const std::string& commandId, const std::string& op,
-                                         const std::string& serverId, const std::string& message) {
-  send({"PUBLISH", keys_.healthChannel(),
-        commandErrorJson(commandId, op, serverId, message, clock_.wallMs())});
+bool StatePublisher::publishCommandError(const std::string& commandId, const std::string& op,
+                                         const std::string& serverId, const std::string& message,
+                                         const CommandEntry& entry) {
+  return answerEntry(entry, commandErrorJson(commandId, op, serverId, message, clock_.wallMs()),
+                     "command_error of " + commandId);
 }
 
-void StatePublisher::publishCommandDone(const std::string& commandId, const std::string& op,
-                                        size_t servers) {
-  send(
-      {"PUBLISH", keys_.healthChannel(), commandDoneJson(commandId, op, servers, clock_.wallMs())});
+bool StatePublisher::publishCommandDone(const std::string& commandId, const std::string& op,
+                                        size_t servers, const CommandEntry& entry) {
+  return answerEntry(entry, commandDoneJson(commandId, op, servers, clock_.wallMs()),
+                     "command_done of " + commandId);
 }
 
-namespace {
-void warnOnError(Result<redis::Reply> r) {
-  if (r && r->type == redis::Reply::Type::kError) {
-    log::warn("redis: command failed: " + r->str);
-  }
-}
-}  // namespace
-
-void StatePublisher::send(std::vector<std::string> argv) {
-  redis_.command(std::move(argv), warnOnError);
+bool StatePublisher::answerEntry(const CommandEntry& entry, std::string message,
+                                 const std::string& what) {
+  return answer_.run(redis_, 1,
+                     {entry.stream, entry.group, entry.entry, entry.remove ? "1" : "0",
+                      keys_.healthChannel(), std::move(message)},
+                     [this, what](Result<redis::Reply> r) {
+                       if (r && r->type == redis::Reply::Type::kError) {
+                         writeFailed("the " + what, r->str);
+                       }
+                     });
 }
 
 }  // namespace mcphd::publish

@@ -36,6 +36,15 @@ struct StoredCheck {
 // A stored health message read back; nullopt when it is not one (a field anyone else wrote).
 std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::string_view json);
 
+// Where a command waits to be acknowledged: the entry of the command stream (or of a member's
+// stream) that the message answering it acknowledges, in the script that publishes it.
+struct CommandEntry {
+  std::string stream;
+  std::string group;
+  std::string entry;
+  bool remove = false;  // deleted once acknowledged (a member's stream keeps only the unanswered)
+};
+
 class StatePublisher final : public scheduler::ResultSink {
  public:
   // `memberId` is the daemon's name in every health message (`checked_by`).
@@ -49,18 +58,27 @@ class StatePublisher final : public scheduler::ResultSink {
   void setBroadcasts(scheduler::BroadcastLog& log) { broadcasts_ = &log; }
   static constexpr size_t kMaxBroadcastIds = 16;
 
-  // Runs for each command id once the message answering it has been handed to Redis (after the
-  // PUBLISH, on the same connection), so an acknowledgement sent from here follows the answer.
+  // Where each command a message answers waits (the command stream's entry; nullopt: none, and
+  // the message names it as it is). The script that publishes the message acknowledges the
+  // entry, and names the command only if that acknowledgement is the first.
+  void entryOf(std::function<std::optional<CommandEntry>(const std::string& commandId)> lookup) {
+    entryOf_ = std::move(lookup);
+  }
+  // Runs for each command id once the message answering it (and acknowledging its entry) has
+  // been handed to Redis.
   void onAnswered(std::function<void(const std::string& commandId)> callback) {
     answered_ = std::move(callback);
   }
 
   // The answers to commands that no check result gives: a refused command (command_error) and
-  // the end of a `check *` (command_done). Written at once, on this connection: the command
-  // stream acknowledges the entry after calling these, so the acknowledgement follows the answer.
-  void publishCommandError(const std::string& commandId, const std::string& op,
-                           const std::string& serverId, const std::string& message);
-  void publishCommandDone(const std::string& commandId, const std::string& op, size_t servers);
+  // the end of a `check *` (command_done). Written at once, on this connection, by the script
+  // that acknowledges `entry`: published only if that acknowledgement is the first. False when
+  // the connection is down (the entry stays pending, and is read again after the reconnect).
+  bool publishCommandError(const std::string& commandId, const std::string& op,
+                           const std::string& serverId, const std::string& message,
+                           const CommandEntry& entry);
+  bool publishCommandDone(const std::string& commandId, const std::string& op, size_t servers,
+                          const CommandEntry& entry);
 
   // Runs once, with what <prefix>status said of each server when it was first read (nullopt when
   // that read failed): the start-up snapshot the scheduler's first checks are due by.
@@ -104,7 +122,10 @@ class StatePublisher final : public scheduler::ResultSink {
     scheduler::Answers pendingAnswers;         // answered by the pending health message
     Numbered latest;                           // last written, for refills after a reconnect
     uint64_t latestSeq = 0;                    // its seq once Redis said it (0: not yet)
-    uint64_t write = 0;                        // which write `latest` is
+    // Where the command ids go in latest.tail: until Redis says which the message names, it is
+    // kept without any.
+    size_t idsAt = 0;
+    uint64_t write = 0;  // which write `latest` is
     // The write awaiting its reply (0: none). One at a time per server: a later result waits,
     // coalesced, so that Redis applies one server's writes in order also when one is sent again
     // (NOSCRIPT).
@@ -131,12 +152,16 @@ class StatePublisher final : public scheduler::ResultSink {
   // A script's reply to write `write` of server `id`: the seq Redis gave it (0: it wrote
   // nothing); the server's next write may go.
   void numbered(const std::string& id, uint64_t write, const Result<redis::Reply>& reply);
-  void send(std::vector<std::string> argv);
+  // The KEYS (after the three of a server) and ARGV of the commands `answers` answers, then of
+  // `named`, ids the message names as they are (see write_scripts.hpp).
+  void appendAnswers(const scheduler::Answers& answers, std::vector<std::string> named,
+                     std::vector<std::string>& keys, std::vector<std::string>& argv);
+  bool answerEntry(const CommandEntry& entry, std::string message, const std::string& what);
   void writeFailed(const std::string& what, const std::string& error);
   void answer(scheduler::Answers& answers);
-  // The ids a message names for `answers` (every single-server id, at most kMaxBroadcastIds of
-  // its `check *` ids) and how many `check *` ids were left out.
-  std::vector<std::string> visibleIds(const scheduler::Answers& answers, size_t* truncated) const;
+  // At most kMaxBroadcastIds of the `check *` ids of `answers`, as JSON strings, and how many
+  // were left out.
+  std::vector<std::string> broadcastIds(const scheduler::Answers& answers, size_t* truncated) const;
   void flushRemovals();
   void drainBacklog();
 
@@ -147,6 +172,7 @@ class StatePublisher final : public scheduler::ResultSink {
   redis::Script publish_;
   redis::Script remove_;
   redis::Script refill_;
+  redis::Script answer_;
   std::function<void()> refilled_;
   bool ready_ = false;  // connected and scripts loaded
   uint64_t generation_ = 0;
@@ -158,6 +184,7 @@ class StatePublisher final : public scheduler::ResultSink {
   std::set<std::string> released_;                  // servers other members check now
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
+  std::function<std::optional<CommandEntry>(const std::string&)> entryOf_;
   std::function<void(std::optional<scheduler::Snapshot>)> snapshot_;
   scheduler::BroadcastLog* broadcasts_ = nullptr;
 };

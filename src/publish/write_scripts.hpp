@@ -11,14 +11,24 @@ namespace mcphd::publish {
 // so that the seq of one server strictly increases whoever writes, and whichever of the two a
 // Redis lost.
 
+// The publish and remove scripts also answer commands, and acknowledge them in the same step
+// (docs/PROTOCOL.md, "Commands, exactly once"): their message is ARGV 4 head, the seq, 5 body,
+// the command ids, 6 end (publish::Answering). ARGV 7 is the number k of command entries, whose
+// streams are KEYS[4..3+k], followed by four ARGV each: consumer group, entry id, "1" to XDEL
+// the entry once acknowledged (a member's stream), the command id as JSON. The message names a
+// command only when its XACK acknowledges the entry, or cannot (the stream is gone, the key is
+// no stream, no group): an entry answered already, by this member or one that claimed it, is
+// not answered again. Then the number b of
+// ids named as they are (`check *` commands, answered by command_done), and b ids as JSON.
+
 // ARGV: 2 the highest seq the writer knows for the server (numbering continues after it also
-// when Redis lost both keys), 3 health channel, 4/5 health message head/tail; with tools also
-// 6 tools channel, 7/8 tools event head/tail, 9/10 tool snapshot head/tail. Stores the counter,
-// the tool snapshot and the status, publishes the health message then the tools event. Returns
-// the seq.
+// when Redis lost both keys), 3 health channel, 4-6 and the answers above; with tools after
+// them, 5 more: tools channel, tools event head/tail, tool snapshot head/tail. Stores the
+// counter, the tool snapshot and the status, publishes the health message then the tools event.
+// Returns [seq, the command ids' JSON as written into the message].
 const std::string& publishScript();
 
-// ARGV: 2 the highest seq the writer knows, 3 health channel, 4/5 removed message head/tail.
+// ARGV: 2 the highest seq the writer knows, 3 health channel, 4-6 and the answers above.
 // Deletes the status and the tool snapshot, keeps the counter (a server registered again
 // continues), publishes. Returns the seq.
 const std::string& removeScript();
@@ -29,5 +39,10 @@ const std::string& removeScript();
 // the message (the server was removed since); with seq 0 only where neither the status nor the
 // counter is past what the writer knows, numbered after both. Returns the seq written, or 0.
 const std::string& refillScript();
+
+// A command_error or command_done answering one entry. KEYS[1] its stream; ARGV 1 consumer
+// group, 2 entry id, 3 "1" to XDEL it once acknowledged, 4 channel, 5 the message. Publishes only
+// when its XACK acknowledges the entry, or cannot (as above). Returns 1 when it published, else 0.
+const std::string& answerScript();
 
 }  // namespace mcphd::publish

@@ -8,6 +8,7 @@
 
 #include "common/log.hpp"
 #include "redis/hiredis_reply.hpp"
+#include "redis/sentinel.hpp"
 
 namespace mcphd::redis {
 
@@ -176,9 +177,14 @@ RedisClient::RedisClient(loop::UvLoop& loop, Endpoint endpoint, Random& random, 
       random_(random),
       reconnectTimer_(loop.createTimer()),
       watchdog_(loop.createTimer()),
-      graceTimer_(loop.createTimer()) {}
+      graceTimer_(loop.createTimer()),
+      closeSoon_(loop.createTimer()) {}
 
 RedisClient::~RedisClient() {
+  *alive_ = false;
+  if (sentinels_ != nullptr) {
+    sentinels_->removeListener(switchListener_);
+  }
   listener_ = nullptr;
   stopping_ = true;
   // Those waiting for replies may be gone already (they are torn down before or after it, in any
@@ -194,12 +200,62 @@ RedisClient::~RedisClient() {
 
 void RedisClient::start() { connect(); }
 
+void RedisClient::useSentinels(SentinelWatch& sentinels) {
+  sentinels_ = &sentinels;
+  endpoint_.masterName = sentinels.masterName();
+  switchListener_ = sentinels.onSwitch([this](const HostPort& master) { onSwitch(master); });
+}
+
+void RedisClient::onSwitch(const HostPort& master) {
+  if (stopping_ || (endpoint_.host == master.host && endpoint_.port == master.port)) {
+    return;  // already there (or on its way)
+  }
+  // Connected to the old master, or waiting to reconnect: to the new one, now.
+  backoffMs_ = 100;
+  if (ac_ != nullptr) {
+    forceClose("the sentinels switched the master to " + master.display());  // reconnects
+  }
+  endpoint_.host = master.host;
+  endpoint_.port = master.port;
+  ++asks_;  // an ask under way would answer what is already known
+  reconnectTimer_->start(0, [this] { connectTo(); });
+}
+
 size_t RedisClient::unsentBytes() const {
   return ac_ != nullptr && ac_->c.obuf != nullptr ? sdslen(ac_->c.obuf) : 0;
 }
 
 void RedisClient::connect() {
   if (stopping_) {
+    return;
+  }
+  if (sentinels_ == nullptr) {
+    connectTo();
+    return;
+  }
+  // Every (re)connect asks where the master is now: after a failover the old one is gone, or
+  // came back as a replica.
+  const uint64_t ask = ++asks_;
+  sentinels_->master([this, ask, alive = alive_](Result<HostPort> r) {
+    if (!*alive || stopping_ || ask != asks_) {
+      return;
+    }
+    if (!r) {
+      if (r.error().message != lastError_) {
+        log::warn(name_ + ": " + r.error().message + " (retrying)");
+        lastError_ = r.error().message;
+      }
+      scheduleReconnect();
+      return;
+    }
+    endpoint_.host = r.value().host;
+    endpoint_.port = r.value().port;
+    connectTo();
+  });
+}
+
+void RedisClient::connectTo() {
+  if (stopping_ || ac_ != nullptr) {
     return;
   }
   redisAsyncContext* ac = endpoint_.unixPath.empty()
@@ -290,19 +346,42 @@ void RedisClient::onConnected(int status) {
       forceClose("PING failed");
       return;
     }
-    if (r && ac_ != nullptr) {
-      backoffMs_ = 100;
-      lastError_.clear();
-      log::notice(name_ + ": " + (everConnected_ ? "reconnected to " : "connected to ") +
-                  endpoint_.display());
-      if (everConnected_) {
-        ++reconnects_;
-      }
-      everConnected_ = true;
-      setReady(true);
+    if (!r || ac_ == nullptr) {
+      return;
     }
+    if (sentinels_ == nullptr) {
+      becomeReady();
+      return;
+    }
+    // A sentinel may name a master that is not one (yet, or any more): ask the server itself.
+    send({"ROLE"}, [this](Result<Reply> role) {
+      if (!role || ac_ == nullptr) {
+        return;
+      }
+      if (role->type == Reply::Type::kArray && !role->elements.empty() &&
+          role->elements[0].str == "master") {
+        becomeReady();
+        return;
+      }
+      const std::string is = role->type == Reply::Type::kArray && !role->elements.empty()
+                                 ? "is a " + role->elements[0].str.substr(0, 32)
+                                 : "did not answer ROLE (" + role->str.substr(0, 100) + ")";
+      forceClose(endpoint_.display() + " " + is + ", not the master; asking the sentinels again");
+    });
   });
   watchdog_->start(1000, [this] { checkTimeouts(); });
+}
+
+void RedisClient::becomeReady() {
+  backoffMs_ = 100;
+  lastError_.clear();
+  log::notice(name_ + ": " + (everConnected_ ? "reconnected to " : "connected to ") +
+              endpoint_.display());
+  if (everConnected_) {
+    ++reconnects_;
+  }
+  everConnected_ = true;
+  setReady(true);
 }
 
 void RedisClient::onDisconnected(int status) {
@@ -434,9 +513,20 @@ bool RedisClient::sendArgs(const std::string_view* args, size_t n,
         }
         if (r == nullptr) {
           p->done(makeError("redis connection lost before the reply"));
-        } else {
-          p->done(toReply(static_cast<redisReply*>(r)));
+          return;
         }
+        Reply reply = toReply(static_cast<redisReply*>(r));
+        if (p->self->sentinels_ != nullptr && reply.type == Reply::Type::kError &&
+            reply.str.rfind("READONLY", 0) == 0 && !p->self->closeSoon_->active()) {
+          // The master became a replica under us (a failover): to the new master. Closed from
+          // the loop, not from inside hiredis's reply callback.
+          RedisClient* self = p->self;
+          self->closeSoon_->start(0, [self] {
+            self->forceClose(self->endpoint_.display() +
+                             " is a replica now (READONLY); asking the sentinels again");
+          });
+        }
+        p->done(std::move(reply));
       },
       pending, static_cast<int>(n), ptrs, lens);
   if (rc != REDIS_OK) {

@@ -18,6 +18,8 @@ struct redisReply;
 
 namespace mcphd::redis {
 
+class SentinelWatch;
+
 // One hiredis async connection on the loop with reconnects (backoff 100 ms doubling to 10 s, with
 // jitter), its own connect timeout and command timeout (hiredis 0.14's libuv adapter arms none),
 // and AUTH/SELECT on every connect. hiredis owns the redisAsyncContext and frees it after the
@@ -30,6 +32,12 @@ class RedisClient final : public Commands, public Subscriber {
   ~RedisClient() override;
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
+
+  // Redis Sentinel, before start(): before every connect the master is asked of `sentinels`
+  // (which must outlive this client), a server that says it is no master (ROLE) or refuses a
+  // write as a replica (READONLY) is left for the master named then, and a switch of master
+  // announced by a sentinel makes it reconnect at once.
+  void useSentinels(SentinelWatch& sentinels);
 
   void start();
   // Flushes what was sent, then disconnects; `done` runs once the connection is gone (at most
@@ -72,6 +80,9 @@ class RedisClient final : public Commands, public Subscriber {
     long long channels = 0;  // how many the confirmations must count up to
   };
   void connect();
+  void connectTo();
+  void onSwitch(const HostPort& master);
+  void becomeReady();
   void onConnected(int status);
   void onDisconnected(int status);
   void scheduleReconnect();
@@ -102,6 +113,11 @@ class RedisClient final : public Commands, public Subscriber {
   std::function<void(bool)> listener_;
   std::function<void()> written_;
   std::function<void()> shutdownDone_;
+  SentinelWatch* sentinels_ = nullptr;
+  size_t switchListener_ = 0;
+  uint64_t asks_ = 0;  // numbers the asks for the master: only the latest one's answer counts
+  std::unique_ptr<loop::Timer> closeSoon_;  // a READONLY reply: closed outside hiredis's callback
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
   // hiredis keeps a pointer to it per subscribed channel until the context is freed: it lives as
   // long as the client, and serves every connection's subscription in turn.
   std::unique_ptr<Subscription> subscription_;

@@ -35,11 +35,45 @@ std::string percentDecode(std::string_view s) {
 
 }  // namespace
 
+std::string HostPort::display() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<HostPort> parseHostPort(std::string_view text) {
+  HostPort out;
+  std::string_view rest;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return makeError("unterminated IPv6 address in '" + std::string(text.substr(0, 64)) + "'");
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    rest = text.substr(close + 1);
+  } else {
+    const size_t colon = text.rfind(':');
+    out.host = std::string(text.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon);
+  }
+  if (out.host.empty() || out.host.find_first_of(" \t\r\n/@") != std::string::npos) {
+    return makeError("'" + std::string(text.substr(0, 64)) + "' is not host:port");
+  }
+  if (rest.empty() || rest.front() != ':' || !parseInt(rest.substr(1), out.port, 1, 65535)) {
+    return makeError("'" + std::string(text.substr(0, 64)) +
+                     "' needs a port from 1 to 65535 (host:port)");
+  }
+  return out;
+}
+
 std::string Endpoint::display() const {
   if (!unixPath.empty()) {
     return "unix://" + unixPath + (db != 0 ? "?db=" + std::to_string(db) : "");
   }
-  return "redis://" + host + ":" + std::to_string(port) + "/" + std::to_string(db);
+  std::string out = "redis://" + HostPort{host, port}.display() + "/" + std::to_string(db);
+  if (!masterName.empty()) {
+    out += " (master '" + masterName + "' of the sentinels)";
+  }
+  return out;
 }
 
 Result<Endpoint> parseUrl(const std::string& url) {

@@ -1,11 +1,23 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/secret.hpp"
 
 namespace mcphd::redis {
+
+// A TCP address: host (a name, an IPv4 address, or an IPv6 address without brackets) and port.
+struct HostPort {
+  std::string host;
+  int port = 0;
+  bool operator==(const HostPort&) const = default;
+  std::string display() const;  // host:port, [v6]:port
+};
+// "host:port" or "[v6]:port".
+Result<HostPort> parseHostPort(std::string_view text);
 
 // Where and how to reach Redis: redis://[[user]:password@]host[:port][/db] or
 // unix:///path[?db=N]. With a user name (Redis 6 ACL users) AUTH sends both.
@@ -16,6 +28,10 @@ struct Endpoint {
   int db = 0;
   std::string username;  // empty: AUTH with the password alone (the default user)
   Secret password;
+  // Redis Sentinel: the sentinels to ask, and the name of the master they watch. When set, host
+  // and port are the master's as the sentinels said it last (the URL's are not used).
+  std::vector<HostPort> sentinels;
+  std::string masterName;
   std::string display() const;  // for logs: never includes the password
 };
 

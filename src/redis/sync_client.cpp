@@ -7,7 +7,55 @@
 
 namespace mcphd::redis {
 
-Result<SyncClient> SyncClient::connect(const Endpoint& ep, std::chrono::milliseconds timeout) {
+Result<SyncClient> SyncClient::connect(const Endpoint& given, std::chrono::milliseconds timeout) {
+  Endpoint ep = given;
+  if (!ep.sentinels.empty()) {
+    // The master, as the first sentinel that knows it says; then the server must agree (ROLE).
+    std::string errors;
+    bool found = false;
+    for (const auto& s : ep.sentinels) {
+      Endpoint at;
+      at.host = s.host;
+      at.port = s.port;
+      auto sentinel = connectTo(at, timeout);
+      auto r = sentinel ? sentinel->command({"SENTINEL", "get-master-addr-by-name", ep.masterName})
+                        : Result<Reply>(sentinel.error());
+      if (r && r->type == Reply::Type::kArray && r->elements.size() == 2) {
+        auto addr = parseHostPort(r->elements[0].str.find(':') != std::string::npos
+                                      ? "[" + r->elements[0].str + "]:" + r->elements[1].str
+                                      : r->elements[0].str + ":" + r->elements[1].str);
+        if (addr) {
+          ep.host = addr->host;
+          ep.port = addr->port;
+          found = true;
+          break;
+        }
+      }
+      errors += (errors.empty() ? "" : "; ") + s.display() + ": " +
+                (!r                             ? r.error().message
+                 : r->type == Reply::Type::kNil ? "knows no master named '" + ep.masterName + "'"
+                                                : "answered no address");
+    }
+    if (!found) {
+      return makeError("no sentinel named the master '" + ep.masterName + "' (" + errors +
+                       "); check redis.sentinels and redis.master_name");
+    }
+    auto client = connectTo(ep, timeout);
+    if (!client) {
+      return client;
+    }
+    auto role = client->command({"ROLE"});
+    if (!role || role->type != Reply::Type::kArray || role->elements.empty() ||
+        role->elements[0].str != "master") {
+      return makeError("the sentinels name " + ep.display() +
+                       " as the master, but it is not one (a failover under way?); try again");
+    }
+    return client;
+  }
+  return connectTo(ep, timeout);
+}
+
+Result<SyncClient> SyncClient::connectTo(const Endpoint& ep, std::chrono::milliseconds timeout) {
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
              static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   redisContext* c = ep.unixPath.empty() ? redisConnectWithTimeout(ep.host.c_str(), ep.port, tv)

@@ -15,6 +15,7 @@ struct redisContext;
 namespace mcphd::redis {
 
 // A blocking Redis connection for command-line tools (mcp-healthctl); the daemon uses RedisClient.
+// With sentinels in the endpoint, connect() asks them for the master first.
 class SyncClient {
  public:
   static Result<SyncClient> connect(const Endpoint& endpoint, std::chrono::milliseconds timeout);
@@ -33,6 +34,8 @@ class SyncClient {
 
  private:
   explicit SyncClient(redisContext* c) : ctx_(c) {}
+  // connect() without Sentinel: the endpoint's host and port.
+  static Result<SyncClient> connectTo(const Endpoint& endpoint, std::chrono::milliseconds timeout);
   redisContext* ctx_ = nullptr;
 };
 

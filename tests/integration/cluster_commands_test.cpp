@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "cluster/rendezvous.hpp"
 #include "harness.hpp"
 
 using namespace mcphd::itest;
@@ -280,4 +281,95 @@ TEST_CASE(
   for (const auto& m : ids) {
     CHECK(pending("mcp:member-commands:" + m) == "0");
   }
+}
+
+TEST_CASE(
+    "cluster: a command of a member that stalls is answered once, by the member that takes it "
+    "over, and not again when the stalled member resumes and publishes its own check") {
+  TempDir dir;
+  RedisServer redis(dir);
+  FaultServer fault(dir);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  // Servers whose every response takes 1.5 s: a check (initialize, initialized, tools/list)
+  // takes about 4.5 s, so a member stopped just after it began is stopped in the middle of it.
+  const int servers = 6;
+  for (int i = 0; i < servers; ++i) {
+    const std::string server = "slow-" + std::to_string(i);
+    redis.query({"HSET", "mcp:server:" + server, "url", fault.url(server, "slow?ms=1500"),
+                 "interval", "10m", "timeout", "30s"});
+    redis.query({"SADD", "mcp:servers", server});
+  }
+  auto config = [&](const std::string& id) {
+    DaemonConfig c;
+    c.redisUrl = redis.url();
+    c.extra = {"cluster:", "  enabled: true", "  member_id: " + id, "  heartbeat: 500ms",
+               "  member_ttl: 2s"};
+    return c;
+  };
+  // A server member-a checks (rendezvous over the two members), and member-b joins once
+  // member-a checked them all: nothing is checked twice at start.
+  std::string victim;
+  for (int i = 0; i < servers && victim.empty(); ++i) {
+    const std::string server = "slow-" + std::to_string(i);
+    if (mcphd::cluster::ownerOf(server, {"member-a", "member-b"}) == "member-a") {
+      victim = server;
+    }
+  }
+  REQUIRE(!victim.empty());
+  TestDaemon a(dir, config("member-a"), {}, {}, "a");
+  Log log;
+  const auto started = Clock::now();
+  while (redis.query({"HLEN", "mcp:status"}) != std::to_string(servers)) {
+    REQUIRE(Clock::now() - started < std::chrono::seconds(30));
+    log.collect(sub, std::chrono::milliseconds(200));
+  }
+  TestDaemon b(dir, config("member-b"), {}, {}, "b");
+  INFO("logs: " << a.logPath() << " " << b.logPath());
+  REQUIRE(waitForLog(a.logPath(), "2 live members", 1, std::chrono::seconds(10)));
+
+  auto id = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", victim});
+  REQUIRE(id);
+  INFO("command " << *id << " for " << victim);
+  // Until member-a has read it (from the command stream, or from its own stream when member-b
+  // read it first and passed it on): its check of the server begins at once.
+  const char* pendingForA =
+      "local n = 0 for _, k in ipairs(KEYS) do local ok, r = pcall(redis.call, 'XPENDING', k, "
+      "'mcp-healthd', '-', '+', 10, 'mcp-healthd@member-a') if ok then n = n + #r end end "
+      "return n";
+  const auto reading = Clock::now();
+  while (redis.query({"EVAL", pendingForA, "2", "mcp:commands", "mcp:member-commands:member-a"}) !=
+         "1") {
+    REQUIRE(Clock::now() - reading < std::chrono::seconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(kill(a.pid(), SIGSTOP) == 0);
+  // member-a's announcement expires: member-b takes its server and its pending command over, and
+  // answers it.
+  const bool answered = log.waitAnswer(sub, *id, std::chrono::seconds(30));
+  REQUIRE(kill(a.pid(), SIGCONT) == 0);
+  REQUIRE(answered);
+  {
+    Json j(*log.answer(*id));
+    REQUIRE(j.ok);
+    CHECK(str(j.root, "checked_by") == "member-b");
+  }
+  // member-a resumes where it stopped: its check ends and is published, without the command.
+  const size_t resumedAt = log.messages.size();
+  auto checkedByA = [&] {
+    for (size_t i = resumedAt; i < log.messages.size(); ++i) {
+      Json j(log.messages[i]);
+      if (j.ok && str(j.root, "server_id") == victim && str(j.root, "checked_by") == "member-a" &&
+          str(j.root, "trigger") == "command") {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto resumed = Clock::now();
+  while (!checkedByA() && Clock::now() - resumed < std::chrono::seconds(20)) {
+    log.collect(sub, std::chrono::milliseconds(200));
+  }
+  CHECK(checkedByA());
+  log.collect(sub, std::chrono::milliseconds(1000));
+  CHECK(log.answers(*id) == 1);
 }

@@ -196,21 +196,46 @@ void writeFile(const std::string& path, const std::string& content) {
   std::ofstream(path) << content;
 }
 
-RedisServer::RedisServer(const TempDir& dir, int port)
-    : dir_(dir), port_(port == 0 ? freePort() : port) {
+RedisServer::RedisServer(const TempDir& dir, int port, std::vector<std::string> extra)
+    : dir_(dir), port_(port == 0 ? freePort() : port), extra_(std::move(extra)) {
   start();
 }
 
 RedisServer::~RedisServer() { stop(); }
 
 void RedisServer::start() {
-  proc_ = std::make_unique<Process>(
-      std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind",
-                               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                               dir_.path()},
-      std::map<std::string, std::string>{}, dir_.file("redis.log"));
+  std::vector<std::string> argv{
+      "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+      "--save",       "",       "--appendonly",        "no",     "--dir",
+      dir_.path()};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  const std::string log =
+      dir_.file(extra_.empty() ? "redis.log" : "redis-" + std::to_string(port_) + ".log");
+  proc_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, log);
   if (!waitForPort(port_, std::chrono::seconds(10))) {
-    throw std::runtime_error("redis-server did not start; see " + dir_.file("redis.log"));
+    throw std::runtime_error("redis-server did not start; see " + log);
+  }
+}
+
+SentinelServer::SentinelServer(const TempDir& dir, const std::string& name, int masterPort,
+                               int quorum)
+    : port_(freePort()) {
+  const std::string conf = dir.file("sentinel-" + std::to_string(port_) + ".conf");
+  std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir.path()
+                      << "\nsentinel monitor " << name << " 127.0.0.1 " << masterPort << " "
+                      << quorum << "\nsentinel down-after-milliseconds " << name
+                      << " 1000\nsentinel failover-timeout " << name << " 10000\n";
+  const std::string log = dir.file("sentinel-" + std::to_string(port_) + ".log");
+  proc_ = std::make_unique<Process>(std::vector<std::string>{"redis-sentinel", conf},
+                                    std::map<std::string, std::string>{}, log);
+  if (!waitForPort(port_, std::chrono::seconds(10))) {
+    throw std::runtime_error("redis-sentinel did not start; see " + log);
+  }
+}
+
+SentinelServer::~SentinelServer() {
+  if (proc_) {
+    proc_->stop(SIGKILL, std::chrono::seconds(5));
   }
 }
 
@@ -221,14 +246,19 @@ void RedisServer::stop() {
   }
 }
 
-std::optional<std::string> RedisServer::query(const std::vector<std::string>& argv) const {
+namespace {
+
+// Runs `argv` on a fresh connection to 127.0.0.1:`port` and gives `read` the reply (null: none).
+void withReply(int port, const std::vector<std::string>& argv,
+               const std::function<void(const redisReply*)>& read) {
   timeval tv{5, 0};
-  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
   if (c == nullptr || c->err != 0) {
     if (c != nullptr) {
       redisFree(c);
     }
-    return std::nullopt;
+    read(nullptr);
+    return;
   }
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
@@ -238,16 +268,53 @@ std::optional<std::string> RedisServer::query(const std::vector<std::string>& ar
   }
   auto* r = static_cast<redisReply*>(
       redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
-  std::optional<std::string> out;
+  read(r);
   if (r != nullptr) {
-    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
-      out = std::string(r->str, r->len);
-    } else if (r->type == REDIS_REPLY_INTEGER) {
-      out = std::to_string(r->integer);
-    }
     freeReplyObject(r);
   }
   redisFree(c);
+}
+
+std::optional<std::string> scalar(const redisReply* r) {
+  if (r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
+    return std::string(r->str, r->len);
+  }
+  if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
+    return std::to_string(r->integer);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> RedisServer::query(const std::vector<std::string>& argv) const {
+  return queryPort(port_, argv);
+}
+
+std::optional<std::vector<std::string>> RedisServer::queryAll(
+    const std::vector<std::string>& argv) const {
+  return queryAllPort(port_, argv);
+}
+
+std::optional<std::string> queryPort(int port, const std::vector<std::string>& argv) {
+  std::optional<std::string> out;
+  withReply(port, argv, [&](const redisReply* r) { out = scalar(r); });
+  return out;
+}
+
+std::optional<std::vector<std::string>> queryAllPort(int port,
+                                                     const std::vector<std::string>& argv) {
+  std::optional<std::vector<std::string>> out;
+  withReply(port, argv, [&](const redisReply* r) {
+    if (r != nullptr && r->type == REDIS_REPLY_ARRAY) {
+      out.emplace();
+      for (size_t i = 0; i < r->elements; ++i) {
+        out->push_back(scalar(r->element[i]).value_or(""));
+      }
+    } else if (auto one = scalar(r)) {
+      out = std::vector<std::string>{*one};
+    }
+  });
   return out;
 }
 

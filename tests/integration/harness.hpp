@@ -122,7 +122,9 @@ std::unique_ptr<TestDaemon> startDaemon(const TempDir& dir, const DaemonConfig& 
 // A real redis-server on a free port with no persistence.
 class RedisServer {
  public:
-  explicit RedisServer(const TempDir& dir, int port = 0);
+  // `extra`: more redis-server arguments (e.g. "--replicaof", "127.0.0.1", "<port>"); a server
+  // with them logs to redis-<port>.log.
+  explicit RedisServer(const TempDir& dir, int port = 0, std::vector<std::string> extra = {});
   ~RedisServer();
   void stop();
   void start();
@@ -130,9 +132,34 @@ class RedisServer {
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
   // Runs a command on a fresh connection; the reply as a string (nil -> nullopt).
   std::optional<std::string> query(const std::vector<std::string>& argv) const;
+  // The same for a reply that is an array: its elements as strings (a nil or an array in it
+  // -> ""); a reply of one string or integer is an array of one. nullopt: no reply, an error.
+  std::optional<std::vector<std::string>> queryAll(const std::vector<std::string>& argv) const;
 
  private:
   const TempDir& dir_;
+  int port_;
+  std::vector<std::string> extra_;
+  std::unique_ptr<Process> proc_;
+};
+
+// A command on a fresh connection to 127.0.0.1:`port` (a redis-server or a sentinel), as
+// RedisServer::query and queryAll.
+std::optional<std::string> queryPort(int port, const std::vector<std::string>& argv);
+std::optional<std::vector<std::string>> queryAllPort(int port,
+                                                     const std::vector<std::string>& argv);
+
+// A real redis-sentinel (Debian's package) on a free port, monitoring the master `name` at
+// 127.0.0.1:`masterPort` with a quorum of `quorum`, down after 1 s, from its own config file (a
+// sentinel rewrites it).
+class SentinelServer {
+ public:
+  SentinelServer(const TempDir& dir, const std::string& name, int masterPort, int quorum);
+  ~SentinelServer();
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
   int port_;
   std::unique_ptr<Process> proc_;
 };

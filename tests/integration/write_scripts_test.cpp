@@ -19,20 +19,35 @@ using namespace mcphd::itest;
 
 namespace {
 
-// EVAL of one script on server `id` with ARGV[2...] = `args`; the reply as a string.
+// EVAL of one script on server `id` with KEYS[4...] = `streams` and ARGV[2...] = `args`; the
+// reply (the publish script's: [seq, command ids]).
+std::optional<std::vector<std::string>> evalAll(const RedisServer& redis, const std::string& script,
+                                                const std::string& id,
+                                                std::vector<std::string> args,
+                                                const std::vector<std::string>& streams = {}) {
+  std::vector<std::string> argv{"EVAL",    script,       std::to_string(3 + streams.size()),
+                                "mcp:seq", "mcp:status", "mcp:tools:" + id};
+  argv.insert(argv.end(), streams.begin(), streams.end());
+  argv.push_back(id);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return redis.queryAll(argv);
+}
+// The same, its first (or only) value: the seq.
 std::optional<std::string> eval(const RedisServer& redis, const std::string& script,
                                 const std::string& id, std::vector<std::string> args) {
-  std::vector<std::string> argv{"EVAL", script, "3", "mcp:seq", "mcp:status", "mcp:tools:" + id,
-                                id};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return redis.query(argv);
+  auto r = evalAll(redis, script, id, std::move(args));
+  if (!r || r->empty()) {
+    return std::nullopt;
+  }
+  return r->front();
 }
 
-// A health message from a writer that knows `known` as the server's highest seq.
+// A health message from a writer that knows `known` as the server's highest seq, answering no
+// command.
 std::optional<std::string> publishOne(const RedisServer& redis, const std::string& id,
                                       const std::string& known = "0") {
   return eval(redis, publish::publishScript(), id,
-              {known, "mcp:health", R"({"server_id":")" + id + R"(","seq":)", "}"});
+              {known, "mcp:health", R"({"server_id":")" + id + R"(","seq":)", "", "}", "0", "0"});
 }
 
 scheduler::CheckReport healthy(const std::string& id) {
@@ -107,14 +122,15 @@ TEST_CASE(
 
   // A tool change: the snapshot carries the check's seq.
   CHECK(eval(redis, publish::publishScript(), "a",
-             {"0", "mcp:health", R"({"server_id":"a","seq":)", "}", "mcp:tools",
+             {"0", "mcp:health", R"({"server_id":"a","seq":)", "", "}", "0", "0", "mcp:tools",
               R"({"type":"tools","seq":)", "}", R"({"server_id":"a","seq":)", R"(,"tools":[]})"}) ==
         "5");
   CHECK(redis.query({"GET", "mcp:tools:a"}) == R"({"server_id":"a","seq":5,"tools":[]})");
 
   // A removal deletes the status and the snapshot, keeps the counter: the server continues.
   CHECK(eval(redis, publish::removeScript(), "a",
-             {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "6");
+             {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "", "}", "0",
+              "0"}) == "6");
   CHECK(redis.query({"HEXISTS", "mcp:status", "a"}) == "0");
   CHECK(redis.query({"EXISTS", "mcp:tools:a"}) == "0");
   CHECK(publishOne(redis, "a") == "7");
@@ -124,7 +140,130 @@ TEST_CASE(
   CHECK(publishOne(redis, "a", "7") == "8");
   redis.query({"FLUSHALL"});
   CHECK(eval(redis, publish::removeScript(), "a",
-             {"8", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "9");
+             {"8", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "", "}", "0",
+              "0"}) == "9");
+}
+
+TEST_CASE(
+    "write scripts: a message names a command only when its script is the one that acknowledges "
+    "the command's entry, so a command carried out twice is answered once") {
+  TempDir dir;
+  RedisServer redis(dir);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  // Two entries read (pending) in the command stream, one in a member's stream.
+  REQUIRE(redis.query({"XGROUP", "CREATE", "mcp:commands", "mcp-healthd", "$", "MKSTREAM"}));
+  REQUIRE(
+      redis.query({"XGROUP", "CREATE", "mcp:member-commands:m", "mcp-healthd", "$", "MKSTREAM"}));
+  const auto one = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "a"});
+  const auto two = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "a"});
+  const auto moved =
+      redis.query({"XADD", "mcp:member-commands:m", "*", "op", "check", "server_id", "a"});
+  REQUIRE((one && two && moved));
+  redis.query({"XREADGROUP", "GROUP", "mcp-healthd", "x", "STREAMS", "mcp:commands",
+               "mcp:member-commands:m", ">", ">"});
+  auto pending = [&](const std::string& stream) {
+    return redis.query(
+        {"EVAL", "return redis.call('XPENDING', KEYS[1], 'mcp-healthd')[1]", "1", stream});
+  };
+  REQUIRE(pending("mcp:commands") == "2");
+  auto q = [](const std::string& id) { return "\"" + id + "\""; };
+  const std::string head = R"({"server_id":"a","seq":)";
+  // A health message answering `one`, the moved entry, and a `check *` named as it is.
+  auto publishAnswering = [&](const std::string& entry) {
+    return evalAll(redis, publish::publishScript(), "a",
+                   {"0", "mcp:health", head, R"(,"x":1)", "}", "2", "mcp-healthd", entry, "0",
+                    q(entry), "mcp-healthd", *moved, "1", q(*moved), "1", q("9-9")},
+                   {"mcp:commands", "mcp:member-commands:m"});
+  };
+  auto first = publishAnswering(*one);
+  REQUIRE(first);
+  REQUIRE(first->size() == 2);
+  const std::string ids = ",\"command_id\":" + q(*one) + ",\"command_ids\":[" + q(*one) + "," +
+                          q(*moved) + "," + q("9-9") + "]";
+  CHECK((*first)[0] == "1");
+  CHECK((*first)[1] == ids);
+  CHECK(redis.query({"HGET", "mcp:status", "a"}) == head + "1,\"x\":1" + ids + "}");
+  CHECK(pending("mcp:commands") == "1");
+  CHECK(pending("mcp:member-commands:m") == "0");
+  CHECK(redis.query({"XLEN", "mcp:member-commands:m"}) == "0");  // answered: deleted
+  CHECK(redis.query({"XLEN", "mcp:commands"}) == "2");           // the group's stream is kept
+
+  // The same entries answered again (another member carried the commands out too): the message
+  // is published, without them; the `check *` (answered by its command_done) is named.
+  auto again = publishAnswering(*one);
+  REQUIRE(again);
+  CHECK((*again)[0] == "2");
+  CHECK((*again)[1] == ",\"command_id\":" + q("9-9") + ",\"command_ids\":[" + q("9-9") + "]");
+  auto second = publishAnswering(*two);
+  REQUIRE(second);
+  CHECK((*second)[1] ==
+        ",\"command_id\":" + q(*two) + ",\"command_ids\":[" + q(*two) + "," + q("9-9") + "]");
+  CHECK(pending("mcp:commands") == "0");
+
+  // A removal answers the same way.
+  const auto three = redis.query({"XADD", "mcp:commands", "*", "op", "remove", "server_id", "a"});
+  REQUIRE(three);
+  redis.query({"XREADGROUP", "GROUP", "mcp-healthd", "x", "STREAMS", "mcp:commands", ">"});
+  auto removal = [&] {
+    return evalAll(redis, publish::removeScript(), "a",
+                   {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "", "}", "1",
+                    "mcp-healthd", *three, "0", q(*three), "0"},
+                   {"mcp:commands"});
+  };
+  CHECK(removal() == std::vector<std::string>{"4"});
+  CHECK(removal() == std::vector<std::string>{"5"});
+
+  // command_error and command_done: published only by the first acknowledgement.
+  const auto four = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "nope"});
+  REQUIRE(four);
+  redis.query({"XREADGROUP", "GROUP", "mcp-healthd", "x", "STREAMS", "mcp:commands", ">"});
+  auto answer = [&](const std::string& stream, const std::string& text) {
+    return redis.query({"EVAL", publish::answerScript(), "1", stream, "mcp-healthd", *four, "0",
+                        "mcp:health", text});
+  };
+  CHECK(answer("mcp:commands", "error-1") == "1");
+  CHECK(answer("mcp:commands", "error-2") == "0");
+  // A key that is no stream any more (replaced by anyone who can write Redis): nobody can read
+  // the entry again, so the answer is published, and nothing fails.
+  redis.query({"SET", "junk", "x"});
+  CHECK(answer("junk", "error-3") == "1");
+  // A stream Redis lost (a restart without persistence): the same.
+  CHECK(answer("mcp:lost", "error-4") == "1");
+  // And one made anew after Redis lost it (its group created again): its group never delivered
+  // the entry, so no earlier answer can have acknowledged it.
+  redis.query({"DEL", "mcp:commands"});
+  REQUIRE(redis.query({"XGROUP", "CREATE", "mcp:commands", "mcp-healthd", "$", "MKSTREAM"}));
+  CHECK(answer("mcp:commands", "error-5") == "1");
+  auto junk = evalAll(
+      redis, publish::publishScript(), "a",
+      {"0", "mcp:health", head, "", "}", "1", "mcp-healthd", "1-1", "1", q("1-1"), "0"}, {"junk"});
+  REQUIRE(junk);
+  CHECK((*junk)[1] == ",\"command_id\":" + q("1-1") + ",\"command_ids\":[" + q("1-1") + "]");
+
+  // What was published, in order: each command named by one message.
+  std::vector<std::string> seen;
+  while (auto m = sub.waitFor([](const Message&) { return true; }, std::chrono::seconds(2))) {
+    seen.push_back(m->payload);
+    if (seen.size() == 10) {
+      break;
+    }
+  }
+  REQUIRE(seen.size() == 10);
+  auto named = [&](const std::string& id) {
+    size_t n = 0;
+    for (const auto& m : seen) {
+      n += m.find(q(id)) != std::string::npos ? 1 : 0;
+    }
+    return n;
+  };
+  CHECK(named(*one) == 1);
+  CHECK(named(*two) == 1);
+  CHECK(named(*moved) == 1);
+  CHECK(named(*three) == 1);
+  CHECK(seen[5] == "error-1");
+  CHECK(seen[6] == "error-3");
+  CHECK(seen[7] == "error-4");
+  CHECK(seen[8] == "error-5");
 }
 
 TEST_CASE("write scripts: a refill rewrites a status only when Redis holds none as new") {
@@ -155,7 +294,8 @@ TEST_CASE("write scripts: a refill rewrites a status only when Redis holds none 
 
   // Removed meanwhile (by another member): not brought back, confirmed or not.
   REQUIRE(eval(redis, publish::removeScript(), "a",
-               {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "}"}) == "7");
+               {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "", "}", "0",
+                "0"}) == "7");
   CHECK(refill("6", "6") == "0");
   CHECK(refill("0", "6") == "0");
   CHECK(redis.query({"HEXISTS", "mcp:status", "a"}) == "0");

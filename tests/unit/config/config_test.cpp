@@ -245,6 +245,37 @@ TEST_CASE("redis.password_file must not be readable by group or others, redis.us
   std::remove(path.c_str());
 }
 
+TEST_CASE("redis.sentinels and redis.master_name: a list of host:port and the master's name") {
+  auto ok = loadString(
+      "redis:\n  url: redis://x/2\n  master_name: mymaster\n  sentinels: [\"10.0.0.1:26379\", "
+      "\"[::1]:26380\", \"s3.example:26381\"]\n",
+      "t.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok->redis.masterName == "mymaster");
+  REQUIRE(ok->redis.sentinels.size() == 3);
+  CHECK(ok->redis.sentinels[0] == mcphd::redis::HostPort{"10.0.0.1", 26379});
+  CHECK(ok->redis.sentinels[1] == mcphd::redis::HostPort{"::1", 26380});
+  CHECK(ok->redis.sentinels[2].display() == "s3.example:26381");
+  CHECK(ok->redis.sentinels[1].display() == "[::1]:26380");
+  CHECK(errorOf("redis:\n  sentinels: [\"a:1\"]\n") ==
+        "test.yaml:2: redis.master_name: is required with redis.sentinels: the name the sentinels "
+        "monitor the master by (`sentinel monitor <name> ...`)");
+  CHECK(errorOf("redis:\n  master_name: m\n") ==
+        "test.yaml:2: redis.master_name: needs redis.sentinels (the sentinels to ask)");
+  CHECK(errorOf("redis:\n  master_name: m\n  sentinels: [\"a\"]\n") ==
+        "test.yaml:3: redis.sentinels[0]: 'a' needs a port from 1 to 65535 (host:port)");
+  CHECK(errorOf("redis:\n  master_name: m\n  sentinels: \"a:1\"\n")
+            .rfind("test.yaml:3: redis.sentinels: must be a list of host:port", 0) == 0);
+  CHECK(errorOf("redis:\n  master_name: m\n  sentinels: []\n")
+            .rfind("test.yaml:3: redis.sentinels: must be a list of host:port", 0) == 0);
+  CHECK(errorOf("redis:\n  master_name: 'a b'\n  sentinels: [\"a:1\"]\n") ==
+        "test.yaml:2: redis.master_name: must be a name without spaces, at most 128 characters");
+  CHECK(errorOf("redis:\n  url: unix:///run/r.sock\n  master_name: m\n  sentinels: [\"a:1\"]\n")
+            .rfind("test.yaml:2: redis.url: must be a redis:// URL (or absent) with "
+                   "redis.sentinels",
+                   0) == 0);
+}
+
 TEST_CASE(
     "dashboard: listen, a private token file of 16 printable characters or more, allowed hosts") {
   const std::string path = "/tmp/mcphd-cfg-dashboard-token";

@@ -298,6 +298,64 @@ TEST_CASE("command ids of coalesced results are all answered, each after its PUB
   CHECK(answered[0].second >= publishAt);
 }
 
+TEST_CASE(
+    "a message acknowledges the entries of the commands it answers in the script that publishes "
+    "it, and names only those it acknowledged first") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  pub.entryOf([](const std::string& id) -> std::optional<publish::CommandEntry> {
+    if (id == "5-0") {
+      return std::nullopt;  // no entry: named as it is
+    }
+    const bool moved = id == "3-0";  // in a member's stream: deleted once answered
+    return publish::CommandEntry{moved ? "mcp:member-commands:m" : "mcp:commands", "mcp-healthd",
+                                 id, moved};
+  });
+  std::vector<std::string> answered;
+  pub.onAnswered([&](const std::string& id) { answered.push_back(id); });
+  redis.setUp(true);
+  redis.acked.insert("mcp:commands 2-0");  // answered already, by a member that ran it too
+  auto r = report("a", {});
+  r.commandIds = {"1-0", "2-0", "3-0", "5-0"};
+  pub.onReport(r);
+  auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 1);
+  const std::string ids = R"("command_id":"1-0","command_ids":["1-0","3-0","5-0"])";
+  CHECK(health[0].find(ids) != std::string::npos);
+  CHECK(answered == std::vector<std::string>{"1-0", "2-0", "3-0", "5-0"});
+  size_t acks = 0;
+  size_t deletes = 0;
+  for (const auto& c : redis.log) {
+    acks += c[0] == "XACK" ? 1 : 0;
+    if (c[0] == "XDEL") {
+      ++deletes;
+      CHECK(c == std::vector<std::string>{"XDEL", "mcp:member-commands:m", "3-0"});
+    }
+  }
+  CHECK(acks == 2);
+  CHECK(deletes == 1);
+
+  // Redis lost the status: the refill writes it back as the script wrote it.
+  redis.setUp(false);
+  redis.hashes["mcp:status"].erase("a");
+  redis.setUp(true);
+  REQUIRE(redis.hashes["mcp:status"].count("a") == 1);
+  CHECK(redis.hashes["mcp:status"]["a"] == health[0]);
+
+  // command_error and command_done: published by the first acknowledgement of their entry only.
+  const publish::CommandEntry e{"mcp:commands", "mcp-healthd", "8-0", false};
+  CHECK(pub.publishCommandError("8-0", "check", "nope", "unknown server 'nope'", e));
+  CHECK(pub.publishCommandError("8-0", "check", "nope", "unknown server 'nope'", e));
+  const publish::CommandEntry all{"mcp:member-commands:m", "mcp-healthd", "9-0", true};
+  CHECK(pub.publishCommandDone("9-0", "check", 3, all));
+  CHECK(pub.publishCommandDone("9-0", "check", 3, all));
+  health = redis.published("mcp:health");
+  REQUIRE(health.size() == 3);
+  CHECK(health[1].find(R"("type":"command_error","command_id":"8-0")") != std::string::npos);
+  CHECK(health[2].find(R"("type":"command_done","command_id":"9-0")") != std::string::npos);
+}
+
 TEST_CASE("a removal deletes the server's state and answers its command") {
   loop::SimLoop clock;
   FakeRedis redis;
@@ -386,7 +444,7 @@ TEST_CASE("results are written by the publish script run by its SHA1, and say wh
   FakeRedis redis;
   publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   redis.setUp(true);
-  REQUIRE(countOp(redis, "SCRIPT") == 3);  // loaded at connect
+  REQUIRE(countOp(redis, "SCRIPT") == 4);  // loaded at connect: publish, remove, refill, answer
   pub.onReport(report("a", {{"t1", "{\"name\":\"t1\"}"}}));
   CHECK(countOp(redis, "EVALSHA") == 1);  // one round trip: status, snapshot, both channels
   CHECK(countOp(redis, "EVAL") == 0);

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "publish/messages.hpp"
 #include "redis/commands.hpp"
 
 namespace mcphd::testing {
@@ -320,40 +321,87 @@ struct FakeRedis : redis::Commands {
   redis::Reply writeScript(const std::vector<std::string>& a) {
     using T = redis::Reply::Type;
     const std::string& body = a[1];
+    auto run = [this](std::vector<std::string> c) {
+      log.push_back(c);
+      execute(c);
+    };
+    if (body.starts_with("-- mcp-healthd answer")) {
+      // KEYS[1] stream; ARGV group, entry, delete, channel, message.
+      if (!xack(a[3], a[5])) {
+        return {T::kInteger, "", 0, {}};
+      }
+      run({"XACK", a[3], a[4], a[5]});
+      if (a[6] == "1") {
+        run({"XDEL", a[3], a[5]});
+      }
+      run({"PUBLISH", a[7], a[8]});
+      return {T::kInteger, "", 1, {}};
+    }
+    const size_t numKeys = std::stoul(a[2]);
     const std::string& seqKey = a[3];
     const std::string& statusKey = a[4];
     const std::string& toolsKey = a[5];
-    const std::vector<std::string> arg(a.begin() + 6, a.end());  // arg[0] is ARGV[1]
+    const std::vector<std::string> keys(a.begin() + 3, a.begin() + 3 + static_cast<long>(numKeys));
+    const std::vector<std::string> arg(a.begin() + 3 + static_cast<long>(numKeys),
+                                       a.end());  // arg[0] is ARGV[1]
     const std::string& id = arg[0];
     auto& seqs = hashes[seqKey];
     auto& status = hashes[statusKey];
     const double counter = seqs.count(id) ? whole(seqs[id]).value_or(0) : 0;
     const double stored = storedSeq(status.count(id) ? &status[id] : nullptr);
-    auto run = [this](std::vector<std::string> c) {
-      log.push_back(c);
-      execute(c);
-    };
     auto text = [](double n) { return std::to_string(static_cast<long long>(n)); };
+    // The answers (ARGV[7] on): XACK each entry, name those acknowledged now, then the others.
+    auto answers = [&](size_t at, size_t* next) {
+      std::vector<std::string> names;
+      const size_t k = std::stoul(arg[at]);
+      for (size_t i = 0; i < k; ++i) {
+        const size_t e = at + 1 + 4 * i;
+        if (xack(keys[3 + i], arg[e + 1])) {
+          run({"XACK", keys[3 + i], arg[e], arg[e + 1]});
+          names.push_back(arg[e + 3]);
+          if (arg[e + 2] == "1") {
+            run({"XDEL", keys[3 + i], arg[e + 1]});
+          }
+        }
+      }
+      at += 1 + 4 * k;
+      const size_t b = std::stoul(arg[at]);
+      for (size_t i = 1; i <= b; ++i) {
+        names.push_back(arg[at + i]);
+      }
+      *next = at + b + 1;
+      return publish::commandIdsJson(names);
+    };
     double seq = 0;
     if (body.starts_with("-- mcp-healthd publish")) {
       seq = std::max({counter, stored, whole(arg[1]).value_or(0)}) + 1;
       const std::string n = text(seq);
       run({"HSET", seqKey, id, n});
-      if (arg.size() >= 10) {
-        run({"SET", toolsKey, arg[8] + n + arg[9]});
+      size_t t = 0;
+      const std::string ids = answers(6, &t);
+      const bool tools = arg.size() >= t + 5;
+      if (tools) {
+        run({"SET", toolsKey, arg[t + 3] + n + arg[t + 4]});
       }
-      run({"HSET", statusKey, id, arg[3] + n + arg[4]});
-      run({"PUBLISH", arg[2], arg[3] + n + arg[4]});
-      if (arg.size() >= 10) {
-        run({"PUBLISH", arg[5], arg[6] + n + arg[7]});
+      const std::string msg = arg[3] + n + arg[4] + ids + arg[5];
+      run({"HSET", statusKey, id, msg});
+      run({"PUBLISH", arg[2], msg});
+      if (tools) {
+        run({"PUBLISH", arg[t], arg[t + 1] + n + arg[t + 2]});
       }
+      return {T::kArray,
+              "",
+              0,
+              {{T::kInteger, "", static_cast<long long>(seq), {}}, {T::kString, ids, 0, {}}}};
     } else if (body.starts_with("-- mcp-healthd remove")) {
       seq = std::max({counter, stored, whole(arg[1]).value_or(0)}) + 1;
       const std::string n = text(seq);
       run({"HSET", seqKey, id, n});
       run({"HDEL", statusKey, id});
       run({"DEL", toolsKey});
-      run({"PUBLISH", arg[2], arg[3] + n + arg[4]});
+      size_t t = 0;
+      const std::string ids = answers(6, &t);
+      run({"PUBLISH", arg[2], arg[3] + n + arg[4] + ids + arg[5]});
     } else if (body.starts_with("-- mcp-healthd refill")) {
       seq = whole(arg[3]).value_or(0);
       const double known = whole(arg[4]).value_or(0);
@@ -374,6 +422,13 @@ struct FakeRedis : redis::Commands {
       return {T::kError, "ERR the fake does not know this script", 0, {}};
     }
     return {T::kInteger, "", static_cast<long long>(seq), {}};
+  }
+
+  // Command entries acknowledged so far ("<stream> <entry>"): every other entry counts as
+  // pending, so the first XACK of one acknowledges it and any later one does not.
+  std::set<std::string> acked;
+  bool xack(const std::string& stream, const std::string& entry) {
+    return acked.insert(stream + " " + entry).second;
   }
 
   void setUp(bool u) {

@@ -1,0 +1,186 @@
+#include "redis/sentinel.hpp"
+
+#include <charconv>
+
+#include "common/log.hpp"
+
+namespace mcphd::redis {
+
+SentinelWatch::SentinelWatch(loop::UvLoop& loop, std::vector<HostPort> sentinels,
+                             std::string masterName, Random& random)
+    : loop_(loop), masterName_(std::move(masterName)), retry_(loop.createTimer()) {
+  for (auto& address : sentinels) {
+    Endpoint ep;
+    ep.host = address.host;
+    ep.port = address.port;
+    const std::string name = "sentinel " + address.display();
+    Link link{std::move(address), std::make_unique<RedisClient>(loop, ep, random, name),
+              std::make_unique<RedisClient>(loop, ep, random, name + " events")};
+    links_.push_back(std::move(link));
+  }
+  for (auto& link : links_) {
+    RedisClient* events = link.events.get();
+    events->onReadyChange([this, events](bool ready) {
+      if (!ready) {
+        return;
+      }
+      events->subscribe(
+          {"+switch-master"},
+          [this](const std::string&, const std::string& payload) { onEvent(payload); },
+          [this] {
+            // A switch announced while this connection was down was missed: the clients that
+            // are on another server than the one named now reconnect.
+            master([this](Result<HostPort> r) {
+              if (r) {
+                for (auto& [id, listener] : std::vector(listeners_)) {
+                  listener(r.value());
+                }
+              }
+            });
+          });
+    });
+  }
+}
+
+void SentinelWatch::start() {
+  for (auto& link : links_) {
+    link.ask->start();
+    link.events->start();
+  }
+}
+
+void SentinelWatch::shutdown(int64_t graceMs, std::function<void()> done) {
+  // Those waiting for an answer are stopping too: they get none.
+  retry_->stop();
+  waiting_.clear();
+  asking_ = false;
+  ++round_;
+  auto left = std::make_shared<size_t>(links_.size() * 2);
+  auto shared = std::make_shared<std::function<void()>>(std::move(done));
+  if (*left == 0) {
+    (*shared)();
+    return;
+  }
+  for (auto& link : links_) {
+    for (RedisClient* c : {link.ask.get(), link.events.get()}) {
+      c->shutdown(graceMs, [left, shared] {
+        if (--*left == 0) {
+          (*shared)();
+        }
+      });
+    }
+  }
+}
+
+void SentinelWatch::master(std::function<void(Result<HostPort>)> done) {
+  waiting_.push_back(std::move(done));
+  if (asking_) {
+    return;
+  }
+  asking_ = true;
+  askStartedMs_ = loop_.nowMs();
+  lastError_.clear();
+  askNext(++round_, 0);
+}
+
+void SentinelWatch::askNext(uint64_t round, size_t tried) {
+  if (round != round_ || !asking_) {
+    return;
+  }
+  if (tried >= links_.size()) {
+    if (loop_.nowMs() - askStartedMs_ >= kAskTimeoutMs) {
+      finish(makeError("no sentinel of redis.sentinels named the master '" + masterName_ +
+                       "' within " + std::to_string(kAskTimeoutMs / 1000) + " s" +
+                       (lastError_.empty() ? "" : " (" + lastError_ + ")") +
+                       "; check redis.sentinels and redis.master_name"));
+      return;
+    }
+    retry_->start(100, [this, round] { askNext(round, 0); });
+    return;
+  }
+  const size_t index = (next_ + tried) % links_.size();
+  Link& link = links_[index];
+  const std::string who = "sentinel " + link.address.display();
+  const bool sent = link.ask->command(
+      {"SENTINEL", "get-master-addr-by-name", masterName_},
+      [this, round, tried, index, who](Result<Reply> r) {
+        if (round != round_ || !asking_) {
+          return;
+        }
+        if (r && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
+            r->elements[0].type == Reply::Type::kString &&
+            r->elements[1].type == Reply::Type::kString) {
+          const std::string& host = r->elements[0].str;
+          const std::string& port = r->elements[1].str;
+          int n = 0;
+          auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+          if (ec == std::errc() && p == port.data() + port.size() && n > 0 && n < 65536 &&
+              !host.empty() && host.size() <= 255) {
+            next_ = index;
+            finish(HostPort{host, n});
+            return;
+          }
+          lastError_ = who + " answered an address that is not one";
+        } else if (r && r->type == Reply::Type::kNil) {
+          lastError_ = who + " knows no master named '" + masterName_ + "'";
+        } else if (r && r->type == Reply::Type::kError) {
+          lastError_ = who + ": " + r->str.substr(0, 200);
+        } else if (!r) {
+          lastError_ = who + ": " + r.error().message;
+        } else {
+          lastError_ = who + " answered something else than an address";
+        }
+        askNext(round, tried + 1);
+      });
+  if (!sent) {
+    lastError_ = who + " is not connected";
+    askNext(round, tried + 1);
+  }
+}
+
+void SentinelWatch::finish(Result<HostPort> r) {
+  asking_ = false;
+  retry_->stop();
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& done : waiting) {
+    done(r);
+  }
+}
+
+size_t SentinelWatch::onSwitch(std::function<void(const HostPort&)> listener) {
+  listeners_.emplace_back(++nextListener_, std::move(listener));
+  return nextListener_;
+}
+
+void SentinelWatch::removeListener(size_t id) {
+  std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+}
+
+void SentinelWatch::onEvent(const std::string& payload) {
+  // <master name> <old ip> <old port> <new ip> <new port>
+  std::vector<std::string> words;
+  size_t at = 0;
+  while (at < payload.size() && words.size() < 6) {
+    const size_t space = payload.find(' ', at);
+    words.push_back(payload.substr(at, space - at));
+    at = space == std::string::npos ? payload.size() : space + 1;
+  }
+  if (words.size() != 5 || words[0] != masterName_) {
+    return;
+  }
+  auto to = parseHostPort(words[3].find(':') != std::string::npos ? "[" + words[3] + "]:" + words[4]
+                                                                  : words[3] + ":" + words[4]);
+  if (!to || announced_ == to.value()) {
+    return;  // every sentinel announces it
+  }
+  announced_ = to.value();
+  ++switches_;
+  log::notice("redis: the sentinels switched master '" + masterName_ + "' from " + words[1] + ":" +
+              words[2] + " to " + to->display());
+  for (auto& [id, listener] : std::vector(listeners_)) {
+    listener(to.value());
+  }
+}
+
+}  // namespace mcphd::redis
