@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Drives a running mcp-healthd through Redis for scripts/bench.sh and measures it.
 
-  drive.py checkall --redis PORT --pid PID --servers N [--rounds R] [--healthz PORT]
+  drive.py checkall --redis PORT --pid PID[,PID...] --servers N [--rounds R] [--healthz PORT]
       R times: XADD check * and wait for the N answers; prints checks/s and the daemon's CPU
-      per check; with --healthz (a daemon built with MCPHD_COUNT_ALLOCATIONS, metrics.listen on
+      per check (of several daemons sharing the Redis: of all of them together); with --healthz (a daemon built with MCPHD_COUNT_ALLOCATIONS, metrics.listen on
       that port), also its allocations (operator new calls) per check.
   drive.py upsert --redis PORT --samples K --url-base URL
       registers K servers in Redis one at a time; for each, the time from XADD upsert to the
@@ -68,11 +68,14 @@ class Redis:
         return self.reply()
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+def cpu_seconds(pids):
+    """utime + stime of the processes in `pids` (a comma-separated list), together."""
+    total = 0.0
+    for pid in str(pids).split(","):
+        with open("/proc/%d/stat" % int(pid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def answers(sub, command_ids, want, timeout):
@@ -176,7 +179,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("what", choices=["checkall", "upsert", "steady"])
     p.add_argument("--redis", type=int, required=True)
-    p.add_argument("--pid", type=int)
+    p.add_argument("--pid", help="a daemon's pid, or several separated by commas")
     p.add_argument("--servers", type=int)
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--url-base")

@@ -8,12 +8,16 @@
 #     calls) per check;
 #   - the floor: mcphd-curl-floor, a bare libcurl multi loop doing the same four exchanges;
 #   - the official MCP SDK client (tests/peers/bench-sdk-client.mjs), concurrency 64;
-#   - Prometheus blackbox_exporter probing with an HTTP POST of initialize, concurrency 64.
+#   - Prometheus blackbox_exporter probing with an HTTP POST of initialize, concurrency 64;
+#   - three mcp-healthd members sharing one Redis (cluster.enabled) with the 10,000 servers in an
+#     identical config: CPU per check of the three together for a `check *` split among them,
+#     against one member's (when 10000 is among the sizes).
 # Usage: scripts/bench.sh [--sizes "100 1000 10000"] [--steady-seconds 30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes="100 1000 10000"
 steady=30
+one_cas=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes="$2"; shift 2 ;;
@@ -92,6 +96,7 @@ PY
   done
   ca=$(median_of cpu_us_per_check "${cas[@]}")
   floor=$(median_of cpu_us_per_check "${floors[@]}")
+  if [ "$n" = 10000 ]; then one_cas=("${cas[@]}"); fi
   up=$(python3 bench/drive.py upsert --redis "$rport" --samples 200 --url-base "$base")
   # Steady state last, when first-time work (new connections, first tools messages) is done:
   # every server is checked once per 30 s interval (10 % jitter) from here on.
@@ -108,6 +113,53 @@ PY
   kill "$apid"; wait "$apid" 2>/dev/null || true
   rows+=("$n|$(field "$ca" checks_per_s)|$(field "$ca" cpu_us_per_check)|$(spread_of cpu_us_per_check "${cas[@]}")|$(field "$floor" cpu_us_per_check)|$(spread_of cpu_us_per_check "${floors[@]}")|$(awk -v a="$(field "$ca" cpu_us_per_check)" -v b="$(field "$floor" cpu_us_per_check)" 'BEGIN{printf "%.2f", a/b}')|$(field "$al" allocations_per_check)|$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')|$(field "$up" p50_ms)|$(field "$up" p99_ms)|$(field "$st" core_percent_at_interval)")
 done
+
+# Three members on one Redis, the 10,000 servers in an identical config on each: a `check *` is
+# split among them (one command_done), each checks the servers it owns. CPU of the three
+# together per check, three runs, against the one-member runs of the same servers above.
+cluster_rows=()
+if [ ${#one_cas[@]} -gt 0 ]; then
+  n=10000
+  redis-cli -p "$rport" FLUSHALL >/dev/null
+  cpids=()
+  for m in a b c; do
+    python3 - "$n" "$rport" "$base" "$concurrency" "member-$m" >"$work/member-$m.yaml" <<'PY'
+import sys
+n, rport, base, conc, member = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+print("redis:\n  url: redis://127.0.0.1:%s/0\ncluster:\n  enabled: true\n  member_id: %s\n"
+      "defaults:\n  interval: 30s\n  timeout: 10s\nmax_concurrent_checks: %s\nservers:"
+      % (rport, member, conc))
+for i in range(n):
+    print("  - id: srv-%d\n    url: %ssrv-%d/healthy?tools=20" % (i, base, i))
+PY
+    build-release/mcp-healthd --config "$work/member-$m.yaml" --log-level warning >"$work/member-$m.log" 2>&1 &
+    cpids+=($!); pids+=($!)
+  done
+  members=$(IFS=,; echo "${cpids[*]}")
+  # Until the three share the servers: a member that gains servers another one checked takes
+  # them after 1.5 heartbeats plus the timeout (13 s), so warm-up rounds run until one `check *`
+  # is answered by every server.
+  settled=""
+  for _ in 1 2 3 4 5 6; do
+    if python3 bench/drive.py checkall --redis "$rport" --pid "$members" --servers "$n" --timeout 20 >/dev/null; then
+      settled=1; break
+    fi
+  done
+  if [ -z "$settled" ]; then
+    echo "bench: the three members did not settle; see $work/member-*.log" >&2
+    exit 1
+  fi
+  ccs=()
+  for rep in 1 2 3; do
+    ccs+=("$(python3 bench/drive.py checkall --redis "$rport" --pid "$members" --servers "$n" --rounds 1 --timeout 600)")
+  done
+  cc=$(median_of cpu_us_per_check "${ccs[@]}")
+  one=$(median_of cpu_us_per_check "${one_cas[@]}")
+  owned=$(for m in a b c; do redis-cli -p "$rport" HGET "mcp:member:member-$m" owned; done | paste -sd/)
+  for p in "${cpids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+  cluster_rows+=("1|$n|$(field "$one" checks_per_s)|$(field "$one" cpu_us_per_check)|$(spread_of cpu_us_per_check "${one_cas[@]}")|all")
+  cluster_rows+=("3|$n|$(field "$cc" checks_per_s)|$(field "$cc" cpu_us_per_check)|$(spread_of cpu_us_per_check "${ccs[@]}")|$owned")
+fi
 
 # The peers, on the same fixture at the same concurrency.
 sdks=()
@@ -168,13 +220,23 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
   echo
+  if [ ${#cluster_rows[@]} -gt 0 ]; then
+    echo "Several daemons on one Redis (cluster.enabled, identical config of 10,000 servers), a"
+    echo "\`check *\` of every server split among them: CPU per check of all daemons together."
+    echo
+    echo "| daemons | servers | checks/s (check \*) | CPU/check µs, all daemons | (3 runs) | servers owned |"
+    echo "|---|---|---|---|---|---|"
+    for r in "${cluster_rows[@]}"; do echo "| ${r//|/ | } |"; done
+    echo
+  fi
   echo "| peer (same fixture, concurrency $concurrency) | checks/s | CPU/check µs | what a check is |"
   echo "|---|---|---|---|"
   echo "| MCP SDK Client (Node) | $(field "$sdk" checks_per_s) | $(field "$sdk" cpu_us_per_check) | initialize, initialized, tools/list, DELETE |"
   echo "| blackbox_exporter | $(field "$bb" checks_per_s) | $(field "$bb" cpu_us_per_check) | one POST of initialize |"
   echo
+  CLUSTER_ROWS="$(printf '%s\n' "${cluster_rows[@]}")" \
   python3 - "$(field "$sdk" cpu_us_per_check)" "${rows[@]}" <<'PY'
-import sys
+import os, sys
 # Each row: servers|checks/s|daemon µs|daemon range|floor µs|floor range|ratio|allocations|
 # peak MiB|p50|p99|core %; below, columns are picked by name.
 sdk = float(sys.argv[1])
@@ -216,5 +278,15 @@ for r in rows:
         line("peak RSS, 10,000 servers of 20 tools", "%s MiB" % r["rss"], "≤ 64 MiB", float(r["rss"]) <= 64, "rss")
 for r in rows:
     line("upsert → published p99, %s servers" % r["n"], "%s ms" % r["p99"], "≤ 5 ms + server time", float(r["p99"]) <= 5, "p99")
+# daemons|servers|checks/s|µs|range|owned: one member's runs, then the three members'.
+cluster = [c.split("|") for c in os.environ.get("CLUSTER_ROWS", "").splitlines() if c]
+if len(cluster) == 2:
+    one, three = float(cluster[0][3]), float(cluster[1][3])
+    lo, hi = (float(x) for x in cluster[0][4].split("–"))
+    reasons["cluster"] = "the members also heartbeat, forward and count the parts of the split command"
+    line("CPU per check, 3 members together vs 1 member, 10,000 servers",
+         "%.1f vs %.1f µs (%.2f×)" % (three, one, three / one),
+         "within one member's run-to-run spread (%g–%g µs, ± %g)" % (lo, hi, hi - lo),
+         three - one <= hi - lo, "cluster")
 PY
 } | tee bench/results.md

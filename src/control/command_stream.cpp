@@ -61,13 +61,15 @@ CommandStream::CommandStream(redis::Commands& reader, redis::Commands& writer,
   // A message answering a command acknowledges its entry in the script that publishes it, and
   // names it only when that acknowledgement is the first (docs/PROTOCOL.md, "Commands, exactly
   // once").
-  answers_.entryOf([this](const std::string& id) -> std::optional<publish::CommandEntry> {
-    auto it = refs_.find(id);
-    if (it == refs_.end() || it->second.empty()) {
-      return std::nullopt;
-    }
-    return entryOf(it->second.front());
-  });
+  // The n-th time a message names an id is its n-th entry (answered() takes them in that order).
+  answers_.entryOf(
+      [this](const std::string& id, size_t nth) -> std::optional<publish::CommandEntry> {
+        auto it = refs_.find(id);
+        if (it == refs_.end() || nth >= it->second.size()) {
+          return std::nullopt;
+        }
+        return entryOf(it->second[nth]);
+      });
   answers_.onAnswered([this](const std::string& id) { answered(id); });
 }
 

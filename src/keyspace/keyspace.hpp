@@ -49,6 +49,17 @@ class Keyspace {
   std::string commandParts(std::string_view commandId) const {
     return join("command-parts:", commandId);
   }
+  // string, expires after a day: the command entry `entry` of stream `stream` (commands() or a
+  // memberCommands()) was answered. <prefix>answered:<entry>:<stream without the prefix>.
+  std::string answered(std::string_view stream, std::string_view entry) const {
+    if (stream.substr(0, prefix_.size()) == prefix_) {
+      stream.remove_prefix(prefix_.size());
+    }
+    std::string key = join("answered:", entry);
+    key += ':';
+    key += stream;
+    return key;
+  }
   // channel: upsert and remove commands, so that every member reads the record at once.
   std::string controlChannel() const { return prefix_ + "control"; }
   // channel: health, removed, command_error and command_done messages.

@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <map>
+#include <string_view>
 #include <utility>
 
 #include "common/json_writer.hpp"
@@ -291,6 +293,7 @@ void StatePublisher::flushRemovals() {
           if (reply && reply->type == redis::Reply::Type::kError) {
             writeFailed("the removal of " + serverId, reply->str);
           }
+          answerErrors(reply, 2, "the removal of " + serverId);
         });
     if (!sent) {
       return;  // the connection is going: kept for the next one
@@ -335,13 +338,16 @@ void StatePublisher::appendAnswers(const scheduler::Answers& answers,
                                    std::vector<std::string>& argv) {
   std::vector<std::string> entries;
   std::vector<std::string> plain;  // commands without an entry: named as they are
+  std::map<std::string_view, size_t> seen;
   for (const auto& id : answers.ids) {
-    std::optional<CommandEntry> e = entryOf_ ? entryOf_(id) : std::nullopt;
+    std::optional<CommandEntry> e = entryOf_ ? entryOf_(id, seen[id]++) : std::nullopt;
     if (!e) {
       plain.push_back(quotedId(id));
       continue;
     }
+    std::string marker = keys_.answered(e->stream, e->entry);
     keys.push_back(std::move(e->stream));
+    keys.push_back(std::move(marker));
     entries.push_back(std::move(e->group));
     entries.push_back(std::move(e->entry));
     entries.push_back(e->remove ? "1" : "0");
@@ -431,6 +437,7 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
         if (r && r->type == redis::Reply::Type::kError) {
           writeFailed("the result of " + id, r->str);
         }
+        answerErrors(r, 2, "the result of " + id);
         numbered(id, write, r);
       });
   if (!sent) {
@@ -481,7 +488,7 @@ void StatePublisher::numbered(const std::string& id, uint64_t write,
   const redis::Reply* ids = nullptr;
   if (reply && reply->type == redis::Reply::Type::kInteger) {
     number = &reply.value();
-  } else if (reply && reply->type == redis::Reply::Type::kArray && reply->elements.size() == 2 &&
+  } else if (reply && reply->type == redis::Reply::Type::kArray && reply->elements.size() >= 2 &&
              reply->elements[0].type == redis::Reply::Type::kInteger &&
              reply->elements[1].type == redis::Reply::Type::kString) {
     number = &reply->elements[0];
@@ -532,14 +539,28 @@ bool StatePublisher::publishCommandDone(const std::string& commandId, const std:
 
 bool StatePublisher::answerEntry(const CommandEntry& entry, std::string message,
                                  const std::string& what) {
-  return answer_.run(redis_, 1,
-                     {entry.stream, entry.group, entry.entry, entry.remove ? "1" : "0",
-                      keys_.healthChannel(), std::move(message)},
-                     [this, what](Result<redis::Reply> r) {
-                       if (r && r->type == redis::Reply::Type::kError) {
-                         writeFailed("the " + what, r->str);
-                       }
-                     });
+  return answer_.run(
+      redis_, 2,
+      {entry.stream, keys_.answered(entry.stream, entry.entry), entry.group, entry.entry,
+       entry.remove ? "1" : "0", keys_.healthChannel(), std::move(message)},
+      [this, what](Result<redis::Reply> r) {
+        if (r && r->type == redis::Reply::Type::kError) {
+          writeFailed("the " + what, r->str);
+        }
+        answerErrors(r, 1, "the " + what);
+      });
+}
+
+void StatePublisher::answerErrors(const Result<redis::Reply>& reply, size_t at,
+                                  const std::string& what) {
+  if (reply && reply->type == redis::Reply::Type::kArray && reply->elements.size() > at &&
+      !reply->elements[at].str.empty()) {
+    // The answer went out; its entry stays pending (and is carried out again, but not answered
+    // twice) until the Redis user may acknowledge it.
+    writeFailed("the acknowledgement of the commands answered by " + what,
+                reply->elements[at].str.substr(0, 300) +
+                    " (give the Redis user XACK, XDEL and SET on the command keys)");
+  }
 }
 
 }  // namespace mcphd::publish

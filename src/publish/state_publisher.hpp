@@ -61,9 +61,10 @@ class StatePublisher final : public scheduler::ResultSink {
   // Where each command a message answers waits (the command stream's entry; nullopt: none, and
   // the message names it as it is). The script that publishes the message acknowledges the
   // entry, and names the command only if that acknowledgement is the first.
-  void entryOf(std::function<std::optional<CommandEntry>(const std::string& commandId)> lookup) {
-    entryOf_ = std::move(lookup);
-  }
+  // `nth`: which of the message's occurrences of that id (0 for the first): each is one entry.
+  using EntryLookup =
+      std::function<std::optional<CommandEntry>(const std::string& commandId, size_t nth)>;
+  void entryOf(EntryLookup lookup) { entryOf_ = std::move(lookup); }
   // Runs for each command id once the message answering it (and acknowledging its entry) has
   // been handed to Redis.
   void onAnswered(std::function<void(const std::string& commandId)> callback) {
@@ -157,6 +158,8 @@ class StatePublisher final : public scheduler::ResultSink {
   void appendAnswers(const scheduler::Answers& answers, std::vector<std::string> named,
                      std::vector<std::string>& keys, std::vector<std::string>& argv);
   bool answerEntry(const CommandEntry& entry, std::string message, const std::string& what);
+  // Logs what the scripts could not do when they answered (the last element of their reply).
+  void answerErrors(const Result<redis::Reply>& reply, size_t at, const std::string& what);
   void writeFailed(const std::string& what, const std::string& error);
   void answer(scheduler::Answers& answers);
   // At most kMaxBroadcastIds of the `check *` ids of `answers`, as JSON strings, and how many
@@ -184,7 +187,7 @@ class StatePublisher final : public scheduler::ResultSink {
   std::set<std::string> released_;                  // servers other members check now
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
-  std::function<std::optional<CommandEntry>(const std::string&)> entryOf_;
+  EntryLookup entryOf_;
   std::function<void(std::optional<scheduler::Snapshot>)> snapshot_;
   scheduler::BroadcastLog* broadcasts_ = nullptr;
 };

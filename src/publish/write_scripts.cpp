@@ -25,58 +25,52 @@ end
 local id = ARGV[1]
 )lua";
 
-// The commands a message answers, from ARGV[at]: k entries (stream KEYS[3 + i]; group, entry id,
-// '1' to delete the entry once acknowledged, the command id as JSON), each named only when this
-// XACK is the one that acknowledges it; then b ids as JSON, named as they are (`check *` ids,
-// answered by their command_done). Returns the ids' JSON (as commandIdsJson() writes it) and the
-// index of the ARGV after them.
-// Whether consumer group `group` of stream `key` has delivered entry `id`: its last delivered id
-// is not older. False when there is no such stream or group.
-constexpr const char* kDelivered = R"lua(
-local function delivered(key, group, id)
-  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', key)
-  if not ok or type(groups) ~= 'table' then return false end
-  local im, is = string.match(id, '^(%d+)-(%d+)$')
-  if not im then return false end
-  for _, g in ipairs(groups) do
-    local name, last = nil, nil
-    for j = 1, #g - 1, 2 do
-      if g[j] == 'name' then name = g[j + 1] elseif g[j] == 'last-delivered-id' then last = g[j + 1] end
-    end
-    if name == group and type(last) == 'string' then
-      local lm, ls = string.match(last, '^(%d+)-(%d+)$')
-      if not lm then return false end
-      lm, ls, im, is = tonumber(lm), tonumber(ls), tonumber(im), tonumber(is)
-      return lm > im or (lm == im and ls >= is)
-    end
+// Answers the command entry `entry` of stream `stream` (consumer group `group`): true when this
+// is its first answer. XACK acknowledges it; SET NX of `marker` (kept a day) records that it was
+// answered. XACK 1: first. XACK 0: answered before if the marker is there; else Redis lost the
+// entry (restarted without persistence: the marker went with it), nobody can read it again, and
+// this answer is the first. `del`: XDEL the entry once acknowledged (a member's stream). The
+// second value is an error to log (a Redis user without XACK or SET), or nil.
+constexpr const char* kFirstAnswer = R"lua(
+local function first_answer(stream, marker, group, entry, del)
+  local err = nil
+  local acked = redis.pcall('XACK', stream, group, entry)
+  if type(acked) ~= 'number' then
+    err = 'XACK ' .. stream .. ': ' .. tostring(type(acked) == 'table' and acked.err or acked)
+    acked = 0
   end
-  return false
+  local set = redis.pcall('SET', marker, '1', 'NX', 'PX', 86400000)
+  if type(set) == 'table' and set.err then
+    return acked == 1, err or ('SET ' .. marker .. ': ' .. tostring(set.err))
+  end
+  if acked == 1 and del == '1' then redis.pcall('XDEL', stream, entry) end
+  return acked == 1 or set ~= false, err
 end
 )lua";
 
+// The commands a message answers, from ARGV[at]: k entries (stream KEYS[2 + 2i] and its answered
+// marker KEYS[3 + 2i]; group, entry id, '1' to delete the entry once acknowledged, the command id
+// as JSON), each named only when this is its first answer; then b ids as JSON, named as they are
+// (`check *` ids, answered by their command_done). Returns the ids' JSON (as commandIdsJson()
+// writes it), the index of the ARGV after them, and an error to log ('' for none).
 constexpr const char* kAnswers = R"lua(
 local function answers(at)
   local names = {}
+  local errors = ''
   local k = whole(ARGV[at]) or 0
   for i = 1, k do
     local a = at + 4 * (i - 1)
-    local acked = redis.pcall('XACK', KEYS[3 + i], ARGV[a + 1], ARGV[a + 2])
-    -- 0: acknowledged before, by the message that answered it then, if the group delivered it;
-    -- else Redis lost it (restarted without persistence; the group was made anew). Lost, or an
-    -- error (the key is no stream, no group): nobody can read the entry again, so this message
-    -- answers it.
-    if acked == 0 and not delivered(KEYS[3 + i], ARGV[a + 1], ARGV[a + 2]) then acked = -1 end
-    if acked ~= 0 then
-      names[#names + 1] = ARGV[a + 4]
-      if acked == 1 and ARGV[a + 3] == '1' then redis.pcall('XDEL', KEYS[3 + i], ARGV[a + 2]) end
-    end
+    local first, err = first_answer(KEYS[2 + 2 * i], KEYS[3 + 2 * i], ARGV[a + 1], ARGV[a + 2],
+                                    ARGV[a + 3])
+    if first then names[#names + 1] = ARGV[a + 4] end
+    if err and errors == '' then errors = err end
   end
   at = at + 1 + 4 * k
   local b = whole(ARGV[at]) or 0
   for i = 1, b do names[#names + 1] = ARGV[at + i] end
-  if #names == 0 then return '', at + b + 1 end
+  if #names == 0 then return '', at + b + 1, errors end
   return ',"command_id":' .. names[1] .. ',"command_ids":[' .. table.concat(names, ',') .. ']',
-         at + b + 1
+         at + b + 1, errors
 end
 )lua";
 
@@ -84,33 +78,33 @@ end
 
 const std::string& publishScript() {
   static const std::string s =
-      std::string("-- mcp-healthd publish") + kPrelude + kDelivered + kAnswers + R"lua(
+      std::string("-- mcp-healthd publish") + kPrelude + kFirstAnswer + kAnswers + R"lua(
 local seq = math.max(counter(id), stored_seq(id), whole(ARGV[2]) or 0) + 1
 local n = string.format('%d', seq)
 redis.call('HSET', KEYS[1], id, n)
-local ids, t = answers(7)
+local ids, t, errors = answers(7)
 local tools = #ARGV >= t + 4
 if tools then redis.call('SET', KEYS[3], ARGV[t + 3] .. n .. ARGV[t + 4]) end
 local msg = ARGV[4] .. n .. ARGV[5] .. ids .. ARGV[6]
 redis.call('HSET', KEYS[2], id, msg)
 redis.call('PUBLISH', ARGV[3], msg)
 if tools then redis.call('PUBLISH', ARGV[t], ARGV[t + 1] .. n .. ARGV[t + 2]) end
-return {seq, ids}
+return {seq, ids, errors}
 )lua";
   return s;
 }
 
 const std::string& removeScript() {
   static const std::string s =
-      std::string("-- mcp-healthd remove") + kPrelude + kDelivered + kAnswers + R"lua(
+      std::string("-- mcp-healthd remove") + kPrelude + kFirstAnswer + kAnswers + R"lua(
 local seq = math.max(counter(id), stored_seq(id), whole(ARGV[2]) or 0) + 1
 local n = string.format('%d', seq)
 redis.call('HSET', KEYS[1], id, n)
 redis.call('HDEL', KEYS[2], id)
 redis.call('DEL', KEYS[3])
-local ids = answers(7)
+local ids, _, errors = answers(7)
 redis.call('PUBLISH', ARGV[3], ARGV[4] .. n .. ARGV[5] .. ids .. ARGV[6])
-return seq
+return {seq, ids, errors}
 )lua";
   return s;
 }
@@ -138,12 +132,10 @@ return seq
 }
 
 const std::string& answerScript() {
-  static const std::string s = std::string("-- mcp-healthd answer") + kDelivered + R"lua(
-local acked = redis.pcall('XACK', KEYS[1], ARGV[1], ARGV[2])
-if acked == 0 and delivered(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
-if acked == 1 and ARGV[3] == '1' then redis.pcall('XDEL', KEYS[1], ARGV[2]) end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1
+  static const std::string s = std::string("-- mcp-healthd answer") + kFirstAnswer + R"lua(
+local first, err = first_answer(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+if first then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return {first and 1 or 0, err or ''}
 )lua";
   return s;
 }

@@ -198,7 +198,10 @@ RedisClient::~RedisClient() {
   }
 }
 
-void RedisClient::start() { connect(); }
+void RedisClient::start() {
+  started_ = true;
+  connect();
+}
 
 void RedisClient::useSentinels(SentinelWatch& sentinels) {
   sentinels_ = &sentinels;
@@ -209,6 +212,12 @@ void RedisClient::useSentinels(SentinelWatch& sentinels) {
 void RedisClient::onSwitch(const HostPort& master) {
   if (stopping_ || (endpoint_.host == master.host && endpoint_.port == master.port)) {
     return;  // already there (or on its way)
+  }
+  if (!started_) {
+    // Not used (yet): its first connect asks anyway.
+    endpoint_.host = master.host;
+    endpoint_.port = master.port;
+    return;
   }
   // Connected to the old master, or waiting to reconnect: to the new one, now.
   backoffMs_ = 100;
@@ -363,6 +372,18 @@ void RedisClient::onConnected(int status) {
         becomeReady();
         return;
       }
+      if (role->type == Reply::Type::kError && role->str.rfind("NOPERM", 0) == 0) {
+        // A Redis user without ROLE (it is in @admin and @dangerous): trusted as the master the
+        // sentinels named; a replica still shows by refusing the first write (READONLY).
+        if (!roleDenied_) {
+          log::warn(name_ + ": the Redis user may not run ROLE (" + role->str.substr(0, 120) +
+                    "); the master the sentinels name is used without asking it (allow +role)");
+          roleDenied_ = true;
+        }
+        becomeReady();
+        return;
+      }
+      sentinels_->distrust();
       const std::string is = role->type == Reply::Type::kArray && !role->elements.empty()
                                  ? "is a " + role->elements[0].str.substr(0, 32)
                                  : "did not answer ROLE (" + role->str.substr(0, 100) + ")";

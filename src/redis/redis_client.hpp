@@ -113,6 +113,8 @@ class RedisClient final : public Commands, public Subscriber {
   std::function<void(bool)> listener_;
   std::function<void()> written_;
   std::function<void()> shutdownDone_;
+  bool started_ = false;
+  bool roleDenied_ = false;  // said once
   SentinelWatch* sentinels_ = nullptr;
   size_t switchListener_ = 0;
   uint64_t asks_ = 0;  // numbers the asks for the master: only the latest one's answer counts

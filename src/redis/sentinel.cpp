@@ -51,6 +51,7 @@ void SentinelWatch::start() {
 
 void SentinelWatch::shutdown(int64_t graceMs, std::function<void()> done) {
   // Those waiting for an answer are stopping too: they get none.
+  stopped_ = true;
   retry_->stop();
   waiting_.clear();
   asking_ = false;
@@ -73,6 +74,9 @@ void SentinelWatch::shutdown(int64_t graceMs, std::function<void()> done) {
 }
 
 void SentinelWatch::master(std::function<void(Result<HostPort>)> done) {
+  if (stopped_) {
+    return;  // those who ask are stopping too
+  }
   waiting_.push_back(std::move(done));
   if (asking_) {
     return;

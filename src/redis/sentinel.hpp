@@ -36,6 +36,9 @@ class SentinelWatch {
   // one names it. An ask made while one is under way joins it. `done` gets an error that says
   // what to check when none answers within kAskTimeoutMs (never from inside this call).
   void master(std::function<void(Result<HostPort>)> done);
+  // The server the last answer named is no master: the next ask starts with another sentinel
+  // (that one may lag behind a failover).
+  void distrust() { next_ = links_.empty() ? 0 : (next_ + 1) % links_.size(); }
   // Runs with the new master whenever a sentinel announces one (+switch-master of this name);
   // the returned id removes it.
   size_t onSwitch(std::function<void(const HostPort&)> listener);
@@ -64,6 +67,7 @@ class SentinelWatch {
   std::vector<std::function<void(Result<HostPort>)>> waiting_;
   uint64_t round_ = 0;  // numbers asks: a reply of an abandoned one is dropped
   bool asking_ = false;
+  bool stopped_ = false;  // shutdown() began: nothing is asked any more
   int64_t askStartedMs_ = 0;
   std::string lastError_;
   std::unique_ptr<loop::Timer> retry_;

@@ -45,8 +45,10 @@ Result<SyncClient> SyncClient::connect(const Endpoint& given, std::chrono::milli
       return client;
     }
     auto role = client->command({"ROLE"});
-    if (!role || role->type != Reply::Type::kArray || role->elements.empty() ||
-        role->elements[0].str != "master") {
+    // A Redis user without ROLE (@admin): the named master is used as it is.
+    const bool denied = !role && role.error().message.find("NOPERM") != std::string::npos;
+    if (!denied && (!role || role->type != Reply::Type::kArray || role->elements.empty() ||
+                    role->elements[0].str != "master")) {
       return makeError("the sentinels name " + ep.display() +
                        " as the master, but it is not one (a failover under way?); try again");
     }

@@ -168,6 +168,13 @@ TEST_CASE(
   }
   CHECK(replica.query({"HLEN", "mcp:status"}) == std::to_string(kServers));
   CHECK(waitForLog(daemon.logPath(), "switched master 'mymaster'", 1, std::chrono::seconds(1)));
+  // Connections the daemon does not use here (no cluster, no dashboard) stay closed, switch or
+  // not.
+  for (const char* unused :
+       {"redis cluster:", "redis control:", "redis events:", "redis dashboard:"}) {
+    INFO(unused);
+    CHECK_FALSE(waitForLog(daemon.logPath(), unused, 1, std::chrono::milliseconds(0)));
+  }
 
   // And mcp-healthctl after it.
   REQUIRE(runCtl(dir, {"--config", daemon.configPath(), "list"}, "ctl-after.txt") == 0);

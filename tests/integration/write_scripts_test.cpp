@@ -9,6 +9,7 @@
 
 #include "common/clock.hpp"
 #include "harness.hpp"
+#include "keyspace/keyspace.hpp"
 #include "loop/uv_loop.hpp"
 #include "publish/state_publisher.hpp"
 #include "redis/redis_client.hpp"
@@ -19,8 +20,9 @@ using namespace mcphd::itest;
 
 namespace {
 
-// EVAL of one script on server `id` with KEYS[4...] = `streams` and ARGV[2...] = `args`; the
-// reply (the publish script's: [seq, command ids]).
+// EVAL of one script on server `id` with KEYS[4...] = `streams` (each command entry's stream and
+// its answered marker) and ARGV[2...] = `args`; the reply (the publish script's: [seq, command
+// ids, error]).
 std::optional<std::vector<std::string>> evalAll(const RedisServer& redis, const std::string& script,
                                                 const std::string& id,
                                                 std::vector<std::string> args,
@@ -167,17 +169,27 @@ TEST_CASE(
   };
   REQUIRE(pending("mcp:commands") == "2");
   auto q = [](const std::string& id) { return "\"" + id + "\""; };
+  auto marker = [](const std::string& stream, const std::string& entry) {
+    return keyspace::Keyspace("mcp:").answered(stream, entry);
+  };
   const std::string head = R"({"server_id":"a","seq":)";
   // A health message answering `one`, the moved entry, and a `check *` named as it is.
   auto publishAnswering = [&](const std::string& entry) {
     return evalAll(redis, publish::publishScript(), "a",
                    {"0", "mcp:health", head, R"(,"x":1)", "}", "2", "mcp-healthd", entry, "0",
                     q(entry), "mcp-healthd", *moved, "1", q(*moved), "1", q("9-9")},
-                   {"mcp:commands", "mcp:member-commands:m"});
+                   {"mcp:commands", marker("mcp:commands", entry), "mcp:member-commands:m",
+                    marker("mcp:member-commands:m", *moved)});
   };
   auto first = publishAnswering(*one);
   REQUIRE(first);
-  REQUIRE(first->size() == 2);
+  REQUIRE(first->size() == 3);
+  CHECK((*first)[2].empty());  // nothing refused
+  CHECK(redis.query({"GET", "mcp:answered:" + *one + ":commands"}) == "1");
+  CHECK(redis.query({"GET", "mcp:answered:" + *moved + ":member-commands:m"}) == "1");
+  const auto ttl = redis.query({"PTTL", "mcp:answered:" + *one + ":commands"});
+  REQUIRE(ttl);
+  CHECK(std::stoll(*ttl) > 86'000'000);  // kept a day
   const std::string ids = ",\"command_id\":" + q(*one) + ",\"command_ids\":[" + q(*one) + "," +
                           q(*moved) + "," + q("9-9") + "]";
   CHECK((*first)[0] == "1");
@@ -208,37 +220,48 @@ TEST_CASE(
     return evalAll(redis, publish::removeScript(), "a",
                    {"0", "mcp:health", R"({"type":"removed","server_id":"a","seq":)", "", "}", "1",
                     "mcp-healthd", *three, "0", q(*three), "0"},
-                   {"mcp:commands"});
+                   {"mcp:commands", marker("mcp:commands", *three)});
   };
-  CHECK(removal() == std::vector<std::string>{"4"});
-  CHECK(removal() == std::vector<std::string>{"5"});
+  CHECK(removal() ==
+        std::vector<std::string>{
+            "4", ",\"command_id\":" + q(*three) + ",\"command_ids\":[" + q(*three) + "]", ""});
+  CHECK(removal() == std::vector<std::string>{"5", "", ""});
 
-  // command_error and command_done: published only by the first acknowledgement.
+  // command_error and command_done: published only by the first answer.
   const auto four = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "nope"});
   REQUIRE(four);
   redis.query({"XREADGROUP", "GROUP", "mcp-healthd", "x", "STREAMS", "mcp:commands", ">"});
   auto answer = [&](const std::string& stream, const std::string& text) {
-    return redis.query({"EVAL", publish::answerScript(), "1", stream, "mcp-healthd", *four, "0",
-                        "mcp:health", text});
+    return redis.queryAll({"EVAL", publish::answerScript(), "2", stream, marker(stream, *four),
+                           "mcp-healthd", *four, "0", "mcp:health", text});
   };
-  CHECK(answer("mcp:commands", "error-1") == "1");
-  CHECK(answer("mcp:commands", "error-2") == "0");
+  CHECK(answer("mcp:commands", "error-1") == std::vector<std::string>{"1", ""});
+  CHECK(answer("mcp:commands", "error-2") == std::vector<std::string>{"0", ""});
   // A key that is no stream any more (replaced by anyone who can write Redis): nobody can read
-  // the entry again, so the answer is published, and nothing fails.
+  // the entry again, so the answer is published, nothing fails, and the refusal is reported.
   redis.query({"SET", "junk", "x"});
-  CHECK(answer("junk", "error-3") == "1");
+  auto refused = answer("junk", "error-3");
+  REQUIRE(refused);
+  REQUIRE(refused->size() == 2);
+  CHECK((*refused)[0] == "1");
+  CHECK((*refused)[1].find("WRONGTYPE") != std::string::npos);
   // A stream Redis lost (a restart without persistence): the same.
-  CHECK(answer("mcp:lost", "error-4") == "1");
-  // And one made anew after Redis lost it (its group created again): its group never delivered
-  // the entry, so no earlier answer can have acknowledged it.
-  redis.query({"DEL", "mcp:commands"});
+  CHECK(answer("mcp:lost", "error-4") == std::vector<std::string>{"1", ""});
+  // And one Redis lost and made anew (its group created again) that has delivered newer
+  // commands since: the entry is not pending, and no marker says it was answered.
+  redis.query({"DEL", "mcp:commands", marker("mcp:commands", *four)});
   REQUIRE(redis.query({"XGROUP", "CREATE", "mcp:commands", "mcp-healthd", "$", "MKSTREAM"}));
-  CHECK(answer("mcp:commands", "error-5") == "1");
-  auto junk = evalAll(
-      redis, publish::publishScript(), "a",
-      {"0", "mcp:health", head, "", "}", "1", "mcp-healthd", "1-1", "1", q("1-1"), "0"}, {"junk"});
+  REQUIRE(redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "later"}));
+  redis.query({"XREADGROUP", "GROUP", "mcp-healthd", "x", "STREAMS", "mcp:commands", ">"});
+  CHECK(answer("mcp:commands", "error-5") == std::vector<std::string>{"1", ""});
+  CHECK(answer("mcp:commands", "error-6") == std::vector<std::string>{"0", ""});
+  auto junk =
+      evalAll(redis, publish::publishScript(), "a",
+              {"0", "mcp:health", head, "", "}", "1", "mcp-healthd", "1-1", "1", q("1-1"), "0"},
+              {"junk", marker("junk", "1-1")});
   REQUIRE(junk);
   CHECK((*junk)[1] == ",\"command_id\":" + q("1-1") + ",\"command_ids\":[" + q("1-1") + "]");
+  CHECK((*junk)[2].find("WRONGTYPE") != std::string::npos);
 
   // What was published, in order: each command named by one message.
   std::vector<std::string> seen;

@@ -304,13 +304,14 @@ TEST_CASE(
   loop::SimLoop clock;
   FakeRedis redis;
   publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
-  pub.entryOf([](const std::string& id) -> std::optional<publish::CommandEntry> {
+  pub.entryOf([](const std::string& id, size_t nth) -> std::optional<publish::CommandEntry> {
     if (id == "5-0") {
       return std::nullopt;  // no entry: named as it is
     }
     const bool moved = id == "3-0";  // in a member's stream: deleted once answered
+    // A command read twice (two entries under one id): its second entry is "<id>/1".
     return publish::CommandEntry{moved ? "mcp:member-commands:m" : "mcp:commands", "mcp-healthd",
-                                 id, moved};
+                                 nth == 0 ? id : id + "/" + std::to_string(nth), moved};
   });
   std::vector<std::string> answered;
   pub.onAnswered([&](const std::string& id) { answered.push_back(id); });
@@ -335,6 +336,8 @@ TEST_CASE(
   }
   CHECK(acks == 2);
   CHECK(deletes == 1);
+  CHECK(std::count(redis.log.begin(), redis.log.end(),
+                   std::vector<std::string>{"SET", "mcp:answered:1-0:commands", "1"}) == 1);
 
   // Redis lost the status: the refill writes it back as the script wrote it.
   redis.setUp(false);
@@ -354,6 +357,15 @@ TEST_CASE(
   REQUIRE(health.size() == 3);
   CHECK(health[1].find(R"("type":"command_error","command_id":"8-0")") != std::string::npos);
   CHECK(health[2].find(R"("type":"command_done","command_id":"9-0")") != std::string::npos);
+
+  // One id twice (two entries): each entry is acknowledged.
+  auto twice = report("b", {});
+  twice.commandIds = {"6-0", "6-0"};
+  pub.onReport(twice);
+  CHECK(std::count(redis.log.begin(), redis.log.end(),
+                   std::vector<std::string>{"XACK", "mcp:commands", "mcp-healthd", "6-0"}) == 1);
+  CHECK(std::count(redis.log.begin(), redis.log.end(),
+                   std::vector<std::string>{"XACK", "mcp:commands", "mcp-healthd", "6-0/1"}) == 1);
 }
 
 TEST_CASE("a removal deletes the server's state and answers its command") {

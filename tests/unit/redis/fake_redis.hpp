@@ -326,16 +326,17 @@ struct FakeRedis : redis::Commands {
       execute(c);
     };
     if (body.starts_with("-- mcp-healthd answer")) {
-      // KEYS[1] stream; ARGV group, entry, delete, channel, message.
-      if (!xack(a[3], a[5])) {
-        return {T::kInteger, "", 0, {}};
+      // KEYS stream, marker; ARGV group, entry, delete, channel, message.
+      if (!xack(a[3], a[6])) {
+        return {T::kArray, "", 0, {{T::kInteger, "", 0, {}}, {T::kString, "", 0, {}}}};
       }
-      run({"XACK", a[3], a[4], a[5]});
-      if (a[6] == "1") {
-        run({"XDEL", a[3], a[5]});
+      run({"XACK", a[3], a[5], a[6]});
+      run({"SET", a[4], "1"});
+      if (a[7] == "1") {
+        run({"XDEL", a[3], a[6]});
       }
-      run({"PUBLISH", a[7], a[8]});
-      return {T::kInteger, "", 1, {}};
+      run({"PUBLISH", a[8], a[9]});
+      return {T::kArray, "", 0, {{T::kInteger, "", 1, {}}, {T::kString, "", 0, {}}}};
     }
     const size_t numKeys = std::stoul(a[2]);
     const std::string& seqKey = a[3];
@@ -356,11 +357,13 @@ struct FakeRedis : redis::Commands {
       const size_t k = std::stoul(arg[at]);
       for (size_t i = 0; i < k; ++i) {
         const size_t e = at + 1 + 4 * i;
-        if (xack(keys[3 + i], arg[e + 1])) {
-          run({"XACK", keys[3 + i], arg[e], arg[e + 1]});
+        const std::string& stream = keys[3 + 2 * i];
+        if (xack(stream, arg[e + 1])) {
+          run({"XACK", stream, arg[e], arg[e + 1]});
+          run({"SET", keys[4 + 2 * i], "1"});
           names.push_back(arg[e + 3]);
           if (arg[e + 2] == "1") {
-            run({"XDEL", keys[3 + i], arg[e + 1]});
+            run({"XDEL", stream, arg[e + 1]});
           }
         }
       }
@@ -392,7 +395,9 @@ struct FakeRedis : redis::Commands {
       return {T::kArray,
               "",
               0,
-              {{T::kInteger, "", static_cast<long long>(seq), {}}, {T::kString, ids, 0, {}}}};
+              {{T::kInteger, "", static_cast<long long>(seq), {}},
+               {T::kString, ids, 0, {}},
+               {T::kString, "", 0, {}}}};
     } else if (body.starts_with("-- mcp-healthd remove")) {
       seq = std::max({counter, stored, whole(arg[1]).value_or(0)}) + 1;
       const std::string n = text(seq);
@@ -402,6 +407,12 @@ struct FakeRedis : redis::Commands {
       size_t t = 0;
       const std::string ids = answers(6, &t);
       run({"PUBLISH", arg[2], arg[3] + n + arg[4] + ids + arg[5]});
+      return {T::kArray,
+              "",
+              0,
+              {{T::kInteger, "", static_cast<long long>(seq), {}},
+               {T::kString, ids, 0, {}},
+               {T::kString, "", 0, {}}}};
     } else if (body.starts_with("-- mcp-healthd refill")) {
       seq = whole(arg[3]).value_or(0);
       const double known = whole(arg[4]).value_or(0);
@@ -424,8 +435,9 @@ struct FakeRedis : redis::Commands {
     return {T::kInteger, "", static_cast<long long>(seq), {}};
   }
 
-  // Command entries acknowledged so far ("<stream> <entry>"): every other entry counts as
-  // pending, so the first XACK of one acknowledges it and any later one does not.
+  // Command entries answered so far ("<stream> <entry>"): every other entry counts as pending
+  // and unanswered, so the first answer of one is named and any later one is not (Redis losing
+  // an entry is left to the integration tests, on a real Redis).
   std::set<std::string> acked;
   bool xack(const std::string& stream, const std::string& entry) {
     return acked.insert(stream + " " + entry).second;
