@@ -269,6 +269,7 @@ void CommandStream::claim(uint64_t gen, std::string from, bool thenRead) {
     // while this one did not watch).
     claimTimer_->start(options_.claimIdleMs, [this, gen] {
       sweep();
+      claimOwn(gen);
       claim(gen, "0-0", false);
     });
     if (thenRead) {
@@ -300,6 +301,24 @@ void CommandStream::claim(uint64_t gen, std::string from, bool thenRead) {
     // read meanwhile, abandoned entries are looked for at the next round.
     finished();
   }
+}
+
+void CommandStream::claimOwn(uint64_t gen) {
+  // Entries of this member's stream whose answer was lost with the answering connection (while
+  // this reading one stayed up) are pending here, and nobody else reads them: carried out again
+  // once idle that long (those still being carried out are skipped by handleEntries).
+  if (!clustered()) {
+    return;
+  }
+  writer_.command({"XAUTOCLAIM", own_, options_.group, options_.consumer,
+                   std::to_string(options_.claimIdleMs), "0-0", "COUNT", "100"},
+                  [this, gen](Result<redis::Reply> r) {
+                    if (gen != generation_ || isError(r) || r->type != redis::Reply::Type::kArray ||
+                        r->elements.size() < 2) {
+                      return;  // (no such group yet: nothing was forwarded here)
+                    }
+                    handleEntries(own_, r->elements[1]);  // the rest at the next round
+                  });
 }
 
 void CommandStream::readNew(uint64_t gen) {

@@ -99,6 +99,8 @@ class CommandStream {
   // XAUTOCLAIM from `from`. `thenRead`: this is the set-up after a (re)connect, which starts
   // the XREADGROUP loop once claiming is done; the periodic claims leave that loop alone.
   void claim(uint64_t gen, std::string from, bool thenRead);
+  // XAUTOCLAIM in this member's own stream (cluster mode), one page per claim round.
+  void claimOwn(uint64_t gen);
   void readNew(uint64_t gen);
   // False (after logging and scheduling a fresh start on a Redis error) when a reader reply is
   // stale, lost with the connection, or an error.

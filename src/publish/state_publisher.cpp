@@ -154,6 +154,10 @@ std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::
   if (doc["status_since"].get(since) == simdjson::SUCCESS) {
     c.last.statusSinceWallMs = json::parseRfc3339Millis(since).value_or(0);
   }
+  std::string_view tools;
+  if (doc["tools_hash"].get(tools) == simdjson::SUCCESS && tools.size() <= 128) {
+    c.toolsHash = std::string(tools);
+  }
   std::string_view by;
   if (doc["checked_by"].get(by) == simdjson::SUCCESS && by.size() <= 128) {
     c.checkedBy = std::string(by);
@@ -192,6 +196,9 @@ void StatePublisher::readStored(
         continue;  // never published
       }
       if (auto c = parseStoredCheck(parser, r->elements[i].str)) {
+        if (!c->toolsHash.empty()) {
+          storedTools_[ids[i]] = c->toolsHash;
+        }
         out.emplace(ids[i], std::move(*c));
       }
     }
@@ -200,6 +207,20 @@ void StatePublisher::readStored(
   if (!sent) {
     (*shared)(std::nullopt);
   }
+}
+
+void StatePublisher::own(const std::string& id) {
+  released_.erase(id);
+  auto stored = storedTools_.find(id);
+  if (stored == storedTools_.end()) {
+    return;
+  }
+  ServerState& s = servers_[id];
+  if (s.publishedToolsHash.empty() && !s.pendingTools) {
+    // Its per-tool hashes are not known: a change is announced with every tool as added.
+    s.publishedToolsHash = std::move(stored->second);
+  }
+  storedTools_.erase(stored);
 }
 
 void StatePublisher::release(const std::string& id) {

@@ -32,6 +32,7 @@ namespace mcphd::publish {
 struct StoredCheck {
   scheduler::LastCheck last;
   std::string checkedBy;  // empty when absent
+  std::string toolsHash;  // empty when absent (null: the tools were not listed)
 };
 // A stored health message read back; nullopt when it is not one (a field anyone else wrote).
 std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::string_view json);
@@ -102,9 +103,15 @@ class StatePublisher final : public scheduler::ResultSink {
   // Another member checks the server now: after what is pending for it is written, this member
   // forgets it, and never writes its state again after a reconnect (the refill). `own` undoes it.
   void release(const std::string& id);
-  void own(const std::string& id) { released_.erase(id); }
+  // This member checks the server now. Taken over from another member (readStored read its
+  // state first): the tool set stored then is the one published, so an unchanged tool set is
+  // not announced again with the first check here.
+  void own(const std::string& id);
   // A server that is released (or was never checked here) left every source.
-  void forget(const std::string& id) { released_.erase(id); }
+  void forget(const std::string& id) {
+    released_.erase(id);
+    storedTools_.erase(id);  // (at most one entry per server known: bounded anyway)
+  }
 
   // Unwritten bytes on the Redis connection above which results wait, coalesced per server, and
   // below which they flow again.
@@ -185,6 +192,8 @@ class StatePublisher final : public scheduler::ResultSink {
   std::map<std::string, ServerState> servers_;
   std::map<std::string, PendingRemoval> removals_;  // removals that wait for Redis
   std::set<std::string> released_;                  // servers other members check now
+  // tools_hash of the stored status of servers being taken over (readStored), until own().
+  std::map<std::string, std::string> storedTools_;
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
   EntryLookup entryOf_;

@@ -41,14 +41,25 @@ struct Check {
   int64_t checkedAtMs = 0;
 };
 
+int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Every health message on mcp:health, per server.
 struct Observed {
   std::map<std::string, std::vector<Check>> checks;
   size_t messages = 0;
+  std::vector<int64_t> toolsAtMs;  // when each tools message arrived (wall clock)
 
   void collect(Subscriber& sub, std::chrono::milliseconds during) {
     sub.waitFor(
         [&](const Message& m) {
+          if (m.channel == "mcp:tools") {
+            toolsAtMs.push_back(wallMs());
+            return false;
+          }
           Json j(m.payload);
           if (!j.ok || str(j.root, "type") != "health") {
             return false;
@@ -79,12 +90,6 @@ struct Observed {
     return out;
   }
 };
-
-int64_t wallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The owned counts the members announce, by member id.
 std::map<std::string, int64_t> ownedCounts(const RedisServer& redis,
@@ -118,7 +123,7 @@ TEST_CASE(
   TempDir dir;
   RedisServer redis(dir);
   FaultServer fault(dir);
-  Subscriber sub(redis.port(), {"mcp:health"});
+  Subscriber sub(redis.port(), {"mcp:health", "mcp:tools"});
   const std::vector<std::string> ids = {"member-a", "member-b", "member-c"};
   TestDaemon a(dir, memberConfig(redis, fault, ids[0]), {}, {}, "a");
   TestDaemon b(dir, memberConfig(redis, fault, ids[1]), {}, {}, "b");
@@ -234,4 +239,8 @@ TEST_CASE(
     REQUIRE(!all.empty());
     CHECK(all.back().by == owner);
   }
+  // The tools never changed: the members that took servers over (after the kill, after the
+  // restart) announced none again.
+  CHECK(std::count_if(seen.toolsAtMs.begin(), seen.toolsAtMs.end(),
+                      [&](int64_t at) { return at >= killedAt; }) == 0);
 }

@@ -631,3 +631,32 @@ TEST_CASE("a connection lost with a write in flight: the waiting result goes on 
   CHECK(tools[1].find(R"("seq":2,)") != std::string::npos);
   CHECK(tools[1].find(R"("added":["t9"])") != std::string::npos);
 }
+
+TEST_CASE(
+    "a server taken over from another member is not announced with a tools message when its tool "
+    "set is the one that member published") {
+  const auto one = report("a", {{"t1", "{\"name\":\"t1\"}"}});
+  const auto two = report("a", {{"t1", "{\"name\":\"t1\"}"}, {"t2", "{\"name\":\"t2\"}"}});
+  for (const bool readFirst : {true, false}) {
+    INFO((readFirst ? "taken over (its stored state read first)" : "owned from the start"));
+    loop::SimLoop clock;
+    FakeRedis redis;
+    publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-b");
+    redis.setUp(true);
+    redis.hashes["mcp:status"]["a"] = publish::healthJson(one, 4, "member-a");
+    redis.hashes["mcp:seq"]["a"] = "4";
+    if (readFirst) {
+      bool read = false;
+      pub.readStored({"a"}, [&](std::optional<std::map<std::string, publish::StoredCheck>> m) {
+        read = m && m->count("a") == 1 && m->at("a").toolsHash == one.probe.toolsHash;
+      });
+      REQUIRE(read);
+    }
+    pub.own("a");
+    pub.onReport(one);
+    CHECK(redis.published("mcp:health").size() == 1);
+    CHECK(redis.published("mcp:tools").size() == (readFirst ? 0U : 1U));
+    pub.onReport(two);  // a change is announced either way
+    CHECK(redis.published("mcp:tools").size() == (readFirst ? 1U : 2U));
+  }
+}
