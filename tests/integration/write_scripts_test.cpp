@@ -158,8 +158,10 @@ TEST_CASE(
       redis.query({"XGROUP", "CREATE", "mcp:member-commands:m", "mcp-healthd", "$", "MKSTREAM"}));
   const auto one = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "a"});
   const auto two = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "a"});
+  // An id of its own: entry ids are per stream, and one made in the same millisecond as `one`
+  // would be the same text (the messages are told apart by it).
   const auto moved =
-      redis.query({"XADD", "mcp:member-commands:m", "*", "op", "check", "server_id", "a"});
+      redis.query({"XADD", "mcp:member-commands:m", "5-5", "op", "check", "server_id", "a"});
   REQUIRE((one && two && moved));
   redis.query({"XREADGROUP", "GROUP", "mcp-healthd", "x", "STREAMS", "mcp:commands",
                "mcp:member-commands:m", ">", ">"});
