@@ -65,6 +65,11 @@ Result<HostPort> parseHostPort(std::string_view text) {
   return out;
 }
 
+Result<HostPort> hostPortOf(const std::string& host, const std::string& port) {
+  return parseHostPort(host.find(':') != std::string::npos ? "[" + host + "]:" + port
+                                                           : host + ":" + port);
+}
+
 std::string Endpoint::display() const {
   if (!unixPath.empty()) {
     return "unix://" + unixPath + (db != 0 ? "?db=" + std::to_string(db) : "");

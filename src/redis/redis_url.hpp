@@ -18,6 +18,8 @@ struct HostPort {
 };
 // "host:port" or "[v6]:port".
 Result<HostPort> parseHostPort(std::string_view text);
+// An address given as two words, as Sentinel answers it (an IPv6 address without brackets).
+Result<HostPort> hostPortOf(const std::string& host, const std::string& port);
 
 // Where and how to reach Redis: redis://[[user]:password@]host[:port][/db] or
 // unix:///path[?db=N]. With a user name (Redis 6 ACL users) AUTH sends both.

@@ -1,7 +1,5 @@
 #include "redis/sentinel.hpp"
 
-#include <charconv>
-
 #include "common/log.hpp"
 
 namespace mcphd::redis {
@@ -105,37 +103,32 @@ void SentinelWatch::askNext(uint64_t round, size_t tried) {
   const size_t index = (next_ + tried) % links_.size();
   Link& link = links_[index];
   const std::string who = "sentinel " + link.address.display();
-  const bool sent = link.ask->command(
-      {"SENTINEL", "get-master-addr-by-name", masterName_},
-      [this, round, tried, index, who](Result<Reply> r) {
-        if (round != round_ || !asking_) {
-          return;
-        }
-        if (r && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
-            r->elements[0].type == Reply::Type::kString &&
-            r->elements[1].type == Reply::Type::kString) {
-          const std::string& host = r->elements[0].str;
-          const std::string& port = r->elements[1].str;
-          int n = 0;
-          auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-          if (ec == std::errc() && p == port.data() + port.size() && n > 0 && n < 65536 &&
-              !host.empty() && host.size() <= 255) {
-            next_ = index;
-            finish(HostPort{host, n});
-            return;
-          }
-          lastError_ = who + " answered an address that is not one";
-        } else if (r && r->type == Reply::Type::kNil) {
-          lastError_ = who + " knows no master named '" + masterName_ + "'";
-        } else if (r && r->type == Reply::Type::kError) {
-          lastError_ = who + ": " + r->str.substr(0, 200);
-        } else if (!r) {
-          lastError_ = who + ": " + r.error().message;
-        } else {
-          lastError_ = who + " answered something else than an address";
-        }
-        askNext(round, tried + 1);
-      });
+  const bool sent =
+      link.ask->command({"SENTINEL", "get-master-addr-by-name", masterName_},
+                        [this, round, tried, index, who](Result<Reply> r) {
+                          if (round != round_ || !asking_) {
+                            return;
+                          }
+                          if (r && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
+                              r->elements[0].type == Reply::Type::kString &&
+                              r->elements[1].type == Reply::Type::kString) {
+                            if (auto master = hostPortOf(r->elements[0].str, r->elements[1].str)) {
+                              next_ = index;
+                              finish(std::move(master.value()));
+                              return;
+                            }
+                            lastError_ = who + " answered an address that is not one";
+                          } else if (r && r->type == Reply::Type::kNil) {
+                            lastError_ = who + " knows no master named '" + masterName_ + "'";
+                          } else if (r && r->type == Reply::Type::kError) {
+                            lastError_ = who + ": " + r->str.substr(0, 200);
+                          } else if (!r) {
+                            lastError_ = who + ": " + r.error().message;
+                          } else {
+                            lastError_ = who + " answered something else than an address";
+                          }
+                          askNext(round, tried + 1);
+                        });
   if (!sent) {
     lastError_ = who + " is not connected";
     askNext(round, tried + 1);
@@ -173,8 +166,7 @@ void SentinelWatch::onEvent(const std::string& payload) {
   if (words.size() != 5 || words[0] != masterName_) {
     return;
   }
-  auto to = parseHostPort(words[3].find(':') != std::string::npos ? "[" + words[3] + "]:" + words[4]
-                                                                  : words[3] + ":" + words[4]);
+  auto to = hostPortOf(words[3], words[4]);
   if (!to || announced_ == to.value()) {
     return;  // every sentinel announces it
   }

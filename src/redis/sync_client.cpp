@@ -21,9 +21,7 @@ Result<SyncClient> SyncClient::connect(const Endpoint& given, std::chrono::milli
       auto r = sentinel ? sentinel->command({"SENTINEL", "get-master-addr-by-name", ep.masterName})
                         : Result<Reply>(sentinel.error());
       if (r && r->type == Reply::Type::kArray && r->elements.size() == 2) {
-        auto addr = parseHostPort(r->elements[0].str.find(':') != std::string::npos
-                                      ? "[" + r->elements[0].str + "]:" + r->elements[1].str
-                                      : r->elements[0].str + ":" + r->elements[1].str);
+        auto addr = hostPortOf(r->elements[0].str, r->elements[1].str);
         if (addr) {
           ep.host = addr->host;
           ep.port = addr->port;

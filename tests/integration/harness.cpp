@@ -217,6 +217,17 @@ void RedisServer::start() {
   }
 }
 
+bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto end = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() > end) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 SentinelServer::SentinelServer(const TempDir& dir, const std::string& name, int masterPort,
                                int quorum)
     : port_(freePort()) {

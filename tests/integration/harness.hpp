@@ -68,6 +68,8 @@ std::string everythingScript();
 // Runs mcp-healthctl with `args` to completion (30 s at most), output to dir/out; its exit status.
 int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string& out);
 void writeFile(const std::string& path, const std::string& content);
+// Polls `done` every 20 ms until it holds; false if it still does not at `timeout`.
+bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 // Waits until `text` appears `count` times in the file at `path` (a log).
 bool waitForLog(const std::string& path, const std::string& text, size_t count,
                 std::chrono::milliseconds timeout);

@@ -15,18 +15,6 @@ namespace {
 constexpr int kServers = 5;
 const char* const kMaster = "mymaster";
 
-// Polls `done` every 50 ms until it holds or `max` passed.
-bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds max) {
-  const auto end = Clock::now() + max;
-  while (!done()) {
-    if (Clock::now() > end) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
-
 // The port of the master a sentinel names (0: none).
 int masterPort(const SentinelServer& s) {
   auto r = queryAllPort(s.port(), {"SENTINEL", "get-master-addr-by-name", kMaster});
