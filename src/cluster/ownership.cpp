@@ -55,9 +55,14 @@ std::string Ownership::computeOwner(const Entry& e) const {
 void Ownership::setState(Entry& e, State s) {
   const bool before = e.state != State::kElsewhere;
   const bool after = s != State::kElsewhere;
+  const bool gainingBefore = e.state == State::kGrace || e.state == State::kReading;
+  const bool gainingAfter = s == State::kGrace || s == State::kReading;
   e.state = s;
   if (before != after) {
     after ? ++owned_ : --owned_;
+  }
+  if (gainingBefore != gainingAfter) {
+    gainingAfter ? ++gaining_ : --gaining_;
   }
 }
 

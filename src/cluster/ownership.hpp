@@ -81,6 +81,9 @@ class Ownership final : public registry::ServerListener {
   // Servers known (from every source), and owned by this member.
   size_t known() const { return servers_.size(); }
   size_t owned() const { return owned_; }
+  // Servers this member is taking over (read, or waiting out the grace): not yet in the
+  // scheduler, so a `check *` part waits for them (CommandStream).
+  size_t gaining() const { return gaining_; }
 
  private:
   enum class State {
@@ -118,7 +121,8 @@ class Ownership final : public registry::ServerListener {
   std::unique_ptr<loop::Timer> readTimer_;  // one read per batch of servers gained
   std::optional<ClusterView> view_;
   std::map<std::string, Entry> servers_;
-  size_t owned_ = 0;  // entries in kGrace, kReading or kOwned
+  size_t owned_ = 0;    // entries in kGrace, kReading or kOwned
+  size_t gaining_ = 0;  // entries in kGrace or kReading
   uint64_t reads_ = 0;
   std::vector<std::string> toRead_;                             // the next batch
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for reads that outlive us

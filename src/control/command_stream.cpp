@@ -36,6 +36,10 @@ std::string activeKey(const std::string& stream, const std::string& entry) {
 
 // How often a command waits for this member to finish taking its server over, 250 ms apart.
 constexpr int kDeferAttempts = 40;
+// A `check *` part waits (250 ms at a time) while this member is taking servers over, so that
+// they are checked for it too; for at most a minute (a grace longer than that: a server timeout
+// near a minute), then it goes on without them and says so.
+constexpr int kPartDeferAttempts = 240;
 // Forwarded more often than this: the members disagree for longer than a heartbeat or two.
 constexpr int kMaxHops = 5;
 
@@ -529,6 +533,24 @@ void CommandStream::runLocally(Entry e, const std::string& op, const std::string
 
 void CommandStream::runBroadcast(Entry e) {
   const std::string id = e.commandId;
+  if (clustered() && e.ref.part && ownership_->gaining() > 0) {
+    // Servers on their way to this member are in no member's scheduler: the member that had
+    // them let them go, and this one checks them only once it has read their published state.
+    // Checked without them, they would be checked for this command by nobody.
+    const std::string key = activeKey(e.ref.stream, e.ref.entry);
+    if (++deferrals_[key] <= kPartDeferAttempts) {
+      deferred_.push_back(std::move(e));
+      if (!deferTimer_->active()) {
+        deferTimer_->start(250, [this] { retryDeferred(); });
+      }
+      return;
+    }
+    deferrals_.erase(key);
+    log::warn("commands: " + id + ": " + std::to_string(ownership_->gaining()) +
+              " servers are still being taken over by this member after " +
+              std::to_string(kPartDeferAttempts * 250 / 1000) +
+              " s; the check goes on without them (they are checked when taken over)");
+  }
   // Counted in the scheduler's BroadcastLog (constant memory per command): answered by
   // command_done once every server has a result.
   ++inProgress_[id];
@@ -564,7 +586,7 @@ void CommandStream::retryDeferred() {
     const std::string op = e.fields["op"];
     const std::string server = e.fields["server_id"];
     if (server == "*") {
-      split(std::move(e));
+      e.ref.part ? runBroadcast(std::move(e)) : split(std::move(e));
     } else {
       route(std::move(e), op, server);
     }

@@ -60,6 +60,15 @@ int64_t StreamableHttpTransport::remainingMs() const {
 
 const http::SharedHeaders& StreamableHttpTransport::headers(bool json) const {
   http::SharedHeaders& cached = json ? jsonHeaders_ : streamHeaders_;
+  if (!cached && options_.headers.empty() && sessionId_.empty() && protocolVersion_.empty()) {
+    // Every check's first request (initialize) of a server without headers of its own: one set
+    // for the process, nothing secret in it, instead of one built per check.
+    static const http::SharedHeaders kJson =
+        std::make_shared<const std::vector<std::string>>(requestHeaders({}, true));
+    static const http::SharedHeaders kStream =
+        std::make_shared<const std::vector<std::string>>(requestHeaders({}, false));
+    cached = json ? kJson : kStream;
+  }
   if (!cached) {
     std::vector<std::string> h = requestHeaders(options_.headers, json);
     if (!sessionId_.empty()) {

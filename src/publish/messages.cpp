@@ -8,7 +8,7 @@ namespace mcphd::publish {
 
 namespace {
 
-void appendStringOrNull(std::string& out, const std::string& s) {
+void appendStringOrNull(std::string& out, std::string_view s) {
   if (s.empty()) {
     out += "null";
   } else {
@@ -82,9 +82,13 @@ HealthParts healthParts(const scheduler::CheckReport& r, std::string_view checke
   o += ",\"tool_count\":";
   o += p.toolsComplete ? std::to_string(p.tools.size()) : "null";
   o += ",\"tools_hash\":";
-  appendStringOrNull(o, p.toolsComplete ? p.toolsHash : std::string());
-  o += ",\"consecutive_failures\":" + std::to_string(r.consecutiveFailures);
-  o += ",\"consecutive_successes\":" + std::to_string(r.consecutiveSuccesses);
+  appendStringOrNull(o, p.toolsComplete ? std::string_view(p.toolsHash) : std::string_view());
+  // Appended in pieces: a literal + std::to_string() is a temporary that outgrows its inline
+  // buffer, one allocation per field per check.
+  o += ",\"consecutive_failures\":";
+  o += std::to_string(r.consecutiveFailures);
+  o += ",\"consecutive_successes\":";
+  o += std::to_string(r.consecutiveSuccesses);
   o += ",\"error\":";
   if (p.error) {
     o += "{\"kind\":";
@@ -148,8 +152,14 @@ Numbered Answering::with(const std::vector<std::string>& quotedIds) const {
   return out;
 }
 
-Answering HealthParts::answering(size_t truncated) const {
+Answering HealthParts::answering(size_t truncated) const& {
   return Answering{head, tail.substr(0, tail.size() - 1), endOf(truncated)};
+}
+
+Answering HealthParts::answering(size_t truncated) && {
+  Answering out{std::move(head), std::move(tail), endOf(truncated)};
+  out.body.pop_back();  // the closing brace: `end` closes the message
+  return out;
 }
 
 std::string healthJson(const scheduler::CheckReport& report, uint64_t seq,

@@ -46,7 +46,9 @@ struct HealthParts {
   std::string head;
   std::string tail;  // ends with '}'
   // `truncated`: `check *` ids left out ("command_ids_truncated"; 0: the field is absent).
-  Answering answering(size_t truncated = 0) const;
+  Answering answering(size_t truncated = 0) const&;
+  // The same, taking the parts over (the publisher's path: no copy of the text).
+  Answering answering(size_t truncated = 0) &&;
 };
 HealthParts healthParts(const scheduler::CheckReport& report, std::string_view checkedBy);
 

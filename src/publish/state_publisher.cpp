@@ -301,20 +301,28 @@ void StatePublisher::flushRemovals() {
     size_t truncated = 0;
     std::vector<std::string> named = broadcastIds(r.answers, &truncated);
     Answering m = removedJson(serverId, r.atWallMs, truncated);
-    std::vector<std::string> keys{keys_.seq(), keys_.status(), keys_.tools(serverId)};
-    std::vector<std::string> argv{
-        serverId,          std::to_string(r.knownSeq), keys_.healthChannel(),
-        std::move(m.head), std::move(m.body),          std::move(m.end)};
-    appendAnswers(r.answers, std::move(named), keys, argv);
-    const size_t numKeys = keys.size();
-    keys.insert(keys.end(), std::make_move_iterator(argv.begin()),
-                std::make_move_iterator(argv.end()));
+    AnswerArgs answering = answerArgs(r.answers, std::move(named));
+    std::vector<std::string> args;
+    args.reserve(3 + 6 + answering.size());
+    args.push_back(keys_.seq());
+    args.push_back(keys_.status());
+    args.push_back(keys_.tools(serverId));
+    args.insert(args.end(), std::make_move_iterator(answering.keys.begin()),
+                std::make_move_iterator(answering.keys.end()));
+    const size_t numKeys = args.size();
+    args.push_back(serverId);
+    args.push_back(std::to_string(r.knownSeq));
+    args.push_back(keys_.healthChannel());
+    args.push_back(std::move(m.head));
+    args.push_back(std::move(m.body));
+    args.push_back(std::move(m.end));
+    answering.appendArgv(args);
     const bool sent =
-        remove_.run(redis_, numKeys, std::move(keys), [this, serverId](Result<redis::Reply> reply) {
+        remove_.run(redis_, numKeys, std::move(args), [this, serverId](Result<redis::Reply> reply) {
           if (reply && reply->type == redis::Reply::Type::kError) {
             writeFailed("the removal of " + serverId, reply->str);
           }
-          answerErrors(reply, 2, "the removal of " + serverId);
+          answerErrors(reply, 2, "the removal of ", serverId);
         });
     if (!sent) {
       return;  // the connection is going: kept for the next one
@@ -354,11 +362,11 @@ std::vector<std::string> StatePublisher::broadcastIds(const scheduler::Answers& 
   return ids;
 }
 
-void StatePublisher::appendAnswers(const scheduler::Answers& answers,
-                                   std::vector<std::string> named, std::vector<std::string>& keys,
-                                   std::vector<std::string>& argv) {
-  std::vector<std::string> entries;
-  std::vector<std::string> plain;  // commands without an entry: named as they are
+StatePublisher::AnswerArgs StatePublisher::answerArgs(const scheduler::Answers& answers,
+                                                      std::vector<std::string> named) {
+  AnswerArgs out;
+  out.named = std::move(named);
+  std::vector<std::string> plain;  // commands without an entry: named as they are, first
   std::map<std::string_view, size_t> seen;
   for (const auto& id : answers.ids) {
     std::optional<CommandEntry> e = entryOf_ ? entryOf_(id, seen[id]++) : std::nullopt;
@@ -367,20 +375,24 @@ void StatePublisher::appendAnswers(const scheduler::Answers& answers,
       continue;
     }
     std::string marker = keys_.answered(e->stream, e->entry);
-    keys.push_back(std::move(e->stream));
-    keys.push_back(std::move(marker));
-    entries.push_back(std::move(e->group));
-    entries.push_back(std::move(e->entry));
-    entries.push_back(e->remove ? "1" : "0");
-    entries.push_back(quotedId(id));
+    out.keys.push_back(std::move(e->stream));
+    out.keys.push_back(std::move(marker));
+    out.entries.push_back(std::move(e->group));
+    out.entries.push_back(std::move(e->entry));
+    out.entries.push_back(e->remove ? "1" : "0");
+    out.entries.push_back(quotedId(id));
   }
-  argv.push_back(std::to_string(entries.size() / 4));
-  argv.insert(argv.end(), std::make_move_iterator(entries.begin()),
+  out.named.insert(out.named.begin(), std::make_move_iterator(plain.begin()),
+                   std::make_move_iterator(plain.end()));
+  return out;
+}
+
+void StatePublisher::AnswerArgs::appendArgv(std::vector<std::string>& args) {
+  args.push_back(std::to_string(entries.size() / 4));
+  args.insert(args.end(), std::make_move_iterator(entries.begin()),
               std::make_move_iterator(entries.end()));
-  argv.push_back(std::to_string(plain.size() + named.size()));
-  argv.insert(argv.end(), std::make_move_iterator(plain.begin()),
-              std::make_move_iterator(plain.end()));
-  argv.insert(argv.end(), std::make_move_iterator(named.begin()),
+  args.push_back(std::to_string(named.size()));
+  args.insert(args.end(), std::make_move_iterator(named.begin()),
               std::make_move_iterator(named.end()));
 }
 
@@ -410,19 +422,28 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     return;
   }
   size_t truncated = 0;
-  std::vector<std::string> named = broadcastIds(s.pendingAnswers, &truncated);
-  Answering message = s.pendingHealth->answering(truncated);
-  // Kept for a refill, without command ids until Redis says which it names.
+  AnswerArgs answering = answerArgs(s.pendingAnswers, broadcastIds(s.pendingAnswers, &truncated));
+  // A publish per check: the message's parts are taken over, not copied, and the arguments are
+  // one vector sized once. Only the copy kept for a refill is made (without command ids until
+  // Redis says which it names).
+  Answering message = std::move(*s.pendingHealth).answering(truncated);
   Numbered health = message.with({});
   const size_t idsAt = message.body.size();
-  std::vector<std::string> args{keys_.seq(), keys_.status(), keys_.tools(id)};
-  std::vector<std::string> argv{id,
-                                std::to_string(s.seq),
-                                keys_.healthChannel(),
-                                std::move(message.head),
-                                std::move(message.body),
-                                std::move(message.end)};
-  appendAnswers(s.pendingAnswers, std::move(named), args, argv);
+  std::vector<std::string> args;
+  args.reserve(3 + 6 + answering.size() + (s.pendingTools ? 5 : 0));
+  args.push_back(keys_.seq());
+  args.push_back(keys_.status());
+  args.push_back(keys_.tools(id));
+  args.insert(args.end(), std::make_move_iterator(answering.keys.begin()),
+              std::make_move_iterator(answering.keys.end()));
+  const size_t numKeys = args.size();
+  args.push_back(id);
+  args.push_back(std::to_string(s.seq));
+  args.push_back(keys_.healthChannel());
+  args.push_back(std::move(message.head));
+  args.push_back(std::move(message.body));
+  args.push_back(std::move(message.end));
+  answering.appendArgv(args);
   std::optional<ToolHashes> tools;
   if (s.pendingTools) {
     const PendingTools& t = *s.pendingTools;
@@ -430,20 +451,16 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     ToolsDiff diff = diffTools(s.publishedTools, *tools);
     Numbered event = toolsEventJson(id, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
     Numbered snapshot = toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools);
-    argv.push_back(keys_.toolsChannel());
-    argv.push_back(std::move(event.head));
-    argv.push_back(std::move(event.tail));
-    argv.push_back(std::move(snapshot.head));
-    argv.push_back(std::move(snapshot.tail));
+    args.push_back(keys_.toolsChannel());
+    args.push_back(std::move(event.head));
+    args.push_back(std::move(event.tail));
+    args.push_back(std::move(snapshot.head));
+    args.push_back(std::move(snapshot.tail));
   }
-  const size_t numKeys = args.size();
-  args.insert(args.end(), std::make_move_iterator(argv.begin()),
-              std::make_move_iterator(argv.end()));
   // What the write takes is taken out before it is sent: its reply may come, and the server's
   // next write go, from inside run(). Put back if it cannot be sent (a connection going away
   // refuses commands before it says it is gone): the next connection writes it.
-  auto pendingHealth = std::move(s.pendingHealth);
-  s.pendingHealth.reset();
+  s.pendingHealth.reset();  // its parts are in `args`; rebuilt from `health` if not sent
   auto pendingTools = std::move(s.pendingTools);
   s.pendingTools.reset();
   scheduler::Answers answers = std::move(s.pendingAnswers);
@@ -458,11 +475,14 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
         if (r && r->type == redis::Reply::Type::kError) {
           writeFailed("the result of " + id, r->str);
         }
-        answerErrors(r, 2, "the result of " + id);
+        answerErrors(r, 2, "the result of ", id);
         numbered(id, write, r);
       });
   if (!sent) {
-    s.pendingHealth = std::move(pendingHealth);
+    // The message as it was pending: the kept copy up to where the ids go, closed.
+    s.latest.tail.resize(idsAt);
+    s.latest.tail += '}';
+    s.pendingHealth = HealthParts{std::move(s.latest.head), std::move(s.latest.tail)};
     s.pendingTools = std::move(pendingTools);
     s.pendingAnswers = std::move(answers);
     s.latest = std::move(previous);
@@ -568,19 +588,20 @@ bool StatePublisher::answerEntry(const CommandEntry& entry, std::string message,
         if (r && r->type == redis::Reply::Type::kError) {
           writeFailed("the " + what, r->str);
         }
-        answerErrors(r, 1, "the " + what);
+        answerErrors(r, 1, "the ", what);
       });
 }
 
 void StatePublisher::answerErrors(const Result<redis::Reply>& reply, size_t at,
-                                  const std::string& what) {
+                                  std::string_view what, std::string_view name) {
   if (reply && reply->type == redis::Reply::Type::kArray && reply->elements.size() > at &&
       !reply->elements[at].str.empty()) {
     // The answer went out; its entry stays pending (and is carried out again, but not answered
     // twice) until the Redis user may acknowledge it.
-    writeFailed("the acknowledgement of the commands answered by " + what,
-                reply->elements[at].str.substr(0, 300) +
-                    " (give the Redis user XACK, XDEL and SET on the command keys)");
+    writeFailed(
+        "the acknowledgement of the commands answered by " + std::string(what) + std::string(name),
+        reply->elements[at].str.substr(0, 300) +
+            " (give the Redis user XACK, XDEL and SET on the command keys)");
   }
 }
 

@@ -160,13 +160,23 @@ class StatePublisher final : public scheduler::ResultSink {
   // A script's reply to write `write` of server `id`: the seq Redis gave it (0: it wrote
   // nothing); the server's next write may go.
   void numbered(const std::string& id, uint64_t write, const Result<redis::Reply>& reply);
-  // The KEYS (after the three of a server) and ARGV of the commands `answers` answers, then of
-  // `named`, ids the message names as they are (see write_scripts.hpp).
-  void appendAnswers(const scheduler::Answers& answers, std::vector<std::string> named,
-                     std::vector<std::string>& keys, std::vector<std::string>& argv);
+  // What a write script needs of the commands a message answers (see write_scripts.hpp).
+  // Empty, and nothing allocated, for a message that answers only `check *`.
+  struct AnswerArgs {
+    std::vector<std::string> keys;     // per entry: its stream and its answered marker
+    std::vector<std::string> entries;  // per entry: group, entry id, XDEL 1|0, the id as JSON
+    std::vector<std::string> named;    // ids the message names as they are, as JSON strings
+    size_t size() const { return keys.size() + entries.size() + named.size() + 2; }
+    // After the message's own ARGV: the count of entries, the entries, the count of the rest.
+    void appendArgv(std::vector<std::string>& args);
+  };
+  // Of the commands `answers` answers, then of `named` (the `check *` ids).
+  AnswerArgs answerArgs(const scheduler::Answers& answers, std::vector<std::string> named);
   bool answerEntry(const CommandEntry& entry, std::string message, const std::string& what);
   // Logs what the scripts could not do when they answered (the last element of their reply).
-  void answerErrors(const Result<redis::Reply>& reply, size_t at, const std::string& what);
+  // `what` + `name` says whose (joined only when there is something to log: a reply per check).
+  void answerErrors(const Result<redis::Reply>& reply, size_t at, std::string_view what,
+                    std::string_view name);
   void writeFailed(const std::string& what, const std::string& error);
   void answer(scheduler::Answers& answers);
   // At most kMaxBroadcastIds of the `check *` ids of `answers`, as JSON strings, and how many

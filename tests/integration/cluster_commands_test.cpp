@@ -373,3 +373,86 @@ TEST_CASE(
   log.collect(sub, std::chrono::milliseconds(1000));
   CHECK(log.answers(*id) == 1);
 }
+
+TEST_CASE(
+    "cluster: a check * written while a member is taking servers over checks those servers too, "
+    "once, and its command_done counts every server") {
+  TempDir dir;
+  RedisServer redis(dir);
+  FaultServer fault(dir);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  // A 5 s timeout: member-b waits 0.75 s + 5 s after it read a server's published state before it
+  // checks it (member-a may still be checking it). The command is written within about a second
+  // of that read, once member-a has let its servers go: more than 4 s inside the wait.
+  auto config = [&](const std::string& id) {
+    DaemonConfig c = memberConfig(redis, fault, id);
+    c.defaults = {"interval: 1m", "timeout: 5s"};
+    return c;
+  };
+  TestDaemon a(dir, config("member-a"), {}, {}, "a");
+  Log log;
+  const auto started = Clock::now();
+  // Until member-a checked them all and says it owns them all (its heartbeat writes the count:
+  // 0 until its first view).
+  while (redis.query({"HLEN", "mcp:status"}) != std::to_string(kConfigServers) ||
+         ownedCounts(redis, {"member-a"})["member-a"] != kConfigServers) {
+    REQUIRE(Clock::now() - started < std::chrono::seconds(30));
+    log.collect(sub, std::chrono::milliseconds(200));
+  }
+  TestDaemon b(dir, config("member-b"), {}, {}, "b");
+  INFO("logs: " << a.logPath() << " " << b.logPath());
+  const auto joined = Clock::now();
+  while (true) {
+    auto owned = ownedCounts(redis, {"member-a"});
+    if (owned.count("member-a") != 0 && owned["member-a"] < kConfigServers) {
+      break;  // member-a let member-b's share go
+    }
+    REQUIRE(Clock::now() - joined < std::chrono::seconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto all = redis.query({"XADD", "mcp:commands", "*", "op", "check", "server_id", "*"});
+  REQUIRE(all);
+  INFO("command " << *all);
+  std::optional<std::string> done;
+  const auto waiting = Clock::now();
+  while (!done && Clock::now() - waiting < std::chrono::seconds(30)) {
+    log.collect(sub, std::chrono::milliseconds(100));
+    for (const auto& m : log.messages) {
+      if (m.find("\"type\":\"command_done\"") != std::string::npos &&
+          m.find("\"" + *all + "\"") != std::string::npos) {
+        done = m;
+      }
+    }
+  }
+  REQUIRE(done);
+  log.collect(sub, std::chrono::milliseconds(1500));  // time for a second answer, if any
+  Json j(*done);
+  REQUIRE(j.ok);
+  CHECK(num(j.root, "servers") == kConfigServers);
+  // Each server's check for it, exactly once, by whichever member has it.
+  std::map<std::string, int> checks;
+  std::set<std::string> by;
+  for (const auto& m : log.messages) {
+    Json h(m);
+    if (!h.ok || str(h.root, "type") != "health") {
+      continue;
+    }
+    bool named = false;
+    auto ids = h.root["command_ids"].get_array();
+    if (ids.error() == simdjson::SUCCESS) {
+      for (auto id : ids.value()) {
+        named = named || std::string_view(id) == *all;
+      }
+    }
+    if (named) {
+      ++checks[str(h.root, "server_id")];
+      by.insert(str(h.root, "checked_by"));
+    }
+  }
+  CHECK(checks.size() == static_cast<size_t>(kConfigServers));
+  for (const auto& [server, n] : checks) {
+    INFO("server " << server);
+    CHECK(n == 1);
+  }
+  CHECK(by == std::set<std::string>{"member-a", "member-b"});
+}

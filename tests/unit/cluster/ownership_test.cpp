@@ -134,11 +134,13 @@ TEST_CASE("ownership: a server a live member published is taken after the grace 
   }
   CHECK(mine > 50);  // about a third
   CHECK(o.owned() == mine);
+  CHECK(o.gaining() == mine);  // being read: a `check *` part waits for them
   loop.runDue();
   REQUIRE(t.reads.size() == 1);
   CHECK(t.reads[0].first.size() == mine);
   t.answerReads("m-b", loop.wallMs() - 1000);
-  CHECK(t.owned.empty());  // m-b is live: it may be checking them still
+  CHECK(t.owned.empty());      // m-b is live: it may be checking them still
+  CHECK(o.gaining() == mine);  // in their grace
   // 2 s of grace plus the servers' timeout (10 s): a check m-b had under way has published.
   loop.advance(11'999);
   CHECK(t.reads.empty());
@@ -147,6 +149,7 @@ TEST_CASE("ownership: a server a live member published is taken after the grace 
   CHECK(t.reads[0].first.size() == mine);
   t.answerReads("m-b", loop.wallMs() - 500);  // read again: its latest check counts
   CHECK(t.owned.size() == mine);
+  CHECK(o.gaining() == 0);
   for (const auto& [id, trigger] : t.owned) {
     CHECK(trigger == Trigger::kHandover);
     REQUIRE(t.adoptedLast[id].has_value());
@@ -242,13 +245,17 @@ TEST_CASE("ownership: a released or removed server is not adopted by a read unde
   o.setView(view({"m-a"}));
   loop.runDue();
   REQUIRE(t.reads.size() == 1);
+  CHECK(o.gaining() == 1);
   o.setView(view({"m-a", "m-b"}));
+  CHECK(o.gaining() == 0);  // let go again: nothing to wait for
   t.answerReads("m-b", 1);
   CHECK(t.owned.count(theirsId) == 0);
   // ... and removed while its read is under way: not adopted either.
   o.setView(view({"m-a"}));
   loop.runDue();
+  CHECK(o.gaining() == 1);
   o.removeServer(theirsId);
+  CHECK(o.gaining() == 0);
   t.answerReads("m-b", 1);
   CHECK(t.owned.count(theirsId) == 0);
   CHECK(t.removed.empty());  // it never was in the scheduler
