@@ -137,11 +137,13 @@ PY
   done
   members=$(IFS=,; echo "${cpids[*]}")
   # Until the three share the servers: a member that gains servers another one checked takes
-  # them after 1.5 heartbeats plus the timeout (13 s), so warm-up rounds run until one `check *`
-  # is answered by every server.
+  # them after 1.5 heartbeats plus the timeout (13 s), and holds its part of a `check *` until
+  # then; so warm-up rounds run until one `check *` is answered by every server within 5 s
+  # (no member taking servers over).
   settled=""
   for _ in 1 2 3 4 5 6; do
-    if python3 bench/drive.py checkall --redis "$rport" --pid "$members" --servers "$n" --timeout 20 >/dev/null; then
+    if w=$(python3 bench/drive.py checkall --redis "$rport" --pid "$members" --servers "$n" --timeout 30) &&
+      [ "$(python3 -c 'import json,sys; print(int(json.loads(sys.argv[1])["wall_s"] < 5))' "$w")" = 1 ]; then
       settled=1; break
     fi
   done

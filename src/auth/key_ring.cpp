@@ -188,4 +188,64 @@ std::string generateKeyBase64() {
   return out;
 }
 
+namespace {
+
+// The MAC key for `context`, derived from `master` (wiped when it goes).
+struct DerivedKey {
+  unsigned char bytes[crypto_auth_KEYBYTES];
+  DerivedKey(std::string_view context, const unsigned char* master) {
+    static_assert(crypto_kdf_KEYBYTES == KeyRing::kKeyBytes);
+    static_assert(crypto_auth_KEYBYTES >= crypto_kdf_BYTES_MIN &&
+                  crypto_auth_KEYBYTES <= crypto_kdf_BYTES_MAX);
+    char ctx[crypto_kdf_CONTEXTBYTES] = {};
+    std::memcpy(ctx, context.data(), std::min(context.size(), sizeof ctx));
+    crypto_kdf_derive_from_key(bytes, sizeof bytes, 1, ctx, master);
+  }
+  ~DerivedKey() { sodium_memzero(bytes, sizeof bytes); }
+  DerivedKey(const DerivedKey&) = delete;
+  DerivedKey& operator=(const DerivedKey&) = delete;
+};
+
+}  // namespace
+
+Result<std::string> KeyRing::mac(std::string_view context, std::string_view message) const {
+  auto it = keys_.find(active_);
+  if (it == keys_.end()) {
+    return makeError("no active key to sign with (set secrets.active)");
+  }
+  const DerivedKey key(context, it->second->bytes);
+  unsigned char tag[crypto_auth_BYTES];
+  crypto_auth(tag, reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+              key.bytes);
+  return active_ + "." +
+         base64UrlNoPad(std::string_view(reinterpret_cast<const char*>(tag), sizeof tag));
+}
+
+Result<void> KeyRing::verifyMac(std::string_view context, std::string_view message,
+                                std::string_view tag) const {
+  const size_t dot = tag.find('.');
+  if (dot == std::string_view::npos) {
+    return makeError("the signature is not <key_id>.<base64url>");
+  }
+  const std::string keyId(tag.substr(0, dot));
+  auto it = keys_.find(keyId);
+  if (!isKeyId(keyId) || it == keys_.end()) {
+    return makeError("signed with key '" + (isKeyId(keyId) ? keyId : std::string("?")) +
+                     "', which is not in secrets.keys");
+  }
+  unsigned char raw[crypto_auth_BYTES + 8];
+  size_t len = 0;
+  if (tag.size() - dot - 1 > 64 || !decodeBase64(tag.substr(dot + 1), raw, sizeof raw, len) ||
+      len != crypto_auth_BYTES) {
+    return makeError("the signature is not a base64url tag of " +
+                     std::to_string(crypto_auth_BYTES) + " bytes");
+  }
+  const DerivedKey key(context, it->second->bytes);
+  if (crypto_auth_verify(raw, reinterpret_cast<const unsigned char*>(message.data()),
+                         message.size(), key.bytes) != 0) {
+    return makeError("the signature does not match (key '" + keyId + "')");
+  }
+  return {};
+}
+
 }  // namespace mcphd::auth

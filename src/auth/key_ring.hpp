@@ -45,6 +45,16 @@ class KeyRing {
                       int* version = nullptr) const;
   bool has(const std::string& id) const { return keys_.count(id) != 0; }
 
+  // A MAC of `message` (libsodium crypto_auth, HMAC-SHA-512-256) under a key derived from the
+  // active key for `context` (crypto_kdf, exactly 8 characters, e.g. "baseline"), as
+  // "<key_id>.<base64url tag>". Keys derived for different contexts are unrelated, and none of
+  // them is the sealing key.
+  Result<std::string> mac(std::string_view context, std::string_view message) const;
+  // Checks a mac() of `message` made with any key of the ring. The error says what is wrong
+  // (malformed, unknown key id, no match) and nothing of the keys.
+  Result<void> verifyMac(std::string_view context, std::string_view message,
+                         std::string_view tag) const;
+
  private:
   struct SodiumKey;
   std::map<std::string, std::unique_ptr<SodiumKey>> keys_;

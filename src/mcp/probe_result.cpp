@@ -38,8 +38,11 @@ std::vector<const Tool*> sortedByName(const std::vector<Tool>& tools) {
   for (const auto& t : tools) {
     sorted.push_back(&t);
   }
-  std::sort(sorted.begin(), sorted.end(),
-            [](const Tool* a, const Tool* b) { return a->name < b->name; });
+  // Then by hash: two tools of one name (a server may list a name twice) hash in one order
+  // whatever order the server sent them in.
+  std::sort(sorted.begin(), sorted.end(), [](const Tool* a, const Tool* b) {
+    return a->name != b->name ? a->name < b->name : a->hash < b->hash;
+  });
   return sorted;
 }
 

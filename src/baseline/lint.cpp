@@ -1,0 +1,270 @@
+#include "baseline/lint.hpp"
+
+#include <simdjson.h>
+
+#include <cstdio>
+#include <set>
+
+#include "common/utf8.hpp"
+
+namespace mcphd::baseline {
+
+namespace {
+
+constexpr size_t kMaxPath = 120;
+
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+// Lower-cased ASCII, runs of white space as one space.
+std::string folded(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool space = false;
+  for (char c : s) {
+    if (isSpace(c)) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) {
+      out += ' ';
+    }
+    space = false;
+    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
+std::string codePointName(char32_t cp) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "U+%04X", static_cast<unsigned>(cp));
+  return buf;
+}
+
+const char* hiddenKind(char32_t cp) {
+  if (cp >= 0xE0000 && cp <= 0xE007F) {
+    return "a tag character";
+  }
+  if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
+    return "a bidirectional control";
+  }
+  return "a zero-width character";
+}
+
+// A key as it may appear in a path: printable ASCII only (a key may itself hide characters).
+std::string pathPart(std::string_view key) {
+  std::string out;
+  for (char c : key.substr(0, 40)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+std::string cut(std::string s, size_t max) {
+  truncateUtf8(s, max);
+  return s;
+}
+
+// Walks every string of one tool definition (keys included), noting the first hidden code point
+// and the first instruction phrase, and how many of each there are.
+class Walker {
+ public:
+  void walk(simdjson::dom::element e, const std::string& path) {
+    switch (e.type()) {
+      case simdjson::dom::element_type::OBJECT: {
+        simdjson::dom::object obj;
+        if (e.get(obj) != simdjson::SUCCESS) {
+          return;
+        }
+        for (auto field : obj) {
+          std::string p = path.empty() ? pathPart(field.key) : path + "." + pathPart(field.key);
+          if (p.size() > kMaxPath) {
+            p.resize(kMaxPath);
+          }
+          text(field.key, p + " (a key)");
+          walk(field.value, p);
+        }
+        return;
+      }
+      case simdjson::dom::element_type::ARRAY: {
+        simdjson::dom::array arr;
+        if (e.get(arr) != simdjson::SUCCESS) {
+          return;
+        }
+        size_t i = 0;
+        for (auto item : arr) {
+          std::string p = path + "[" + std::to_string(i++) + "]";
+          if (p.size() > kMaxPath) {
+            p.resize(kMaxPath);
+          }
+          walk(item, p);
+        }
+        return;
+      }
+      case simdjson::dom::element_type::STRING: {
+        std::string_view s;
+        if (e.get(s) == simdjson::SUCCESS) {
+          text(s, path);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  size_t hidden = 0;
+  char32_t firstHidden = 0;
+  std::string hiddenAt;
+  size_t phrases = 0;
+  std::string_view firstPhrase;
+  std::string phraseAt;
+
+ private:
+  void text(std::string_view s, const std::string& path) {
+    for (size_t i = 0; i < s.size();) {
+      size_t len = 1;
+      if (char32_t cp = hiddenCodePoint(s, i, &len); cp != 0) {
+        if (hidden++ == 0) {
+          firstHidden = cp;
+          hiddenAt = path;
+        }
+      }
+      i += len;
+    }
+    const std::string f = folded(s);
+    for (std::string_view phrase : modelInstructionPhrases()) {
+      if (f.find(phrase) != std::string::npos) {
+        if (phrases++ == 0) {
+          firstPhrase = phrase;
+          phraseAt = path;
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+const std::vector<std::string_view>& modelInstructionPhrases() {
+  // Phrases from published tool-poisoning examples: text that addresses the model and asks it to
+  // do something the user did not ask for, or to keep it from the user.
+  static const std::vector<std::string_view> kPhrases = {
+      "<important>",
+      "</important>",
+      "<system>",
+      "ignore previous instructions",
+      "ignore all previous instructions",
+      "ignore the previous instructions",
+      "ignore prior instructions",
+      "disregard previous instructions",
+      "disregard all previous instructions",
+      "do not tell the user",
+      "don't tell the user",
+      "do not inform the user",
+      "do not mention this",
+      "without telling the user",
+      "without informing the user",
+      "hide this from the user",
+      "the user must not know",
+      "before using this tool, read",
+  };
+  return kPhrases;
+}
+
+bool validToolName(std::string_view name) {
+  if (name.empty() || name.size() > 128) {
+    return false;
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = b(0);
+  *len = 1;
+  if (c < 0x80) {
+    return 0;
+  }
+  char32_t cp = 0;
+  if ((c & 0xE0) == 0xC0 && i + 1 < s.size()) {
+    *len = 2;
+    return 0;  // nothing hidden below U+0800
+  }
+  if ((c & 0xF0) == 0xE0 && i + 2 < s.size()) {
+    *len = 3;
+    cp = ((c & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6) | (b(2) & 0x3Fu);
+  } else if ((c & 0xF8) == 0xF0 && i + 3 < s.size()) {
+    *len = 4;
+    cp = ((c & 0x07u) << 18) | ((b(1) & 0x3Fu) << 12) | ((b(2) & 0x3Fu) << 6) | (b(3) & 0x3Fu);
+  } else {
+    return 0;  // a continuation byte, or cut short: not valid UTF-8 here
+  }
+  const bool hidden = (cp >= 0xE0000 && cp <= 0xE007F) || (cp >= 0x200B && cp <= 0x200D) ||
+                      cp == 0x2060 || cp == 0xFEFF || (cp >= 0x202A && cp <= 0x202E) ||
+                      (cp >= 0x2066 && cp <= 0x2069);
+  return hidden ? cp : 0;
+}
+
+std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total) {
+  std::vector<Finding> out;
+  size_t count = 0;
+  const auto add = [&](const mcp::Tool& t, std::string_view code, std::string detail) {
+    ++count;
+    if (out.size() < kMaxFindings) {
+      out.push_back({cut(t.name, 128), std::string(code), cut(std::move(detail), kMaxDetail)});
+    }
+  };
+  std::set<std::string_view> seen;
+  std::set<std::string_view> reported;
+  simdjson::dom::parser parser;
+  for (const auto& t : tools) {
+    if (!validToolName(t.name)) {
+      add(t, kInvalidName,
+          t.name.empty() ? std::string("the name is empty")
+          : t.name.size() > 128
+              ? "the name is " + std::to_string(t.name.size()) + " bytes (at most 128)"
+              : std::string("the name has characters outside A-Z a-z 0-9 _ - ."));
+    }
+    if (!seen.insert(t.name).second && reported.insert(t.name).second) {
+      add(t, kDuplicateName, "the server lists this name more than once");
+    }
+    simdjson::dom::element doc;
+    if (parser.parse(t.raw().data(), t.raw().size()).get(doc) != simdjson::SUCCESS ||
+        doc.type() != simdjson::dom::element_type::OBJECT) {
+      continue;
+    }
+    std::string_view description;
+    if (doc["description"].get(description) == simdjson::SUCCESS &&
+        description.size() > kMaxDescription) {
+      add(t, kOversizedDescription,
+          "the description is " + std::to_string(description.size()) + " bytes (at most " +
+              std::to_string(kMaxDescription) + ")");
+    }
+    Walker w;
+    w.walk(doc, "");
+    if (w.hidden > 0) {
+      add(t, kHiddenUnicode,
+          std::to_string(w.hidden) + " invisible or direction-changing characters; the first, " +
+              codePointName(w.firstHidden) + " (" + hiddenKind(w.firstHidden) + "), in " +
+              w.hiddenAt);
+    }
+    if (w.phrases > 0) {
+      add(t, kModelInstruction,
+          "\"" + std::string(w.firstPhrase) + "\" in " + w.phraseAt +
+              (w.phrases > 1 ? " (and " + std::to_string(w.phrases - 1) + " more)" : ""));
+    }
+  }
+  if (total != nullptr) {
+    *total = count;
+  }
+  return out;
+}
+
+}  // namespace mcphd::baseline

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcp/jsonrpc.hpp"
+
+namespace mcphd::baseline {
+
+// One finding of the lint of a server's tool definitions (docs/PROTOCOL.md, "Tool baselines").
+struct Finding {
+  std::string tool;    // the tool's name as the server sent it (cut to 128 bytes)
+  std::string code;    // one of the k*Code constants below
+  std::string detail;  // what and where, for a person; never longer than kMaxDetail
+
+  bool operator==(const Finding&) const = default;
+};
+
+inline constexpr std::string_view kHiddenUnicode = "hidden_unicode";
+inline constexpr std::string_view kModelInstruction = "model_instruction";
+inline constexpr std::string_view kOversizedDescription = "oversized_description";
+inline constexpr std::string_view kInvalidName = "invalid_name";
+inline constexpr std::string_view kDuplicateName = "duplicate_name";
+inline constexpr std::string_view kShadowedName = "shadowed_name";
+
+inline constexpr size_t kMaxDescription = 8 * 1024;  // bytes
+inline constexpr size_t kMaxDetail = 200;
+inline constexpr size_t kMaxFindings = 50;  // kept per server (the tool snapshot)
+
+// The phrases `model_instruction` looks for, lower case; matched case-insensitively, with any run
+// of white space in the text read as one space. docs/PROTOCOL.md lists them.
+const std::vector<std::string_view>& modelInstructionPhrases();
+
+// MCP tool-name rules (2025-11-25): 1 to 128 characters of A-Z a-z 0-9 _ - .
+bool validToolName(std::string_view name);
+
+// The invisible or direction-changing code point starting at s[i] (its length in `*len`), or 0:
+// tag characters U+E0000-U+E007F, zero-width U+200B-U+200D, U+2060, U+FEFF, bidirectional
+// controls U+202A-U+202E, U+2066-U+2069. `s` is valid UTF-8.
+char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len);
+
+// The findings of one server's complete tool list, in the server's order of tools, at most
+// kMaxFindings (and `*total` gets how many there were): every rule but shadowed_name, which needs
+// the other servers (see ShadowIndex). A definition that is not a JSON object is skipped (the
+// list was validated when it was read).
+std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total = nullptr);
+
+}  // namespace mcphd::baseline
