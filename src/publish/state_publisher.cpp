@@ -302,21 +302,9 @@ void StatePublisher::flushRemovals() {
     std::vector<std::string> named = broadcastIds(r.answers, &truncated);
     Answering m = removedJson(serverId, r.atWallMs, truncated);
     AnswerArgs answering = answerArgs(r.answers, std::move(named));
-    std::vector<std::string> args;
-    args.reserve(3 + 6 + answering.size());
-    args.push_back(keys_.seq());
-    args.push_back(keys_.status());
-    args.push_back(keys_.tools(serverId));
-    args.insert(args.end(), std::make_move_iterator(answering.keys.begin()),
-                std::make_move_iterator(answering.keys.end()));
-    const size_t numKeys = args.size();
-    args.push_back(serverId);
-    args.push_back(std::to_string(r.knownSeq));
-    args.push_back(keys_.healthChannel());
-    args.push_back(std::move(m.head));
-    args.push_back(std::move(m.body));
-    args.push_back(std::move(m.end));
-    answering.appendArgv(args);
+    size_t numKeys = 0;
+    std::vector<std::string> args =
+        writeArgs(serverId, r.knownSeq, std::move(m), std::move(answering), 0, &numKeys);
     const bool sent =
         remove_.run(redis_, numKeys, std::move(args), [this, serverId](Result<redis::Reply> reply) {
           if (reply && reply->type == redis::Reply::Type::kError) {
@@ -387,6 +375,27 @@ StatePublisher::AnswerArgs StatePublisher::answerArgs(const scheduler::Answers& 
   return out;
 }
 
+std::vector<std::string> StatePublisher::writeArgs(const std::string& id, uint64_t seq,
+                                                   Answering message, AnswerArgs answering,
+                                                   size_t room, size_t* numKeys) const {
+  std::vector<std::string> args;
+  args.reserve(3 + 6 + answering.size() + room);
+  args.push_back(keys_.seq());
+  args.push_back(keys_.status());
+  args.push_back(keys_.tools(id));
+  args.insert(args.end(), std::make_move_iterator(answering.keys.begin()),
+              std::make_move_iterator(answering.keys.end()));
+  *numKeys = args.size();
+  args.push_back(id);
+  args.push_back(std::to_string(seq));
+  args.push_back(keys_.healthChannel());
+  args.push_back(std::move(message.head));
+  args.push_back(std::move(message.body));
+  args.push_back(std::move(message.end));
+  answering.appendArgv(args);
+  return args;
+}
+
 void StatePublisher::AnswerArgs::appendArgv(std::vector<std::string>& args) {
   args.push_back(std::to_string(entries.size() / 4));
   args.insert(args.end(), std::make_move_iterator(entries.begin()),
@@ -429,21 +438,9 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   Answering message = std::move(*s.pendingHealth).answering(truncated);
   Numbered health = message.with({});
   const size_t idsAt = message.body.size();
-  std::vector<std::string> args;
-  args.reserve(3 + 6 + answering.size() + (s.pendingTools ? 5 : 0));
-  args.push_back(keys_.seq());
-  args.push_back(keys_.status());
-  args.push_back(keys_.tools(id));
-  args.insert(args.end(), std::make_move_iterator(answering.keys.begin()),
-              std::make_move_iterator(answering.keys.end()));
-  const size_t numKeys = args.size();
-  args.push_back(id);
-  args.push_back(std::to_string(s.seq));
-  args.push_back(keys_.healthChannel());
-  args.push_back(std::move(message.head));
-  args.push_back(std::move(message.body));
-  args.push_back(std::move(message.end));
-  answering.appendArgv(args);
+  size_t numKeys = 0;
+  std::vector<std::string> args = writeArgs(id, s.seq, std::move(message), std::move(answering),
+                                            s.pendingTools ? 5 : 0, &numKeys);
   std::optional<ToolHashes> tools;
   if (s.pendingTools) {
     const PendingTools& t = *s.pendingTools;

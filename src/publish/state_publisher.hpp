@@ -172,6 +172,11 @@ class StatePublisher final : public scheduler::ResultSink {
   };
   // Of the commands `answers` answers, then of `named` (the `check *` ids).
   AnswerArgs answerArgs(const scheduler::Answers& answers, std::vector<std::string> named);
+  // The arguments of the publish and remove scripts (write_scripts.hpp) for `message` of server
+  // `id`, known by its writer as `seq`: KEYS (`*numKeys` of them), then ARGV, with `room` left
+  // for what the caller appends. One vector, sized once: a publish per check.
+  std::vector<std::string> writeArgs(const std::string& id, uint64_t seq, Answering message,
+                                     AnswerArgs answering, size_t room, size_t* numKeys) const;
   bool answerEntry(const CommandEntry& entry, std::string message, const std::string& what);
   // Logs what the scripts could not do when they answered (the last element of their reply).
   // `what` + `name` says whose (joined only when there is something to log: a reply per check).
