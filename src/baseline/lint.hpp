@@ -4,18 +4,10 @@
 #include <string_view>
 #include <vector>
 
+#include "baseline/verdict.hpp"
 #include "mcp/jsonrpc.hpp"
 
 namespace mcphd::baseline {
-
-// One finding of the lint of a server's tool definitions (docs/PROTOCOL.md, "Tool baselines").
-struct Finding {
-  std::string tool;    // the tool's name as the server sent it (cut to 128 bytes)
-  std::string code;    // one of the k*Code constants below
-  std::string detail;  // what and where, for a person; never longer than kMaxDetail
-
-  bool operator==(const Finding&) const = default;
-};
 
 inline constexpr std::string_view kHiddenUnicode = "hidden_unicode";
 inline constexpr std::string_view kModelInstruction = "model_instruction";

@@ -27,6 +27,8 @@ class Keyspace {
   std::string servers() const { return prefix_ + "servers"; }
   // hash: one registered server's record.
   std::string server(std::string_view serverId) const { return join("server:", serverId); }
+  // A server's approved tool set (hash; docs/PROTOCOL.md, "Tool baselines").
+  std::string baseline(std::string_view serverId) const { return join("baseline:", serverId); }
   // stream: commands to the daemons (check, upsert, remove).
   std::string commands() const { return prefix_ + "commands"; }
   // sorted set: member id -> when its announcement expires (ms since the epoch, Redis's clock).

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "baseline/verdict.hpp"
 #include "mcp/jsonrpc.hpp"
 
 namespace mcphd::mcp {
@@ -36,6 +37,10 @@ struct ProbeResult {
   bool toolsComplete = false;     // every tools/list page was read
   std::vector<Tool> tools;        // in the server's order
   std::string toolsHash;          // over the sorted (name, tool hash) pairs; empty unless complete
+  // What the tool-baseline stage (approval::ApprovingProber) says of the tool list; null where
+  // no such stage runs (mcp-healthctl probe, --once). Shared: an unchanged list's verdict is the
+  // same object check after check.
+  std::shared_ptr<const baseline::Verdict> verdict;
   int64_t totalUs = 0;
   int64_t connectUs = 0;
   int64_t initializeUs = 0;

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "baseline/baseline.hpp"
 #include "common/secret.hpp"
 #include "common/trigger.hpp"
 
@@ -78,6 +79,8 @@ struct ServerSpec {
   size_t maxBody = 8 * 1024 * 1024;
   size_t maxTools = 10'000;                 // a whole tool list: more is a protocol error
   size_t maxToolsBytes = 16 * 1024 * 1024;  // ... and so are more bytes of tool definitions
+  // tool_baseline, on_drift, on_finding (docs/PROTOCOL.md, "Tool baselines").
+  baseline::Settings tools;
   bool operator==(const ServerSpec&) const = default;
 };
 

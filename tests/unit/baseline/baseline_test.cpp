@@ -33,7 +33,7 @@ auth::KeyRing ring(const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("baseline: a signed record reads back; its tools_hash is the health message's") {
+TEST_CASE("baseline: a signed record reads back, and its tools_hash is the health message's") {
   const std::vector<mcp::Tool> tools = {tool("b", "B"), tool("a", "A")};
   auth::KeyRing keys = ring("k1");
   auto b = baseline::fromTools(tools, "2026-12-06T10:00:00.000Z", "alice");

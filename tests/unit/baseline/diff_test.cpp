@@ -31,7 +31,7 @@ TEST_CASE("diff: added, removed and changed tools, with the keys that changed") 
         std::vector<baseline::ChangedTool>{{"a", {"description"}}, {"c", {"inputSchema"}}});
 }
 
-TEST_CASE("diff: keys present on one side only; formatting alone; no definition at hand") {
+TEST_CASE("diff: keys present on one side only, formatting alone, no definition at hand") {
   CHECK(baseline::changedKeys(R"({"name":"a","title":"x"})", R"({"name":"a","annotations":{}})") ==
         std::vector<std::string>{"annotations", "title"});
   CHECK(baseline::changedKeys(R"({"name":"a","x":[1, 2]})", R"({ "x":[1,2], "name" : "a" })")

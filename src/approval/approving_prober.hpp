@@ -1,0 +1,88 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "baseline/judge.hpp"
+#include "check/prober.hpp"
+
+namespace mcphd::auth {
+class KeyRing;
+}
+
+namespace mcphd::approval {
+
+// Where baselines live (<prefix>baseline:<id>); in the daemon, Redis.
+class BaselineStore {
+ public:
+  virtual ~BaselineStore() = default;
+  // Reads the record of `serverId`, with the approved definitions when `definitions`; `done`
+  // gets it checked (baseline::fromFields), or an Error when Redis could not be read (then
+  // possibly inline, when not connected).
+  virtual void read(const std::string& serverId, bool definitions,
+                    std::function<void(Result<baseline::Record>)> done) = 0;
+  // Writes a baseline learned under tofu, only when the server has none (a concurrent approval
+  // wins); `done` gets whether it was written.
+  virtual void learn(const std::string& serverId, const baseline::Baseline& b,
+                     std::function<void(Result<bool>)> done) = 0;
+};
+
+// The tool-baseline stage of a check: wraps the prober, and judges every complete tool list
+// against the server's baseline (baseline::judge) before the result reaches the scheduler, which
+// sees it in ProbeResult::verdict. The record is read when the tools_hash differs from the last
+// judged one, when the baseline may have changed (reread()), and at a server's first complete
+// list; otherwise the last verdict stands. Redis unreadable: the previous verdict stands (a
+// first one: none), said once.
+class ApprovingProber final : public check::Prober {
+ public:
+  // `keys` null: baselines are unsigned (the caller warns once).
+  ApprovingProber(check::Prober& inner, BaselineStore& store, const auth::KeyRing* keys,
+                  std::function<int64_t()> wallMs);
+  ~ApprovingProber() override;
+
+  std::unique_ptr<check::RunningCheck> start(const registry::ServerSpec& spec,
+                                             std::function<void(mcp::ProbeResult)> done) override;
+  std::unique_ptr<check::ToolWatch> watch(const registry::ServerSpec& spec,
+                                          std::function<void()> onToolsChanged) override {
+    return inner_.watch(spec, std::move(onToolsChanged));
+  }
+
+  // The baseline of `serverId` may have changed (op baseline): read again at its next check.
+  void reread(const std::string& serverId);
+  // Redis lost its data (reconnected to an empty one): what this daemon saw of baselines
+  // before no longer proves that one exists.
+  void redisLost();
+  // `serverId` is no longer checked here.
+  void forget(const std::string& serverId);
+  // The published state said tools_approval was not null for `serverId` (a baseline existed).
+  void hadBaseline(const std::string& serverId);
+
+ private:
+  struct Known {
+    bool read = false;  // the record was read since it last may have changed
+    bool had = false;   // a baseline existed (seen, or said by the published state)
+    bool lostWithRedis = false;
+    std::string judgedHash;  // the tools_hash of the last verdict
+    // Shared with every result it stands for (the same verdict check after check): not copied
+    // per check.
+    std::shared_ptr<const baseline::Verdict> verdict;
+  };
+  class Running;
+  // The inner check of `run` is done.
+  void judge(Running& run, mcp::ProbeResult result);
+  void finish(Running& run, const baseline::Record& record);
+
+  std::map<uint64_t, Running*> reading_;  // checks waiting for their record, by token
+  uint64_t tokens_ = 0;
+
+  check::Prober& inner_;
+  BaselineStore& store_;
+  const auth::KeyRing* keys_;
+  std::function<int64_t()> wallMs_;
+  std::map<std::string, Known> known_;
+  bool readErrorSaid_ = false;
+};
+
+}  // namespace mcphd::approval

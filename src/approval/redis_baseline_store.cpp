@@ -1,0 +1,118 @@
+#include "approval/redis_baseline_store.hpp"
+
+#include <map>
+
+namespace mcphd::approval {
+
+namespace {
+
+// KEYS[1] the record; ARGV[1] the most bytes to return, ARGV[2] "1" for the definitions too.
+// Returns the flat field/value list, or an error reply when the record is too large (the size
+// is added up in Redis, so an oversized record never crosses the wire).
+constexpr const char* kReadScript = R"lua(
+local flat = redis.call('HGETALL', KEYS[1])
+local total = 0
+local out = {}
+for i = 1, #flat, 2 do
+  local f = flat[i]
+  if ARGV[2] == '1' or string.sub(f, 1, 4) ~= 'def:' then
+    total = total + #f + #flat[i + 1]
+    out[#out + 1] = f
+    out[#out + 1] = flat[i + 1]
+  end
+end
+if total > tonumber(ARGV[1]) then
+  return redis.error_reply('TOOLARGE the record holds ' .. total .. ' bytes')
+end
+return out
+)lua";
+
+// KEYS[1] the record; ARGV: field, value, ... Written only when there is none: an approval made
+// meanwhile wins over what tofu learned.
+constexpr const char* kLearnScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+-- In slices: unpack() of a few thousand values would overflow Lua's stack.
+for i = 1, #ARGV, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return 1
+)lua";
+
+}  // namespace
+
+RedisBaselineStore::RedisBaselineStore(redis::Commands& redis, keyspace::Keyspace keys,
+                                       const auth::KeyRing* secrets)
+    : redis_(redis),
+      keys_(std::move(keys)),
+      secrets_(secrets),
+      read_(kReadScript),
+      learn_(kLearnScript) {}
+
+void RedisBaselineStore::read(const std::string& serverId, bool definitions,
+                              std::function<void(Result<baseline::Record>)> done) {
+  const bool sent = read_.run(
+      redis_, 1,
+      {keys_.baseline(serverId), std::to_string(kMaxRecordBytes), definitions ? "1" : "0"},
+      [this, serverId, done](Result<redis::Reply> r) {
+        if (!r) {
+          return done(r.error());
+        }
+        baseline::Record record;
+        if (r->type == redis::Reply::Type::kError) {
+          if (r->str.rfind("TOOLARGE", 0) == 0) {
+            record.state = baseline::Record::State::kInvalid;
+            record.reason = r->str.substr(9) + ", more than the " +
+                            std::to_string(kMaxRecordBytes / (1024 * 1024)) + " MiB allowed";
+            return done(record);
+          }
+          return done(makeError("Redis refused to read it: " + r->str.substr(0, 200)));
+        }
+        if (r->type != redis::Reply::Type::kArray) {
+          return done(makeError("Redis answered the read with something other than a list"));
+        }
+        if (r->elements.empty()) {
+          return done(record);  // absent
+        }
+        std::map<std::string, std::string> fields;
+        for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+          fields[r->elements[i].str] = r->elements[i + 1].str;
+        }
+        auto b = baseline::fromFields(serverId, fields, secrets_);
+        if (b) {
+          record.state = baseline::Record::State::kValid;
+          record.baseline = std::move(*b);
+        } else {
+          record.state = baseline::Record::State::kInvalid;
+          record.reason = b.error().message;
+        }
+        done(record);
+      });
+  if (!sent) {
+    done(makeError("not connected to Redis"));
+  }
+}
+
+void RedisBaselineStore::learn(const std::string& serverId, const baseline::Baseline& b,
+                               std::function<void(Result<bool>)> done) {
+  std::vector<std::string> args{keys_.baseline(serverId)};
+  for (auto& [field, value] : baseline::toFields(b)) {
+    args.push_back(std::move(field));
+    args.push_back(std::move(value));
+  }
+  const bool sent = learn_.run(redis_, 1, std::move(args), [done](Result<redis::Reply> r) {
+    if (!r) {
+      return done(r.error());
+    }
+    if (r->type == redis::Reply::Type::kError) {
+      return done(makeError("Redis refused the write: " + r->str.substr(0, 200)));
+    }
+    done(r->type == redis::Reply::Type::kInteger && r->integer == 1);
+  });
+  if (!sent) {
+    done(makeError("not connected to Redis"));
+  }
+}
+
+}  // namespace mcphd::approval

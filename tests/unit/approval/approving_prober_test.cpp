@@ -1,0 +1,249 @@
+#include "approval/approving_prober.hpp"
+
+#include <sodium.h>
+
+#include <catch2/catch.hpp>
+#include <deque>
+
+#include "auth/key_ring.hpp"
+#include "mcp/probe_result.hpp"
+
+using namespace mcphd;
+using baseline::Approval;
+
+namespace {
+
+// Checks that finish when the test says so.
+struct InnerProber : check::Prober {
+  struct Check : check::RunningCheck {
+    InnerProber* owner;
+    std::string id;
+    std::function<void(mcp::ProbeResult)> done;
+    ~Check() override {
+      // A finished check's handle may go after the next one of the server started.
+      if (auto it = owner->running.find(id); it != owner->running.end() && it->second == this) {
+        owner->running.erase(it);
+      }
+    }
+  };
+  std::map<std::string, Check*> running;
+  std::unique_ptr<check::RunningCheck> start(const registry::ServerSpec& spec,
+                                             std::function<void(mcp::ProbeResult)> done) override {
+    auto c = std::make_unique<Check>();
+    c->owner = this;
+    c->id = spec.id;
+    c->done = std::move(done);
+    running[spec.id] = c.get();
+    return c;
+  }
+  void finish(const std::string& id, mcp::ProbeResult r) {
+    REQUIRE(running.count(id) == 1);
+    auto done = running[id]->done;
+    done(std::move(r));
+  }
+};
+
+// Records in memory; reads answer when the test says so.
+struct MemoryStore : approval::BaselineStore {
+  std::map<std::string, std::map<std::string, std::string>> records;
+  const auth::KeyRing* keys = nullptr;
+  std::deque<std::function<void()>> pending;
+  int reads = 0;
+  bool failReads = false;
+  void read(const std::string& id, bool,
+            std::function<void(Result<baseline::Record>)> done) override {
+    ++reads;
+    pending.push_back([this, id, done] {
+      if (failReads) {
+        return done(makeError("connection lost"));
+      }
+      baseline::Record r;
+      auto it = records.find(id);
+      if (it != records.end()) {
+        auto b = baseline::fromFields(id, it->second, keys);
+        if (b) {
+          r.state = baseline::Record::State::kValid;
+          r.baseline = *b;
+        } else {
+          r.state = baseline::Record::State::kInvalid;
+          r.reason = b.error().message;
+        }
+      }
+      done(r);
+    });
+  }
+  void learn(const std::string& id, const baseline::Baseline& b,
+             std::function<void(Result<bool>)> done) override {
+    const bool fresh = records.count(id) == 0;
+    if (fresh) {
+      for (auto& [k, v] : baseline::toFields(b)) {
+        records[id][k] = v;
+      }
+    }
+    done(fresh);
+  }
+  void answer() {
+    REQUIRE(!pending.empty());
+    auto f = std::move(pending.front());
+    pending.pop_front();
+    f();
+  }
+};
+
+mcp::Tool tool(const std::string& name, const std::string& description) {
+  return mcp::makeTool(name, R"({"name":")" + name + R"(","description":")" + description + "\"}");
+}
+
+mcp::ProbeResult complete(std::vector<mcp::Tool> tools) {
+  mcp::ProbeResult r;
+  r.initialized = true;
+  r.toolsComplete = true;
+  r.toolsHash = mcp::computeToolsHash(tools);
+  r.tools = std::move(tools);
+  return r;
+}
+
+struct Fixture {
+  InnerProber inner;
+  MemoryStore store;
+  auth::KeyRing keys;
+  approval::ApprovingProber prober{inner, store, &keys, [] { return int64_t{1'765'000'000'000}; }};
+  registry::ServerSpec spec;
+  std::vector<mcp::ProbeResult> results;
+  std::unique_ptr<check::RunningCheck> running;
+  Fixture() {
+    REQUIRE(sodium_init() >= 0);
+    REQUIRE(keys.addKey("k1", auth::generateKeyBase64()));
+    REQUIRE(keys.setActive("k1"));
+    store.keys = &keys;
+    spec.id = "srv";
+  }
+  void check(mcp::ProbeResult r) {
+    running =
+        prober.start(spec, [this](mcp::ProbeResult got) { results.push_back(std::move(got)); });
+    inner.finish("srv", std::move(r));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("approval: tofu learns and signs the first list, an unchanged list is not read again") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  CHECK(f.results.empty());  // waiting for the record
+  f.store.answer();
+  REQUIRE(f.results.size() == 1);
+  REQUIRE(f.results[0].verdict);
+  CHECK(f.results[0].verdict->approval == Approval::kApproved);
+  REQUIRE(f.store.records.count("srv") == 1);
+  CHECK(f.store.records["srv"]["mac"].rfind("k1.", 0) == 0);
+  CHECK(baseline::fromFields("srv", f.store.records["srv"], &f.keys));  // it verifies
+
+  f.check(complete({tool("a", "A")}));
+  REQUIRE(f.results.size() == 2);  // at once: no read
+  CHECK(f.store.reads == 1);
+  CHECK(f.results[1].verdict == f.results[0].verdict);  // the same object, not a copy
+}
+
+TEST_CASE("approval: a changed list drifts once, a failed check keeps the verdict") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  f.check(complete({tool("a", "A changed"), tool("b", "B")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 2);
+  CHECK(f.results[1].verdict->approval == Approval::kDrifted);
+  CHECK(f.results[1].verdict->enteredDrift);
+  CHECK(f.results[1].verdict->drift.added == std::vector<std::string>{"b"});
+  CHECK(f.results[1].verdict->drift.changed ==
+        std::vector<baseline::ChangedTool>{{"a", {"description"}}});
+
+  f.check(complete({tool("a", "A changed"), tool("b", "B")}));
+  REQUIRE(f.results.size() == 3);
+  CHECK(f.results[2].verdict->approval == Approval::kDrifted);
+  CHECK_FALSE(f.results[2].verdict->enteredDrift);
+
+  mcp::ProbeResult failed;
+  failed.error = mcp::CheckError{mcp::ErrorKind::kTimeout, "timed out", 0};
+  f.check(failed);
+  REQUIRE(f.results.size() == 4);
+  CHECK(f.results[3].verdict->approval == Approval::kDrifted);
+  CHECK(f.store.reads == 2);
+
+  // Approved anew (op baseline): read again at the next check.
+  auto approved = baseline::fromTools({tool("a", "A changed"), tool("b", "B")},
+                                      "2026-12-06T12:00:00.000Z", "alice");
+  REQUIRE(baseline::sign("srv", approved, f.keys));
+  f.store.records.erase("srv");
+  for (auto& [k, v] : baseline::toFields(approved)) {
+    f.store.records["srv"][k] = v;
+  }
+  f.prober.reread("srv");
+  f.check(complete({tool("a", "A changed"), tool("b", "B")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 5);
+  CHECK(f.results[4].verdict->approval == Approval::kApproved);
+}
+
+TEST_CASE("approval: a forged or deleted baseline is unapproved, not re-learned") {
+  Fixture f;
+  f.spec.tools.onDrift = baseline::Action::kQuarantine;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  // Whoever can write to Redis replaces the tool set and the hash, keeping the old MAC.
+  auto forged = baseline::fromTools({tool("a", "evil")}, "2026-12-06T12:00:00.000Z", "tofu");
+  forged.mac = f.store.records["srv"]["mac"];
+  f.store.records.erase("srv");
+  for (auto& [k, v] : baseline::toFields(forged)) {
+    f.store.records["srv"][k] = v;
+  }
+  f.prober.reread("srv");
+  f.check(complete({tool("a", "evil")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 2);
+  CHECK(f.results[1].verdict->approval == Approval::kUnapproved);
+  CHECK(f.results[1].verdict->quarantine);
+  // ... and deleted: still unapproved, nothing written.
+  f.store.records.erase("srv");
+  f.prober.reread("srv");
+  f.check(complete({tool("a", "evil")}));
+  f.store.answer();
+  CHECK(f.results[2].verdict->approval == Approval::kUnapproved);
+  CHECK(f.store.records.count("srv") == 0);
+  // Redis lost its data: learned again.
+  f.prober.redisLost();
+  f.check(complete({tool("a", "evil")}));
+  f.store.answer();
+  CHECK(f.results[3].verdict->approval == Approval::kApproved);
+  CHECK(f.store.records.count("srv") == 1);
+}
+
+TEST_CASE(
+    "approval: a check dropped while its record is read never answers, Redis down keeps "
+    "the verdict") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  f.running.reset();  // the scheduler let the server go
+  f.store.answer();
+  CHECK(f.results.empty());
+
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 1);
+  f.check(complete({tool("a", "B")}));
+  f.store.failReads = true;
+  f.store.answer();
+  REQUIRE(f.results.size() == 2);
+  CHECK(f.results[1].verdict == f.results[0].verdict);  // the previous verdict stands
+}
+
+TEST_CASE("approval: tool_baseline off reads nothing, and still lints") {
+  Fixture f;
+  f.spec.tools.policy = baseline::Policy::kOff;
+  f.check(complete({tool("a", "<IMPORTANT>do it</IMPORTANT>")}));
+  REQUIRE(f.results.size() == 1);
+  CHECK(f.store.reads == 0);
+  CHECK(f.results[0].verdict->approval == Approval::kNone);
+  REQUIRE(f.results[0].verdict->findings.size() == 1);
+  CHECK(f.results[0].verdict->findings[0].code == "model_instruction");
+}
