@@ -28,11 +28,11 @@ class ApprovingProber::Running final : public check::RunningCheck {
   mcp::ProbeResult result;
 };
 
-ApprovingProber::ApprovingProber(check::Prober& inner, BaselineStore& store,
+ApprovingProber::ApprovingProber(check::Prober& inner, BaselineStore* store,
                                  const auth::KeyRing* keys, std::function<int64_t()> wallMs)
     : inner_(inner), store_(store), keys_(keys), wallMs_(std::move(wallMs)) {}
 
-ApprovingProber::~ApprovingProber() = default;
+ApprovingProber::~ApprovingProber() { *alive_ = false; }
 
 std::unique_ptr<check::RunningCheck> ApprovingProber::start(
     const registry::ServerSpec& spec, std::function<void(mcp::ProbeResult)> done) {
@@ -42,51 +42,80 @@ std::unique_ptr<check::RunningCheck> ApprovingProber::start(
   return run;
 }
 
+void ApprovingProber::answer(Running& run, std::shared_ptr<const baseline::Verdict> verdict) {
+  run.result.verdict = std::move(verdict);
+  auto done = std::move(run.done);
+  done(std::move(run.result));  // may destroy `run`
+}
+
 void ApprovingProber::judge(Running& run, mcp::ProbeResult result) {
-  Known& k = known_[run.id];
-  if (!result.toolsComplete || (k.read && result.toolsHash == k.judgedHash)) {
-    // No new list to judge: the last verdict stands (a failed check changes nothing of it).
-    result.verdict = k.verdict;
-    auto done = std::move(run.done);
-    done(std::move(result));  // may destroy `run`
-    return;
-  }
   run.result = std::move(result);
-  if (run.settings.policy == baseline::Policy::kOff) {
-    finish(run, baseline::Record{});  // linted, compared with nothing
-    return;
+  if (store_ == nullptr) {
+    run.settings.policy = baseline::Policy::kOff;
   }
+  Known& k = known_[run.id];
+  if (!run.result.toolsComplete) {
+    // No list to judge: the last verdict stands (a failed check changes nothing of it).
+    return answer(run, k.verdict);
+  }
+  if (k.read && run.result.toolsHash == k.judgedHash && run.settings == k.judgedWith) {
+    return answer(run, k.verdict);
+  }
+  if (run.settings.policy == baseline::Policy::kOff) {
+    return finish(run, baseline::Record{});  // linted, compared with nothing
+  }
+  read(run, false);
+}
+
+void ApprovingProber::read(Running& run, bool definitions) {
   run.token = ++tokens_;
   reading_[run.token] = &run;
-  store_.read(run.id, true, [this, token = run.token](Result<baseline::Record> r) {
-    auto it = reading_.find(token);
-    if (it == reading_.end()) {
-      return;  // the check was dropped meanwhile
-    }
-    Running& waiting = *it->second;
-    reading_.erase(it);
-    waiting.token = 0;
-    if (!r) {
-      if (!readErrorSaid_) {
-        readErrorSaid_ = true;
-        log::warn("tool baselines: cannot read the baseline of " + waiting.id + ": " +
-                  r.error().message + "; the previous verdicts stand until Redis answers");
-      }
-      Known& known = known_[waiting.id];
-      waiting.result.verdict = known.verdict;
-      auto done = std::move(waiting.done);
-      done(std::move(waiting.result));
-      return;
-    }
-    readErrorSaid_ = false;
-    finish(waiting, *r);
-  });
+  std::weak_ptr<bool> alive = alive_;
+  store_->read(run.id, definitions,
+               [this, alive, definitions, token = run.token](Result<baseline::Record> r) {
+                 if (alive.expired()) {
+                   return;
+                 }
+                 auto it = reading_.find(token);
+                 if (it == reading_.end()) {
+                   return;  // the check was dropped meanwhile
+                 }
+                 Running& waiting = *it->second;
+                 reading_.erase(it);
+                 waiting.token = 0;
+                 if (!r) {
+                   if (!readErrorSaid_) {
+                     readErrorSaid_ = true;
+                     log::warn("tool baselines: cannot read the baseline of " + waiting.id + ": " +
+                               r.error().message + "; verdicts wait until Redis answers");
+                   }
+                   Known& known = known_[waiting.id];
+                   known.read = false;  // read again at the next check
+                   // The last verdict stands only for the list it judged.
+                   return answer(waiting, waiting.result.toolsHash == known.judgedHash
+                                              ? known.verdict
+                                              : std::shared_ptr<const baseline::Verdict>());
+                 }
+                 readErrorSaid_ = false;
+                 const baseline::Record& record = *r;
+                 if (!definitions && record.state == baseline::Record::State::kValid &&
+                     record.baseline.toolsHash != waiting.result.toolsHash) {
+                   // Drifted: the approved definitions say which keys of the changed tools differ.
+                   // (Tools only added or removed need none, but telling which first costs the diff
+                   // twice.)
+                   return read(waiting, true);
+                 }
+                 finish(waiting, record);
+               });
 }
 
 void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   Known& k = known_[run.id];
   if (record.state != baseline::Record::State::kAbsent) {
     k.had = true;
+  }
+  if (record.state == baseline::Record::State::kValid) {
+    k.lostWithRedis = false;
   }
   size_t total = 0;
   auto findings = baseline::lintTools(run.result.tools, &total);
@@ -102,24 +131,12 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   if (!j.log.empty()) {
     j.logLevel == "warning" ? log::warn(j.log) : log::notice(j.log);
   }
-  if (j.learn) {
-    if (keys_ != nullptr) {
-      if (auto signedOk = baseline::sign(run.id, *j.learn, *keys_); !signedOk) {
-        log::warn("tool baselines: cannot sign the baseline of " + run.id + ": " +
-                  signedOk.error().message);
-      }
-    }
-    k.had = true;
-    k.lostWithRedis = false;
-    store_.learn(run.id, *j.learn, [id = run.id](Result<bool> written) {
-      if (!written) {
-        log::warn("tool baselines: cannot write the baseline of " + id + ": " +
-                  written.error().message);
-      }
-    });
-  }
   k.read = true;
   k.judgedHash = run.result.toolsHash;
+  k.judgedWith = run.settings;
+  if (j.learn) {
+    learn(run.id, std::move(*j.learn));
+  }
   auto verdict = std::make_shared<baseline::Verdict>(std::move(j.verdict));
   if (verdict->enteredDrift) {
     // Entered with this result only: what later results share says it no more.
@@ -129,9 +146,51 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   } else {
     k.verdict = verdict;
   }
-  run.result.verdict = std::move(verdict);
-  auto done = std::move(run.done);
-  done(std::move(run.result));
+  answer(run, std::move(verdict));
+}
+
+void ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
+  Known& k = known_[id];
+  size_t bytes = 0;
+  for (const auto& [field, value] : baseline::toFields(b)) {
+    bytes += field.size() + value.size();
+  }
+  std::string refused;
+  if (bytes > kMaxLearnBytes) {
+    refused = "its tool list (" + std::to_string(bytes / (1024 * 1024)) +
+              " MiB) is larger than a baseline may be (" +
+              std::to_string(kMaxLearnBytes / (1024 * 1024)) + " MiB)";
+  } else if (keys_ != nullptr) {
+    if (auto signedOk = baseline::sign(id, b, *keys_); !signedOk) {
+      refused = "it cannot be signed: " + signedOk.error().message;
+    }
+  }
+  if (!refused.empty()) {
+    // Nothing written: an unsigned record would read back as not valid, and the server would
+    // stay unapproved for good. Judged (and learned) again at its next check.
+    log::warn("tool baselines: the baseline of " + id + " is not written: " + refused);
+    k.read = false;
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  store_->learn(id, b, [this, alive, id](Result<bool> written) {
+    if (alive.expired()) {
+      return;
+    }
+    Known& known = known_[id];
+    if (written && *written) {
+      known.had = true;
+      known.lostWithRedis = false;
+      return;
+    }
+    // Not written (Redis refused it), or another baseline was there first (an approval made
+    // meanwhile): judged against what is in Redis at the next check.
+    known.read = false;
+    if (!written) {
+      log::warn("tool baselines: cannot write the baseline of " + id + ": " +
+                written.error().message);
+    }
+  });
 }
 
 void ApprovingProber::reread(const std::string& serverId) {

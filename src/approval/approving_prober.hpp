@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "baseline/judge.hpp"
 #include "check/prober.hpp"
@@ -19,8 +20,8 @@ class BaselineStore {
  public:
   virtual ~BaselineStore() = default;
   // Reads the record of `serverId`, with the approved definitions when `definitions`; `done`
-  // gets it checked (baseline::fromFields), or an Error when Redis could not be read (then
-  // possibly inline, when not connected).
+  // gets it checked (baseline::fromFields; a key that is no hash, or too large, is kInvalid), or
+  // an Error when Redis could not be read (then possibly inline, when not connected).
   virtual void read(const std::string& serverId, bool definitions,
                     std::function<void(Result<baseline::Record>)> done) = 0;
   // Writes a baseline learned under tofu, only when the server has none (a concurrent approval
@@ -32,13 +33,20 @@ class BaselineStore {
 // The tool-baseline stage of a check: wraps the prober, and judges every complete tool list
 // against the server's baseline (baseline::judge) before the result reaches the scheduler, which
 // sees it in ProbeResult::verdict. The record is read when the tools_hash differs from the last
-// judged one, when the baseline may have changed (reread()), and at a server's first complete
-// list; otherwise the last verdict stands. Redis unreadable: the previous verdict stands (a
-// first one: none), said once.
+// judged one, when the server's settings changed, when the baseline may have changed (reread()),
+// and at a server's first complete list; otherwise the last verdict stands. It is read without
+// the approved definitions first, and again with them only when tools changed (for the keys of
+// the drift). Redis unreadable: the last verdict stands for the tool list it judged; a new list
+// gets none (null), and is read again at the next check.
 class ApprovingProber final : public check::Prober {
  public:
-  // `keys` null: baselines are unsigned (the caller warns once).
-  ApprovingProber(check::Prober& inner, BaselineStore& store, const auth::KeyRing* keys,
+  // A learned baseline larger than this is not written (RedisBaselineStore would not read it).
+  static constexpr size_t kMaxLearnBytes = 32 * 1024 * 1024;
+
+  // `keys` null: baselines are unsigned (the caller warns once). `store` null: no baselines
+  // (mcp-healthd --once runs without Redis): every server is judged as with tool_baseline off,
+  // linted only.
+  ApprovingProber(check::Prober& inner, BaselineStore* store, const auth::KeyRing* keys,
                   std::function<int64_t()> wallMs);
   ~ApprovingProber() override;
 
@@ -56,7 +64,8 @@ class ApprovingProber final : public check::Prober {
   void redisLost();
   // `serverId` is no longer checked here.
   void forget(const std::string& serverId);
-  // The published state said tools_approval was not null for `serverId` (a baseline existed).
+  // The published state said tools_approval was "approved" or "drifted" for `serverId`: a
+  // baseline existed ("unapproved" proves nothing: a manual server never approved says it too).
   void hadBaseline(const std::string& serverId);
 
  private:
@@ -64,7 +73,8 @@ class ApprovingProber final : public check::Prober {
     bool read = false;  // the record was read since it last may have changed
     bool had = false;   // a baseline existed (seen, or said by the published state)
     bool lostWithRedis = false;
-    std::string judgedHash;  // the tools_hash of the last verdict
+    std::string judgedHash;         // the tools_hash of the last verdict
+    baseline::Settings judgedWith;  // ... and the settings it was judged with
     // Shared with every result it stands for (the same verdict check after check): not copied
     // per check.
     std::shared_ptr<const baseline::Verdict> verdict;
@@ -72,17 +82,21 @@ class ApprovingProber final : public check::Prober {
   class Running;
   // The inner check of `run` is done.
   void judge(Running& run, mcp::ProbeResult result);
+  // Reads the record (with definitions or not) for `run`, then finishes it.
+  void read(Running& run, bool definitions);
   void finish(Running& run, const baseline::Record& record);
-
-  std::map<uint64_t, Running*> reading_;  // checks waiting for their record, by token
-  uint64_t tokens_ = 0;
+  void learn(const std::string& id, baseline::Baseline b);
+  void answer(Running& run, std::shared_ptr<const baseline::Verdict> verdict);
 
   check::Prober& inner_;
-  BaselineStore& store_;
+  BaselineStore* store_;
   const auth::KeyRing* keys_;
   std::function<int64_t()> wallMs_;
   std::map<std::string, Known> known_;
+  std::map<uint64_t, Running*> reading_;  // checks waiting for their record, by token
+  uint64_t tokens_ = 0;
   bool readErrorSaid_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for the store's callbacks
 };
 
 }  // namespace mcphd::approval

@@ -7,12 +7,20 @@ namespace mcphd::approval {
 namespace {
 
 // KEYS[1] the record; ARGV[1] the most bytes to return, ARGV[2] "1" for the definitions too.
-// Returns the flat field/value list, or an error reply when the record is too large (the size
-// is added up in Redis, so an oversized record never crosses the wire).
+// Returns {} when there is none, else its number of fields then the flat field/value list, or an
+// error reply when the record is too large (the size is added up in Redis, so an oversized
+// record never crosses the wire) or the key is no hash.
 constexpr const char* kReadScript = R"lua(
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then
+  return {}
+end
+if kind ~= 'hash' then
+  return redis.error_reply('NOTHASH the key is a ' .. kind .. ', not a hash')
+end
 local flat = redis.call('HGETALL', KEYS[1])
 local total = 0
-local out = {}
+local out = {#flat / 2}  -- the record's size first: one of only definitions is not absent
 for i = 1, #flat, 2 do
   local f = flat[i]
   if ARGV[2] == '1' or string.sub(f, 1, 4) ~= 'def:' then
@@ -55,16 +63,22 @@ void RedisBaselineStore::read(const std::string& serverId, bool definitions,
   const bool sent = read_.run(
       redis_, 1,
       {keys_.baseline(serverId), std::to_string(kMaxRecordBytes), definitions ? "1" : "0"},
-      [this, serverId, done](Result<redis::Reply> r) {
+      // No `this`: the reply may come after the store is gone.
+      [secrets = secrets_, serverId, done](Result<redis::Reply> r) {
         if (!r) {
           return done(r.error());
         }
         baseline::Record record;
         if (r->type == redis::Reply::Type::kError) {
-          if (r->str.rfind("TOOLARGE", 0) == 0) {
+          if (r->str.rfind("TOOLARGE ", 0) == 0) {
             record.state = baseline::Record::State::kInvalid;
             record.reason = r->str.substr(9) + ", more than the " +
                             std::to_string(kMaxRecordBytes / (1024 * 1024)) + " MiB allowed";
+            return done(record);
+          }
+          if (r->str.rfind("NOTHASH ", 0) == 0) {
+            record.state = baseline::Record::State::kInvalid;
+            record.reason = r->str.substr(8, 100);
             return done(record);
           }
           return done(makeError("Redis refused to read it: " + r->str.substr(0, 200)));
@@ -76,10 +90,10 @@ void RedisBaselineStore::read(const std::string& serverId, bool definitions,
           return done(record);  // absent
         }
         std::map<std::string, std::string> fields;
-        for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+        for (size_t i = 1; i + 1 < r->elements.size(); i += 2) {
           fields[r->elements[i].str] = r->elements[i + 1].str;
         }
-        auto b = baseline::fromFields(serverId, fields, secrets_);
+        auto b = baseline::fromFields(serverId, fields, secrets);
         if (b) {
           record.state = baseline::Record::State::kValid;
           record.baseline = std::move(*b);

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -15,12 +16,28 @@ constexpr size_t kMaxPath = 120;
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
-// Lower-cased ASCII, runs of white space as one space.
+// Lower-cased ASCII, runs of white space (a no-break space too) as one space, a curly
+// apostrophe as a straight one, hidden characters dropped: what a phrase is matched against.
 std::string folded(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   bool space = false;
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      size_t len = 1;
+      if (hiddenCodePoint(s, i, &len) != 0) {
+        i += len - 1;
+        continue;  // "ign\u200bore previous instructions" reads as the phrase it hides
+      }
+      if (s.substr(i, 2) == "\xc2\xa0") {
+        c = ' ';
+        i += 1;
+      } else if (s.substr(i, 3) == "\xe2\x80\x99" || s.substr(i, 3) == "\xe2\x80\x98") {
+        c = '\'';
+        i += 2;
+      }
+    }
     if (isSpace(c)) {
       space = true;
       continue;
@@ -40,15 +57,29 @@ std::string codePointName(char32_t cp) {
   return buf;
 }
 
+}  // namespace
+
 const char* hiddenKind(char32_t cp) {
   if (cp >= 0xE0000 && cp <= 0xE007F) {
     return "a tag character";
   }
-  if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) {
+  if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+      cp == 0x200F || cp == 0x061C) {
     return "a bidirectional control";
   }
-  return "a zero-width character";
+  if ((cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF) {
+    return "a zero-width character";
+  }
+  if ((cp >= 0x2061 && cp <= 0x2064) || cp == 0x00AD || cp == 0x180E ||
+      (cp >= 0xE0100 && cp <= 0xE01EF)) {
+    // Invisible operators, the soft hyphen, the Mongolian vowel separator, and the variation
+    // selectors that nothing draws (the supplement; U+FE00-U+FE0F dress emoji, so they stay).
+    return "an invisible character";
+  }
+  return nullptr;
 }
+
+namespace {
 
 // A key as it may appear in a path: printable ASCII only (a key may itself hide characters).
 std::string pathPart(std::string_view key) {
@@ -186,30 +217,37 @@ bool validToolName(std::string_view name) {
 }
 
 char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
   *len = 1;
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = byte(0);
   if (c < 0x80) {
     return 0;
   }
+  size_t n = 0;
   char32_t cp = 0;
-  if ((c & 0xE0) == 0xC0 && i + 1 < s.size()) {
-    *len = 2;
-    return 0;  // nothing hidden below U+0800
-  }
-  if ((c & 0xF0) == 0xE0 && i + 2 < s.size()) {
-    *len = 3;
-    cp = ((c & 0x0Fu) << 12) | ((b(1) & 0x3Fu) << 6) | (b(2) & 0x3Fu);
-  } else if ((c & 0xF8) == 0xF0 && i + 3 < s.size()) {
-    *len = 4;
-    cp = ((c & 0x07u) << 18) | ((b(1) & 0x3Fu) << 12) | ((b(2) & 0x3Fu) << 6) | (b(3) & 0x3Fu);
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1Fu;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0Fu;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07u;
   } else {
-    return 0;  // a continuation byte, or cut short: not valid UTF-8 here
+    return 0;  // a stray continuation byte: not valid UTF-8, nothing decoded
   }
-  const bool hidden = (cp >= 0xE0000 && cp <= 0xE007F) || (cp >= 0x200B && cp <= 0x200D) ||
-                      cp == 0x2060 || cp == 0xFEFF || (cp >= 0x202A && cp <= 0x202E) ||
-                      (cp >= 0x2066 && cp <= 0x2069);
-  return hidden ? cp : 0;
+  if (i + n > s.size()) {
+    return 0;  // cut short
+  }
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(k) & 0xC0) != 0x80) {
+      return 0;  // not a continuation byte: not valid UTF-8
+    }
+    cp = (cp << 6) | (byte(k) & 0x3Fu);
+  }
+  *len = n;
+  return hiddenKind(cp) != nullptr ? cp : 0;
 }
 
 std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total) {
@@ -240,11 +278,30 @@ std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* tota
         doc.type() != simdjson::dom::element_type::OBJECT) {
       continue;
     }
-    std::string_view description;
-    if (doc["description"].get(description) == simdjson::SUCCESS &&
-        description.size() > kMaxDescription) {
+    // Every field, not the first of each name: a definition may repeat a key, and readers differ
+    // on which one counts (the tool name here is the first "name"; many clients take the last).
+    size_t names = 0;
+    size_t largest = 0;
+    simdjson::dom::object fields;
+    if (doc.get(fields) == simdjson::SUCCESS) {
+      for (auto field : fields) {
+        std::string_view text;
+        if (field.key == "name") {
+          ++names;
+        } else if (field.key == "description" && field.value.get(text) == simdjson::SUCCESS) {
+          largest = std::max(largest, text.size());
+        }
+      }
+    }
+    if (names > 1) {
+      add(t, kInvalidName,
+          "the definition has " + std::to_string(names) +
+              " name fields: which one a client "
+              "reads is not defined");
+    }
+    if (largest > kMaxDescription) {
       add(t, kOversizedDescription,
-          "the description is " + std::to_string(description.size()) + " bytes (at most " +
+          "the description is " + std::to_string(largest) + " bytes (at most " +
               std::to_string(kMaxDescription) + ")");
     }
     Walker w;

@@ -27,9 +27,13 @@ const std::vector<std::string_view>& modelInstructionPhrases();
 // MCP tool-name rules (2025-11-25): 1 to 128 characters of A-Z a-z 0-9 _ - .
 bool validToolName(std::string_view name);
 
-// The invisible or direction-changing code point starting at s[i] (its length in `*len`), or 0:
-// tag characters U+E0000-U+E007F, zero-width U+200B-U+200D, U+2060, U+FEFF, bidirectional
-// controls U+202A-U+202E, U+2066-U+2069. `s` is valid UTF-8.
+// What kind of invisible or direction-changing character `cp` is, or null: tag characters
+// U+E0000-U+E007F; bidirectional controls U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C;
+// zero-width U+200B-U+200D, U+2060, U+FEFF; invisible U+2061-U+2064, U+00AD, U+180E,
+// U+E0100-U+E01EF.
+const char* hiddenKind(char32_t cp);
+// The hidden code point (hiddenKind) starting at s[i], its length in `*len`; 0 for any other, or
+// for bytes that are not valid UTF-8 there (`*len` then 1).
 char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len);
 
 // The findings of one server's complete tool list, in the server's order of tools, at most

@@ -49,18 +49,25 @@ struct MemoryStore : approval::BaselineStore {
   const auth::KeyRing* keys = nullptr;
   std::deque<std::function<void()>> pending;
   int reads = 0;
+  int readsWithDefinitions = 0;
   bool failReads = false;
-  void read(const std::string& id, bool,
+  bool refuseLearn = false;
+  void read(const std::string& id, bool definitions,
             std::function<void(Result<baseline::Record>)> done) override {
     ++reads;
-    pending.push_back([this, id, done] {
+    readsWithDefinitions += definitions ? 1 : 0;
+    pending.push_back([this, id, definitions, done] {
       if (failReads) {
         return done(makeError("connection lost"));
       }
       baseline::Record r;
       auto it = records.find(id);
       if (it != records.end()) {
-        auto b = baseline::fromFields(id, it->second, keys);
+        auto fields = it->second;
+        if (!definitions) {
+          std::erase_if(fields, [](const auto& f) { return f.first.rfind("def:", 0) == 0; });
+        }
+        auto b = baseline::fromFields(id, fields, keys);
         if (b) {
           r.state = baseline::Record::State::kValid;
           r.baseline = *b;
@@ -74,6 +81,9 @@ struct MemoryStore : approval::BaselineStore {
   }
   void learn(const std::string& id, const baseline::Baseline& b,
              std::function<void(Result<bool>)> done) override {
+    if (refuseLearn) {
+      return done(makeError("NOPERM this user has no permissions to run the 'hset' command"));
+    }
     const bool fresh = records.count(id) == 0;
     if (fresh) {
       for (auto& [k, v] : baseline::toFields(b)) {
@@ -107,7 +117,7 @@ struct Fixture {
   InnerProber inner;
   MemoryStore store;
   auth::KeyRing keys;
-  approval::ApprovingProber prober{inner, store, &keys, [] { return int64_t{1'765'000'000'000}; }};
+  approval::ApprovingProber prober{inner, &store, &keys, [] { return int64_t{1'765'000'000'000}; }};
   registry::ServerSpec spec;
   std::vector<mcp::ProbeResult> results;
   std::unique_ptr<check::RunningCheck> running;
@@ -151,6 +161,8 @@ TEST_CASE("approval: a changed list drifts once, a failed check keeps the verdic
   f.store.answer();
   f.check(complete({tool("a", "A changed"), tool("b", "B")}));
   f.store.answer();
+  CHECK(f.results.size() == 1);  // drifted: read again for the approved definitions
+  f.store.answer();
   REQUIRE(f.results.size() == 2);
   CHECK(f.results[1].verdict->approval == Approval::kDrifted);
   CHECK(f.results[1].verdict->enteredDrift);
@@ -168,7 +180,9 @@ TEST_CASE("approval: a changed list drifts once, a failed check keeps the verdic
   f.check(failed);
   REQUIRE(f.results.size() == 4);
   CHECK(f.results[3].verdict->approval == Approval::kDrifted);
-  CHECK(f.store.reads == 2);
+  // The first read, then the drift's: without the definitions, and with them for the keys.
+  CHECK(f.store.reads == 3);
+  CHECK(f.store.readsWithDefinitions == 1);
 
   // Approved anew (op baseline): read again at the next check.
   auto approved = baseline::fromTools({tool("a", "A changed"), tool("b", "B")},
@@ -230,11 +244,70 @@ TEST_CASE(
   f.check(complete({tool("a", "A")}));
   f.store.answer();
   REQUIRE(f.results.size() == 1);
-  f.check(complete({tool("a", "B")}));
   f.store.failReads = true;
+  f.prober.reread("srv");
+  f.check(complete({tool("a", "A")}));
   f.store.answer();
   REQUIRE(f.results.size() == 2);
-  CHECK(f.results[1].verdict == f.results[0].verdict);  // the previous verdict stands
+  CHECK(f.results[1].verdict == f.results[0].verdict);  // the verdict on this very list stands
+  f.check(complete({tool("a", "B")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 3);
+  CHECK(f.results[2].verdict == nullptr);  // a new list: not judged, not "approved"
+  f.store.failReads = false;
+  f.check(complete({tool("a", "B")}));  // read again
+  f.store.answer();
+  f.store.answer();  // with the definitions
+  REQUIRE(f.results.size() == 4);
+  CHECK(f.results[3].verdict->approval == Approval::kDrifted);
+}
+
+TEST_CASE("approval: a learned baseline that is not written is learned again, never unsigned") {
+  Fixture f;
+  f.store.refuseLearn = true;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 1);
+  CHECK(f.results[0].verdict->approval == Approval::kApproved);
+  f.store.refuseLearn = false;
+  f.check(complete({tool("a", "A")}));  // judged again: read, learned, written
+  f.store.answer();
+  CHECK(f.store.reads == 2);
+  REQUIRE(f.store.records.count("srv") == 1);
+
+  // A ring without an active key cannot sign: nothing is written (it would read back as not
+  // signed, and the server be unapproved for good).
+  InnerProber inner;
+  MemoryStore store;
+  auth::KeyRing noActive;
+  REQUIRE(noActive.addKey("old", auth::generateKeyBase64()));
+  store.keys = &noActive;
+  approval::ApprovingProber p(inner, &store, &noActive, [] { return int64_t{1}; });
+  registry::ServerSpec spec;
+  spec.id = "srv";
+  std::vector<mcp::ProbeResult> got;
+  auto run = p.start(spec, [&](mcp::ProbeResult r) { got.push_back(std::move(r)); });
+  inner.finish("srv", complete({tool("a", "A")}));
+  store.answer();
+  REQUIRE(got.size() == 1);
+  CHECK(store.records.empty());
+}
+
+TEST_CASE("approval: a server whose settings changed is judged again") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  f.check(complete({tool("a", "B")}));
+  f.store.answer();
+  f.store.answer();
+  REQUIRE(f.results.size() == 2);
+  CHECK_FALSE(f.results[1].verdict->quarantine);
+  f.spec.tools.onDrift = baseline::Action::kQuarantine;
+  f.check(complete({tool("a", "B")}));
+  f.store.answer();
+  f.store.answer();
+  REQUIRE(f.results.size() == 3);
+  CHECK(f.results[2].verdict->quarantine);
 }
 
 TEST_CASE("approval: tool_baseline off reads nothing, and still lints") {

@@ -61,9 +61,27 @@ TEST_CASE("lint: hidden characters, wherever they are, as escapes or raw UTF-8")
     CHECK(codes(baseline::lintTools({tool("t", R"(\u2066)")})) ==
           std::vector<std::string>{"hidden_unicode"});
   }
-  SECTION("neighbours of the ranges are not hidden") {
-    CHECK(
-        baseline::lintTools({tool("t", R"(\u200a\u200e\u2065\u202f\udb40\udc80 é 日本)")}).empty());
+  SECTION("marks, invisible operators, the soft hyphen, variation selectors nothing draws") {
+    for (const char* escaped : {R"(\u200e)", R"(\u200f)", R"(\u061c)", R"(\u2062)", R"(\u00ad)",
+                                R"(\u180e)", R"(\udb40\udd00)"}) {
+      INFO(escaped);
+      CHECK(codes(baseline::lintTools({tool("t", std::string("a") + escaped)})) ==
+            std::vector<std::string>{"hidden_unicode"});
+    }
+  }
+  SECTION("neighbours of the ranges, and emoji variation selectors, are not hidden") {
+    CHECK(baseline::lintTools(
+              {tool("t", R"(\u200a\u2065\u202f\udb40\udc80\udb40\uddf0 é 日本 ❤\ufe0f)")})
+              .empty());
+  }
+  SECTION("bytes that are not UTF-8 decode to nothing") {
+    size_t len = 0;
+    CHECK(baseline::hiddenCodePoint("\xe2\x80\x0b", 0, &len) == 0);  // U+200B, broken
+    CHECK(len == 1);
+    CHECK(baseline::hiddenCodePoint("\xe2\x80", 0, &len) == 0);  // cut short
+    CHECK(baseline::hiddenCodePoint("\x80\x8b", 0, &len) == 0);  // a stray continuation
+    CHECK(baseline::hiddenCodePoint("\xe2\x80\x8b", 0, &len) == 0x200B);
+    CHECK(len == 3);
   }
 }
 
@@ -78,6 +96,9 @@ TEST_CASE("lint: instructions to the model, case-insensitive, across line breaks
   CHECK(f[0].detail == "\"<important>\" in description (and 2 more)");
   CHECK(f[1].detail == "\"ignore previous instructions\" in description");
   CHECK(f[2].detail == "\"do not tell the user\" in inputSchema.properties.to.description");
+  // Dressed up: a no-break space, a curly apostrophe, a zero-width space inside a word.
+  CHECK(codes(baseline::lintTools({tool("t", "Don\u2019t\u00a0tell the u\u200bser")})) ==
+        std::vector<std::string>{"hidden_unicode", "model_instruction"});
   for (auto phrase : baseline::modelInstructionPhrases()) {
     INFO(phrase);
     std::string upper(phrase);
@@ -107,6 +128,18 @@ TEST_CASE("lint: names and sizes") {
   CHECK(baseline::validToolName("A-z_0.9"));
   CHECK_FALSE(baseline::validToolName("a/b"));
   CHECK_FALSE(baseline::validToolName("é"));
+}
+
+TEST_CASE("lint: a definition that repeats name or description is read whole") {
+  auto twice =
+      mcp::makeTool("ok", R"({"name":"ok","name":"a b","description":"short","description":")" +
+                              std::string(9000, 'x') + R"("})");
+  auto f = baseline::lintTools({twice});
+  REQUIRE(codes(f) == std::vector<std::string>{"invalid_name", "oversized_description"});
+  CHECK(f[0].detail.find("2 name fields") != std::string::npos);
+  CHECK(f[1].detail == "the description is 9000 bytes (at most 8192)");
+  // A name of exactly 128 bytes is valid.
+  CHECK(baseline::lintTools({tool(std::string(128, 'n'), "x")}).empty());
 }
 
 TEST_CASE("lint: at most 50 findings are kept, and the total is told") {
