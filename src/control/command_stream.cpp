@@ -537,15 +537,9 @@ void CommandStream::runBroadcast(Entry e) {
     // Servers on their way to this member are in no member's scheduler: the member that had
     // them let them go, and this one checks them only once it has read their published state.
     // Checked without them, they would be checked for this command by nobody.
-    const std::string key = activeKey(e.ref.stream, e.ref.entry);
-    if (++deferrals_[key] <= kPartDeferAttempts) {
-      deferred_.push_back(std::move(e));
-      if (!deferTimer_->active()) {
-        deferTimer_->start(250, [this] { retryDeferred(); });
-      }
+    if (hold(e, kPartDeferAttempts)) {
       return;
     }
-    deferrals_.erase(key);
     log::warn("commands: " + id + ": " + std::to_string(ownership_->gaining()) +
               " servers are still being taken over by this member after " +
               std::to_string(kPartDeferAttempts * 250 / 1000) +
@@ -565,17 +559,24 @@ void CommandStream::runBroadcast(Entry e) {
   fail(e, "check", "*", "there are no servers to check");
 }
 
-void CommandStream::defer(Entry e, const std::string& op, const std::string& server) {
+bool CommandStream::hold(Entry& e, int attempts) {
   const std::string key = activeKey(e.ref.stream, e.ref.entry);
-  if (++deferrals_[key] > kDeferAttempts) {
+  if (++deferrals_[key] > attempts) {
     deferrals_.erase(key);
-    return fail(e, op, server,
-                "server '" + server + "' is being taken over by this member and is not ready " +
-                    "after " + std::to_string(kDeferAttempts * 250 / 1000) + " s; ask again");
+    return false;
   }
   deferred_.push_back(std::move(e));
   if (!deferTimer_->active()) {
     deferTimer_->start(250, [this] { retryDeferred(); });
+  }
+  return true;
+}
+
+void CommandStream::defer(Entry e, const std::string& op, const std::string& server) {
+  if (!hold(e, kDeferAttempts)) {
+    fail(e, op, server,
+         "server '" + server + "' is being taken over by this member and is not ready " + "after " +
+             std::to_string(kDeferAttempts * 250 / 1000) + " s; ask again");
   }
 }
 

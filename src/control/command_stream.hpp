@@ -114,6 +114,9 @@ class CommandStream {
   void forward(Entry entry, const std::vector<std::string>& candidates, bool declared);
   // A command naming a server this member is taking over: routed again in 250 ms.
   void defer(Entry entry, const std::string& op, const std::string& server);
+  // Holds `entry` for another try in 250 ms (retryDeferred), unless it was held `attempts` times
+  // already: false then, and `entry` is left to the caller.
+  bool hold(Entry& entry, int attempts);
   void retryDeferred();
   void split(Entry entry);
   void fail(const Entry& entry, const std::string& op, const std::string& serverId,

@@ -21,22 +21,6 @@ using namespace mcphd::itest;
 
 namespace {
 
-bool runUntil(loop::UvLoop& loop, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto tick = loop.createTimer();
-  std::function<void()> poll = [&] {
-    if (done() || std::chrono::steady_clock::now() > deadline) {
-      loop.stop();
-      return;
-    }
-    tick->start(10, poll);
-  };
-  tick->start(0, poll);
-  loop.run();
-  tick->stop();
-  return done();
-}
-
 mcp::Tool tool(const std::string& name, const std::string& description) {
   return mcp::makeTool(name, R"({"name":")" + name + R"(","description":")" + description + "\"}");
 }

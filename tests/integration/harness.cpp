@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "loop/uv_loop.hpp"
+
 extern char** environ;
 
 namespace mcphd::itest {
@@ -226,6 +228,22 @@ bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+bool runUntil(mcphd::loop::UvLoop& loop, const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  auto tick = loop.createTimer();
+  std::function<void()> poll = [&] {
+    if (done() || Clock::now() > deadline) {
+      loop.stop();
+      return;
+    }
+    tick->start(10, poll);
+  };
+  tick->start(0, poll);
+  loop.run();
+  tick->stop();
+  return done();
 }
 
 SentinelServer::SentinelServer(const TempDir& dir, const std::string& name, int masterPort,

@@ -14,6 +14,11 @@
 #include <string>
 #include <vector>
 
+// Not included: its mcphd::Clock would clash with itest::Clock where tests use both namespaces.
+namespace mcphd::loop {
+class UvLoop;
+}
+
 namespace mcphd::itest {
 
 using Clock = std::chrono::steady_clock;
@@ -70,6 +75,8 @@ int runCtl(const TempDir& dir, std::vector<std::string> args, const std::string&
 void writeFile(const std::string& path, const std::string& content);
 // Polls `done` every 20 ms until it holds; false if it still does not at `timeout`.
 bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+// Runs `loop` until `done` holds (polled every 10 ms) or 10 s have passed; whether it holds.
+bool runUntil(mcphd::loop::UvLoop& loop, const std::function<bool()>& done);
 // Waits until `text` appears `count` times in the file at `path` (a log).
 bool waitForLog(const std::string& path, const std::string& text, size_t count,
                 std::chrono::milliseconds timeout);

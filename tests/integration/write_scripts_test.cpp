@@ -64,23 +64,6 @@ scheduler::CheckReport healthy(const std::string& id) {
   return r;
 }
 
-// Runs the loop until `done` holds (polled every 10 ms) or 10 s have passed.
-bool runUntil(loop::UvLoop& loop, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto tick = loop.createTimer();
-  std::function<void()> poll = [&] {
-    if (done() || std::chrono::steady_clock::now() > deadline) {
-      loop.stop();
-      return;
-    }
-    tick->start(10, poll);
-  };
-  tick->start(0, poll);
-  loop.run();
-  tick->stop();
-  return done();
-}
-
 // The seq in the stored status of `id` ("" without one).
 std::string storedSeq(const RedisServer& redis, const std::string& id) {
   auto v = redis.query({"HGET", "mcp:status", id});
