@@ -152,10 +152,6 @@ Numbered Answering::with(const std::vector<std::string>& quotedIds) const {
   return out;
 }
 
-Answering HealthParts::answering(size_t truncated) const& {
-  return Answering{head, tail.substr(0, tail.size() - 1), endOf(truncated)};
-}
-
 Answering HealthParts::answering(size_t truncated) && {
   Answering out{std::move(head), std::move(tail), endOf(truncated)};
   out.body.pop_back();  // the closing brace: `end` closes the message

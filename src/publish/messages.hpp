@@ -46,8 +46,7 @@ struct HealthParts {
   std::string head;
   std::string tail;  // ends with '}'
   // `truncated`: `check *` ids left out ("command_ids_truncated"; 0: the field is absent).
-  Answering answering(size_t truncated = 0) const&;
-  // The same, taking the parts over (the publisher's path: no copy of the text).
+  // Takes the parts over (no copy of the text: a publish per check).
   Answering answering(size_t truncated = 0) &&;
 };
 HealthParts healthParts(const scheduler::CheckReport& report, std::string_view checkedBy);
