@@ -741,11 +741,14 @@ void CommandStream::takeOver(const std::string& member) {
 
 void CommandStream::claimFrom(const std::string& stream, const std::string& consumer,
                               std::function<void()> next) {
+  // Shared, not moved into the reply's callback: when the command cannot be sent, the callback
+  // is dropped unrun and `next` must still run (a connection going away at shutdown).
+  auto then = std::make_shared<std::function<void()>>(std::move(next));
   const bool sent = writer_.command(
       {"XPENDING", stream, options_.group, "-", "+", "100", consumer},
-      [this, stream, consumer, next = std::move(next)](Result<redis::Reply> r) mutable {
+      [this, stream, consumer, then](Result<redis::Reply> r) {
         if (!r || r->type != redis::Reply::Type::kArray || r->elements.empty()) {
-          return next();  // none (or no such group: nothing was ever forwarded there)
+          return (*then)();  // none (or no such group: nothing was ever forwarded there)
         }
         std::vector<std::string> argv = {"XCLAIM", stream, options_.group, options_.consumer, "0"};
         for (const auto& p : r->elements) {
@@ -755,30 +758,30 @@ void CommandStream::claimFrom(const std::string& stream, const std::string& cons
         }
         const bool full = r->elements.size() >= 100;
         const bool sent = writer_.command(
-            std::move(argv),
-            [this, stream, consumer, full, next = std::move(next)](Result<redis::Reply> c) mutable {
+            std::move(argv), [this, stream, consumer, full, then](Result<redis::Reply> c) {
               if (c && c->type == redis::Reply::Type::kArray) {
                 handleEntries(stream, *c);
               }
               if (full && c) {
-                return claimFrom(stream, consumer, std::move(next));
+                return claimFrom(stream, consumer, std::move(*then));
               }
-              next();
+              (*then)();
             });
         if (!sent) {
-          next();
+          (*then)();
         }
       });
   if (!sent) {
-    next();
+    (*then)();
   }
 }
 
 void CommandStream::readRest(const std::string& stream, std::function<void()> done) {
+  auto then = std::make_shared<std::function<void()>>(std::move(done));  // as in claimFrom
   const bool sent =
       writer_.command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "100",
                        "STREAMS", stream, ">"},
-                      [this, stream, done = std::move(done)](Result<redis::Reply> r) mutable {
+                      [this, stream, then](Result<redis::Reply> r) {
                         size_t n = 0;
                         if (r && r->type == redis::Reply::Type::kArray && !r->elements.empty() &&
                             r->elements[0].elements.size() == 2) {
@@ -786,12 +789,12 @@ void CommandStream::readRest(const std::string& stream, std::function<void()> do
                           handleEntries(stream, r->elements[0].elements[1]);
                         }
                         if (n >= 100) {
-                          return readRest(stream, std::move(done));
+                          return readRest(stream, std::move(*then));
                         }
-                        done();
+                        (*then)();
                       });
   if (!sent) {
-    done();
+    (*then)();
   }
 }
 

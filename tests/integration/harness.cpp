@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -644,6 +645,12 @@ TestDaemon::TestDaemon(const TempDir& dir, const DaemonConfig& config,
   writeFile(configPath_, config.yaml());
   args.insert(args.begin(), {MCPHD_DAEMON_PATH, "--config", configPath_});
   proc_ = std::make_unique<Process>(std::move(args), std::move(env), logPath_);
+}
+
+TestDaemon::~TestDaemon() {
+  if (std::uncaught_exceptions() > 0) {
+    std::cerr << "--- the end of " << logPath_ << ":\n" << logTail(3000) << "\n---\n";
+  }
 }
 
 void TestDaemon::rewrite(const DaemonConfig& config) const {

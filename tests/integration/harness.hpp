@@ -104,6 +104,11 @@ class TestDaemon {
  public:
   TestDaemon(const TempDir& dir, const DaemonConfig& config, std::vector<std::string> args = {},
              std::map<std::string, std::string> env = {}, const std::string& name = "daemon");
+  // When a REQUIRE failed (an exception is unwinding), the end of its log goes to stderr: the
+  // temp dir is gone by the time anyone reads the CI output.
+  ~TestDaemon();
+  TestDaemon(const TestDaemon&) = delete;
+  TestDaemon& operator=(const TestDaemon&) = delete;
   const std::string& configPath() const { return configPath_; }
   const std::string& logPath() const { return logPath_; }
   Process& process() { return *proc_; }

@@ -2,11 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "cluster/ownership.hpp"
 #include "loop/sim_loop.hpp"
 #include "redis/fake_redis.hpp"
+#include "redis/fake_subscriber.hpp"
 
 using namespace mcphd;
 using mcphd::testing::FakeRedis;
+using mcphd::testing::FakeSubscriber;
 
 namespace {
 
@@ -163,4 +166,73 @@ TEST_CASE("no command is read before the registry has been read once") {
   loop.advance(200);
   REQUIRE(reader.held.size() == 1);
   CHECK(reader.held[0].argv[0] == "XGROUP");
+}
+
+namespace {
+
+struct NoOwned : cluster::OwnedServers {
+  void own(const registry::ServerSpec&, Trigger) override {}
+  void adopt(const registry::ServerSpec&, Trigger,
+             const std::optional<scheduler::LastCheck>&) override {}
+  void release(const std::string&) override {}
+  void remove(const std::string&) override {}
+  void readPublished(
+      std::vector<std::string>,
+      std::function<void(std::optional<std::map<std::string, cluster::Published>>)> done) override {
+    done(std::nullopt);
+  }
+  void forget(const std::string&) override {}
+};
+
+size_t sent(const FakeRedis& r, const std::string& op) {
+  size_t n = 0;
+  for (const auto& c : r.log) {
+    n += c[0] == op ? 1 : 0;
+  }
+  return n;
+}
+
+redis::Reply pendingEntry(const std::string& id) {
+  using T = redis::Reply::Type;
+  redis::Reply entry{T::kArray, "", 0, {}};
+  entry.elements = {{T::kString, id, 0, {}},
+                    {T::kString, "mcp-healthd@member-b", 0, {}},
+                    {T::kInteger, "", 100, {}},
+                    {T::kInteger, "", 1, {}}};
+  return redis::Reply{T::kArray, "", 0, {entry}};
+}
+
+}  // namespace
+
+// The daemon's stop closes the connection while a take-over waits for a reply: every later step
+// is then refused, and the take-over must still end (it once called a callback it had moved
+// away, and std::terminate stopped the daemon with an exit status that was not 0).
+TEST_CASE("a take-over of a member's commands ends when the connection goes away midway") {
+  const bool inClaim = GENERATE(false, true);  // refused at XCLAIM, or at the next stream
+  Fixture f;
+  NoOwned owned;
+  cluster::Ownership ownership(owned, f.loop, f.loop, "member-a", 6'000);
+  FakeSubscriber control;
+  f.stream.setCluster(ownership, "member-a", control, f.loop);
+  f.writer.up = true;
+  f.writer.holdReplies = true;
+  f.stream.membersLeft({"member-b"}, {"member-a"});
+  REQUIRE(f.writer.held.size() == 1);
+  REQUIRE(f.writer.log.back()[0] == "XPENDING");
+  f.writer.refuseSends = true;  // going away: hiredis refuses before it says so
+  if (inClaim) {
+    f.writer.held[0].second = pendingEntry("1-0");
+    f.writer.release();  // entries pending: their XCLAIM is refused
+  } else {
+    f.writer.failHeld();  // no reply: on to the next stream, whose XPENDING is refused
+  }
+  CHECK(f.writer.held.empty());
+  CHECK(sent(f.writer, "XCLAIM") == 0);
+
+  // Back: the take-over is not stuck as "under way", the next sweep starts it again.
+  f.writer.refuseSends = false;
+  f.writer.holdReplies = false;
+  f.stream.membersLeft({"member-b"}, {"member-a"});
+  CHECK(sent(f.writer, "XPENDING") == 3);  // its stream and the member's own, after the first
+  CHECK(sent(f.writer, "XGROUP") == 1);    // DELCONSUMER once all is read
 }

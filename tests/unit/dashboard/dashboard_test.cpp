@@ -9,9 +9,11 @@
 #include "loop/sim_loop.hpp"
 #include "mcp/sse_parser.hpp"
 #include "redis/fake_redis.hpp"
+#include "redis/fake_subscriber.hpp"
 
 using namespace mcphd;
 using mcphd::testing::FakeRedis;
+using mcphd::testing::FakeSubscriber;
 
 namespace {
 
@@ -64,38 +66,6 @@ struct FakeExchange : http::Exchange {
       return true;
     }));
     return out;
-  }
-};
-
-struct FakeSubscriber : redis::Subscriber {
-  bool up = false;
-  std::function<void(bool)> listener;
-  std::vector<std::string> channels;
-  MessageHandler onMessage;
-  std::function<void()> subscribed;
-
-  bool ready() const override { return up; }
-  void onReadyChange(std::function<void(bool)> l) override { listener = std::move(l); }
-  bool subscribe(std::vector<std::string> c, MessageHandler m, std::function<void()> s) override {
-    if (!up) {
-      return false;
-    }
-    channels = std::move(c);
-    onMessage = std::move(m);
-    subscribed = std::move(s);
-    return true;
-  }
-  void setUp(bool u) {
-    up = u;
-    if (!u) {
-      onMessage = nullptr;
-    }
-    listener(u);
-  }
-  void confirm() { subscribed(); }
-  void publish(const std::string& channel, const std::string& payload) {
-    REQUIRE(onMessage);
-    onMessage(channel, payload);
   }
 };
 
