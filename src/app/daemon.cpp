@@ -105,6 +105,7 @@ void OwnedServersOf::adopt(const registry::ServerSpec& spec, Trigger trigger,
 void OwnedServersOf::release(const std::string& id) {
   scheduler_.releaseServer(id);
   publisher_.release(id);
+  approving_.forget(id);  // judged again (from its record) if it comes back
 }
 
 void OwnedServersOf::remove(const std::string& id) { scheduler_.removeServer(id); }
@@ -128,6 +129,7 @@ void OwnedServersOf::readPublished(
 }
 
 void ResultFanOut::onRemoved(const std::string& id, const scheduler::Answers& answers) {
+  approving_.forget(id);
   metrics_.onRemoved(id);
   publisher_.onRemoved(id, answers);
   if (changed_) {
@@ -157,9 +159,12 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
       clusterRedis_(loop, endpoint, random_, "redis cluster"),
       controlRedis_(loop, std::move(endpoint), random_, "redis control"),
       publisher_(redis_, loop, keys_, memberId_),
-      results_(publisher_, metrics_),
-      scheduler_(loop, loop, random_, prober_, results_, cfg_.maxConcurrentChecks),
-      ownedServers_(scheduler_, publisher_),
+      // cfg_.keys: replaced in place by a reload, so new keys sign and verify from then on.
+      baselines_(redis_, keys_, &cfg_.keys),
+      approving_(prober_, &baselines_, &cfg_.keys, [&loop] { return loop.wallMs(); }),
+      results_(publisher_, metrics_, approving_),
+      scheduler_(loop, loop, random_, approving_, results_, cfg_.maxConcurrentChecks),
+      ownedServers_(scheduler_, publisher_, approving_),
       ownership_(ownershipOf(cfg_, ownedServers_, loop, loop, memberId_)),
       registry_(redis_, loop, keys_, cfg_.defaults, cfg_.keys, configIds_, servers(),
                 cfg_.registryResyncMs, registry::RecordOptions{cfg_.acceptV1}),
@@ -212,6 +217,12 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
     });
     commands_.setCluster(*ownership_, memberId_, controlRedis_, loop);
   }
+  // "Never silently re-learned" across restarts and take-overs: what was published says which
+  // servers had a baseline.
+  publisher_.onBaselineSeen([this](const std::string& id) { approving_.hadBaseline(id); });
+  // ... except when Redis lost its data: then a tofu server learns its baseline again (logged).
+  publisher_.onDataLost([this] { approving_.redisLost(); });
+  commands_.onBaselineChanged([this](const std::string& id) { approving_.reread(id); });
   publisher_.onSnapshot([this](std::optional<scheduler::Snapshot> snapshot) {
     snapshotWait_->stop();
     scheduler_.setSnapshot(std::move(snapshot));
@@ -245,6 +256,11 @@ int Daemon::run() {
     membership_->start();
     clusterRedis_.start();
     controlRedis_.start();
+  }
+  if (cfg_.keys.empty()) {
+    log::warn(
+        "tool baselines: no secrets key is configured (keys:), so baselines are written and read "
+        "unsigned: whoever can write to Redis can approve a tool set");
   }
   log::notice("mcp-healthd " MCPHD_VERSION " checking " + std::to_string(configured) + " servers");
   if (!cfg_.dashboard.listen.empty()) {

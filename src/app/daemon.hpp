@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "approval/approving_prober.hpp"
+#include "approval/redis_baseline_store.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
 #include "cluster/membership.hpp"
@@ -50,11 +52,12 @@ std::vector<std::string> inheritedEnvironment();
 std::string statusLine(const scheduler::Scheduler& sched, bool redisUp);
 
 // Every result goes to the metrics and the publisher, and tells the service monitor that the
-// statuses may have changed.
+// statuses may have changed. A removed server's baseline verdict is forgotten.
 class ResultFanOut final : public scheduler::ResultSink {
  public:
-  ResultFanOut(scheduler::ResultSink& publisher, metrics::Metrics& metrics)
-      : publisher_(publisher), metrics_(metrics) {}
+  ResultFanOut(scheduler::ResultSink& publisher, metrics::Metrics& metrics,
+               approval::ApprovingProber& approving)
+      : publisher_(publisher), metrics_(metrics), approving_(approving) {}
   void onStatusesChanged(std::function<void()> changed) { changed_ = std::move(changed); }
   void onReport(const scheduler::CheckReport& r) override;
   void onRemoved(const std::string& id, const scheduler::Answers& answers) override;
@@ -62,6 +65,7 @@ class ResultFanOut final : public scheduler::ResultSink {
  private:
   scheduler::ResultSink& publisher_;
   metrics::Metrics& metrics_;
+  approval::ApprovingProber& approving_;
   std::function<void()> changed_;
 };
 
@@ -69,8 +73,9 @@ class ResultFanOut final : public scheduler::ResultSink {
 // server another member checks, and reads the state a hand-over is due by).
 class OwnedServersOf final : public cluster::OwnedServers {
  public:
-  OwnedServersOf(scheduler::Scheduler& scheduler, publish::StatePublisher& publisher)
-      : scheduler_(scheduler), publisher_(publisher) {}
+  OwnedServersOf(scheduler::Scheduler& scheduler, publish::StatePublisher& publisher,
+                 approval::ApprovingProber& approving)
+      : scheduler_(scheduler), publisher_(publisher), approving_(approving) {}
   void own(const registry::ServerSpec& spec, Trigger firstCheck) override;
   void adopt(const registry::ServerSpec& spec, Trigger trigger,
              const std::optional<scheduler::LastCheck>& last) override;
@@ -84,6 +89,7 @@ class OwnedServersOf final : public cluster::OwnedServers {
  private:
   scheduler::Scheduler& scheduler_;
   publish::StatePublisher& publisher_;
+  approval::ApprovingProber& approving_;
 };
 
 // mcp-healthd, assembled: every long-lived part is a member, declared in start-up order, so C++
@@ -152,6 +158,10 @@ class Daemon {
   redis::RedisClient clusterRedis_;    // heartbeats: never queued behind a congested publisher
   redis::RedisClient controlRedis_;    // the control channel's subscription (with a cluster)
   publish::StatePublisher publisher_;
+  // Tool baselines (<prefix>baseline:<id>) on the publisher's connection, signed with the
+  // secrets keys; the judging stage between the prober and the scheduler.
+  approval::RedisBaselineStore baselines_;
+  approval::ApprovingProber approving_;
   metrics::Metrics metrics_;
   ResultFanOut results_;
   scheduler::Scheduler scheduler_;

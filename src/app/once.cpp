@@ -7,6 +7,7 @@
 
 #include "app/daemon.hpp"
 #include "app/member_id.hpp"
+#include "approval/approving_prober.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
 #include "common/log.hpp"
@@ -27,7 +28,9 @@ int runOnce(const config::Config& cfg) {
     http.setEgressPolicy(cfg.egress);
     auth::OAuth2Provider auth(http, loop);
     loop::UvProcessSpawner processes(loop, std::string(kSupervisor));
-    check::ServerProber prober(http, auth, loop, loop, &processes, inheritedEnvironment());
+    check::ServerProber probes(http, auth, loop, loop, &processes, inheritedEnvironment());
+    // No Redis, so no baselines: tool lists are linted (on_finding: quarantine applies).
+    approval::ApprovingProber prober(probes, nullptr, nullptr, [&loop] { return loop.wallMs(); });
     std::vector<std::optional<scheduler::CheckReport>> reports(cfg.servers.size());
     std::vector<std::unique_ptr<check::RunningCheck>> running(cfg.servers.size());
     size_t next = 0;

@@ -28,6 +28,54 @@ class ApprovingProber::Running final : public check::RunningCheck {
   mcp::ProbeResult result;
 };
 
+namespace {
+
+// The 32 bytes of a 64-character lower-case hex digest; false for anything else.
+bool hexBytes(std::string_view hex, Sha256* out) {
+  if (hex.size() != 64) {
+    return false;
+  }
+  const auto nibble = [](char c) -> int {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    (*out)[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ApprovingProber::judged(const Known& k, const std::string& toolsHash) {
+  Sha256 h{};
+  return k.judgedAny && hexBytes(toolsHash, &h) && h == k.judgedHash;
+}
+
+std::shared_ptr<const baseline::Verdict> ApprovingProber::shared(baseline::Verdict v) {
+  baseline::Verdict plain;
+  plain.approval = baseline::Approval::kApproved;
+  plain.baselineHash = v.baselineHash;  // the one field that differs: not kept (below)
+  if (v == plain) {
+    // Approved means baselineHash is the list's own tools_hash, which the result carries.
+    static const auto approved = [] {
+      baseline::Verdict a;
+      a.approval = baseline::Approval::kApproved;
+      return std::make_shared<const baseline::Verdict>(std::move(a));
+    }();
+    return approved;
+  }
+  if (v == baseline::Verdict{}) {
+    static const auto none = std::make_shared<const baseline::Verdict>();
+    return none;
+  }
+  return std::make_shared<baseline::Verdict>(std::move(v));
+}
+
 ApprovingProber::ApprovingProber(check::Prober& inner, BaselineStore* store,
                                  const auth::KeyRing* keys, std::function<int64_t()> wallMs)
     : inner_(inner), store_(store), keys_(keys), wallMs_(std::move(wallMs)) {}
@@ -58,7 +106,7 @@ void ApprovingProber::judge(Running& run, mcp::ProbeResult result) {
     // No list to judge: the last verdict stands (a failed check changes nothing of it).
     return answer(run, k.verdict);
   }
-  if (k.read && run.result.toolsHash == k.judgedHash && run.settings == k.judgedWith) {
+  if (k.read && judged(k, run.result.toolsHash) && run.settings == k.judgedWith) {
     return answer(run, k.verdict);
   }
   if (run.settings.policy == baseline::Policy::kOff) {
@@ -92,7 +140,7 @@ void ApprovingProber::read(Running& run, bool definitions) {
                    Known& known = known_[waiting.id];
                    known.read = false;  // read again at the next check
                    // The last verdict stands only for the list it judged.
-                   return answer(waiting, waiting.result.toolsHash == known.judgedHash
+                   return answer(waiting, judged(known, waiting.result.toolsHash)
                                               ? known.verdict
                                               : std::shared_ptr<const baseline::Verdict>());
                  }
@@ -118,7 +166,8 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
     k.lostWithRedis = false;
   }
   size_t total = 0;
-  auto findings = baseline::lintTools(run.result.tools, &total);
+  std::map<std::string, size_t> byCode;
+  auto findings = baseline::lintTools(run.result.tools, &total, &byCode);
   baseline::History history;
   history.hadBaseline = k.had;
   history.lostWithRedis = k.lostWithRedis;
@@ -132,12 +181,13 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
     j.logLevel == "warning" ? log::warn(j.log) : log::notice(j.log);
   }
   k.read = true;
-  k.judgedHash = run.result.toolsHash;
+  k.judgedAny = hexBytes(run.result.toolsHash, &k.judgedHash);
   k.judgedWith = run.settings;
   if (j.learn) {
     learn(run.id, std::move(*j.learn));
   }
-  auto verdict = std::make_shared<baseline::Verdict>(std::move(j.verdict));
+  j.verdict.findingCounts = std::move(byCode);
+  auto verdict = shared(std::move(j.verdict));
   if (verdict->enteredDrift) {
     // Entered with this result only: what later results share says it no more.
     auto kept = std::make_shared<baseline::Verdict>(*verdict);
@@ -160,7 +210,7 @@ void ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
     refused = "its tool list (" + std::to_string(bytes / (1024 * 1024)) +
               " MiB) is larger than a baseline may be (" +
               std::to_string(kMaxLearnBytes / (1024 * 1024)) + " MiB)";
-  } else if (keys_ != nullptr) {
+  } else if (keys_ != nullptr && !keys_->empty()) {
     if (auto signedOk = baseline::sign(id, b, *keys_); !signedOk) {
       refused = "it cannot be signed: " + signedOk.error().message;
     }

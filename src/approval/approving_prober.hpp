@@ -8,6 +8,7 @@
 
 #include "baseline/judge.hpp"
 #include "check/prober.hpp"
+#include "common/sha256.hpp"
 
 namespace mcphd::auth {
 class KeyRing;
@@ -43,7 +44,8 @@ class ApprovingProber final : public check::Prober {
   // A learned baseline larger than this is not written (RedisBaselineStore would not read it).
   static constexpr size_t kMaxLearnBytes = 32 * 1024 * 1024;
 
-  // `keys` null: baselines are unsigned (the caller warns once). `store` null: no baselines
+  // `keys` null or empty: baselines are unsigned (the caller warns once). Read at every use: a
+  // reload may add keys. `store` null: no baselines
   // (mcp-healthd --once runs without Redis): every server is judged as with tool_baseline off,
   // linted only.
   ApprovingProber(check::Prober& inner, BaselineStore* store, const auth::KeyRing* keys,
@@ -73,13 +75,21 @@ class ApprovingProber final : public check::Prober {
     bool read = false;  // the record was read since it last may have changed
     bool had = false;   // a baseline existed (seen, or said by the published state)
     bool lostWithRedis = false;
-    std::string judgedHash;         // the tools_hash of the last verdict
+    // The tools_hash of the last verdict, as bytes (32, not a 65-byte string per server);
+    // judgedAny false: none judged, or a tools_hash that is not hex.
+    Sha256 judgedHash{};
+    bool judgedAny = false;
     baseline::Settings judgedWith;  // ... and the settings it was judged with
     // Shared with every result it stands for (the same verdict check after check): not copied
     // per check.
     std::shared_ptr<const baseline::Verdict> verdict;
   };
   class Running;
+  // Whether `toolsHash` is the last one judged for `k`.
+  static bool judged(const Known& k, const std::string& toolsHash);
+  // An approved verdict with nothing else to say is the same for every server: one shared
+  // instance instead of one per server (10,000 servers kept 3 MB of identical verdicts).
+  static std::shared_ptr<const baseline::Verdict> shared(baseline::Verdict v);
   // The inner check of `run` is done.
   void judge(Running& run, mcp::ProbeResult result);
   // Reads the record (with definitions or not) for `run`, then finishes it.

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "auth/key_ring.hpp"
+
 namespace mcphd::approval {
 
 namespace {
@@ -63,7 +65,9 @@ void RedisBaselineStore::read(const std::string& serverId, bool definitions,
   const bool sent = read_.run(
       redis_, 1,
       {keys_.baseline(serverId), std::to_string(kMaxRecordBytes), definitions ? "1" : "0"},
-      // No `this`: the reply may come after the store is gone.
+      // No `this` here (the secrets are the config's, which outlives the connection). Script
+      // itself keeps `this` of its own for a NOSCRIPT resend: the store must go before the
+      // connection, which drops pending replies when it goes (as in Daemon).
       [secrets = secrets_, serverId, done](Result<redis::Reply> r) {
         if (!r) {
           return done(r.error());
@@ -93,7 +97,9 @@ void RedisBaselineStore::read(const std::string& serverId, bool definitions,
         for (size_t i = 1; i + 1 < r->elements.size(); i += 2) {
           fields[r->elements[i].str] = r->elements[i + 1].str;
         }
-        auto b = baseline::fromFields(serverId, fields, secrets);
+        // No key configured (yet: a reload may add one): read unsigned.
+        auto b = baseline::fromFields(serverId, fields,
+                                      secrets != nullptr && !secrets->empty() ? secrets : nullptr);
         if (b) {
           record.state = baseline::Record::State::kValid;
           record.baseline = std::move(*b);

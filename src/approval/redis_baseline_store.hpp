@@ -14,7 +14,7 @@ class RedisBaselineStore final : public BaselineStore {
   // daemon read without bound).
   static constexpr size_t kMaxRecordBytes = 32 * 1024 * 1024;
 
-  // `keys` null: records are read unsigned (no secrets configured).
+  // `secrets` null or empty: records are read unsigned (no secrets configured).
   RedisBaselineStore(redis::Commands& redis, keyspace::Keyspace keys, const auth::KeyRing* secrets);
 
   void read(const std::string& serverId, bool definitions,

@@ -26,7 +26,8 @@ struct Record {
 // What the stage knows of a server besides its record.
 struct History {
   // A baseline existed: this daemon saw one (since Redis last lost its data), or the server's
-  // published state says tools_approval was not null.
+  // published state says tools_approval was "approved" or "drifted" ("unapproved" proves
+  // nothing: a manual server never approved says it too).
   bool hadBaseline = false;
   // This daemon saw a baseline of the server before Redis lost its data (a restart without
   // persistence): re-learning under tofu says so.

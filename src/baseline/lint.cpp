@@ -250,11 +250,15 @@ char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len) {
   return hiddenKind(cp) != nullptr ? cp : 0;
 }
 
-std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total) {
+std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total,
+                               std::map<std::string, size_t>* byCode) {
   std::vector<Finding> out;
   size_t count = 0;
   const auto add = [&](const mcp::Tool& t, std::string_view code, std::string detail) {
     ++count;
+    if (byCode != nullptr) {
+      ++(*byCode)[std::string(code)];
+    }
     if (out.size() < kMaxFindings) {
       out.push_back({cut(t.name, 128), std::string(code), cut(std::move(detail), kMaxDetail)});
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,9 +38,10 @@ const char* hiddenKind(char32_t cp);
 char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len);
 
 // The findings of one server's complete tool list, in the server's order of tools, at most
-// kMaxFindings (and `*total` gets how many there were): every rule but shadowed_name, which needs
-// the other servers (see ShadowIndex). A definition that is not a JSON object is skipped (the
-// list was validated when it was read).
-std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total = nullptr);
+// kMaxFindings (and `*total` gets how many there were, `*byCode` how many of each code): every
+// rule but shadowed_name, which needs the other servers (see ShadowIndex). A definition that is
+// not a JSON object is skipped (the list was validated when it was read).
+std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total = nullptr,
+                               std::map<std::string, size_t>* byCode = nullptr);
 
 }  // namespace mcphd::baseline

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct Verdict {
   std::string baselineHash;       // the approved tools_hash, when there is a baseline
   std::vector<Finding> findings;  // at most kMaxFindings (lint.hpp)
   size_t findingsTotal = 0;
+  std::map<std::string, size_t> findingCounts;  // every finding by code (the metrics)
   bool quarantine = false;  // on_drift / on_finding quarantine applies to this result
   bool operator==(const Verdict&) const = default;
 };

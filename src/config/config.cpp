@@ -366,6 +366,18 @@ class Loader {
           fail(v, key, "must be at least 1KiB");
         }
         s.maxBody = sz.value();
+      } else if (k == "tool_baseline") {
+        auto p = baseline::parsePolicy(str(v, key));
+        if (!p) {
+          fail(v, key, p.error().message);
+        }
+        s.tools.policy = *p;
+      } else if (k == "on_drift" || k == "on_finding") {
+        auto a = baseline::parseAction(str(v, key));
+        if (!a) {
+          fail(v, key, a.error().message);
+        }
+        (k == "on_drift" ? s.tools.onDrift : s.tools.onFinding) = *a;
       } else if (k == "max_tools") {
         s.maxTools = static_cast<size_t>(integer(v, key, 1, 1'000'000));
       } else if (k == "max_tools_bytes") {
@@ -704,6 +716,9 @@ class Loader {
                                                       "cwd",
                                                       "watch_tools",
                                                       "min_relist_interval",
+                                                      "tool_baseline",
+                                                      "on_drift",
+                                                      "on_finding",
                                                       "name"};
     ServerSpec defaults;
     std::map<std::string, YAML::Node> defaultMarks;

@@ -410,7 +410,16 @@ void CommandStream::execute(Entry e) {
   const std::string op = get("op");
   const std::string server = get("server_id");
   if (e.ref.stream == stream_) {
-    ++counts_[op == "check" || op == "upsert" || op == "remove" ? op : "invalid"];
+    ++counts_[op == "check" || op == "upsert" || op == "remove" || op == "baseline" ? op
+                                                                                    : "invalid"];
+  }
+  if (op == "baseline") {
+    // Read the server's baseline again and check it now (mcp-healthctl tools approve): one
+    // server, answered by its health message.
+    if (server.empty() || server == "*") {
+      return fail(e, op, server, "baseline needs server_id (one server id, not *)");
+    }
+    return route(std::move(e), op, server);
   }
   if (op == "check") {
     if (server.empty()) {
@@ -442,8 +451,8 @@ void CommandStream::execute(Entry e) {
     return route(std::move(e), op, server);
   }
   fail(e, op, server,
-       op.empty() ? "the entry has no op field (check, upsert or remove)"
-                  : "unknown op '" + op.substr(0, 64) + "' (check, upsert or remove)");
+       op.empty() ? "the entry has no op field (check, upsert, remove or baseline)"
+                  : "unknown op '" + op.substr(0, 64) + "' (check, upsert, remove or baseline)");
 }
 
 void CommandStream::route(Entry e, const std::string& op, const std::string& server) {
@@ -454,7 +463,7 @@ void CommandStream::route(Entry e, const std::string& op, const std::string& ser
   if (owner.empty()) {
     std::vector<std::string> others = ownership_->members();
     std::erase(others, memberId_);
-    if (op == "check") {
+    if (op == "check" || op == "baseline") {
       // Not a server of this member's: a config server of others, if one declares it.
       if (others.empty()) {
         return fail(e, op, server, "unknown server '" + server.substr(0, 128) + "'");
@@ -476,12 +485,15 @@ void CommandStream::route(Entry e, const std::string& op, const std::string& ser
 
 void CommandStream::runLocally(Entry e, const std::string& op, const std::string& server) {
   const std::string id = e.commandId;
-  if (op == "check") {
+  if (op == "check" || op == "baseline") {
     if (!scheduler_.has(server)) {
       if (clustered() && ownership_->owns(server)) {
         return defer(std::move(e), op, server);  // being taken over: wait for it
       }
       return fail(e, op, server, "unknown server '" + server.substr(0, 128) + "'");
+    }
+    if (op == "baseline" && baselineChanged_) {
+      baselineChanged_(server);  // judged against the record as it is now, at this check
     }
     ++inProgress_[id];
     refs_[id].push_back(e.ref);
@@ -762,7 +774,8 @@ void CommandStream::claimFrom(const std::string& stream, const std::string& cons
               if (c && c->type == redis::Reply::Type::kArray) {
                 handleEntries(stream, *c);
               }
-              if (full && c) {
+              if (full && c && c->type == redis::Reply::Type::kArray) {
+                // (an error reply, e.g. no XCLAIM for this user, would claim the same 100 again)
                 return claimFrom(stream, consumer, std::move(*then));
               }
               (*then)();

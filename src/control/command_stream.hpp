@@ -71,7 +71,12 @@ class CommandStream {
   void broadcastDone(const std::string& commandId, size_t servers);
 
   size_t inProgress() const { return inProgress_.size(); }
-  // Commands read, by op ("check", "upsert", "remove", or "invalid").
+  // `op baseline`: the baseline of `serverId` may have changed (ApprovingProber::reread), just
+  // before the check that answers it.
+  void onBaselineChanged(std::function<void(const std::string& serverId)> listener) {
+    baselineChanged_ = std::move(listener);
+  }
+  // Commands read, by op ("check", "upsert", "remove", "baseline", or "invalid").
   const std::map<std::string, uint64_t>& commandCounts() const { return counts_; }
   // Commands passed to the member that owns their server.
   uint64_t forwarded() const { return forwarded_; }
@@ -152,6 +157,7 @@ class CommandStream {
   std::map<std::string, std::deque<Ref>> refs_;  // command id -> its entries, oldest first
   std::set<std::string> active_;                 // "<stream> <entry>" being carried out here
   std::map<std::string, uint64_t> counts_;
+  std::function<void(const std::string&)> baselineChanged_;
   uint64_t forwarded_ = 0;
   // Cluster mode.
   cluster::Ownership* ownership_ = nullptr;

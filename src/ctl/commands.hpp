@@ -23,6 +23,9 @@ Outcome<Exit> check(const Context& ctx, const Options& o);
 Outcome<Exit> watch(const Context& ctx, const Options& o);
 Outcome<Exit> members(const Context& ctx, const Options& o);  // the live daemons of a cluster
 
+// baselines.cpp: tools approve ID|--all, tools diff ID, tools lint ID (`tools` passes them on).
+Outcome<Exit> toolsBaseline(const Context& ctx, const Options& o);
+
 // probe.cpp: without Redis.
 Outcome<Exit> probe(const Context& ctx, const Options& o);   // one check of a URL
 Outcome<Exit> keygen(const Context& ctx, const Options& o);  // a new key for secrets.keys

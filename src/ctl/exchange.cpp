@@ -16,6 +16,7 @@ using Clock = std::chrono::steady_clock;
 struct Message {
   std::string type;
   std::string status;
+  std::string approval;  // tools_approval
   bool answers = false;
 };
 
@@ -33,6 +34,9 @@ Message inspect(const std::string& payload, const std::string& commandId) {
   }
   if (root["status"].get_string().get(s) == simdjson::SUCCESS) {
     m.status = s;
+  }
+  if (root["tools_approval"].get_string().get(s) == simdjson::SUCCESS) {
+    m.approval = s;
   }
   simdjson::dom::array ids;
   if (root["command_ids"].get_array().get(ids) == simdjson::SUCCESS) {
@@ -99,8 +103,9 @@ Outcome<Exit> reportAnswers(const Answers& answers, size_t expected, bool json, 
     std::printf("%s\n", json ? asJson(m).c_str() : messageLine(m).c_str());
     const Message inspected = inspect(m, answers.commandId);
     // A server removed while a check waited answers the check with its removal: not healthy.
-    healthy = healthy && (success == Success::kRemoved ? inspected.type == "removed"
-                                                       : inspected.status == "healthy");
+    healthy = healthy && (success == Success::kRemoved    ? inspected.type == "removed"
+                          : success == Success::kApproved ? inspected.approval == "approved"
+                                                          : inspected.status == "healthy");
   }
   if (answers.messages.size() < expected) {
     return failure("no answer in time (is mcp-healthd running against this Redis?)");

@@ -23,8 +23,9 @@ struct Answers {
 Outcome<Answers> sendAndWait(const Context& ctx, std::string_view op, std::string_view serverId,
                              size_t expected, std::chrono::milliseconds wait);
 
-// What a command waits for: a health message saying healthy, or the server's removal.
-enum class Success { kHealthy, kRemoved };
+// What a command waits for: a health message saying healthy, the server's removal, or a health
+// message saying its tool set is approved (tools approve).
+enum class Success { kHealthy, kRemoved, kApproved };
 
 // Prints the answers (one line each, or their JSON) and says how the command ends: kOk when at
 // least `expected` arrived and each is a `success`; a failure when they did not come in time.

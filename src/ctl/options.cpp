@@ -38,7 +38,8 @@ const std::set<std::string, std::less<>> kValued = {"--url",
                                                     "--interval",
                                                     "--timeout",
                                                     "--watch-tools",
-                                                    "--wait"};
+                                                    "--wait",
+                                                    "--by"};
 
 // Option -> record field (docs/PROTOCOL.md, "Registry: servers in Redis").
 const std::vector<std::pair<const char*, const char*>> kFieldOptions = {

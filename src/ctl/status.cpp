@@ -161,6 +161,10 @@ Outcome<Exit> show(const Context& ctx, const Options& o) {
 }
 
 Outcome<Exit> tools(const Context& ctx, const Options& o) {
+  if (!o.positional.empty() &&
+      (o.positional[0] == "approve" || o.positional[0] == "diff" || o.positional[0] == "lint")) {
+    return toolsBaseline(ctx, o);
+  }
   auto id = serverIdArgument(o, "tools");
   if (!id) {
     return id.error();

@@ -118,6 +118,10 @@ std::string rawMessageLine(std::string_view payload) {
     if (std::string tools = field(p.root, "tool_count"); !tools.empty()) {
       line += "  " + tools + " tools";
     }
+    if (std::string approval = field(p.root, "tools_approval");
+        !approval.empty() && approval != "approved") {
+      line += "  tools " + approval;
+    }
     if (std::string err = errorText(p.root); !err.empty()) {
       line += "  " + err;
     }
@@ -126,6 +130,11 @@ std::string rawMessageLine(std::string_view payload) {
   if (type == "tools") {
     return field(p.root, "discovered_at") + "  " + id + "  tools: +" + field(p.root, "added") +
            " -" + field(p.root, "removed") + " ~" + field(p.root, "changed");
+  }
+  if (type == "drift") {
+    return field(p.root, "detected_at") + "  " + id + "  drift from the approved tools: +" +
+           field(p.root, "added") + " -" + field(p.root, "removed") + " ~" +
+           field(p.root, "changed");
   }
   if (type == "removed") {
     return field(p.root, "removed_at") + "  " + id + "  removed";

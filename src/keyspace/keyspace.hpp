@@ -18,6 +18,9 @@ class Keyspace {
 
   // hash: server id -> the latest health message (JSON).
   std::string status() const { return prefix_ + "status"; }
+  // string: a random token the first daemon to connect writes (SET NX) and none changes: a new
+  // token under a new Redis run_id says Redis lost its data (docs/PROTOCOL.md, "Tool baselines").
+  std::string epoch() const { return prefix_ + "epoch"; }
   // hash: server id -> the seq of its latest message. Kept when the server is removed, so that
   // one registered again continues its sequence.
   std::string seq() const { return prefix_ + "seq"; }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <unordered_set>
 
 #include "common/utf8.hpp"
 
@@ -64,22 +63,7 @@ Result<std::optional<std::string>> ToolPages::add(std::string_view resultJson) {
                      formatSize(limits_.maxBytes) + ") of tool definitions");
   }
   if (!page->nextCursor) {
-    // Sorted names side by side: one allocation, where a hash set took one per tool.
-    std::vector<std::string_view> names;
-    names.reserve(tools_.size());
-    for (const auto& t : tools_) {
-      names.emplace_back(t.name);
-    }
-    std::sort(names.begin(), names.end());
-    if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
-      // The error names the first name that comes again, in the server's order.
-      std::unordered_set<std::string_view> seen;
-      for (const auto& t : tools_) {
-        if (!seen.insert(t.name).second) {
-          return makeError("tools/list returned the tool name '" + snippet(t.name) + "' twice");
-        }
-      }
-    }
+    // A name listed twice is kept: the lint reports it (duplicate_name), a status does not.
     return std::optional<std::string>();
   }
   const std::string& cursor = *page->nextCursor;

@@ -22,9 +22,9 @@ struct ToolLimits {
   size_t maxBytes = 16 * 1024 * 1024;  // the tool definitions as the server sent them
 };
 
-// Collects the pages of a tools/list: at most 64 pages; a repeated cursor, a tool name seen
-// twice or a list over its limits is a protocol error, never a silently truncated list. Shared
-// by every transport.
+// Collects the pages of a tools/list: at most 64 pages; a repeated cursor or a list over its
+// limits is a protocol error, never a silently truncated list. A tool name seen twice is kept
+// (the tool-baseline lint reports it as duplicate_name). Shared by every transport.
 class ToolPages {
  public:
   static constexpr int kMaxPages = 64;

@@ -26,9 +26,10 @@ void header(std::string& out, const char* name, const char* type, const char* he
   out += '\n';
 }
 
-const scheduler::Status kStatuses[] = {scheduler::Status::kUnknown, scheduler::Status::kHealthy,
-                                       scheduler::Status::kDegraded, scheduler::Status::kUnhealthy,
-                                       scheduler::Status::kAuthRequired};
+const scheduler::Status kStatuses[] = {
+    scheduler::Status::kUnknown,      scheduler::Status::kHealthy,
+    scheduler::Status::kDegraded,     scheduler::Status::kUnhealthy,
+    scheduler::Status::kAuthRequired, scheduler::Status::kQuarantined};
 
 }  // namespace
 
@@ -70,6 +71,9 @@ void Metrics::onReport(const scheduler::CheckReport& r) {
   if (p.toolsComplete) {
     s.tools = static_cast<int64_t>(p.tools.size());
   }
+  if (p.verdict) {
+    s.verdict = p.verdict;
+  }
   ++checks_[p.error ? mcp::errorKindName(p.error->kind) : "success"];
   durations_["total"].observe(static_cast<double>(p.totalUs) / 1e6);
   if (p.connectUs > 0) {
@@ -98,10 +102,11 @@ std::string Metrics::render(const Counters& c) const {
     }
   };
   perServer("mcp_server_up", "gauge",
-            "1 when the server answers MCP (status healthy or degraded), else 0",
+            "1 when the server answers MCP (status healthy, degraded or quarantined), else 0",
             [](const Server& s) {
               return std::string(s.status == scheduler::Status::kHealthy ||
-                                         s.status == scheduler::Status::kDegraded
+                                         s.status == scheduler::Status::kDegraded ||
+                                         s.status == scheduler::Status::kQuarantined
                                      ? "1"
                                      : "0");
             });
@@ -122,6 +127,26 @@ std::string Metrics::render(const Counters& c) const {
             });
   perServer("mcp_server_tools", "gauge", "Tools in the server's last complete tools/list",
             [](const Server& s) { return s.tools < 0 ? std::string() : std::to_string(s.tools); });
+
+  perServer("mcp_server_tools_drifted", "gauge",
+            "1 while the server's tool set differs from its approved baseline, else 0 (absent "
+            "with tool_baseline off)",
+            [](const Server& s) {
+              if (!s.verdict || s.verdict->approval == baseline::Approval::kNone) {
+                return std::string();
+              }
+              return std::string(s.verdict->approval == baseline::Approval::kDrifted ? "1" : "0");
+            });
+  header(out, "mcp_server_tool_findings", "gauge",
+         "Lint findings in the server's last complete tool list, by code (absent: none)");
+  for (const auto& [id, s] : servers_) {
+    if (s.verdict) {
+      for (const auto& [code, n] : s.verdict->findingCounts) {
+        out += "mcp_server_tool_findings{server_id=\"" + escapeLabel(id) + "\",code=\"" +
+               escapeLabel(code) + "\"} " + std::to_string(n) + '\n';
+      }
+    }
+  }
 
   header(out, "mcp_server_error", "gauge",
          "1 while the server's last check failed, labelled with the error kind (auth, timeout, "
@@ -168,7 +193,7 @@ std::string Metrics::render(const Counters& c) const {
   header(out, "mcp_cluster_owned_servers", "gauge", "Servers this daemon checks");
   out += "mcp_cluster_owned_servers " + std::to_string(c.ownedServers) + '\n';
   header(out, "mcp_commands_total", "counter",
-         "Commands read from the command stream by op (check, upsert, remove, invalid)");
+         "Commands read from the command stream by op (check, upsert, remove, baseline, invalid)");
   for (const auto& [op, n] : c.commands) {
     out += "mcp_commands_total{op=\"" + escapeLabel(op) + "\"} " + std::to_string(n) + '\n';
   }

@@ -3,9 +3,11 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "baseline/verdict.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace mcphd::metrics {
@@ -39,6 +41,9 @@ class Metrics {
     int64_t lastSuccessWallMs = 0;  // 0: never
     int64_t tools = -1;             // -1: not known
     std::string errorKind;          // of the last check; empty when it succeeded
+    // The tool-baseline verdict of the last complete tool list (shared with the check's result,
+    // which later checks of the same list share too); null before one.
+    std::shared_ptr<const baseline::Verdict> verdict;
   };
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> counts{};  // per bucket (not cumulative)

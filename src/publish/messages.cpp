@@ -16,15 +16,83 @@ void appendStringOrNull(std::string& out, std::string_view s) {
   }
 }
 
-void appendNames(std::string& out, const std::vector<std::string>& names) {
+// At most `max` names (a health message stays small; the drift message has them all).
+void appendSomeNames(std::string& out, const std::vector<std::string>& names, size_t max) {
   out += '[';
-  for (size_t i = 0; i < names.size(); ++i) {
+  for (size_t i = 0; i < names.size() && i < max; ++i) {
     if (i > 0) {
       out += ',';
     }
     json::appendString(out, names[i]);
   }
   out += ']';
+}
+
+void appendNames(std::string& out, const std::vector<std::string>& names) {
+  appendSomeNames(out, names, names.size());
+}
+
+void appendChanged(std::string& out, const std::vector<baseline::ChangedTool>& changed,
+                   size_t max) {
+  out += '[';
+  for (size_t i = 0; i < changed.size() && i < max; ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += "{\"name\":";
+    json::appendString(out, changed[i].name);
+    out += ",\"keys\":";
+    appendNames(out, changed[i].keys);
+    out += '}';
+  }
+  out += ']';
+}
+
+void appendFindings(std::string& out, const std::vector<baseline::Finding>& findings, size_t max) {
+  out += '[';
+  for (size_t i = 0; i < findings.size() && i < max; ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += "{\"tool\":";
+    json::appendString(out, findings[i].tool);
+    out += ",\"code\":";
+    json::appendString(out, findings[i].code);
+    out += ",\"detail\":";
+    json::appendString(out, findings[i].detail);
+    out += '}';
+  }
+  out += ']';
+}
+
+// tools_approval, tools_drift (while drifted) and tools_findings of a health message.
+void appendVerdict(std::string& o, const baseline::Verdict* v) {
+  o += ",\"tools_approval\":";
+  if (v == nullptr || v->approval == baseline::Approval::kNone) {
+    o += "null";
+  } else {
+    json::appendString(o, baseline::approvalName(v->approval));
+  }
+  if (v != nullptr && v->approval == baseline::Approval::kDrifted) {
+    const baseline::Drift& d = v->drift;
+    o += ",\"tools_drift\":{\"added\":";
+    appendSomeNames(o, d.added, kHealthDriftNames);
+    o += ",\"added_count\":" + std::to_string(d.added.size());
+    o += ",\"removed\":";
+    appendSomeNames(o, d.removed, kHealthDriftNames);
+    o += ",\"removed_count\":" + std::to_string(d.removed.size());
+    o += ",\"changed\":";
+    appendChanged(o, d.changed, kHealthDriftNames);
+    o += ",\"changed_count\":" + std::to_string(d.changed.size());
+    o += '}';
+  }
+  o += ",\"tools_findings\":";
+  if (v == nullptr) {
+    o += "null,\"tools_findings_count\":null";
+    return;
+  }
+  appendFindings(o, v->findings, kHealthFindings);
+  o += ",\"tools_findings_count\":" + std::to_string(v->findingsTotal);
 }
 
 }  // namespace
@@ -85,6 +153,7 @@ HealthParts healthParts(const scheduler::CheckReport& r, std::string_view checke
   appendStringOrNull(o, p.toolsComplete ? std::string_view(p.toolsHash) : std::string_view());
   // Appended in pieces: a literal + std::to_string() is a temporary that outgrows its inline
   // buffer, one allocation per field per check.
+  appendVerdict(o, p.verdict.get());
   o += ",\"consecutive_failures\":";
   o += std::to_string(r.consecutiveFailures);
   o += ",\"consecutive_successes\":";
@@ -226,7 +295,8 @@ Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHas
 }
 
 Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
-                           int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools) {
+                           int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools,
+                           const baseline::Verdict* verdict) {
   Numbered n{"{\"server_id\":", {}};
   json::appendString(n.head, serverId);
   n.head += ",\"seq\":";
@@ -242,7 +312,38 @@ Numbered toolsSnapshotJson(const std::string& serverId, const std::string& tools
     }
     o += tools[i].raw();  // validated JSON, exactly as the server sent it
   }
-  o += "]}";
+  o += "],\"findings\":";
+  if (verdict == nullptr) {
+    o += "null,\"findings_count\":null}";
+    return n;
+  }
+  appendFindings(o, verdict->findings, verdict->findings.size());
+  o += ",\"findings_count\":" + std::to_string(verdict->findingsTotal) + '}';
+  return n;
+}
+
+Numbered driftJson(const std::string& serverId, const std::string& toolsHash,
+                   const baseline::Verdict& verdict, int64_t detectedAtWallMs) {
+  Numbered n{"{\"v\":1,\"type\":\"drift\",\"server_id\":", {}};
+  json::appendString(n.head, serverId);
+  n.head += ",\"seq\":";
+  std::string& o = n.tail;
+  const baseline::Drift& d = verdict.drift;
+  o += ",\"tools_hash\":";
+  json::appendString(o, toolsHash);
+  o += ",\"baseline_hash\":";
+  appendStringOrNull(o, verdict.baselineHash);
+  o += ",\"added\":";
+  appendNames(o, d.added);
+  o += ",\"removed\":";
+  appendNames(o, d.removed);
+  o += ",\"changed\":";
+  appendChanged(o, d.changed, d.changed.size());
+  o += ",\"quarantined\":";
+  o += verdict.quarantine ? "true" : "false";
+  o += ",\"detected_at\":";
+  json::appendString(o, json::rfc3339Millis(detectedAtWallMs));
+  o += '}';
   return n;
 }
 

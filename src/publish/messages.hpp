@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "baseline/verdict.hpp"
 #include "common/sha256.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -42,6 +43,10 @@ std::string quotedId(const std::string& id);
 
 // A health message without the command ids it answers, so it can be rendered once and given
 // them when written: healthJson(r, n, m) == healthParts(r, m).answering().with(quoted ids).
+// Bounds of what a health message says of its tool list's verdict (docs/PROTOCOL.md).
+constexpr size_t kHealthDriftNames = 20;  // per list of tools_drift, with its count
+constexpr size_t kHealthFindings = 10;    // of tools_findings, with tools_findings_count
+
 struct HealthParts {
   std::string head;
   std::string tail;  // ends with '}'
@@ -78,8 +83,15 @@ ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after);
 
 Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHash, size_t toolCount,
                         const ToolsDiff& diff, int64_t discoveredAtWallMs);
+// `verdict`: the lint findings of this list (all that were kept: at most
+// baseline::kMaxFindings, with their count), null without one.
 Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
-                           int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools);
+                           int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools,
+                           const baseline::Verdict* verdict = nullptr);
+// On <prefix>tools when a server's tool set enters `drifted`: the whole drift, numbered with
+// the seq of the health message of the check that found it.
+Numbered driftJson(const std::string& serverId, const std::string& toolsHash,
+                   const baseline::Verdict& verdict, int64_t detectedAtWallMs);
 Answering removedJson(const std::string& serverId, int64_t atWallMs, size_t truncated = 0);
 // Answers a `check *` once every server it named has a result (or was removed).
 std::string commandDoneJson(const std::string& commandId, const std::string& op, size_t servers,

@@ -3,7 +3,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
+#include <random>
 #include <string_view>
 #include <utility>
 
@@ -12,6 +14,43 @@
 #include "publish/write_scripts.hpp"
 
 namespace mcphd::publish {
+
+namespace {
+
+// The value of `field` in an INFO reply ("field:value\r\n" lines); empty when absent.
+std::string infoField(std::string_view info, std::string_view field) {
+  size_t at = 0;
+  while (at < info.size()) {
+    size_t end = info.find('\n', at);
+    std::string_view line = info.substr(at, end == std::string_view::npos ? end : end - at);
+    if (line.size() > field.size() && line.substr(0, field.size()) == field &&
+        line[field.size()] == ':') {
+      line.remove_prefix(field.size() + 1);
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+        line.remove_suffix(1);
+      }
+      return std::string(line.substr(0, 64));
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
+std::string randomToken() {
+  std::random_device device;
+  std::string token;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", static_cast<unsigned>(device()));
+    token += part;
+  }
+  return token;
+}
+
+}  // namespace
 
 StatePublisher::StatePublisher(redis::Commands& redis, const Clock& clock, keyspace::Keyspace keys,
                                std::string memberId)
@@ -61,6 +100,41 @@ void StatePublisher::onReady(bool ready) {
                  "); nothing is published until Redis reconnects (does the Redis user have "
                  "SCRIPT, EVALSHA and EVAL?)");
       return;
+    }
+    checkEpoch(gen);
+  });
+}
+
+void StatePublisher::checkEpoch(uint64_t gen) {
+  // In order on one connection: all three are answered before anything this connection writes.
+  auto runId = std::make_shared<std::string>();
+  redis_.command({"INFO", "server"}, [runId](Result<redis::Reply> r) {
+    if (r && r->type == redis::Reply::Type::kString) {
+      *runId = infoField(r->str, "run_id");  // a user without INFO: never known, never lost
+    }
+  });
+  // A new token at every connection: one this daemon wrote before would not tell a Redis that
+  // lost it from one that kept it.
+  redis_.command({"SET", keys_.epoch(), randomToken(), "NX"}, nullptr);
+  // Not sent: the connection is going, and the next one starts over (onReady).
+  redis_.command({"GET", keys_.epoch()}, [this, gen, runId](Result<redis::Reply> r) {
+    if (gen != generation_ || !r) {
+      return;  // a newer connection took over, or this one is gone
+    }
+    const std::string epoch =
+        r->type == redis::Reply::Type::kString ? r->str.substr(0, 64) : std::string();
+    if (!runId->empty() && !epoch.empty()) {
+      // Both, not either: a Redis that restarted with its data keeps the token, and whoever can
+      // write to Redis can change the token but not the run_id.
+      if (!runId_.empty() && *runId != runId_ && epoch != epoch_) {
+        log::warn("redis: Redis restarted without its data (a new run_id, and " + keys_.epoch() +
+                  " was written again): what this daemon wrote before is gone");
+        if (dataLost_) {
+          dataLost_();
+        }
+      }
+      runId_ = *runId;
+      epoch_ = epoch;
     }
     onLoaded(gen);
   });
@@ -162,6 +236,9 @@ std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::
   if (doc["checked_by"].get(by) == simdjson::SUCCESS && by.size() <= 128) {
     c.checkedBy = std::string(by);
   }
+  std::string_view approval;
+  c.hadBaseline = doc["tools_approval"].get(approval) == simdjson::SUCCESS &&
+                  (approval == "approved" || approval == "drifted");
   return c;
 }
 
@@ -196,6 +273,9 @@ void StatePublisher::readStored(
         continue;  // never published
       }
       if (auto c = parseStoredCheck(parser, r->elements[i].str)) {
+        if (c->hadBaseline && baselineSeen_) {
+          baselineSeen_(ids[i]);
+        }
         if (!c->toolsHash.empty()) {
           storedTools_[ids[i]] = c->toolsHash;
         }
@@ -250,6 +330,9 @@ void StatePublisher::snapshotFrom(const redis::Reply* hash) {
                 "' is not a health message; that server is due now");
       continue;
     }
+    if (stored->hadBaseline && baselineSeen_) {
+      baselineSeen_(id);
+    }
     snapshot[id] = stored->last;
   }
   callback(std::move(snapshot));
@@ -268,7 +351,10 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   const mcp::ProbeResult& p = report.probe;
   const std::string& knownHash = s.pendingTools ? s.pendingTools->hash : s.publishedToolsHash;
   if (p.toolsComplete && p.toolsHash != knownHash) {
-    s.pendingTools = PendingTools{p.toolsHash, report.checkedAtWallMs, p.tools};
+    s.pendingTools = PendingTools{p.toolsHash, report.checkedAtWallMs, p.tools, p.verdict};
+  }
+  if (p.verdict && p.verdict->enteredDrift) {
+    s.pendingDrift = driftJson(report.serverId, p.toolsHash, *p.verdict, report.checkedAtWallMs);
   }
   flush(report.serverId, s);
 }
@@ -439,20 +525,28 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
   Numbered health = message.with({});
   const size_t idsAt = message.body.size();
   size_t numKeys = 0;
-  std::vector<std::string> args = writeArgs(id, s.seq, std::move(message), std::move(answering),
-                                            s.pendingTools ? 5 : 0, &numKeys);
+  std::vector<std::string> args =
+      writeArgs(id, s.seq, std::move(message), std::move(answering),
+                (s.pendingTools ? 5 : 0) + (s.pendingDrift ? 3 : 0), &numKeys);
   std::optional<ToolHashes> tools;
   if (s.pendingTools) {
     const PendingTools& t = *s.pendingTools;
     tools.emplace(t.tools);
     ToolsDiff diff = diffTools(s.publishedTools, *tools);
     Numbered event = toolsEventJson(id, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
-    Numbered snapshot = toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools);
+    Numbered snapshot =
+        toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools, t.verdict.get());
     args.push_back(keys_.toolsChannel());
     args.push_back(std::move(event.head));
     args.push_back(std::move(event.tail));
     args.push_back(std::move(snapshot.head));
     args.push_back(std::move(snapshot.tail));
+  }
+  // Copied, not moved: kept until the write is sent.
+  if (s.pendingDrift) {
+    args.push_back(keys_.toolsChannel());
+    args.push_back(s.pendingDrift->head);
+    args.push_back(s.pendingDrift->tail);
   }
   // What the write takes is taken out before it is sent: its reply may come, and the server's
   // next write go, from inside run(). Put back if it cannot be sent (a connection going away
@@ -493,6 +587,7 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     s.publishedTools = std::move(*tools);
     s.publishedToolsHash = pendingTools->hash;
   }
+  s.pendingDrift.reset();
   answer(answers);  // acknowledged by the script
   ++published_;
 }

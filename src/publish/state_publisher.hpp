@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +34,8 @@ struct StoredCheck {
   scheduler::LastCheck last;
   std::string checkedBy;  // empty when absent
   std::string toolsHash;  // empty when absent (null: the tools were not listed)
+  // tools_approval said "approved" or "drifted": the server's tool set had a baseline.
+  bool hadBaseline = false;
 };
 // A stored health message read back; nullopt when it is not one (a field anyone else wrote).
 std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::string_view json);
@@ -84,6 +87,11 @@ class StatePublisher final : public scheduler::ResultSink {
 
   // Runs once, with what <prefix>status said of each server when it was first read (nullopt when
   // that read failed): the start-up snapshot the scheduler's first checks are due by.
+  // A stored health message read back (the start-up snapshot, a take-over) says the server's
+  // tool set had a baseline (StoredCheck::hadBaseline): called before the server's first check.
+  void onBaselineSeen(std::function<void(const std::string& id)> listener) {
+    baselineSeen_ = std::move(listener);
+  }
   void onSnapshot(std::function<void(std::optional<scheduler::Snapshot>)> callback) {
     snapshot_ = std::move(callback);
   }
@@ -92,6 +100,10 @@ class StatePublisher final : public scheduler::ResultSink {
   // then on a reader of the hash sees every server of this daemon again (a dashboard that read
   // it just after a Redis restart may have missed some).
   void onRefilled(std::function<void()> callback) { refilled_ = std::move(callback); }
+  // Redis came back without its data (a restart without persistence): it has a new run_id, and
+  // <prefix>epoch holds another token than at the last connection. Called before anything is
+  // written on the new connection.
+  void onDataLost(std::function<void()> callback) { dataLost_ = std::move(callback); }
 
   uint64_t published() const { return published_; }
 
@@ -123,6 +135,7 @@ class StatePublisher final : public scheduler::ResultSink {
     std::string hash;
     int64_t discoveredAtWallMs = 0;
     std::vector<mcp::Tool> tools;
+    std::shared_ptr<const baseline::Verdict> verdict;  // its findings go in the snapshot
   };
   struct ServerState {
     uint64_t seq = 0;  // the highest this daemon knows of (stored, or given by Redis)
@@ -139,6 +152,9 @@ class StatePublisher final : public scheduler::ResultSink {
     // (NOSCRIPT).
     uint64_t inFlight = 0;
     std::optional<PendingTools> pendingTools;
+    // The drift message of a check that entered `drifted`: published with the next write (kept
+    // through coalesced results: once per entering).
+    std::optional<Numbered> pendingDrift;
     std::string publishedToolsHash;
     ToolHashes publishedTools;
     bool backlogged = false;  // in backlog_
@@ -151,6 +167,9 @@ class StatePublisher final : public scheduler::ResultSink {
 
   void onReady(bool ready);
   void onLoaded(uint64_t gen);
+  // Reads Redis's run_id and <prefix>epoch (written first when absent), says whether Redis lost
+  // its data since the last connection, then onLoaded().
+  void checkEpoch(uint64_t gen);
   // Writes what waited for the connection; `gen` is the connection's.
   void resume(uint64_t gen);
   // Gives the scheduler its start-up snapshot from the status hash (null: it could not be read).
@@ -199,6 +218,9 @@ class StatePublisher final : public scheduler::ResultSink {
   redis::Script refill_;
   redis::Script answer_;
   std::function<void()> refilled_;
+  std::function<void()> dataLost_;
+  std::string runId_;   // Redis's run_id at the last connection ("" unknown)
+  std::string epoch_;   // ... and <prefix>epoch then
   bool ready_ = false;  // connected and scripts loaded
   uint64_t generation_ = 0;
   uint64_t published_ = 0;
@@ -209,6 +231,7 @@ class StatePublisher final : public scheduler::ResultSink {
   std::set<std::string> released_;                  // servers other members check now
   // tools_hash of the stored status of servers being taken over (readStored), until own().
   std::map<std::string, std::string> storedTools_;
+  std::function<void(const std::string&)> baselineSeen_;
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
   EntryLookup entryOf_;

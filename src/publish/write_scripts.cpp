@@ -83,12 +83,17 @@ local seq = math.max(counter(id), stored_seq(id), whole(ARGV[2]) or 0) + 1
 local n = string.format('%d', seq)
 redis.call('HSET', KEYS[1], id, n)
 local ids, t, errors = answers(7)
-local tools = #ARGV >= t + 4
+-- After the answers: the tools (channel, event head/tail, snapshot head/tail), when they
+-- changed, then a drift message (channel, head/tail), when the check entered drifted.
+local rest = #ARGV - t + 1
+local tools = rest == 5 or rest == 8
+local drift = tools and t + 5 or t
 if tools then redis.call('SET', KEYS[3], ARGV[t + 3] .. n .. ARGV[t + 4]) end
 local msg = ARGV[4] .. n .. ARGV[5] .. ids .. ARGV[6]
 redis.call('HSET', KEYS[2], id, msg)
 redis.call('PUBLISH', ARGV[3], msg)
 if tools then redis.call('PUBLISH', ARGV[t], ARGV[t + 1] .. n .. ARGV[t + 2]) end
+if rest == 3 or rest == 8 then redis.call('PUBLISH', ARGV[drift], ARGV[drift + 1] .. n .. ARGV[drift + 2]) end
 return {seq, ids, errors}
 )lua";
   return s;

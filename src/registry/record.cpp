@@ -115,7 +115,44 @@ constexpr const char* kKnownFields[] = {
     "url",         "transport", "name",     "auth_type", "oauth2_flow",
     "token_url",   "scopes",    "audience", "resource",  "token_endpoint_auth_method",
     "headers",     "interval",  "timeout",  "enabled",   "watch_tools",
-    "credentials", "command"};
+    "credentials", "command",   "tool_baseline", "on_drift", "on_finding"};
+
+// A registry record may make the tool-baseline settings stricter than the config's defaults,
+// never looser: whoever can write to Redis must not be able to switch the check of its tools off.
+baseline::Settings toolSettings(const RecordFields& f, const baseline::Settings& config) {
+  baseline::Settings out = config;
+  const auto looser = [](const char* name, const std::string& value, const char* allowed) {
+    return Invalid{std::string(name) + ": '" + value.substr(0, 32) +
+                   "' is looser than the config's defaults (" + allowed +
+                   "); a registry record may only make it stricter"};
+  };
+  if (const std::string* v = field(f, "tool_baseline")) {
+    auto p = baseline::parsePolicy(*v);
+    if (!p) {
+      throw Invalid{"tool_baseline: " + p.error().message};
+    }
+    if (!baseline::atLeastAsStrict(*p, config.policy)) {
+      throw looser("tool_baseline", *v, baseline::policyName(config.policy));
+    }
+    out.policy = *p;
+  }
+  for (const char* name : {"on_drift", "on_finding"}) {
+    const std::string* v = field(f, name);
+    if (v == nullptr) {
+      continue;
+    }
+    auto a = baseline::parseAction(*v);
+    if (!a) {
+      throw Invalid{std::string(name) + ": " + a.error().message};
+    }
+    baseline::Action& target = std::string_view(name) == "on_drift" ? out.onDrift : out.onFinding;
+    if (!baseline::atLeastAsStrict(*a, target)) {
+      throw looser(name, *v, baseline::actionName(target));
+    }
+    target = *a;
+  }
+  return out;
+}
 
 // The record's settings without its credentials.
 ServerSpec buildClear(const std::string& id, const RecordFields& f, const ServerSpec& defaults) {
@@ -165,6 +202,7 @@ ServerSpec buildClear(const std::string& id, const RecordFields& f, const Server
   }
   s.intervalMs = duration(f, "interval", s.intervalMs);
   s.timeoutMs = duration(f, "timeout", s.timeoutMs);
+  s.tools = toolSettings(f, defaults.tools);
   const std::string* type = field(f, "auth_type");
   std::string authType = type == nullptr ? "none" : *type;
   if (authType == "none") {

@@ -185,6 +185,8 @@ void RedisRegistry::sync() {
         // Redis answered, with an error (a key of another type): that is a read of the registry
         // too, and commands for the other servers must not wait for it forever.
         markLoaded();
+      } else {
+        retryFirstLoad();
       }
       return;
     }
@@ -239,6 +241,7 @@ void RedisRegistry::sync() {
               // The connection went: keep the current set until the next full read.
               log::debug("registry: reading " + keyspace_.server(id) + " failed");
               ++syncGeneration_;
+              retryFirstLoad();
               return;
             }
             if (h->type != redis::Reply::Type::kArray) {
@@ -258,8 +261,17 @@ void RedisRegistry::sync() {
     }
     if (failed) {
       ++syncGeneration_;
+      retryFirstLoad();
     }
   });
+}
+
+void RedisRegistry::retryFirstLoad() {
+  if (!loadedOnce_) {
+    // Commands wait for the first full read: not for resyncMs (a minute) after a connection
+    // that dropped in the middle of it.
+    timer_->start(1000, [this] { sync(); });
+  }
 }
 
 void RedisRegistry::storeCredentials(const std::string& id, const std::string& readFrom,
@@ -376,18 +388,22 @@ void RedisRegistry::reload(const std::string& id, std::function<void(Result<bool
           done(false);
           return;
         }
-        redis_.command({"HGETALL", keyspace_.server(id)}, [this, id, done](Result<redis::Reply> h) {
-          if (!h) {
-            done(makeError("cannot read the record"));
-            return;
-          }
-          if (h->type != redis::Reply::Type::kArray) {
-            applyUnreadable(id, h->type == redis::Reply::Type::kError ? h->str : "not a hash");
-          } else {
-            apply(id, toFields(h.value()));
-          }
-          done(known_.count(id) != 0);
-        });
+        const bool sent = redis_.command(
+            {"HGETALL", keyspace_.server(id)}, [this, id, done](Result<redis::Reply> h) {
+              if (!h) {
+                done(makeError("cannot read the record"));
+                return;
+              }
+              if (h->type != redis::Reply::Type::kArray) {
+                applyUnreadable(id, h->type == redis::Reply::Type::kError ? h->str : "not a hash");
+              } else {
+                apply(id, toFields(h.value()));
+              }
+              done(known_.count(id) != 0);
+            });
+        if (!sent) {
+          done(makeError("Redis is not connected"));  // the connection is going
+        }
       });
   if (!sent) {
     done(makeError("Redis is not connected"));

@@ -66,6 +66,8 @@ class RedisRegistry {
 
  private:
   void sync();
+  // Before the first full read: read again a second after one that failed midway.
+  void retryFirstLoad();
   void apply(const std::string& id, const RecordFields& fields);
   bool refuse(const std::string& id);
   static RecordFields toFields(const redis::Reply& reply);

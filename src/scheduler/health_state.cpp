@@ -16,13 +16,15 @@ const char* statusName(Status s) {
       return "unhealthy";
     case Status::kAuthRequired:
       return "auth_required";
+    case Status::kQuarantined:
+      return "quarantined";
   }
   return "unknown";
 }
 
 std::optional<Status> statusFromName(std::string_view name) {
   for (Status s : {Status::kUnknown, Status::kHealthy, Status::kDegraded, Status::kUnhealthy,
-                   Status::kAuthRequired}) {
+                   Status::kAuthRequired, Status::kQuarantined}) {
     if (name == statusName(s)) {
       return s;
     }
@@ -69,7 +71,8 @@ bool HealthState::apply(Outcome outcome, int healthyThreshold, int unhealthyThre
 
 void HealthState::restore(Status status, int consecutiveFailures, int consecutiveSuccesses,
                           int unhealthyThreshold) {
-  status_ = status;
+  // Quarantined is healthy underneath: the overlay comes back with the next verdict.
+  status_ = status == Status::kQuarantined ? Status::kHealthy : status;
   failures_ = std::max(0, consecutiveFailures);
   successes_ = std::max(0, consecutiveSuccesses);
   // The retry after the hand-over is due by firstCheckDelayMs (step failures - threshold); the

@@ -9,7 +9,9 @@
 
 namespace mcphd::scheduler {
 
-enum class Status { kUnknown, kHealthy, kDegraded, kUnhealthy, kAuthRequired };
+// kQuarantined is never a HealthState's own: it is a healthy server whose tool set the
+// tool-baseline stage quarantines (Scheduler overlays it on the health status).
+enum class Status { kUnknown, kHealthy, kDegraded, kUnhealthy, kAuthRequired, kQuarantined };
 const char* statusName(Status s);
 // The status a name stands for (the inverse of statusName); nullopt for any other text.
 std::optional<Status> statusFromName(std::string_view name);

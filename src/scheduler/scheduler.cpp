@@ -37,13 +37,11 @@ void Scheduler::stop() {
 }
 
 std::map<Status, size_t> Scheduler::statusCounts() const {
-  std::map<Status, size_t> counts = {{Status::kUnknown, 0},
-                                     {Status::kHealthy, 0},
-                                     {Status::kDegraded, 0},
-                                     {Status::kUnhealthy, 0},
-                                     {Status::kAuthRequired, 0}};
+  std::map<Status, size_t> counts = {{Status::kUnknown, 0},      {Status::kHealthy, 0},
+                                     {Status::kDegraded, 0},     {Status::kUnhealthy, 0},
+                                     {Status::kAuthRequired, 0}, {Status::kQuarantined, 0}};
   for (const auto& [id, s] : sessions_) {
-    ++counts[s->state.status()];
+    ++counts[s->shown];
   }
   return counts;
 }
@@ -111,6 +109,7 @@ void Scheduler::adoptServer(const registry::ServerSpec& spec, Trigger trigger,
   if (last) {
     s->state.restore(last->status, last->consecutiveFailures, last->consecutiveSuccesses,
                      spec.unhealthyThreshold);
+    s->shown = last->status;
     s->statusSinceWallMs = last->statusSinceWallMs;
   }
   Session* raw = s.get();
@@ -312,7 +311,9 @@ CheckReport singleCheckReport(const std::string& serverId, mcp::ProbeResult resu
   CheckReport rep;
   rep.serverId = serverId;
   rep.changed = state.apply(outcomeOf(result), 1, 1);
-  rep.status = state.status();
+  rep.status = state.status() == Status::kHealthy && result.verdict && result.verdict->quarantine
+                   ? Status::kQuarantined
+                   : state.status();
   rep.trigger = trigger;
   rep.checkedAtWallMs = wallMs;
   rep.statusSinceWallMs = wallMs;
@@ -341,10 +342,16 @@ void Scheduler::onDone(Session& s, mcp::ProbeResult result) {
   CheckReport report;
   report.serverId = s.spec.id;
   report.name = s.spec.name;
-  report.previousStatus = s.state.status();
-  report.changed =
-      s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);
-  report.status = s.state.status();
+  report.previousStatus = s.shown;
+  s.state.apply(outcomeOf(result), s.spec.healthyThreshold, s.spec.unhealthyThreshold);
+  // A health failure wins over a quarantine; a quarantined server is healthy again as soon as
+  // its tool set is (approved, or back to the baseline): no healthy_threshold to wait for.
+  report.status =
+      s.state.status() == Status::kHealthy && result.verdict && result.verdict->quarantine
+          ? Status::kQuarantined
+          : s.state.status();
+  report.changed = report.status != report.previousStatus;
+  s.shown = report.status;
   report.trigger = s.trigger;
   report.commandIds = std::move(s.commandIds);
   s.commandIds.clear();

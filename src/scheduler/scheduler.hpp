@@ -154,6 +154,8 @@ class Scheduler final : public registry::ServerListener {
     uint64_t broadcastAnswered = 0;       // `check *` generations answered up to here
     uint64_t broadcastWanted = 0;         // ... and asked for up to here
     int64_t statusSinceWallMs = 0;
+    // The status last reported: the health state's, or kQuarantined over a healthy one.
+    Status shown = Status::kUnknown;
     bool parked = false;  // auth_required: no scheduled checks until the spec changes
     // watch_tools: the session kept open for tools/list_changed, started after a check that
     // found the server advertising it; dropped when the spec changes.

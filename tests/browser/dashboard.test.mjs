@@ -390,7 +390,8 @@ async function main() {
   });
 
   // h. Every status, also one the page does not know yet: a server another daemon (here: this
-  // test) publishes as auth_required, and one with a status word added to the protocol later.
+  // test) publishes as auth_required, one quarantined (tool baselines), and one with a status
+  // word added to the protocol later.
   await step('h-statuses', async () => {
     const message = (id, seq, status) => JSON.stringify({
       v: 1, type: 'health', server_id: id, seq, status, previous_status: 'unknown', changed: true,
@@ -407,18 +408,23 @@ async function main() {
     const shownMs = Math.round(performance.now() - t0);
     if (shownMs > 1000) throw new Error(`a published result took ${shownMs} ms to show (limit 1000 ms)`);
     ok(`a published result is shown ${shownMs} ms after the PUBLISH (limit 1000)`);
-    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('from-the-future', 1, 'quarantined')]);
-    await waitFor('rows for login-needed (auth_required, with its hint) and from-the-future (quarantined)',
-      ([a, b]) => {
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('from-the-future', 1, 'hibernating')]);
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('rug-pulled', 1, 'quarantined')]);
+    await waitFor('rows for login-needed (auth_required, with its hint), from-the-future (hibernating) and rug-pulled (quarantined)',
+      ([a, b, c]) => {
         const login = document.querySelector(a);
         const future = document.querySelector(b);
+        const pulled = document.querySelector(c);
         return login?.dataset.status === 'auth_required' &&
           login.querySelector('.c-status')?.textContent.includes('refresh_token') &&
-          future?.dataset.status === 'quarantined' &&
-          future.querySelector('.c-status')?.textContent.includes('quarantined') &&
+          future?.dataset.status === 'hibernating' &&
+          future.querySelector('.c-status')?.textContent.includes('hibernating') &&
+          document.querySelector('[data-count-status="hibernating"]')?.textContent.includes('1') &&
+          pulled?.dataset.status === 'quarantined' &&
+          !!pulled.querySelector('.status.st-quarantined') &&
           document.querySelector('[data-count-status="quarantined"]')?.textContent.includes('1');
-      }, 5000, [row('login-needed'), row('from-the-future')]);
-    ok('auth_required shows what to do; an unknown status word gets its row and its count');
+      }, 5000, [row('login-needed'), row('from-the-future'), row('rug-pulled')]);
+    ok('auth_required shows what to do; quarantined is counted in its colour; an unknown status word gets its row and its count');
 
     // Filtering by status and by text, then back to every row.
     const visibleRows = () => page.evaluate(() => [...document.querySelectorAll('#servers tbody tr')]
@@ -428,13 +434,13 @@ async function main() {
       shown = await visibleRows();
       return shown === want;
     }, 3000).catch((e) => { throw new Error(`${e.message} (listed: ${JSON.stringify(shown)})`); });
-    await page.select('#filter-status', 'quarantined');
+    await page.select('#filter-status', 'hibernating');
     await listed('from-the-future');
     await page.select('#filter-status', '');
     await page.type('#filter-text', 'xss');
     await listed('xss,xss-error');
     await page.$eval('#filter-text', (el) => { el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); });
-    await listed('everything,from-the-future,login-needed,xss,xss-error');
+    await listed('everything,from-the-future,login-needed,rug-pulled,xss,xss-error');
     ok('the status and text filters show only the matching rows');
   });
 

@@ -427,6 +427,23 @@ void ListChangedServer::stop() {
   }
 }
 
+ToolsDriftServer::ToolsDriftServer(const TempDir& dir, const std::string& tools)
+    : port_(freePort()) {
+  const std::string log = dir.file("tools-drift-" + std::to_string(port_) + ".log");
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{"node", std::string(MCPHD_PEERS_DIR) + "/tools-drift-mcp.mjs"},
+      std::map<std::string, std::string>{{"PORT", std::to_string(port_)}, {"TOOLS", tools}}, log);
+  if (!waitForPort(port_, std::chrono::seconds(30))) {
+    throw std::runtime_error("tools-drift-mcp.mjs did not start; see " + log);
+  }
+}
+
+ToolsDriftServer::~ToolsDriftServer() { proc_->stop(SIGKILL, std::chrono::seconds(5)); }
+
+bool ToolsDriftServer::set(const std::string& tools) {
+  return httpRequest(port_, "POST", "/admin/set?tools=" + tools).first == 200;
+}
+
 bool ListChangedServer::addTool(const std::string& name) {
   return httpRequest(port_, "POST", "/admin/add-tool?name=" + name).first == 200;
 }

@@ -217,6 +217,22 @@ class ListChangedServer {
   std::unique_ptr<Process> proc_;
 };
 
+// tests/peers/tools-drift-mcp.mjs: an SDK server whose tool list is one of a few named sets
+// ("base", "changed", "added", "removed", and one per lint finding), switched by set().
+class ToolsDriftServer {
+ public:
+  explicit ToolsDriftServer(const TempDir& dir, const std::string& tools = "base");
+  ~ToolsDriftServer();
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  // Always set `tools`, whatever set() chose.
+  std::string url(const std::string& tools) const { return url() + "/" + tools; }
+  bool set(const std::string& tools);
+
+ private:
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
 // tests/fault_server: many virtual MCP servers, one per path, each a behaviour (healthy, slow,
 // silent, truncated, …; see the comment at the top of fault_server.cpp).
 class FaultServer {

@@ -5,8 +5,9 @@
 
 (() => {
   // ---------- constants ----------
-  const KNOWN = ['healthy', 'degraded', 'unhealthy', 'auth_required', 'unknown'];
-  const SEVERITY = { unhealthy: 0, auth_required: 1, degraded: 2, unknown: 4, healthy: 5 }; // other words: 3
+  const KNOWN = ['healthy', 'degraded', 'quarantined', 'unhealthy', 'auth_required', 'unknown'];
+  // quarantined: answers MCP, but its tools are not the approved ones (tool baselines).
+  const SEVERITY = { unhealthy: 0, auth_required: 1, quarantined: 1, degraded: 2, unknown: 4, healthy: 5 }; // other words: 3
   const AUTH_HINT = 'needs an interactive login: authorize the client and store a refresh_token — see mcp-healthctl';
   const READONLY_TITLE = 'read-only: the daemon has no dashboard.token_file';
   const TOKEN_KEY = 'mcp-healthd-token';

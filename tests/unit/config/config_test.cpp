@@ -66,8 +66,9 @@ TEST_CASE("config errors name the file, the line and the key") {
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    intervall: 5s\n") ==
         "test.yaml:4: servers[0].intervall: unknown key (known keys: args, auth, command, "
         "connect_timeout, cwd, env, headers, healthy_threshold, id, interval, jitter, max_backoff, "
-        "max_body, max_tools, max_tools_bytes, min_relist_interval, name, timeout, transport, "
-        "unhealthy_interval, unhealthy_threshold, url, watch_tools)");
+        "max_body, max_tools, max_tools_bytes, min_relist_interval, name, on_drift, on_finding, "
+        "timeout, tool_baseline, transport, unhealthy_interval, unhealthy_threshold, url, "
+        "watch_tools)");
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    interval: 5 s\n")
             .rfind("test.yaml:4: servers[0].interval: '5 s' is not a duration", 0) == 0);
   CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n  - id: a\n    url: http://y/mcp\n") ==
@@ -350,4 +351,37 @@ TEST_CASE("a server's name is UTF-8 text of at most 256 bytes") {
         "test.yaml:3: servers[0].name: must be UTF-8 text of at most 256 bytes without control "
         "characters");
   CHECK(errorOf("defaults:\n  name: x\n").rfind("test.yaml:2: defaults.name: unknown key", 0) == 0);
+}
+
+TEST_CASE("tool baseline settings: defaults, per server, and their errors") {
+  auto r = mcphd::config::loadString(R"(
+defaults:
+  tool_baseline: manual
+  on_drift: quarantine
+servers:
+  - id: a
+    url: http://x/mcp
+  - id: b
+    url: http://y/mcp
+    tool_baseline: off
+    on_finding: quarantine
+)",
+                                     "test.yaml", "/etc/mcp");
+  REQUIRE(r.ok());
+  using mcphd::baseline::Action;
+  using mcphd::baseline::Policy;
+  CHECK(r->defaults.tools == mcphd::baseline::Settings{Policy::kManual, Action::kQuarantine,
+                                                       Action::kFlag});
+  CHECK(r->servers[0].tools == r->defaults.tools);
+  CHECK(r->servers[1].tools == mcphd::baseline::Settings{Policy::kOff, Action::kQuarantine,
+                                                         Action::kQuarantine});
+  // Without a word: tofu, flag, flag.
+  auto plain = mcphd::config::loadString("servers:\n  - id: a\n    url: http://x/mcp\n",
+                                         "test.yaml", "/etc/mcp");
+  REQUIRE(plain.ok());
+  CHECK(plain->servers[0].tools == mcphd::baseline::Settings{});
+  CHECK(errorOf("defaults:\n  tool_baseline: strict\n") ==
+        "test.yaml:2: defaults.tool_baseline: must be off, tofu or manual");
+  CHECK(errorOf("servers:\n  - id: a\n    url: http://x/mcp\n    on_drift: block\n") ==
+        "test.yaml:4: servers[0].on_drift: must be flag or quarantine");
 }

@@ -52,12 +52,14 @@ TEST_CASE("snippets keep valid UTF-8 (so a redaction still matches) and blank co
   CHECK(snippet("ab\xe2\x82\xac", 4) == "ab");  // never cut inside a character
 }
 
-TEST_CASE("a name that comes twice is named in the server's order, across pages") {
+TEST_CASE("a name that comes twice is kept, across pages, for the lint to report") {
   ToolPages pages;
   REQUIRE(pages.add(R"({"tools":[{"name":"z"},{"name":"a"}],"nextCursor":"2"})").ok());
-  auto twice = pages.add(R"({"tools":[{"name":"z"},{"name":"a"}]})");
-  REQUIRE_FALSE(twice.ok());
-  CHECK(twice.error().message == "tools/list returned the tool name 'z' twice");
+  auto twice = pages.add(R"({"tools":[{"name":"z","description":"again"}]})");
+  REQUIRE(twice.ok());
+  CHECK_FALSE(twice.value().has_value());  // complete
+  REQUIRE(pages.tools().size() == 3);
+  CHECK(pages.tools()[2].name == "z");
 }
 
 TEST_CASE("tools are views into their page, and outlive the text they were decoded from") {

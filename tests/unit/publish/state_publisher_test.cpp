@@ -660,3 +660,165 @@ TEST_CASE(
     CHECK(redis.published("mcp:tools").size() == (readFirst ? 1U : 2U));
   }
 }
+
+namespace {
+
+std::shared_ptr<const baseline::Verdict> drifted(bool entered) {
+  auto v = std::make_shared<baseline::Verdict>();
+  v->approval = baseline::Approval::kDrifted;
+  v->baselineHash = "sha256:approved";
+  v->drift.added = {"t2"};
+  v->drift.changed = {{"t1", {"description"}}};
+  v->enteredDrift = entered;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "entering drifted publishes one drift message on the tools channel with its check's seq") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  pub.onReport(report("a", {{"t1", R"({"name":"t1"})"}}));  // approved, say: no verdict here
+  auto r =
+      report("a", {{"t1", R"({"name":"t1","description":"new"})"}, {"t2", R"({"name":"t2"})"}});
+  r.probe.verdict = drifted(true);
+  pub.onReport(r);
+  auto again =
+      report("a", {{"t1", R"({"name":"t1","description":"new"})"}, {"t2", R"({"name":"t2"})"}});
+  again.probe.verdict = drifted(false);  // still drifted: said once
+  pub.onReport(again);
+
+  const auto health = redis.published("mcp:health");
+  REQUIRE(health.size() == 3);
+  std::vector<std::string> drifts;
+  for (const auto& m : redis.published("mcp:tools")) {
+    if (m.find(R"("type":"drift")") != std::string::npos) {
+      drifts.push_back(m);
+    }
+  }
+  REQUIRE(drifts.size() == 1);
+  CHECK(seqOf(drifts[0]) == seqOf(health[1]));
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  REQUIRE(p.parse(drifts[0]).get(e) == simdjson::SUCCESS);
+  CHECK(std::string_view(e["server_id"]) == "a");
+  CHECK(std::string_view(e["baseline_hash"]) == "sha256:approved");
+  CHECK(std::string_view(e["tools_hash"]) == r.probe.toolsHash);
+  CHECK(std::string_view(e["added"].at(0)) == "t2");
+  CHECK(e["removed"].get_array().size() == 0);
+  CHECK(std::string_view(e["changed"].at(0)["name"]) == "t1");
+  CHECK(std::string_view(e["changed"].at(0)["keys"].at(0)) == "description");
+  CHECK(e["quarantined"].get_bool().value() == false);
+  // The health message of that check says drifted, with the short drift.
+  REQUIRE(p.parse(health[1]).get(e) == simdjson::SUCCESS);
+  CHECK(std::string_view(e["tools_approval"]) == "drifted");
+  CHECK(std::string_view(e["tools_drift"]["changed"].at(0)["name"]) == "t1");
+}
+
+TEST_CASE("a drift message waits with its result while Redis is away, and is not lost") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  auto r = report("a", {{"t1", R"({"name":"t1"})"}});
+  r.probe.verdict = drifted(true);
+  pub.onReport(r);  // not connected yet
+  auto later = report("a", {{"t1", R"({"name":"t1"})"}});
+  later.probe.verdict = drifted(false);
+  pub.onReport(later);  // coalesced over it
+  redis.setUp(true);
+  size_t drifts = 0;
+  for (const auto& m : redis.published("mcp:tools")) {
+    drifts += m.find(R"("type":"drift")") != std::string::npos ? 1 : 0;
+  }
+  CHECK(drifts == 1);
+}
+
+TEST_CASE("the tool snapshot carries the findings of its list") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  auto r = report("a", {{"t1", R"({"name":"t1"})"}});
+  auto v = std::make_shared<baseline::Verdict>();
+  v->findings = {{"t1", "model_instruction", "the description says <important>"}};
+  v->findingsTotal = 1;
+  r.probe.verdict = v;
+  pub.onReport(r);
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  REQUIRE(p.parse(redis.strings["mcp:tools:a"]).get(e) == simdjson::SUCCESS);
+  CHECK(int64_t(e["findings_count"]) == 1);
+  CHECK(std::string_view(e["findings"].at(0)["code"]) == "model_instruction");
+  // Without a verdict: null.
+  pub.onReport(report("b", {{"t1", R"({"name":"t1"})"}}));
+  REQUIRE(p.parse(redis.strings["mcp:tools:b"]).get(e) == simdjson::SUCCESS);
+  CHECK(e["findings"].is_null());
+}
+
+TEST_CASE("Redis that restarted without its data is told apart from one that kept it") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  int lost = 0;
+  pub.onDataLost([&] { ++lost; });
+  redis.setUp(true);
+  REQUIRE(redis.strings.count("mcp:epoch") == 1);
+  const std::string token = redis.strings["mcp:epoch"];
+  CHECK(lost == 0);
+
+  SECTION("a restart with its data: a new run_id, the same epoch") {
+    redis.setUp(false);
+    redis.runId = "second";
+    redis.setUp(true);
+    CHECK(lost == 0);
+    CHECK(redis.strings["mcp:epoch"] == token);
+  }
+  SECTION("a restart without its data: a new run_id and a new epoch") {
+    redis.setUp(false);
+    redis.runId = "second";
+    redis.strings.clear();
+    redis.hashes.clear();
+    redis.setUp(true);
+    CHECK(lost == 1);
+    redis.setUp(false);  // and again, now with what it has
+    redis.runId = "third";
+    redis.setUp(true);
+    CHECK(lost == 1);
+  }
+  SECTION("the epoch deleted by whoever can write to Redis: the same run_id, not a loss") {
+    redis.strings.erase("mcp:epoch");
+    redis.setUp(false);
+    redis.setUp(true);
+    CHECK(lost == 0);
+  }
+  SECTION("a reconnect to the same Redis") {
+    redis.setUp(false);
+    redis.setUp(true);
+    CHECK(lost == 0);
+  }
+}
+
+TEST_CASE("a stored status that says approved or drifted tells that the server had a baseline") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  redis.hashes["mcp:status"]["a"] =
+      R"({"v":1,"type":"health","server_id":"a","seq":3,"status":"healthy","checked_at":"2026-12-01T10:00:00.000Z","tools_approval":"approved"})";
+  redis.hashes["mcp:status"]["b"] =
+      R"({"v":1,"type":"health","server_id":"b","seq":3,"status":"quarantined","checked_at":"2026-12-01T10:00:00.000Z","tools_approval":"drifted"})";
+  redis.hashes["mcp:status"]["c"] =
+      R"({"v":1,"type":"health","server_id":"c","seq":3,"status":"healthy","checked_at":"2026-12-01T10:00:00.000Z","tools_approval":"unapproved"})";
+  redis.hashes["mcp:status"]["d"] =
+      R"({"v":1,"type":"health","server_id":"d","seq":3,"status":"healthy","checked_at":"2026-12-01T10:00:00.000Z","tools_approval":null})";
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  std::set<std::string> seen;
+  pub.onBaselineSeen([&](const std::string& id) { seen.insert(id); });
+  std::optional<scheduler::Snapshot> snapshot;
+  pub.onSnapshot([&](std::optional<scheduler::Snapshot> s) { snapshot = std::move(s); });
+  redis.setUp(true);
+  REQUIRE(snapshot);
+  CHECK(snapshot->size() == 4);
+  CHECK(seen == std::set<std::string>{"a", "b"});
+}

@@ -30,6 +30,7 @@ struct FakeRedis : redis::Commands {
   std::map<std::string, std::string> strings;
   std::map<std::string, std::map<std::string, double>> zsets;  // key -> member -> score
   int64_t timeMs = 1'800'000'000'000;                          // what TIME says
+  std::string runId = "a1b2c3";                                // what INFO server says
 
   std::map<std::string, std::string> scripts;  // SCRIPT LOAD: sha -> body
   // A command (by its first word) answered with an error reply instead.
@@ -193,9 +194,17 @@ struct FakeRedis : redis::Commands {
     } else if (op == "HDEL") {
       r.integer = static_cast<long long>(hashes[a[1]].erase(a[2]));
     } else if (op == "SET") {
+      const bool nx = a.size() > 3 && a[3] == "NX";
+      if (nx && strings.count(a[1]) != 0) {
+        r.type = T::kNil;
+        return r;
+      }
       strings[a[1]] = a[2];
       r.type = T::kStatus;
       r.str = "OK";
+    } else if (op == "INFO") {
+      r.type = T::kString;
+      r.str = "# Server\r\nredis_version:7.0.15\r\nrun_id:" + runId + "\r\ntcp_port:6379\r\n";
     } else if (op == "GET") {
       auto it = strings.find(a[1]);
       r.type = it == strings.end() ? T::kNil : T::kString;
@@ -382,7 +391,10 @@ struct FakeRedis : redis::Commands {
       run({"HSET", seqKey, id, n});
       size_t t = 0;
       const std::string ids = answers(6, &t);
-      const bool tools = arg.size() >= t + 5;
+      // As the script: the tools (5 arguments) when they changed, then a drift message (3).
+      const size_t rest = arg.size() - t;
+      const bool tools = rest == 5 || rest == 8;
+      const size_t drift = tools ? t + 5 : t;
       if (tools) {
         run({"SET", toolsKey, arg[t + 3] + n + arg[t + 4]});
       }
@@ -391,6 +403,9 @@ struct FakeRedis : redis::Commands {
       run({"PUBLISH", arg[2], msg});
       if (tools) {
         run({"PUBLISH", arg[t], arg[t + 1] + n + arg[t + 2]});
+      }
+      if (rest == 3 || rest == 8) {
+        run({"PUBLISH", arg[drift], arg[drift + 1] + n + arg[drift + 2]});
       }
       return {T::kArray,
               "",

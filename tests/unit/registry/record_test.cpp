@@ -116,6 +116,34 @@ TEST_CASE("an unusable record becomes a spec with a reason and no secret") {
         "record a: watch_tools: must be true or false");
   CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"watch_tools", "true"}}, ServerSpec{}, k)
             .watchTools);
+  // Tool baseline settings: stricter than the config's defaults, never looser.
+  ServerSpec config;
+  config.tools.policy = baseline::Policy::kTofu;
+  config.tools.onDrift = baseline::Action::kFlag;
+  const auto strict = parseRecord("a",
+                                  {{"url", "http://x/mcp"},
+                                   {"tool_baseline", "manual"},
+                                   {"on_drift", "quarantine"},
+                                   {"on_finding", "quarantine"}},
+                                  config, k);
+  CHECK(strict.invalidReason.empty());
+  CHECK(strict.tools == baseline::Settings{baseline::Policy::kManual,
+                                           baseline::Action::kQuarantine,
+                                           baseline::Action::kQuarantine});
+  CHECK(parseRecord("a", {{"url", "http://x/mcp"}}, config, k).tools == config.tools);
+  CHECK(reason({{"url", "http://x/mcp"}, {"tool_baseline", "off"}}) ==
+        "record a: tool_baseline: 'off' is looser than the config's defaults (tofu); a registry "
+        "record may only make it stricter");
+  CHECK(reason({{"url", "http://x/mcp"}, {"tool_baseline", "none"}}) ==
+        "record a: tool_baseline: must be off, tofu or manual");
+  config.tools.onDrift = baseline::Action::kQuarantine;
+  CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"on_drift", "flag"}}, config, k)
+            .invalidReason ==
+        "record a: on_drift: 'flag' is looser than the config's defaults (quarantine); a registry "
+        "record may only make it stricter");
+  config.tools.policy = baseline::Policy::kOff;  // the config allows off: so may a record
+  CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"tool_baseline", "off"}}, config, k)
+            .invalidReason.empty());
   auth::KeyRing none;
   CHECK(parseRecord("a", {{"url", "http://x/mcp"}, {"auth_type", "bearer"}, {"credentials", good}},
                     ServerSpec{}, none)

@@ -1,0 +1,434 @@
+// tools approve, tools diff, tools lint: tool baselines (docs/PROTOCOL.md, "Tool baselines").
+#include "ctl/baselines.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <optional>
+
+#include "auth/key_ring.hpp"
+#include "baseline/diff.hpp"
+#include "baseline/lint.hpp"
+#include "common/json_writer.hpp"
+#include "ctl/commands.hpp"
+#include "ctl/exchange.hpp"
+#include "ctl/views.hpp"
+
+namespace mcphd::ctl {
+
+Outcome<SnapshotTools> snapshotTools(std::string_view id, std::string_view json) {
+  const std::string what = "the tool snapshot of " + printable(id);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view hash;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS ||
+      root["tools_hash"].get_string().get(hash) != simdjson::SUCCESS) {
+    return failure(what + " is not a tool snapshot (no tools_hash)");
+  }
+  // The same decoder as a tools/list result: {"tools":[…]} with other keys beside it.
+  auto page = mcp::decodeToolsListResult(json);
+  if (!page) {
+    return failure(what + " holds no valid tool list: " + page.error().message);
+  }
+  SnapshotTools out;
+  out.toolsHash = std::string(hash);
+  out.tools = std::move(page->tools);
+  // Hashed again here: only the tool set that gives the published tools_hash is approved.
+  const baseline::Baseline b = baseline::fromTools(out.tools, "", "");
+  if (b.toolsHash != out.toolsHash) {
+    return failure(what + " does not match its tools_hash (" + printable(out.toolsHash) +
+                   "; its tools hash to " + b.toolsHash + "): nothing is approved from it");
+  }
+  return out;
+}
+
+namespace {
+
+std::string names(const std::vector<std::string>& list) {
+  std::string out = "[";
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    json::appendString(out, list[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string driftText(std::string_view id, const baseline::Drift& drift) {
+  if (drift.empty()) {
+    return printable(id) + ": the tools are the approved ones\n";
+  }
+  std::string out;
+  for (const auto& n : drift.added) {
+    out += "  + " + printable(n) + "  (added)\n";
+  }
+  for (const auto& n : drift.removed) {
+    out += "  - " + printable(n) + "  (removed)\n";
+  }
+  for (const auto& c : drift.changed) {
+    std::string keys;
+    for (const auto& k : c.keys) {
+      keys += (keys.empty() ? "" : ", ") + printable(k);
+    }
+    out += "  ~ " + printable(c.name) + "  (changed: " +
+           (keys.empty() ? std::string("the approved definition is not at hand") : keys) + ")\n";
+  }
+  return out;
+}
+
+std::string driftJson(const baseline::Drift& drift) {
+  std::string out = "{\"added\":" + names(drift.added) + ",\"removed\":" + names(drift.removed) +
+                    ",\"changed\":[";
+  for (size_t i = 0; i < drift.changed.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += "{\"name\":";
+    json::appendString(out, drift.changed[i].name);
+    out += ",\"keys\":" + names(drift.changed[i].keys) + "}";
+  }
+  return out + "]}";
+}
+
+std::string findingsText(const std::vector<baseline::Finding>& findings) {
+  std::string out;
+  for (const auto& f : findings) {
+    out += "  " + printable(f.tool) + "  " + f.code + "  " + printable(f.detail) + "\n";
+  }
+  return out;
+}
+
+std::string findingsJson(const std::vector<baseline::Finding>& findings) {
+  std::string out = "[";
+  for (size_t i = 0; i < findings.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += "{\"tool\":";
+    json::appendString(out, findings[i].tool);
+    out += ",\"code\":";
+    json::appendString(out, findings[i].code);
+    out += ",\"detail\":";
+    json::appendString(out, findings[i].detail);
+    out += '}';
+  }
+  return out + "]";
+}
+
+namespace {
+
+// The baseline record of `id` as the daemon would read it: valid, absent, or not valid (why).
+struct StoredBaseline {
+  bool present = false;
+  std::optional<baseline::Baseline> valid;
+  std::string reason;  // why a present record is not valid
+};
+
+Outcome<StoredBaseline> readBaseline(redis::SyncClient& c, const Context& ctx,
+                                     const std::string& id) {
+  auto r = query(c, {"HGETALL", ctx.keys.baseline(id)});
+  StoredBaseline out;
+  if (!r) {
+    if (r.error().message.find("WRONGTYPE") != std::string::npos) {
+      out.present = true;
+      out.reason = ctx.keys.baseline(id) + " is not a hash";
+      return out;
+    }
+    return r.error();
+  }
+  if (r->type != redis::Reply::Type::kArray || r->elements.empty()) {
+    return out;
+  }
+  out.present = true;
+  std::map<std::string, std::string> fields;
+  for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+    fields[r->elements[i].str] = r->elements[i + 1].str;
+  }
+  const auth::KeyRing* keys = ctx.cfg && !ctx.cfg->keys.empty() ? &ctx.cfg->keys : nullptr;
+  auto b = baseline::fromFields(id, fields, keys);
+  if (b) {
+    out.valid = std::move(*b);
+  } else {
+    out.reason = b.error().message;
+  }
+  return out;
+}
+
+Outcome<SnapshotTools> currentTools(redis::SyncClient& c, const Context& ctx,
+                                    const std::string& id) {
+  auto r = query(c, {"GET", ctx.keys.tools(id)});
+  if (!r) {
+    return r.error();
+  }
+  if (r->type != redis::Reply::Type::kString) {
+    return failure("no complete tool list of " + id +
+                   " is known yet (is mcp-healthd checking it, and does it list tools?)");
+  }
+  return snapshotTools(id, r->str);
+}
+
+std::string describeBaseline(const std::string& id, const StoredBaseline& s) {
+  if (s.valid) {
+    return printable(id) + ": approved " + printable(s.valid->approvedAt) + " by " +
+           printable(s.valid->approvedBy) + " (tools_hash " + s.valid->toolsHash + ", " +
+           std::to_string(s.valid->tools.size()) + " tools)\n";
+  }
+  if (s.present) {
+    return printable(id) + ": its baseline is not valid (" + printable(s.reason) +
+           "): treated as none\n";
+  }
+  return printable(id) + ": no baseline\n";
+}
+
+// Everything listed as added: what approving a server without a (valid) baseline approves.
+baseline::Drift allAdded(const std::vector<mcp::Tool>& tools) {
+  baseline::Drift d;
+  for (const auto& t : tools) {
+    d.added.push_back(t.name);
+  }
+  std::sort(d.added.begin(), d.added.end());
+  d.added.erase(std::unique(d.added.begin(), d.added.end()), d.added.end());
+  return d;
+}
+
+std::string whoApproves(const Options& o) {
+  if (o.has("--by")) {
+    return o.get("--by");
+  }
+  const char* user = std::getenv("USER");
+  return user != nullptr && *user != '\0' ? user : "unknown";
+}
+
+// Approves the tool set of `id` it shows (its hash), asking first unless --yes; then asks the
+// daemon to read it (op baseline) and waits for the health message that says so.
+Outcome<Exit> approveOne(const Context& ctx, const Options& o, redis::SyncClient& c,
+                         const std::string& id, std::chrono::milliseconds wait) {
+  auto current = currentTools(c, ctx, id);
+  if (!current) {
+    return current.error();
+  }
+  auto stored = readBaseline(c, ctx, id);
+  if (!stored) {
+    return stored.error();
+  }
+  std::fputs(describeBaseline(id, *stored).c_str(), stderr);
+  if (stored->valid && stored->valid->toolsHash == current->toolsHash) {
+    std::fprintf(stderr, "%s: already approved; nothing to do\n", printable(id).c_str());
+    return Exit::kOk;
+  }
+  const baseline::Drift drift =
+      stored->valid ? baseline::diff(*stored->valid, current->tools) : allAdded(current->tools);
+  std::fputs(driftText(id, drift).c_str(), stderr);
+  const auto findings = baseline::lintTools(current->tools);
+  if (!findings.empty()) {
+    std::fprintf(stderr, "%s: the lint finds this in the tools to approve:\n%s",
+                 printable(id).c_str(), findingsText(findings).c_str());
+  }
+  const std::string question = "Approve these " + std::to_string(current->tools.size()) +
+                               " tools of " + printable(id) + " (tools_hash " + current->toolsHash +
+                               ")?";
+  if (!o.yes && !confirm(question)) {
+    return failure("not approved: " + id);
+  }
+  baseline::Baseline b = baseline::fromTools(
+      current->tools, json::rfc3339Millis(std::time(nullptr) * 1000LL), whoApproves(o));
+  if (ctx.cfg && !ctx.cfg->keys.empty()) {
+    if (auto s = baseline::sign(id, b, ctx.cfg->keys); !s) {
+      return failure("cannot sign the baseline of " + id + ": " + s.error().message);
+    }
+  } else {
+    std::fprintf(stderr,
+                 "warning: no secrets keys (--config with the daemon's keys:): the baseline is "
+                 "written unsigned, and a daemon that has keys treats it as none\n");
+  }
+  std::vector<std::string> hset = {"HSET", ctx.keys.baseline(id)};
+  for (auto& [field, value] : baseline::toFields(b)) {
+    hset.push_back(std::move(field));
+    hset.push_back(std::move(value));
+  }
+  auto written = c.transaction({{"DEL", ctx.keys.baseline(id)}, std::move(hset)});
+  if (!written) {
+    return failure("Redis: cannot write " + ctx.keys.baseline(id) + ": " + written.error().message);
+  }
+  if (written->type != redis::Reply::Type::kArray) {
+    return failure("Redis refused to write " + ctx.keys.baseline(id) + ": " + written->str);
+  }
+  for (const auto& e : written->elements) {
+    if (e.type == redis::Reply::Type::kError) {
+      return failure("Redis refused to write " + ctx.keys.baseline(id) + ": " + e.str);
+    }
+  }
+  std::fprintf(stderr, "%s: approved; asking mcp-healthd to read it\n", printable(id).c_str());
+  auto answers = sendAndWait(ctx, "baseline", id, 1, wait);
+  if (!answers) {
+    return answers.error();
+  }
+  return reportAnswers(*answers, 1, o.json, Success::kApproved);
+}
+
+// The servers --all approves: those whose published status says drifted or unapproved.
+Outcome<std::vector<std::string>> notApproved(redis::SyncClient& c, const Context& ctx) {
+  auto r = query(c, {"HGETALL", ctx.keys.status()});
+  if (!r) {
+    return r.error();
+  }
+  std::vector<std::string> ids;
+  simdjson::dom::parser parser;
+  for (size_t i = 0; r->type == redis::Reply::Type::kArray && i + 1 < r->elements.size(); i += 2) {
+    simdjson::dom::element root;
+    std::string_view approval;
+    if (parser.parse(r->elements[i + 1].str).get(root) == simdjson::SUCCESS &&
+        root["tools_approval"].get_string().get(approval) == simdjson::SUCCESS &&
+        (approval == "drifted" || approval == "unapproved")) {
+      ids.push_back(r->elements[i].str);
+    }
+  }
+  return ids;
+}
+
+Outcome<Exit> approve(const Context& ctx, const Options& o) {
+  Options rest = o;
+  rest.positional.erase(rest.positional.begin());
+  auto only = idOrAll(rest, "tools approve");
+  if (!only) {
+    return only.error();
+  }
+  auto wait = waitOf(o);
+  if (!wait) {
+    return wait.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  if (!o.all) {
+    return approveOne(ctx, o, *c, *only, *wait);
+  }
+  auto ids = notApproved(*c, ctx);
+  if (!ids) {
+    return ids.error();
+  }
+  if (ids->empty()) {
+    std::fprintf(stderr, "every server with a baseline policy is approved\n");
+    return Exit::kOk;
+  }
+  Exit worst = Exit::kOk;
+  for (const auto& id : *ids) {
+    auto done = approveOne(ctx, o, *c, id, *wait);
+    if (!done) {
+      std::fprintf(stderr, "%s\n", done.error().message.c_str());
+      worst = Exit::kFailed;
+    } else if (*done != Exit::kOk) {
+      worst = *done;
+    }
+  }
+  return worst;
+}
+
+Outcome<Exit> diffCommand(const Context& ctx, const Options& o) {
+  Options rest = o;
+  rest.positional.erase(rest.positional.begin());
+  auto id = serverIdArgument(rest, "tools diff");
+  if (!id) {
+    return id.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  auto current = currentTools(*c, ctx, *id);
+  if (!current) {
+    return current.error();
+  }
+  auto stored = readBaseline(*c, ctx, *id);
+  if (!stored) {
+    return stored.error();
+  }
+  const baseline::Drift drift =
+      stored->valid ? baseline::diff(*stored->valid, current->tools) : allAdded(current->tools);
+  if (o.json) {
+    std::string out = "{\"server_id\":";
+    json::appendString(out, *id);
+    out += ",\"tools_hash\":";
+    json::appendString(out, current->toolsHash);
+    out += ",\"baseline\":";
+    if (stored->valid) {
+      out += "{\"tools_hash\":";
+      json::appendString(out, stored->valid->toolsHash);
+      out += ",\"approved_at\":";
+      json::appendString(out, stored->valid->approvedAt);
+      out += ",\"approved_by\":";
+      json::appendString(out, stored->valid->approvedBy);
+      out += ",\"signed\":";
+      out += stored->valid->mac.empty() ? "false" : "true";
+      out += "}";
+    } else if (stored->present) {
+      out += "{\"invalid\":";
+      json::appendString(out, stored->reason);
+      out += "}";
+    } else {
+      out += "null";
+    }
+    out += ",\"drift\":" + driftJson(drift) + "}\n";
+    std::fputs(out.c_str(), stdout);
+  } else {
+    std::fputs((describeBaseline(*id, *stored) + driftText(*id, drift)).c_str(), stdout);
+  }
+  return Exit::kOk;
+}
+
+Outcome<Exit> lintCommand(const Context& ctx, const Options& o) {
+  Options rest = o;
+  rest.positional.erase(rest.positional.begin());
+  auto id = serverIdArgument(rest, "tools lint");
+  if (!id) {
+    return id.error();
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  auto current = currentTools(*c, ctx, *id);
+  if (!current) {
+    return current.error();
+  }
+  size_t total = 0;
+  const auto findings = baseline::lintTools(current->tools, &total);
+  if (o.json) {
+    std::string out = "{\"server_id\":";
+    json::appendString(out, *id);
+    out += ",\"findings\":" + findingsJson(findings) +
+           ",\"findings_count\":" + std::to_string(total) + "}\n";
+    std::fputs(out.c_str(), stdout);
+  } else if (findings.empty()) {
+    std::printf("%s: no findings in %zu tools\n", printable(*id).c_str(), current->tools.size());
+  } else {
+    std::printf("%s: %zu findings\n%s", printable(*id).c_str(), total,
+                findingsText(findings).c_str());
+  }
+  // Like a linter: 1 when it found something (shadowed_name needs the daemon: not here).
+  return findings.empty() ? Exit::kOk : Exit::kFailed;
+}
+
+}  // namespace
+
+Outcome<Exit> toolsBaseline(const Context& ctx, const Options& o) {
+  const std::string& sub = o.positional.at(0);
+  if (sub == "approve") {
+    return approve(ctx, o);
+  }
+  if (sub == "diff") {
+    return diffCommand(ctx, o);
+  }
+  return lintCommand(ctx, o);
+}
+
+}  // namespace mcphd::ctl
