@@ -219,10 +219,18 @@ Daemon::Daemon(loop::UvLoop& loop, config::Config cfg, redis::Endpoint endpoint)
   }
   // "Never silently re-learned" across restarts and take-overs: what was published says which
   // servers had a baseline.
-  publisher_.onBaselineSeen([this](const std::string& id) { approving_.hadBaseline(id); });
+  publisher_.onBaselineSeen(
+      [this](const std::string& id, bool drifted) { approving_.hadBaseline(id, drifted); });
   // ... except when Redis lost its data: then a tofu server learns its baseline again (logged).
   publisher_.onDataLost([this] { approving_.redisLost(); });
   commands_.onBaselineChanged([this](const std::string& id) { approving_.reread(id); });
+  publisher_.setSnapshotSigner([this](const std::string& id, const std::string& hash) {
+    if (cfg_.keys.empty()) {
+      return std::string();
+    }
+    auto mac = cfg_.keys.mac(baseline::kSnapshotMacContext, baseline::snapshotMacMessage(id, hash));
+    return mac ? std::move(*mac) : std::string();
+  });
   publisher_.onSnapshot([this](std::optional<scheduler::Snapshot> snapshot) {
     snapshotWait_->stop();
     scheduler_.setSnapshot(std::move(snapshot));

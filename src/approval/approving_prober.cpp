@@ -24,7 +24,8 @@ class ApprovingProber::Running final : public check::RunningCheck {
   baseline::Settings settings;
   std::function<void(mcp::ProbeResult)> done;
   std::unique_ptr<check::RunningCheck> inner;
-  uint64_t token = 0;  // waiting for the record under this token
+  uint64_t token = 0;           // waiting for the record under this token
+  uint64_t readGeneration = 0;  // Known::generation when the read began
   mcp::ProbeResult result;
 };
 
@@ -57,23 +58,39 @@ bool ApprovingProber::judged(const Known& k, const std::string& toolsHash) {
 }
 
 std::shared_ptr<const baseline::Verdict> ApprovingProber::shared(baseline::Verdict v) {
-  baseline::Verdict plain;
-  plain.approval = baseline::Approval::kApproved;
-  plain.baselineHash = v.baselineHash;  // the one field that differs: not kept (below)
-  if (v == plain) {
-    // Approved means baselineHash is the list's own tools_hash, which the result carries.
-    static const auto approved = [] {
-      baseline::Verdict a;
-      a.approval = baseline::Approval::kApproved;
-      return std::make_shared<const baseline::Verdict>(std::move(a));
-    }();
-    return approved;
+  if (v.approval == baseline::Approval::kDrifted || v.enteredDrift) {
+    return std::make_shared<baseline::Verdict>(std::move(v));  // its own drift
   }
-  if (v == baseline::Verdict{}) {
-    static const auto none = std::make_shared<const baseline::Verdict>();
-    return none;
+  if (v.approval == baseline::Approval::kApproved) {
+    v.baselineHash.clear();
   }
-  return std::make_shared<baseline::Verdict>(std::move(v));
+  size_t h = std::hash<int>{}(static_cast<int>(v.approval)) ^ (v.quarantine ? 0x9e3779b9u : 0) ^
+             std::hash<size_t>{}(v.findingsTotal) ^ std::hash<std::string>{}(v.baselineHash);
+  for (const auto& f : v.findings) {
+    h = h * 31 + std::hash<std::string>{}(f.tool) + std::hash<std::string>{}(f.code) * 7 +
+        std::hash<std::string>{}(f.detail) * 13;
+  }
+  auto [begin, end] = interned_.equal_range(h);
+  for (auto it = begin; it != end; ++it) {
+    if (auto p = it->second.lock(); p && *p == v) {
+      return p;
+    }
+  }
+  auto p = std::make_shared<const baseline::Verdict>(std::move(v));
+  interned_.emplace(h, p);
+  if (++internedSinceSweep_ >= 1024 && interned_.size() >= 2048) {
+    internedSinceSweep_ = 0;
+    std::erase_if(interned_, [](const auto& e) { return e.second.expired(); });
+  }
+  return p;
+}
+
+void ApprovingProber::rejudge(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    if (auto it = known_.find(id); it != known_.end()) {
+      it->second.read = false;
+    }
+  }
 }
 
 ApprovingProber::ApprovingProber(check::Prober& inner, BaselineStore* store,
@@ -116,6 +133,7 @@ void ApprovingProber::judge(Running& run, mcp::ProbeResult result) {
 }
 
 void ApprovingProber::read(Running& run, bool definitions) {
+  run.readGeneration = known_[run.id].generation;
   run.token = ++tokens_;
   reading_[run.token] = &run;
   std::weak_ptr<bool> alive = alive_;
@@ -139,12 +157,22 @@ void ApprovingProber::read(Running& run, bool definitions) {
                    }
                    Known& known = known_[waiting.id];
                    known.read = false;  // read again at the next check
-                   // The last verdict stands only for the list it judged.
-                   return answer(waiting, judged(known, waiting.result.toolsHash)
-                                              ? known.verdict
+                   // The last verdict stands only for the list it judged; a new list gets none,
+                   // but a quarantine stands (Redis away must not let a server out of it).
+                   if (judged(known, waiting.result.toolsHash)) {
+                     return answer(waiting, known.verdict);
+                   }
+                   return answer(waiting, known.verdict && known.verdict->quarantine
+                                              ? unknownQuarantined()
                                               : std::shared_ptr<const baseline::Verdict>());
                  }
                  readErrorSaid_ = false;
+                 if (auto kn = known_.find(waiting.id);
+                     kn != known_.end() && kn->second.generation != waiting.readGeneration) {
+                   // An op baseline came while this read was under way: what it read may be the
+                   // baseline from before the approval.
+                   return read(waiting, definitions);
+                 }
                  const baseline::Record& record = *r;
                  if (!definitions && record.state == baseline::Record::State::kValid &&
                      record.baseline.toolsHash != waiting.result.toolsHash) {
@@ -168,11 +196,23 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   size_t total = 0;
   std::map<std::string, size_t> byCode;
   auto findings = baseline::lintTools(run.result.tools, &total, &byCode);
+  // shadowed_name: against the other servers judged here; those whose findings change with this
+  // list are judged again at their next check ("reported on both").
+  rejudge(shadow_.set(run.id, run.result.tools));
+  for (auto& f : shadow_.findings(run.id, run.result.tools)) {
+    ++total;
+    ++byCode[f.code];
+    if (findings.size() < baseline::kMaxFindings) {
+      findings.push_back(std::move(f));
+    }
+  }
   baseline::History history;
-  history.hadBaseline = k.had;
+  history.hadBaseline = k.had || hadBefore_.count(run.id) != 0;
   history.lostWithRedis = k.lostWithRedis;
   if (k.verdict) {
     history.previous = *k.verdict;
+  } else if (k.wasDrifted) {
+    history.previous.approval = baseline::Approval::kDrifted;  // announced before the restart
   }
   baseline::Judgement j =
       baseline::judge(run.id, run.settings, run.result.tools, run.result.toolsHash, record, history,
@@ -183,8 +223,14 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   k.read = true;
   k.judgedAny = hexBytes(run.result.toolsHash, &k.judgedHash);
   k.judgedWith = run.settings;
-  if (j.learn) {
-    learn(run.id, std::move(*j.learn));
+  if (j.learn && !learn(run.id, std::move(*j.learn))) {
+    // Not written: not approved either (else a list too large to keep would be "approved"
+    // whatever it holds, check after check). Judged again at the next check.
+    j.verdict.approval = baseline::Approval::kUnapproved;
+    j.verdict.baselineHash.clear();
+    j.verdict.quarantine =
+        j.verdict.quarantine || run.settings.onDrift == baseline::Action::kQuarantine;
+    k.read = false;
   }
   j.verdict.findingCounts = std::move(byCode);
   auto verdict = shared(std::move(j.verdict));
@@ -199,8 +245,7 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   answer(run, std::move(verdict));
 }
 
-void ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
-  Known& k = known_[id];
+bool ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
   size_t bytes = 0;
   for (const auto& [field, value] : baseline::toFields(b)) {
     bytes += field.size() + value.size();
@@ -218,9 +263,9 @@ void ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
   if (!refused.empty()) {
     // Nothing written: an unsigned record would read back as not valid, and the server would
     // stay unapproved for good. Judged (and learned) again at its next check.
-    log::warn("tool baselines: the baseline of " + id + " is not written: " + refused);
-    k.read = false;
-    return;
+    log::warn("tool baselines: the baseline of " + id + " is not written: " + refused +
+              "; its tools are unapproved");
+    return false;
   }
   std::weak_ptr<bool> alive = alive_;
   store_->learn(id, b, [this, alive, id](Result<bool> written) {
@@ -241,26 +286,50 @@ void ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
                 written.error().message);
     }
   });
+  return true;
 }
 
 void ApprovingProber::reread(const std::string& serverId) {
   if (auto it = known_.find(serverId); it != known_.end()) {
     it->second.read = false;
+    ++it->second.generation;  // a read under way now is read again
   }
 }
 
 void ApprovingProber::redisLost() {
   for (auto& [id, k] : known_) {
     k.read = false;
-    if (k.had) {
+    if (k.had || hadBefore_.count(id) != 0) {
       k.lostWithRedis = true;
       k.had = false;
     }
   }
+  hadBefore_.clear();  // their baselines went with the rest
 }
 
-void ApprovingProber::forget(const std::string& serverId) { known_.erase(serverId); }
+void ApprovingProber::forget(const std::string& serverId) {
+  if (auto it = known_.find(serverId); it != known_.end()) {
+    if (it->second.had) {
+      hadBefore_.insert(serverId);
+    }
+    known_.erase(it);
+  }
+  rejudge(shadow_.remove(serverId));
+}
 
-void ApprovingProber::hadBaseline(const std::string& serverId) { known_[serverId].had = true; }
+void ApprovingProber::hadBaseline(const std::string& serverId, bool drifted) {
+  Known& k = known_[serverId];
+  k.had = true;
+  k.wasDrifted = k.wasDrifted || drifted;
+}
+
+std::shared_ptr<const baseline::Verdict> ApprovingProber::unknownQuarantined() {
+  static const auto v = [] {
+    baseline::Verdict q;
+    q.quarantine = true;  // tools_approval null, status quarantined
+    return std::make_shared<const baseline::Verdict>(std::move(q));
+  }();
+  return v;
+}
 
 }  // namespace mcphd::approval

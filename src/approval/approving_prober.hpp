@@ -3,10 +3,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "baseline/judge.hpp"
+#include "baseline/shadow.hpp"
 #include "check/prober.hpp"
 #include "common/sha256.hpp"
 
@@ -68,13 +71,16 @@ class ApprovingProber final : public check::Prober {
   void forget(const std::string& serverId);
   // The published state said tools_approval was "approved" or "drifted" for `serverId`: a
   // baseline existed ("unapproved" proves nothing: a manual server never approved says it too).
-  void hadBaseline(const std::string& serverId);
+  // `drifted`: it said "drifted" (so a restart or take-over does not announce that drift again).
+  void hadBaseline(const std::string& serverId, bool drifted = false);
 
  private:
   struct Known {
     bool read = false;  // the record was read since it last may have changed
     bool had = false;   // a baseline existed (seen, or said by the published state)
     bool lostWithRedis = false;
+    bool wasDrifted = false;  // the published state said drifted (before a verdict of ours)
+    uint64_t generation = 0;  // increased by reread(): a read begun before it is read again
     // The tools_hash of the last verdict, as bytes (32, not a 65-byte string per server);
     // judgedAny false: none judged, or a tools_hash that is not hex.
     Sha256 judgedHash{};
@@ -87,15 +93,23 @@ class ApprovingProber final : public check::Prober {
   class Running;
   // Whether `toolsHash` is the last one judged for `k`.
   static bool judged(const Known& k, const std::string& toolsHash);
-  // An approved verdict with nothing else to say is the same for every server: one shared
-  // instance instead of one per server (10,000 servers kept 3 MB of identical verdicts).
-  static std::shared_ptr<const baseline::Verdict> shared(baseline::Verdict v);
+  // A verdict without a drift is often the same for many servers (approved, with the same
+  // findings): kept once, shared (10,000 servers kept 3 MB of identical verdicts). An approved
+  // verdict keeps no baselineHash: it is the list's own tools_hash.
+  std::shared_ptr<const baseline::Verdict> shared(baseline::Verdict v);
+  // The verdict of a new tool list that could not be judged (Redis away) of a server that was
+  // quarantined: still quarantined, tools_approval null.
+  static std::shared_ptr<const baseline::Verdict> unknownQuarantined();
+  // Servers whose shadowed names changed: judged again at their next check.
+  void rejudge(const std::vector<std::string>& ids);
   // The inner check of `run` is done.
   void judge(Running& run, mcp::ProbeResult result);
   // Reads the record (with definitions or not) for `run`, then finishes it.
   void read(Running& run, bool definitions);
   void finish(Running& run, const baseline::Record& record);
-  void learn(const std::string& id, baseline::Baseline b);
+  // Signs and writes a learned baseline; false (logged) when it cannot be written at all (too
+  // large, cannot be signed): then the list is not approved.
+  bool learn(const std::string& id, baseline::Baseline b);
   void answer(Running& run, std::shared_ptr<const baseline::Verdict> verdict);
 
   check::Prober& inner_;
@@ -104,6 +118,13 @@ class ApprovingProber final : public check::Prober {
   std::function<int64_t()> wallMs_;
   std::map<std::string, Known> known_;
   std::map<uint64_t, Running*> reading_;  // checks waiting for their record, by token
+  baseline::ShadowIndex shadow_;          // the tool names of every server judged here
+  // Servers that had a baseline and are no longer checked here (removed, released): one
+  // registered again, or taken back, is not a server never baselined.
+  std::set<std::string> hadBefore_;
+  // Shared verdicts by a hash of their content (several per hash when they collide).
+  std::unordered_multimap<size_t, std::weak_ptr<const baseline::Verdict>> interned_;
+  size_t internedSinceSweep_ = 0;
   uint64_t tokens_ = 0;
   bool readErrorSaid_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for the store's callbacks

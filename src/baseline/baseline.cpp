@@ -140,6 +140,13 @@ std::string macMessage(std::string_view serverId, const Baseline& b) {
   return out;
 }
 
+std::string snapshotMacMessage(std::string_view serverId, std::string_view toolsHash) {
+  std::string out = "mcp-healthd tool snapshot v1\n";
+  appendPart(out, serverId);
+  appendPart(out, toolsHash);
+  return out;
+}
+
 Result<void> sign(std::string_view serverId, Baseline& b, const auth::KeyRing& keys) {
   auto tag = keys.mac(kMacContext, macMessage(serverId, b));
   if (!tag) {

@@ -70,6 +70,12 @@ Baseline fromTools(const std::vector<mcp::Tool>& tools, std::string approvedAt,
 std::string macMessage(std::string_view serverId, const Baseline& b);
 inline constexpr std::string_view kMacContext = "baseline";  // crypto_kdf context, 8 characters
 
+// A tool snapshot (<prefix>tools:<id>) carries a MAC by the daemon over the server id and its
+// tools_hash: mcp-healthctl tools approve approves only a tool set the daemon itself saw (one
+// written by anyone else has no MAC that verifies).
+inline constexpr std::string_view kSnapshotMacContext = "snapshot";
+std::string snapshotMacMessage(std::string_view serverId, std::string_view toolsHash);
+
 // Signs `b` with the ring's active key (sets b.mac).
 Result<void> sign(std::string_view serverId, Baseline& b, const auth::KeyRing& keys);
 

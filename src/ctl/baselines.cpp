@@ -37,6 +37,10 @@ Outcome<SnapshotTools> snapshotTools(std::string_view id, std::string_view json)
   }
   SnapshotTools out;
   out.toolsHash = std::string(hash);
+  std::string_view mac;
+  if (root["mac"].get_string().get(mac) == simdjson::SUCCESS) {
+    out.mac = std::string(mac.substr(0, 256));
+  }
   out.tools = std::move(page->tools);
   // Hashed again here: only the tool set that gives the published tools_hash is approved.
   const baseline::Baseline b = baseline::fromTools(out.tools, "", "");
@@ -96,6 +100,26 @@ std::string driftJson(const baseline::Drift& drift) {
     out += ",\"keys\":" + names(drift.changed[i].keys) + "}";
   }
   return out + "]}";
+}
+
+std::string definitionsText(const baseline::Drift& drift, const std::vector<mcp::Tool>& tools) {
+  std::vector<std::string> shown = drift.added;
+  for (const auto& c : drift.changed) {
+    shown.push_back(c.name);
+  }
+  std::string out;
+  for (const auto& name : shown) {
+    for (const auto& t : tools) {
+      if (t.name == name) {
+        out += "    " + printable(name) + ": " + printable(t.raw().substr(0, 2000)) +
+               (t.raw().size() > 2000 ? " ... (" + std::to_string(t.raw().size()) + " bytes)"
+                                      : std::string()) +
+               "\n";
+        break;  // a name listed twice: its first definition, as the diff compares
+      }
+    }
+  }
+  return out;
 }
 
 std::string findingsText(const std::vector<baseline::Finding>& findings) {
@@ -219,14 +243,36 @@ Outcome<Exit> approveOne(const Context& ctx, const Options& o, redis::SyncClient
   if (!stored) {
     return stored.error();
   }
+  const auth::KeyRing* keys = ctx.cfg && !ctx.cfg->keys.empty() ? &ctx.cfg->keys : nullptr;
+  if (keys != nullptr) {
+    // Only a tool set the daemon saw: whoever can write to Redis can write a snapshot too.
+    auto ok =
+        current->mac.empty()
+            ? Result<void>(makeError("it has none"))
+            : keys->verifyMac(baseline::kSnapshotMacContext,
+                              baseline::snapshotMacMessage(id, current->toolsHash), current->mac);
+    if (!ok) {
+      return failure("the tool snapshot of " + printable(id) +
+                     " carries no valid MAC of mcp-healthd's keys (" + ok.error().message +
+                     "): it was not written by mcp-healthd with the keys of --config; not "
+                     "approved (wait for its next tool change, or restart mcp-healthd)");
+    }
+  }
   std::fputs(describeBaseline(id, *stored).c_str(), stderr);
   if (stored->valid && stored->valid->toolsHash == current->toolsHash) {
-    std::fprintf(stderr, "%s: already approved; nothing to do\n", printable(id).c_str());
-    return Exit::kOk;
+    // Already in Redis: the daemon may not have read it yet.
+    std::fprintf(stderr, "%s: already approved; asking mcp-healthd to read it\n",
+                 printable(id).c_str());
+    auto answers = sendAndWait(ctx, "baseline", id, 1, wait);
+    if (!answers) {
+      return answers.error();
+    }
+    return reportAnswers(*answers, 1, o.json, Success::kApproved);
   }
   const baseline::Drift drift =
       stored->valid ? baseline::diff(*stored->valid, current->tools) : allAdded(current->tools);
   std::fputs(driftText(id, drift).c_str(), stderr);
+  std::fputs(definitionsText(drift, current->tools).c_str(), stderr);
   const auto findings = baseline::lintTools(current->tools);
   if (!findings.empty()) {
     std::fprintf(stderr, "%s: the lint finds this in the tools to approve:\n%s",
@@ -240,14 +286,10 @@ Outcome<Exit> approveOne(const Context& ctx, const Options& o, redis::SyncClient
   }
   baseline::Baseline b = baseline::fromTools(
       current->tools, json::rfc3339Millis(std::time(nullptr) * 1000LL), whoApproves(o));
-  if (ctx.cfg && !ctx.cfg->keys.empty()) {
-    if (auto s = baseline::sign(id, b, ctx.cfg->keys); !s) {
+  if (keys != nullptr) {
+    if (auto s = baseline::sign(id, b, *keys); !s) {
       return failure("cannot sign the baseline of " + id + ": " + s.error().message);
     }
-  } else {
-    std::fprintf(stderr,
-                 "warning: no secrets keys (--config with the daemon's keys:): the baseline is "
-                 "written unsigned, and a daemon that has keys treats it as none\n");
   }
   std::vector<std::string> hset = {"HSET", ctx.keys.baseline(id)};
   for (auto& [field, value] : baseline::toFields(b)) {
@@ -301,6 +343,15 @@ Outcome<Exit> approve(const Context& ctx, const Options& o) {
   if (!only) {
     return only.error();
   }
+  if (!(ctx.cfg && !ctx.cfg->keys.empty()) && !o.unsignedBaseline) {
+    return usageError(
+        "tools approve signs the baseline with the daemon's keys: pass --config with its secrets "
+        "section (or --unsigned for a daemon that has no keys; one that has keys would treat an "
+        "unsigned baseline as none)");
+  }
+  if (const std::string by = whoApproves(o); by.empty() || by.size() > 128 || printable(by) != by) {
+    return usageError("--by: 1 to 128 printable characters (who approves, as the record says)");
+  }
   auto wait = waitOf(o);
   if (!wait) {
     return wait.error();
@@ -324,7 +375,7 @@ Outcome<Exit> approve(const Context& ctx, const Options& o) {
   for (const auto& id : *ids) {
     auto done = approveOne(ctx, o, *c, id, *wait);
     if (!done) {
-      std::fprintf(stderr, "%s\n", done.error().message.c_str());
+      std::fprintf(stderr, "%s\n", printable(done.error().message).c_str());
       worst = Exit::kFailed;
     } else if (*done != Exit::kOk) {
       worst = *done;
@@ -367,8 +418,9 @@ Outcome<Exit> diffCommand(const Context& ctx, const Options& o) {
       json::appendString(out, stored->valid->approvedAt);
       out += ",\"approved_by\":";
       json::appendString(out, stored->valid->approvedBy);
-      out += ",\"signed\":";
-      out += stored->valid->mac.empty() ? "false" : "true";
+      // Verified only with the keys of --config: without them anyone's record reads as valid.
+      out += ",\"verified\":";
+      out += ctx.cfg && !ctx.cfg->keys.empty() ? "true" : "false";
       out += "}";
     } else if (stored->present) {
       out += "{\"invalid\":";

@@ -17,6 +17,7 @@ namespace mcphd::ctl {
 // hashed again from the definition as stored.
 struct SnapshotTools {
   std::string toolsHash;
+  std::string mac;  // the daemon's MAC of (id, tools_hash); "" when it has none
   std::vector<mcp::Tool> tools;
 };
 Outcome<SnapshotTools> snapshotTools(std::string_view id, std::string_view json);
@@ -26,6 +27,9 @@ Outcome<SnapshotTools> snapshotTools(std::string_view id, std::string_view json)
 std::string driftText(std::string_view id, const baseline::Drift& drift);
 // {"added":[…],"removed":[…],"changed":[{"name":…,"keys":[…]}]}
 std::string driftJson(const baseline::Drift& drift);
+// The definitions of the added and changed tools of `drift`, as `tools` holds them: each on a
+// line of its own, printable, cut at 2,000 bytes — what the operator approves.
+std::string definitionsText(const baseline::Drift& drift, const std::vector<mcp::Tool>& tools);
 // One line per finding: "  tool  code  detail".
 std::string findingsText(const std::vector<baseline::Finding>& findings);
 // [{"tool":…,"code":…,"detail":…}]

@@ -167,6 +167,8 @@ Outcome<Options> parseOptions(const std::vector<std::string>& args) {
       o.rediscover = true;
     } else if (a == "--yes") {
       o.yes = true;
+    } else if (a == "--unsigned") {
+      o.unsignedBaseline = true;
     } else if (a == "--client-secret" || a == "--bearer-token" || a == "--password" ||
                a == "--private-key") {
       return usageError(a + ": secrets are never taken from the command line; use " + a +

@@ -24,6 +24,7 @@ struct Options {
   bool secretStdin = false;
   bool rediscover = false;
   bool yes = false;
+  bool unsignedBaseline = false;  // --unsigned: tools approve without the daemon's keys
   std::vector<std::string> positional;
 
   bool has(const char* name) const { return values.count(name) != 0; }

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "auth/key_ring.hpp"
+#include "baseline/lint.hpp"
 #include "common/json_writer.hpp"
 
 namespace mcphd::ctl {
@@ -74,6 +75,18 @@ std::string printable(std::string_view text) {
     const bool c1 = c == 0xc2 && i + 1 < text.size() &&
                     static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
                     static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+    size_t len = 1;
+    if (c >= 0xc2) {
+      // Invisible or direction-changing characters (bidi overrides, zero-width, tags): a name
+      // holding one would show as another, or turn the rest of the line around.
+      if (const char32_t cp = baseline::hiddenCodePoint(text, i, &len); cp != 0) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "\\u{%X}", static_cast<unsigned>(cp));
+        out += buf;
+        i += len - 1;
+        continue;
+      }
+    }
     if (c < 0x20 || c == 0x7f || c1) {
       const auto shown = c1 ? static_cast<unsigned char>(text[++i]) : c;
       out += "\\x";

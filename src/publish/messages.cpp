@@ -17,13 +17,15 @@ void appendStringOrNull(std::string& out, std::string_view s) {
 }
 
 // At most `max` names (a health message stays small; the drift message has them all).
+// At most `max` names (a health message stays small; the drift message has them all), each cut
+// to 128 bytes (a longer tool name is not valid anyway, and a server chooses them).
 void appendSomeNames(std::string& out, const std::vector<std::string>& names, size_t max) {
   out += '[';
   for (size_t i = 0; i < names.size() && i < max; ++i) {
     if (i > 0) {
       out += ',';
     }
-    json::appendString(out, names[i]);
+    json::appendString(out, truncateUtf8(std::string_view(names[i]), 128));
   }
   out += ']';
 }
@@ -32,17 +34,21 @@ void appendNames(std::string& out, const std::vector<std::string>& names) {
   appendSomeNames(out, names, names.size());
 }
 
-void appendChanged(std::string& out, const std::vector<baseline::ChangedTool>& changed,
-                   size_t max) {
+// At most `max` changed tools, each with at most `maxKeys` keys (`keys_count` says how many).
+void appendChanged(std::string& out, const std::vector<baseline::ChangedTool>& changed, size_t max,
+                   size_t maxKeys) {
   out += '[';
   for (size_t i = 0; i < changed.size() && i < max; ++i) {
     if (i > 0) {
       out += ',';
     }
     out += "{\"name\":";
-    json::appendString(out, changed[i].name);
+    json::appendString(out, truncateUtf8(std::string_view(changed[i].name), 128));
     out += ",\"keys\":";
-    appendNames(out, changed[i].keys);
+    appendSomeNames(out, changed[i].keys, maxKeys);
+    if (changed[i].keys.size() > maxKeys) {
+      out += ",\"keys_count\":" + std::to_string(changed[i].keys.size());
+    }
     out += '}';
   }
   out += ']';
@@ -82,7 +88,7 @@ void appendVerdict(std::string& o, const baseline::Verdict* v) {
     appendSomeNames(o, d.removed, kHealthDriftNames);
     o += ",\"removed_count\":" + std::to_string(d.removed.size());
     o += ",\"changed\":";
-    appendChanged(o, d.changed, kHealthDriftNames);
+    appendChanged(o, d.changed, kHealthDriftNames, kHealthDriftNames);
     o += ",\"changed_count\":" + std::to_string(d.changed.size());
     o += '}';
   }
@@ -296,7 +302,7 @@ Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHas
 
 Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
                            int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools,
-                           const baseline::Verdict* verdict) {
+                           const baseline::Verdict* verdict, std::string_view mac) {
   Numbered n{"{\"server_id\":", {}};
   json::appendString(n.head, serverId);
   n.head += ",\"seq\":";
@@ -312,7 +318,9 @@ Numbered toolsSnapshotJson(const std::string& serverId, const std::string& tools
     }
     o += tools[i].raw();  // validated JSON, exactly as the server sent it
   }
-  o += "],\"findings\":";
+  o += "],\"mac\":";
+  appendStringOrNull(o, mac);
+  o += ",\"findings\":";
   if (verdict == nullptr) {
     o += "null,\"findings_count\":null}";
     return n;
@@ -338,7 +346,7 @@ Numbered driftJson(const std::string& serverId, const std::string& toolsHash,
   o += ",\"removed\":";
   appendNames(o, d.removed);
   o += ",\"changed\":";
-  appendChanged(o, d.changed, d.changed.size());
+  appendChanged(o, d.changed, d.changed.size(), SIZE_MAX);
   o += ",\"quarantined\":";
   o += verdict.quarantine ? "true" : "false";
   o += ",\"detected_at\":";

@@ -85,9 +85,10 @@ Numbered toolsEventJson(const std::string& serverId, const std::string& toolsHas
                         const ToolsDiff& diff, int64_t discoveredAtWallMs);
 // `verdict`: the lint findings of this list (all that were kept: at most
 // baseline::kMaxFindings, with their count), null without one.
+// `mac`: the daemon's MAC of (server id, tools_hash) (baseline::snapshotMacMessage), "" for none.
 Numbered toolsSnapshotJson(const std::string& serverId, const std::string& toolsHash,
                            int64_t discoveredAtWallMs, const std::vector<mcp::Tool>& tools,
-                           const baseline::Verdict* verdict = nullptr);
+                           const baseline::Verdict* verdict = nullptr, std::string_view mac = {});
 // On <prefix>tools when a server's tool set enters `drifted`: the whole drift, numbered with
 // the seq of the health message of the check that found it.
 Numbered driftJson(const std::string& serverId, const std::string& toolsHash,

@@ -106,34 +106,50 @@ void StatePublisher::onReady(bool ready) {
 }
 
 void StatePublisher::checkEpoch(uint64_t gen) {
-  // In order on one connection: all three are answered before anything this connection writes.
-  auto runId = std::make_shared<std::string>();
-  redis_.command({"INFO", "server"}, [runId](Result<redis::Reply> r) {
+  // In order on one connection: all are answered before anything this connection writes.
+  struct Seen {
+    std::string runId;
+    bool persisted = true;  // unknown counts as persisted: never a loss
+  };
+  auto seen = std::make_shared<Seen>();
+  redis_.command({"INFO", "server"}, [seen](Result<redis::Reply> r) {
     if (r && r->type == redis::Reply::Type::kString) {
-      *runId = infoField(r->str, "run_id");  // a user without INFO: never known, never lost
+      seen->runId = infoField(r->str, "run_id");  // a user without INFO: never known, never lost
+    }
+  });
+  redis_.command({"INFO", "persistence"}, [seen](Result<redis::Reply> r) {
+    if (r && r->type == redis::Reply::Type::kString) {
+      // Started from no data: no append-only file, and no key loaded from an RDB file.
+      seen->persisted = infoField(r->str, "aof_enabled") != "0" ||
+                        infoField(r->str, "rdb_last_load_keys_loaded") != "0";
     }
   });
   // A new token at every connection: one this daemon wrote before would not tell a Redis that
   // lost it from one that kept it.
   redis_.command({"SET", keys_.epoch(), randomToken(), "NX"}, nullptr);
   // Not sent: the connection is going, and the next one starts over (onReady).
-  redis_.command({"GET", keys_.epoch()}, [this, gen, runId](Result<redis::Reply> r) {
+  redis_.command({"GET", keys_.epoch()}, [this, gen, seen](Result<redis::Reply> r) {
     if (gen != generation_ || !r) {
       return;  // a newer connection took over, or this one is gone
     }
     const std::string epoch =
         r->type == redis::Reply::Type::kString ? r->str.substr(0, 64) : std::string();
-    if (!runId->empty() && !epoch.empty()) {
-      // Both, not either: a Redis that restarted with its data keeps the token, and whoever can
-      // write to Redis can change the token but not the run_id.
-      if (!runId_.empty() && *runId != runId_ && epoch != epoch_) {
-        log::warn("redis: Redis restarted without its data (a new run_id, and " + keys_.epoch() +
-                  " was written again): what this daemon wrote before is gone");
+    if (!seen->runId.empty() && !epoch.empty()) {
+      // All three: a Redis that restarted with its data keeps the token and says it loaded it;
+      // whoever can write to Redis can delete the token, but not restart Redis or change what
+      // INFO says it loaded at start.
+      if (!runId_.empty() && seen->runId != runId_ && epoch != epoch_ && !seen->persisted) {
+        log::warn(
+            "redis: Redis restarted without its data (a new run_id, nothing loaded at its "
+            "start, and " +
+            keys_.epoch() +
+            " written again): what this daemon wrote "
+            "before is gone");
         if (dataLost_) {
           dataLost_();
         }
       }
-      runId_ = *runId;
+      runId_ = seen->runId;
       epoch_ = epoch;
     }
     onLoaded(gen);
@@ -239,6 +255,7 @@ std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::
   std::string_view approval;
   c.hadBaseline = doc["tools_approval"].get(approval) == simdjson::SUCCESS &&
                   (approval == "approved" || approval == "drifted");
+  c.drifted = c.hadBaseline && approval == "drifted";
   return c;
 }
 
@@ -274,7 +291,7 @@ void StatePublisher::readStored(
       }
       if (auto c = parseStoredCheck(parser, r->elements[i].str)) {
         if (c->hadBaseline && baselineSeen_) {
-          baselineSeen_(ids[i]);
+          baselineSeen_(ids[i], c->drifted);
         }
         if (!c->toolsHash.empty()) {
           storedTools_[ids[i]] = c->toolsHash;
@@ -331,7 +348,7 @@ void StatePublisher::snapshotFrom(const redis::Reply* hash) {
       continue;
     }
     if (stored->hadBaseline && baselineSeen_) {
-      baselineSeen_(id);
+      baselineSeen_(id, stored->drifted);
     }
     snapshot[id] = stored->last;
   }
@@ -355,6 +372,8 @@ void StatePublisher::onReport(const scheduler::CheckReport& report) {
   }
   if (p.verdict && p.verdict->enteredDrift) {
     s.pendingDrift = driftJson(report.serverId, p.toolsHash, *p.verdict, report.checkedAtWallMs);
+  } else if (p.verdict && p.verdict->approval != baseline::Approval::kDrifted) {
+    s.pendingDrift.reset();  // over before it was written: its health message says so
   }
   flush(report.serverId, s);
 }
@@ -534,8 +553,9 @@ void StatePublisher::flush(const std::string& id, ServerState& s) {
     tools.emplace(t.tools);
     ToolsDiff diff = diffTools(s.publishedTools, *tools);
     Numbered event = toolsEventJson(id, t.hash, t.tools.size(), diff, t.discoveredAtWallMs);
+    const std::string mac = snapshotSigner_ ? snapshotSigner_(id, t.hash) : std::string();
     Numbered snapshot =
-        toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools, t.verdict.get());
+        toolsSnapshotJson(id, t.hash, t.discoveredAtWallMs, t.tools, t.verdict.get(), mac);
     args.push_back(keys_.toolsChannel());
     args.push_back(std::move(event.head));
     args.push_back(std::move(event.tail));

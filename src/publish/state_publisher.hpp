@@ -36,6 +36,7 @@ struct StoredCheck {
   std::string toolsHash;  // empty when absent (null: the tools were not listed)
   // tools_approval said "approved" or "drifted": the server's tool set had a baseline.
   bool hadBaseline = false;
+  bool drifted = false;  // ... and it said "drifted"
 };
 // A stored health message read back; nullopt when it is not one (a field anyone else wrote).
 std::optional<StoredCheck> parseStoredCheck(simdjson::dom::parser& parser, std::string_view json);
@@ -89,7 +90,7 @@ class StatePublisher final : public scheduler::ResultSink {
   // that read failed): the start-up snapshot the scheduler's first checks are due by.
   // A stored health message read back (the start-up snapshot, a take-over) says the server's
   // tool set had a baseline (StoredCheck::hadBaseline): called before the server's first check.
-  void onBaselineSeen(std::function<void(const std::string& id)> listener) {
+  void onBaselineSeen(std::function<void(const std::string& id, bool drifted)> listener) {
     baselineSeen_ = std::move(listener);
   }
   void onSnapshot(std::function<void(std::optional<scheduler::Snapshot>)> callback) {
@@ -104,6 +105,9 @@ class StatePublisher final : public scheduler::ResultSink {
   // <prefix>epoch holds another token than at the last connection. Called before anything is
   // written on the new connection.
   void onDataLost(std::function<void()> callback) { dataLost_ = std::move(callback); }
+  // Signs each tool snapshot: the MAC of (server id, tools_hash), "" for none (no keys).
+  using SnapshotSigner = std::function<std::string(const std::string& id, const std::string& hash)>;
+  void setSnapshotSigner(SnapshotSigner signer) { snapshotSigner_ = std::move(signer); }
 
   uint64_t published() const { return published_; }
 
@@ -219,6 +223,7 @@ class StatePublisher final : public scheduler::ResultSink {
   redis::Script answer_;
   std::function<void()> refilled_;
   std::function<void()> dataLost_;
+  SnapshotSigner snapshotSigner_;
   std::string runId_;   // Redis's run_id at the last connection ("" unknown)
   std::string epoch_;   // ... and <prefix>epoch then
   bool ready_ = false;  // connected and scripts loaded
@@ -231,7 +236,7 @@ class StatePublisher final : public scheduler::ResultSink {
   std::set<std::string> released_;                  // servers other members check now
   // tools_hash of the stored status of servers being taken over (readStored), until own().
   std::map<std::string, std::string> storedTools_;
-  std::function<void(const std::string&)> baselineSeen_;
+  std::function<void(const std::string&, bool)> baselineSeen_;
   std::deque<std::string> backlog_;  // servers whose results wait for a congested connection
   std::function<void(const std::string&)> answered_;
   EntryLookup entryOf_;

@@ -210,6 +210,22 @@ TEST_CASE(
                  "approve3.out") == 0);
   REQUIRE_FALSE(seen.health("s3", approval("approved", "healthy")).empty());
 
+  // A tool snapshot mcp-healthd did not write (its MAC altered) is not approved.
+  {
+    std::string snap = redis.query({"GET", "mcp:tools:s3"}).value_or("");
+    const size_t mac = snap.find(R"("mac":"k1.)");
+    REQUIRE(mac != std::string::npos);
+    char& c = snap[mac + 12];
+    c = c == 'A' ? 'B' : 'A';
+    REQUIRE(redis.query({"SET", "mcp:tools:s3", snap}) == "OK");
+    CHECK(runCtl(dir, {"--config", daemon.configPath(), "tools", "approve", "s3", "--yes"},
+                 "forged.out") == 1);
+    CHECK(readFile(dir.file("forged.out")).find("no valid MAC") != std::string::npos);
+    // Nor without the daemon's keys, unless --unsigned.
+    CHECK(runCtl(dir, {"--redis", redis.url(), "tools", "approve", "s3", "--yes"}, "nokeys.out") ==
+          2);
+  }
+
   // Without --yes and without a terminal answer nothing is approved.
   REQUIRE(flagged.set("added"));
   REQUIRE_FALSE(seen.health("s1", approval("drifted")).empty());

@@ -291,6 +291,91 @@ TEST_CASE("approval: a learned baseline that is not written is learned again, ne
   store.answer();
   REQUIRE(got.size() == 1);
   CHECK(store.records.empty());
+  // ... and not approved: else whatever the server lists would be "approved", check after check.
+  CHECK(got[0].verdict->approval == Approval::kUnapproved);
+  spec.tools.onDrift = baseline::Action::kQuarantine;
+  run = p.start(spec, [&](mcp::ProbeResult r) { got.push_back(std::move(r)); });
+  inner.finish("srv", complete({tool("a", "A")}));
+  store.answer();  // judged again (not written): read again
+  REQUIRE(got.size() == 2);
+  CHECK(got[1].verdict->approval == Approval::kUnapproved);
+  CHECK(got[1].verdict->quarantine);
+}
+
+TEST_CASE("approval: a baseline read under way when op baseline comes is read again") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();  // learned
+  f.check(complete({tool("a", "B")}));
+  // The read of this check is under way; the operator approves "B" meanwhile.
+  baseline::Baseline b = baseline::fromTools({tool("a", "B")}, "2026-12-07T00:00:00.000Z", "alice");
+  REQUIRE(baseline::sign("srv", b, f.keys));
+  f.store.records["srv"].clear();
+  for (auto& [k, v] : baseline::toFields(b)) {
+    f.store.records["srv"][k] = v;
+  }
+  f.prober.reread("srv");
+  f.store.answer();  // answers with the record as it is now... but began before: read again
+  REQUIRE(f.results.size() == 1);  // the first check only
+  REQUIRE_FALSE(f.store.pending.empty());
+  f.store.answer();
+  REQUIRE(f.results.size() == 2);
+  CHECK(f.results[1].verdict->approval == Approval::kApproved);
+}
+
+TEST_CASE("approval: a server removed and registered again is not baselined anew") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  REQUIRE(f.store.records.count("srv") == 1);
+  f.prober.forget("srv");        // removed
+  f.store.records.erase("srv");  // and its baseline deleted by whoever can write to Redis
+  f.check(complete({tool("a", "evil")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 2);
+  CHECK(f.results[1].verdict->approval == Approval::kUnapproved);
+  CHECK(f.store.records.count("srv") == 0);
+  // Unless Redis lost its data.
+  f.prober.redisLost();
+  f.check(complete({tool("a", "evil")}));
+  f.store.answer();
+  REQUIRE(f.results.size() == 3);
+  CHECK(f.results[2].verdict->approval == Approval::kApproved);
+}
+
+TEST_CASE("approval: a quarantined server stays quarantined while Redis cannot be read") {
+  Fixture f;
+  f.spec.tools.onDrift = baseline::Action::kQuarantine;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  f.check(complete({tool("a", "B")}));
+  f.store.answer();  // without definitions
+  f.store.answer();  // with them
+  REQUIRE(f.results.size() == 2);
+  REQUIRE(f.results[1].verdict->quarantine);
+  f.store.failReads = true;
+  f.check(complete({tool("a", "C")}));  // a new list, not judged
+  f.store.answer();
+  REQUIRE(f.results.size() == 3);
+  REQUIRE(f.results[2].verdict);
+  CHECK(f.results[2].verdict->approval == Approval::kNone);
+  CHECK(f.results[2].verdict->quarantine);
+}
+
+TEST_CASE("approval: a drift announced before a restart is not announced again") {
+  Fixture f;
+  f.check(complete({tool("a", "A")}));
+  f.store.answer();
+  approval::ApprovingProber restarted{f.inner, &f.store, &f.keys, [] { return int64_t{2}; }};
+  restarted.hadBaseline("srv", true);  // the published state said drifted
+  std::vector<mcp::ProbeResult> got;
+  auto run = restarted.start(f.spec, [&](mcp::ProbeResult r) { got.push_back(std::move(r)); });
+  f.inner.finish("srv", complete({tool("a", "B")}));
+  f.store.answer();
+  f.store.answer();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].verdict->approval == Approval::kDrifted);
+  CHECK_FALSE(got[0].verdict->enteredDrift);
 }
 
 TEST_CASE("approval: a server whose settings changed is judged again") {
@@ -319,4 +404,58 @@ TEST_CASE("approval: tool_baseline off reads nothing, and still lints") {
   CHECK(f.results[0].verdict->approval == Approval::kNone);
   REQUIRE(f.results[0].verdict->findings.size() == 1);
   CHECK(f.results[0].verdict->findings[0].code == "model_instruction");
+}
+
+TEST_CASE("approval: a tool name on two servers is shadowed_name on both, and never quarantines") {
+  Fixture f;
+  f.spec.tools.policy = baseline::Policy::kOff;  // no reads: each check answers at once
+  f.spec.tools.onFinding = baseline::Action::kQuarantine;
+  const auto codes = [](const mcp::ProbeResult& r) {
+    std::vector<std::string> out;
+    for (const auto& x : r.verdict->findings) {
+      out.push_back(x.code + ":" + x.tool);
+    }
+    return out;
+  };
+  f.check(complete({tool("search", "Searches."), tool("mine", "Only here.")}));
+  REQUIRE(f.results.size() == 1);
+  CHECK(codes(f.results[0]).empty());
+
+  // A second server offers "search" too: its own verdict says so at once.
+  registry::ServerSpec other = f.spec;
+  other.id = "newcomer";
+  auto run = f.prober.start(other, [&](mcp::ProbeResult got) { f.results.push_back(got); });
+  f.inner.finish("newcomer", complete({tool("search", "Searches better.")}));
+  REQUIRE(f.results.size() == 2);
+  CHECK(codes(f.results[1]) == std::vector<std::string>{"shadowed_name:search"});
+  CHECK(f.results[1].verdict->findingCounts.at("shadowed_name") == 1);
+  CHECK_FALSE(f.results[1].verdict->quarantine);  // a newcomer cannot quarantine anyone
+
+  // The first server, unchanged, is judged again at its next check and says it too.
+  f.check(complete({tool("search", "Searches."), tool("mine", "Only here.")}));
+  REQUIRE(f.results.size() == 3);
+  CHECK(codes(f.results[2]) == std::vector<std::string>{"shadowed_name:search"});
+  CHECK_FALSE(f.results[2].verdict->quarantine);
+
+  // The newcomer goes: the first server is alone with its names again.
+  f.prober.forget("newcomer");
+  f.check(complete({tool("search", "Searches."), tool("mine", "Only here.")}));
+  REQUIRE(f.results.size() == 4);
+  CHECK(codes(f.results[3]).empty());
+}
+
+TEST_CASE("approval: servers with the same verdict share one object") {
+  Fixture f;
+  f.spec.tools.policy = baseline::Policy::kOff;
+  f.check(complete({tool("a", "<IMPORTANT>x</IMPORTANT>")}));
+  registry::ServerSpec other = f.spec;
+  other.id = "twin";
+  auto run = f.prober.start(other, [&](mcp::ProbeResult got) { f.results.push_back(got); });
+  f.inner.finish("twin", complete({tool("a", "<IMPORTANT>x</IMPORTANT>")}));
+  REQUIRE(f.results.size() == 2);
+  // (both offer "a": each has shadowed_name, and the same findings)
+  CHECK(f.results[0].verdict != nullptr);
+  f.check(complete({tool("a", "<IMPORTANT>x</IMPORTANT>")}));  // judged again: shadowed now
+  REQUIRE(f.results.size() == 3);
+  CHECK(f.results[2].verdict == f.results[1].verdict);
 }

@@ -772,9 +772,21 @@ TEST_CASE("Redis that restarted without its data is told apart from one that kep
   SECTION("a restart with its data: a new run_id, the same epoch") {
     redis.setUp(false);
     redis.runId = "second";
+    redis.loadedKeys = 40;
     redis.setUp(true);
     CHECK(lost == 0);
     CHECK(redis.strings["mcp:epoch"] == token);
+  }
+  SECTION("the epoch deleted before a restart with persistence: not a loss") {
+    for (const bool aof : {true, false}) {
+      redis.strings.erase("mcp:epoch");
+      redis.setUp(false);
+      redis.runId += "x";
+      redis.aof = aof;
+      redis.loadedKeys = aof ? 0 : 12;  // an AOF start says 0 keys loaded from an RDB file
+      redis.setUp(true);
+      CHECK(lost == 0);
+    }
   }
   SECTION("a restart without its data: a new run_id and a new epoch") {
     redis.setUp(false);
@@ -814,11 +826,56 @@ TEST_CASE("a stored status that says approved or drifted tells that the server h
       R"({"v":1,"type":"health","server_id":"d","seq":3,"status":"healthy","checked_at":"2026-12-01T10:00:00.000Z","tools_approval":null})";
   publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
   std::set<std::string> seen;
-  pub.onBaselineSeen([&](const std::string& id) { seen.insert(id); });
+  std::set<std::string> drifted;
+  pub.onBaselineSeen([&](const std::string& id, bool d) {
+    seen.insert(id);
+    if (d) {
+      drifted.insert(id);
+    }
+  });
   std::optional<scheduler::Snapshot> snapshot;
   pub.onSnapshot([&](std::optional<scheduler::Snapshot> s) { snapshot = std::move(s); });
   redis.setUp(true);
   REQUIRE(snapshot);
   CHECK(snapshot->size() == 4);
   CHECK(seen == std::set<std::string>{"a", "b"});
+  CHECK(drifted == std::set<std::string>{"b"});
+}
+
+TEST_CASE("a health message keeps a drift small: 20 names, 20 keys each, names cut to 128 bytes") {
+  loop::SimLoop clock;
+  FakeRedis redis;
+  publish::StatePublisher pub(redis, clock, keyspace::Keyspace("mcp:"), "member-a");
+  redis.setUp(true);
+  auto v = std::make_shared<baseline::Verdict>();
+  v->approval = baseline::Approval::kDrifted;
+  v->enteredDrift = true;
+  baseline::ChangedTool c{std::string(300, 'n'), {}};
+  for (int i = 0; i < 25; ++i) {
+    c.keys.push_back("k" + std::to_string(i));
+    v->drift.added.push_back("added" + std::to_string(i));
+  }
+  v->drift.changed = {c};
+  auto r = report("a", {{"t1", R"({"name":"t1"})"}});
+  r.probe.verdict = v;
+  pub.onReport(r);
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  REQUIRE(p.parse(redis.published("mcp:health").at(0)).get(e) == simdjson::SUCCESS);
+  auto drift = e["tools_drift"];
+  CHECK(drift["added"].get_array().size() == 20);
+  CHECK(int64_t(drift["added_count"]) == 25);
+  CHECK(drift["changed"].at(0)["keys"].get_array().size() == 20);
+  CHECK(int64_t(drift["changed"].at(0)["keys_count"]) == 25);
+  CHECK(std::string_view(drift["changed"].at(0)["name"]).size() == 128);
+  // The drift message has them all.
+  std::string driftMessage;
+  for (const auto& m : redis.published("mcp:tools")) {
+    if (m.find(R"("type":"drift")") != std::string::npos) {
+      driftMessage = m;
+    }
+  }
+  REQUIRE(p.parse(driftMessage).get(e) == simdjson::SUCCESS);
+  CHECK(e["added"].get_array().size() == 25);
+  CHECK(e["changed"].at(0)["keys"].get_array().size() == 25);
 }

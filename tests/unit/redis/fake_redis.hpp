@@ -31,6 +31,8 @@ struct FakeRedis : redis::Commands {
   std::map<std::string, std::map<std::string, double>> zsets;  // key -> member -> score
   int64_t timeMs = 1'800'000'000'000;                          // what TIME says
   std::string runId = "a1b2c3";                                // what INFO server says
+  bool aof = false;                                            // ... and INFO persistence
+  int loadedKeys = 0;
 
   std::map<std::string, std::string> scripts;  // SCRIPT LOAD: sha -> body
   // A command (by its first word) answered with an error reply instead.
@@ -202,6 +204,11 @@ struct FakeRedis : redis::Commands {
       strings[a[1]] = a[2];
       r.type = T::kStatus;
       r.str = "OK";
+    } else if (op == "INFO" && a.size() > 1 && a[1] == "persistence") {
+      r.type = T::kString;
+      r.str =
+          "# Persistence\r\nloading:0\r\nrdb_last_load_keys_loaded:" + std::to_string(loadedKeys) +
+          "\r\naof_enabled:" + (aof ? "1" : "0") + "\r\n";
     } else if (op == "INFO") {
       r.type = T::kString;
       r.str = "# Server\r\nredis_version:7.0.15\r\nrun_id:" + runId + "\r\ntcp_port:6379\r\n";
