@@ -134,7 +134,7 @@ def upsert(a):
     samples = []
     for i in range(a.samples):
         sid = "upsert-%d" % i
-        r.call("HSET", "mcp:server:" + sid, "url", "%supsert-%d/healthy?tools=20" % (a.url_base, i),
+        r.call("HSET", "mcp:server:" + sid, "url", "%supsert-%d/healthy?tools=20&prefix=upsert%d" % (a.url_base, i, i),
                "interval", "1h", "timeout", "10s")
         r.call("SADD", "mcp:servers", sid)
         t0 = time.monotonic()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks mcp-healthd against its peers on the fault server (tests/fault_server), all on
 # loopback in one run, and writes a Markdown table to stdout and bench/results.md:
-#   - mcp-healthd (Release) with 100, 1,000 and 10,000 registered servers of 20 tools each:
+#   - mcp-healthd (Release) with 100, 1,000 and 10,000 registered servers of 20 tools each, named
+#     per server (prefix=srv<i>: a fleet of distinct servers; 10,000 servers offering the same 20
+#     names would each carry 20 shadowed_name findings, 10 of them in every health message):
 #     checks/s and CPU per check for a `check *` of every server (three runs: median and
 #     spread), peak RSS, upsert -> published p50/p99, and CPU share at a 30 s interval (steady
 #     state); then the same build with -DMCPHD_COUNT_ALLOCATIONS: our allocations (operator new
@@ -79,7 +81,7 @@ print("redis:\n  url: redis://127.0.0.1:%s/0\nmetrics:\n  listen: 127.0.0.1:%s\n
       "defaults:\n  interval: 30s\n  timeout: 10s\nmax_concurrent_checks: %s\nservers:"
       % (rport, mport, conc))
 for i in range(n):
-    print("  - id: srv-%d\n    url: %ssrv-%d/healthy?tools=20" % (i, base, i))
+    print("  - id: srv-%d\n    url: %ssrv-%d/healthy?tools=20&prefix=srv%d" % (i, base, i, i))
 PY
   build-release/mcp-healthd --config "$cfg" --log-level warning >"$work/daemon-$n.log" 2>&1 &
   dpid=$!; pids+=($dpid)
@@ -130,7 +132,7 @@ print("redis:\n  url: redis://127.0.0.1:%s/0\ncluster:\n  enabled: true\n  membe
       "defaults:\n  interval: 30s\n  timeout: 10s\nmax_concurrent_checks: %s\nservers:"
       % (rport, member, conc))
 for i in range(n):
-    print("  - id: srv-%d\n    url: %ssrv-%d/healthy?tools=20" % (i, base, i))
+    print("  - id: srv-%d\n    url: %ssrv-%d/healthy?tools=20&prefix=srv%d" % (i, base, i, i))
 PY
     build-release/mcp-healthd --config "$work/member-$m.yaml" --log-level warning >"$work/member-$m.log" 2>&1 &
     cpids+=($!); pids+=($!)
@@ -193,7 +195,7 @@ def cpu():
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 def probe(i):
-    target = urllib.parse.quote("%ssrv-%d/healthy?tools=20" % (base, i % 100), safe="")
+    target = urllib.parse.quote("%ssrv-%d/healthy?tools=20&prefix=srv%d" % (base, i % 100, i % 100), safe="")
     body = urllib.request.urlopen("http://127.0.0.1:%s/probe?module=mcp_initialize&target=%s" % (port, target)).read()
     return b"probe_success 1" in body
 n = 2000
@@ -256,7 +258,9 @@ reasons = {
            "outgrows the caches; runs also vary by about 15 %",
     "core": "CPU per check at this size (above) times the checks per second",
     "rss": "per-server state (schedule, health state, last health message, tool hashes) "
-           "plus the YAML parse of a 10,000-server config at start-up",
+           "plus the YAML parse of a 10,000-server config at start-up, and since tool baselines "
+           "(issue 14) the index of tool names for shadowed_name (a keyed 64-bit hash per name: "
+           "about 8 MB for these 200,000 names) and each server's judged state (about 2.5 MB)",
     "p99": "the check itself includes the server's response time",
     "allocs": "the tools' names, the request and response objects, libuv timers and Redis "
               "replies; see the closing note of issue 11",

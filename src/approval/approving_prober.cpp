@@ -101,6 +101,7 @@ ApprovingProber::~ApprovingProber() { *alive_ = false; }
 
 std::unique_ptr<check::RunningCheck> ApprovingProber::start(
     const registry::ServerSpec& spec, std::function<void(mcp::ProbeResult)> done) {
+  known_.try_emplace(spec.id);  // forget() while the check runs: its result is not judged
   auto run = std::make_unique<Running>(*this, spec, std::move(done));
   Running* raw = run.get();
   run->inner = inner_.start(spec, [this, raw](mcp::ProbeResult r) { judge(*raw, std::move(r)); });
@@ -118,7 +119,13 @@ void ApprovingProber::judge(Running& run, mcp::ProbeResult result) {
   if (store_ == nullptr) {
     run.settings.policy = baseline::Policy::kOff;
   }
-  Known& k = known_[run.id];
+  auto kit = known_.find(run.id);
+  if (kit == known_.end()) {
+    // Forgotten while it ran (removed, or handed to another member): not judged, and not put
+    // back into the shadow index.
+    return answer(run, nullptr);
+  }
+  Known& k = kit->second;
   if (!run.result.toolsComplete) {
     // No list to judge: the last verdict stands (a failed check changes nothing of it).
     return answer(run, k.verdict);
@@ -155,7 +162,11 @@ void ApprovingProber::read(Running& run, bool definitions) {
                      log::warn("tool baselines: cannot read the baseline of " + waiting.id + ": " +
                                r.error().message + "; verdicts wait until Redis answers");
                    }
-                   Known& known = known_[waiting.id];
+                   auto kn = known_.find(waiting.id);
+                   if (kn == known_.end()) {
+                     return answer(waiting, nullptr);  // forgotten meanwhile
+                   }
+                   Known& known = kn->second;
                    known.read = false;  // read again at the next check
                    // The last verdict stands only for the list it judged; a new list gets none,
                    // but a quarantine stands (Redis away must not let a server out of it).
@@ -167,8 +178,11 @@ void ApprovingProber::read(Running& run, bool definitions) {
                                               : std::shared_ptr<const baseline::Verdict>());
                  }
                  readErrorSaid_ = false;
-                 if (auto kn = known_.find(waiting.id);
-                     kn != known_.end() && kn->second.generation != waiting.readGeneration) {
+                 auto kn = known_.find(waiting.id);
+                 if (kn == known_.end()) {
+                   return answer(waiting, nullptr);  // forgotten meanwhile
+                 }
+                 if (kn->second.generation != waiting.readGeneration) {
                    // An op baseline came while this read was under way: what it read may be the
                    // baseline from before the approval.
                    return read(waiting, definitions);

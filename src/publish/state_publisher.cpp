@@ -653,7 +653,15 @@ void StatePublisher::numbered(const std::string& id, uint64_t write,
     if (s.write == write) {
       s.latestSeq = seq;
       if (ids != nullptr && !ids->str.empty() && s.idsAt <= s.latest.tail.size()) {
-        s.latest.tail.insert(s.idsAt, ids->str);  // the stored message, as a refill rewrites it
+        // The stored message, as a refill rewrites it. Built at its exact size: kept per server
+        // until the next check, and insert() would double its capacity (10,000 servers kept
+        // 17 MB of that slack).
+        std::string tail;
+        tail.reserve(s.latest.tail.size() + ids->str.size());
+        tail.append(s.latest.tail, 0, s.idsAt);
+        tail += ids->str;
+        tail.append(s.latest.tail, s.idsAt, std::string::npos);
+        s.latest.tail = std::move(tail);
       }
     }
   }

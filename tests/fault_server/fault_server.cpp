@@ -5,7 +5,8 @@
 //   mcp-fault-server [--port N]      prints "listening on <port>" once it accepts connections
 //
 // Paths (any prefix before the mode is ignored, so /s/<id>/healthy names many servers):
-//   /healthy?tools=N&pages=P   N tools over P pages (default 3 tools, 1 page)
+//   /healthy?tools=N&pages=P&prefix=X   N tools over P pages (default 3 tools, 1 page), named
+//                              tool-<i>, or X-tool-<i> (servers of a fleet do not all share names)
 //   /many-tools                10,000 tools over 10 pages
 //   /slow?ms=D                 healthy, every response delayed D ms
 //   /drip?ms=D                 healthy, every response body written one byte per D ms
@@ -31,6 +32,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -77,7 +79,7 @@ std::string unquote(const std::string& s) {
   return s.size() >= 2 && s.front() == '"' ? s.substr(1, s.size() - 2) : s;
 }
 
-std::string toolsPage(long tools, long pages, long page) {
+std::string toolsPage(long tools, long pages, long page, const std::string& prefix) {
   long per = (tools + pages - 1) / std::max(pages, 1L);
   long first = page * per;
   long last = std::min(tools, first + per);
@@ -86,8 +88,8 @@ std::string toolsPage(long tools, long pages, long page) {
     if (i > first) {
       out += ',';
     }
-    out += "{\"name\":\"tool-" + std::to_string(i) + "\",\"description\":\"Fault server tool " +
-           std::to_string(i) +
+    out += "{\"name\":\"" + prefix + "tool-" + std::to_string(i) +
+           "\",\"description\":\"Fault server tool " + std::to_string(i) +
            "\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\"}}}}";
   }
   out += "]";
@@ -380,7 +382,17 @@ void handle(Conn* c, const Request& r) {
     std::string cursor = unquote(jsonField(r.body, "cursor"));
     long page =
         cursor.size() > 1 && cursor[0] == 'p' ? std::strtol(cursor.c_str() + 1, nullptr, 10) : 0;
-    answerJson(c, r, 200, "OK", rpcResult(id, toolsPage(tools, pages, page)));
+    auto prefix = r.query.find("prefix");
+    std::string named;
+    if (prefix != r.query.end()) {
+      for (char ch : prefix->second) {
+        if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_') {
+          named += ch;  // a valid tool name, whatever the query says
+        }
+      }
+      named += '-';
+    }
+    answerJson(c, r, 200, "OK", rpcResult(id, toolsPage(tools, pages, page, named)));
     return;
   }
   if (method == "ping") {

@@ -459,3 +459,19 @@ TEST_CASE("approval: servers with the same verdict share one object") {
   REQUIRE(f.results.size() == 3);
   CHECK(f.results[2].verdict == f.results[1].verdict);
 }
+
+TEST_CASE("approval: a server forgotten while its check runs is not judged, nor shadows others") {
+  Fixture f;
+  f.spec.tools.policy = baseline::Policy::kOff;
+  f.running = f.prober.start(f.spec, [&](mcp::ProbeResult got) { f.results.push_back(got); });
+  f.prober.forget("srv");  // handed to another member: its check under way still ends
+  f.inner.finish("srv", complete({tool("search", "S")}));
+  REQUIRE(f.results.size() == 1);
+  CHECK(f.results[0].verdict == nullptr);
+  registry::ServerSpec other = f.spec;
+  other.id = "other";
+  auto run = f.prober.start(other, [&](mcp::ProbeResult got) { f.results.push_back(got); });
+  f.inner.finish("other", complete({tool("search", "S")}));
+  REQUIRE(f.results.size() == 2);
+  CHECK(f.results[1].verdict->findings.empty());  // "srv" is not in the index
+}
