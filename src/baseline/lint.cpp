@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "common/json_writer.hpp"
 #include "common/utf8.hpp"
 
 namespace mcphd::baseline {
@@ -248,6 +249,23 @@ char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len) {
   }
   *len = n;
   return hiddenKind(cp) != nullptr ? cp : 0;
+}
+
+void appendFindingsJson(std::string& out, const std::vector<Finding>& findings, size_t max) {
+  out += '[';
+  for (size_t i = 0; i < findings.size() && i < max; ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += "{\"tool\":";
+    json::appendString(out, findings[i].tool);
+    out += ",\"code\":";
+    json::appendString(out, findings[i].code);
+    out += ",\"detail\":";
+    json::appendString(out, findings[i].detail);
+    out += '}';
+  }
+  out += ']';
 }
 
 std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total,

@@ -41,6 +41,10 @@ char32_t hiddenCodePoint(std::string_view s, size_t i, size_t* len);
 // kMaxFindings (and `*total` gets how many there were, `*byCode` how many of each code): every
 // rule but shadowed_name, which needs the other servers (see ShadowIndex). A definition that is
 // not a JSON object is skipped (the list was validated when it was read).
+// At most `max` findings as a JSON array, [{"tool","code","detail"}] (health messages, tool
+// snapshots, mcp-healthctl tools lint --json).
+void appendFindingsJson(std::string& out, const std::vector<Finding>& findings, size_t max);
+
 std::vector<Finding> lintTools(const std::vector<mcp::Tool>& tools, size_t* total = nullptr,
                                std::map<std::string, size_t>* byCode = nullptr);
 

@@ -131,20 +131,9 @@ std::string findingsText(const std::vector<baseline::Finding>& findings) {
 }
 
 std::string findingsJson(const std::vector<baseline::Finding>& findings) {
-  std::string out = "[";
-  for (size_t i = 0; i < findings.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += "{\"tool\":";
-    json::appendString(out, findings[i].tool);
-    out += ",\"code\":";
-    json::appendString(out, findings[i].code);
-    out += ",\"detail\":";
-    json::appendString(out, findings[i].detail);
-    out += '}';
-  }
-  return out + "]";
+  std::string out;
+  baseline::appendFindingsJson(out, findings, findings.size());
+  return out;
 }
 
 namespace {
@@ -384,10 +373,18 @@ Outcome<Exit> approve(const Context& ctx, const Options& o) {
   return worst;
 }
 
-Outcome<Exit> diffCommand(const Context& ctx, const Options& o) {
+// What tools diff and tools lint look at: the server named after the sub-command, a connection,
+// and its current tools.
+struct Target {
+  std::string id;
+  redis::SyncClient c;
+  SnapshotTools current;
+};
+
+Outcome<Target> target(const Context& ctx, const Options& o, const std::string& command) {
   Options rest = o;
   rest.positional.erase(rest.positional.begin());
-  auto id = serverIdArgument(rest, "tools diff");
+  auto id = serverIdArgument(rest, command);
   if (!id) {
     return id.error();
   }
@@ -399,17 +396,25 @@ Outcome<Exit> diffCommand(const Context& ctx, const Options& o) {
   if (!current) {
     return current.error();
   }
-  auto stored = readBaseline(*c, ctx, *id);
+  return Target{std::move(*id), std::move(*c), std::move(*current)};
+}
+
+Outcome<Exit> diffCommand(const Context& ctx, const Options& o) {
+  auto t = target(ctx, o, "tools diff");
+  if (!t) {
+    return t.error();
+  }
+  auto stored = readBaseline(t->c, ctx, t->id);
   if (!stored) {
     return stored.error();
   }
   const baseline::Drift drift =
-      stored->valid ? baseline::diff(*stored->valid, current->tools) : allAdded(current->tools);
+      stored->valid ? baseline::diff(*stored->valid, t->current.tools) : allAdded(t->current.tools);
   if (o.json) {
     std::string out = "{\"server_id\":";
-    json::appendString(out, *id);
+    json::appendString(out, t->id);
     out += ",\"tools_hash\":";
-    json::appendString(out, current->toolsHash);
+    json::appendString(out, t->current.toolsHash);
     out += ",\"baseline\":";
     if (stored->valid) {
       out += "{\"tools_hash\":";
@@ -432,38 +437,29 @@ Outcome<Exit> diffCommand(const Context& ctx, const Options& o) {
     out += ",\"drift\":" + driftJson(drift) + "}\n";
     std::fputs(out.c_str(), stdout);
   } else {
-    std::fputs((describeBaseline(*id, *stored) + driftText(*id, drift)).c_str(), stdout);
+    std::fputs((describeBaseline(t->id, *stored) + driftText(t->id, drift)).c_str(), stdout);
   }
   return Exit::kOk;
 }
 
 Outcome<Exit> lintCommand(const Context& ctx, const Options& o) {
-  Options rest = o;
-  rest.positional.erase(rest.positional.begin());
-  auto id = serverIdArgument(rest, "tools lint");
-  if (!id) {
-    return id.error();
-  }
-  auto c = ctx.connect();
-  if (!c) {
-    return c.error();
-  }
-  auto current = currentTools(*c, ctx, *id);
-  if (!current) {
-    return current.error();
+  auto t = target(ctx, o, "tools lint");
+  if (!t) {
+    return t.error();
   }
   size_t total = 0;
-  const auto findings = baseline::lintTools(current->tools, &total);
+  const auto findings = baseline::lintTools(t->current.tools, &total);
   if (o.json) {
     std::string out = "{\"server_id\":";
-    json::appendString(out, *id);
+    json::appendString(out, t->id);
     out += ",\"findings\":" + findingsJson(findings) +
            ",\"findings_count\":" + std::to_string(total) + "}\n";
     std::fputs(out.c_str(), stdout);
   } else if (findings.empty()) {
-    std::printf("%s: no findings in %zu tools\n", printable(*id).c_str(), current->tools.size());
+    std::printf("%s: no findings in %zu tools\n", printable(t->id).c_str(),
+                t->current.tools.size());
   } else {
-    std::printf("%s: %zu findings\n%s", printable(*id).c_str(), total,
+    std::printf("%s: %zu findings\n%s", printable(t->id).c_str(), total,
                 findingsText(findings).c_str());
   }
   // Like a linter: 1 when it found something (shadowed_name needs the daemon: not here).

@@ -1,5 +1,6 @@
 #include "publish/messages.hpp"
 
+#include "baseline/lint.hpp"
 #include "common/json_writer.hpp"
 #include "common/utf8.hpp"
 #include "mcp/probe_result.hpp"
@@ -54,23 +55,6 @@ void appendChanged(std::string& out, const std::vector<baseline::ChangedTool>& c
   out += ']';
 }
 
-void appendFindings(std::string& out, const std::vector<baseline::Finding>& findings, size_t max) {
-  out += '[';
-  for (size_t i = 0; i < findings.size() && i < max; ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += "{\"tool\":";
-    json::appendString(out, findings[i].tool);
-    out += ",\"code\":";
-    json::appendString(out, findings[i].code);
-    out += ",\"detail\":";
-    json::appendString(out, findings[i].detail);
-    out += '}';
-  }
-  out += ']';
-}
-
 // tools_approval, tools_drift (while drifted) and tools_findings of a health message.
 void appendVerdict(std::string& o, const baseline::Verdict* v) {
   o += ",\"tools_approval\":";
@@ -97,7 +81,7 @@ void appendVerdict(std::string& o, const baseline::Verdict* v) {
     o += "null,\"tools_findings_count\":null";
     return;
   }
-  appendFindings(o, v->findings, kHealthFindings);
+  baseline::appendFindingsJson(o, v->findings, kHealthFindings);
   o += ",\"tools_findings_count\":" + std::to_string(v->findingsTotal);
 }
 
@@ -325,7 +309,7 @@ Numbered toolsSnapshotJson(const std::string& serverId, const std::string& tools
     o += "null,\"findings_count\":null}";
     return n;
   }
-  appendFindings(o, verdict->findings, verdict->findings.size());
+  baseline::appendFindingsJson(o, verdict->findings, verdict->findings.size());
   o += ",\"findings_count\":" + std::to_string(verdict->findingsTotal) + '}';
   return n;
 }

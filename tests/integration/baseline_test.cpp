@@ -258,7 +258,9 @@ TEST_CASE(
     config.servers.push_back({"f-" + set, peer.url(set), {}});
   }
   config.servers.push_back({"q-important", peer.url("important"), {"on_finding: quarantine"}});
-  config.servers.push_back({"clean", peer.url("base"), {}});
+  // Its only finding is shadowed_name (its tool names are on the fixture servers too), which
+  // never quarantines, even under on_finding: quarantine.
+  config.servers.push_back({"clean", peer.url("base"), {"on_finding: quarantine"}});
   TestDaemon daemon(dir, config);
   INFO("daemon log: " << daemon.logPath());
 
@@ -289,7 +291,24 @@ TEST_CASE(
       seen.health("q-important",
                   [](simdjson::dom::element e) { return str(e, "status") == "quarantined"; })
           .empty());
-  REQUIRE_FALSE(seen.health("clean", approval("approved", "healthy")).empty());
+  // One tool name on two servers: reported on both (the one judged first at its next check).
+  const auto shadowed = [](simdjson::dom::element e) {
+    simdjson::dom::array list;
+    if (e["tools_findings"].get(list) != simdjson::SUCCESS) {
+      return false;
+    }
+    for (auto f : list) {
+      if (str(f, "code") == "shadowed_name" && str(f, "tool") == "get_weather") {
+        return true;
+      }
+    }
+    return false;
+  };
+  const std::string clean = seen.health("clean", shadowed);
+  REQUIRE_FALSE(clean.empty());
+  CHECK(str(Json(clean).root, "status") == "healthy");
+  CHECK(str(Json(clean).root, "tools_approval") == "approved");
+  REQUIRE_FALSE(seen.health("f-bidi", shadowed).empty());
   CHECK(runCtl(dir, {"--config", daemon.configPath(), "tools", "lint", "clean"}, "clean.lint") ==
         0);
 
@@ -300,6 +319,8 @@ TEST_CASE(
   CHECK(metrics.find("mcp_server_tool_findings{server_id=\"f-duplicate\",code=\"duplicate_name\"} "
                      "1") != std::string::npos);
   CHECK(metrics.find("mcp_server_tools_drifted{server_id=\"clean\"} 0") != std::string::npos);
+  CHECK(metrics.find("mcp_server_tool_findings{server_id=\"clean\",code=\"shadowed_name\"} 2") !=
+        std::string::npos);
   CHECK(metrics.find("mcp_server_status{server_id=\"q-important\",status=\"quarantined\"} 1") !=
         std::string::npos);
   CHECK(metrics.find("mcp_server_up{server_id=\"q-important\"} 1") != std::string::npos);
