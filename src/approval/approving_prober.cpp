@@ -260,10 +260,7 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
 }
 
 bool ApprovingProber::learn(const std::string& id, baseline::Baseline b) {
-  size_t bytes = 0;
-  for (const auto& [field, value] : baseline::toFields(b)) {
-    bytes += field.size() + value.size();
-  }
+  const size_t bytes = baseline::recordBytes(b);
   std::string refused;
   if (bytes > kMaxLearnBytes) {
     refused = "its tool list (" + std::to_string(bytes / (1024 * 1024)) +

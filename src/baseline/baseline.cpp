@@ -156,6 +156,16 @@ Result<void> sign(std::string_view serverId, Baseline& b, const auth::KeyRing& k
   return {};
 }
 
+size_t recordBytes(const Baseline& b) {
+  size_t bytes = std::string_view("v1tools_hashtoolsapproved_atapproved_bymac").size() +
+                 b.toolsHash.size() + toolsJson(b.tools).size() + b.approvedAt.size() +
+                 b.approvedBy.size() + b.mac.size();
+  for (const auto& [name, definition] : b.definitions) {
+    bytes += kDefinitionPrefix.size() + name.size() + definition.size();
+  }
+  return bytes;
+}
+
 std::vector<std::pair<std::string, std::string>> toFields(const Baseline& b) {
   std::vector<std::pair<std::string, std::string>> out = {
       {"v", "1"},

@@ -83,6 +83,9 @@ Result<void> sign(std::string_view serverId, Baseline& b, const auth::KeyRing& k
 // (a JSON array of [name, hash]), approved_at, approved_by, mac, and def:<name> per definition.
 std::vector<std::pair<std::string, std::string>> toFields(const Baseline& b);
 inline constexpr std::string_view kDefinitionPrefix = "def:";
+// The bytes of toFields(b), fields and values, without building them (the definitions are
+// most of it, and are not copied to be counted).
+size_t recordBytes(const Baseline& b);
 
 // A record read back (field -> value), checked: its tools_hash matches its tools, every
 // definition its hash, and the MAC verifies with `keys` (unless `keys` is null: unsigned, then

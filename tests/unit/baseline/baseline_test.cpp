@@ -123,3 +123,14 @@ TEST_CASE("baseline: policies parse, and strictness orders them") {
   CHECK(baseline::atLeastAsStrict(baseline::Action::kFlag, baseline::Action::kFlag));
   CHECK_FALSE(baseline::atLeastAsStrict(baseline::Action::kFlag, baseline::Action::kQuarantine));
 }
+
+TEST_CASE("baseline: recordBytes counts exactly what toFields writes") {
+  auto b = baseline::fromTools({tool("a", "A"), tool("b", std::string(500, 'x'))},
+                               "2026-12-07T00:00:00.000Z", "alice");
+  b.mac = "k1.abc";
+  size_t bytes = 0;
+  for (const auto& [field, value] : baseline::toFields(b)) {
+    bytes += field.size() + value.size();
+  }
+  CHECK(baseline::recordBytes(b) == bytes);
+}
