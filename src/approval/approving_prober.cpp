@@ -200,7 +200,8 @@ void ApprovingProber::read(Running& run, bool definitions) {
 }
 
 void ApprovingProber::finish(Running& run, const baseline::Record& record) {
-  Known& k = known_[run.id];
+  const auto known = known_.try_emplace(run.id).first;  // its key stays put: the index keeps it
+  Known& k = known->second;
   if (record.state != baseline::Record::State::kAbsent) {
     k.had = true;
   }
@@ -212,8 +213,8 @@ void ApprovingProber::finish(Running& run, const baseline::Record& record) {
   auto findings = baseline::lintTools(run.result.tools, &total, &byCode);
   // shadowed_name: against the other servers judged here; those whose findings change with this
   // list are judged again at their next check ("reported on both").
-  rejudge(shadow_.set(run.id, run.result.tools));
-  for (auto& f : shadow_.findings(run.id, run.result.tools)) {
+  rejudge(shadow_.set(k.shadowSlot, &known->first, run.result.tools));
+  for (auto& f : shadow_.findings(k.shadowSlot, run.result.tools)) {
     ++total;
     ++byCode[f.code];
     if (findings.size() < baseline::kMaxFindings) {
@@ -323,9 +324,10 @@ void ApprovingProber::forget(const std::string& serverId) {
     if (it->second.had) {
       hadBefore_.insert(serverId);
     }
+    auto affected = shadow_.remove(it->second.shadowSlot);
     known_.erase(it);
+    rejudge(affected);
   }
-  rejudge(shadow_.remove(serverId));
 }
 
 void ApprovingProber::hadBaseline(const std::string& serverId, bool drifted) {

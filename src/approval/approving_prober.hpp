@@ -89,6 +89,8 @@ class ApprovingProber final : public check::Prober {
     // Shared with every result it stands for (the same verdict check after check): not copied
     // per check.
     std::shared_ptr<const baseline::Verdict> verdict;
+    // Its place in shadow_, which keeps a pointer to this entry's key (std::map keys stay put).
+    baseline::ShadowIndex::Slot shadowSlot = baseline::ShadowIndex::kNoSlot;
   };
   class Running;
   // Whether `toolsHash` is the last one judged for `k`.

@@ -1,5 +1,9 @@
 #include "publish/messages.hpp"
 
+#include <sodium.h>
+
+#include <array>
+
 #include "baseline/lint.hpp"
 #include "common/json_writer.hpp"
 #include "common/utf8.hpp"
@@ -226,6 +230,30 @@ std::string healthJson(const scheduler::CheckReport& report, uint64_t seq,
   return healthParts(report, checkedBy).answering().with(ids).with(seq);
 }
 
+namespace {
+
+uint64_t keyedDigest(const Sha256& hash) {
+  // One key per process: digests are only ever compared within it.
+  static const auto key = [] {
+    std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
+    if (sodium_init() < 0) {
+      // Cannot happen: libsodium initialises on any system with a random source; the key below
+      // then still comes from randombytes.
+    }
+    crypto_shorthash_keygen(k.data());
+    return k;
+  }();
+  std::array<unsigned char, crypto_shorthash_BYTES> out{};
+  crypto_shorthash(out.data(), hash.data(), hash.size(), key.data());
+  uint64_t d = 0;
+  for (unsigned char b : out) {
+    d = (d << 8) | b;
+  }
+  return d;
+}
+
+}  // namespace
+
 ToolHashes::ToolHashes(const std::vector<mcp::Tool>& tools) {
   const std::vector<const mcp::Tool*> sorted = mcp::sortedByName(tools);
   size_t bytes = 0;
@@ -234,11 +262,11 @@ ToolHashes::ToolHashes(const std::vector<mcp::Tool>& tools) {
   }
   names_.reserve(bytes);
   ends_.reserve(sorted.size());
-  hashes_.reserve(sorted.size());
+  digests_.reserve(sorted.size());
   for (const mcp::Tool* t : sorted) {
     names_ += t->name;  // a complete tools/list is bounded by max_body: far below 4 GiB
     ends_.push_back(static_cast<uint32_t>(names_.size()));
-    hashes_.push_back(t->hash);
+    digests_.push_back(keyedDigest(t->hash));
   }
 }
 
@@ -254,7 +282,7 @@ ToolsDiff diffTools(const ToolHashes& before, const ToolHashes& after) {
       d.added.emplace_back(after.name(a));
       ++a;
     } else {
-      if (after.hash(a) != before.hash(b)) {
+      if (after.digest(a) != before.digest(b)) {
         d.changed.emplace_back(after.name(a));
       }
       ++a;

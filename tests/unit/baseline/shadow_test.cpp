@@ -1,6 +1,9 @@
 #include "baseline/shadow.hpp"
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <set>
 
 using namespace mcphd;
 
@@ -14,7 +17,40 @@ std::vector<mcp::Tool> named(std::initializer_list<const char*> names) {
   return out;
 }
 
-std::vector<std::string> shadowed(const baseline::ShadowIndex& index, const std::string& id,
+// The index as ApprovingProber holds it: each server's slot kept beside its id, whose key stays
+// put (std::map).
+class Indexed {
+ public:
+  std::vector<std::string> set(const std::string& id, const std::vector<mcp::Tool>& tools) {
+    auto it = slots_.try_emplace(id, baseline::ShadowIndex::kNoSlot).first;
+    return index_.set(it->second, &it->first, tools);
+  }
+  std::vector<std::string> remove(const std::string& id) {
+    auto it = slots_.find(id);
+    if (it == slots_.end()) {
+      baseline::ShadowIndex::Slot none = baseline::ShadowIndex::kNoSlot;
+      return index_.remove(none);
+    }
+    auto affected = index_.remove(it->second);
+    CHECK(it->second == baseline::ShadowIndex::kNoSlot);
+    slots_.erase(it);
+    return affected;
+  }
+  std::vector<baseline::Finding> findings(const std::string& id,
+                                          const std::vector<mcp::Tool>& tools) const {
+    auto it = slots_.find(id);
+    return index_.findings(it == slots_.end() ? baseline::ShadowIndex::kNoSlot : it->second, tools);
+  }
+  size_t servers() const { return index_.servers(); }
+  size_t names() const { return index_.names(); }
+  size_t capacity() const { return index_.capacity(); }
+
+ private:
+  baseline::ShadowIndex index_;
+  std::map<std::string, baseline::ShadowIndex::Slot> slots_;
+};
+
+std::vector<std::string> shadowed(const Indexed& index, const std::string& id,
                                   const std::vector<mcp::Tool>& tools) {
   std::vector<std::string> out;
   for (const auto& f : index.findings(id, tools)) {
@@ -27,7 +63,7 @@ std::vector<std::string> shadowed(const baseline::ShadowIndex& index, const std:
 }  // namespace
 
 TEST_CASE("shadow index: names offered by two servers, and who must be judged again") {
-  baseline::ShadowIndex index;
+  Indexed index;
   const auto a = named({"search", "fetch", "only-a"});
   const auto b = named({"search", "only-b"});
   const auto c = named({"search", "fetch"});
@@ -54,7 +90,7 @@ TEST_CASE("shadow index: names offered by two servers, and who must be judged ag
 
 TEST_CASE(
     "shadow index: a name twice in one server is not shadowed by itself, and slots are reused") {
-  baseline::ShadowIndex index;
+  Indexed index;
   const auto twice = named({"x", "x"});
   CHECK(index.set("s", twice).empty());
   CHECK(shadowed(index, "s", twice).empty());
@@ -65,4 +101,93 @@ TEST_CASE(
   }
   CHECK(index.servers() == 1);
   CHECK(index.findings("unknown", twice).empty());
+}
+
+// The index against a plain model (name -> the servers offering it), through thousands of random
+// changes: the table grows, shrinks, and deletes from the middle of its runs.
+TEST_CASE("shadow index: agrees with a plain model through random changes, growth and shrinking") {
+  Indexed index;
+  std::mt19937 random(20261207);
+  std::vector<std::string> pool;
+  for (int i = 0; i < 3000; ++i) {
+    pool.push_back("tool-" + std::to_string(i));
+  }
+  std::map<std::string, std::set<std::string>> lists;  // the model: server -> its names
+  auto offeredBy = [&](const std::string& name) {
+    size_t n = 0;
+    for (const auto& [id, names] : lists) {
+      n += names.count(name);
+    }
+    return n;
+  };
+  auto toolsOf = [](const std::set<std::string>& names) {
+    std::vector<mcp::Tool> out;
+    for (const auto& n : names) {
+      out.push_back(mcp::makeTool(n, "{\"name\":\"" + n + "\"}"));
+    }
+    return out;
+  };
+  size_t largest = 0;
+  for (int step = 0; step < 4000; ++step) {
+    const std::string id = "srv-" + std::to_string(random() % 150);
+    const std::map<std::string, std::set<std::string>> before = lists;
+    std::vector<std::string> affected;
+    // Mostly growth first, then mostly removals: the table grows and then shrinks.
+    const bool removing = random() % 10 < (step < 2000 ? 2U : 8U);
+    if (removing) {
+      affected = index.remove(id);
+      lists.erase(id);
+    } else {
+      std::set<std::string> names;
+      const size_t n = random() % 60;
+      for (size_t i = 0; i < n; ++i) {
+        names.insert(pool[random() % pool.size()]);
+      }
+      affected = index.set(id, toolsOf(names));
+      lists[id] = names;
+    }
+    largest = std::max(largest, index.capacity());
+    // Who must be judged again: every other server whose set of shadowed names changed.
+    std::set<std::string> expected;
+    for (const auto& [other, names] : lists) {
+      if (other == id) {
+        continue;
+      }
+      for (const auto& name : names) {
+        size_t was = 0;
+        for (const auto& [o, ns] : before) {
+          was += ns.count(name);
+        }
+        if ((was > 1) != (offeredBy(name) > 1)) {
+          expected.insert(other);
+        }
+      }
+    }
+    REQUIRE(std::set<std::string>(affected.begin(), affected.end()) == expected);
+    REQUIRE(affected.size() == expected.size());  // each once
+    if (step % 50 == 0 || step == 3999) {
+      std::set<std::string> all;
+      for (const auto& [other, names] : lists) {
+        all.insert(names.begin(), names.end());
+        std::vector<std::string> want;
+        for (const auto& name : names) {
+          if (offeredBy(name) > 1) {
+            want.push_back(name);
+          }
+        }
+        REQUIRE(shadowed(index, other, toolsOf(names)) == want);
+      }
+      REQUIRE(index.names() == all.size());
+      REQUIRE(index.servers() == lists.size());
+    }
+  }
+  CHECK(index.names() * 5 <= index.capacity() * 4);
+  CHECK(largest >= 2048);  // it grew ...
+  const std::map<std::string, std::set<std::string>> last = lists;
+  for (const auto& [id, names] : last) {
+    index.remove(id);
+  }
+  CHECK(index.names() == 0);
+  CHECK(index.servers() == 0);
+  CHECK(index.capacity() == 64);  // ... and gave the memory back
 }

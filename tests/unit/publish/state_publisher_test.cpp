@@ -246,8 +246,12 @@ TEST_CASE("tool hashes are kept sorted by name, whatever the server's order") {
   CHECK(hashes.name(1) == "alpha");
   CHECK(hashes.name(2) == "mid");
   CHECK(hashes.name(3) == "zeta");
-  CHECK(hashes.hash(3) == sha256("{}"));
-  CHECK(hashes.hash(1) == sha256("[]"));
+  // Each keeps the digest of its own definition (they moved with the names).
+  auto zeta = hashesOf({{"zeta", "{}"}});
+  auto alpha = hashesOf({{"alpha", "[]"}});
+  CHECK(hashes.digest(3) == zeta.digest(0));
+  CHECK(hashes.digest(1) == alpha.digest(0));
+  CHECK(zeta.digest(0) != alpha.digest(0));
 }
 
 TEST_CASE("a health message is valid JSON with every documented field") {
