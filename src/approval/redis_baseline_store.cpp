@@ -12,7 +12,7 @@ namespace {
 // Returns {} when there is none, else its number of fields then the flat field/value list, or an
 // error reply when the record is too large (the size is added up in Redis, so an oversized
 // record never crosses the wire) or the key is no hash.
-constexpr const char* kReadScript = R"lua(
+constexpr const char* kReadScriptText = R"lua(
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'none' then
   return {}
@@ -57,58 +57,70 @@ RedisBaselineStore::RedisBaselineStore(redis::Commands& redis, keyspace::Keyspac
     : redis_(redis),
       keys_(std::move(keys)),
       secrets_(secrets),
-      read_(kReadScript),
+      read_(kReadScriptText),
       learn_(kLearnScript) {}
+
+const char* baselineReadScript() { return kReadScriptText; }
+
+std::vector<std::string> baselineReadArgs(std::string key, bool definitions) {
+  return {std::move(key), std::to_string(RedisBaselineStore::kMaxRecordBytes),
+          definitions ? "1" : "0"};
+}
+
+Result<baseline::Record> recordFromRead(const std::string& serverId, const redis::Reply& reply,
+                                        const auth::KeyRing* secrets) {
+  baseline::Record record;
+  if (reply.type == redis::Reply::Type::kError) {
+    if (reply.str.rfind("TOOLARGE ", 0) == 0) {
+      record.state = baseline::Record::State::kInvalid;
+      record.reason = reply.str.substr(9) + ", more than the " +
+                      std::to_string(RedisBaselineStore::kMaxRecordBytes / (1024 * 1024)) +
+                      " MiB allowed";
+      return record;
+    }
+    if (reply.str.rfind("NOTHASH ", 0) == 0) {
+      record.state = baseline::Record::State::kInvalid;
+      record.reason = reply.str.substr(8, 100);
+      return record;
+    }
+    return makeError("Redis refused to read it: " + reply.str.substr(0, 200));
+  }
+  if (reply.type != redis::Reply::Type::kArray) {
+    return makeError("Redis answered the read with something other than a list");
+  }
+  if (reply.elements.empty()) {
+    return record;  // absent
+  }
+  std::map<std::string, std::string> fields;
+  for (size_t i = 1; i + 1 < reply.elements.size(); i += 2) {
+    fields[reply.elements[i].str] = reply.elements[i + 1].str;
+  }
+  // No key configured (yet: a reload may add one): read unsigned.
+  auto b = baseline::fromFields(serverId, fields,
+                                secrets != nullptr && !secrets->empty() ? secrets : nullptr);
+  if (b) {
+    record.state = baseline::Record::State::kValid;
+    record.baseline = std::move(*b);
+  } else {
+    record.state = baseline::Record::State::kInvalid;
+    record.reason = b.error().message;
+  }
+  return record;
+}
 
 void RedisBaselineStore::read(const std::string& serverId, bool definitions,
                               std::function<void(Result<baseline::Record>)> done) {
-  const bool sent = read_.run(
-      redis_, 1,
-      {keys_.baseline(serverId), std::to_string(kMaxRecordBytes), definitions ? "1" : "0"},
-      // No `this` here (the secrets are the config's, which outlives the connection). Script
-      // itself keeps `this` of its own for a NOSCRIPT resend: the store must go before the
-      // connection, which drops pending replies when it goes (as in Daemon).
-      [secrets = secrets_, serverId, done](Result<redis::Reply> r) {
-        if (!r) {
-          return done(r.error());
-        }
-        baseline::Record record;
-        if (r->type == redis::Reply::Type::kError) {
-          if (r->str.rfind("TOOLARGE ", 0) == 0) {
-            record.state = baseline::Record::State::kInvalid;
-            record.reason = r->str.substr(9) + ", more than the " +
-                            std::to_string(kMaxRecordBytes / (1024 * 1024)) + " MiB allowed";
-            return done(record);
-          }
-          if (r->str.rfind("NOTHASH ", 0) == 0) {
-            record.state = baseline::Record::State::kInvalid;
-            record.reason = r->str.substr(8, 100);
-            return done(record);
-          }
-          return done(makeError("Redis refused to read it: " + r->str.substr(0, 200)));
-        }
-        if (r->type != redis::Reply::Type::kArray) {
-          return done(makeError("Redis answered the read with something other than a list"));
-        }
-        if (r->elements.empty()) {
-          return done(record);  // absent
-        }
-        std::map<std::string, std::string> fields;
-        for (size_t i = 1; i + 1 < r->elements.size(); i += 2) {
-          fields[r->elements[i].str] = r->elements[i + 1].str;
-        }
-        // No key configured (yet: a reload may add one): read unsigned.
-        auto b = baseline::fromFields(serverId, fields,
-                                      secrets != nullptr && !secrets->empty() ? secrets : nullptr);
-        if (b) {
-          record.state = baseline::Record::State::kValid;
-          record.baseline = std::move(*b);
-        } else {
-          record.state = baseline::Record::State::kInvalid;
-          record.reason = b.error().message;
-        }
-        done(record);
-      });
+  const bool sent =
+      read_.run(redis_, 1, baselineReadArgs(keys_.baseline(serverId), definitions),
+                // No `this` here (the secrets are the config's, which outlives the connection).
+                // Script itself keeps `this` of its own for a NOSCRIPT resend: the store must go
+                // before the connection, which drops pending replies when it goes (as in Daemon).
+                [secrets = secrets_, serverId, done](Result<redis::Reply> r) {
+                  if (!r) {
+                    return done(r.error());
+                  }
+                  done(recordFromRead(serverId, *r, secrets));
+                });
   if (!sent) {
     done(makeError("not connected to Redis"));
   }

@@ -30,4 +30,15 @@ class RedisBaselineStore final : public BaselineStore {
   redis::Script learn_;
 };
 
+// Reading a record is one Lua script, run by the daemon (EVALSHA) and by mcp-healthctl (EVAL): the
+// record's size is added up inside Redis, so one over kMaxRecordBytes never crosses the wire.
+const char* baselineReadScript();
+// Its arguments: KEYS[1] `key` (the record), then the bound, and whether to return the approved
+// definitions too.
+std::vector<std::string> baselineReadArgs(std::string key, bool definitions);
+// The record of `serverId` that the script's reply describes (an error reply included: too large,
+// or not a hash, is a record that is not valid). An Error: Redis would not run it.
+Result<baseline::Record> recordFromRead(const std::string& serverId, const redis::Reply& reply,
+                                        const auth::KeyRing* secrets);
+
 }  // namespace mcphd::approval

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 
+#include "approval/redis_baseline_store.hpp"
 #include "auth/key_ring.hpp"
 #include "baseline/diff.hpp"
 #include "baseline/lint.hpp"
@@ -145,32 +146,35 @@ struct StoredBaseline {
   std::string reason;  // why a present record is not valid
 };
 
+// Through the daemon's read script: the size is bounded inside Redis (whoever can write to Redis
+// must not make mcp-healthctl read without bound either).
 Outcome<StoredBaseline> readBaseline(redis::SyncClient& c, const Context& ctx,
                                      const std::string& id) {
-  auto r = query(c, {"HGETALL", ctx.keys.baseline(id)});
-  StoredBaseline out;
-  if (!r) {
-    if (r.error().message.find("WRONGTYPE") != std::string::npos) {
-      out.present = true;
-      out.reason = ctx.keys.baseline(id) + " is not a hash";
-      return out;
-    }
-    return r.error();
+  std::vector<std::string> argv = {"EVAL", approval::baselineReadScript(), "1"};
+  for (auto& a : approval::baselineReadArgs(ctx.keys.baseline(id), true)) {
+    argv.push_back(std::move(a));
   }
-  if (r->type != redis::Reply::Type::kArray || r->elements.empty()) {
-    return out;
-  }
-  out.present = true;
-  std::map<std::string, std::string> fields;
-  for (size_t i = 0; i + 1 < r->elements.size(); i += 2) {
-    fields[r->elements[i].str] = r->elements[i + 1].str;
+  auto r = c.command(argv);
+  redis::Reply reply;
+  if (r) {
+    reply = std::move(*r);
+  } else {
+    // SyncClient gives an error reply as an Error: the script's own (too large, not a hash)
+    // describe the record; any other stays an error.
+    reply.type = redis::Reply::Type::kError;
+    reply.str = r.error().message;
   }
   const auth::KeyRing* keys = ctx.cfg && !ctx.cfg->keys.empty() ? &ctx.cfg->keys : nullptr;
-  auto b = baseline::fromFields(id, fields, keys);
-  if (b) {
-    out.valid = std::move(*b);
+  auto record = approval::recordFromRead(id, reply, keys);
+  if (!record) {
+    return failure("cannot read " + ctx.keys.baseline(id) + ": " + record.error().message);
+  }
+  StoredBaseline out;
+  out.present = record->state != baseline::Record::State::kAbsent;
+  if (record->state == baseline::Record::State::kValid) {
+    out.valid = std::move(record->baseline);
   } else {
-    out.reason = b.error().message;
+    out.reason = std::move(record->reason);
   }
   return out;
 }

@@ -385,6 +385,17 @@ TEST_CASE(
         std::chrono::seconds(15)));
     CHECK(redis->query({"HGET", "mcp:baseline:s2", "approved_by"}) == "mallory");
     CHECK(readFile(daemon->logPath()).find("s2") != std::string::npos);
+    CHECK(runCtl(dir, {"--config", daemon->configPath(), "tools", "diff", "s2"}, "forged.diff") ==
+          0);
+    CHECK(readFile(dir.file("forged.diff")).find("its baseline is not valid") != std::string::npos);
+    // A record made too large to read: mcp-healthctl, like the daemon, refuses it unread (its
+    // size is added up inside Redis).
+    REQUIRE(redis->query({"HSET", "mcp:baseline:s2", "def:huge", std::string(33 << 20, 'x')}) ==
+            "1");
+    CHECK(runCtl(dir, {"--config", daemon->configPath(), "tools", "diff", "s2"}, "huge.diff") == 0);
+    CHECK(readFile(dir.file("huge.diff")).find("more than the 32 MiB allowed") !=
+          std::string::npos);
+    REQUIRE(redis->query({"HDEL", "mcp:baseline:s2", "def:huge"}) == "1");
   }
 
   // Redis restarts without its data (same port, no persistence): s1 learns its baseline again
