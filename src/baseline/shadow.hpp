@@ -17,7 +17,8 @@ namespace mcphd::baseline {
 // shadowed_name: which tool names more than one of the servers this daemon checks offers (the
 // last complete list of each). Names are kept as 64-bit keyed hashes (SipHash, crypto_shorthash,
 // a random key per process): a server cannot make its names collide with another's on purpose,
-// and 10,000 servers of 20 tools cost about 2 MB, not a copy of every name.
+// and 10,000 servers of 20 tools cost about 5 MB (the table, and each server's sorted names), not a
+// copy of every name.
 class ShadowIndex {
  public:
   // A server's place in the index, kept by the caller with the rest of what it knows of the
