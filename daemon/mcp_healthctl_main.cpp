@@ -39,6 +39,10 @@ const char* const kHelp =
     "  reseal ID|--all [--yes]        re-seal credentials as v2 with secrets.active (shows each\n"
     "                                 url and token_url and asks first; also rotates keys)\n"
     "  remove ID [--wait D]           unregister a server\n"
+    "  login ID [--scope S] [--timeout D] [--wait D]\n"
+    "                                 an oauth2 authorization_code record: print the URL to\n"
+    "                                 open, wait for the browser (--timeout, 5 min), seal the\n"
+    "                                 refresh token into the record and wait for its check\n"
     "  list                           a table of every server's status\n"
     "  show ID                        the record (secrets redacted), status and tools\n"
     "  tools ID                       the server's tools\n"
@@ -67,7 +71,8 @@ constexpr Entry kCommands[] = {
     {"keygen", ctl::keygen}, {"add", ctl::add},         {"edit", ctl::edit},
     {"reseal", ctl::reseal}, {"remove", ctl::remove},   {"list", ctl::list},
     {"show", ctl::show},     {"tools", ctl::tools},     {"check", ctl::check},
-    {"watch", ctl::watch},   {"members", ctl::members}, {"probe", ctl::probe}};
+    {"watch", ctl::watch},   {"members", ctl::members}, {"probe", ctl::probe},
+    {"login", ctl::login}};
 
 ctl::Outcome<Exit> run(std::vector<std::string> args) {
   std::optional<std::string> configPath;

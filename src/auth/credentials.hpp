@@ -16,8 +16,10 @@ namespace mcphd::auth {
 // envelope (docs/PROTOCOL.md): the daemon sends the secrets only while the record's clear fields
 // still say the same.
 inline constexpr const char* kBoundFieldNames[] = {
-    "url",    "transport", "auth_type", "oauth2_flow", "token_url", "resource", "audience",
-    "scopes", "token_endpoint_auth_method", "headers"};
+    "url",         "transport", "auth_type",
+    "oauth2_flow", "token_url", "resource",
+    "audience",    "scopes",    "token_endpoint_auth_method",
+    "headers"};
 
 struct BoundFields {
   // Every bound field but `headers`, as the record holds it; an absent field is not in the map.
@@ -37,7 +39,7 @@ struct Credentials {
   std::string username;
   Secret password;
   std::vector<std::pair<std::string, Secret>> headers;  // secret headers
-  std::optional<BoundFields> bound;                      // v2: the fields the secrets are bound to
+  std::optional<BoundFields> bound;                     // v2: the fields the secrets are bound to
 };
 
 // Parses the plaintext JSON object. A small strict parser of our own, because every buffer that

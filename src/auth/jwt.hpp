@@ -13,6 +13,7 @@ namespace mcphd::auth {
 // signature), RS256 for RSA keys; the key is PEM (PKCS#8 or traditional). Errors never contain
 // key material.
 Result<std::string> signClientAssertion(std::string_view privateKeyPem, const std::string& clientId,
-                                        const std::string& audience, int64_t nowSeconds, const std::string& jti);
+                                        const std::string& audience, int64_t nowSeconds,
+                                        const std::string& jti);
 
 }  // namespace mcphd::auth

@@ -256,7 +256,8 @@ std::string tokenErrorSummary(std::string_view body, const Redactor& redactor) {
 }
 
 Result<std::string> parseProtectedResource(std::string_view body, const std::string& serverUrl,
-                                           std::string* resourceOut) {
+                                           std::string* resourceOut,
+                                           std::vector<std::string>* scopesOut) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   if (parser.parse(body.data(), body.size()).get(obj) != simdjson::SUCCESS) {
@@ -280,6 +281,16 @@ Result<std::string> parseProtectedResource(std::string_view body, const std::str
   if (resourceOut != nullptr) {
     *resourceOut = std::string(resource);
   }
+  simdjson::dom::array scopes;
+  if (scopesOut != nullptr &&
+      obj["scopes_supported"].get_array().get(scopes) == simdjson::SUCCESS) {
+    for (auto sc : scopes) {
+      std::string_view v;
+      if (sc.get_string().get(v) == simdjson::SUCCESS && scopesOut->size() < 64) {
+        scopesOut->emplace_back(v.substr(0, 256));
+      }
+    }
+  }
   return std::string(first);
 }
 
@@ -298,13 +309,27 @@ Result<AuthorizationServer> parseAuthorizationServer(std::string_view body) {
     return makeError("authorization server metadata has no http(s) token_endpoint");
   }
   as.tokenEndpoint = std::string(s);
-  simdjson::dom::array methods;
-  if (obj["token_endpoint_auth_methods_supported"].get_array().get(methods) == simdjson::SUCCESS) {
-    for (auto m : methods) {
-      if (m.get_string().get(s) == simdjson::SUCCESS) {
-        as.authMethods.emplace_back(s);
+  auto strings = [&obj](const char* key, std::vector<std::string>& out) {
+    simdjson::dom::array list;
+    if (obj[key].get_array().get(list) != simdjson::SUCCESS) {
+      return;
+    }
+    for (auto m : list) {
+      std::string_view v;
+      if (m.get_string().get(v) == simdjson::SUCCESS && out.size() < 64) {
+        out.emplace_back(v.substr(0, 256));
       }
     }
+  };
+  strings("token_endpoint_auth_methods_supported", as.authMethods);
+  strings("scopes_supported", as.scopesSupported);
+  strings("code_challenge_methods_supported", as.codeChallengeMethods);
+  // Endpoints that are no http(s) URL are as good as absent: the flow that needs one says so.
+  if (obj["authorization_endpoint"].get_string().get(s) == simdjson::SUCCESS && splitUrl(s)) {
+    as.authorizationEndpoint = std::string(s);
+  }
+  if (obj["registration_endpoint"].get_string().get(s) == simdjson::SUCCESS && splitUrl(s)) {
+    as.registrationEndpoint = std::string(s);
   }
   return as;
 }

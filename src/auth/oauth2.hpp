@@ -60,9 +60,17 @@ struct AuthorizationServer {
   std::string issuer;
   std::string tokenEndpoint;
   std::vector<std::string> authMethods;  // token_endpoint_auth_methods_supported
+  // For the authorization-code flow (mcp-healthctl login): "" / empty when the metadata has none.
+  std::string authorizationEndpoint;
+  std::string registrationEndpoint;  // dynamic client registration (RFC 7591)
+  std::vector<std::string> scopesSupported;
+  std::vector<std::string> codeChallengeMethods;  // code_challenge_methods_supported
 };
+// The first authorization server of a protected resource's metadata; its `resource` and
+// `scopes_supported` into the out-parameters when given.
 Result<std::string> parseProtectedResource(std::string_view body, const std::string& serverUrl,
-                                           std::string* resourceOut);
+                                           std::string* resourceOut,
+                                           std::vector<std::string>* scopesOut = nullptr);
 Result<AuthorizationServer> parseAuthorizationServer(std::string_view body);
 // The rules discovered metadata must meet before any secret goes to its token endpoint: its
 // `issuer` is identical to the issuer it was fetched for (RFC 8414 §3.3), and the token endpoint

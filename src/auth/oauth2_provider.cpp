@@ -86,7 +86,8 @@ class OAuth2Provider::DiscoveryRun final : public Pending {
                               body.error().message + ")"));
     }
     std::string resource;
-    auto issuer = parseProtectedResource(body.value(), spec_.url, &resource);
+    auto issuer =
+        parseProtectedResource(body.value(), spec_.url, &resource, &found_.resourceScopes);
     if (!issuer) {
       return finish(makeError("OAuth discovery: " + issuer.error().message));
     }
@@ -116,6 +117,8 @@ class OAuth2Provider::DiscoveryRun final : public Pending {
     d.issuer = found_.issuer;
     d.resource = found_.resource;
     d.methods = found_.methods;
+    d.server = std::move(as.value());
+    d.resourceScopes = found_.resourceScopes;
     finish({});
   }
 
@@ -151,6 +154,15 @@ OAuth2Provider::Discovered& OAuth2Provider::discoveredEntry(const registry::Serv
     d.serverUrl = spec.url;
   }
   return d;
+}
+
+std::optional<OAuth2Provider::Found> OAuth2Provider::discovered(
+    const registry::ServerSpec& spec) const {
+  const Discovered* d = discoveredFor(spec);
+  if (d == nullptr || d->tokenUrl.empty()) {
+    return std::nullopt;
+  }
+  return Found{d->issuer, d->resource, d->challengeScope, d->resourceScopes, d->server};
 }
 
 bool OAuth2Provider::retriesOn401(const registry::ServerSpec& spec) const {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,16 @@ class OAuth2Provider final : public AuthProvider {
     const Discovered* d = discoveredFor(spec);
     return d == nullptr ? std::string() : d->issuer;
   }
+  // Everything discovery found for the server's current url, for the authorization-code flow of
+  // mcp-healthctl (login, probe): nullopt when nothing was discovered yet.
+  struct Found {
+    std::string issuer;
+    std::string resource;                     // the protected resource metadata's `resource`
+    std::string challengeScope;               // the 401 challenge's `scope`
+    std::vector<std::string> resourceScopes;  // the protected resource's scopes_supported
+    AuthorizationServer server;               // checked (checkAuthorizationServer)
+  };
+  std::optional<Found> discovered(const registry::ServerSpec& spec) const;
 
   size_t cachedTokens() const { return tokens_.size(); }
   uint64_t tokenRequests() const { return tokenRequests_; }
@@ -66,6 +77,8 @@ class OAuth2Provider final : public AuthProvider {
     std::string resource;
     std::string challengeScope;
     std::vector<std::string> methods;
+    std::vector<std::string> resourceScopes;
+    AuthorizationServer server;  // the whole metadata (the fields above come from it)
   };
   struct Cached {
     Secret token;

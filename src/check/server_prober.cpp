@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "auth/oauth2.hpp"
 #include "check/tool_watch.hpp"
 #include "common/secret.hpp"
 
@@ -41,16 +42,17 @@ class ServerCheck final : public RunningCheck {
       return finishSoon(failure(ErrorKind::kConfig, spec_.invalidReason));
     }
     if (auth_.needsAuthorization(spec_)) {
-      ProbeResult r =
-          failure(ErrorKind::kAuth,
-                  "authorization required: no usable refresh_token is stored for this "
-                  "authorization_code server; authorize the client and store the token");
-      r.authRequired = true;
-      return finishSoon(std::move(r));
+      return finishSoon(
+          loginRequired("authorization required: no usable refresh token is stored for this "
+                        "authorization_code server"));
     }
     pendingAuth_ = auth_.authorize(spec_, [this](Result<std::vector<std::string>> headers) {
       // May run inline: continue from the loop so `done` never runs inside Prober::start().
       if (!headers) {
+        // A refresh token refused for good (invalid_grant): someone must log in again.
+        if (interactive() && auth_.needsAuthorization(spec_)) {
+          return finishSoon(loginRequired(headers.error().message));
+        }
         return finishSoon(failure(ErrorKind::kAuth, headers.error().message));
       }
       for (auto& h : authHeaders_) {
@@ -62,6 +64,18 @@ class ServerCheck final : public RunningCheck {
   }
 
  private:
+  // An OAuth authorization-code server: only a person can authorize it again.
+  bool interactive() const {
+    return spec_.auth.type == registry::AuthType::kOAuth2 &&
+           spec_.auth.oauth2.flow == registry::OAuth2Flow::kAuthorizationCode;
+  }
+  // auth_required, saying why and what to run.
+  ProbeResult loginRequired(const std::string& why) const {
+    ProbeResult r = failure(ErrorKind::kAuth, why + "; run: mcp-healthctl login " + spec_.id);
+    r.authRequired = true;
+    return r;
+  }
+
   ProbeResult failure(ErrorKind kind, std::string message) const {
     ProbeResult r;
     r.error = CheckError{kind, std::move(message), 0};
@@ -89,6 +103,22 @@ class ServerCheck final : public RunningCheck {
   }
 
   void onSessionDone(registry::Transport t, ProbeResult r) {
+    if (r.error && r.error->kind == ErrorKind::kAuth && r.error->httpStatus == 403 &&
+        interactive()) {
+      // A token without the scope the server wants (step-up): a new authorization must ask for
+      // it, so the server waits for a login, as without a token.
+      auto challenge = auth::parseChallenge(r.wwwAuthenticate);
+      if (challenge["error"] == "insufficient_scope") {
+        std::string why = "the server answered HTTP 403 insufficient_scope";
+        if (const std::string& scope = challenge["scope"]; !scope.empty()) {
+          why += " (it wants scope '" + scope.substr(0, 200) + "')";
+        }
+        ProbeResult required = loginRequired(why);
+        required.totalUs = r.totalUs;
+        required.initialized = r.initialized;
+        return finish(std::move(required));
+      }
+    }
     if (r.error && r.error->kind == ErrorKind::kAuth && r.error->httpStatus == 401) {
       auth_.rejected(spec_);  // drop the token the server refused
       if (!retried_ && auth_.retriesOn401(spec_)) {

@@ -71,7 +71,7 @@ Result<std::unique_ptr<mcp::McpSession>> SessionFactory::open(
     if (transport == registry::Transport::kSse) {
       t = std::make_unique<mcp::LegacySseTransport>(client_, clock_, std::move(o));
     } else {
-      t = std::make_unique<mcp::StreamableHttpTransport>(client_, clock_, std::move(o));
+      t = std::make_unique<mcp::StreamableHttpTransport>(client_, clock_, timers_, std::move(o));
     }
   }
   return std::make_unique<mcp::McpSession>(std::move(t), clock_, timers_, std::move(so),

@@ -14,6 +14,8 @@ Outcome<Exit> add(const Context& ctx, const Options& o);     // register, wait f
 Outcome<Exit> edit(const Context& ctx, const Options& o);    // change a record, re-seal it
 Outcome<Exit> reseal(const Context& ctx, const Options& o);  // re-seal with the active key
 Outcome<Exit> remove(const Context& ctx, const Options& o);  // unregister
+// An authorization-code record: the interactive flow (ctl/authorize), its refresh token sealed.
+Outcome<Exit> login(const Context& ctx, const Options& o);
 
 // status.cpp: what the daemon published, and asking it for a check.
 Outcome<Exit> list(const Context& ctx, const Options& o);

@@ -1,15 +1,18 @@
 // probe and keygen: no Redis involved.
 #include <simdjson.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "app/member_id.hpp"
 #include "auth/key_ring.hpp"
+#include "auth/oauth2.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "check/server_prober.hpp"
 #include "common/json_writer.hpp"
+#include "ctl/authorize.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/views.hpp"
 #include "http/curl_multi_client.hpp"
@@ -80,6 +83,46 @@ Outcome<registry::ServerSpec> probeSpec(const Context& ctx, const Options& o,
   return spec;
 }
 
+// One check of `spec` on a loop of its own: its result, or nullopt when it ended without one.
+Result<std::optional<mcp::ProbeResult>> checkOnce(const Context& ctx,
+                                                  const registry::ServerSpec& spec) {
+  std::optional<mcp::ProbeResult> result;
+  loop::UvLoop loop;
+  {
+    http::CurlMultiClient http(loop);
+    if (ctx.cfg) {
+      http.setEgressPolicy(ctx.cfg->egress);
+    }
+    auth::OAuth2Provider auth(http, loop);
+    check::ServerProber prober(http, auth, loop, loop);
+    auto running = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
+    loop.run();
+    running.reset();
+  }
+  if (auto r = loop.close(); !r) {
+    return r.error();
+  }
+  return result;
+}
+
+int64_t nowWallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The scope a 403 insufficient_scope answer asks for, or nullopt when it is not one.
+std::optional<std::string> insufficientScope(const mcp::ProbeResult& r) {
+  if (!r.error || r.error->httpStatus != 403) {
+    return std::nullopt;
+  }
+  auto challenge = auth::parseChallenge(r.wwwAuthenticate);
+  if (challenge["error"] != "insufficient_scope") {
+    return std::nullopt;
+  }
+  return challenge["scope"];
+}
+
 }  // namespace
 
 Outcome<Exit> probe(const Context& ctx, const Options& o) {
@@ -94,39 +137,62 @@ Outcome<Exit> probe(const Context& ctx, const Options& o) {
   if (!spec) {
     return spec.error();
   }
-  Outcome<Exit> outcome = failure("the probe ended without a result");
-  {
-    loop::UvLoop loop;
-    {
-      http::CurlMultiClient http(loop);
-      if (ctx.cfg) {
-        http.setEgressPolicy(ctx.cfg->egress);
-      }
-      auth::OAuth2Provider auth(http, loop);
-      check::ServerProber prober(http, auth, loop, loop);
-      std::optional<mcp::ProbeResult> result;
-      auto running = prober.start(*spec, [&](mcp::ProbeResult r) { result = std::move(r); });
-      loop.run();
-      running.reset();
-      if (result) {
-        scheduler::CheckReport rep = scheduler::singleCheckReport("probe", std::move(*result),
-                                                                  Trigger::kProbe, loop.wallMs());
-        const std::string line = publish::healthJson(
-            rep, 1, app::memberIdOf(ctx.cfg ? ctx.cfg->cluster : config::ClusterSettings{}));
-        std::printf("%s\n", o.json ? line.c_str() : messageLine(line).c_str());
-        if (!o.json) {
-          for (const auto& t : rep.probe.tools) {
-            std::printf("  %s\n", t.name.c_str());
-          }
-        }
-        outcome = rep.status == scheduler::Status::kHealthy ? Exit::kOk : Exit::kFailed;
-      }
+  const bool interactive = spec->auth.type == registry::AuthType::kOAuth2 &&
+                           spec->auth.oauth2.flow == registry::OAuth2Flow::kAuthorizationCode;
+  const registry::ServerSpec asGiven = *spec;
+  // A one-off: the user authorizes this probe, and its access token is used as it comes;
+  // nothing is stored. `addScope`: a step-up, the scope a 403 asked for on top.
+  auto authorize = [&](const std::string& addScope) -> Outcome<void> {
+    InteractiveRequest in;
+    in.spec = asGiven;
+    in.addScope = addScope;
+    auto authorized = authorizeInteractively(ctx, in);
+    if (!authorized) {
+      return authorized.error();
     }
-    if (auto r = loop.close(); !r) {
-      outcome = Failure{Exit::kSoftware, r.error().message};
+    spec->auth = registry::AuthSpec{};
+    spec->auth.type = registry::AuthType::kBearer;
+    spec->auth.token = std::move(authorized->tokens.accessToken);
+    return {};
+  };
+  if (interactive) {
+    if (auto r = authorize(""); !r) {
+      return r.error();
     }
   }
-  return outcome;
+  auto result = checkOnce(ctx, *spec);
+  if (!result) {
+    return Failure{Exit::kSoftware, result.error().message};
+  }
+  if (interactive && *result) {
+    // A token without the scope the server wants: authorized again, once, with it added (a
+    // server that never accepts is not asked a third time).
+    if (auto wanted = insufficientScope(**result); wanted) {
+      std::fprintf(stderr, "the server wants another scope (%s): authorizing again\n",
+                   wanted->empty() ? "unnamed" : wanted->c_str());
+      if (auto r = authorize(*wanted); !r) {
+        return r.error();
+      }
+      result = checkOnce(ctx, *spec);
+      if (!result) {
+        return Failure{Exit::kSoftware, result.error().message};
+      }
+    }
+  }
+  if (!*result) {
+    return failure("the probe ended without a result");
+  }
+  scheduler::CheckReport rep =
+      scheduler::singleCheckReport("probe", std::move(**result), Trigger::kProbe, nowWallMs());
+  const std::string line = publish::healthJson(
+      rep, 1, app::memberIdOf(ctx.cfg ? ctx.cfg->cluster : config::ClusterSettings{}));
+  std::printf("%s\n", o.json ? line.c_str() : messageLine(line).c_str());
+  if (!o.json) {
+    for (const auto& t : rep.probe.tools) {
+      std::printf("  %s\n", t.name.c_str());
+    }
+  }
+  return rep.status == scheduler::Status::kHealthy ? Exit::kOk : Exit::kFailed;
 }
 
 Outcome<Exit> keygen(const Context& /*ctx*/, const Options& o) {

@@ -8,6 +8,8 @@
 
 #include "auth/credentials.hpp"
 #include "common/json_writer.hpp"
+#include "common/units.hpp"
+#include "ctl/authorize.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/discovery.hpp"
 #include "ctl/exchange.hpp"
@@ -58,6 +60,23 @@ Outcome<Exit> upsertAndReport(const Context& ctx, const std::string& id,
     return answers.error();
   }
   return reportAnswers(*answers, 1, json, Success::kHealthy);
+}
+
+// Writes the record only over the credentials blob that was read: a blob written meanwhile (a
+// rotated refresh token, a login, an edit) is never overwritten. `when` and `what` say what
+// changed it and what to run again.
+Outcome<void> putOverRead(redis::SyncClient& c, const Context& ctx, const std::string& id,
+                          const registry::RecordFields& fields, const std::string& readBlob,
+                          const std::string& when, const std::string& what) {
+  auto written = query(c, registry::putRecordIfUnchanged(ctx.keys, id, fields, readBlob));
+  if (!written) {
+    return written.error();
+  }
+  if (written->type != redis::Reply::Type::kInteger || written->integer != 1) {
+    return failure("the record of " + id + " changed " + when + "; nothing was written, run " +
+                   what + " again");
+  }
+  return {};
 }
 
 // Merges newly given secrets over stored ones: editing never requires re-entering a secret.
@@ -275,17 +294,108 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
   if (auto r = sealAndCheck(ctx, *id, fields, stored, !authNone && hasSecrets(stored)); !r) {
     return r.error();
   }
-  // Written only over the blob that was read: a blob written meanwhile (a rotated refresh token,
-  // a login, another edit) is never overwritten.
-  auto written = query(*c, registry::putRecordIfUnchanged(ctx.keys, *id, fields, readBlob));
-  if (!written) {
-    return written.error();
+  if (auto r =
+          putOverRead(*c, ctx, *id, fields, readBlob,
+                      "while it was being edited (a rotated token or another edit)", "the edit");
+      !r) {
+    return r.error();
   }
-  if (written->type != redis::Reply::Type::kInteger || written->integer != 1) {
-    return failure("the record of " + *id +
-                   " changed while it was being edited (a rotated token or another edit); "
-                   "nothing was written, run the edit again");
+  return upsertAndReport(ctx, *id, *wait, o.json);
+}
+
+Outcome<Exit> login(const Context& ctx, const Options& o) {
+  auto id = serverIdArgument(o, "login");
+  if (!id) {
+    return id.error();
   }
+  auto wait = waitOf(o);
+  if (!wait) {
+    return wait.error();
+  }
+  auto browser = parseDuration(o.get("--timeout", "5m"));
+  if (!browser || browser.value() <= 0) {
+    return usageError("--timeout: " +
+                      (browser ? std::string("must be more than 0") : browser.error().message));
+  }
+  auto c = ctx.connect();
+  if (!c) {
+    return c.error();
+  }
+  auto read = readRecord(*c, ctx, *id);
+  if (!read) {
+    return read.error();
+  }
+  registry::RecordFields fields = std::move(read.value());
+  if (fields.empty()) {
+    return usageError("no record " + ctx.keys.server(*id) +
+                      " in Redis (register it with add --auth oauth2 --oauth2-flow "
+                      "authorization_code)");
+  }
+  if (valueOr(fields, "auth_type", "none") != "oauth2" ||
+      valueOr(fields, "oauth2_flow", "client_credentials") != "authorization_code") {
+    return usageError(
+        "login is for records with auth_type oauth2 and oauth2_flow "
+        "authorization_code; " +
+        *id + " has auth_type " + valueOr(fields, "auth_type", "none") +
+        " (change it with edit --auth oauth2 --oauth2-flow authorization_code)");
+  }
+  auto ring = ctx.keyRing("the record's credentials");
+  if (!ring) {
+    return ring.error();
+  }
+  // As the daemon reads it: a record whose clear fields differ from its sealed copy is refused
+  // here too (whoever can write to Redis must not send the operator's login elsewhere).
+  registry::ServerSpec spec = registry::parseRecord(*id, fields, ctx.defaults(), **ring);
+  if (!spec.invalidReason.empty()) {
+    return failure(spec.invalidReason);
+  }
+  auth::Credentials stored;
+  const std::string readBlob = valueOr(fields, "credentials", "");
+  if (!readBlob.empty()) {
+    auto opened = registry::openRecordCredentials(*id, fields, **ring, nullptr);
+    if (!opened) {
+      return failure("record " + *id + ": " + opened.error().message);
+    }
+    stored = std::move(opened.value());
+  }
+  InteractiveRequest in;
+  in.spec = spec;
+  in.waitMs = browser.value();
+  if (o.has("--scope")) {
+    in.spec.auth.oauth2.scopes = o.get("--scope");
+  }
+  auto authorized = authorizeInteractively(ctx, in);
+  if (!authorized) {
+    return authorized.error();
+  }
+  if (authorized->tokens.refreshToken.empty()) {
+    return failure("the authorization server issued no refresh token (scopes asked: " +
+                   (authorized->scope.empty() ? std::string("none") : authorized->scope) +
+                   "): mcp-healthd could not renew the access token. Ask for offline_access "
+                   "(--scope) if the server needs it, or allow refresh tokens for this client");
+  }
+  stored.clientId = authorized->clientId;
+  if (!authorized->clientSecret.empty()) {
+    stored.clientSecret = authorized->clientSecret;
+  }
+  stored.refreshToken = authorized->tokens.refreshToken;
+  if (fields.count("token_url") == 0) {
+    fields["token_url"] = authorized->server.server.tokenEndpoint;  // bound from now on
+  }
+  if (o.has("--scope")) {
+    fields["scopes"] = o.get("--scope");
+  }
+  fields["updated_at"] = nowRfc3339();
+  if (auto r = sealAndCheck(ctx, *id, fields, stored, true); !r) {
+    return r.error();
+  }
+  if (auto r = putOverRead(*c, ctx, *id, fields, readBlob,
+                           "during the login (an edit, or another login)", "the login");
+      !r) {
+    return r.error();
+  }
+  std::fprintf(stderr, "%s: logged in%s; the refresh token is sealed into its record\n",
+               id->c_str(), authorized->registered ? " (client registered)" : "");
   return upsertAndReport(ctx, *id, *wait, o.json);
 }
 

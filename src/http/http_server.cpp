@@ -125,7 +125,7 @@ HttpServer::HttpServer(loop::UvLoop& loop, Handler handler, Options options)
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
                                                        const std::string& address, Handler handler,
                                                        Options options) {
-  auto hp = parseListenAddress(address);
+  auto hp = parseListenAddress(address, options.anyPort);
   if (!hp) {
     return hp.error();
   }
@@ -153,6 +153,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(loop::UvLoop& loop,
     return makeError("cannot listen on " + address + ": " + uv_strerror(rc));
   }
   return server;
+}
+
+int HttpServer::port() const {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (listener_ == nullptr ||
+      uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return 0;
+  }
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
 }
 
 HttpServer::~HttpServer() {

@@ -71,7 +71,8 @@ class HttpServer {
     size_t maxStreams = 64;
     size_t maxStreamBacklog = 1 << 20;
     int64_t requestTimeoutMs = 5'000;
-    HeaderList headers;  // sent with every answer and stream, the server's own errors included
+    HeaderList headers;    // sent with every answer and stream, the server's own errors included
+    bool anyPort = false;  // the address may give port 0: the system chooses (see port())
   };
 
   // Listens on `address` ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address).
@@ -86,6 +87,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   const std::string& address() const { return address_; }
+  // The port it listens on: the one the system chose for an address with port 0.
+  int port() const;
 
  private:
   struct Connection;

@@ -4,7 +4,7 @@
 
 namespace mcphd::http {
 
-Result<std::pair<std::string, int>> parseListenAddress(const std::string& address) {
+Result<std::pair<std::string, int>> parseListenAddress(const std::string& address, bool anyPort) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     return makeError("'" + address + "' is not host:port (e.g. 127.0.0.1:9464)");
@@ -19,7 +19,7 @@ Result<std::pair<std::string, int>> parseListenAddress(const std::string& addres
   }
   char* end = nullptr;
   long port = std::strtol(portText.c_str(), &end, 10);
-  if (portText.empty() || *end != '\0' || port < 1 || port > 65535) {
+  if (portText.empty() || *end != '\0' || port < (anyPort ? 0 : 1) || port > 65535) {
     return makeError("'" + address + "': the port must be 1-65535");
   }
   return std::make_pair(host, static_cast<int>(port));

@@ -8,6 +8,8 @@
 namespace mcphd::http {
 
 // Splits "host:port" / "[v6]:port" / ":port" (every address); an error says what is wrong.
-Result<std::pair<std::string, int>> parseListenAddress(const std::string& address);
+// `anyPort`: port 0 too (the system chooses one).
+Result<std::pair<std::string, int>> parseListenAddress(const std::string& address,
+                                                       bool anyPort = false);
 
 }  // namespace mcphd::http

@@ -29,6 +29,11 @@ class SseParser {
   // The last valid `retry:` value, or -1.
   int64_t retryMs() const { return retryMs_; }
   const std::string& lastEventId() const { return lastId_; }
+  // A stream that resumes another (Last-Event-ID) starts from that stream's id and retry.
+  void resumeFrom(std::string lastEventId, int64_t retryMs) {
+    lastId_ = std::move(lastEventId);
+    retryMs_ = retryMs;
+  }
 
  private:
   Result<void> line(const std::function<bool(SseEvent&)>& onEvent, bool& stop);

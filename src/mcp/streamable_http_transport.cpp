@@ -34,12 +34,15 @@ struct StreamableHttpTransport::Exchange {
   bool sawSse = false;
   bool responded = false;  // the response was passed on
   bool first = false;      // the session's first request (initialize): it carries the session id
+  int resumptions = 0;     // GETs that resumed its stream (Last-Event-ID) so far
+  std::unique_ptr<loop::Timer> resumeTimer;
   std::unique_ptr<http::Call> call;
 };
 
 StreamableHttpTransport::StreamableHttpTransport(http::Client& client, const Clock& clock,
+                                                 loop::TimerFactory& timers,
                                                  HttpTransportOptions options)
-    : client_(client), clock_(clock), options_(std::move(options)) {}
+    : client_(client), clock_(clock), timers_(timers), options_(std::move(options)) {}
 
 StreamableHttpTransport::~StreamableHttpTransport() {
   stream_.reset();
@@ -56,6 +59,11 @@ std::string_view StreamableHttpTransport::offeredProtocolVersion() const {
 
 int64_t StreamableHttpTransport::remainingMs() const {
   return options_.timeoutMs - (clock_.nowUs() - startUs_) / 1000;
+}
+
+int64_t StreamableHttpTransport::requestTimeoutMs() const {
+  // Within the check, each request gets the time left of it; a kept session's replies get 5 s.
+  return listening_ ? kSessionDeleteTimeoutMs : std::max<int64_t>(1, remainingMs());
 }
 
 const http::SharedHeaders& StreamableHttpTransport::headers(bool json) const {
@@ -100,8 +108,7 @@ void StreamableHttpTransport::send(Outgoing message) {
   }
   http::Request req = baseRequest("POST", true);
   req.body = std::move(message.json);
-  // Within the check, each request gets the time left of it; a kept session's replies get 5 s.
-  req.timeoutMs = listening_ ? kSessionDeleteTimeoutMs : std::max<int64_t>(1, remainingMs());
+  req.timeoutMs = requestTimeoutMs();
   req.connectTimeoutMs = std::min(options_.connectTimeoutMs, req.timeoutMs);
   const bool isRequest = message.kind == Outgoing::Kind::kRequest;
   req.maxBody = isRequest ? options_.maxBody : kAckBody;
@@ -152,8 +159,9 @@ bool StreamableHttpTransport::onChunk(Exchange& ex, const http::Response& head,
     return true;
   }
   // The session id comes with initialize's answer: adopted at once, so that a server request on
-  // its stream (a ping before the result) is answered within the session.
-  if (ex.first && !adoptSessionId(head.sessionId)) {
+  // its stream (a ping before the result) is answered within the session. (Not from a GET that
+  // resumes it: that one is sent within the session.)
+  if (ex.first && ex.resumptions == 0 && !adoptSessionId(head.sessionId)) {
     ex.streamError = "server sent an invalid Mcp-Session-Id";
     return false;
   }
@@ -214,7 +222,14 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
     return;  // nobody waits for a reply; a response was passed on already
   }
   // Built only for an error: most answers need no message.
-  const auto where = [&ex] { return " during " + std::string(ex->what); };
+  const auto where = [&ex] {
+    std::string w = " during " + std::string(ex->what);
+    if (ex->resumptions > 0) {
+      w += " (the GET resuming its response stream, attempt " + std::to_string(ex->resumptions) +
+           ")";
+    }
+    return w;
+  };
   if (r.failure != http::Failure::kNone && !r.stopped) {
     return listener_->onError(transferError(r, where(), options_.timeoutMs));
   }
@@ -239,6 +254,10 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
     }
     return protocolError("bad SSE stream" + where() + ": " + *ex->streamError);
   }
+  if (ex->resumptions > 0 && r.contentType != "text/event-stream") {
+    return protocolError("unexpected Content-Type '" + snippet(r.contentType) + "'" + where() +
+                         " (want text/event-stream)");
+  }
   if (r.contentType == "application/json") {
     if (ex->first && !adoptSessionId(r.sessionId)) {
       return protocolError("server sent an invalid Mcp-Session-Id");
@@ -256,10 +275,71 @@ void StreamableHttpTransport::onDone(Exchange& exRef, http::Response r) {
     return listener_->onMessage(m.value());
   }
   if (ex->sawSse) {
-    return protocolError("SSE stream ended without the response" + where());
+    std::string whyNot;
+    const std::string at = where();  // before `ex` may go back to exchanges_
+    if (resumeLater(ex, &whyNot)) {
+      return;
+    }
+    return protocolError("SSE stream ended without the response" + at + ", not resumed: " + whyNot);
   }
   protocolError("unexpected Content-Type '" + snippet(r.contentType) + "'" + where() +
                 " (want application/json or text/event-stream)");
+}
+
+bool StreamableHttpTransport::resumeLater(std::unique_ptr<Exchange>& ex, std::string* whyNot) {
+  const std::string& id = ex->sse.lastEventId();
+  if (id.empty()) {
+    *whyNot = "the stream gave no event id to resume it from";
+    return false;
+  }
+  // It goes back as a header: no line breaks or other control characters, and not without bound.
+  if (id.size() > kMaxEventIdBytes ||
+      !std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    *whyNot = "its event id is not usable as Last-Event-ID (over " +
+              std::to_string(kMaxEventIdBytes) + " bytes, or not printable ASCII)";
+    return false;
+  }
+  if (ex->resumptions >= kMaxResumptions) {
+    *whyNot = "it ended early again after " + std::to_string(kMaxResumptions) + " resumptions";
+    return false;
+  }
+  const int64_t retry = ex->sse.retryMs();
+  const int64_t delay = retry < 0 ? kDefaultResumeDelayMs : std::max(kMinResumeDelayMs, retry);
+  const int64_t left = listening_ ? kSessionDeleteTimeoutMs : remainingMs();
+  if (delay >= left) {
+    *whyNot = "its retry delay of " + std::to_string(delay) + " ms is not shorter than the " +
+              std::to_string(std::max<int64_t>(0, left)) + " ms left";
+    return false;
+  }
+  Exchange* raw = ex.get();
+  raw->resumeTimer = timers_.createTimer();
+  exchanges_.push_back(std::move(ex));
+  raw->resumeTimer->start(delay, [this, raw] { resume(*raw); });
+  return true;
+}
+
+void StreamableHttpTransport::resume(Exchange& ex) {
+  if (closed_) {
+    return;
+  }
+  ++ex.resumptions;
+  // A new stream: its own parse state, from the last event id and retry of the one before.
+  SseParser next(options_.maxBody);
+  next.resumeFrom(ex.sse.lastEventId(), ex.sse.retryMs());
+  ex.sse = std::move(next);
+  ex.body.clear();
+  http::Request req = baseRequest("GET", false);
+  req.headers.push_back("Last-Event-ID: " + ex.sse.lastEventId());
+  req.timeoutMs = requestTimeoutMs();
+  req.connectTimeoutMs = std::min(options_.connectTimeoutMs, req.timeoutMs);
+  req.maxBody = options_.maxBody;
+  Exchange* raw = &ex;
+  req.onChunk = [this, raw](const http::Response& head, std::string_view chunk) {
+    return onChunk(*raw, head, chunk);
+  };
+  // The call it replaces completed (its callback ran before this timer was armed).
+  raw->call =
+      client_.send(std::move(req), [this, raw](http::Response r) { onDone(*raw, std::move(r)); });
 }
 
 void StreamableHttpTransport::listen() {

@@ -9,6 +9,7 @@
 #include "common/clock.hpp"
 #include "http/client.hpp"
 #include "http/detached_calls.hpp"
+#include "loop/timer.hpp"
 #include "mcp/sse_parser.hpp"
 #include "mcp/transport.hpp"
 
@@ -30,6 +31,15 @@ struct HttpTransportOptions {
 // The DELETE that ends a kept session gets at most this long.
 inline constexpr int64_t kSessionDeleteTimeoutMs = 5'000;
 
+// Resuming a response stream that the server ended early (2025-11-25 "SSE polling"): at most this
+// many times per request, each after the stream's `retry:` (at least kMinResumeDelayMs; without
+// one, kDefaultResumeDelayMs), and only from an event id of at most kMaxEventIdBytes printable
+// ASCII characters (it goes back to the server as a header).
+inline constexpr int kMaxResumptions = 5;
+inline constexpr int64_t kMinResumeDelayMs = 100;
+inline constexpr int64_t kDefaultResumeDelayMs = 1'000;
+inline constexpr size_t kMaxEventIdBytes = 1024;
+
 // MCP Streamable HTTP (2025-03-26 and later): each message is a POST to the server's URL; a
 // request's response comes as a JSON body or on an SSE stream in the POST's answer, where the
 // server may also send its own requests and notifications; the session id (Mcp-Session-Id) and
@@ -37,7 +47,8 @@ inline constexpr int64_t kSessionDeleteTimeoutMs = 5'000;
 // session hears the server on a GET stream; DELETE ends the session.
 class StreamableHttpTransport final : public Transport {
  public:
-  StreamableHttpTransport(http::Client& client, const Clock& clock, HttpTransportOptions options);
+  StreamableHttpTransport(http::Client& client, const Clock& clock, loop::TimerFactory& timers,
+                          HttpTransportOptions options);
   ~StreamableHttpTransport() override;
 
   std::string_view offeredProtocolVersion() const override;
@@ -58,8 +69,13 @@ class StreamableHttpTransport final : public Transport {
   // The headers of every request (json) or of the GET stream: built once per session state.
   const http::SharedHeaders& headers(bool json) const;
   int64_t remainingMs() const;
+  // The time a request sent now gets: what is left of the check, or 5 s in a kept session.
+  int64_t requestTimeoutMs() const;
   bool onChunk(Exchange& ex, const http::Response& head, std::string_view chunk);
   void onDone(Exchange& ex, http::Response r);
+  // The stream of `ex` ended before its response: resumes it later (true), or says why not.
+  bool resumeLater(std::unique_ptr<Exchange>& ex, std::string* whyNot);
+  void resume(Exchange& ex);
   bool adoptSessionId(const std::string& id);
   void onStreamEvent(SseEvent& ev);
   void onStreamDone(const http::Response& r);
@@ -69,6 +85,7 @@ class StreamableHttpTransport final : public Transport {
 
   http::Client& client_;
   const Clock& clock_;
+  loop::TimerFactory& timers_;
   HttpTransportOptions options_;
   TransportListener* listener_ = nullptr;
   int64_t startUs_ = 0;

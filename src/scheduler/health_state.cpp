@@ -34,7 +34,9 @@ std::optional<Status> statusFromName(std::string_view name) {
 
 bool HealthState::apply(Outcome outcome, int healthyThreshold, int unhealthyThreshold) {
   const Status before = status_;
-  const bool first = status_ == Status::kUnknown;
+  // auth_required says nothing of the server (it could not be checked without a token): the
+  // first check after a login applies at once, as a first result does.
+  const bool first = status_ == Status::kUnknown || status_ == Status::kAuthRequired;
   if (outcome == Outcome::kSuccess) {
     ++successes_;
     failures_ = 0;

@@ -444,6 +444,28 @@ bool ToolsDriftServer::set(const std::string& tools) {
   return httpRequest(port_, "POST", "/admin/set?tools=" + tools).first == 200;
 }
 
+SsePollingServer::SsePollingServer(const TempDir& dir) : port_(freePort()) {
+  const std::string log = dir.file("sse-polling-" + std::to_string(port_) + ".log");
+  proc_ = std::make_unique<Process>(
+      std::vector<std::string>{"node", std::string(MCPHD_PEERS_DIR) + "/sse-polling-mcp.mjs"},
+      std::map<std::string, std::string>{{"PORT", std::to_string(port_)}}, log);
+  if (!waitForPort(port_, std::chrono::seconds(30))) {
+    throw std::runtime_error("sse-polling-mcp.mjs did not start; see " + log);
+  }
+}
+
+SsePollingServer::~SsePollingServer() { proc_->stop(SIGKILL, std::chrono::seconds(5)); }
+
+int SsePollingServer::resumes() const {
+  auto [status, body] = httpRequest(port_, "GET", "/admin/stats");
+  Json j(body);
+  int64_t n = -1;
+  if (status != 200 || !j.ok || j.root["resumes"].get(n) != simdjson::SUCCESS) {
+    return -1;
+  }
+  return static_cast<int>(n);
+}
+
 bool ListChangedServer::addTool(const std::string& name) {
   return httpRequest(port_, "POST", "/admin/add-tool?name=" + name).first == 200;
 }

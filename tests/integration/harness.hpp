@@ -233,6 +233,22 @@ class ToolsDriftServer {
   std::unique_ptr<Process> proc_;
 };
 
+// tests/peers/sse-polling-mcp.mjs: tools/list answered on response streams the server ends early
+// (2025-11-25 SSE polling): resumable at url(), without event ids at noIdUrl().
+class SsePollingServer {
+ public:
+  explicit SsePollingServer(const TempDir& dir);
+  ~SsePollingServer();
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  std::string noIdUrl() const { return "http://127.0.0.1:" + std::to_string(port_) + "/noid/mcp"; }
+  // GETs that carried Last-Event-ID so far; -1 when it cannot be asked.
+  int resumes() const;
+
+ private:
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
 // tests/fault_server: many virtual MCP servers, one per path, each a behaviour (healthy, slow,
 // silent, truncated, …; see the comment at the top of fault_server.cpp).
 class FaultServer {

@@ -41,6 +41,34 @@ struct CountingAuth final : auth::AuthProvider {
   }
 };
 
+// An authorization-code server's credentials: a refresh that is refused for good (invalid_grant)
+// leaves the server needing a login.
+struct LoginAuth final : auth::AuthProvider {
+  bool refuse = false;
+  bool dead = false;
+  std::unique_ptr<auth::Pending> authorize(
+      const registry::ServerSpec&,
+      std::function<void(Result<std::vector<std::string>>)> done) override {
+    if (refuse) {
+      dead = true;
+      done(
+          makeError("token endpoint http://as/token rejected the refresh token (HTTP 400): "
+                    "invalid_grant: grant request is invalid"));
+      return nullptr;
+    }
+    done(std::vector<std::string>{"Authorization: Bearer tok"});
+    return nullptr;
+  }
+  void rejected(const registry::ServerSpec&) override {}
+  bool needsAuthorization(const registry::ServerSpec&) const override { return dead; }
+  bool retriesOn401(const registry::ServerSpec&) const override { return false; }
+  std::unique_ptr<auth::Pending> discover(const registry::ServerSpec&, const std::string&,
+                                          std::function<void(Result<void>)> done) override {
+    done(Result<void>());
+    return nullptr;
+  }
+};
+
 struct Fixture {
   loop::SimLoop loop;
   FakeHttp http;
@@ -164,4 +192,68 @@ TEST_CASE("a stdio server outside mcp-healthd is a config error") {
   REQUIRE(f.result);
   CHECK(f.result->error->kind == mcp::ErrorKind::kConfig);
   CHECK(f.result->error->message.find("mcp-healthd only") != std::string::npos);
+}
+
+TEST_CASE(
+    "an authorization_code server whose refresh token is refused, or that wants another scope, "
+    "is auth_required with the login command in its message") {
+  loop::SimLoop loop;
+  FakeHttp http;
+  LoginAuth auth;
+  ServerProber prober{http, auth, loop, loop};
+  registry::ServerSpec spec;
+  spec.id = "code1";
+  spec.url = "http://h:1/mcp";
+  spec.transport = registry::Transport::kStreamableHttp;
+  spec.auth.type = registry::AuthType::kOAuth2;
+  spec.auth.oauth2.flow = registry::OAuth2Flow::kAuthorizationCode;
+  std::optional<mcp::ProbeResult> result;
+  auto run = [&] {
+    result.reset();
+    auto c = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
+    loop.runDue();
+    return c;
+  };
+  // The refresh is refused: auth_required at once, saying why and what to run.
+  auth.refuse = true;
+  auto c1 = run();
+  REQUIRE(result);
+  CHECK(result->authRequired);
+  CHECK(result->error->kind == mcp::ErrorKind::kAuth);
+  CHECK(result->error->message ==
+        "token endpoint http://as/token rejected the refresh token (HTTP 400): invalid_grant: "
+        "grant request is invalid; run: mcp-healthctl login code1");
+  CHECK(http.sent.empty());
+  // From then on, no request until the record holds a new token.
+  auth.refuse = false;
+  auto c2 = run();
+  REQUIRE(result);
+  CHECK(result->authRequired);
+  CHECK(result->error->message ==
+        "authorization required: no usable refresh token is stored for this authorization_code "
+        "server; run: mcp-healthctl login code1");
+  CHECK(http.sent.empty());
+  // A token without the scope the server wants.
+  auth.dead = false;
+  auto c3 = run();
+  REQUIRE(http.sent.size() == 1);
+  http.answer(0, 403, "application/json", R"({"error":"insufficient_scope"})", "", "",
+              R"(Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="x")");
+  loop.runDue();
+  REQUIRE(result);
+  CHECK(result->authRequired);
+  CHECK(result->error->message ==
+        "the server answered HTTP 403 insufficient_scope (it wants scope 'mcp:write'); run: "
+        "mcp-healthctl login code1");
+  // A client-credentials server: the same 403 stays an auth failure (its record must change).
+  spec.auth.oauth2.flow = registry::OAuth2Flow::kClientCredentials;
+  auto c4 = run();
+  REQUIRE(http.sent.size() == 2);
+  http.answer(1, 403, "application/json", "{}", "", "",
+              R"(Bearer error="insufficient_scope", scope="mcp:write")");
+  loop.runDue();
+  REQUIRE(result);
+  CHECK_FALSE(result->authRequired);
+  CHECK(result->error->kind == mcp::ErrorKind::kAuth);
+  CHECK(result->error->httpStatus == 403);
 }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <algorithm>
-
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
@@ -42,7 +41,8 @@ class FakeHttp final : public http::Client {
 
   // Answers request `i`: streamed through onChunk when the request asked for it.
   void answer(size_t i, long status, const std::string& contentType, const std::string& body,
-              const std::string& sessionId = "", const std::string& retryAfter = "") {
+              const std::string& sessionId = "", const std::string& retryAfter = "",
+              const std::string& wwwAuthenticate = "") {
     REQUIRE(i < sent.size());
     auto s = sent[i];
     REQUIRE_FALSE(s->cancelled);
@@ -52,6 +52,7 @@ class FakeHttp final : public http::Client {
     r.contentType = contentType;
     r.sessionId = sessionId;
     r.retryAfter = retryAfter;
+    r.wwwAuthenticate = wwwAuthenticate;
     r.timings.totalUs = 1000;
     if (s->request.onChunk) {
       // Deliver in small pieces to exercise split parsing.

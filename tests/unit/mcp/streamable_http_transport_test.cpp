@@ -33,7 +33,7 @@ struct Wire {
     o.timeoutMs = timeoutMs;
     o.keepOpen = keepOpen;
     o.detached = keepOpen ? &detached : nullptr;
-    t = std::make_unique<StreamableHttpTransport>(http, clock, o);
+    t = std::make_unique<StreamableHttpTransport>(http, clock, clock, o);
     t->open(listener);
   }
   // initialize sent and answered with `session` (JSON), the version negotiated.
@@ -158,8 +158,9 @@ TEST_CASE("answers that carry no usable response are protocol errors naming the 
   };
   CHECK(errorOf(200, "text/html", "<html></html>").find("unexpected Content-Type 'text/html'") ==
         0);
-  CHECK(errorOf(200, "text/event-stream", "id: 1\ndata: \n\n") ==
-        "SSE stream ended without the response during initialize");
+  CHECK(errorOf(200, "text/event-stream", ": no id\n\nevent: message\ndata: \n\n") ==
+        "SSE stream ended without the response during initialize, not resumed: the stream gave no "
+        "event id to resume it from");
   CHECK(errorOf(200, "application/json", R"({"jsonrpc":"2.0","id":9,"result":{}})") ==
         "response id does not match the request during initialize");
   CHECK(errorOf(200, "application/json", "{not json").find("during initialize") !=
@@ -276,4 +277,149 @@ TEST_CASE("destroying the transport cancels its requests and nothing is reported
   w.t.reset();
   CHECK(w.http.sent[0]->cancelled);
   CHECK(w.listener.errors.empty());
+}
+
+namespace {
+
+const std::string kToolsResult = R"({"jsonrpc":"2.0","id":2,"result":{"tools":[]}})";
+
+// A session whose tools/list stream the server ends after a priming event (2025-11-25 polling).
+struct Polled : Wire {
+  explicit Polled(const std::string& priming, int64_t timeoutMs = 10'000) : Wire(timeoutMs) {
+    initialize();
+    t->send(request("2", "tools/list", "tools/list"));
+    http.answer(http.sent.size() - 1, 200, "text/event-stream", priming);
+  }
+  size_t last() const { return http.sent.size() - 1; }
+};
+
+}  // namespace
+
+TEST_CASE("a response stream ended early is resumed with GET and Last-Event-ID after its retry") {
+  Polled w("id: ev-1\nretry: 300\ndata: \n\n");
+  REQUIRE(w.http.sent.size() == 2);  // nothing yet: the server's retry delay first
+  CHECK(w.listener.errors.empty());
+  w.clock.advance(299);
+  CHECK(w.http.sent.size() == 2);
+  w.clock.advance(1);
+  REQUIRE(w.http.sent.size() == 3);
+  const auto& get = w.http.sent[2]->request;
+  CHECK(get.method == "GET");
+  CHECK(w.http.hasHeader(2, "Last-Event-ID: ev-1"));
+  CHECK(w.http.hasHeader(2, "Mcp-Session-Id: sess-1"));
+  CHECK(w.http.hasHeader(2, "Authorization: Bearer secret-token"));
+  CHECK(w.http.hasHeader(2, "Accept: text/event-stream"));
+  // The resumed stream ends early too, with a new id and no retry: the one before still holds.
+  w.http.answer(2, 200, "text/event-stream", "id: ev-2\ndata: \n\n");
+  w.clock.advance(299);
+  CHECK(w.http.sent.size() == 3);
+  w.clock.advance(1);
+  REQUIRE(w.http.sent.size() == 4);
+  CHECK(w.http.hasHeader(3, "Last-Event-ID: ev-2"));
+  // ... and the response comes on the next one.
+  w.http.answer(3, 200, "text/event-stream",
+                "id: ev-3\nevent: message\ndata: " + kToolsResult + "\n\n");
+  CHECK(w.listener.errors.empty());
+  REQUIRE(w.listener.messages.size() == 2);  // initialize's response, then this one
+  CHECK(w.listener.messages[1].kind == MessageKind::kResponse);
+  CHECK(w.listener.messages[1].id == "2");
+}
+
+TEST_CASE("resumption delays: 1 s without retry, at least 100 ms, and within the time left") {
+  {
+    Polled w("id: a\ndata: \n\n");
+    w.clock.advance(999);
+    CHECK(w.http.sent.size() == 2);
+    w.clock.advance(1);
+    CHECK(w.http.sent.size() == 3);
+  }
+  {
+    Polled w("id: a\nretry: 0\ndata: \n\n");
+    w.clock.advance(99);
+    CHECK(w.http.sent.size() == 2);
+    w.clock.advance(1);
+    CHECK(w.http.sent.size() == 3);
+  }
+  {
+    // 4 s asked with 3 s of the check left: not waited for.
+    Polled w("id: a\nretry: 4000\ndata: \n\n", 3'000);
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.kind == ErrorKind::kProtocol);
+    CHECK(w.listener.errors[0].error.message ==
+          "SSE stream ended without the response during tools/list, not resumed: its retry delay "
+          "of 4000 ms is not shorter than the 3000 ms left");
+    CHECK(w.clock.armedTimers() == 0);
+  }
+}
+
+TEST_CASE("at most 5 resumptions per request, then a protocol error that says so") {
+  Polled w("id: a\nretry: 100\ndata: \n\n");
+  for (int i = 0; i < 5; ++i) {
+    w.clock.advance(100);
+    REQUIRE(w.http.sent.size() == 3 + static_cast<size_t>(i));
+    CHECK(w.http.sent[w.last()]->request.method == "GET");
+    w.http.answer(w.last(), 200, "text/event-stream", "id: b" + std::to_string(i) + "\n\n");
+  }
+  w.clock.advance(10'000);
+  CHECK(w.http.sent.size() == 7);
+  REQUIRE(w.listener.errors.size() == 1);
+  CHECK(w.listener.errors[0].error.message ==
+        "SSE stream ended without the response during tools/list (the GET resuming its response "
+        "stream, attempt 5), not resumed: it ended early again after 5 resumptions");
+}
+
+TEST_CASE(
+    "a resumption answered with an error, or not with a stream, fails naming the resumption") {
+  {
+    Polled w("id: a\nretry: 100\ndata: \n\n");
+    w.clock.advance(100);
+    w.http.answer(w.last(), 405, "text/plain", "no GET here");
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.kind == ErrorKind::kHttp);
+    CHECK(w.listener.errors[0].error.message ==
+          "HTTP 405 during tools/list (the GET resuming its response stream, attempt 1): no GET "
+          "here");
+  }
+  {
+    Polled w("id: a\nretry: 100\ndata: \n\n");
+    w.clock.advance(100);
+    w.http.answer(w.last(), 200, "application/json", kToolsResult);
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.kind == ErrorKind::kProtocol);
+    CHECK(w.listener.errors[0].error.message.find("unexpected Content-Type 'application/json' "
+                                                  "during tools/list (the GET resuming") == 0);
+    CHECK(w.listener.messages.size() == 1);  // initialize's only
+  }
+}
+
+TEST_CASE("an event id that cannot go back as a header is not resumed from") {
+  for (const std::string& id : {std::string("a\x01b"), std::string(1025, 'x')}) {
+    Polled w("id: " + id + "\nretry: 100\ndata: \n\n");
+    REQUIRE(w.listener.errors.size() == 1);
+    CHECK(w.listener.errors[0].error.message.find(
+              "not resumed: its event id is not usable as Last-Event-ID") != std::string::npos);
+    CHECK(w.listener.errors[0].error.message.find(id) == std::string::npos);
+  }
+  // 1024 printable bytes are.
+  Polled w("id: " + std::string(1024, 'x') + "\nretry: 100\ndata: \n\n");
+  CHECK(w.listener.errors.empty());
+  w.clock.advance(100);
+  CHECK(w.http.hasHeader(w.last(), "Last-Event-ID: " + std::string(1024, 'x')));
+}
+
+TEST_CASE("a transport closed or destroyed while a resumption waits sends nothing more") {
+  {
+    Polled w("id: a\nretry: 300\ndata: \n\n");
+    w.t->close({});
+    w.clock.advance(1'000);
+    CHECK(w.http.sent.size() == 2);  // no GET (and no DELETE: nobody to send it for a check)
+    CHECK(w.listener.errors.empty());
+  }
+  {
+    Polled w("id: a\nretry: 300\ndata: \n\n");
+    w.t.reset();
+    CHECK(w.clock.armedTimers() == 0);
+    w.clock.advance(1'000);
+    CHECK(w.http.sent.size() == 2);
+  }
 }

@@ -37,6 +37,23 @@ TEST_CASE("a server's first result applies at once, whatever it is") {
   }
 }
 
+TEST_CASE("after auth_required, the first result applies at once (a login's first check)") {
+  for (auto [outcome, expected] : {std::pair{Outcome::kSuccess, Status::kHealthy},
+                                   std::pair{Outcome::kRetriableFailure, Status::kUnhealthy},
+                                   std::pair{Outcome::kDegraded, Status::kDegraded}}) {
+    HealthState s;
+    s.apply(Outcome::kAuthRequired, 2, 3);
+    s.apply(Outcome::kAuthRequired, 2, 3);
+    CHECK(s.apply(outcome, 2, 3));
+    CHECK(s.status() == expected);
+  }
+  // An unhealthy server still needs its two successes.
+  HealthState u;
+  u.apply(Outcome::kHardFailure, 2, 3);
+  CHECK_FALSE(u.apply(Outcome::kSuccess, 2, 3));
+  CHECK(u.status() == Status::kUnhealthy);
+}
+
 TEST_CASE("a healthy server turns unhealthy after three consecutive retriable failures") {
   HealthState s;
   s.apply(Outcome::kSuccess, 2, 3);

@@ -1,0 +1,70 @@
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "harness.hpp"
+
+using namespace mcphd::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string stringAt(const Json& j, const char* key, const char* inner = nullptr) {
+  std::string_view v;
+  auto e = j.root[key];
+  if (inner != nullptr) {
+    e = e[inner];
+  }
+  return e.get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "SSE polling: a server that ends its response streams early is healthy with every tool "
+    "listed, resumed with Last-Event-ID, and without event ids a protocol error says why") {
+  TempDir dir;
+  RedisServer redis(dir);
+  SsePollingServer peer(dir);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  // Each of the 3 pages: the stream closed at once, resumed after 200 ms, answered after 600.
+  config.defaults = {"interval: 5m", "timeout: 10s", "jitter: 0%"};
+  config.servers = {{"polled", peer.url(), {}}, {"noid", peer.noIdUrl(), {}}};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
+  // The first health message of each, in whatever order they come.
+  std::map<std::string, std::string> first;
+  sub.waitFor(
+      [&](const Message& m) {
+        Json j(m.payload);
+        if (j.ok) {
+          first.emplace(stringAt(j, "server_id"), m.payload);
+        }
+        return first.count("polled") != 0 && first.count("noid") != 0;
+      },
+      30s);
+  REQUIRE(first.count("polled") == 1);
+  REQUIRE(first.count("noid") == 1);
+  auto healthOf = [&](const std::string& id) { return first[id]; };
+  {
+    Json polled(healthOf("polled"));
+    REQUIRE(polled.ok);
+    CHECK(stringAt(polled, "status") == "healthy");
+    int64_t tools = 0;
+    CHECK(polled.root["tool_count"].get(tools) == simdjson::SUCCESS);
+    CHECK(tools == 12);  // every page
+    CHECK(polled.root["error"].is_null());
+  }
+  // Every page's stream was resumed (the server answers on no other way).
+  CHECK(peer.resumes() >= 3);
+  {
+    Json noid(healthOf("noid"));
+    REQUIRE(noid.ok);
+    CHECK(stringAt(noid, "status") != "healthy");
+    CHECK(stringAt(noid, "error", "kind") == "protocol");
+    CHECK(stringAt(noid, "error", "message") ==
+          "SSE stream ended without the response during tools/list, not resumed: the stream gave "
+          "no event id to resume it from");
+  }
+}

@@ -1,0 +1,94 @@
+// A Streamable HTTP MCP server (SDK, stateful sessions) that answers tools/list the 2025-11-25
+// "SSE polling" way: each page's response stream gets a priming event (an event id, `retry:`),
+// is closed before the response, and the response is sent once the client resumes it with a GET
+// carrying Last-Event-ID. 3 pages of 4 tools.
+//   /mcp        the SDK's own resumability (an event store, retryInterval RETRY_MS, default 200)
+//   /noid/mcp   the same shape without event ids (written by hand: the SDK never closes a stream
+//               it cannot resume): the stream of tools/list ends early and nothing can resume it
+//   GET /admin/stats   {"resumes": GETs that carried Last-Event-ID, "closed": streams closed early}
+// Usage: PORT=<port> [RETRY_MS=<ms>] node sse-polling-mcp.mjs
+import express from 'express';
+import crypto from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
+import { ListToolsRequestSchema, CallToolRequestSchema, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+const port = Number(process.env.PORT);
+const retryMs = Number(process.env.RETRY_MS || 200);
+const stats = { resumes: 0, closed: 0 };
+const sessions = new Map(); // session id -> transport
+
+const pages = [0, 1, 2].map((p) => [0, 1, 2, 3].map((i) => ({
+  name: `polled_${p * 4 + i}`,
+  description: `Tool ${p * 4 + i}, listed on page ${p} of a polled stream.`,
+  inputSchema: { type: 'object', properties: {} },
+})));
+
+function newServer() {
+  const server = new Server({ name: 'sse-polling-test-server', version: '1.0.0' },
+                            { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, async (req, extra) => {
+    const page = req.params?.cursor ? Number(req.params.cursor) : 0;
+    if (extra.closeSSEStream) {
+      extra.closeSSEStream(); // the client must come back with Last-Event-ID
+      stats.closed++;
+    }
+    await new Promise((r) => setTimeout(r, 3 * retryMs));
+    const out = { tools: pages[page] ?? [] };
+    if (page + 1 < pages.length) out.nextCursor = String(page + 1);
+    return out;
+  });
+  server.setRequestHandler(CallToolRequestSchema, async () => ({ content: [] }));
+  return server;
+}
+
+const app = express();
+app.use(express.json());
+app.get('/admin/stats', (req, res) => res.json(stats));
+
+app.post('/mcp', async (req, res) => {
+  const id = req.headers['mcp-session-id'];
+  if (id && sessions.has(id)) return sessions.get(id).handleRequest(req, res, req.body);
+  if (id || !isInitializeRequest(req.body)) {
+    return res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+  }
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: () => crypto.randomUUID(),
+    eventStore: new InMemoryEventStore(),
+    retryInterval: retryMs,
+    onsessioninitialized: (sid) => sessions.set(sid, transport),
+  });
+  transport.onclose = () => { if (transport.sessionId) sessions.delete(transport.sessionId); };
+  await newServer().connect(transport);
+  await transport.handleRequest(req, res, req.body);
+});
+
+const existing = (req, res) => {
+  const id = req.headers['mcp-session-id'];
+  if (!id || !sessions.has(id)) return res.status(404).send('Session not found');
+  if (req.method === 'GET' && req.headers['last-event-id']) stats.resumes++;
+  return sessions.get(id).handleRequest(req, res);
+};
+app.get('/mcp', existing);
+app.delete('/mcp', existing);
+
+// Without event ids: a stream that ends early cannot be resumed.
+app.post('/noid/mcp', (req, res) => {
+  const m = req.body;
+  if (m.method === 'initialize') {
+    res.set('Mcp-Session-Id', 'noid-session');
+    return res.json({ jsonrpc: '2.0', id: m.id, result: {
+      protocolVersion: '2025-11-25', capabilities: { tools: {} },
+      serverInfo: { name: 'sse-polling-noid', version: '1.0.0' } } });
+  }
+  if (m.id === undefined) return res.status(202).end();
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Mcp-Session-Id': 'noid-session' });
+  res.write(`retry: ${retryMs}\n\n`);
+  stats.closed++;
+  res.end();
+});
+app.get('/noid/mcp', (req, res) => res.status(405).end());
+app.delete('/noid/mcp', (req, res) => res.status(200).end());
+
+app.listen(port, '127.0.0.1', () => console.log(`listening on ${port}`));
