@@ -2,9 +2,11 @@
 
 #include <optional>
 
+#include "auth/authorization_code.hpp"
 #include "auth/oauth2.hpp"
 #include "check/tool_watch.hpp"
 #include "common/secret.hpp"
+#include "mcp/redaction.hpp"
 
 namespace mcphd::check {
 
@@ -69,9 +71,10 @@ class ServerCheck final : public RunningCheck {
     return spec_.auth.type == registry::AuthType::kOAuth2 &&
            spec_.auth.oauth2.flow == registry::OAuth2Flow::kAuthorizationCode;
   }
-  // auth_required, saying why and what to run.
-  ProbeResult loginRequired(const std::string& why) const {
-    ProbeResult r = failure(ErrorKind::kAuth, why + "; run: mcp-healthctl login " + spec_.id);
+  // auth_required, saying why and what to run (`options`: added to the command).
+  ProbeResult loginRequired(const std::string& why, const std::string& options = "") const {
+    ProbeResult r =
+        failure(ErrorKind::kAuth, why + "; run: mcp-healthctl login " + spec_.id + options);
     r.authRequired = true;
     return r;
   }
@@ -109,11 +112,25 @@ class ServerCheck final : public RunningCheck {
       // it, so the server waits for a login, as without a token.
       auto challenge = auth::parseChallenge(r.wwwAuthenticate);
       if (challenge["error"] == "insufficient_scope") {
-        std::string why = "the server answered HTTP 403 insufficient_scope";
-        if (const std::string& scope = challenge["scope"]; !scope.empty()) {
-          why += " (it wants scope '" + scope.substr(0, 200) + "')";
+        auth_.rejected(spec_);  // the token the server refused is not used again
+        // The scope comes from the server: only scope-token characters (RFC 6749 §3.3; no quote,
+        // so it can stand in the command below), what this check sent redacted (a server may
+        // echo its token), then cut (ASCII: no character split, no secret half-left).
+        std::string wanted;
+        for (char c : challenge["scope"]) {
+          if ((c == ' ' || (c >= 0x21 && c <= 0x7e)) && c != '"' && c != '\\' && c != '\'') {
+            wanted += c;
+          }
         }
-        ProbeResult required = loginRequired(why);
+        mcp::redactSecrets(wanted, authHeaders_);
+        wanted = auth::unionScopes(spec_.auth.oauth2.scopes, wanted.substr(0, 200));
+        std::string why = "the server answered HTTP 403 insufficient_scope";
+        std::string login;
+        if (!wanted.empty()) {
+          why += " (it wants scope '" + wanted + "')";
+          login = " --scope '" + wanted + "'";
+        }
+        ProbeResult required = loginRequired(why, login);
         required.totalUs = r.totalUs;
         required.initialized = r.initialized;
         return finish(std::move(required));

@@ -9,6 +9,7 @@
 #include "common/base64.hpp"
 #include "common/redact.hpp"
 #include "ctl/discovery.hpp"
+#include "ctl/views.hpp"
 #include "http/curl_multi_client.hpp"
 #include "http/http_server.hpp"
 #include "loop/uv_loop.hpp"
@@ -21,6 +22,12 @@ constexpr const char* kCallbackPath = "/callback";
 // After the flow ends, the loopback listener stays this long so the page sent to the browser
 // is written before it closes.
 constexpr int64_t kLingerMs = 200;
+
+// Printable ASCII without spaces: what goes on the terminal and into a URL as it came (an
+// endpoint or client id from the server could otherwise forge a line, or hide escapes).
+bool plainText(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
 
 // https://, or http:// to a loopback host: where a code, a secret or a token may go.
 bool safeEndpoint(const std::string& url) {
@@ -42,12 +49,13 @@ http::ServerResponse page(int status, const std::string& text) {
 class Flow {
  public:
   Flow(const Context& ctx, const InteractiveRequest& in, auth::OAuth2Provider::Found server)
-      : in_(in), http_(loop_) {
+      : in_(in), http_(std::make_unique<http::CurlMultiClient>(loop_)) {
     out_.server = std::move(server);
     out_.clientId = in.spec.auth.oauth2.clientId;
     out_.clientSecret = in.spec.auth.oauth2.clientSecret;
     if (ctx.cfg) {
-      http_.setEgressPolicy(ctx.cfg->egress);
+      http_->setEgressPolicy(ctx.cfg->egress);
+      http_->setRegistryEgressPolicy(ctx.cfg->registryEgress);
     }
   }
 
@@ -58,6 +66,7 @@ class Flow {
     listener_.reset();
     timer_.reset();
     linger_.reset();
+    http_.reset();  // its handles are closed before the loop is
     if (auto r = loop_.close(); !r && result_ == std::nullopt) {
       result_ = Failure{Exit::kSoftware, r.error().message};
     }
@@ -121,12 +130,13 @@ class Flow {
     http::Request req;
     req.method = "POST";
     req.url = as.registrationEndpoint;
+    req.registryEgress = in_.spec.source == registry::Source::kRedis;
     req.headers = {"Content-Type: application/json", "Accept: application/json"};
     req.body = auth::registrationRequestJson(redirectUri_, "mcp-healthd", out_.scope);
     req.timeoutMs = in_.spec.timeoutMs;
     req.connectTimeoutMs = in_.spec.connectTimeoutMs;
     req.maxBody = kMaxAnswer;
-    call_ = http_.send(std::move(req), [this](http::Response r) {
+    call_ = http_->send(std::move(req), [this](http::Response r) {
       if (r.failure != http::Failure::kNone) {
         return finish(
             failure("client registration failed: " + out_.server.server.registrationEndpoint +
@@ -142,10 +152,16 @@ class Flow {
       if (!reg) {
         return finish(failure("client registration: " + reg.error().message));
       }
+      if (!plainText(reg->clientId)) {
+        return finish(
+            failure("client registration: the client_id issued holds characters "
+                    "outside printable ASCII (or spaces): not used"));
+      }
       out_.clientId = reg->clientId;
       out_.clientSecret = std::move(reg->clientSecret);
       out_.registered = true;
       registeredMethod_ = reg->authMethod;
+      out_.authMethod = reg->authMethod;
       std::fprintf(stderr, "registered client %s at %s\n", out_.clientId.c_str(),
                    out_.server.issuer.c_str());
       askUser();
@@ -185,9 +201,9 @@ class Flow {
                               "ignored"));
     }
     if (!redirect->error.empty()) {
-      std::string why = redirect->error.substr(0, 100);
+      std::string why = printable(redirect->error.substr(0, 100));
       if (!redirect->errorDescription.empty()) {
-        why += ": " + redirect->errorDescription.substr(0, 300);
+        why += ": " + printable(redirect->errorDescription.substr(0, 300));
       }
       ex->respond(page(200, "the authorization failed (" + why + ")"));
       return finish(failure("the authorization server refused: " + why));
@@ -202,6 +218,7 @@ class Flow {
     http::Request req;
     req.method = "POST";
     req.url = as.tokenEndpoint;
+    req.registryEgress = in_.spec.source == registry::Source::kRedis;
     req.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
     req.timeoutMs = in_.spec.timeoutMs;
     req.connectTimeoutMs = in_.spec.connectTimeoutMs;
@@ -237,7 +254,7 @@ class Flow {
         wipeString(encoded);
       }
     }
-    call_ = http_.send(std::move(req), [this, redactor](http::Response r) {
+    call_ = http_->send(std::move(req), [this, redactor](http::Response r) {
       if (r.failure != http::Failure::kNone) {
         return finish(failure("the code exchange failed: " + out_.server.server.tokenEndpoint +
                               " is unreachable: " + r.failureMessage));
@@ -276,7 +293,7 @@ class Flow {
 
   const InteractiveRequest& in_;
   loop::UvLoop loop_;
-  http::CurlMultiClient http_;
+  std::unique_ptr<http::CurlMultiClient> http_;
   Authorized out_;
   std::string registeredMethod_;
   std::string redirectUri_;
@@ -308,6 +325,14 @@ Outcome<Authorized> authorizeInteractively(const Context& ctx, const Interactive
   if (as.authorizationEndpoint.empty()) {
     return failure("the authorization server " + found->issuer +
                    " names no authorization_endpoint: it offers no authorization-code flow");
+  }
+  if (!plainText(as.authorizationEndpoint) ||
+      as.authorizationEndpoint.find('#') != std::string::npos) {
+    return failure("the authorization endpoint the metadata of " + printable(found->issuer) +
+                   " names holds spaces, control characters or a fragment: not used");
+  }
+  if (!plainText(in.spec.auth.oauth2.clientId) && !in.spec.auth.oauth2.clientId.empty()) {
+    return failure("the client id holds spaces or characters outside printable ASCII");
   }
   if (!safeEndpoint(as.authorizationEndpoint)) {
     return failure("the authorization endpoint " + as.authorizationEndpoint +

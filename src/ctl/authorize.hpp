@@ -30,6 +30,7 @@ struct Authorized {
   std::string clientId;
   Secret clientSecret;      // a confidential client's (given, or issued by registration)
   bool registered = false;  // registration made this client
+  std::string authMethod;   // token_endpoint_auth_method it was registered with ("" not said)
   std::string scope;        // what was asked for ("" none)
   std::string resource;     // the resource parameter that was sent
   auth::TokenResponse tokens;

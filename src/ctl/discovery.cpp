@@ -52,10 +52,12 @@ std::pair<long, std::string> fetchJson(const Context& ctx, const registry::Serve
     http::CurlMultiClient http(loop);
     if (ctx.cfg) {
       http.setEgressPolicy(ctx.cfg->egress);
+      http.setRegistryEgressPolicy(ctx.cfg->registryEgress);
     }
     http::Request req;
     req.method = "GET";
     req.url = url;
+    req.registryEgress = spec.source == registry::Source::kRedis;
     req.headers = {"Accept: application/json", "MCP-Protocol-Version: 2025-03-26"};
     req.timeoutMs = spec.timeoutMs;
     req.connectTimeoutMs = spec.connectTimeoutMs;
@@ -79,13 +81,28 @@ std::pair<long, std::string> fetchJson(const Context& ctx, const registry::Serve
 // /register there. The same issuer and https rules.
 Outcome<auth::OAuth2Provider::Found> legacyDiscovery(const Context& ctx,
                                                      const registry::ServerSpec& spec,
-                                                     const std::string& challengeScope) {
+                                                     const std::string& challengeScope,
+                                                     const std::string& whyDiscoveryFailed) {
   auto parts = auth::splitUrl(spec.url);
   if (!parts) {
     return failure(spec.url + " is no http(s) URL");
   }
   const std::string origin = parts->origin;
   std::string why;
+  // Only for a server that has no protected resource metadata at all: every location answers
+  // 404 (a server that is down, or answers 5xx, is not sent elsewhere). And not with a client
+  // secret or key: those go only to an authorization server its metadata names (or --token-url).
+  for (const auto& url : auth::protectedResourceCandidates(spec.url, "")) {
+    auto [prm, ignored] = fetchJson(ctx, spec, url, &why);
+    if (prm != 404) {
+      return failure("OAuth discovery for " + spec.url + " failed: " + whyDiscoveryFailed);
+    }
+  }
+  if (!spec.auth.oauth2.clientSecret.empty() || !spec.auth.oauth2.privateKeyPem.empty()) {
+    return failure("OAuth discovery for " + spec.url +
+                   " found no protected resource metadata; a client secret is only sent to a "
+                   "token endpoint that metadata names, or one given with --token-url");
+  }
   auto [status, body] =
       fetchJson(ctx, spec, origin + "/.well-known/oauth-authorization-server", &why);
   auth::OAuth2Provider::Found found;
@@ -141,18 +158,20 @@ Outcome<auth::OAuth2Provider::Found> discoverServer(const Context& ctx,
   std::optional<auth::OAuth2Provider::Found> found;
   std::string why = "no token endpoint found";
   std::string challengeScope;
-  bool noResourceMetadata = false;
+  bool namedMetadata = false;  // the 401 challenge named its resource_metadata
   {
     loop::UvLoop loop;
     {
       http::CurlMultiClient http(loop);
       if (ctx.cfg) {
         http.setEgressPolicy(ctx.cfg->egress);
+        http.setRegistryEgressPolicy(ctx.cfg->registryEgress);
       }
       auth::OAuth2Provider auth(http, loop);
       std::unique_ptr<auth::Pending> discovery;
       http::Request req;
       req.url = spec.url;
+      req.registryEgress = spec.source == registry::Source::kRedis;
       for (const auto& [name, value] : spec.headers) {
         req.headers.push_back(name + ": " + value);
       }
@@ -170,11 +189,12 @@ Outcome<auth::OAuth2Provider::Found> discoverServer(const Context& ctx,
         }
         // Without a 401 challenge the well-known locations are tried all the same.
         const std::string challenge = r.status == 401 ? r.wwwAuthenticate : "Bearer";
-        challengeScope = auth::parseChallenge(challenge)["scope"];
+        auto params = auth::parseChallenge(challenge);
+        challengeScope = params["scope"];
+        namedMetadata = !params["resource_metadata"].empty();
         discovery = auth.discover(spec, challenge, [&](Result<void> d) {
           if (!d) {
             why = d.error().message;
-            noResourceMetadata = why.find("no protected resource metadata") != std::string::npos;
             return;
           }
           found = auth.discovered(spec);
@@ -186,8 +206,8 @@ Outcome<auth::OAuth2Provider::Found> discoverServer(const Context& ctx,
     }
     (void)loop.close();
   }
-  if (!found && noResourceMetadata && legacyFallback) {
-    return legacyDiscovery(ctx, spec, challengeScope);
+  if (!found && legacyFallback && !namedMetadata) {
+    return legacyDiscovery(ctx, spec, challengeScope, why);
   }
   if (!found) {
     return failure("OAuth discovery for " + spec.url + " failed: " + why);

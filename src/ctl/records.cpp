@@ -382,6 +382,13 @@ Outcome<Exit> login(const Context& ctx, const Options& o) {
   if (fields.count("token_url") == 0) {
     fields["token_url"] = authorized->server.server.tokenEndpoint;  // bound from now on
   }
+  // A confidential client registered here authenticates as it was registered (the daemon,
+  // given a token_url, discovers nothing to choose from).
+  if (authorized->registered && !authorized->clientSecret.empty() &&
+      (authorized->authMethod == "client_secret_basic" ||
+       authorized->authMethod == "client_secret_post")) {
+    fields["token_endpoint_auth_method"] = authorized->authMethod;
+  }
   if (o.has("--scope")) {
     fields["scopes"] = o.get("--scope");
   }

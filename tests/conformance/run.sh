@@ -28,6 +28,10 @@ declare -A apart=(
   [auth/basic-cimd]="it wants the client id https://conformance-test.local/client-metadata.json, a document on a host no client serves; a document mcp-healthd served itself would have another URL (and a warning fails the scenario)"
   [auth/cross-app-access-complete-flow]="an enterprise extension (identity assertion token exchange, then the jwt-bearer grant), not an authorization-code or client-credentials flow"
 )
+if [ ${#scenarios[@]} -lt 20 ] && [ $# -eq 0 ]; then
+  echo "conformance: the suite listed ${#scenarios[@]} client scenarios (0.1.16 has 24 that apply): is it installed (npm ci in tests/conformance)?"
+  exit 1
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0

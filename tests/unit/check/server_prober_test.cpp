@@ -56,10 +56,11 @@ struct LoginAuth final : auth::AuthProvider {
                     "invalid_grant: grant request is invalid"));
       return nullptr;
     }
-    done(std::vector<std::string>{"Authorization: Bearer tok"});
+    done(std::vector<std::string>{"Authorization: Bearer tok-secret-1"});
     return nullptr;
   }
-  void rejected(const registry::ServerSpec&) override {}
+  void rejected(const registry::ServerSpec&) override { ++rejections; }
+  int rejections = 0;
   bool needsAuthorization(const registry::ServerSpec&) const override { return dead; }
   bool retriesOn401(const registry::ServerSpec&) const override { return false; }
   std::unique_ptr<auth::Pending> discover(const registry::ServerSpec&, const std::string&,
@@ -244,12 +245,25 @@ TEST_CASE(
   CHECK(result->authRequired);
   CHECK(result->error->message ==
         "the server answered HTTP 403 insufficient_scope (it wants scope 'mcp:write'); run: "
-        "mcp-healthctl login code1");
+        "mcp-healthctl login code1 --scope 'mcp:write'");
+  CHECK(auth.rejections == 1);  // the refused token is dropped
+  // A scope that echoes the token, with quotes and a line break: the token redacted, the rest
+  // kept to scope-token characters (the command stays one quoted word).
+  auto c3b = run();
+  REQUIRE(http.sent.size() == 2);
+  http.answer(1, 403, "application/json", "{}", "", "",
+              "Bearer error=\"insufficient_scope\", scope=\"a'b\\nc tok-secret-1 \\\"d\"");
+  loop.runDue();
+  REQUIRE(result);
+  CHECK(result->authRequired);
+  CHECK(result->error->message.find("tok-secret-1") == std::string::npos);
+  CHECK(result->error->message.find("[redacted]") != std::string::npos);
+  CHECK(result->error->message.find("--scope 'abnc [redacted] d'") != std::string::npos);
   // A client-credentials server: the same 403 stays an auth failure (its record must change).
   spec.auth.oauth2.flow = registry::OAuth2Flow::kClientCredentials;
   auto c4 = run();
-  REQUIRE(http.sent.size() == 2);
-  http.answer(1, 403, "application/json", "{}", "", "",
+  REQUIRE(http.sent.size() == 3);
+  http.answer(2, 403, "application/json", "{}", "", "",
               R"(Bearer error="insufficient_scope", scope="mcp:write")");
   loop.runDue();
   REQUIRE(result);
