@@ -118,13 +118,13 @@ class Flow {
     const auth::AuthorizationServer& as = out_.server.server;
     if (as.registrationEndpoint.empty()) {
       return finish(failure(
-          "the authorization server " + out_.server.issuer +
+          "the authorization server " + printable(out_.server.issuer) +
           " offers no dynamic client registration (no registration_endpoint): register a client "
           "there and give its id (--client-id, and --client-secret-stdin for a confidential "
           "client)"));
     }
     if (!safeEndpoint(as.registrationEndpoint)) {
-      return finish(failure("the registration endpoint " + as.registrationEndpoint +
+      return finish(failure("the registration endpoint " + printable(as.registrationEndpoint) +
                             " is neither https:// nor on a loopback host: not used"));
     }
     http::Request req;
@@ -138,15 +138,15 @@ class Flow {
     req.maxBody = kMaxAnswer;
     call_ = http_->send(std::move(req), [this](http::Response r) {
       if (r.failure != http::Failure::kNone) {
-        return finish(
-            failure("client registration failed: " + out_.server.server.registrationEndpoint +
-                    " is unreachable: " + r.failureMessage));
+        return finish(failure(
+            "client registration failed: " + printable(out_.server.server.registrationEndpoint) +
+            " is unreachable: " + r.failureMessage));
       }
       if (r.status < 200 || r.status >= 300) {
         const std::string why = auth::tokenErrorSummary(r.body);
-        return finish(failure("client registration at " + out_.server.server.registrationEndpoint +
-                              " answered HTTP " + std::to_string(r.status) +
-                              (why.empty() ? "" : ": " + why)));
+        return finish(failure(
+            "client registration at " + printable(out_.server.server.registrationEndpoint) +
+            " answered HTTP " + std::to_string(r.status) + (why.empty() ? "" : ": " + why)));
       }
       auto reg = auth::parseRegistrationResponse(r.body);
       if (!reg) {
@@ -318,12 +318,12 @@ Outcome<Authorized> authorizeInteractively(const Context& ctx, const Interactive
   const std::string& bound = in.spec.auth.oauth2.tokenUrl;
   if (!bound.empty() && bound != as.tokenEndpoint) {
     return failure("the record's token_url is " + bound + ", but discovery found " +
-                   as.tokenEndpoint + " (issuer " + found->issuer +
+                   printable(as.tokenEndpoint) + " (issuer " + printable(found->issuer) +
                    "): the credentials stay bound to the record's; if the server moved, run "
                    "mcp-healthctl edit with --rediscover first");
   }
   if (as.authorizationEndpoint.empty()) {
-    return failure("the authorization server " + found->issuer +
+    return failure("the authorization server " + printable(found->issuer) +
                    " names no authorization_endpoint: it offers no authorization-code flow");
   }
   if (!plainText(as.authorizationEndpoint) ||
@@ -341,7 +341,7 @@ Outcome<Authorized> authorizeInteractively(const Context& ctx, const Interactive
   // The MCP authorization spec: no PKCE support advertised, no authorization.
   if (std::find(as.codeChallengeMethods.begin(), as.codeChallengeMethods.end(), "S256") ==
       as.codeChallengeMethods.end()) {
-    return failure("the authorization server " + found->issuer +
+    return failure("the authorization server " + printable(found->issuer) +
                    " does not list S256 in code_challenge_methods_supported: without PKCE the "
                    "MCP authorization spec forbids going on");
   }

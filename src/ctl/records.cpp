@@ -62,6 +62,20 @@ Outcome<Exit> upsertAndReport(const Context& ctx, const std::string& id,
   return reportAnswers(*answers, 1, json, Success::kHealthy);
 }
 
+// The record of `id`, which must exist (`add` names how to register it).
+Outcome<registry::RecordFields> existingRecord(redis::SyncClient& c, const Context& ctx,
+                                               const std::string& id, const std::string& add) {
+  auto read = readRecord(c, ctx, id);
+  if (!read) {
+    return read.error();
+  }
+  if (read->empty()) {
+    return usageError("no record " + ctx.keys.server(id) + " in Redis (register it with " + add +
+                      ")");
+  }
+  return std::move(read.value());
+}
+
 // Writes the record only over the credentials blob that was read: a blob written meanwhile (a
 // rotated refresh token, a login, an edit) is never overwritten. `when` and `what` say what
 // changed it and what to run again.
@@ -239,14 +253,11 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
   if (!c) {
     return c.error();
   }
-  auto read = readRecord(*c, ctx, *id);
+  auto read = existingRecord(*c, ctx, *id, "add");
   if (!read) {
     return read.error();
   }
   registry::RecordFields fields = std::move(read.value());
-  if (fields.empty()) {
-    return usageError("no record " + ctx.keys.server(*id) + " in Redis (register it with add)");
-  }
   auth::Credentials stored;
   int version = 0;
   const std::string readBlob = valueOr(fields, "credentials", "");
@@ -321,16 +332,11 @@ Outcome<Exit> login(const Context& ctx, const Options& o) {
   if (!c) {
     return c.error();
   }
-  auto read = readRecord(*c, ctx, *id);
+  auto read = existingRecord(*c, ctx, *id, "add --auth oauth2 --oauth2-flow authorization_code");
   if (!read) {
     return read.error();
   }
   registry::RecordFields fields = std::move(read.value());
-  if (fields.empty()) {
-    return usageError("no record " + ctx.keys.server(*id) +
-                      " in Redis (register it with add --auth oauth2 --oauth2-flow "
-                      "authorization_code)");
-  }
   if (valueOr(fields, "auth_type", "none") != "oauth2" ||
       valueOr(fields, "oauth2_flow", "client_credentials") != "authorization_code") {
     return usageError(

@@ -98,20 +98,23 @@ TEST_CASE(
   TestDaemon daemon(dir, cfg);
   INFO("daemon log: " << daemon.logPath());
   Subscriber events(redis.port(), {"mcp:health", "mcp:tools"});
-  std::vector<std::string> seenEvents;
+  std::vector<std::string> seenEvents;  // every event seen, to look for tokens in at the end
+  // The next message of code1 whose `key` is `value`.
+  auto next = [&](const char* key, const char* value) {
+    return events.waitFor(
+        [&](const Message& m) {
+          seenEvents.push_back(m.payload);
+          return field(m.payload, "server_id") == "code1" && field(m.payload, key) == value;
+        },
+        kWait);
+  };
 
   // Registered without a token: auth_required (the token endpoint discovered and bound).
   runCtl(dir,
          {"--config", daemon.configPath(), "add", "code1", "--url", mcpUrl, "--auth", "oauth2",
           "--oauth2-flow", "authorization_code", "--json"},
          "add.out");
-  auto required = events.waitFor(
-      [&](const Message& m) {
-        seenEvents.push_back(m.payload);
-        return field(m.payload, "server_id") == "code1" &&
-               field(m.payload, "status") == "auth_required";
-      },
-      kWait);
+  auto required = next("status", "auth_required");
   REQUIRE(required);
 
   // login: the URL on stderr, the browser comes back, the refresh token is sealed, the daemon
@@ -140,12 +143,7 @@ TEST_CASE(
   // Healthy with both tools, and still healthy over several access-token lifetimes (2 s, so
   // each check refreshes):
   // the daemon refreshed with the rotated tokens it wrote back.
-  auto healthy = events.waitFor(
-      [&](const Message& m) {
-        seenEvents.push_back(m.payload);
-        return field(m.payload, "server_id") == "code1" && field(m.payload, "status") == "healthy";
-      },
-      kWait);
+  auto healthy = next("status", "healthy");
   REQUIRE(healthy);
   {
     Json h(healthy->payload);
@@ -164,25 +162,14 @@ TEST_CASE(
     CHECK(stats.root["grants"]["authorization_code"].get(codes) == simdjson::SUCCESS);
     CHECK(codes == 1);
   }
-  auto stillHealthy = events.waitFor(
-      [&](const Message& m) {
-        seenEvents.push_back(m.payload);
-        return field(m.payload, "server_id") == "code1" && field(m.payload, "type") == "health";
-      },
-      kWait);
+  auto stillHealthy = next("type", "health");
   REQUIRE(stillHealthy);
   CHECK(field(stillHealthy->payload, "status") == "healthy");
 
   // The grant is revoked: the refresh token is refused, and the server is auth_required with the
   // command that fixes it.
   REQUIRE(httpRequest(mcpPort, "POST", "/admin/revoke").first == 200);
-  auto revoked = events.waitFor(
-      [&](const Message& m) {
-        seenEvents.push_back(m.payload);
-        return field(m.payload, "server_id") == "code1" &&
-               field(m.payload, "status") == "auth_required";
-      },
-      kWait);
+  auto revoked = next("status", "auth_required");
   REQUIRE(revoked);
   Json j(revoked->payload);
   std::string_view message;
