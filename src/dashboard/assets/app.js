@@ -8,7 +8,14 @@
   const KNOWN = ['healthy', 'degraded', 'quarantined', 'unhealthy', 'auth_required', 'unknown'];
   // quarantined: answers MCP, but its tools are not the approved ones (tool baselines).
   const SEVERITY = { unhealthy: 0, auth_required: 1, quarantined: 1, degraded: 2, unknown: 4, healthy: 5 }; // other words: 3
-  const AUTH_HINT = 'needs an interactive login: authorize the client and store a refresh_token — see mcp-healthctl';
+  const AUTH_HINT = 'needs a person to log in (OAuth authorization code); run:';
+  const AUTH_HINT_NO_COMMAND = 'needs a person to log in (OAuth authorization code): see mcp-healthctl login';
+  // What the daemon publishes for auth_required (docs/PROTOCOL.md): error.message ends with the
+  // command that fixes it. Anyone who can write to Redis can publish a message, and an operator
+  // copies this into a shell: only a server id of the protocol's characters and a scope without
+  // quotes or backslashes make a command; anything else gets the hint without one.
+  const SAFE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+  const LOGIN_TAIL = /; run: mcp-healthctl login ([A-Za-z0-9._-]{1,128})( --scope '[ !#-&(-\[\]-~]{1,400}')?$/;
   const READONLY_TITLE = 'read-only: the daemon has no dashboard.token_file';
   const TOKEN_KEY = 'mcp-healthd-token';
   const HIST_MAX = 60;          // sparkline points per server
@@ -149,6 +156,35 @@
     if (panelNeeded) { panelNeeded = false; try { renderPanelSummary(); } catch (e) { report(e); } }
   }
 
+  // The command that logs an auth_required server in: the one its message ends with (with the
+  // scope the server wants), else the plain one; null when the id could not stand in a shell.
+  function loginCommand(id, m) {
+    if (!SAFE_ID.test(id)) return null;
+    const message = isObj(m.error) && typeof m.error.message === 'string' ? m.error.message : '';
+    const tail = LOGIN_TAIL.exec(message);
+    if (tail && tail[1] === id) return 'mcp-healthctl login ' + id + (tail[2] || '');
+    return 'mcp-healthctl login ' + id;
+  }
+  // The hint of an auth_required server (its row, or the panel with a copy button).
+  function showLoginHint(box, id, m, withCopy) {
+    const command = loginCommand(id, m);
+    box.textContent = '';
+    if (command == null) { box.textContent = AUTH_HINT_NO_COMMAND; return; }
+    box.append(AUTH_HINT + ' ');
+    const code = el('code', 'login-command mono', command);
+    box.appendChild(code);
+    if (withCopy && navigator.clipboard) {
+      const copy = el('button', 'btn small copy-command', 'Copy');
+      copy.type = 'button';
+      copy.title = 'Copy the command';
+      copy.addEventListener('click', () => {
+        navigator.clipboard.writeText(command).then(() => { copy.textContent = 'Copied'; },
+          () => { copy.textContent = 'Copy failed: select the command'; });
+      });
+      box.append(' ', copy);
+    }
+  }
+
   // ---------- server model ----------
   function newServer(id) {
     const tr = el('tr');
@@ -160,7 +196,7 @@
     idBtn.title = 'Show tools and history';
     cells.id.appendChild(idBtn);
     const chip = el('span', 'status');
-    const hint = el('div', 'hint', AUTH_HINT);
+    const hint = el('div', 'hint');
     cells.status.appendChild(chip);
     const latTotal = el('div', 'lat-total mono');
     const latPhases = el('div', 'lat-phases mono');
@@ -285,7 +321,10 @@
     s.chip.className = 'status ' + statusClass(s.status);
     s.chip.textContent = s.status;
     // The hint is only in the DOM for auth_required, so the cell's text is otherwise just the word.
-    if (s.status === 'auth_required') { if (!s.hint.parentNode) c.status.appendChild(s.hint); } else s.hint.remove();
+    if (s.status === 'auth_required') {
+      showLoginHint(s.hint, s.id, m);
+      if (!s.hint.parentNode) c.status.appendChild(s.hint);
+    } else s.hint.remove();
 
     renderSince(s);
 
@@ -689,7 +728,8 @@
     dom.panelStatus.className = 'status ' + statusClass(s.status);
     dom.panelStatus.textContent = s.status;
     dom.panelHint.hidden = s.status !== 'auth_required';
-    dom.panelHint.textContent = AUTH_HINT;
+    if (s.status === 'auth_required') showLoginHint(dom.panelHint, s.id, m, true);
+    else dom.panelHint.textContent = '';
 
     const dl = dom.panelFacts;
     dl.textContent = '';

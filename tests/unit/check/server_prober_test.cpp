@@ -46,14 +46,15 @@ struct CountingAuth final : auth::AuthProvider {
 struct LoginAuth final : auth::AuthProvider {
   bool refuse = false;
   bool dead = false;
+  std::string refusal =
+      "token endpoint http://as/token rejected the refresh token (HTTP 400): "
+      "invalid_grant: grant request is invalid";
   std::unique_ptr<auth::Pending> authorize(
       const registry::ServerSpec&,
       std::function<void(Result<std::vector<std::string>>)> done) override {
     if (refuse) {
       dead = true;
-      done(
-          makeError("token endpoint http://as/token rejected the refresh token (HTTP 400): "
-                    "invalid_grant: grant request is invalid"));
+      done(makeError(refusal));
       return nullptr;
     }
     done(std::vector<std::string>{"Authorization: Bearer tok-secret-1"});
@@ -270,4 +271,67 @@ TEST_CASE(
   CHECK_FALSE(result->authRequired);
   CHECK(result->error->kind == mcp::ErrorKind::kAuth);
   CHECK(result->error->httpStatus == 403);
+}
+
+TEST_CASE(
+    "ServerProber: the login command ends an auth_required message whole, however long the "
+    "reason, the id or the scope") {
+  loop::SimLoop loop;
+  FakeHttp http;
+  LoginAuth auth;
+  ServerProber prober{http, auth, loop, loop};
+  registry::ServerSpec spec;
+  spec.id = std::string(128, 'i');  // the longest id a record may have
+  spec.url = "http://h:1/mcp";
+  spec.transport = registry::Transport::kStreamableHttp;
+  spec.auth.type = registry::AuthType::kOAuth2;
+  spec.auth.oauth2.flow = registry::OAuth2Flow::kAuthorizationCode;
+  std::optional<mcp::ProbeResult> result;
+  auto run = [&] {
+    result.reset();
+    auto c = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
+    loop.runDue();
+    return c;
+  };
+  const std::string command = "; run: mcp-healthctl login " + spec.id;
+  // A token endpoint's reason of 600 bytes (multi-byte characters: the cut keeps them whole).
+  auth.refuse = true;
+  auth.refusal.clear();
+  for (int i = 0; i < 300; ++i) {
+    auth.refusal += "\xc3\xa9";  // é
+  }
+  auto c1 = run();
+  REQUIRE(result);
+  CHECK(result->authRequired);
+  const std::string& m1 = result->error->message;
+  CHECK(m1.size() <= mcp::kMaxErrorMessage);
+  REQUIRE(m1.size() > command.size());
+  CHECK(m1.substr(m1.size() - command.size()) == command);
+  CHECK(m1.rfind("\xc3\xa9;") == m1.size() - command.size() - 2);  // no character split
+  // A 403 wanting a scope that fits: in the command; one that does not (over 256 bytes): the
+  // command without --scope (login asks for more scope by itself on that 403).
+  auth.refuse = false;
+  auth.dead = false;
+  auto c2 = run();
+  REQUIRE(http.sent.size() == 1);
+  const std::string scope(200, 's');  // the most of a server's scope a message keeps
+  http.answer(0, 403, "application/json", "{}", "", "",
+              "Bearer error=\"insufficient_scope\", scope=\"" + scope + "\"");
+  loop.runDue();
+  REQUIRE(result);
+  const std::string withScope = command + " --scope '" + scope + "'";
+  const std::string& m2 = result->error->message;
+  CHECK(m2.size() <= mcp::kMaxErrorMessage);
+  REQUIRE(m2.size() > withScope.size());
+  CHECK(m2.substr(m2.size() - withScope.size()) == withScope);
+  spec.auth.oauth2.scopes = std::string(100, 'r');  // the record's scopes join the wanted ones
+  auto c3 = run();
+  REQUIRE(http.sent.size() == 2);
+  http.answer(1, 403, "application/json", "{}", "", "",
+              "Bearer error=\"insufficient_scope\", scope=\"" + std::string(190, 's') + "\"");
+  loop.runDue();
+  REQUIRE(result);
+  const std::string& m3 = result->error->message;
+  CHECK(m3.size() <= mcp::kMaxErrorMessage);
+  CHECK(m3.substr(m3.size() - command.size()) == command);
 }
