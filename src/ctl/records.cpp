@@ -120,12 +120,6 @@ void mergeSecrets(auth::Credentials& stored, auth::Credentials given) {
   }
 }
 
-bool hasSecrets(const auth::Credentials& c) {
-  return !c.clientId.empty() || !c.clientSecret.empty() || !c.privateKeyPem.empty() ||
-         !c.bearerToken.empty() || !c.refreshToken.empty() || !c.username.empty() ||
-         !c.password.empty() || !c.headers.empty();
-}
-
 // Whether two `headers` fields hold the same headers, compared parsed as the daemon does.
 bool sameHeaders(const std::string& a, const std::string& b) {
   auto pa = registry::boundFieldsOf({{"headers", a}});
@@ -302,7 +296,9 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
       std::fprintf(stderr, "%s: %s -> %s\n", f, printable(was).c_str(), printable(now).c_str());
     }
   }
-  if (auto r = sealAndCheck(ctx, *id, fields, stored, !authNone && hasSecrets(stored)); !r) {
+  // Sealed whenever the record has auth, as add does: an authorization_code record has no
+  // secret before its login, and still needs its envelope (the destination it binds).
+  if (auto r = sealAndCheck(ctx, *id, fields, stored, !authNone); !r) {
     return r.error();
   }
   if (auto r =

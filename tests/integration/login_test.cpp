@@ -199,3 +199,214 @@ TEST_CASE(
     }
   }
 }
+
+namespace {
+
+// probe's flags for the interactive flow against `url`, then `extra`.
+std::vector<std::string> codeProbe(const std::string& url, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{
+      "probe", url, "--auth", "oauth2", "--oauth2-flow", "authorization_code"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "login: the interactive flow refuses an authorization server it must not use before any "
+    "request to it or any URL is printed: no S256, an http:// or fragment authorization "
+    "endpoint, no registration endpoint, a registered client id with spaces, the 2025-03-26 "
+    "fallback with a client secret or for a server that answers 5xx") {
+  TempDir dir;
+  const int port = freePort();
+  Process peer({"node", std::string(MCPHD_PEERS_DIR) + "/oauth-meta-mcp.mjs"},
+               {{"MCP_PORT", std::to_string(port)}}, dir.file("peer.log"));
+  REQUIRE(waitForPort(port, 30s));
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  writeFile(dir.file("secret"), "s3cret-value-1\n");
+  struct Case {
+    const char* name;
+    std::vector<std::string> extra;
+    const char* says;
+    const char* neverAsked;  // a request that must not have been made ("" none)
+  };
+  const std::vector<Case> cases = {
+      {"nos256", {}, "does not list S256 in code_challenge_methods_supported", "/nos256/register"},
+      {"plainhttp",
+       {},
+       "is neither https:// nor on a loopback host: not used",
+       "/plainhttp/register"},
+      {"fragment",
+       {},
+       "holds spaces, control characters or a fragment: not used",
+       "/fragment/register"},
+      {"noreg", {}, "offers no dynamic client registration (no registration_endpoint)", ""},
+      {"badclient", {}, "the client_id issued holds characters outside printable ASCII", ""},
+      {"legacy",
+       {"--client-id", "c1", "--client-secret-file", dir.file("secret")},
+       "a client secret is only sent to a token endpoint that metadata names",
+       "\"GET /.well-known/oauth-authorization-server\""},
+      {"broken", {}, "OAuth discovery for ", "\"GET /.well-known/oauth-authorization-server\""},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    const std::string out = std::string(c.name) + ".out";
+    const int rc = runCtl(dir, codeProbe(base + "/" + c.name + "/mcp", c.extra), out);
+    const std::string printed = readFile(dir.file(out));
+    INFO("printed: " << printed);
+    CHECK(rc != 0);
+    CHECK(printed.find(c.says) != std::string::npos);
+    CHECK(printed.find("Open this URL") == std::string::npos);
+    CHECK(printed.find("s3cret-value-1") == std::string::npos);
+    const std::string asked = httpGet(port, "/admin/requests");
+    INFO("requests: " << asked);
+    CHECK(asked.find("/authorize") == std::string::npos);
+    CHECK(asked.find("/token") == std::string::npos);
+    if (*c.neverAsked != '\0') {
+      CHECK(asked.find(c.neverAsked) == std::string::npos);
+    }
+  }
+}
+
+namespace {
+
+// The value of `name` in the query of `url` (as it stands there: state and ports need no decoding).
+std::string queryValue(const std::string& url, const std::string& name) {
+  const std::regex re("[?&]" + name + "=([^&]*)");
+  std::smatch m;
+  return std::regex_search(url, m, re) ? std::string(m[1]) : std::string();
+}
+
+// The loopback port login listens on for the redirect, from the URL it printed.
+int redirectPort(const std::string& url) {
+  static const std::regex re("redirect_uri=http%3A%2F%2F127\\.0\\.0\\.1%3A([0-9]+)%2Fcallback");
+  std::smatch m;
+  return std::regex_search(url, m, re) ? std::stoi(m[1]) : 0;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "login: a redirect with another state is refused and the real one still completes; an "
+    "error redirect, --timeout and a record changed meanwhile end the login with nothing "
+    "stored; a record bound to another token_url is refused") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const int asPort = freePort();
+  const int mcpPort = freePort();
+  Process peers({"node", std::string(MCPHD_PEERS_DIR) + "/oauth-code-mcp.mjs"},
+                {{"AS_PORT", std::to_string(asPort)}, {"MCP_PORT", std::to_string(mcpPort)}},
+                dir.file("peers.log"));
+  REQUIRE(waitForPort(asPort, 30s));
+  REQUIRE(waitForPort(mcpPort, 30s));
+  const std::string mcpUrl = "http://127.0.0.1:" + std::to_string(mcpPort) + "/mcp";
+  REQUIRE(runCtl(dir, {"keygen"}, "k1.key") == 0);
+  DaemonConfig cfg;
+  cfg.redisUrl = redis.url();
+  cfg.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1"};
+  TestDaemon daemon(dir, cfg);
+  INFO("daemon log: " << daemon.logPath());
+  const std::string config = daemon.configPath();
+  // (add exits 1: the server's first check is auth_required)
+  runCtl(dir,
+         {"--config", config, "add", "code2", "--url", mcpUrl, "--auth", "oauth2", "--oauth2-flow",
+          "authorization_code"},
+         "add.out");
+  REQUIRE(redis.query({"HGET", "mcp:server:code2", "url"}) == mcpUrl);
+  auto credentials = [&] { return redis.query({"HGET", "mcp:server:code2", "credentials"}); };
+  const auto before = credentials();
+  auto startLogin = [&](const std::string& out, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{MCPHD_HEALTHCTL_PATH, "--config", config, "login", "code2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir.file(out));
+  };
+
+  // Nobody opens the URL: --timeout ends the login, saying so.
+  {
+    auto login = startLogin("timeout.out", {"--timeout", "1s"});
+    auto rc = login->wait(30s);
+    REQUIRE(rc);
+    CHECK(*rc != 0);
+    const std::string out = readFile(dir.file("timeout.out"));
+    INFO(out);
+    CHECK(out.find("Open this URL to authorize: ") != std::string::npos);
+    CHECK(out.find("no answer from the browser within 1 s (--timeout)") != std::string::npos);
+  }
+  // A redirect with another state (another page's, or forged) is answered 400 and the login
+  // goes on; the authorization server's error redirect ends it with its reason.
+  {
+    auto login = startLogin("denied.out");
+    const std::string url = authorizationUrl(dir.file("denied.out"));
+    const std::string state = queryValue(url, "state");
+    const int port = redirectPort(url);
+    REQUIRE(state.size() >= 22);
+    REQUIRE(port > 0);
+    auto forged = httpRequest(port, "GET", "/callback?code=forged&state=not-" + state);
+    CHECK(forged.first == 400);
+    CHECK(forged.second.find("state does not match") != std::string::npos);
+    CHECK_FALSE(login->wait(1s));  // still waiting for the real answer
+    auto denied = httpRequest(
+        port, "GET",
+        "/callback?error=access_denied&error_description=the+user+said+no&state=" + state);
+    CHECK(denied.first == 200);
+    auto rc = login->wait(30s);
+    REQUIRE(rc);
+    CHECK(*rc != 0);
+    const std::string out = readFile(dir.file("denied.out"));
+    INFO(out);
+    CHECK(out.find("the authorization server refused: access_denied: the user said no") !=
+          std::string::npos);
+  }
+  CHECK(credentials() == before);  // nothing stored so far
+  // The record changes while the browser is away: the login's write is refused (compare and
+  // set), the edit stays, and no token is stored.
+  {
+    auto login = startLogin("raced.out");
+    const std::string url = authorizationUrl(dir.file("raced.out"));
+    // (edit exits 1 when its answer is auth_required; before its login, such a record, with an
+    // envelope that holds no secret yet, could not be edited at all)
+    runCtl(dir, {"--config", config, "edit", "code2", "--name", "Renamed meanwhile"}, "edit.out");
+    INFO("edit: " << readFile(dir.file("edit.out")));
+    REQUIRE(redis.query({"HGET", "mcp:server:code2", "name"}) == "Renamed meanwhile");
+    const auto edited = credentials();  // sealed again by the edit
+    const auto [landed, page] = browse(url);
+    CHECK(landed.find("/callback?code=") != std::string::npos);
+    auto rc = login->wait(30s);
+    REQUIRE(rc);
+    CHECK(*rc != 0);
+    const std::string out = readFile(dir.file("raced.out"));
+    INFO(out);
+    CHECK(out.find("the record of code2 changed during the login") != std::string::npos);
+    CHECK(redis.query({"HGET", "mcp:server:code2", "name"}) == "Renamed meanwhile");
+    CHECK(credentials() == edited);
+  }
+  // Again, a forged redirect first: the real one completes the login.
+  {
+    auto login = startLogin("ok.out", {"--json", "--wait", "20s"});
+    const std::string url = authorizationUrl(dir.file("ok.out"));
+    const int port = redirectPort(url);
+    REQUIRE(port > 0);
+    CHECK(httpRequest(port, "GET", "/callback?code=forged&state=forged").first == 400);
+    browse(url);
+    auto rc = login->wait(30s);
+    REQUIRE(rc);
+    const std::string out = readFile(dir.file("ok.out"));
+    INFO(out);
+    CHECK(*rc == 0);
+    CHECK(out.find("\"status\":\"healthy\"") != std::string::npos);
+    CHECK(credentials() != before);
+  }
+  // A record bound to another token endpoint: login refuses before anything is printed.
+  runCtl(dir,
+         {"--config", config, "add", "code3", "--url", mcpUrl, "--auth", "oauth2", "--oauth2-flow",
+          "authorization_code", "--token-url",
+          "http://127.0.0.1:" + std::to_string(asPort) + "/elsewhere/token"},
+         "add3.out");
+  REQUIRE(redis.query({"HGET", "mcp:server:code3", "url"}) == mcpUrl);
+  CHECK(runCtl(dir, {"--config", config, "login", "code3", "--timeout", "5s"}, "code3.out") != 0);
+  const std::string out3 = readFile(dir.file("code3.out"));
+  INFO(out3);
+  CHECK(out3.find("the record's token_url is http://127.0.0.1:" + std::to_string(asPort) +
+                  "/elsewhere/token, but discovery found") != std::string::npos);
+  CHECK(out3.find("Open this URL") == std::string::npos);
+}
