@@ -347,11 +347,23 @@ void StreamableHttpTransport::listen() {
     return;
   }
   listening_ = true;
+  openStream("");
+}
+
+void StreamableHttpTransport::openStream(const std::string& lastEventId) {
   // A kept session hears the server on its GET stream (notifications that answer no request).
   http::Request req = baseRequest("GET", false);
   req.longLived = true;
   req.connectTimeoutMs = options_.connectTimeoutMs;
-  streamParser_ = std::make_unique<SseParser>(options_.maxBody);
+  auto parser = std::make_unique<SseParser>(options_.maxBody);
+  if (!lastEventId.empty()) {
+    req.headers.push_back("Last-Event-ID: " + lastEventId);
+    parser->resumeFrom(lastEventId, streamParser_->retryMs());
+  }
+  streamParser_ = std::move(parser);
+  streamLost_ = false;
+  streamHeard_ = false;
+  streamOpenedUs_ = clock_.nowUs();
   req.onChunk = [this](const http::Response& head, std::string_view chunk) {
     if (head.status != 200 || head.contentType != "text/event-stream") {
       return false;  // judged at completion
@@ -381,6 +393,7 @@ void StreamableHttpTransport::onStreamEvent(SseEvent& ev) {
     listener_->onLost("bad message on the GET stream: " + m.error().message, false);
     return;
   }
+  streamHeard_ = true;
   listener_->onMessage(m.value());
 }
 
@@ -399,7 +412,43 @@ void StreamableHttpTransport::onStreamDone(const http::Response& r) {
   if (r.status != 200) {
     return listener_->onLost("the GET stream answered HTTP " + std::to_string(r.status), false);
   }
-  listener_->onLost("the GET stream ended", false);
+  // 2025-11-25 SSE polling: a server may end the stream and expect the client back with the
+  // last event id; the session goes on (no new session, no re-list).
+  std::string whyNot;
+  if (r.contentType == "text/event-stream" && resumeStreamLater(&whyNot)) {
+    return;
+  }
+  listener_->onLost("the GET stream ended" + (whyNot.empty() ? "" : " (" + whyNot + ")"), false);
+}
+
+bool StreamableHttpTransport::resumeStreamLater(std::string* whyNot) {
+  const std::string& id = streamParser_->lastEventId();
+  if (id.empty()) {
+    return false;  // nothing to resume from: a plain end, as before SSE polling
+  }
+  if (id.size() > kMaxEventIdBytes ||
+      !std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    *whyNot = "its event id is not usable as Last-Event-ID";
+    return false;
+  }
+  const bool shortEnd = !streamHeard_ && clock_.nowUs() - streamOpenedUs_ < kShortStreamMs * 1000;
+  streamShortEnds_ = shortEnd ? streamShortEnds_ + 1 : 0;
+  if (streamShortEnds_ > kMaxResumptions) {
+    *whyNot = std::to_string(streamShortEnds_) + " streams in a row ended within " +
+              std::to_string(kShortStreamMs / 1000) + " s without a message";
+    return false;
+  }
+  const int64_t retry = streamParser_->retryMs();
+  const int64_t delay = std::clamp(retry < 0 ? kDefaultResumeDelayMs : retry,
+                                   kMinStreamResumeDelayMs, kMaxStreamResumeDelayMs);
+  streamResumeTimer_ = timers_.createTimer();
+  // The call that ended is released by then (its callback has returned).
+  streamResumeTimer_->start(delay, [this, from = id] {
+    if (!closed_) {
+      openStream(from);
+    }
+  });
+  return true;
 }
 
 http::Request StreamableHttpTransport::baseRequest(const char* method, bool json) const {
@@ -432,6 +481,7 @@ void StreamableHttpTransport::close(std::function<void()> done) {
   if (!inStream_) {
     stream_.reset();
   }
+  streamResumeTimer_.reset();
   if (sessionId_.empty()) {
     if (done) {
       done();

@@ -39,6 +39,15 @@ inline constexpr int kMaxResumptions = 5;
 inline constexpr int64_t kMinResumeDelayMs = 100;
 inline constexpr int64_t kDefaultResumeDelayMs = 1'000;
 inline constexpr size_t kMaxEventIdBytes = 1024;
+// The GET stream of a kept session (a watch) that the server ends after an event id is resumed on
+// the same session with Last-Event-ID (no new session, no re-list), after its `retry:` but at
+// least kMinStreamResumeDelayMs (a watch waits for notifications, not for an answer) and at most
+// kMaxStreamResumeDelayMs. Without limit while the streams last: kMaxResumptions streams in a row
+// that ended within kShortStreamMs without a message end the session instead (the watch then
+// reconnects with its backoff), so a server cannot keep the daemon re-connecting every second.
+inline constexpr int64_t kMinStreamResumeDelayMs = 1'000;
+inline constexpr int64_t kMaxStreamResumeDelayMs = 60'000;
+inline constexpr int64_t kShortStreamMs = 10'000;
 
 // MCP Streamable HTTP (2025-03-26 and later): each message is a POST to the server's URL; a
 // request's response comes as a JSON body or on an SSE stream in the POST's answer, where the
@@ -77,8 +86,12 @@ class StreamableHttpTransport final : public Transport {
   bool resumeLater(std::unique_ptr<Exchange>& ex, std::string* whyNot);
   void resume(Exchange& ex);
   bool adoptSessionId(const std::string& id);
+  // The GET stream, from `lastEventId` ("" a new one).
+  void openStream(const std::string& lastEventId);
   void onStreamEvent(SseEvent& ev);
   void onStreamDone(const http::Response& r);
+  // The GET stream ended after an event id: resumes it later (true), or says why not.
+  bool resumeStreamLater(std::string* whyNot);
   // A request to the server's URL with the session's headers (json: those of a POST).
   http::Request baseRequest(const char* method, bool json) const;
   http::Request deleteRequest(int64_t timeoutMs) const;
@@ -100,6 +113,10 @@ class StreamableHttpTransport final : public Transport {
   // The GET stream of a kept session.
   std::unique_ptr<SseParser> streamParser_;
   std::unique_ptr<http::Call> stream_;
+  std::unique_ptr<loop::Timer> streamResumeTimer_;
+  int64_t streamOpenedUs_ = 0;
+  bool streamHeard_ = false;  // the GET stream carried a message
+  int streamShortEnds_ = 0;   // GET streams in a row that ended short, without a message
   std::unique_ptr<http::Call> delete_;
   bool listening_ = false;
   bool inStream_ = false;    // inside the GET stream's chunk callback

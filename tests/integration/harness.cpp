@@ -456,11 +456,15 @@ SsePollingServer::SsePollingServer(const TempDir& dir) : port_(freePort()) {
 
 SsePollingServer::~SsePollingServer() { proc_->stop(SIGKILL, std::chrono::seconds(5)); }
 
-int SsePollingServer::resumes() const {
+bool SsePollingServer::notify(bool close) const {
+  return httpRequest(port_, "POST", close ? "/admin/notify?close=1" : "/admin/notify").first == 200;
+}
+
+int SsePollingServer::stat(const char* name) const {
   auto [status, body] = httpRequest(port_, "GET", "/admin/stats");
   Json j(body);
   int64_t n = -1;
-  if (status != 200 || !j.ok || j.root["resumes"].get(n) != simdjson::SUCCESS) {
+  if (status != 200 || !j.ok || j.root[name].get(n) != simdjson::SUCCESS) {
     return -1;
   }
   return static_cast<int>(n);

@@ -242,9 +242,15 @@ class SsePollingServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
   std::string noIdUrl() const { return "http://127.0.0.1:" + std::to_string(port_) + "/noid/mcp"; }
   // GETs that carried Last-Event-ID so far; -1 when it cannot be asked.
-  int resumes() const;
+  int resumes() const { return stat("resumes"); }
+  // Those that resumed a session's GET stream (a watch).
+  int streamResumes() const { return stat("streamResumes"); }
+  // notifications/tools/list_changed on every session's GET stream; `close`: that stream ended
+  // after it. Whether the peer said it did.
+  bool notify(bool close) const;
 
  private:
+  int stat(const char* name) const;  // -1 when it cannot be asked
   int port_;
   std::unique_ptr<Process> proc_;
 };

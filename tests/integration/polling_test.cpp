@@ -68,3 +68,42 @@ TEST_CASE(
           "no event id to resume it from");
   }
 }
+
+TEST_CASE(
+    "SSE polling: a watch whose GET stream the server ends after a notification resumes it on "
+    "the same session with Last-Event-ID, and hears the next notification there") {
+  TempDir dir;
+  RedisServer redis(dir);
+  SsePollingServer peer(dir);
+  Subscriber sub(redis.port(), {"mcp:health"});
+  DaemonConfig config;
+  config.redisUrl = redis.url();
+  config.defaults = {"interval: 5m", "timeout: 10s", "jitter: 0%", "watch_tools: true"};
+  config.servers = {{"polled", peer.url(), {}}};
+  TestDaemon daemon(dir, config);
+  INFO("daemon log: " << daemon.logPath());
+  const std::string watching = "server polled: watching for tools/list_changed";
+  REQUIRE(waitForLog(daemon.logPath(), watching, 1, 30s));
+  auto listChanged = [](const Message& m) {
+    Json j(m.payload);
+    return j.ok && stringAt(j, "server_id") == "polled" && stringAt(j, "trigger") == "list_changed";
+  };
+  // A notification, then the server ends the GET stream. (Sent again until it is heard: the
+  // watch's GET may not have reached the server yet when the log says it is watching.)
+  std::optional<Message> first;
+  for (int i = 0; i < 10 && !first; ++i) {
+    REQUIRE(peer.notify(/*close=*/true));
+    first = sub.waitFor(listChanged, 3s);
+  }
+  REQUIRE(first);
+  // The stream is resumed from the notification's event id, on the same session ...
+  CHECK(waitUntil([&] { return peer.streamResumes() >= 1; }, 15s));
+  // ... where the next notification arrives (a re-list waits 5 s after the one before).
+  REQUIRE(peer.notify(/*close=*/false));
+  CHECK(sub.waitFor(listChanged, 20s));
+  // Never a new session: the watch did not end and reconnect.
+  const std::string log = readFile(daemon.logPath());
+  CHECK(log.find("watch ended") == std::string::npos);
+  CHECK(waitForLog(daemon.logPath(), watching, 1, 1s));
+  CHECK_FALSE(waitForLog(daemon.logPath(), watching, 2, 1s));
+}

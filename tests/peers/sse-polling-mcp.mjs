@@ -5,19 +5,47 @@
 //   /mcp        the SDK's own resumability (an event store, retryInterval RETRY_MS, default 200)
 //   /noid/mcp   the same shape without event ids (written by hand: the SDK never closes a stream
 //               it cannot resume): the stream of tools/list ends early and nothing can resume it
-//   GET /admin/stats   {"resumes": GETs that carried Last-Event-ID, "closed": streams closed early}
+//   GET /admin/stats   {"resumes": GETs that carried Last-Event-ID, "closed": streams closed early,
+//                       "streamResumes": those that resumed a session's GET stream}
+//   POST /admin/notify[?close=1]  notifications/tools/list_changed on every session's GET stream
+//                       (the tools stay the same), then, with close=1, that stream is ended (the
+//                       client must come back with the notification's event id)
 // Usage: PORT=<port> [RETRY_MS=<ms>] node sse-polling-mcp.mjs
 import express from 'express';
 import crypto from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { ListToolsRequestSchema, CallToolRequestSchema, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 
 const port = Number(process.env.PORT);
 const retryMs = Number(process.env.RETRY_MS || 200);
-const stats = { resumes: 0, closed: 0 };
+const stats = { resumes: 0, closed: 0, streamResumes: 0 };
 const sessions = new Map(); // session id -> transport
+const servers = new Map();  // session id -> its Server
+
+// The SDK's example store cannot resume the session's GET stream: it takes an event's stream id
+// as the text before its first '_', and that stream's id is '_GET_stream'. This one keeps each
+// event's stream id beside it (ids '<stream id>|<n>').
+class EventStore {
+  events = new Map(); // event id -> { streamId, message }, in the order stored
+  n = 0;
+  async storeEvent(streamId, message) {
+    const id = `${streamId}|${++this.n}`;
+    this.events.set(id, { streamId, message });
+    return id;
+  }
+  async getStreamIdForEventId(id) { return this.events.get(id)?.streamId; }
+  async replayEventsAfter(lastEventId, { send }) {
+    const last = this.events.get(lastEventId);
+    if (!last) return '';
+    let after = false;
+    for (const [id, e] of this.events) {
+      if (after && e.streamId === last.streamId) await send(id, e.message);
+      if (id === lastEventId) after = true;
+    }
+    return last.streamId;
+  }
+}
 
 const pages = [0, 1, 2].map((p) => [0, 1, 2, 3].map((i) => ({
   name: `polled_${p * 4 + i}`,
@@ -27,7 +55,7 @@ const pages = [0, 1, 2].map((p) => [0, 1, 2, 3].map((i) => ({
 
 function newServer() {
   const server = new Server({ name: 'sse-polling-test-server', version: '1.0.0' },
-                            { capabilities: { tools: {} } });
+                            { capabilities: { tools: { listChanged: true } } });
   server.setRequestHandler(ListToolsRequestSchema, async (req, extra) => {
     const page = req.params?.cursor ? Number(req.params.cursor) : 0;
     if (extra.closeSSEStream) {
@@ -46,6 +74,13 @@ function newServer() {
 const app = express();
 app.use(express.json());
 app.get('/admin/stats', (req, res) => res.json(stats));
+app.post('/admin/notify', async (req, res) => {
+  for (const [sid, server] of servers) {
+    await server.sendToolListChanged();
+    if (req.query.close === '1') sessions.get(sid)?.closeStandaloneSSEStream();
+  }
+  res.json({ sessions: servers.size });
+});
 
 app.post('/mcp', async (req, res) => {
   const id = req.headers['mcp-session-id'];
@@ -55,19 +90,26 @@ app.post('/mcp', async (req, res) => {
   }
   const transport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => crypto.randomUUID(),
-    eventStore: new InMemoryEventStore(),
+    eventStore: new EventStore(),
     retryInterval: retryMs,
-    onsessioninitialized: (sid) => sessions.set(sid, transport),
+    onsessioninitialized: (sid) => { sessions.set(sid, transport); servers.set(sid, server); },
   });
-  transport.onclose = () => { if (transport.sessionId) sessions.delete(transport.sessionId); };
-  await newServer().connect(transport);
+  transport.onclose = () => {
+    if (transport.sessionId) { sessions.delete(transport.sessionId); servers.delete(transport.sessionId); }
+  };
+  const server = newServer();
+  await server.connect(transport);
   await transport.handleRequest(req, res, req.body);
 });
 
 const existing = (req, res) => {
   const id = req.headers['mcp-session-id'];
   if (!id || !sessions.has(id)) return res.status(404).send('Session not found');
-  if (req.method === 'GET' && req.headers['last-event-id']) stats.resumes++;
+  if (req.method === 'GET' && req.headers['last-event-id']) {
+    stats.resumes++;
+    // The event store's ids start with the stream's id: '_GET_stream' is the session's GET stream.
+    if (req.headers['last-event-id'].startsWith('_GET_stream')) stats.streamResumes++;
+  }
   return sessions.get(id).handleRequest(req, res);
 };
 app.get('/mcp', existing);

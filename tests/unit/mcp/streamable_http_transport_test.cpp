@@ -210,7 +210,9 @@ TEST_CASE("close DELETEs the session with its headers and runs done when it is a
   CHECK(none.http.sent.size() == 1);
 }
 
-TEST_CASE("a kept session listens on the GET stream, 405 is a loss for good, an end is not") {
+TEST_CASE(
+    "a kept session listens on the GET stream, 405 is a loss for good, an end without an event "
+    "id is not") {
   Wire w(10'000, /*keepOpen=*/true);
   w.initialize("sess-9");
   w.t->listen();
@@ -224,7 +226,10 @@ TEST_CASE("a kept session listens on the GET stream, 405 is a loss for good, an 
   head.status = 200;
   head.contentType = "text/event-stream";
   REQUIRE(get.onChunk);
-  CHECK(get.onChunk(head, sse(R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})")));
+  CHECK(get.onChunk(head,
+                    "event: message\ndata: "
+                    R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})"
+                    "\n\n"));
   REQUIRE(w.listener.messages.size() == 2);
   CHECK(w.listener.messages[1].method == "notifications/tools/list_changed");
   w.http.answer(1, 200, "text/event-stream", "");
@@ -422,4 +427,116 @@ TEST_CASE("a transport closed or destroyed while a resumption waits sends nothin
     w.clock.advance(1'000);
     CHECK(w.http.sent.size() == 2);
   }
+}
+
+namespace {
+
+// A kept session listening on its GET stream.
+struct Watched : Wire {
+  Watched() : Wire(10'000, /*keepOpen=*/true) {
+    initialize("sess-9");
+    t->listen();
+  }
+  size_t last() const { return http.sent.size() - 1; }
+  // The GET stream last opened answers `body` and ends.
+  void streamEnds(const std::string& body) { http.answer(last(), 200, "text/event-stream", body); }
+};
+
+const std::string kListChanged = R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed"})";
+
+}  // namespace
+
+TEST_CASE(
+    "a kept session's GET stream ended after an event id is resumed on the same session with "
+    "Last-Event-ID after its retry (at least 1 s, at most 60 s)") {
+  Watched w;
+  REQUIRE(w.http.sent.size() == 2);
+  // Priming event with an id and a short retry, then the server ends the stream (SSE polling).
+  w.streamEnds("id: e1\nretry: 200\ndata: \n\n");
+  CHECK(w.listener.lost.empty());
+  w.clock.advance(999);  // a watch waits at least 1 s, whatever retry says
+  CHECK(w.http.sent.size() == 2);
+  w.clock.advance(1);
+  REQUIRE(w.http.sent.size() == 3);
+  const auto& get = w.http.sent[2]->request;
+  CHECK(get.method == "GET");
+  CHECK(get.longLived);
+  CHECK(w.http.hasHeader(2, "Last-Event-ID: e1"));
+  CHECK(w.http.hasHeader(2, "Mcp-Session-Id: sess-9"));
+  CHECK(w.http.hasHeader(2, "Authorization: Bearer secret-token"));
+  // The resumed stream carries a notification, then ends with a long retry: capped at 60 s.
+  w.streamEnds("id: e2\nretry: 3600000\nevent: message\ndata: " + kListChanged + "\n\n");
+  REQUIRE(w.listener.messages.size() == 2);
+  CHECK(w.listener.messages[1].method == "notifications/tools/list_changed");
+  CHECK(w.listener.lost.empty());
+  w.clock.advance(59'999);
+  CHECK(w.http.sent.size() == 3);
+  w.clock.advance(1);
+  REQUIRE(w.http.sent.size() == 4);
+  CHECK(w.http.hasHeader(3, "Last-Event-ID: e2"));
+  // No POST went out meanwhile: the session was not initialized again.
+  int posts = 0;
+  for (const auto& sent : w.http.sent) {
+    posts += sent->request.method == "POST" ? 1 : 0;
+  }
+  CHECK(posts == 1);
+  // Closed while a resumption waits: nothing more is sent (but the DELETE).
+  w.streamEnds("id: e3\ndata: \n\n");
+  w.t->close(nullptr);
+  const size_t sent = w.http.sent.size();
+  w.clock.advance(120'000);
+  CHECK(w.http.sent.size() == sent);
+  CHECK(w.listener.lost.empty());
+}
+
+TEST_CASE(
+    "a kept session's GET stream that keeps ending at once without a message is lost after 5 "
+    "resumptions in a row; a stream that lasted or carried a message starts the count again") {
+  Watched w;
+  // Five short, quiet ends are resumed...
+  for (int i = 0; i < 5; ++i) {
+    w.streamEnds("id: q" + std::to_string(i) + "\ndata: \n\n");
+    REQUIRE(w.listener.lost.empty());
+    w.clock.advance(1'000);
+  }
+  // ... a stream that carried a message starts the count again ...
+  w.streamEnds("id: m\nevent: message\ndata: " + kListChanged + "\n\n");
+  CHECK(w.listener.lost.empty());
+  w.clock.advance(1'000);
+  for (int i = 0; i < 5; ++i) {
+    w.streamEnds("id: r" + std::to_string(i) + "\ndata: \n\n");
+    REQUIRE(w.listener.lost.empty());
+    w.clock.advance(1'000);
+  }
+  // ... and so does one that stayed open 10 s.
+  w.clock.advance(10'000);
+  w.streamEnds("id: long\ndata: \n\n");
+  CHECK(w.listener.lost.empty());
+  w.clock.advance(1'000);
+  for (int i = 0; i < 5; ++i) {
+    w.streamEnds("id: s" + std::to_string(i) + "\ndata: \n\n");
+    REQUIRE(w.listener.lost.empty());
+    w.clock.advance(1'000);
+  }
+  // The sixth short, quiet end in a row: the session is lost (the watch reconnects with backoff).
+  const size_t sent = w.http.sent.size();
+  w.streamEnds("id: s5\ndata: \n\n");
+  REQUIRE(w.listener.lost.size() == 1);
+  CHECK(
+      w.listener.lost[0] ==
+      std::pair<std::string, bool>{
+          "the GET stream ended (6 streams in a row ended within 10 s without a message)", false});
+  w.clock.advance(60'000);
+  CHECK(w.http.sent.size() == sent);
+}
+
+TEST_CASE("a kept session's GET stream is not resumed from an event id unfit for a header") {
+  Watched w;
+  w.streamEnds("id: " + std::string(1025, 'x') + "\ndata: \n\n");
+  REQUIRE(w.listener.lost.size() == 1);
+  CHECK(w.listener.lost[0].first ==
+        "the GET stream ended (its event id is not usable as Last-Event-ID)");
+  const size_t sent = w.http.sent.size();
+  w.clock.advance(60'000);
+  CHECK(w.http.sent.size() == sent);
 }
