@@ -287,9 +287,9 @@ int redirectPort(const std::string& url) {
 }  // namespace
 
 TEST_CASE(
-    "login: a redirect with another state is refused and the real one still completes; an "
+    "login: a redirect with another state is refused and the real one still completes, an "
     "error redirect, --timeout and a record changed meanwhile end the login with nothing "
-    "stored; a record bound to another token_url is refused") {
+    "stored, and a record bound to another token_url is refused") {
   TempDir dir;
   RedisServer redis(dir);
   const int asPort = freePort();

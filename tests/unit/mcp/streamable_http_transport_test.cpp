@@ -491,7 +491,7 @@ TEST_CASE(
 
 TEST_CASE(
     "a kept session's GET stream that keeps ending at once without a message is lost after 5 "
-    "resumptions in a row; a stream that lasted or carried a message starts the count again") {
+    "resumptions in a row, and a stream that lasted or carried a message starts the count again") {
   Watched w;
   // Five short, quiet ends are resumed...
   for (int i = 0; i < 5; ++i) {
