@@ -115,6 +115,16 @@ std::string chooseScopes(const std::string& given, const std::string& challengeS
   return joinScopes(scopes);
 }
 
+std::string scopeTokens(std::string_view scope) {
+  std::string out;
+  for (char c : scope) {
+    if ((c == ' ' || (c >= 0x21 && c <= 0x7e)) && c != '"' && c != '\\' && c != '\'') {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string unionScopes(const std::string& a, const std::string& b) {
   std::vector<std::string> scopes = splitScopes(a);
   for (auto& s : splitScopes(b)) {

@@ -46,6 +46,9 @@ std::string chooseScopes(const std::string& given, const std::string& challengeS
                          const std::vector<std::string>& serverScopes);
 // `a` then what `b` adds, each scope once.
 std::string unionScopes(const std::string& a, const std::string& b);
+// A scope from a server (or a Redis record) kept to scope-token characters (RFC 6749 §3.3) and
+// spaces, without quotes or backslashes: it can stand quoted in a shell command and be printed.
+std::string scopeTokens(std::string_view scope);
 
 // Dynamic client registration (RFC 7591): the metadata sent, and what the answer must hold.
 std::string registrationRequestJson(const std::string& redirectUri, const std::string& clientName,

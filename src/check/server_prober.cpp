@@ -81,7 +81,9 @@ class ServerCheck final : public RunningCheck {
     if (!scope.empty() && scope.size() <= kMaxCommandScope) {
       command += " --scope '" + scope + "'";
     }
-    truncateUtf8(why, mcp::kMaxErrorMessage - command.size());
+    // (an id has at most 128 bytes: the command, at most 422, always leaves room)
+    truncateUtf8(
+        why, mcp::kMaxErrorMessage > command.size() ? mcp::kMaxErrorMessage - command.size() : 0);
     ProbeResult r = failure(ErrorKind::kAuth, why + command);
     r.authRequired = true;
     return r;
@@ -125,14 +127,11 @@ class ServerCheck final : public RunningCheck {
         // The scope comes from the server: only scope-token characters (RFC 6749 §3.3; no quote,
         // so it can stand in the command below), what this check sent redacted (a server may
         // echo its token), then cut (ASCII: no character split, no secret half-left).
-        std::string wanted;
-        for (char c : challenge["scope"]) {
-          if ((c == ' ' || (c >= 0x21 && c <= 0x7e)) && c != '"' && c != '\\' && c != '\'') {
-            wanted += c;
-          }
-        }
+        std::string wanted = auth::scopeTokens(challenge["scope"]);
         mcp::redactSecrets(wanted, authHeaders_);
-        wanted = auth::unionScopes(spec_.auth.oauth2.scopes, wanted.substr(0, 200));
+        // The record's scopes too (a Redis writer's words): the command must stay one word.
+        wanted =
+            auth::scopeTokens(auth::unionScopes(spec_.auth.oauth2.scopes, wanted.substr(0, 200)));
         std::string why = "the server answered HTTP 403 insufficient_scope";
         if (!wanted.empty()) {
           why += " (it wants scope '" + wanted + "')";

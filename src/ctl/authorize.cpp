@@ -8,6 +8,7 @@
 #include "auth/authorization_code.hpp"
 #include "common/base64.hpp"
 #include "common/redact.hpp"
+#include "ctl/check_once.hpp"
 #include "ctl/discovery.hpp"
 #include "ctl/views.hpp"
 #include "http/curl_multi_client.hpp"
@@ -347,6 +348,72 @@ Outcome<Authorized> authorizeInteractively(const Context& ctx, const Interactive
   }
   Flow flow(ctx, in, std::move(found.value()));
   return flow.run();
+}
+
+namespace {
+
+// `target` with `token` as its bearer token: what the check of a fresh authorization sends.
+registry::ServerSpec withToken(const registry::ServerSpec& target, const Secret& token) {
+  registry::ServerSpec s = target;
+  s.auth = registry::AuthSpec{};
+  s.auth.type = registry::AuthType::kBearer;
+  s.auth.token = token;
+  return s;
+}
+
+// One check of `target` with the access token of `a`; the scope its 403 asks for, if it does.
+Outcome<std::optional<std::string>> checkWith(const Context& ctx,
+                                              const registry::ServerSpec& target,
+                                              const Authorized& a,
+                                              std::optional<mcp::ProbeResult>& check) {
+  auto checked = checkOnce(ctx, withToken(target, a.tokens.accessToken));
+  if (!checked) {
+    return Failure{Exit::kSoftware, checked.error().message};
+  }
+  check = std::move(checked.value());
+  if (!check) {
+    return std::optional<std::string>();
+  }
+  std::vector<std::string> sent = {"Authorization: Bearer " +
+                                   std::string(a.tokens.accessToken.reveal())};
+  auto wanted = insufficientScope(*check, sent);
+  wipeString(sent[0]);
+  return wanted;
+}
+
+}  // namespace
+
+Outcome<CheckedAuthorization> authorizeAndCheck(const Context& ctx, InteractiveRequest in,
+                                                const registry::ServerSpec& target) {
+  auto first = authorizeInteractively(ctx, in);
+  if (!first) {
+    return first.error();
+  }
+  CheckedAuthorization out{std::move(first.value()), std::nullopt};
+  auto wanted = checkWith(ctx, target, out.authorized, out.check);
+  if (!wanted) {
+    return wanted.error();
+  }
+  if (!*wanted) {
+    return out;
+  }
+  // A token without the scope the server wants: authorized again, once, with it added (a
+  // server that never accepts is not asked a third time).
+  std::fprintf(stderr, "the server wants another scope (%s): authorizing again\n",
+               (*wanted)->empty() ? "unnamed" : (*wanted)->c_str());
+  in.addScope = **wanted;
+  // A client registered in the first round is not used again: its registration may limit it to
+  // the scope asked for then (oidc-provider does), so the second round registers one for the
+  // wider scope. A given client (--client-id, the record's) is used again.
+  auto second = authorizeInteractively(ctx, in);
+  if (!second) {
+    return second.error();
+  }
+  out.authorized = std::move(second.value());
+  if (auto again = checkWith(ctx, target, out.authorized, out.check); !again) {
+    return again.error();
+  }
+  return out;
 }
 
 }  // namespace mcphd::ctl

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "auth/oauth2.hpp"
 #include "auth/oauth2_provider.hpp"
 #include "ctl/context.hpp"
+#include "mcp/probe_result.hpp"
 #include "registry/server_spec.hpp"
 
 namespace mcphd::ctl {
@@ -37,5 +39,17 @@ struct Authorized {
 };
 
 Outcome<Authorized> authorizeInteractively(const Context& ctx, const InteractiveRequest& in);
+
+struct CheckedAuthorization {
+  Authorized authorized;
+  std::optional<mcp::ProbeResult> check;  // the last check with its access token
+};
+
+// The flow, then one check of `target` with the access token it gave. When the server answers
+// HTTP 403 insufficient_scope, the user authorizes once more with the scope it wants added (a
+// client registered for the first round is registered anew for the wider scope); never a third
+// time.
+Outcome<CheckedAuthorization> authorizeAndCheck(const Context& ctx, InteractiveRequest in,
+                                                const registry::ServerSpec& target);
 
 }  // namespace mcphd::ctl

@@ -13,6 +13,7 @@
 #include "check/server_prober.hpp"
 #include "common/json_writer.hpp"
 #include "ctl/authorize.hpp"
+#include "ctl/check_once.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/views.hpp"
 #include "http/curl_multi_client.hpp"
@@ -83,44 +84,10 @@ Outcome<registry::ServerSpec> probeSpec(const Context& ctx, const Options& o,
   return spec;
 }
 
-// One check of `spec` on a loop of its own: its result, or nullopt when it ended without one.
-Result<std::optional<mcp::ProbeResult>> checkOnce(const Context& ctx,
-                                                  const registry::ServerSpec& spec) {
-  std::optional<mcp::ProbeResult> result;
-  loop::UvLoop loop;
-  {
-    http::CurlMultiClient http(loop);
-    if (ctx.cfg) {
-      http.setEgressPolicy(ctx.cfg->egress);
-    }
-    auth::OAuth2Provider auth(http, loop);
-    check::ServerProber prober(http, auth, loop, loop);
-    auto running = prober.start(spec, [&](mcp::ProbeResult r) { result = std::move(r); });
-    loop.run();
-    running.reset();
-  }
-  if (auto r = loop.close(); !r) {
-    return r.error();
-  }
-  return result;
-}
-
 int64_t nowWallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// The scope a 403 insufficient_scope answer asks for, or nullopt when it is not one.
-std::optional<std::string> insufficientScope(const mcp::ProbeResult& r) {
-  if (!r.error || r.error->httpStatus != 403) {
-    return std::nullopt;
-  }
-  auto challenge = auth::parseChallenge(r.wwwAuthenticate);
-  if (challenge["error"] != "insufficient_scope") {
-    return std::nullopt;
-  }
-  return challenge["scope"];
 }
 
 }  // namespace
@@ -139,51 +106,29 @@ Outcome<Exit> probe(const Context& ctx, const Options& o) {
   }
   const bool interactive = spec->auth.type == registry::AuthType::kOAuth2 &&
                            spec->auth.oauth2.flow == registry::OAuth2Flow::kAuthorizationCode;
-  const registry::ServerSpec asGiven = *spec;
-  // A one-off: the user authorizes this probe, and its access token is used as it comes;
-  // nothing is stored. `addScope`: a step-up, the scope a 403 asked for on top.
-  auto authorize = [&](const std::string& addScope) -> Outcome<void> {
+  std::optional<mcp::ProbeResult> result;
+  if (interactive) {
+    // A one-off: the user authorizes this probe (once more if the server wants another scope),
+    // and its access token is used as it comes; nothing is stored.
     InteractiveRequest in;
-    in.spec = asGiven;
-    in.addScope = addScope;
-    auto authorized = authorizeInteractively(ctx, in);
+    in.spec = *spec;
+    auto authorized = authorizeAndCheck(ctx, std::move(in), *spec);
     if (!authorized) {
       return authorized.error();
     }
-    spec->auth = registry::AuthSpec{};
-    spec->auth.type = registry::AuthType::kBearer;
-    spec->auth.token = std::move(authorized->tokens.accessToken);
-    return {};
-  };
-  if (interactive) {
-    if (auto r = authorize(""); !r) {
-      return r.error();
+    result = std::move(authorized->check);
+  } else {
+    auto checked = checkOnce(ctx, *spec);
+    if (!checked) {
+      return Failure{Exit::kSoftware, checked.error().message};
     }
+    result = std::move(checked.value());
   }
-  auto result = checkOnce(ctx, *spec);
   if (!result) {
-    return Failure{Exit::kSoftware, result.error().message};
-  }
-  if (interactive && *result) {
-    // A token without the scope the server wants: authorized again, once, with it added (a
-    // server that never accepts is not asked a third time).
-    if (auto wanted = insufficientScope(**result); wanted) {
-      std::fprintf(stderr, "the server wants another scope (%s): authorizing again\n",
-                   wanted->empty() ? "unnamed" : wanted->c_str());
-      if (auto r = authorize(*wanted); !r) {
-        return r.error();
-      }
-      result = checkOnce(ctx, *spec);
-      if (!result) {
-        return Failure{Exit::kSoftware, result.error().message};
-      }
-    }
-  }
-  if (!*result) {
     return failure("the probe ended without a result");
   }
   scheduler::CheckReport rep =
-      scheduler::singleCheckReport("probe", std::move(**result), Trigger::kProbe, nowWallMs());
+      scheduler::singleCheckReport("probe", std::move(*result), Trigger::kProbe, nowWallMs());
   const std::string line = publish::healthJson(
       rep, 1, app::memberIdOf(ctx.cfg ? ctx.cfg->cluster : config::ClusterSettings{}));
   std::printf("%s\n", o.json ? line.c_str() : messageLine(line).c_str());

@@ -276,6 +276,18 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
     if (!o.yes && !confirm("Seal " + *id + "'s credentials to these (and the options given)?")) {
       return failure(*id + ": left as it is");
     }
+  } else if (valueOr(before, "auth_type", "none") != "none") {
+    // Auth without an envelope: add never writes that (it seals whenever there is auth), so
+    // whoever can write to Redis made the record or removed its envelope, and nothing binds
+    // its destination. Sealing it as it stands needs the operator's word.
+    std::fprintf(stderr,
+                 "%s: auth_type %s but no credentials envelope, so nothing binds its "
+                 "destination; the record says:\n%s",
+                 id->c_str(), printable(valueOr(before, "auth_type", "none")).c_str(),
+                 describeBound(fields).c_str());
+    if (!o.yes && !confirm("Seal " + *id + "'s credentials to these (and the options given)?")) {
+      return failure(*id + ": left as it is");
+    }
   }
   if (auto r = applyFieldOptions(o, fields); !r) {
     return r.error();
@@ -366,30 +378,33 @@ Outcome<Exit> login(const Context& ctx, const Options& o) {
   if (o.has("--scope")) {
     in.spec.auth.oauth2.scopes = o.get("--scope");
   }
-  auto authorized = authorizeInteractively(ctx, in);
-  if (!authorized) {
-    return authorized.error();
+  // The token is tried once before it is stored: a server that wants another scope gets one
+  // more authorization with it added (never a third).
+  auto checked = authorizeAndCheck(ctx, std::move(in), spec);
+  if (!checked) {
+    return checked.error();
   }
-  if (authorized->tokens.refreshToken.empty()) {
+  const Authorized& authorized = checked->authorized;
+  if (authorized.tokens.refreshToken.empty()) {
     return failure("the authorization server issued no refresh token (scopes asked: " +
-                   (authorized->scope.empty() ? std::string("none") : authorized->scope) +
+                   (authorized.scope.empty() ? std::string("none") : authorized.scope) +
                    "): mcp-healthd could not renew the access token. Ask for offline_access "
                    "(--scope) if the server needs it, or allow refresh tokens for this client");
   }
-  stored.clientId = authorized->clientId;
-  if (!authorized->clientSecret.empty()) {
-    stored.clientSecret = authorized->clientSecret;
+  stored.clientId = authorized.clientId;
+  if (!authorized.clientSecret.empty()) {
+    stored.clientSecret = authorized.clientSecret;
   }
-  stored.refreshToken = authorized->tokens.refreshToken;
+  stored.refreshToken = authorized.tokens.refreshToken;
   if (fields.count("token_url") == 0) {
-    fields["token_url"] = authorized->server.server.tokenEndpoint;  // bound from now on
+    fields["token_url"] = authorized.server.server.tokenEndpoint;  // bound from now on
   }
   // A confidential client registered here authenticates as it was registered (the daemon,
   // given a token_url, discovers nothing to choose from).
-  if (authorized->registered && !authorized->clientSecret.empty() &&
-      (authorized->authMethod == "client_secret_basic" ||
-       authorized->authMethod == "client_secret_post")) {
-    fields["token_endpoint_auth_method"] = authorized->authMethod;
+  if (authorized.registered && !authorized.clientSecret.empty() &&
+      (authorized.authMethod == "client_secret_basic" ||
+       authorized.authMethod == "client_secret_post")) {
+    fields["token_endpoint_auth_method"] = authorized.authMethod;
   }
   if (o.has("--scope")) {
     fields["scopes"] = o.get("--scope");
@@ -404,7 +419,7 @@ Outcome<Exit> login(const Context& ctx, const Options& o) {
     return r.error();
   }
   std::fprintf(stderr, "%s: logged in%s; the refresh token is sealed into its record\n",
-               id->c_str(), authorized->registered ? " (client registered)" : "");
+               id->c_str(), authorized.registered ? " (client registered)" : "");
   return upsertAndReport(ctx, *id, *wait, o.json);
 }
 

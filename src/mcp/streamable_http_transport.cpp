@@ -362,7 +362,7 @@ void StreamableHttpTransport::openStream(const std::string& lastEventId) {
   }
   streamParser_ = std::move(parser);
   streamLost_ = false;
-  streamHeard_ = false;
+  streamResumed_ = !lastEventId.empty();
   streamOpenedUs_ = clock_.nowUs();
   req.onChunk = [this](const http::Response& head, std::string_view chunk) {
     if (head.status != 200 || head.contentType != "text/event-stream") {
@@ -393,7 +393,6 @@ void StreamableHttpTransport::onStreamEvent(SseEvent& ev) {
     listener_->onLost("bad message on the GET stream: " + m.error().message, false);
     return;
   }
-  streamHeard_ = true;
   listener_->onMessage(m.value());
 }
 
@@ -405,7 +404,7 @@ void StreamableHttpTransport::onStreamDone(const http::Response& r) {
   if (r.failure != http::Failure::kNone && !r.stopped) {
     return listener_->onLost("the GET stream failed: " + r.failureMessage, false);
   }
-  if (r.status == 405) {
+  if (r.status == 405 && !streamResumed_) {
     return listener_->onLost(
         "the server offers no GET stream (HTTP 405): list_changed cannot reach us", true);
   }
@@ -431,16 +430,15 @@ bool StreamableHttpTransport::resumeStreamLater(std::string* whyNot) {
     *whyNot = "its event id is not usable as Last-Event-ID";
     return false;
   }
-  const bool shortEnd = !streamHeard_ && clock_.nowUs() - streamOpenedUs_ < kShortStreamMs * 1000;
-  streamShortEnds_ = shortEnd ? streamShortEnds_ + 1 : 0;
-  if (streamShortEnds_ > kMaxResumptions) {
-    *whyNot = std::to_string(streamShortEnds_) + " streams in a row ended within " +
-              std::to_string(kShortStreamMs / 1000) + " s without a message";
-    return false;
-  }
+  // A stream that ended within kShortStreamMs (with messages or not) doubles the wait before
+  // the next one, up to kMaxStreamResumeDelayMs; one that lasted starts again from retry:.
+  const bool shortEnd = clock_.nowUs() - streamOpenedUs_ < kShortStreamMs * 1000;
+  streamShortEnds_ = shortEnd ? std::min(streamShortEnds_ + 1, 16) : 0;
   const int64_t retry = streamParser_->retryMs();
-  const int64_t delay = std::clamp(retry < 0 ? kDefaultResumeDelayMs : retry,
-                                   kMinStreamResumeDelayMs, kMaxStreamResumeDelayMs);
+  const int64_t base = std::clamp(retry < 0 ? kDefaultResumeDelayMs : retry,
+                                  kMinStreamResumeDelayMs, kMaxStreamResumeDelayMs);
+  const int doublings = std::min(std::max(streamShortEnds_ - 1, 0), 6);
+  const int64_t delay = std::min(base << doublings, kMaxStreamResumeDelayMs);
   streamResumeTimer_ = timers_.createTimer();
   // The call that ended is released by then (its callback has returned).
   streamResumeTimer_->start(delay, [this, from = id] {

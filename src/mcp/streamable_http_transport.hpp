@@ -42,9 +42,9 @@ inline constexpr size_t kMaxEventIdBytes = 1024;
 // The GET stream of a kept session (a watch) that the server ends after an event id is resumed on
 // the same session with Last-Event-ID (no new session, no re-list), after its `retry:` but at
 // least kMinStreamResumeDelayMs (a watch waits for notifications, not for an answer) and at most
-// kMaxStreamResumeDelayMs. Without limit while the streams last: kMaxResumptions streams in a row
-// that ended within kShortStreamMs without a message end the session instead (the watch then
-// reconnects with its backoff), so a server cannot keep the daemon re-connecting every second.
+// kMaxStreamResumeDelayMs. Each stream in a row that ended within kShortStreamMs doubles that
+// wait (up to kMaxStreamResumeDelayMs), messages or not, so a server that ends its streams at
+// once costs one GET a minute, not one a second; a stream that lasted starts again from retry:.
 inline constexpr int64_t kMinStreamResumeDelayMs = 1'000;
 inline constexpr int64_t kMaxStreamResumeDelayMs = 60'000;
 inline constexpr int64_t kShortStreamMs = 10'000;
@@ -115,12 +115,12 @@ class StreamableHttpTransport final : public Transport {
   std::unique_ptr<http::Call> stream_;
   std::unique_ptr<loop::Timer> streamResumeTimer_;
   int64_t streamOpenedUs_ = 0;
-  bool streamHeard_ = false;  // the GET stream carried a message
-  int streamShortEnds_ = 0;   // GET streams in a row that ended short, without a message
+  bool streamResumed_ = false;  // the GET stream resumes one before it (Last-Event-ID)
+  int streamShortEnds_ = 0;     // GET streams in a row that ended within kShortStreamMs
   std::unique_ptr<http::Call> delete_;
   bool listening_ = false;
   bool inStream_ = false;    // inside the GET stream's chunk callback
-  bool streamLost_ = false;  // onLost was said
+  bool streamLost_ = false;  // this GET stream ended (onLost was said, or it is to be resumed)
   bool closed_ = false;
 };
 

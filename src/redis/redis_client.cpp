@@ -383,7 +383,7 @@ void RedisClient::onConnected(int status) {
         becomeReady();
         return;
       }
-      sentinels_->distrust();
+      sentinels_->distrust(HostPort{endpoint_.host, endpoint_.port});
       const std::string is = role->type == Reply::Type::kArray && !role->elements.empty()
                                  ? "is a " + role->elements[0].str.substr(0, 32)
                                  : "did not answer ROLE (" + role->str.substr(0, 100) + ")";

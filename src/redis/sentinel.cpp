@@ -6,7 +6,10 @@ namespace mcphd::redis {
 
 SentinelWatch::SentinelWatch(loop::UvLoop& loop, std::vector<HostPort> sentinels,
                              std::string masterName, Random& random)
-    : loop_(loop), masterName_(std::move(masterName)), retry_(loop.createTimer()) {
+    : loop_(loop),
+      masterName_(std::move(masterName)),
+      retry_(loop.createTimer()),
+      answerTimer_(loop.createTimer()) {
   for (auto& address : sentinels) {
     Endpoint ep;
     ep.host = address.host;
@@ -51,6 +54,7 @@ void SentinelWatch::shutdown(int64_t graceMs, std::function<void()> done) {
   // Those waiting for an answer are stopping too: they get none.
   stopped_ = true;
   retry_->stop();
+  answerTimer_->stop();
   waiting_.clear();
   asking_ = false;
   ++round_;
@@ -103,17 +107,30 @@ void SentinelWatch::askNext(uint64_t round, size_t tried) {
   const size_t index = (next_ + tried) % links_.size();
   Link& link = links_[index];
   const std::string who = "sentinel " + link.address.display();
+  const uint64_t attempt = ++attempt_;
+  // Armed before the question (were its answer to come at once, a later question's timer would
+  // otherwise be overwritten by this one).
+  answerTimer_->start(kSentinelAnswerMs, [this, round, attempt, tried, who] {
+    if (round != round_ || !asking_ || attempt != attempt_) {
+      return;
+    }
+    ++attempt_;  // its answer, should it come, is dropped
+    lastError_ = who + " did not answer within " + std::to_string(kSentinelAnswerMs) + " ms";
+    askNext(round, tried + 1);
+  });
   const bool sent =
       link.ask->command({"SENTINEL", "get-master-addr-by-name", masterName_},
-                        [this, round, tried, index, who](Result<Reply> r) {
-                          if (round != round_ || !asking_) {
-                            return;
+                        [this, round, attempt, tried, index, who](Result<Reply> r) {
+                          if (round != round_ || !asking_ || attempt != attempt_) {
+                            return;  // an abandoned ask, or a sentinel that was passed over
                           }
+                          answerTimer_->stop();
                           if (r && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
                               r->elements[0].type == Reply::Type::kString &&
                               r->elements[1].type == Reply::Type::kString) {
                             if (auto master = hostPortOf(r->elements[0].str, r->elements[1].str)) {
                               next_ = index;
+                              lastNamed_ = master.value();
                               finish(std::move(master.value()));
                               return;
                             }
@@ -130,6 +147,7 @@ void SentinelWatch::askNext(uint64_t round, size_t tried) {
                           askNext(round, tried + 1);
                         });
   if (!sent) {
+    answerTimer_->stop();
     lastError_ = who + " is not connected";
     askNext(round, tried + 1);
   }
@@ -138,11 +156,20 @@ void SentinelWatch::askNext(uint64_t round, size_t tried) {
 void SentinelWatch::finish(Result<HostPort> r) {
   asking_ = false;
   retry_->stop();
+  answerTimer_->stop();
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& done : waiting) {
     done(r);
   }
+}
+
+void SentinelWatch::distrust(const HostPort& named) {
+  if (links_.empty() || lastNamed_ != named) {
+    return;  // another answer came since, or this one was passed over already
+  }
+  lastNamed_.reset();
+  next_ = (next_ + 1) % links_.size();
 }
 
 size_t SentinelWatch::onSwitch(std::function<void(const HostPort&)> listener) {

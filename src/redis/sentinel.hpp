@@ -36,9 +36,11 @@ class SentinelWatch {
   // one names it. An ask made while one is under way joins it. `done` gets an error that says
   // what to check when none answers within kAskTimeoutMs (never from inside this call).
   void master(std::function<void(Result<HostPort>)> done);
-  // The server the last answer named is no master: the next ask starts with another sentinel
-  // (that one may lag behind a failover).
-  void distrust() { next_ = links_.empty() ? 0 : (next_ + 1) % links_.size(); }
+  // `named` is no master (its ROLE says so): when it is what the last answer named, the next ask
+  // starts with the sentinel after the one that named it (that one may lag behind a failover).
+  // Once per answer: the daemon's connections that all went to `named` move past it once, not
+  // round the sentinels and back to it.
+  void distrust(const HostPort& named);
   // Runs with the new master whenever a sentinel announces one (+switch-master of this name);
   // the returned id removes it.
   size_t onSwitch(std::function<void(const HostPort&)> listener);
@@ -49,6 +51,10 @@ class SentinelWatch {
   uint64_t switches() const { return switches_; }
 
   static constexpr int64_t kAskTimeoutMs = 3000;
+  // One sentinel gets this long to answer before the next is asked (its answer, if it comes
+  // later, is dropped): a sentinel that is connected but hung does not hold up the others until
+  // its connection times out.
+  static constexpr int64_t kSentinelAnswerMs = 1000;
 
  private:
   struct Link {
@@ -63,14 +69,17 @@ class SentinelWatch {
   loop::UvLoop& loop_;
   std::string masterName_;
   std::vector<Link> links_;
-  size_t next_ = 0;  // the sentinel to ask first: the one that answered last
+  size_t next_ = 0;                    // the sentinel to ask first: the one that answered last
+  std::optional<HostPort> lastNamed_;  // what it answered, until distrusted
   std::vector<std::function<void(Result<HostPort>)>> waiting_;
-  uint64_t round_ = 0;  // numbers asks: a reply of an abandoned one is dropped
+  uint64_t round_ = 0;    // numbers asks: a reply of an abandoned one is dropped
+  uint64_t attempt_ = 0;  // numbers the questions to single sentinels, likewise
   bool asking_ = false;
   bool stopped_ = false;  // shutdown() began: nothing is asked any more
   int64_t askStartedMs_ = 0;
   std::string lastError_;
   std::unique_ptr<loop::Timer> retry_;
+  std::unique_ptr<loop::Timer> answerTimer_;  // kSentinelAnswerMs for the sentinel asked
   std::vector<std::pair<size_t, std::function<void(const HostPort&)>>> listeners_;
   size_t nextListener_ = 0;
   uint64_t switches_ = 0;

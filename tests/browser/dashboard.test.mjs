@@ -438,16 +438,21 @@ async function main() {
       'no refresh token; run: mcp-healthctl login x;reboot')]);
     await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('login-other', 1, 'auth_required',
       "no refresh token; run: mcp-healthctl login login-needed --scope 'admin'")]);
+    // An id that the command line would take for an option: `login --url --scope 'x'` logs x in.
+    await redisCommand(REDIS_PORT, ['PUBLISH', 'mcp:health', message('--url', 1, 'auth_required',
+      "no refresh token; run: mcp-healthctl login --url --scope 'login-needed'")]);
     await waitFor('the crafted auth_required messages: plain commands, or none',
-      ([a, b, c]) => {
+      ([a, b, c, d]) => {
         const commandOf = (sel) => document.querySelector(sel)?.querySelector('.c-status .login-command')?.textContent;
         const unsafe = document.querySelector(b);
         return commandOf(a) === 'mcp-healthctl login login-crafted' &&
           unsafe?.dataset.status === 'auth_required' && !unsafe.querySelector('.login-command') &&
           unsafe.querySelector('.c-status .hint')?.textContent.includes('mcp-healthctl login') &&
-          commandOf(c) === 'mcp-healthctl login login-other';
-      }, 5000, [row('login-crafted'), row('x;reboot'), row('login-other')]);
-    ok('a published message cannot put its words into the login command (crafted scope, unsafe id, another server)');
+          commandOf(c) === 'mcp-healthctl login login-other' &&
+          document.querySelector(d)?.dataset.status === 'auth_required' &&
+          !document.querySelector(d).querySelector('.login-command');
+      }, 5000, [row('login-crafted'), row('x;reboot'), row('login-other'), row('--url')]);
+    ok('a published message cannot put its words into the login command (crafted scope, unsafe id, an id read as an option, another server)');
 
     // The panel shows the same command, with a button that copies it.
     await page.click(row('login-needed') + ' .id-link');
@@ -476,7 +481,7 @@ async function main() {
     await page.type('#filter-text', 'xss');
     await listed('xss,xss-error');
     await page.$eval('#filter-text', (el) => { el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); });
-    await listed('everything,from-the-future,login-crafted,login-needed,login-other,rug-pulled,x;reboot,xss,xss-error');
+    await listed('--url,everything,from-the-future,login-crafted,login-needed,login-other,rug-pulled,x;reboot,xss,xss-error');
     ok('the status and text filters show only the matching rows');
   });
 

@@ -456,8 +456,15 @@ SsePollingServer::SsePollingServer(const TempDir& dir) : port_(freePort()) {
 
 SsePollingServer::~SsePollingServer() { proc_->stop(SIGKILL, std::chrono::seconds(5)); }
 
-bool SsePollingServer::notify(bool close) const {
-  return httpRequest(port_, "POST", close ? "/admin/notify?close=1" : "/admin/notify").first == 200;
+int SsePollingServer::notify(bool close) const {
+  auto [status, body] =
+      httpRequest(port_, "POST", close ? "/admin/notify?close=1" : "/admin/notify");
+  Json j(body);
+  int64_t n = -1;
+  if (status != 200 || !j.ok || j.root["delivered"].get(n) != simdjson::SUCCESS) {
+    return -1;
+  }
+  return static_cast<int>(n);
 }
 
 int SsePollingServer::stat(const char* name) const {

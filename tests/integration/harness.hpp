@@ -246,8 +246,8 @@ class SsePollingServer {
   // Those that resumed a session's GET stream (a watch).
   int streamResumes() const { return stat("streamResumes"); }
   // notifications/tools/list_changed on every session's GET stream; `close`: that stream ended
-  // after it. Whether the peer said it did.
-  bool notify(bool close) const;
+  // after it. How many sessions had their GET stream open (-1 when it cannot be asked).
+  int notify(bool close) const;
 
  private:
   int stat(const char* name) const;  // -1 when it cannot be asked

@@ -43,17 +43,20 @@ std::string httpGet(int port, const std::string& target, const char* method = "G
   return httpRequest(port, method, target).second;
 }
 
-// The one line login prints for the user, once it is there.
-std::string authorizationUrl(const std::string& logPath) {
+// The `n`th line login prints for the user (1: the first), once it is there.
+std::string authorizationUrl(const std::string& logPath, int n = 1) {
   std::string url;
   waitUntil(
       [&] {
         static const std::regex line("Open this URL to authorize: (\\S+)");
-        std::smatch m;
         const std::string log = readFile(logPath);
-        if (std::regex_search(log, m, line)) {
-          url = m[1];
-          return true;
+        int seen = 0;
+        for (auto it = std::sregex_iterator(log.begin(), log.end(), line);
+             it != std::sregex_iterator(); ++it) {
+          if (++seen == n) {
+            url = (*it)[1];
+            return true;
+          }
         }
         return false;
       },
@@ -409,4 +412,101 @@ TEST_CASE(
   CHECK(out3.find("the record's token_url is http://127.0.0.1:" + std::to_string(asPort) +
                   "/elsewhere/token, but discovery found") != std::string::npos);
   CHECK(out3.find("Open this URL") == std::string::npos);
+
+  // A Redis writer removes code3's envelope and points it elsewhere: edit does not seal that
+  // as it stands without the operator's word (--yes), and says what the record says.
+  const std::string elsewhere = "http://127.0.0.1:" + std::to_string(mcpPort) + "/other/mcp";
+  REQUIRE(redis.query({"HDEL", "mcp:server:code3", "credentials"}) == "1");
+  REQUIRE(redis.query({"HSET", "mcp:server:code3", "url", elsewhere}) == "0");
+  CHECK(runCtl(dir, {"--config", config, "edit", "code3", "--name", "x"}, "tampered.out") != 0);
+  const std::string tampered = readFile(dir.file("tampered.out"));
+  INFO(tampered);
+  CHECK(tampered.find("code3: auth_type oauth2 but no credentials envelope") != std::string::npos);
+  CHECK(tampered.find("url: " + elsewhere) != std::string::npos);
+  CHECK(tampered.find("code3: left as it is") != std::string::npos);
+  CHECK_FALSE(redis.query({"HGET", "mcp:server:code3", "credentials"}));
+  CHECK_FALSE(redis.query({"HGET", "mcp:server:code3", "name"}));
+}
+
+TEST_CASE(
+    "login and probe: a server that answers 403 insufficient_scope gets one more authorization "
+    "with its scope added (a client registered anew for it), and is then healthy") {
+  TempDir dir;
+  RedisServer redis(dir);
+  const int asPort = freePort();
+  const int mcpPort = freePort();
+  Process peers({"node", std::string(MCPHD_PEERS_DIR) + "/oauth-code-mcp.mjs"},
+                {{"AS_PORT", std::to_string(asPort)},
+                 {"MCP_PORT", std::to_string(mcpPort)},
+                 {"STEP_UP_SCOPE", "mcp:admin"}},
+                dir.file("peers.log"));
+  REQUIRE(waitForPort(asPort, 30s));
+  REQUIRE(waitForPort(mcpPort, 30s));
+  const std::string mcpUrl = "http://127.0.0.1:" + std::to_string(mcpPort) + "/mcp";
+  auto stat = [&](const char* key) {
+    Json stats(httpGet(mcpPort, "/admin/stats"));
+    int64_t n = -1;
+    if (!stats.ok || stats.root[key].get(n) != simdjson::SUCCESS) {
+      return int64_t{-1};
+    }
+    return n;
+  };
+  // Both rounds of one command: the URLs it printed (the second asks for the wanted scope too),
+  // each opened by the "browser".
+  auto twoRounds = [&](const std::string& out) {
+    const std::string first = authorizationUrl(dir.file(out), 1);
+    browse(first);
+    const std::string second = authorizationUrl(dir.file(out), 2);
+    REQUIRE(!second.empty());
+    CHECK(queryValue(first, "scope").find("mcp%3Aadmin") == std::string::npos);
+    CHECK(queryValue(second, "scope").find("mcp%3Aadmin") != std::string::npos);
+    CHECK(queryValue(second, "scope").find("mcp%3Atools") != std::string::npos);
+    // (oidc-provider refuses a scope that the client's registration did not name: a client
+    // registered for the first round is not used for the second)
+    CHECK(queryValue(second, "client_id") != queryValue(first, "client_id"));
+    browse(second);
+  };
+
+  // probe: stores nothing, prints the check.
+  Process probe({MCPHD_HEALTHCTL_PATH, "probe", mcpUrl, "--auth", "oauth2", "--oauth2-flow",
+                 "authorization_code", "--json"},
+                {}, dir.file("probe.out"));
+  twoRounds("probe.out");
+  auto rc = probe.wait(30s);
+  REQUIRE(rc);
+  const std::string probed = readFile(dir.file("probe.out"));
+  INFO("probe: " << probed);
+  CHECK(*rc == 0);
+  CHECK(probed.find("the server wants another scope (mcp:tools mcp:admin): authorizing again") !=
+        std::string::npos);
+  CHECK(probed.find("\"status\":\"healthy\"") != std::string::npos);
+  CHECK(stat("registrations") == 2);
+  CHECK(stat("mcpInsufficient") == 1);
+
+  // login: the token with the wider scope is stored; the daemon refreshes it and is healthy.
+  REQUIRE(runCtl(dir, {"keygen"}, "k1.key") == 0);
+  DaemonConfig cfg;
+  cfg.redisUrl = redis.url();
+  cfg.extra = {"secrets:", "  keys: {k1: k1.key}", "  active: k1"};
+  TestDaemon daemon(dir, cfg);
+  INFO("daemon log: " << daemon.logPath());
+  runCtl(dir,
+         {"--config", daemon.configPath(), "add", "code4", "--url", mcpUrl, "--auth", "oauth2",
+          "--oauth2-flow", "authorization_code"},
+         "add.out");
+  REQUIRE(redis.query({"HGET", "mcp:server:code4", "url"}) == mcpUrl);
+  Process login({MCPHD_HEALTHCTL_PATH, "--config", daemon.configPath(), "login", "code4", "--json",
+                 "--wait", "20s"},
+                {}, dir.file("login.out"));
+  twoRounds("login.out");
+  rc = login.wait(30s);
+  REQUIRE(rc);
+  const std::string out = readFile(dir.file("login.out"));
+  INFO("login: " << out);
+  CHECK(*rc == 0);
+  CHECK(out.find("the server wants another scope (mcp:tools mcp:admin): authorizing again") !=
+        std::string::npos);
+  CHECK(out.find("\"status\":\"healthy\"") != std::string::npos);
+  CHECK(stat("registrations") == 4);  // one per round
+  CHECK(stat("mcpInsufficient") == 2);
 }

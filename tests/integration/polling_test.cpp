@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <map>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -88,18 +89,26 @@ TEST_CASE(
     Json j(m.payload);
     return j.ok && stringAt(j, "server_id") == "polled" && stringAt(j, "trigger") == "list_changed";
   };
-  // A notification, then the server ends the GET stream. (Sent again until it is heard: the
-  // watch's GET may not have reached the server yet when the log says it is watching.)
-  std::optional<Message> first;
-  for (int i = 0; i < 10 && !first; ++i) {
-    REQUIRE(peer.notify(/*close=*/true));
-    first = sub.waitFor(listChanged, 3s);
-  }
-  REQUIRE(first);
+  // Sends a notification (and ends the GET stream after it, with `close`) once the watch's GET
+  // stream is open at the server: the log says "watching" when the GET is sent, not answered.
+  auto notifyOpenStream = [&](bool close) {
+    return waitUntil(
+        [&] {
+          const int delivered = peer.notify(close);
+          if (delivered < 1) {
+            std::this_thread::sleep_for(100ms);
+          }
+          return delivered >= 1;
+        },
+        15s);
+  };
+  // A notification, then the server ends the GET stream.
+  REQUIRE(notifyOpenStream(/*close=*/true));
+  REQUIRE(sub.waitFor(listChanged, 20s));
   // The stream is resumed from the notification's event id, on the same session ...
   CHECK(waitUntil([&] { return peer.streamResumes() >= 1; }, 15s));
   // ... where the next notification arrives (a re-list waits 5 s after the one before).
-  REQUIRE(peer.notify(/*close=*/false));
+  REQUIRE(notifyOpenStream(/*close=*/false));
   CHECK(sub.waitFor(listChanged, 20s));
   // Never a new session: the watch did not end and reconnect.
   const std::string log = readFile(daemon.logPath());

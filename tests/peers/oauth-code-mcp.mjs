@@ -5,7 +5,9 @@
 // and an MCP server built with @modelcontextprotocol/sdk that accepts only that server's access
 // tokens (JWTs for its resource, ACCESS_TTL seconds long).
 //
-// env: AS_PORT, MCP_PORT, ACCESS_TTL (default 3600).
+// env: AS_PORT, MCP_PORT, ACCESS_TTL (default 3600), STEP_UP_SCOPE (a scope the MCP server also
+// wants, not named in its 401 challenge: a token without it gets 403 insufficient_scope naming
+// "mcp:tools <it>"; the authorization server grants mcp:admin when asked).
 // Admin endpoints on the MCP port: GET /admin/stats (grants by type, the tokens issued, for the
 // test to look for them where they must not be), POST /admin/revoke (every grant: its refresh
 // tokens are refused from then on).
@@ -20,12 +22,13 @@ import { z } from 'zod';
 const asPort = Number(process.env.AS_PORT);
 const mcpPort = Number(process.env.MCP_PORT);
 const accessTtl = Number(process.env.ACCESS_TTL || 3600);
+const stepUpScope = process.env.STEP_UP_SCOPE || '';
 const issuer = `http://127.0.0.1:${asPort}`;
 const resource = `http://127.0.0.1:${mcpPort}/mcp`;
 const metadataUrl = `http://127.0.0.1:${mcpPort}/.well-known/oauth-protected-resource/mcp`;
 
 const stats = { grants: {}, grantErrors: 0, registrations: 0, authorizations: 0, mcpAuthorized: 0,
-                mcpRejected: 0, issued: [] };
+                mcpRejected: 0, mcpInsufficient: 0, issued: [] };
 const grantIds = new Set();
 
 const provider = new Provider(issuer, {
@@ -38,7 +41,7 @@ const provider = new Provider(issuer, {
       defaultResource: () => resource,
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
-        scope: 'mcp:tools',
+        scope: 'mcp:tools mcp:admin',
         audience: resource,
         accessTokenFormat: 'jwt',
         accessTokenTTL: accessTtl,
@@ -46,7 +49,7 @@ const provider = new Provider(issuer, {
       }),
     },
   },
-  scopes: ['openid', 'offline_access', 'mcp:tools'],
+  scopes: ['openid', 'offline_access', 'mcp:tools', 'mcp:admin'],
   clientDefaults: { id_token_signed_response_alg: 'ES256' },
   // A client allowed to refresh gets a refresh token (offline_access alone is an OIDC scope,
   // dropped from a request without openid).
@@ -121,12 +124,20 @@ const challenge = (error) =>
 app.post('/mcp', async (req, res) => {
   const auth = req.headers.authorization ?? '';
   const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+  let claims;
   try {
     if (!token) throw new Error('missing');
-    await jose.jwtVerify(token, jwks, { issuer, audience: resource });
+    claims = (await jose.jwtVerify(token, jwks, { issuer, audience: resource })).payload;
   } catch {
     stats.mcpRejected += 1;
     res.status(401).set('WWW-Authenticate', challenge('invalid_token')).json({ error: 'invalid_token' });
+    return;
+  }
+  if (stepUpScope && !String(claims.scope ?? '').split(' ').includes(stepUpScope)) {
+    stats.mcpInsufficient += 1;
+    res.status(403).set('WWW-Authenticate',
+      `Bearer error="insufficient_scope", scope="mcp:tools ${stepUpScope}", resource_metadata="${metadataUrl}"`)
+      .json({ error: 'insufficient_scope' });
     return;
   }
   stats.mcpAuthorized += 1;

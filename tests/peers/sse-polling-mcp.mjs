@@ -9,7 +9,8 @@
 //                       "streamResumes": those that resumed a session's GET stream}
 //   POST /admin/notify[?close=1]  notifications/tools/list_changed on every session's GET stream
 //                       (the tools stay the same), then, with close=1, that stream is ended (the
-//                       client must come back with the notification's event id)
+//                       client must come back with the notification's event id);
+//                       {"sessions", "delivered": the sessions whose GET stream was open}
 // Usage: PORT=<port> [RETRY_MS=<ms>] node sse-polling-mcp.mjs
 import express from 'express';
 import crypto from 'node:crypto';
@@ -74,12 +75,19 @@ function newServer() {
 const app = express();
 app.use(express.json());
 app.get('/admin/stats', (req, res) => res.json(stats));
+// Whether a session has its GET stream open (SDK 1.32 internals, pinned by package-lock.json: the
+// test needs to know that a notification reached a stream rather than only the event store).
+const streamOpen = (transport) =>
+  transport?._webStandardTransport?._streamMapping?.has('_GET_stream') === true;
 app.post('/admin/notify', async (req, res) => {
+  let delivered = 0;
   for (const [sid, server] of servers) {
+    const open = streamOpen(sessions.get(sid));
     await server.sendToolListChanged();
+    if (open) delivered++;
     if (req.query.close === '1') sessions.get(sid)?.closeStandaloneSSEStream();
   }
-  res.json({ sessions: servers.size });
+  res.json({ sessions: servers.size, delivered });
 });
 
 app.post('/mcp', async (req, res) => {

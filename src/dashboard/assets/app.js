@@ -13,9 +13,10 @@
   // What the daemon publishes for auth_required (docs/PROTOCOL.md): error.message ends with the
   // command that fixes it. Anyone who can write to Redis can publish a message, and an operator
   // copies this into a shell: only a server id of the protocol's characters and a scope without
-  // quotes or backslashes make a command; anything else gets the hint without one.
-  const SAFE_ID = /^[A-Za-z0-9._-]{1,128}$/;
-  const LOGIN_TAIL = /; run: mcp-healthctl login ([A-Za-z0-9._-]{1,128})( --scope '[ !#-&(-\[\]-~]{1,400}')?$/;
+  // quotes or backslashes make a command; anything else gets the hint without one. An id that
+  // starts with '-' could be read as an option (`login --url --scope 'other-server'`): none.
+  const SAFE_ID = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,127}$/;
+  const LOGIN_TAIL = /; run: mcp-healthctl login ([A-Za-z0-9._][A-Za-z0-9._-]{0,127})( --scope '[ !#-&(-\[\]-~]{1,400}')?$/;
   const READONLY_TITLE = 'read-only: the daemon has no dashboard.token_file';
   const TOKEN_KEY = 'mcp-healthd-token';
   const HIST_MAX = 60;          // sparkline points per server

@@ -128,3 +128,10 @@ TEST_CASE(
   CHECK(codeExchangeBody(Secret("c"), "r", Secret("v"), "cli", false, "").find("client_id") ==
         std::string::npos);
 }
+
+TEST_CASE(
+    "scopeTokens keeps scope-token characters and spaces, no quotes, backslashes or controls") {
+  CHECK(auth::scopeTokens("mcp:read a'b \"c\\d\n\te\x7f\xc3\xa9 x$(y)`z`") ==
+        "mcp:read ab cde x$(y)`z`");
+  CHECK(auth::scopeTokens("").empty());
+}

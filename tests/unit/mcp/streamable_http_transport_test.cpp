@@ -490,44 +490,60 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a kept session's GET stream that keeps ending at once without a message is lost after 5 "
-    "resumptions in a row, and a stream that lasted or carried a message starts the count again") {
+    "a kept session's GET stream that keeps ending at once waits twice as long each time, "
+    "messages or not, up to 60 s, and from retry: again after a stream that lasted 10 s") {
   Watched w;
-  // Five short, quiet ends are resumed...
-  for (int i = 0; i < 5; ++i) {
-    w.streamEnds("id: q" + std::to_string(i) + "\ndata: \n\n");
-    REQUIRE(w.listener.lost.empty());
-    w.clock.advance(1'000);
+  // When the next GET goes out after the stream last opened ends: `waitMs` later, not before.
+  auto resumedAfter = [&](int64_t waitMs) {
+    const size_t before = w.http.sent.size();
+    w.clock.advance(waitMs - 1);
+    if (w.http.sent.size() != before) {
+      return false;
+    }
+    w.clock.advance(1);
+    return w.http.sent.size() == before + 1 && w.http.sent.back()->request.method == "GET";
+  };
+  w.streamEnds("id: a\ndata: \n\n");
+  CHECK(resumedAfter(1'000));
+  w.streamEnds("id: b\ndata: \n\n");
+  CHECK(resumedAfter(2'000));
+  // A message on a stream that ends at once does not start the count again.
+  w.streamEnds("id: c\nevent: message\ndata: " + kListChanged + "\n\n");
+  CHECK(resumedAfter(4'000));
+  for (int64_t wait : {8'000, 16'000, 32'000, 60'000, 60'000}) {
+    w.streamEnds("id: d\ndata: \n\n");
+    CHECK(resumedAfter(wait));
   }
-  // ... a stream that carried a message starts the count again ...
-  w.streamEnds("id: m\nevent: message\ndata: " + kListChanged + "\n\n");
-  CHECK(w.listener.lost.empty());
-  w.clock.advance(1'000);
-  for (int i = 0; i < 5; ++i) {
-    w.streamEnds("id: r" + std::to_string(i) + "\ndata: \n\n");
-    REQUIRE(w.listener.lost.empty());
-    w.clock.advance(1'000);
-  }
-  // ... and so does one that stayed open 10 s.
+  CHECK(w.listener.lost.empty());  // the session goes on throughout
+  // A stream that stayed open 10 s: the next wait is its retry: again (at least 1 s).
   w.clock.advance(10'000);
-  w.streamEnds("id: long\ndata: \n\n");
+  w.streamEnds("id: e\nretry: 1500\ndata: \n\n");
+  CHECK(resumedAfter(1'500));
   CHECK(w.listener.lost.empty());
-  w.clock.advance(1'000);
-  for (int i = 0; i < 5; ++i) {
-    w.streamEnds("id: s" + std::to_string(i) + "\ndata: \n\n");
-    REQUIRE(w.listener.lost.empty());
+}
+
+TEST_CASE(
+    "a resumed GET stream answered 405 is lost as any end (the watch tries again later), and a "
+    "transport destroyed while a resumption waits sends nothing") {
+  {
+    Watched w;
+    w.streamEnds("id: a\ndata: \n\n");
     w.clock.advance(1'000);
+    REQUIRE(w.http.sent.size() == 3);
+    w.http.answer(2, 405, "", "");
+    REQUIRE(w.listener.lost.size() == 1);
+    CHECK(w.listener.lost[0] ==
+          std::pair<std::string, bool>{"the GET stream answered HTTP 405", false});
   }
-  // The sixth short, quiet end in a row: the session is lost (the watch reconnects with backoff).
-  const size_t sent = w.http.sent.size();
-  w.streamEnds("id: s5\ndata: \n\n");
-  REQUIRE(w.listener.lost.size() == 1);
-  CHECK(
-      w.listener.lost[0] ==
-      std::pair<std::string, bool>{
-          "the GET stream ended (6 streams in a row ended within 10 s without a message)", false});
-  w.clock.advance(60'000);
-  CHECK(w.http.sent.size() == sent);
+  {
+    Watched w;
+    w.streamEnds("id: a\ndata: \n\n");
+    const size_t sent = w.http.sent.size();
+    w.t.reset();
+    w.clock.advance(60'000);
+    CHECK(w.http.sent.size() == sent);
+    CHECK(w.listener.lost.empty());
+  }
 }
 
 TEST_CASE("a kept session's GET stream is not resumed from an event id unfit for a header") {
