@@ -135,8 +135,7 @@ std::string unionScopes(const std::string& a, const std::string& b) {
   return joinScopes(scopes);
 }
 
-std::string registrationRequestJson(const std::string& redirectUri, const std::string& clientName,
-                                    const std::string& scope) {
+std::string registrationRequestJson(const std::string& redirectUri, const std::string& clientName) {
   std::string out = "{\"redirect_uris\":[";
   json::appendString(out, redirectUri);
   out += "],\"client_name\":";
@@ -145,12 +144,7 @@ std::string registrationRequestJson(const std::string& redirectUri, const std::s
   // operator's machine but what the server issues.
   out +=
       ",\"grant_types\":[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"],"
-      "\"token_endpoint_auth_method\":\"none\",\"application_type\":\"native\"";
-  if (!scope.empty()) {
-    out += ",\"scope\":";
-    json::appendString(out, scope);
-  }
-  out += "}";
+      "\"token_endpoint_auth_method\":\"none\",\"application_type\":\"native\"}";
   return out;
 }
 

@@ -50,9 +50,10 @@ std::string unionScopes(const std::string& a, const std::string& b);
 // spaces, without quotes or backslashes: it can stand quoted in a shell command and be printed.
 std::string scopeTokens(std::string_view scope);
 
-// Dynamic client registration (RFC 7591): the metadata sent, and what the answer must hold.
-std::string registrationRequestJson(const std::string& redirectUri, const std::string& clientName,
-                                    const std::string& scope);
+// Dynamic client registration (RFC 7591): the metadata sent, and what the answer must hold. No
+// `scope`: a registration that names one may bind the client to it (oidc-provider does), and a
+// later login that asks for more (a step-up, `login --scope`) would then be refused.
+std::string registrationRequestJson(const std::string& redirectUri, const std::string& clientName);
 struct Registration {
   std::string clientId;
   Secret clientSecret;     // empty for a public client

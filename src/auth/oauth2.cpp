@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "auth/authorization_code.hpp"
 #include "common/utf8.hpp"
 
 namespace mcphd::auth {
@@ -214,6 +215,10 @@ Result<TokenResponse> parseTokenResponse(std::string_view body) {
   std::string_view refresh;
   if (obj["refresh_token"].get_string().get(refresh) == simdjson::SUCCESS) {
     r.refreshToken = Secret(std::string(refresh));
+  }
+  std::string_view scope;
+  if (obj["scope"].get_string().get(scope) == simdjson::SUCCESS) {
+    r.scope = scopeTokens(scope.substr(0, 1024));
   }
   int64_t expires = 0;
   double expiresD = 0;

@@ -48,6 +48,7 @@ struct TokenResponse {
   Secret accessToken;
   Secret refreshToken;  // empty when none was issued
   std::optional<int64_t> expiresInSeconds;
+  std::string scope;  // the scope granted, when the answer says (scope-token characters only)
 };
 // A 2xx token endpoint body. Errors never contain the token.
 Result<TokenResponse> parseTokenResponse(std::string_view body);

@@ -133,7 +133,7 @@ class Flow {
     req.url = as.registrationEndpoint;
     req.registryEgress = in_.spec.source == registry::Source::kRedis;
     req.headers = {"Content-Type: application/json", "Accept: application/json"};
-    req.body = auth::registrationRequestJson(redirectUri_, "mcp-healthd", out_.scope);
+    req.body = auth::registrationRequestJson(redirectUri_, "mcp-healthd");
     req.timeoutMs = in_.spec.timeoutMs;
     req.connectTimeoutMs = in_.spec.connectTimeoutMs;
     req.maxBody = kMaxAnswer;
@@ -374,8 +374,11 @@ Outcome<std::optional<std::string>> checkWith(const Context& ctx,
   if (!check) {
     return std::optional<std::string>();
   }
-  std::vector<std::string> sent = {"Authorization: Bearer " +
-                                   std::string(a.tokens.accessToken.reveal())};
+  // Built in place (no temporaries holding the token), wiped after.
+  const std::string_view token = a.tokens.accessToken.reveal();
+  std::vector<std::string> sent(1);
+  sent[0].reserve(sizeof("Authorization: Bearer ") + token.size());
+  sent[0].append("Authorization: Bearer ").append(token);
   auto wanted = insufficientScope(*check, sent);
   wipeString(sent[0]);
   return wanted;
@@ -399,19 +402,46 @@ Outcome<CheckedAuthorization> authorizeAndCheck(const Context& ctx, InteractiveR
   }
   // A token without the scope the server wants: authorized again, once, with it added (a
   // server that never accepts is not asked a third time).
-  std::fprintf(stderr, "the server wants another scope (%s): authorizing again\n",
-               (*wanted)->empty() ? "unnamed" : (*wanted)->c_str());
-  in.addScope = **wanted;
-  // A client registered in the first round is not used again: its registration may limit it to
-  // the scope asked for then (oidc-provider does), so the second round registers one for the
-  // wider scope. A given client (--client-id, the record's) is used again.
+  const std::string& wider = **wanted;
+  if (auth::unionScopes(out.authorized.scope, wider) == out.authorized.scope) {
+    std::fprintf(stderr,
+                 "the server answered 403 insufficient_scope but names no scope beyond those "
+                 "asked for (%s): not authorizing again\n",
+                 out.authorized.scope.empty() ? "none" : out.authorized.scope.c_str());
+    return out;
+  }
+  std::fprintf(stderr, "the server wants another scope (%s): authorizing again\n", wider.c_str());
+  in.addScope = wider;
+  const bool registered = out.authorized.registered;
+  if (registered) {
+    // The client the first round registered (its registration names no scope), as registered.
+    in.spec.auth.oauth2.clientId = out.authorized.clientId;
+    in.spec.auth.oauth2.clientSecret = out.authorized.clientSecret;
+    if (out.authorized.authMethod == "client_secret_post") {
+      in.spec.auth.oauth2.method = registry::TokenAuthMethod::kClientSecretPost;
+    } else if (out.authorized.authMethod == "client_secret_basic") {
+      in.spec.auth.oauth2.method = registry::TokenAuthMethod::kClientSecretBasic;
+    }
+  }
   auto second = authorizeInteractively(ctx, in);
   if (!second) {
     return second.error();
   }
+  if (registered) {  // still that client: it is to be stored as registered
+    second->registered = true;
+    second->authMethod = out.authorized.authMethod;
+  }
   out.authorized = std::move(second.value());
-  if (auto again = checkWith(ctx, target, out.authorized, out.check); !again) {
+  out.steppedUp = true;
+  auto again = checkWith(ctx, target, out.authorized, out.check);
+  if (!again) {
     return again.error();
+  }
+  if (*again) {
+    std::fprintf(stderr,
+                 "the server still answers 403 insufficient_scope after the second "
+                 "authorization (it wants %s)\n",
+                 (*again)->empty() ? "an unnamed scope" : (*again)->c_str());
   }
   return out;
 }

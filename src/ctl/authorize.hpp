@@ -43,12 +43,12 @@ Outcome<Authorized> authorizeInteractively(const Context& ctx, const Interactive
 struct CheckedAuthorization {
   Authorized authorized;
   std::optional<mcp::ProbeResult> check;  // the last check with its access token
+  bool steppedUp = false;  // authorized a second time, for more scope (authorized.scope)
 };
 
 // The flow, then one check of `target` with the access token it gave. When the server answers
-// HTTP 403 insufficient_scope, the user authorizes once more with the scope it wants added (a
-// client registered for the first round is registered anew for the wider scope); never a third
-// time.
+// HTTP 403 insufficient_scope naming a scope not asked for yet, the user authorizes once more with
+// it added (with the same client); never a third time.
 Outcome<CheckedAuthorization> authorizeAndCheck(const Context& ctx, InteractiveRequest in,
                                                 const registry::ServerSpec& target);
 

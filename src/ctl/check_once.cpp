@@ -18,6 +18,7 @@ Result<std::optional<mcp::ProbeResult>> checkOnce(const Context& ctx,
     http::CurlMultiClient http(loop);
     if (ctx.cfg) {
       http.setEgressPolicy(ctx.cfg->egress);
+      http.setRegistryEgressPolicy(ctx.cfg->registryEgress);  // a record from Redis
     }
     auth::OAuth2Provider auth(http, loop);
     check::ServerProber prober(http, auth, loop, loop);

@@ -12,7 +12,7 @@
 namespace mcphd::ctl {
 
 // One check of `spec` as the daemon makes it (ServerProber, OAuth2Provider), on a loop of its
-// own, with the config's egress policy: its result, or nullopt when it ended without one.
+// own, with the config's egress policies: its result, or nullopt when it ended without one.
 Result<std::optional<mcp::ProbeResult>> checkOnce(const Context& ctx,
                                                   const registry::ServerSpec& spec);
 

@@ -276,7 +276,7 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
     if (!o.yes && !confirm("Seal " + *id + "'s credentials to these (and the options given)?")) {
       return failure(*id + ": left as it is");
     }
-  } else if (valueOr(before, "auth_type", "none") != "none") {
+  } else if (valueOr(before, "auth_type", "none") != "none" && o.get("--auth", "") != "none") {
     // Auth without an envelope: add never writes that (it seals whenever there is auth), so
     // whoever can write to Redis made the record or removed its envelope, and nothing binds
     // its destination. Sealing it as it stands needs the operator's word.
@@ -286,7 +286,7 @@ Outcome<Exit> edit(const Context& ctx, const Options& o) {
                  id->c_str(), printable(valueOr(before, "auth_type", "none")).c_str(),
                  describeBound(fields).c_str());
     if (!o.yes && !confirm("Seal " + *id + "'s credentials to these (and the options given)?")) {
-      return failure(*id + ": left as it is");
+      return failure(*id + ": left as it is (--yes seals them without asking)");
     }
   }
   if (auto r = applyFieldOptions(o, fields); !r) {
@@ -406,7 +406,13 @@ Outcome<Exit> login(const Context& ctx, const Options& o) {
        authorized.authMethod == "client_secret_post")) {
     fields["token_endpoint_auth_method"] = authorized.authMethod;
   }
-  if (o.has("--scope")) {
+  // The scope the daemon's refreshes ask for: what was given, or after a step-up all that was
+  // granted (a refresh that named less would get a token the server refuses again; one that
+  // named an unissued scope, such as offline_access without openid, would be refused).
+  if (checked->steppedUp) {
+    fields["scopes"] =
+        !authorized.tokens.scope.empty() ? authorized.tokens.scope : authorized.scope;
+  } else if (o.has("--scope")) {
     fields["scopes"] = o.get("--scope");
   }
   fields["updated_at"] = nowRfc3339();

@@ -306,7 +306,10 @@ void RedisClient::connectTo() {
     }
   });
   // hiredis 0.14 has no connect timeout of its own on the async API.
-  watchdog_->start(kConnectTimeoutMs, [this] { forceClose("connect timed out"); });
+  watchdog_->start(kConnectTimeoutMs, [this] {
+    distrustMaster();
+    forceClose("connect timed out");
+  });
 }
 
 void RedisClient::onConnected(int status) {
@@ -315,6 +318,7 @@ void RedisClient::onConnected(int status) {
     std::string why = ac_ != nullptr && ac_->errstr[0] != '\0' ? ac_->errstr : "connection failed";
     ac_ = nullptr;
     watchdog_->stop();
+    distrustMaster();
     if (why != lastError_) {
       log::warn(name_ + ": cannot connect to " + endpoint_.display() + ": " + why + " (retrying)");
       lastError_ = why;
@@ -383,7 +387,7 @@ void RedisClient::onConnected(int status) {
         becomeReady();
         return;
       }
-      sentinels_->distrust(HostPort{endpoint_.host, endpoint_.port});
+      distrustMaster();
       const std::string is = role->type == Reply::Type::kArray && !role->elements.empty()
                                  ? "is a " + role->elements[0].str.substr(0, 32)
                                  : "did not answer ROLE (" + role->str.substr(0, 100) + ")";
@@ -428,6 +432,14 @@ void RedisClient::onDisconnected(int status) {
     return;
   }
   scheduleReconnect();
+}
+
+void RedisClient::distrustMaster() {
+  // A sentinel may keep naming a master that is gone or demoted (it lags, or sits in a minority
+  // partition): the next ask starts with another one.
+  if (sentinels_ != nullptr) {
+    sentinels_->distrust(HostPort{endpoint_.host, endpoint_.port});
+  }
 }
 
 void RedisClient::setReady(bool ready) {
@@ -542,6 +554,7 @@ bool RedisClient::sendArgs(const std::string_view* args, size_t n,
           // The master became a replica under us (a failover): to the new master. Closed from
           // the loop, not from inside hiredis's reply callback.
           RedisClient* self = p->self;
+          self->distrustMaster();
           self->closeSoon_->start(0, [self] {
             self->forceClose(self->endpoint_.display() +
                              " is a replica now (READONLY); asking the sentinels again");

@@ -87,6 +87,8 @@ class RedisClient final : public Commands, public Subscriber {
   void onDisconnected(int status);
   void scheduleReconnect();
   void setReady(bool ready);
+  // With sentinels: the server this connection went to is not (or no longer) the master.
+  void distrustMaster();
   void forceClose(const std::string& why);
   bool send(std::vector<std::string> argv, std::function<void(Result<Reply>)> done);
   bool sendArgs(const std::string_view* args, size_t n, std::function<void(Result<Reply>)> done);

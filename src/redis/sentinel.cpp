@@ -121,19 +121,31 @@ void SentinelWatch::askNext(uint64_t round, size_t tried) {
   const bool sent =
       link.ask->command({"SENTINEL", "get-master-addr-by-name", masterName_},
                         [this, round, attempt, tried, index, who](Result<Reply> r) {
-                          if (round != round_ || !asking_ || attempt != attempt_) {
-                            return;  // an abandoned ask, or a sentinel that was passed over
+                          if (round != round_ || !asking_) {
+                            return;  // an abandoned ask
                           }
-                          answerTimer_->stop();
+                          std::optional<HostPort> named;
                           if (r && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
                               r->elements[0].type == Reply::Type::kString &&
                               r->elements[1].type == Reply::Type::kString) {
                             if (auto master = hostPortOf(r->elements[0].str, r->elements[1].str)) {
-                              next_ = index;
-                              lastNamed_ = master.value();
-                              finish(std::move(master.value()));
-                              return;
+                              named = std::move(master.value());
                             }
+                          }
+                          if (named) {
+                            // Also from a sentinel passed over for being slow: a late answer is
+                            // still one (when every sentinel is that slow, nothing else would ever
+                            // answer in time).
+                            next_ = index;
+                            lastNamed_ = named;
+                            finish(std::move(*named));
+                            return;
+                          }
+                          if (attempt != attempt_) {
+                            return;  // a sentinel passed over, failing late: the ask has moved on
+                          }
+                          answerTimer_->stop();
+                          if (r && r->type == Reply::Type::kArray) {
                             lastError_ = who + " answered an address that is not one";
                           } else if (r && r->type == Reply::Type::kNil) {
                             lastError_ = who + " knows no master named '" + masterName_ + "'";

@@ -51,9 +51,9 @@ class SentinelWatch {
   uint64_t switches() const { return switches_; }
 
   static constexpr int64_t kAskTimeoutMs = 3000;
-  // One sentinel gets this long to answer before the next is asked (its answer, if it comes
-  // later, is dropped): a sentinel that is connected but hung does not hold up the others until
-  // its connection times out.
+  // One sentinel gets this long to answer before the next is asked: a sentinel that is connected
+  // but hung does not hold up the others until its connection times out. (An address it names
+  // later is still taken, if no other came first.)
   static constexpr int64_t kSentinelAnswerMs = 1000;
 
  private:

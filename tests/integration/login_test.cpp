@@ -64,6 +64,13 @@ std::string authorizationUrl(const std::string& logPath, int n = 1) {
   return url;
 }
 
+// The value of `name` in the query of `url` (as it stands there: state and ports need no decoding).
+std::string queryValue(const std::string& url, const std::string& name) {
+  const std::regex re("[?&]" + name + "=([^&]*)");
+  std::smatch m;
+  return std::regex_search(url, m, re) ? std::string(m[1]) : std::string();
+}
+
 std::string field(const std::string& json, const char* key) {
   Json j(json);
   std::string_view v;
@@ -201,6 +208,24 @@ TEST_CASE(
       CHECK(e.find(tail) == std::string::npos);
     }
   }
+
+  // Logging in again, as the message says: the client registered the first time is used again,
+  // from another loopback port (RFC 8252 §7.3: any port of a loopback redirect URI), and the
+  // server is healthy again.
+  Process again({MCPHD_HEALTHCTL_PATH, "--config", daemon.configPath(), "login", "code1", "--json",
+                 "--wait", "20s"},
+                {}, dir.file("login2.out"));
+  const std::string url2 = authorizationUrl(dir.file("login2.out"));
+  CHECK(queryValue(url2, "client_id") == queryValue(url, "client_id"));
+  CHECK(queryValue(url2, "redirect_uri") != queryValue(url, "redirect_uri"));
+  browse(url2);
+  rc = again.wait(30s);
+  REQUIRE(rc);
+  const std::string out2 = readFile(dir.file("login2.out"));
+  INFO("second login: " << out2);
+  CHECK(*rc == 0);
+  CHECK(out2.find("\"status\":\"healthy\"") != std::string::npos);
+  CHECK(out2.find("registered client") == std::string::npos);
 }
 
 namespace {
@@ -272,13 +297,6 @@ TEST_CASE(
 }
 
 namespace {
-
-// The value of `name` in the query of `url` (as it stands there: state and ports need no decoding).
-std::string queryValue(const std::string& url, const std::string& name) {
-  const std::regex re("[?&]" + name + "=([^&]*)");
-  std::smatch m;
-  return std::regex_search(url, m, re) ? std::string(m[1]) : std::string();
-}
 
 // The loopback port login listens on for the redirect, from the URL it printed.
 int redirectPort(const std::string& url) {
@@ -430,7 +448,7 @@ TEST_CASE(
 
 TEST_CASE(
     "login and probe: a server that answers 403 insufficient_scope gets one more authorization "
-    "with its scope added (a client registered anew for it), and is then healthy") {
+    "with its scope added, from the same client, and is then healthy with that scope stored") {
   TempDir dir;
   RedisServer redis(dir);
   const int asPort = freePort();
@@ -451,8 +469,8 @@ TEST_CASE(
     }
     return n;
   };
-  // Both rounds of one command: the URLs it printed (the second asks for the wanted scope too),
-  // each opened by the "browser".
+  // Both rounds of one command: the URLs it printed (the second asks for the wanted scope too,
+  // for the same client: its registration named no scope), each opened by the "browser".
   auto twoRounds = [&](const std::string& out) {
     const std::string first = authorizationUrl(dir.file(out), 1);
     browse(first);
@@ -461,9 +479,7 @@ TEST_CASE(
     CHECK(queryValue(first, "scope").find("mcp%3Aadmin") == std::string::npos);
     CHECK(queryValue(second, "scope").find("mcp%3Aadmin") != std::string::npos);
     CHECK(queryValue(second, "scope").find("mcp%3Atools") != std::string::npos);
-    // (oidc-provider refuses a scope that the client's registration did not name: a client
-    // registered for the first round is not used for the second)
-    CHECK(queryValue(second, "client_id") != queryValue(first, "client_id"));
+    CHECK(queryValue(second, "client_id") == queryValue(first, "client_id"));
     browse(second);
   };
 
@@ -480,7 +496,7 @@ TEST_CASE(
   CHECK(probed.find("the server wants another scope (mcp:tools mcp:admin): authorizing again") !=
         std::string::npos);
   CHECK(probed.find("\"status\":\"healthy\"") != std::string::npos);
-  CHECK(stat("registrations") == 2);
+  CHECK(stat("registrations") == 1);
   CHECK(stat("mcpInsufficient") == 1);
 
   // login: the token with the wider scope is stored; the daemon refreshes it and is healthy.
@@ -507,6 +523,11 @@ TEST_CASE(
   CHECK(out.find("the server wants another scope (mcp:tools mcp:admin): authorizing again") !=
         std::string::npos);
   CHECK(out.find("\"status\":\"healthy\"") != std::string::npos);
-  CHECK(stat("registrations") == 4);  // one per round
+  CHECK(stat("registrations") == 2);  // one per command
   CHECK(stat("mcpInsufficient") == 2);
+  // The daemon's refreshes ask for all that was authorized, not the first round's scope only.
+  const auto scopes = redis.query({"HGET", "mcp:server:code4", "scopes"});
+  REQUIRE(scopes);
+  CHECK(scopes->find("mcp:admin") != std::string::npos);
+  CHECK(scopes->find("mcp:tools") != std::string::npos);
 }

@@ -17,12 +17,15 @@ constexpr int kServers = 3;
 // A fake sentinel on a free port naming the master at `masterPort`; `hangAsk`: it never answers
 // get-master-addr-by-name.
 std::unique_ptr<Process> fakeSentinel(const TempDir& dir, int port, int masterPort,
-                                      bool hangAsk = false) {
+                                      bool hangAsk = false, int pingDelayMs = 0) {
   std::map<std::string, std::string> env = {{"PORT", std::to_string(port)},
                                             {"MASTER_NAME", "mymaster"},
                                             {"MASTER_PORT", std::to_string(masterPort)}};
   if (hangAsk) {
     env["HANG_ASK"] = "1";
+  }
+  if (pingDelayMs > 0) {
+    env["PING_DELAY_MS"] = std::to_string(pingDelayMs);
   }
   auto p = std::make_unique<Process>(
       std::vector<std::string>{"node", std::string(MCPHD_PEERS_DIR) + "/fake-sentinel.mjs"}, env,
@@ -72,9 +75,11 @@ TEST_CASE(
   const int hungPort = freePort();
   const int laggingPort = freePort();
   const int goodPort = freePort();
+  // (the other two answer PING 300 ms late: the hung one is ready first, so it is the one asked
+  // first, whatever order the connections come up in)
   auto hung = fakeSentinel(dir, hungPort, a.port(), /*hangAsk=*/true);
-  auto lagging = fakeSentinel(dir, laggingPort, b.port());
-  auto good = fakeSentinel(dir, goodPort, a.port());
+  auto lagging = fakeSentinel(dir, laggingPort, b.port(), false, 300);
+  auto good = fakeSentinel(dir, goodPort, a.port(), false, 300);
   FaultServer fault(dir);
   Subscriber onA(a.port(), {"mcp:health"});
   TestDaemon daemon(dir, sentinelConfig(fault, {hungPort, laggingPort, goodPort}));
@@ -101,6 +106,8 @@ TEST_CASE(
   // a turns replica of b, and the sentinels name b without announcing it: the daemon's next
   // write to a is refused (READONLY), and it goes to b.
   REQUIRE(b.query({"REPLICAOF", "NO", "ONE"}) == "OK");
+  REQUIRE(b.query({"DEL", "mcp:status"}) ==
+          "1");  // (replicated from a: only the daemon refills it)
   REQUIRE(a.query({"REPLICAOF", "127.0.0.1", bPort}) == "OK");
   for (int port : {laggingPort, goodPort}) {
     REQUIRE(queryPort(port, {"FAKE-MASTER", "127.0.0.1", bPort}) == "OK");

@@ -11,13 +11,15 @@
 //
 // env: PORT, MASTER_NAME, MASTER_HOST (default 127.0.0.1), MASTER_PORT,
 //      HANG_ASK=1: answers PING and SUBSCRIBE but never get-master-addr-by-name (a hung sentinel
-//      that a connection check does not reveal).
+//      that a connection check does not reveal); PING_DELAY_MS: PING answered that much later
+//      (so that a test knows which sentinel a client has ready first).
 import net from 'node:net';
 
 const port = Number(process.env.PORT);
 const masterName = process.env.MASTER_NAME || 'mymaster';
 let master = [process.env.MASTER_HOST || '127.0.0.1', String(process.env.MASTER_PORT || 0)];
 const hangAsk = process.env.HANG_ASK === '1';
+const pingDelayMs = Number(process.env.PING_DELAY_MS || 0);
 const subscribers = new Set();
 const stats = { answered: 0, unanswered: 0 };
 
@@ -93,7 +95,13 @@ net.createServer((socket) => {
     pending = rest;
     for (const c of commands) {
       const out = answer(socket, c);
-      if (out) socket.write(out);
+      if (!out) continue;
+      // (a delayed PONG keeps its place: nothing else is sent before a client is ready)
+      if (pingDelayMs > 0 && (c[0] || '').toUpperCase() === 'PING') {
+        setTimeout(() => socket.write(out), pingDelayMs);
+      } else {
+        socket.write(out);
+      }
     }
   });
   socket.on('close', () => subscribers.delete(socket));

@@ -65,7 +65,7 @@ TEST_CASE("scopes: given, else the challenge's, else the resource's, offline_acc
 
 TEST_CASE("dynamic client registration: a public client for the loopback redirect") {
   const std::string req =
-      registrationRequestJson("http://127.0.0.1:1/callback", "mcp-healthd", "read \"quoted\"");
+      registrationRequestJson("http://127.0.0.1:1/callback", "mcp-healthd \"quoted\"");
   simdjson::dom::parser parser;
   simdjson::dom::element e;
   REQUIRE(parser.parse(req).get(e) == simdjson::SUCCESS);
@@ -74,8 +74,9 @@ TEST_CASE("dynamic client registration: a public client for the loopback redirec
   CHECK(s == "http://127.0.0.1:1/callback");
   CHECK(e["token_endpoint_auth_method"].get(s) == simdjson::SUCCESS);
   CHECK(s == "none");
-  CHECK(e["scope"].get(s) == simdjson::SUCCESS);
-  CHECK(s == "read \"quoted\"");
+  CHECK(e["client_name"].get(s) == simdjson::SUCCESS);
+  CHECK(s == "mcp-healthd \"quoted\"");
+  CHECK(e["scope"].error() == simdjson::NO_SUCH_FIELD);  // never bound to one scope
   CHECK(e["application_type"].get(s) == simdjson::SUCCESS);
   CHECK(s == "native");
   CHECK(e["grant_types"].at(1).get(s) == simdjson::SUCCESS);

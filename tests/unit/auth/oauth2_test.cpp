@@ -67,6 +67,10 @@ TEST_CASE("token responses and token errors") {
   REQUIRE(ok.ok());
   CHECK(ok->accessToken.reveal() == "abc");
   CHECK(ok->expiresInSeconds == 3600);
+  CHECK(ok->scope.empty());  // not said
+  auto scoped = parseTokenResponse(R"({"access_token":"abc","scope":"mcp:tools 'x'\nmcp:admin"})");
+  REQUIRE(scoped.ok());
+  CHECK(scoped->scope == "mcp:tools xmcp:admin");  // scope-token characters only
   CHECK_FALSE(parseTokenResponse(R"({"token_type":"Bearer"})").ok());
   CHECK_FALSE(parseTokenResponse(R"({"access_token":"abc","token_type":"mac"})").ok());
   CHECK(parseTokenResponse(R"({"access_token":"abc"})")->expiresInSeconds == std::nullopt);

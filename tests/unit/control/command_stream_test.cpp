@@ -236,3 +236,68 @@ TEST_CASE("a take-over of a member's commands ends when the connection goes away
   CHECK(sent(f.writer, "XPENDING") == 3);  // its stream and the member's own, after the first
   CHECK(sent(f.writer, "XGROUP") == 1);    // DELCONSUMER once all is read
 }
+
+// A forwarded command in this member's own stream whose answer was lost with the answering
+// connection (the reading one stayed up) is pending here, and no other member reads that
+// stream: the periodic claim takes it back and carries it out, answered under its origin id.
+TEST_CASE("a member claims back the entries of its own stream left unanswered, and answers them") {
+  Fixture f;
+  NoOwned owned;
+  cluster::Ownership ownership(owned, f.loop, f.loop, "member-a", 6'000);
+  FakeSubscriber control;
+  f.stream.setCluster(ownership, "member-a", control, f.loop);
+  f.writer.up = true;
+  f.stream.start();
+  f.reader.setUp(true);
+  f.reader.answer("XGROUP", ok());                   // the command stream
+  f.reader.answer("XGROUP", ok());                   // this member's own
+  f.reader.answer("XREADGROUP", nil());              // pending in the command stream: none
+  f.reader.answer("XREADGROUP", nil());              // pending in its own: none
+  REQUIRE(f.reader.outstanding("XREADGROUP") == 1);  // reading new commands
+  auto claimsOf = [&](bool own) {
+    size_t n = 0;
+    for (const auto& c : f.writer.log) {
+      n += c[0] == "XAUTOCLAIM" && (c[1] != "mcp:commands") == own ? 1 : 0;
+    }
+    return n;
+  };
+  CHECK(claimsOf(false) == 1);  // at set-up: abandoned entries of the command stream
+  CHECK(claimsOf(true) == 0);
+
+  // A minute later (claimIdleMs): its own stream is claimed too; one entry is found there.
+  f.writer.holdReplies = true;
+  f.loop.advance(60'000);
+  REQUIRE(claimsOf(true) == 1);
+  using T = redis::Reply::Type;
+  const std::string origin = "1700000000000-7";
+  bool found = false;
+  for (size_t i = 0; i < f.writer.held.size(); ++i) {
+    // (held replies and logged commands are in the same order from the moment of holding)
+    const auto& argv = f.writer.log[f.writer.log.size() - f.writer.held.size() + i];
+    if (argv[0] == "XAUTOCLAIM" && argv[1] != "mcp:commands") {
+      redis::Reply fields{T::kArray, "", 0, {}};
+      for (const char* s : {"op", "check", "server_id", "nope", "origin", origin.c_str()}) {
+        fields.elements.push_back({T::kString, s, 0, {}});
+      }
+      redis::Reply entry{T::kArray, "", 0, {{T::kString, "5-0", 0, {}}, fields}};
+      redis::Reply entries{T::kArray, "", 0, {entry}};
+      f.writer.held[i].second = redis::Reply{
+          T::kArray, "", 0, {{T::kString, "0-0", 0, {}}, entries, {T::kArray, "", 0, {}}}};
+      found = true;
+    }
+  }
+  REQUIRE(found);
+  const size_t before = f.writer.log.size();
+  f.writer.holdReplies = false;
+  f.writer.release();
+  f.loop.advance(0);
+  // Carried out: an unknown server, so a command_error answering the command's origin id.
+  bool answered = false;
+  for (size_t i = before; i < f.writer.log.size(); ++i) {
+    for (const auto& arg : f.writer.log[i]) {
+      answered = answered || (arg.find(origin) != std::string::npos &&
+                              arg.find("unknown server") != std::string::npos);
+    }
+  }
+  CHECK(answered);
+}
